@@ -1,0 +1,13 @@
+"""The front door: `invoke --list` shows the repo and release collections built here."""
+
+from pathlib import Path
+
+from invoke import Collection
+
+# Invoke loads tasks.py before a tasks/ package, so tasks.py is made the package of the tasks/ folder.
+__path__ = [str(Path(__file__).with_suffix(""))]
+
+from tasks import repo, settings  # noqa: E402 (needs __path__ above)
+
+ns = Collection(repo.ns)
+ns.configure(settings.DEFAULTS)

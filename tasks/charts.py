@@ -1,0 +1,259 @@
+"""Charts in the repository: find them, validate Chart.yaml, and build reproducible packages.
+
+Helm's own package embeds every file's mtime, so a fresh clone changes every digest and the chart
+repository would see a "new" package on each CI run. build() lets Helm package (it knows .helmignore,
+dependencies and validation), then rewrites the archive deterministically (invariant 5): entries
+sorted, mtime from SOURCE_DATE_EPOCH, else the chart folder's last commit, else a fixed epoch,
+uid/gid 0, no owner names, gzip mtime 0.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import os
+import re
+import shutil
+import subprocess
+import tarfile
+import tempfile
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tasks import helm
+from tasks.errors import ToolError
+
+FIXED_EPOCH = 315532800  # 1980-01-01: the oldest date zip-based tools accept
+_NAME = re.compile(r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$")
+# SemVer 2.0.0, the grammar from semver.org.
+SEMVER = re.compile(
+    r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
+    r"(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?"
+    r"(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$"
+)
+_YAML_LOADER = getattr(yaml, "CBaseLoader", yaml.BaseLoader)  # every scalar stays a string: 1.10 is not 1.1
+
+
+@dataclass(frozen=True)
+class ChartSource:
+    name: str
+    version: str
+    path: Path  # the chart folder
+    rel: str  # the folder relative to charts_dir, for messages and staging
+
+
+@dataclass(frozen=True)
+class Package:
+    name: str
+    version: str
+    path: Path
+    digest: str  # sha256 hex of the archive, as index.yaml carries it
+
+    @property
+    def filename(self) -> str:
+        return self.path.name
+
+
+def discover(charts_dir: Path) -> list[ChartSource]:
+    """Every folder with a Chart.yaml, nested too, except subcharts vendored inside a chart's charts/."""
+    if not charts_dir.is_dir():
+        raise ToolError(f"{charts_dir}: charts folder not found; set repo.charts_dir or create it")
+    found: list[ChartSource] = []
+    for chart_yaml in sorted(charts_dir.rglob("Chart.yaml")):
+        rel = chart_yaml.parent.relative_to(charts_dir)
+        if any(part.startswith(".") for part in rel.parts) or _is_vendored(charts_dir, rel):
+            continue
+        found.append(read(chart_yaml.parent, charts_dir))
+    by_name: dict[str, ChartSource] = {}
+    for chart in found:
+        if chart.name in by_name:
+            raise ToolError(
+                f"two charts are named {chart.name!r}: {by_name[chart.name].rel} and {chart.rel}; "
+                "rename one (name: in its Chart.yaml)"
+            )
+        by_name[chart.name] = chart
+    return found
+
+
+def select(charts: list[ChartSource], name: str | None) -> list[ChartSource]:
+    if name is None:
+        return charts
+    chosen = [c for c in charts if name in (c.name, c.rel)]
+    if not chosen:
+        raise ToolError(f"--chart {name!r}: no such chart; known: {', '.join(c.name for c in charts) or 'none'}")
+    return chosen
+
+
+def _is_vendored(charts_dir: Path, rel: Path) -> bool:
+    return any(
+        part == "charts" and (charts_dir.joinpath(*rel.parts[:i]) / "Chart.yaml").exists()
+        for i, part in enumerate(rel.parts)
+        if i > 0
+    )
+
+
+def read(chart_dir: Path, charts_dir: Path) -> ChartSource:
+    """Validate Chart.yaml the way Helm will, but with an error that names the file and the fix."""
+    path = chart_dir / "Chart.yaml"
+    rel = str(chart_dir.relative_to(charts_dir))
+    where = f"{charts_dir.name}/{rel}/Chart.yaml"
+    try:
+        meta = yaml.load(path.read_text(encoding="utf-8"), Loader=_YAML_LOADER)
+    except UnicodeDecodeError:
+        raise ToolError(f"{where}: not UTF-8 text; save it as UTF-8") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f" at line {mark.line + 1}" if mark else ""
+        raise ToolError(f"{where}: not valid YAML{line} ({getattr(exc, 'problem', exc)}); fix the syntax") from None
+    if not isinstance(meta, dict):
+        raise ToolError(f"{where}: must be a mapping with apiVersion, name and version")
+    api, name, version = meta.get("apiVersion"), meta.get("name"), meta.get("version")
+    if api not in ("v1", "v2"):
+        raise ToolError(f"{where}: apiVersion {api!r} is not supported; use apiVersion: v2")
+    if not name:
+        raise ToolError(f"{where}: 'name' is missing; add name: <chart-name>")
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise ToolError(f"{where}: name {name!r} is invalid; use lowercase letters, digits, '-' and '.'")
+    if not version:
+        raise ToolError(f"{where}: 'version' is missing; add version: 0.1.0 (SemVer 2)")
+    if not isinstance(version, str) or not SEMVER.match(version):
+        raise ToolError(f"{where}: version {version!r} is not SemVer 2 (MAJOR.MINOR.PATCH[-PRE][+BUILD]); fix it")
+    _refuse_escaping_symlinks(chart_dir, f"{charts_dir.name}/{rel}")
+    return ChartSource(name=name, version=version, path=chart_dir, rel=rel)
+
+
+def _refuse_escaping_symlinks(chart_dir: Path, where: str) -> None:
+    root = chart_dir.resolve()
+    for folder, dirs, files in os.walk(chart_dir):
+        for entry in dirs + files:
+            link = Path(folder) / entry
+            if link.is_symlink() and not link.resolve().is_relative_to(root):
+                raise ToolError(
+                    f"{where}/{link.relative_to(chart_dir)}: symlink points outside the chart "
+                    f"({os.readlink(link)}); copy the file into the chart instead"
+                )
+
+
+def source_date_epoch(chart_dir: Path, env: Mapping[str, str]) -> int:
+    """SOURCE_DATE_EPOCH, else the chart folder's last commit time, else a fixed epoch."""
+    if env.get("SOURCE_DATE_EPOCH"):
+        try:
+            return int(env["SOURCE_DATE_EPOCH"])
+        except ValueError:
+            raise ToolError(
+                f"SOURCE_DATE_EPOCH={env['SOURCE_DATE_EPOCH']!r} is not a number of seconds; unset or fix it"
+            ) from None
+    try:
+        out = subprocess.run(
+            ["git", "log", "-1", "--format=%ct", "--", "."],
+            cwd=chart_dir, capture_output=True, text=True, timeout=30, check=False,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        out = ""
+    return int(out) if out.isdigit() else FIXED_EPOCH
+
+
+def normalize(data: bytes, mtime: int) -> bytes:
+    """Rewrite a chart archive so its bytes depend only on its content and `mtime`."""
+    out = io.BytesIO()
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as src:
+        members = sorted(src.getmembers(), key=lambda m: m.name)
+        with gzip.GzipFile(filename="", mode="wb", fileobj=out, mtime=0) as gz:
+            with tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as dst:
+                for member in members:
+                    if not member.isfile():
+                        raise ToolError(f"{member.name}: unexpected {member.type!r} entry in Helm's archive")
+                    content = src.extractfile(member).read()  # type: ignore[union-attr]
+                    info = tarfile.TarInfo(member.name)
+                    info.size, info.mode, info.mtime = len(content), member.mode & 0o777, mtime
+                    dst.addfile(info, io.BytesIO(content))
+    return out.getvalue()
+
+
+def digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def archive_files(data: bytes) -> dict[str, bytes]:
+    """Every file in a chart archive by name: what two archives must share to hold the same chart."""
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
+        return {m.name: tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()}  # type: ignore[union-attr]
+
+
+@contextmanager
+def staged(charts_dir: Path, work_dir: Path) -> Iterator[Path]:
+    """A scratch copy of the charts tree, so building dependencies never writes into the checkout."""
+    work_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=work_dir, prefix=".stage-") as tmp:
+        stage = Path(tmp) / charts_dir.name
+        shutil.copytree(charts_dir, stage, symlinks=True)
+        yield stage
+
+
+def prepare(stage_dir: Path) -> None:
+    """Build the chart's dependencies (file:// subcharts and repositories; Chart.lock honoured).
+
+    Without a committed Chart.lock, Helm writes one stamped with the current time; it is dropped
+    again, or every package of the chart would differ (commit Chart.lock to pin versions).
+    """
+    meta = yaml.load((stage_dir / "Chart.yaml").read_text(encoding="utf-8"), Loader=_YAML_LOADER)
+    if meta.get("dependencies"):
+        locked = (stage_dir / "Chart.lock").exists()
+        helm.build_dependencies(stage_dir)
+        if not locked:
+            (stage_dir / "Chart.lock").unlink(missing_ok=True)
+
+
+def lint(charts: list[ChartSource], charts_dir: Path, work_dir: Path) -> list[tuple[ChartSource, dict[str, Any]]]:
+    findings = []
+    with staged(charts_dir, work_dir) as stage:
+        for chart in charts:
+            prepare(stage / chart.rel)
+            findings += [(chart, message) for message in helm.lint(stage / chart.rel)]
+    return findings
+
+
+def build(
+    charts: list[ChartSource],
+    charts_dir: Path,
+    out_dir: Path,
+    env: Mapping[str, str],
+    advance: Callable[[ChartSource], None] = lambda chart: None,
+) -> list[Package]:
+    """Package every chart into out_dir, replacing what was there only once all have succeeded."""
+    packages: list[Package] = []
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    with staged(charts_dir, out_dir.parent) as stage, tempfile.TemporaryDirectory(dir=out_dir.parent) as tmp:
+        fresh = Path(tmp) / "packages"
+        fresh.mkdir()
+        for chart in charts:
+            prepare(stage / chart.rel)
+            raw = helm.package(stage / chart.rel, Path(tmp) / "raw")
+            data = normalize(raw.read_bytes(), source_date_epoch(chart.path, env))
+            helm.archive_metadata(data, raw.name)  # it must still load in Helm
+            target = fresh / raw.name
+            target.write_bytes(data)
+            packages.append(Package(chart.name, chart.version, out_dir / raw.name, digest(data)))
+            advance(chart)
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        fresh.rename(out_dir)
+    return packages
+
+
+def built(out_dir: Path) -> list[Package]:
+    """The packages a previous `repo.package` left in out_dir."""
+    packages = []
+    for path in sorted(out_dir.glob("*.tgz")) if out_dir.is_dir() else []:
+        data = path.read_bytes()
+        meta = helm.archive_metadata(data, path.name)
+        packages.append(Package(str(meta["name"]), str(meta["version"]), path, digest(data)))
+    if not packages:
+        raise ToolError(f"{out_dir}: no packages; run `invoke repo.package` first")
+    return packages

@@ -1,0 +1,37 @@
+"""Glue between Invoke and the plain modules: the task decorator and the project root."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import invoke
+
+from tasks import ui
+from tasks.errors import ToolError
+
+ROOT = Path(__file__).resolve().parent.parent  # where tasks.py lives: relative settings start here
+
+
+def task(help: dict[str, str]) -> Callable[[Callable[..., Any]], invoke.Task]:
+    """invoke.task, with every parameter documented and ToolError turned into one line and exit 1.
+
+    `invoke --debug TASK` keeps the traceback and logs each Helm call as its `helm ...` command.
+    """
+
+    def decorate(body: Callable[..., Any]) -> invoke.Task:
+        @functools.wraps(body)
+        def run(c: invoke.Context, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return body(c, *args, **kwargs)
+            except ToolError as exc:
+                if logging.getLogger().isEnabledFor(logging.DEBUG):
+                    raise
+                raise invoke.Exit(ui.redact(f"error: {exc}"), code=1) from None
+
+        return invoke.task(help=help)(run)
+
+    return decorate

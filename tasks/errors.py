@@ -1,0 +1,9 @@
+"""The one error type a user sees: a clear line that names the file or setting and what to do."""
+
+
+class ToolError(Exception):
+    """Bad input or a refused operation; the task layer prints it as one line and exits non-zero."""
+
+
+class ConflictError(ToolError):
+    """A conditional write lost a race (HTTP 412/409): re-read, re-merge, retry."""

@@ -1,0 +1,107 @@
+"""The chart repository's index.yaml as a small data model: load, get, add, sort, dump (cf. Helm's repo/index.go).
+
+Bitnami-sized indexes (15,000 entries, 14 MB) make YAML the bottleneck: PyYAML's C loader needs ~9 s.
+JSON is valid YAML, Helm's client reads it (`helm repo index --json` writes the same), and it loads in a
+fraction of that. So the index is written as JSON; a YAML index (written by Helm or another tool) is
+still read, once, through a loader that keeps every scalar but booleans and nulls a string, so
+`created` and `version: 1.10` round-trip exactly (invariant 4).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+import semver
+import yaml
+
+from tasks.errors import ToolError
+
+_KEEP = {"tag:yaml.org,2002:bool", "tag:yaml.org,2002:null"}
+
+
+class _IndexLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """YAML loader that resolves only booleans and nulls: timestamps and versions stay strings."""
+
+    yaml_implicit_resolvers = {
+        first: [(tag, regexp) for tag, regexp in resolvers if tag in _KEEP]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+
+
+@dataclass
+class Index:
+    entries: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)  # serverInfo, annotations: kept as found
+
+    def get(self, name: str, version: str) -> dict[str, Any] | None:
+        return next((e for e in self.entries.get(name, ()) if e.get("version") == version), None)
+
+    def add(self, entry: dict[str, Any]) -> None:
+        """Add an entry, or replace the one with the same name and version, keeping its `created`."""
+        versions = self.entries.setdefault(entry["name"], [])
+        for i, old in enumerate(versions):
+            if old.get("version") == entry["version"]:
+                versions[i] = {**entry, "created": old.get("created", entry["created"])}
+                break
+        else:
+            versions.append(entry)
+        versions.sort(key=_version_key, reverse=True)
+
+    def __len__(self) -> int:
+        return sum(len(v) for v in self.entries.values())
+
+
+def timestamp(now: datetime | None = None) -> str:
+    """RFC 3339 in UTC, as Helm writes `created` and `generated`."""
+    return (now or datetime.now(timezone.utc)).astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def entry(metadata: dict[str, Any], digest: str, url: str, created: str) -> dict[str, Any]:
+    """An index entry: the chart's metadata plus where to get it, when it was published and its digest."""
+    fields = {k: v for k, v in metadata.items() if v not in (None, "", [], {})}
+    return {**fields, "urls": [url], "created": created, "digest": digest}
+
+
+def load(data: bytes | None, where: str) -> Index:
+    """Parse index.yaml (JSON or YAML); `where` names it in errors. No data is an empty repository."""
+    if data is None:
+        return Index()
+    try:
+        if data.lstrip()[:1] == b"{":
+            doc = json.loads(data)
+        else:
+            doc = yaml.load(data, Loader=_IndexLoader)
+    except (ValueError, yaml.YAMLError) as exc:
+        raise ToolError(f"{where}: not valid YAML ({str(exc).splitlines()[0]}); restore it or remove it to rebuild") from None
+    if not isinstance(doc, dict) or "apiVersion" not in doc or not isinstance(doc.get("entries", {}) or {}, dict):
+        raise ToolError(f"{where}: not a Helm repository index (needs apiVersion and entries); restore it or remove it")
+    entries = doc.pop("entries", None) or {}
+    for name, versions in entries.items():
+        if not isinstance(versions, list) or not all(isinstance(e, dict) and "version" in e for e in versions):
+            raise ToolError(f"{where}: entries.{name} is not a list of chart versions; restore the index")
+    for key in ("apiVersion", "generated"):
+        doc.pop(key, None)
+    return Index(entries=entries, extra=doc)
+
+
+def dump(index: Index, generated: str | None = None) -> bytes:
+    """JSON-formatted YAML: Helm's client and `helm repo index --merge` read it."""
+    doc = {
+        "apiVersion": "v1",
+        **index.extra,
+        "entries": dict(sorted(index.entries.items())),
+        "generated": generated or timestamp(),
+    }
+    return json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
+
+
+def _version_key(e: dict[str, Any]) -> tuple[int, Any]:
+    """Helm's order: valid SemVer versions by precedence; unparsable ones sort below all of them."""
+    text = str(e.get("version", "")).lstrip("v")
+    try:
+        return 1, semver.Version.parse(text, optional_minor_and_patch=True)
+    except ValueError:
+        return 0, text

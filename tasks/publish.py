@@ -1,0 +1,179 @@
+"""Plan a publish against the repository's current index, then apply it in a safe order.
+
+The order is the point (invariants 1-3): refuse conflicts before anything is written; create each
+new package only if absent; write index.yaml last, only if it is still the one the plan was based on.
+A lost race re-reads the index, re-merges and retries with backoff.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tasks import charts, helm
+from tasks import index as idx
+from tasks.charts import Package
+from tasks.errors import ConflictError, ToolError
+from tasks.store import INDEX, Store
+
+NEW, UNCHANGED, CONFLICT, REPLACE = "new", "unchanged", "conflict", "replace"
+ATTEMPTS = 12  # conditional index writes before giving up
+
+
+@dataclass(frozen=True)
+class Step:
+    package: Package
+    action: str
+    detail: str = ""
+    published: str = ""  # digest already in the index, when there is one
+
+
+@dataclass
+class Plan:
+    url: str  # with public_url and force: what the plan was made for
+    public_url: str | None
+    force: bool
+    etag: str | None
+    steps: list[Step]
+    index: idx.Index = field(repr=False)
+
+    @property
+    def writes(self) -> list[Step]:
+        return [s for s in self.steps if s.action in (NEW, REPLACE)]
+
+    @property
+    def conflicts(self) -> list[Step]:
+        return [s for s in self.steps if s.action == CONFLICT]
+
+
+def read_index(store: Store) -> tuple[idx.Index, str | None]:
+    found = store.read(INDEX)
+    return idx.load(found[0] if found else None, f"{store.url}/{INDEX}"), found[1] if found else None
+
+
+def make_plan(
+    store: Store, packages: list[Package], *, public_url: str | None, force: bool, created: str,
+    base: tuple[idx.Index, str | None] | None = None,
+) -> Plan:
+    """Classify every package against the index (read now, or `base`) and merge the new ones into it."""
+    index, etag = base or read_index(store)
+    steps = []
+    for package in packages:
+        step = _classify(store, index, package, force)
+        if step.action in (NEW, REPLACE):
+            metadata = helm.archive_metadata(package.path.read_bytes(), package.filename)
+            url = f"{public_url}/{package.filename}" if public_url else package.filename
+            index.add(idx.entry(metadata, package.digest, url, created))
+        steps.append(step)
+    return Plan(store.url, public_url, force, etag, steps, index)
+
+
+def _classify(store: Store, index: idx.Index, package: Package, force: bool) -> Step:
+    existing = index.get(package.name, package.version)
+    if existing is None:
+        return Step(package, NEW)
+    published = str(existing.get("digest", ""))
+    if published == package.digest:
+        return Step(package, UNCHANGED, published=published)
+    found = store.read(package.filename)
+    if found and charts.digest(found[0]) == package.digest:
+        return Step(package, REPLACE, "index entry out of date with the stored package: repaired", published)
+    if found and charts.archive_files(found[0]) == charts.archive_files(package.path.read_bytes()):
+        return Step(package, UNCHANGED, "same files as the published archive", published)
+    if force:
+        return Step(package, REPLACE, f"replaces sha256:{published[:12]}", published)
+    return Step(package, CONFLICT, f"published as sha256:{published[:12]} with different content", published)
+
+
+def refuse_conflicts(plan: Plan) -> None:
+    if plan.conflicts:
+        names = ", ".join(f"{s.package.name} {s.package.version}" for s in plan.conflicts)
+        raise ToolError(
+            f"{names}: already published with different content; a published version is immutable: "
+            "bump version in the chart's Chart.yaml (or pass --force to replace it)"
+        )
+
+
+def apply(
+    store: Store, plan: Plan, packages: list[Package], *, public_url: str | None, force: bool, created: str,
+    advance: Callable[[Step], None] = lambda step: None, sleep: Callable[[float], None] = time.sleep,
+) -> Plan:
+    """Upload the plan's packages, then index.yaml conditionally; re-plan on a lost race."""
+    refuse_conflicts(plan)
+    uploaded: set[str] = set()
+    for attempt in range(ATTEMPTS):
+        for step in plan.writes:
+            if step.package.filename not in uploaded:
+                _upload(store, step, force)
+                uploaded.add(step.package.filename)
+                advance(step)
+        if not plan.writes and plan.etag is not None:
+            return plan  # nothing new: no index write at all
+        try:
+            store.replace(INDEX, idx.dump(plan.index), plan.etag)
+            return plan
+        except ConflictError:
+            sleep(min(2.0, 0.05 * 2**attempt) * random.uniform(0.5, 1.0))
+            plan = make_plan(store, packages, public_url=public_url, force=force, created=created)
+            refuse_conflicts(plan)
+    raise ToolError(
+        f"{store.url}/{INDEX}: changed by someone else {ATTEMPTS} times in a row (another publisher running?); "
+        "nothing was lost: run the publish again"
+    )
+
+
+def _upload(store: Store, step: Step, force: bool) -> None:
+    data = step.package.path.read_bytes()
+    if step.action == REPLACE:
+        store.overwrite(step.package.filename, data)
+    elif not store.create(step.package.filename, data):
+        found = store.read(step.package.filename)
+        if found and found[0] != data and not force:
+            raise ToolError(
+                f"{store.url}/{step.package.filename}: exists with different content but is not in the index "
+                "(left by another publisher?); bump the chart's version, or pass --force to replace it"
+            )
+        if found and found[0] != data:
+            store.overwrite(step.package.filename, data)
+
+
+def save(plan: Plan, build_dir: Path) -> None:
+    """The merged index and the plan, for `repo.sync` to apply without reading the index again."""
+    (build_dir / INDEX).write_bytes(idx.dump(plan.index))
+    record = {
+        "url": plan.url, "public_url": plan.public_url, "force": plan.force, "etag": plan.etag,
+        "steps": [_step_record(s) for s in plan.steps],
+    }
+    (build_dir / "plan.json").write_text(json.dumps(record, indent=1))
+
+
+def load(build_dir: Path, packages: list[Package], *, url: str, public_url: str | None, force: bool) -> Plan | None:
+    """The plan `repo.index` saved, if it was made for the same settings and exactly these packages.
+
+    A plan whose index has changed since is still safe: its conditional write fails and apply re-plans.
+    """
+    try:
+        record = json.loads((build_dir / "plan.json").read_text())
+        index = idx.load((build_dir / INDEX).read_bytes(), str(build_dir / INDEX))
+    except (OSError, ValueError, ToolError):
+        return None
+    by_file = {p.filename: p for p in packages}
+    recorded = {s["file"]: s for s in record.get("steps", [])}
+    if (record.get("url"), record.get("public_url"), record.get("force")) != (url, public_url, force):
+        return None
+    if set(recorded) != set(by_file) or any(recorded[f]["digest"] != p.digest for f, p in by_file.items()):
+        return None
+    steps = [Step(by_file[f], s["action"], s["detail"], s["published"]) for f, s in recorded.items()]
+    return Plan(url, public_url, force, record.get("etag"), steps, index)
+
+
+def _step_record(step: Step) -> dict[str, Any]:
+    return {
+        "file": step.package.filename, "digest": step.package.digest,
+        "action": step.action, "detail": step.detail, "published": step.published,
+    }

@@ -1,0 +1,114 @@
+"""The chart repository: lint, package, index, sync, publish (= package + index + sync), serve."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from invoke import Collection, Context
+
+from tasks import charts, publish as pub, settings, ui
+from tasks import index as idx
+from tasks.cli import ROOT, task
+from tasks.store import open_store
+
+URL_HELP = "repository: a folder, file://PATH or s3://BUCKET[/PREFIX] (default: repo.url in invoke.yaml, dist/repo)"
+PUBLIC_HELP = "base URL written into index.yaml urls (default: repo.public_url; unset: relative urls)"
+FORCE_HELP = "replace an already published version whose content changed (loudly); never needed otherwise"
+DRY_HELP = "print the plan (chart, version, action) and write nothing to the repository"
+CHART_HELP = "only this chart (its name or its folder under charts/)"
+
+
+def _settings(c: Context, **args: Any) -> settings.RepoSettings:
+    return settings.resolve_repo(ROOT, c.config.get("repo", {}), **args)
+
+
+@task(help={"chart": CHART_HELP})
+def lint(c, chart=None):
+    """Lint every chart with Helm: errors fail, warnings are shown."""
+    s = _settings(c)
+    chosen = charts.select(charts.discover(s.charts_dir), chart)
+    findings = charts.lint(chosen, s.charts_dir, s.build_dir)
+    levels = {1: "info", 2: "warning", 3: "error"}
+    shown = [(ch.name, levels.get(m["severity"], "?"), m["path"], m["error"]) for ch, m in findings if m["severity"] > 1]
+    if shown:
+        ui.table("lint", ["chart", "level", "file", "message"], shown)
+    errors = [m for _, m in findings if m["severity"] >= 3]
+    if errors:
+        raise charts.ToolError(f"lint: {len(errors)} error(s) in {len(chosen)} chart(s); fix them and lint again")
+    ui.say(f"lint: {len(chosen)} chart(s) ok")
+
+
+@task(help={"chart": CHART_HELP})
+def package(c, chart=None):
+    """Package every chart (dependencies built first) into reproducible archives under dist/packages."""
+    s = _settings(c)
+    chosen = charts.select(charts.discover(s.charts_dir), chart)
+    advance = ui.progress(chosen, "package", lambda ch: f"{ch.name} {ch.version}")
+    built = charts.build(chosen, s.charts_dir, s.packages_dir, os.environ, advance)
+    ui.table("packages", ["chart", "version", "sha256"], [(p.name, p.version, p.digest[:16]) for p in built])
+    return built
+
+
+@task(help={"url": URL_HELP, "public_url": PUBLIC_HELP, "force": FORCE_HELP, "json": "print the plan as JSON"})
+def index(c, url=None, public_url=None, force=False, json=False):
+    """Merge the built packages into the repository's index.yaml (read from the store) and plan the upload."""
+    s = _settings(c, url=url, public_url=public_url)
+    plan = pub.make_plan(
+        open_store(s.url), charts.built(s.packages_dir), public_url=s.public_url, force=force, created=idx.timestamp()
+    )
+    pub.save(plan, s.build_dir)
+    _show(plan, json)
+    return plan
+
+
+@task(help={"url": URL_HELP, "public_url": PUBLIC_HELP, "force": FORCE_HELP, "dry_run": DRY_HELP})
+def sync(c, url=None, public_url=None, force=False, dry_run=False):
+    """Upload new packages (create-only), then index.yaml (conditional write, retried on a race)."""
+    s = _settings(c, url=url, public_url=public_url)
+    store, packages, created = open_store(s.url), charts.built(s.packages_dir), idx.timestamp()
+    plan = pub.load(s.build_dir, packages, url=s.url, public_url=s.public_url, force=force)
+    if plan is None:  # no `repo.index` before this: plan now, and show it
+        plan = pub.make_plan(store, packages, public_url=s.public_url, force=force, created=created)
+        _show(plan, False)
+    if dry_run:
+        pub.refuse_conflicts(plan)
+        ui.say(f"dry run: nothing written to {s.url}")
+        return plan
+    advance = ui.progress(plan.writes, "upload", lambda step: step.package.filename)
+    done = pub.apply(store, plan, packages, public_url=s.public_url, force=force, created=created, advance=advance)
+    for step in done.steps:
+        if step.action == pub.REPLACE:
+            ui.warn(f"REPLACED {step.package.name} {step.package.version}: {step.detail}, now sha256:{step.package.digest[:12]}")
+    ui.say(f"published to {s.url}: {len(done.writes)} new, {len(done.steps) - len(done.writes)} unchanged")
+    return done
+
+
+@task(help={"url": URL_HELP, "public_url": PUBLIC_HELP, "chart": CHART_HELP, "force": FORCE_HELP, "dry_run": DRY_HELP})
+def publish(c, url=None, public_url=None, chart=None, force=False, dry_run=False):
+    """Package, index and sync in one go: the command CI runs on master."""
+    package(c, chart=chart)
+    index(c, url=url, public_url=public_url, force=force)
+    return sync(c, url=url, public_url=public_url, force=force, dry_run=dry_run)
+
+
+@task(help={"port": "port on 127.0.0.1 (default 8879, Helm 2's `helm serve` port)", "url": URL_HELP})
+def serve(c, port=8879, url=None):
+    """Serve the local folder repository over HTTP so `helm repo add local http://127.0.0.1:8879` works."""
+    from tasks.serve import serve_folder
+
+    s = _settings(c, url=url)
+    serve_folder(s.url, int(port), announce=ui.say)
+
+
+def _show(plan: pub.Plan, as_json: bool) -> None:
+    rows = [(s.package.name, s.package.version, s.action, s.detail) for s in plan.steps]
+    if as_json:
+        keys = ("chart", "version", "action", "detail")
+        ui.emit_json({"url": plan.url, "steps": [dict(zip(keys, r)) | {"digest": s.package.digest}
+                                                 for r, s in zip(rows, plan.steps)]})
+    else:
+        ui.table(f"plan for {plan.url}", ["chart", "version", "action", "detail"], rows)
+
+
+ns = Collection("repo", lint, package, index, sync, publish, serve)

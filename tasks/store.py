@@ -1,0 +1,215 @@
+"""Where a chart repository lives: an S3 bucket (boto3), a local folder, or plain HTTP (read only).
+
+The only module that imports boto3 (lazily). Every store offers the same conditional writes, because
+they are what keeps concurrent publishers from losing each other's charts (invariant 3):
+packages are created only if absent, and index.yaml is replaced only if its ETag is still the one read.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import tempfile
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+from tasks.errors import ConflictError, ToolError
+
+INDEX = "index.yaml"
+INDEX_TYPE = "application/x-yaml"  # what ChartMuseum serves
+INDEX_CACHE = "max-age=60"  # clients behind caches see a new version within a minute
+PACKAGE_TYPE = "application/gzip"
+PACKAGE_CACHE = "max-age=31536000, immutable"  # a published version never changes
+
+
+class Store(Protocol):
+    url: str
+
+    def read(self, key: str) -> tuple[bytes, str] | None:
+        """The object's bytes and ETag, or None when it does not exist."""
+
+    def create(self, key: str, data: bytes) -> bool:
+        """Write only if absent; False when the key already exists."""
+
+    def replace(self, key: str, data: bytes, etag: str | None) -> None:
+        """Write only if the current ETag is `etag` (None: only if absent); ConflictError otherwise."""
+
+    def overwrite(self, key: str, data: bytes) -> None:
+        """Unconditional write: only `--force` uses it."""
+
+    def keys(self) -> list[str]:
+        """Every key in the repository."""
+
+
+def open_store(url: str) -> Store:
+    """The store for a URL already normalised by settings.normalize_repo_url."""
+    scheme = urlsplit(url).scheme
+    if scheme == "file":
+        return LocalStore(Path(url[len("file://"):]))
+    if scheme == "s3":
+        return S3Store(url)
+    return HttpStore(url)
+
+
+def content_type(key: str) -> tuple[str, str]:
+    return (INDEX_TYPE, INDEX_CACHE) if key == INDEX else (PACKAGE_TYPE, PACKAGE_CACHE)
+
+
+class LocalStore:
+    """A folder; an flock on .lock stands in for S3's conditional writes, os.replace for atomic puts."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.url = f"file://{path}"
+
+    def read(self, key: str) -> tuple[bytes, str] | None:
+        try:
+            data = (self.path / key).read_bytes()
+        except FileNotFoundError:
+            return None
+        return data, hashlib.md5(data).hexdigest()
+
+    def create(self, key: str, data: bytes) -> bool:
+        tmp = self._temp(data)
+        try:
+            os.link(tmp, self.path / key)  # atomic, and fails if the key exists
+            return True
+        except FileExistsError:
+            return False
+        finally:
+            os.unlink(tmp)
+
+    def replace(self, key: str, data: bytes, etag: str | None) -> None:
+        self.path.mkdir(parents=True, exist_ok=True)
+        with open(self.path / ".lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            current = self.read(key)
+            if (current[1] if current else None) != etag:
+                raise ConflictError(f"{self.url}/{key} changed since it was read")
+            os.replace(self._temp(data), self.path / key)
+
+    def overwrite(self, key: str, data: bytes) -> None:
+        os.replace(self._temp(data), self.path / key)
+
+    def keys(self) -> list[str]:
+        return sorted(p.name for p in self.path.iterdir() if not p.name.startswith(".")) if self.path.is_dir() else []
+
+    def _temp(self, data: bytes) -> str:
+        self.path.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self.path, prefix=".tmp-")
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.chmod(tmp, 0o644)
+        return tmp
+
+
+class S3Store:
+    """An S3 bucket (or MinIO, or a VPC endpoint: boto3 honours AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL)."""
+
+    def __init__(self, url: str) -> None:
+        import boto3
+        from botocore.config import Config
+
+        parts = urlsplit(url)
+        self.url, self.bucket = url, parts.netloc
+        self.prefix = parts.path.strip("/") + "/" if parts.path.strip("/") else ""
+        self.client = boto3.client("s3", config=Config(retries={"max_attempts": 3, "mode": "standard"}))
+
+    def read(self, key: str) -> tuple[bytes, str] | None:
+        try:
+            response = self._call("GetObject", key)
+        except _NotFound:
+            return None
+        return response["Body"].read(), response["ETag"]
+
+    def create(self, key: str, data: bytes) -> bool:
+        try:
+            self._put(key, data, IfNoneMatch="*")
+            return True
+        except ConflictError:
+            return False
+
+    def replace(self, key: str, data: bytes, etag: str | None) -> None:
+        self._put(key, data, **({"IfMatch": etag} if etag else {"IfNoneMatch": "*"}))
+
+    def overwrite(self, key: str, data: bytes) -> None:
+        self._put(key, data)
+
+    def keys(self) -> list[str]:
+        pages = self._call("ListObjectsV2", None, paginate=True)
+        return sorted(o["Key"][len(self.prefix):] for page in pages for o in page.get("Contents", []))
+
+    def _put(self, key: str, data: bytes, **condition: str) -> None:
+        kind, cache = content_type(key)
+        self._call("PutObject", key, Body=data, ContentType=kind, CacheControl=cache, **condition)
+
+    def _call(self, operation: str, key: str | None, paginate: bool = False, **kwargs: Any) -> Any:
+        """One S3 request; its failures become errors that name the bucket and what to do."""
+        from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+
+        where = f"{self.url}/{key}" if key else self.url
+        params = {"Bucket": self.bucket, **({"Key": self.prefix + key} if key else {"Prefix": self.prefix}), **kwargs}
+        try:
+            if paginate:
+                return list(self.client.get_paginator("list_objects_v2").paginate(**params))
+            method = {"GetObject": self.client.get_object, "PutObject": self.client.put_object}[operation]
+            return method(**params)
+        except NoCredentialsError:
+            raise ToolError(
+                f"{where}: no AWS credentials; set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE)"
+            ) from None
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            if code in ("NoSuchKey", "404") or (status == 404 and code != "NoSuchBucket"):
+                raise _NotFound() from None
+            if status in (409, 412) or code in ("PreconditionFailed", "ConditionalRequestConflict"):
+                raise ConflictError(f"{where}: changed since it was read ({code})") from None
+            if code == "NoSuchBucket":
+                raise ToolError(f"{where}: bucket {self.bucket!r} does not exist; create it or fix repo.url") from None
+            if code in ("AccessDenied", "403", "InvalidAccessKeyId", "SignatureDoesNotMatch"):
+                raise ToolError(f"{where}: access denied ({code}); check the AWS credentials and bucket policy") from None
+            raise ToolError(f"{where}: S3 {operation} failed ({code or status}); retry, or check the endpoint") from None
+        except BotoCoreError as exc:
+            raise ToolError(f"{where}: S3 {operation} failed ({exc}); check AWS_ENDPOINT_URL_S3 and the network") from None
+
+
+class _NotFound(Exception):
+    pass
+
+
+class HttpStore:
+    """A repository served over HTTP(S): readable by anyone Helm can reach, never written."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def read(self, key: str) -> tuple[bytes, str] | None:
+        try:
+            with urllib.request.urlopen(f"{self.url}/{key}", timeout=60) as response:
+                return response.read(), response.headers.get("ETag", "")
+        except urllib.error.HTTPError as exc:
+            if exc.code == 404:
+                return None
+            raise ToolError(f"{self.url}/{key}: HTTP {exc.code}; check repo.url") from None
+        except urllib.error.URLError as exc:
+            raise ToolError(f"{self.url}/{key}: {exc.reason}; check repo.url") from None
+
+    def create(self, key: str, data: bytes) -> bool:
+        raise self._read_only()
+
+    def replace(self, key: str, data: bytes, etag: str | None) -> None:
+        raise self._read_only()
+
+    def overwrite(self, key: str, data: bytes) -> None:
+        raise self._read_only()
+
+    def keys(self) -> list[str]:
+        raise self._read_only()
+
+    def _read_only(self) -> ToolError:
+        return ToolError(f"repo.url {self.url}: an HTTP repository is read only; publish to s3:// or a folder")
