@@ -193,7 +193,10 @@ def staged(charts_dir: Path, work_dir: Path) -> Iterator[Path]:
     with tempfile.TemporaryDirectory(dir=work_dir, prefix=".stage-") as tmp:
         stage = Path(tmp) / charts_dir.name
         shutil.copytree(charts_dir, stage, symlinks=True)
-        yield stage
+        try:
+            yield stage
+        except ToolError as exc:  # point the user at their checkout, not at the scratch copy
+            raise ToolError(str(exc).replace(str(stage), str(charts_dir))) from exc
 
 
 def prepare(stage_dir: Path) -> None:

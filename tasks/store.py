@@ -13,6 +13,7 @@ import os
 import tempfile
 import urllib.error
 import urllib.request
+from collections import Counter
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -118,6 +119,7 @@ class S3Store:
         self.url, self.bucket = url, parts.netloc
         self.prefix = parts.path.strip("/") + "/" if parts.path.strip("/") else ""
         self.client = boto3.client("s3", config=Config(retries={"max_attempts": 3, "mode": "standard"}))
+        self.requests: Counter[str] = Counter()  # by operation, for the summary and the benchmarks
 
     def read(self, key: str) -> tuple[bytes, str] | None:
         try:
@@ -152,6 +154,7 @@ class S3Store:
         from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
         where = f"{self.url}/{key}" if key else self.url
+        self.requests[operation] += 1
         params = {"Bucket": self.bucket, **({"Key": self.prefix + key} if key else {"Prefix": self.prefix}), **kwargs}
         try:
             if paginate:

@@ -1,0 +1,109 @@
+"""Shared fixtures: a moto S3 server on 127.0.0.1, throwaway copies of the project, `invoke` as a subprocess."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PROJECT_FILES = ("tasks.py", "tasks", "charts", "invoke.yaml")
+FAKE_AWS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    """A real HTTP S3 endpoint on loopback; boto3 reaches it through AWS_ENDPOINT_URL_S3."""
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@dataclass
+class Bucket:
+    name: str
+    endpoint: str
+    env: dict[str, str]
+
+    @property
+    def url(self) -> str:
+        return f"s3://{self.name}"
+
+    @property
+    def http_url(self) -> str:
+        return f"{self.endpoint}/{self.name}"
+
+    def client(self):  # type: ignore[no-untyped-def]
+        import boto3
+
+        return boto3.client("s3", endpoint_url=self.endpoint, region_name="us-east-1",
+                            aws_access_key_id="testing", aws_secret_access_key="testing")
+
+    def objects(self) -> dict[str, str]:
+        """key -> ETag of everything in the bucket."""
+        listing = self.client().list_objects_v2(Bucket=self.name).get("Contents", [])
+        return {o["Key"]: o["ETag"] for o in listing}
+
+    def get(self, key: str) -> bytes:
+        return self.client().get_object(Bucket=self.name, Key=key)["Body"].read()
+
+    def make_public(self) -> None:
+        policy = {"Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+            "Resource": f"arn:aws:s3:::{self.name}/*"}]}
+        self.client().put_bucket_policy(Bucket=self.name, Policy=json.dumps(policy))
+
+
+@pytest.fixture
+def bucket(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Bucket:
+    """A fresh bucket, and this process's environment pointed at it (for in-process tests)."""
+    env = {**FAKE_AWS, "AWS_ENDPOINT_URL_S3": moto_endpoint}
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    made = Bucket(f"charts-{uuid.uuid4().hex[:12]}", moto_endpoint, env)
+    made.client().create_bucket(Bucket=made.name)
+    return made
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A throwaway copy of this repository, as a user's checkout (no .git: packages use the fixed epoch)."""
+    return copy_project(tmp_path / "project")
+
+
+def copy_project(target: Path) -> Path:
+    for name in PROJECT_FILES:
+        source = ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, target / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            target.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target / name)
+    return target
+
+
+def invoke(project: Path, *args: str, env: dict[str, str] | None = None, check: bool = True,
+           timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """`invoke ARGS` exactly as a user types it, in `project`."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "INVOKE_", "PLUGIN_", "DRONE"))}
+    result = subprocess.run(
+        [sys.executable, "-m", "invoke", *args], cwd=project, env={**base, "CI": "true", **(env or {})},
+        capture_output=True, text=True, timeout=timeout,
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"invoke {' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+    return result

@@ -1,0 +1,130 @@
+"""`invoke repo.*` as a user types it, then Helm's own repository client reads what was published."""
+
+import hashlib
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+from tasks import helm
+from tests.conftest import copy_project, invoke
+
+CHARTS = {"common": "0.1.0", "hello-api": "0.1.0", "hello-world": "0.1.0"}
+
+
+def test_publish_to_s3_then_helm_reads_the_repository_and_pulls_every_chart(project, bucket, tmp_path):
+    bucket.make_public()  # the article's bucket policy: s3:GetObject for readers
+    result = invoke(project, "repo.publish", "--url", bucket.url, env=bucket.env)
+    assert "3 new, 0 unchanged" in result.stdout
+    index = helm.repo_index(bucket.http_url)
+    assert {name: [e["version"] for e in entries] for name, entries in index["entries"].items()} == {
+        name: [version] for name, version in CHARTS.items()}
+    for name, version in CHARTS.items():
+        pulled = helm.pull(name, version, bucket.http_url, tmp_path)
+        assert hashlib.sha256(pulled.read_bytes()).hexdigest() == index["entries"][name][0]["digest"]
+
+
+def test_the_repository_url_comes_from_invoke_repo_url_too(project, bucket):
+    invoke(project, "repo.publish", env={**bucket.env, "INVOKE_REPO_URL": bucket.url})
+    assert set(bucket.objects()) == {"index.yaml", *(f"{n}-{v}.tgz" for n, v in CHARTS.items())}
+
+
+def test_a_fresh_checkout_with_new_mtimes_republishes_nothing(tmp_path, bucket):
+    first = copy_project(tmp_path / "first")
+    invoke(first, "repo.publish", "--url", bucket.url, env=bucket.env)
+    before = bucket.objects()
+    second = copy_project(tmp_path / "second")
+    later = time.time() + 3600
+    for path in (second / "charts").rglob("*"):
+        os.utime(path, (later, later))
+    result = invoke(second, "repo.publish", "--url", bucket.url, env=bucket.env)
+    assert "0 new, 3 unchanged" in result.stdout
+    assert bucket.objects() == before  # same ETags: nothing was written
+
+
+def test_dry_run_prints_the_plan_and_writes_nothing(project, bucket):
+    result = invoke(project, "repo.publish", "--dry-run", "--url", bucket.url, env=bucket.env)
+    assert "hello-world  0.1.0    new" in result.stdout
+    assert "dry run: nothing written" in result.stdout
+    assert bucket.objects() == {}
+
+
+def test_changed_chart_without_a_version_bump_is_refused_in_one_line(project, bucket):
+    invoke(project, "repo.publish", "--url", bucket.url, env=bucket.env)
+    before = bucket.objects()
+    values = project / "charts" / "hello-world" / "values.yaml"
+    values.write_text(values.read_text().replace("replicaCount: 1", "replicaCount: 2"))
+    result = invoke(project, "repo.publish", "--url", bucket.url, env=bucket.env, check=False)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "error: hello-world 0.1.0: already published with different content; a published version is immutable: "
+        "bump version in the chart's Chart.yaml (or pass --force to replace it)"]
+    assert bucket.objects() == before
+    forced = invoke(project, "repo.publish", "--force", "--url", bucket.url, env=bucket.env)
+    assert "REPLACED hello-world 0.1.0" in forced.stderr
+
+
+def break_chart_yaml(project, text):
+    (project / "charts" / "hello-world" / "Chart.yaml").write_text(text)
+
+
+def duplicate_name(project):
+    (project / "charts" / "copy").mkdir()
+    (project / "charts" / "copy" / "Chart.yaml").write_text("apiVersion: v2\nname: hello-world\nversion: 9.9.9\n")
+
+
+@pytest.mark.parametrize("breakage, args, env_change, message", [
+    (lambda p: break_chart_yaml(p, "apiVersion: v2\nname: [hello\n"), (), {},
+     "charts/hello-world/Chart.yaml: not valid YAML at line 3"),
+    (lambda p: break_chart_yaml(p, "apiVersion: v2\nname: hello-world\nversion: 1.0\n"), (), {},
+     "charts/hello-world/Chart.yaml: version '1.0' is not SemVer 2"),
+    (duplicate_name, (), {}, "two charts are named 'hello-world': copy and hello-world"),
+    (None, ("--url", "ftp://charts.example.com"), {}, "repo.url 'ftp://charts.example.com': unknown scheme 'ftp'"),
+    (None, ("--url", "s3://no-such-bucket-here"), {}, "bucket 'no-such-bucket-here' does not exist"),
+    (None, (), {"AWS_ACCESS_KEY_ID": None, "AWS_SECRET_ACCESS_KEY": None}, "no AWS credentials"),
+])
+def test_bad_input_is_one_clear_line_exit_1_and_nothing_uploaded(project, bucket, breakage, args, env_change, message):
+    if breakage:
+        breakage(project)
+    env = {**bucket.env, "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent", "AWS_CONFIG_FILE": "/nonexistent"}
+    env = {k: v for k, v in {**env, **env_change}.items() if v is not None}
+    result = invoke(project, "repo.publish", *(args or ("--url", bucket.url)), env=env, check=False)
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    assert bucket.objects() == {}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_default_local_folder_repository_published_then_served_to_helm(project, tmp_path):
+    invoke(project, "repo.publish")
+    assert (project / "dist" / "repo" / "index.yaml").exists()
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "invoke", "repo.serve", "--port", str(port)], cwd=project,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        for _ in range(100):
+            try:
+                with urllib.request.urlopen(f"{url}/index.yaml", timeout=1) as response:
+                    assert response.headers["Content-Type"] == "application/x-yaml"
+                break
+            except OSError:
+                time.sleep(0.1)
+        index = helm.repo_index(url)
+        assert sorted(index["entries"]) == sorted(CHARTS)
+        pulled = helm.pull("hello-world", "0.1.0", url, tmp_path)
+        assert pulled.read_bytes() == (project / "dist" / "repo" / "hello-world-0.1.0.tgz").read_bytes()
+    finally:
+        server.terminate()
+        server.wait(10)

@@ -1,0 +1,79 @@
+"""Packaging with Helm's SDK: reproducible bytes from any checkout, dependencies built, and Helm can load it."""
+
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import helm_python
+import pytest
+
+from tasks import charts
+from tasks.errors import ToolError
+from tests.conftest import copy_project
+
+
+def build(project: Path, env: dict[str, str] | None = None) -> dict[str, bytes]:
+    found = charts.discover(project / "charts")
+    built = charts.build(found, project / "charts", project / "dist" / "packages", env or {})
+    return {p.filename: p.path.read_bytes() for p in built}
+
+
+def touch_everything(folder: Path, when: float) -> None:
+    for path in folder.rglob("*"):
+        os.utime(path, (when, when))
+
+
+def test_two_checkouts_with_different_mtimes_give_byte_identical_packages(tmp_path):
+    one, two = copy_project(tmp_path / "one"), copy_project(tmp_path / "two")
+    touch_everything(one / "charts", time.time() - 86400 * 400)
+    touch_everything(two / "charts", time.time())
+    first, second = build(one), build(two)
+    assert sorted(first) == ["common-0.1.0.tgz", "hello-api-0.1.0.tgz", "hello-world-0.1.0.tgz"]
+    assert first == second
+    assert build(one) == first  # and again in the same checkout: dependency builds leave no trace
+
+
+def test_package_with_a_file_dependency_contains_the_subchart_and_loads_in_helm(project):
+    data = build(project)["hello-api-0.1.0.tgz"]
+    files = charts.archive_files(data)
+    assert "hello-api/charts/common/templates/_labels.tpl" in files
+    assert "hello-api/Chart.lock" not in files  # not committed, so not invented with a timestamp
+    with helm_python.Chart.load_archive(data) as chart:
+        rendered = chart.render(name="demo")
+    assert "app.kubernetes.io/managed-by: Helm" in rendered["hello-api/templates/configmap.yaml"]
+
+
+def test_building_dependencies_does_not_write_into_the_checkout(project):
+    build(project)
+    assert not (project / "charts" / "hello-api" / "charts").exists()
+    assert not (project / "charts" / "hello-api" / "Chart.lock").exists()
+
+
+def test_mtime_comes_from_source_date_epoch_else_the_charts_last_commit(project):
+    assert charts.source_date_epoch(project / "charts" / "hello-world", {}) == charts.FIXED_EPOCH
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    subprocess.run([*git, "init", "-q"], cwd=project, check=True)
+    subprocess.run([*git, "add", "."], cwd=project, check=True)
+    env = {**os.environ, "GIT_COMMITTER_DATE": "2024-05-01T00:00:00Z", "GIT_AUTHOR_DATE": "2024-05-01T00:00:00Z"}
+    subprocess.run([*git, "commit", "-qm", "charts"], cwd=project, check=True, env=env)
+    assert charts.source_date_epoch(project / "charts" / "hello-world", {}) == 1714521600
+    assert build(project, {"SOURCE_DATE_EPOCH": "1714521600"}) == build(project)
+    assert build(project, {"SOURCE_DATE_EPOCH": "1"}) != build(project)
+
+
+def test_a_chart_that_helm_cannot_package_fails_with_the_charts_name(project):
+    template = project / "charts" / "hello-world" / "templates" / "broken.yaml"
+    template.write_text("{{ .Values.image.tag ")
+    found = charts.discover(project / "charts")
+    findings = charts.lint(found, project / "charts", project / "dist")
+    assert any(m["severity"] == 3 and "broken.yaml" in m["error"] for chart, m in findings if chart.name == "hello-world")
+
+
+def test_a_missing_file_dependency_is_one_clear_error_and_nothing_is_built(project):
+    chart_yaml = project / "charts" / "hello-api" / "Chart.yaml"
+    chart_yaml.write_text(chart_yaml.read_text().replace("../library/common", "../library/gone"))
+    with pytest.raises(ToolError, match="helm dependency update .*hello-api") as error:
+        build(project)
+    assert "\n" not in str(error.value)
+    assert not (project / "dist" / "packages").exists()

@@ -1,0 +1,202 @@
+"""Publishing through the plain modules against a real S3 endpoint (moto server) and a local folder."""
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from tasks import charts, publish
+from tasks import index as idx
+from tasks.errors import ToolError
+from tasks.store import INDEX, LocalStore, S3Store
+
+
+def make_chart(root: Path, name: str, version: str = "1.0.0", data: str = "a") -> Path:
+    folder = root / "charts" / name
+    (folder / "templates").mkdir(parents=True, exist_ok=True)
+    (folder / "Chart.yaml").write_text(f"apiVersion: v2\nname: {name}\nversion: {version}\n")
+    (folder / "templates" / "cm.yaml").write_text(
+        f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{{{ .Release.Name }}}}\ndata:\n  x: {data!r}\n")
+    return folder
+
+
+def build(root: Path) -> list[charts.Package]:
+    return charts.build(charts.discover(root / "charts"), root / "charts", root / "dist" / "packages", {})
+
+
+def run(store, packages, *, force=False, public_url=None, created=None):
+    created = created or idx.timestamp()
+    plan = publish.make_plan(store, packages, public_url=public_url, force=force, created=created)
+    return publish.apply(store, plan, packages, public_url=public_url, force=force, created=created, sleep=lambda s: None)
+
+
+def index_of(store) -> idx.Index:
+    return publish.read_index(store)[0]
+
+
+@pytest.fixture(params=["s3", "local"])
+def store(request, tmp_path):
+    if request.param == "local":
+        return LocalStore(tmp_path / "repo")
+    return S3Store(request.getfixturevalue("bucket").url)
+
+
+def test_first_publish_uploads_every_package_and_an_index_that_names_them(store, tmp_path):
+    make_chart(tmp_path, "alpha")
+    make_chart(tmp_path, "beta", "0.2.0")
+    packages = build(tmp_path)
+    run(store, packages)
+    index = index_of(store)
+    for package in packages:
+        entry = index.get(package.name, package.version)
+        assert entry["digest"] == package.digest == charts.digest(store.read(package.filename)[0])
+        assert entry["urls"] == [package.filename]
+
+
+def test_s3_objects_carry_content_types_and_a_short_cache_on_the_index(bucket, tmp_path):
+    make_chart(tmp_path, "alpha")
+    run(S3Store(bucket.url), build(tmp_path))
+    client = bucket.client()
+    index_head = client.head_object(Bucket=bucket.name, Key="index.yaml")
+    package_head = client.head_object(Bucket=bucket.name, Key="alpha-1.0.0.tgz")
+    assert (index_head["ContentType"], index_head["CacheControl"]) == ("application/x-yaml", "max-age=60")
+    assert package_head["ContentType"] == "application/gzip"
+
+
+def test_republishing_200_charts_with_one_changed_costs_one_read_and_two_writes(bucket, tmp_path):
+    for i in range(200):
+        make_chart(tmp_path, f"chart-{i:03}")
+    run(S3Store(bucket.url), build(tmp_path))
+    make_chart(tmp_path, "chart-007", "1.0.1", data="changed")
+    store = S3Store(bucket.url)
+    run(store, build(tmp_path))
+    assert store.requests == {"GetObject": 1, "PutObject": 2}
+    unchanged = S3Store(bucket.url)
+    run(unchanged, build(tmp_path))
+    assert unchanged.requests == {"GetObject": 1}
+
+
+def test_republish_same_version_with_new_content_is_refused_and_nothing_is_uploaded(store, tmp_path):
+    make_chart(tmp_path, "alpha")
+    run(store, build(tmp_path))
+    before = store.read(INDEX)
+    make_chart(tmp_path, "alpha", data="changed but not bumped")
+    make_chart(tmp_path, "beta")
+    with pytest.raises(ToolError, match="alpha 1.0.0: already published with different content.*bump version"):
+        run(store, build(tmp_path))
+    assert store.read(INDEX) == before
+    assert store.read("beta-1.0.0.tgz") is None  # refused before anything was written
+
+
+def test_force_replaces_the_package_and_keeps_created(store, tmp_path):
+    make_chart(tmp_path, "alpha")
+    run(store, build(tmp_path), created="2020-01-01T00:00:00.000000Z")
+    make_chart(tmp_path, "alpha", data="hotfix")
+    packages = build(tmp_path)
+    done = run(store, packages, force=True)
+    assert [s.action for s in done.steps] == [publish.REPLACE]
+    entry = index_of(store).get("alpha", "1.0.0")
+    assert entry["digest"] == packages[0].digest == charts.digest(store.read("alpha-1.0.0.tgz")[0])
+    assert entry["created"] == "2020-01-01T00:00:00.000000Z"
+
+
+def test_other_charts_older_versions_and_created_survive_a_publish(store, tmp_path):
+    make_chart(tmp_path, "alpha", "1.0.0")
+    run(store, build(tmp_path), created="2020-01-01T00:00:00.000000Z")
+    make_chart(tmp_path, "alpha", "1.1.0")  # the checkout only has the newest version now
+    make_chart(tmp_path, "beta")
+    run(store, build(tmp_path))
+    index = index_of(store)
+    assert [e["version"] for e in index.entries["alpha"]] == ["1.1.0", "1.0.0"]
+    assert index.get("alpha", "1.0.0")["created"] == "2020-01-01T00:00:00.000000Z"
+    assert index.get("alpha", "1.1.0")["created"] != "2020-01-01T00:00:00.000000Z"
+    assert index.get("beta", "1.0.0") is not None
+
+
+def test_an_archive_with_the_same_files_made_by_another_tool_is_unchanged_not_a_conflict(store, tmp_path):
+    import helm_python
+
+    make_chart(tmp_path, "alpha")
+    helm_made = Path(helm_python.package(tmp_path / "charts" / "alpha", destination=tmp_path / "helm"))
+    assert store.create(helm_made.name, helm_made.read_bytes())
+    index = idx.Index()
+    index.add(idx.entry({"name": "alpha", "version": "1.0.0"}, charts.digest(helm_made.read_bytes()), helm_made.name, "T"))
+    store.replace(INDEX, idx.dump(index), None)
+    packages = build(tmp_path)
+    assert packages[0].digest != charts.digest(helm_made.read_bytes())  # Helm's own archive carries mtimes
+    done = run(store, packages)
+    assert [(s.action, s.detail) for s in done.steps] == [(publish.UNCHANGED, "same files as the published archive")]
+    assert index_of(store).get("alpha", "1.0.0")["digest"] == charts.digest(helm_made.read_bytes())
+
+
+def test_a_package_left_by_a_killed_publisher_is_adopted_by_the_next_run(store, tmp_path):
+    make_chart(tmp_path, "alpha")
+    packages = build(tmp_path)
+    store.create(packages[0].filename, packages[0].path.read_bytes())  # uploaded, then killed before the index
+    run(store, packages)
+    assert index_of(store).get("alpha", "1.0.0")["digest"] == packages[0].digest
+
+
+def test_absolute_urls_when_public_url_is_set(store, tmp_path):
+    make_chart(tmp_path, "alpha")
+    run(store, build(tmp_path), public_url="https://charts.example.com")
+    assert index_of(store).get("alpha", "1.0.0")["urls"] == ["https://charts.example.com/alpha-1.0.0.tgz"]
+
+
+@pytest.mark.parametrize("round_", range(5))
+def test_concurrent_publishers_of_different_charts_lose_nothing(store, tmp_path, round_):
+    publishers = 6
+    prepared = []
+    for i in range(publishers):
+        root = tmp_path / f"p{i}"
+        make_chart(root, f"chart-{i}")
+        prepared.append(build(root))
+    store_url_kind = type(store)
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(publishers)
+
+    def publisher(packages):
+        mine = store if store_url_kind is LocalStore else S3Store(store.url)
+        barrier.wait()
+        try:
+            run(mine, packages)
+        except BaseException as exc:  # noqa: BLE001 (reported below)
+            errors.append(exc)
+
+    threads = [threading.Thread(target=publisher, args=(p,)) for p in prepared]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors
+    assert sorted(index_of(store).entries) == [f"chart-{i}" for i in range(publishers)]
+
+
+def test_publishers_that_planned_on_the_same_index_all_land_through_retries(store, tmp_path):
+    """The worst interleaving, made certain: every plan is made before any index write."""
+    created = idx.timestamp()
+    jobs = []
+    for i in range(4):
+        make_chart(tmp_path / f"p{i}", f"chart-{i}")
+        packages = build(tmp_path / f"p{i}")
+        jobs.append((packages, publish.make_plan(store, packages, public_url=None, force=False, created=created)))
+    retries: list[float] = []
+    for packages, plan in jobs:
+        publish.apply(store, plan, packages, public_url=None, force=False, created=created, sleep=retries.append)
+    assert len(retries) == 3  # each later publisher lost exactly one race, re-read and re-merged
+    assert sorted(index_of(store).entries) == [f"chart-{i}" for i in range(4)]
+
+
+def test_a_publisher_that_keeps_losing_the_race_gives_up_clearly_and_leaves_the_index_valid(store, tmp_path, monkeypatch):
+    make_chart(tmp_path, "alpha")
+    packages = build(tmp_path)
+    real_replace = store.replace
+
+    def always_changed(key, data, etag):
+        real_replace(key, idx.dump(index_of(store)), publish.read_index(store)[1])  # someone else wrote first
+        raise publish.ConflictError("changed")
+
+    monkeypatch.setattr(store, "replace", always_changed)
+    with pytest.raises(ToolError, match=r"index.yaml: changed by someone else 12 times in a row .* run the publish again"):
+        run(store, packages)
+    assert store.read("alpha-1.0.0.tgz") is not None  # the package is there, unindexed: the next run adopts it

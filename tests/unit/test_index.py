@@ -1,0 +1,105 @@
+"""The index data model: exact strings, Helm's order, created kept, bad documents refused clearly."""
+
+import json
+
+import pytest
+import yaml
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tasks import index as idx
+from tasks.errors import ToolError
+
+HELM_WRITTEN = b"""apiVersion: v1
+entries:
+  app:
+  - apiVersion: v2
+    created: 2016-10-06T16:23:20.499814565-06:00
+    digest: aaa
+    name: app
+    urls:
+    - https://example.com/app-1.10.0.tgz
+    version: 1.10.0
+    appVersion: 1.10
+    deprecated: true
+  - apiVersion: v2
+    created: 2016-10-06T16:23:20.499814565-06:00
+    digest: bbb
+    name: app
+    urls: [app-1.9.0.tgz]
+    version: 1.9.0
+generated: 2016-10-06T16:23:20.499029981-06:00
+serverInfo:
+  contextPath: /v1/helm
+"""
+
+
+def entry(name, version, created="2020-01-01T00:00:00Z", digest="d"):
+    return {"name": name, "version": version, "created": created, "digest": digest, "urls": [f"{name}-{version}.tgz"]}
+
+
+def test_yaml_index_from_helm_keeps_timestamps_and_versions_as_exact_strings():
+    index = idx.load(HELM_WRITTEN, "index.yaml")
+    first = index.get("app", "1.10.0")
+    assert first["created"] == "2016-10-06T16:23:20.499814565-06:00"
+    assert first["appVersion"] == "1.10"  # PyYAML's safe loader would make this the float 1.1
+    assert first["deprecated"] is True
+    assert index.extra == {"serverInfo": {"contextPath": "/v1/helm"}}
+
+
+def test_dump_is_json_that_yaml_reads_back_identically():
+    index = idx.load(HELM_WRITTEN, "index.yaml")
+    data = idx.dump(index, generated="2026-01-01T00:00:00.000000Z")
+    assert json.loads(data) == yaml.safe_load(data)  # JSON is valid YAML: Helm's client reads it
+    again = idx.load(data, "index.yaml")
+    assert again.entries == index.entries and again.extra == index.extra
+
+
+def test_add_replacing_a_version_keeps_its_created_timestamp():
+    index = idx.Index()
+    index.add(entry("app", "1.0.0", created="2020-01-01T00:00:00Z", digest="old"))
+    index.add(entry("app", "1.0.0", created="2030-01-01T00:00:00Z", digest="new"))
+    assert index.get("app", "1.0.0") == entry("app", "1.0.0", created="2020-01-01T00:00:00Z", digest="new")
+    assert len(index) == 1
+
+
+def test_entries_are_sorted_newest_semver_first_like_helm():
+    index = idx.Index()
+    for version in ["1.2.0", "1.10.0", "1.10.0-rc.1", "0.9.0", "not-semver", "2.0.0"]:
+        index.add(entry("app", version))
+    assert [e["version"] for e in index.entries["app"]] == ["2.0.0", "1.10.0", "1.10.0-rc.1", "1.2.0", "0.9.0", "not-semver"]
+
+
+@given(st.lists(st.tuples(st.integers(0, 20), st.integers(0, 20), st.integers(0, 20)), min_size=1, max_size=30))
+def test_sorted_order_never_depends_on_insertion_order(triples):
+    versions = [f"{a}.{b}.{c}" for a, b, c in triples]
+    forward, backward = idx.Index(), idx.Index()
+    for v in versions:
+        forward.add(entry("x", v))
+    for v in reversed(versions):
+        backward.add(entry("x", v))
+    assert [e["version"] for e in forward.entries["x"]] == [e["version"] for e in backward.entries["x"]]
+    assert [e["version"] for e in forward.entries["x"]] == sorted(set(versions), key=lambda v: tuple(map(int, v.split("."))), reverse=True)
+
+
+def test_new_entry_carries_metadata_url_created_and_digest_and_drops_empty_fields():
+    made = idx.entry({"name": "a", "version": "1.0.0", "keywords": [], "icon": ""}, "abc", "a-1.0.0.tgz", "T")
+    assert made == {"name": "a", "version": "1.0.0", "urls": ["a-1.0.0.tgz"], "created": "T", "digest": "abc"}
+
+
+def test_missing_index_is_an_empty_repository():
+    assert len(idx.load(None, "s3://b/index.yaml")) == 0
+
+
+@pytest.mark.parametrize("data, why", [
+    (b"entries: [unclosed", "not valid YAML"),
+    (b"{not json", "not valid YAML"),
+    (b"just a string", "not a Helm repository index"),
+    (b"apiVersion: v1\nentries: [1, 2]\n", "not a Helm repository index"),
+    (b"generated: x\n", "not a Helm repository index"),
+    (b"apiVersion: v1\nentries:\n  app: 3\n", "entries.app is not a list"),
+])
+def test_bad_index_is_refused_with_its_location(data, why):
+    with pytest.raises(ToolError, match=why) as error:
+        idx.load(data, "s3://bucket/index.yaml")
+    assert str(error.value).startswith("s3://bucket/index.yaml: ")
