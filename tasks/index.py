@@ -2,18 +2,21 @@
 
 Bitnami-sized indexes (15,000 entries, 14 MB) make YAML the bottleneck: PyYAML's C loader needs ~9 s.
 JSON is valid YAML, Helm's client reads it (`helm repo index --json` writes the same), and it loads in a
-fraction of that. So the index is written as JSON; a YAML index (written by Helm or another tool) is
+fraction of that. So the index is written as JSON (orjson: 6x faster than json to dump); a YAML index (written by Helm or another tool) is
 still read, once, through a loader that keeps every scalar but booleans and nulls a string, so
 `created` and `version: 1.10` round-trip exactly (invariant 4).
 """
 
 from __future__ import annotations
 
-import json
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+import orjson
 import semver
 import yaml
 
@@ -70,11 +73,9 @@ def load(data: bytes | None, where: str) -> Index:
     if data is None:
         return Index()
     try:
-        if data.lstrip()[:1] == b"{":
-            doc = json.loads(data)
-        else:
-            doc = yaml.load(data, Loader=_IndexLoader)
-    except (ValueError, yaml.YAMLError) as exc:
+        with _gc_paused():
+            doc = _parse(data)
+    except yaml.YAMLError as exc:
         raise ToolError(f"{where}: not valid YAML ({str(exc).splitlines()[0]}); restore it or remove it to rebuild") from None
     if not isinstance(doc, dict) or "apiVersion" not in doc or not isinstance(doc.get("entries", {}) or {}, dict):
         raise ToolError(f"{where}: not a Helm repository index (needs apiVersion and entries); restore it or remove it")
@@ -87,6 +88,16 @@ def load(data: bytes | None, where: str) -> Index:
     return Index(entries=entries, extra=doc)
 
 
+def _parse(data: bytes) -> Any:
+    """JSON first (what this tool writes), else YAML (a flow mapping may look like JSON and not be it)."""
+    if data.lstrip()[:1] == b"{":
+        try:
+            return orjson.loads(data)
+        except orjson.JSONDecodeError:
+            pass
+    return yaml.load(data, Loader=_IndexLoader)
+
+
 def dump(index: Index, generated: str | None = None) -> bytes:
     """JSON-formatted YAML: Helm's client and `helm repo index --merge` read it."""
     doc = {
@@ -95,7 +106,19 @@ def dump(index: Index, generated: str | None = None) -> bytes:
         "entries": dict(sorted(index.entries.items())),
         "generated": generated or timestamp(),
     }
-    return json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
+    return orjson.dumps(doc) + b"\n"
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Parsing allocates ~10^6 acyclic objects; the cyclic GC would rescan them repeatedly (2-3x slower)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _version_key(e: dict[str, Any]) -> tuple[int, Any]:

@@ -41,7 +41,10 @@ def lint(c, chart=None):
 
 @task(help={"chart": CHART_HELP})
 def package(c, chart=None):
-    """Package every chart (dependencies built first) into reproducible archives under dist/packages."""
+    """Package every chart (dependencies first), reproducibly.
+
+    Output: dist/packages/NAME-VERSION.tgz, byte-identical for the same content on any checkout.
+    """
     s = _settings(c)
     chosen = charts.select(charts.discover(s.charts_dir), chart)
     advance = ui.progress(chosen, "package", lambda ch: f"{ch.name} {ch.version}")
@@ -52,7 +55,11 @@ def package(c, chart=None):
 
 @task(help={"url": URL_HELP, "public_url": PUBLIC_HELP, "force": FORCE_HELP, "json": "print the plan as JSON"})
 def index(c, url=None, public_url=None, force=False, json=False):
-    """Merge the built packages into the repository's index.yaml (read from the store) and plan the upload."""
+    """Merge built packages into the repository index; show the plan.
+
+    Reads index.yaml from the repository, keeps every other entry and its `created`, and writes the
+    merged index and the plan to dist/ for repo.sync. Nothing is written to the repository.
+    """
     s = _settings(c, url=url, public_url=public_url)
     plan = pub.make_plan(
         open_store(s.url), charts.built(s.packages_dir), public_url=s.public_url, force=force, created=idx.timestamp()
@@ -64,7 +71,11 @@ def index(c, url=None, public_url=None, force=False, json=False):
 
 @task(help={"url": URL_HELP, "public_url": PUBLIC_HELP, "force": FORCE_HELP, "dry_run": DRY_HELP})
 def sync(c, url=None, public_url=None, force=False, dry_run=False):
-    """Upload new packages (create-only), then index.yaml (conditional write, retried on a race)."""
+    """Upload new packages, then index.yaml, in a safe order.
+
+    Packages are created only if absent; index.yaml is written only if unchanged since it was read
+    (If-Match), else re-read, re-merged and retried with backoff.
+    """
     s = _settings(c, url=url, public_url=public_url)
     store, packages, created = open_store(s.url), charts.built(s.packages_dir), idx.timestamp()
     plan = pub.load(s.build_dir, packages, url=s.url, public_url=s.public_url, force=force)
@@ -86,7 +97,7 @@ def sync(c, url=None, public_url=None, force=False, dry_run=False):
 
 @task(help={"url": URL_HELP, "public_url": PUBLIC_HELP, "chart": CHART_HELP, "force": FORCE_HELP, "dry_run": DRY_HELP})
 def publish(c, url=None, public_url=None, chart=None, force=False, dry_run=False):
-    """Package, index and sync in one go: the command CI runs on master."""
+    """Package, index and sync: the command CI runs on master."""
     package(c, chart=chart)
     index(c, url=url, public_url=public_url, force=force)
     return sync(c, url=url, public_url=public_url, force=force, dry_run=dry_run)
@@ -94,7 +105,7 @@ def publish(c, url=None, public_url=None, chart=None, force=False, dry_run=False
 
 @task(help={"port": "port on 127.0.0.1 (default 8879, Helm 2's `helm serve` port)", "url": URL_HELP})
 def serve(c, port=8879, url=None):
-    """Serve the local folder repository over HTTP so `helm repo add local http://127.0.0.1:8879` works."""
+    """Serve the local folder repository to Helm on 127.0.0.1."""
     from tasks.serve import serve_folder
 
     s = _settings(c, url=url)

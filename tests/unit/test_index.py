@@ -103,3 +103,8 @@ def test_bad_index_is_refused_with_its_location(data, why):
     with pytest.raises(ToolError, match=why) as error:
         idx.load(data, "s3://bucket/index.yaml")
     assert str(error.value).startswith("s3://bucket/index.yaml: ")
+
+
+def test_a_yaml_flow_mapping_that_is_not_json_is_still_read():
+    index = idx.load(b"{apiVersion: v1, entries: {app: [{name: app, version: 1.10}]}}", "index.yaml")
+    assert index.get("app", "1.10")["version"] == "1.10"
