@@ -7,7 +7,7 @@ from invoke import Collection
 # Invoke loads tasks.py before a tasks/ package, so tasks.py is made the package of the tasks/ folder.
 __path__ = [str(Path(__file__).with_suffix(""))]
 
-from tasks import repo, settings  # noqa: E402 (needs __path__ above)
+from tasks import repo, settings
 
 ns = Collection(repo.ns)
 ns.configure(settings.DEFAULTS)

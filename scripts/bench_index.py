@@ -17,12 +17,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import helm_python  # noqa: E402
-import yaml  # noqa: E402
+import helm_python
+import yaml
 
-from tasks import charts, publish  # noqa: E402
-from tasks import index as idx  # noqa: E402
-from tasks.store import INDEX, LocalStore  # noqa: E402
+from tasks import charts, publish
+from tasks import index as idx
+from tasks.store import INDEX, LocalStore
 
 
 def synthetic_index(n_charts: int, n_versions: int) -> idx.Index:

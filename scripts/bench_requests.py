@@ -18,9 +18,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tasks import charts, publish  # noqa: E402
-from tasks import index as idx  # noqa: E402
-from tasks.store import S3Store  # noqa: E402
+from tasks import charts, publish
+from tasks import index as idx
+from tasks.store import S3Store
 
 
 def write_chart(root: Path, name: str, version: str, data: str) -> None:

@@ -164,15 +164,17 @@ def normalize(data: bytes, mtime: int) -> bytes:
     out = io.BytesIO()
     with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as src:
         members = sorted(src.getmembers(), key=lambda m: m.name)
-        with gzip.GzipFile(filename="", mode="wb", fileobj=out, mtime=0) as gz:
-            with tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as dst:
-                for member in members:
-                    if not member.isfile():
-                        raise ToolError(f"{member.name}: unexpected {member.type!r} entry in Helm's archive")
-                    content = src.extractfile(member).read()  # type: ignore[union-attr]
-                    info = tarfile.TarInfo(member.name)
-                    info.size, info.mode, info.mtime = len(content), member.mode & 0o777, mtime
-                    dst.addfile(info, io.BytesIO(content))
+        with (
+            gzip.GzipFile(filename="", mode="wb", fileobj=out, mtime=0) as gz,
+            tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as dst,
+        ):
+            for member in members:
+                if not member.isfile():
+                    raise ToolError(f"{member.name}: unexpected {member.type!r} entry in Helm's archive")
+                content = src.extractfile(member).read()  # type: ignore[union-attr]
+                info = tarfile.TarInfo(member.name)
+                info.size, info.mode, info.mtime = len(content), member.mode & 0o777, mtime
+                dst.addfile(info, io.BytesIO(content))
     return out.getvalue()
 
 

@@ -48,16 +48,16 @@ def lint(chart_dir: Path) -> list[dict[str, Any]]:
     with _helm(f"lint {chart_dir}") as helm:
         report = helm.lint(chart_dir)
     messages: list[dict[str, Any]] = report.get("messages") or []
-    messages += [{"severity": 3, "path": "", "error": e} for e in report.get("errors") or []]
+    seen = {m["error"] for m in messages}  # Helm repeats each error message in `errors`
+    messages += [{"severity": 3, "path": "", "error": e} for e in report.get("errors") or [] if e not in seen]
     return messages
 
 
 def archive_metadata(data: bytes, what: str) -> dict[str, Any]:
     """Load a chart archive the way Helm's client will, and return its Chart.yaml metadata."""
-    with _helm(f"show chart {what}") as helm:
-        with helm.Chart.load_archive(data) as chart:
-            metadata: dict[str, Any] = chart.metadata
-            return metadata
+    with _helm(f"show chart {what}") as helm, helm.Chart.load_archive(data) as chart:
+        metadata: dict[str, Any] = chart.metadata
+        return metadata
 
 
 def repo_index(repo_url: str) -> dict[str, Any]:

@@ -13,8 +13,8 @@ import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, ClassVar
 
 import orjson
 import semver
@@ -28,7 +28,7 @@ _KEEP = {"tag:yaml.org,2002:bool", "tag:yaml.org,2002:null"}
 class _IndexLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
     """YAML loader that resolves only booleans and nulls: timestamps and versions stay strings."""
 
-    yaml_implicit_resolvers = {
+    yaml_implicit_resolvers: ClassVar = {
         first: [(tag, regexp) for tag, regexp in resolvers if tag in _KEEP]
         for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
     }
@@ -59,7 +59,7 @@ class Index:
 
 def timestamp(now: datetime | None = None) -> str:
     """RFC 3339 in UTC, as Helm writes `created` and `generated`."""
-    return (now or datetime.now(timezone.utc)).astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return (now or datetime.now(UTC)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def entry(metadata: dict[str, Any], digest: str, url: str, created: str) -> dict[str, Any]:

@@ -7,8 +7,9 @@ from typing import Any
 
 from invoke import Collection, Context
 
-from tasks import charts, publish as pub, settings, ui
+from tasks import charts, settings, ui
 from tasks import index as idx
+from tasks import publish as pub
 from tasks.cli import ROOT, task
 from tasks.store import open_store
 

@@ -21,7 +21,7 @@ class _Handler(SimpleHTTPRequestHandler):
             self.send_header("Cache-Control", content_type("index.yaml")[1])
         super().end_headers()
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 (the base class's name)
+    def log_message(self, format: str, *args: object) -> None:
         pass
 
 

@@ -123,7 +123,7 @@ class S3Store:
 
     def read(self, key: str) -> tuple[bytes, str] | None:
         try:
-            response = self._call("GetObject", key)
+            response = self._call("GetObject", key, {})
         except _NotFound:
             return None
         return response["Body"].read(), response["ETag"]
@@ -142,22 +142,22 @@ class S3Store:
         self._put(key, data)
 
     def keys(self) -> list[str]:
-        pages = self._call("ListObjectsV2", None, paginate=True)
+        pages = self._call("ListObjectsV2", None, {})
         return sorted(o["Key"][len(self.prefix):] for page in pages for o in page.get("Contents", []))
 
     def _put(self, key: str, data: bytes, **condition: str) -> None:
         kind, cache = content_type(key)
-        self._call("PutObject", key, Body=data, ContentType=kind, CacheControl=cache, **condition)
+        self._call("PutObject", key, {"Body": data, "ContentType": kind, "CacheControl": cache, **condition})
 
-    def _call(self, operation: str, key: str | None, paginate: bool = False, **kwargs: Any) -> Any:
+    def _call(self, operation: str, key: str | None, request: dict[str, Any]) -> Any:
         """One S3 request; its failures become errors that name the bucket and what to do."""
         from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
         where = f"{self.url}/{key}" if key else self.url
         self.requests[operation] += 1
-        params = {"Bucket": self.bucket, **({"Key": self.prefix + key} if key else {"Prefix": self.prefix}), **kwargs}
+        params = {"Bucket": self.bucket, **({"Key": self.prefix + key} if key else {"Prefix": self.prefix}), **request}
         try:
-            if paginate:
+            if operation == "ListObjectsV2":
                 return list(self.client.get_paginator("list_objects_v2").paginate(**params))
             method = {"GetObject": self.client.get_object, "PutObject": self.client.put_object}[operation]
             return method(**params)

@@ -7,11 +7,12 @@ stdout or stderr from anywhere, tables and error messages included (invariant 6)
 from __future__ import annotations
 
 import base64
+import io
 import json
 import os
 import sys
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, TextIO
+from typing import IO, Any, TextIO, cast
 
 _secrets: set[str] = set()
 MASK = "***"
@@ -29,7 +30,7 @@ def redact(text: str) -> str:
     return text
 
 
-class _Redacting:
+class _Redacting(io.TextIOBase):
     """A text stream wrapper that masks secrets in everything written through it."""
 
     def __init__(self, stream: TextIO) -> None:
@@ -38,8 +39,14 @@ class _Redacting:
     def write(self, text: str) -> int:
         return self._stream.write(redact(text))
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._stream, name)
+    def flush(self) -> None:
+        self._stream.flush()
+
+    def isatty(self) -> bool:
+        return self._stream.isatty()
+
+    def fileno(self) -> int:
+        return self._stream.fileno()
 
 
 def interactive() -> bool:
@@ -52,7 +59,7 @@ def _console(stream: TextIO) -> Any:
 
     plain = not interactive()
     return Console(
-        file=_Redacting(stream), no_color=plain or bool(os.environ.get("NO_COLOR")),
+        file=cast(IO[str], _Redacting(stream)), no_color=plain or bool(os.environ.get("NO_COLOR")),
         force_terminal=False if plain else None, width=200 if plain else None, highlight=False,
         soft_wrap=plain,
     )

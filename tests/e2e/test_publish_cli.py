@@ -60,9 +60,9 @@ def test_changed_chart_without_a_version_bump_is_refused_in_one_line(project, bu
     values.write_text(values.read_text().replace("replicaCount: 1", "replicaCount: 2"))
     result = invoke(project, "repo.publish", "--url", bucket.url, env=bucket.env, check=False)
     assert result.returncode == 1
-    assert result.stderr.strip().splitlines() == [
+    assert result.stderr.strip().splitlines() == [(
         "error: hello-world 0.1.0: already published with different content; a published version is immutable: "
-        "bump version in the chart's Chart.yaml (or pass --force to replace it)"]
+        "bump version in the chart's Chart.yaml (or pass --force to replace it)")]
     assert bucket.objects() == before
     forced = invoke(project, "repo.publish", "--force", "--url", bucket.url, env=bucket.env)
     assert "REPLACED hello-world 0.1.0" in forced.stderr
@@ -128,3 +128,12 @@ def test_default_local_folder_repository_published_then_served_to_helm(project, 
     finally:
         server.terminate()
         server.wait(10)
+
+
+def test_lint_fails_on_a_template_error_and_shows_it(project):
+    assert "lint: 3 chart(s) ok" in invoke(project, "repo.lint").stdout
+    (project / "charts" / "hello-world" / "templates" / "broken.yaml").write_text("{{ .Values.image.tag ")
+    result = invoke(project, "repo.lint", check=False)
+    assert result.returncode == 1
+    assert "hello-world  error" in result.stdout and "broken.yaml" in result.stdout
+    assert result.stderr.strip() == "error: lint: 1 error(s) in 3 chart(s); fix them and lint again"

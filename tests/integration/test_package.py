@@ -77,3 +77,47 @@ def test_a_missing_file_dependency_is_one_clear_error_and_nothing_is_built(proje
         build(project)
     assert "\n" not in str(error.value)
     assert not (project / "dist" / "packages").exists()
+
+
+def test_a_committed_chart_lock_is_honoured_and_kept_in_the_package(project):
+    import helm_python
+
+    chart = project / "charts" / "hello-api"
+    helm_python.dependency_update(chart)  # what a developer runs once, then commits Chart.lock
+    (chart / "charts" / "common-0.1.0.tgz").unlink()
+    lock = (chart / "Chart.lock").read_text()
+    first = build(project)["hello-api-0.1.0.tgz"]
+    assert charts.archive_files(first)["hello-api/Chart.lock"].decode() == lock
+    assert build(project)["hello-api-0.1.0.tgz"] == first
+    (chart / "Chart.yaml").write_text((chart / "Chart.yaml").read_text().replace("version: 0.1.0\n    repository",
+                                                                                   "version: 0.2.0\n    repository"))
+    with pytest.raises(ToolError, match="hello-api"):  # the lock no longer matches Chart.yaml: Helm refuses
+        build(project)
+
+
+def test_a_dependency_from_a_chart_repository_is_fetched_over_http(project, tmp_path):
+    import functools
+    import http.server
+    import threading
+
+    from tasks import publish
+    from tasks.store import LocalStore
+
+    packages = charts.build(charts.discover(project / "charts"), project / "charts", tmp_path / "packages", {})
+    store = LocalStore(tmp_path / "served")
+    plan = publish.make_plan(store, packages, public_url=None, force=False, created="2024-01-01T00:00:00Z")
+    publish.apply(store, plan, packages, public_url=None, force=False, created="2024-01-01T00:00:00Z")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(store.path))
+    handler.log_message = lambda *a: None  # type: ignore[attr-defined]
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        consumer = project / "charts" / "consumer"
+        (consumer / "templates").mkdir(parents=True)
+        (consumer / "Chart.yaml").write_text(
+            "apiVersion: v2\nname: consumer\nversion: 1.0.0\ndependencies:\n"
+            f"  - name: hello-world\n    version: ~0.1\n    repository: http://127.0.0.1:{server.server_port}\n")
+        files = charts.archive_files(build(project)["consumer-1.0.0.tgz"])
+    finally:
+        server.shutdown()
+    assert "consumer/charts/hello-world/templates/deployment.yaml" in files
