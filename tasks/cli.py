@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import functools
 import logging
+import sys
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,10 +18,11 @@ from tasks.errors import ToolError
 ROOT = Path(__file__).resolve().parent.parent  # where tasks.py lives: relative settings start here
 
 
-def task(help: dict[str, str]) -> Callable[[Callable[..., Any]], invoke.Task]:
+def task(help: dict[str, str], **options: Any) -> Callable[[Callable[..., Any]], invoke.Task]:
     """invoke.task, with every parameter documented and ToolError turned into one line and exit 1.
 
-    `invoke --debug TASK` keeps the traceback and logs each Helm call as its `helm ...` command.
+    `invoke --debug TASK` shows the traceback too, and logs each Helm call as its `helm ...` command;
+    both pass through the same redaction as everything else.
     """
 
     def decorate(body: Callable[..., Any]) -> invoke.Task:
@@ -29,9 +32,9 @@ def task(help: dict[str, str]) -> Callable[[Callable[..., Any]], invoke.Task]:
                 return body(c, *args, **kwargs)
             except ToolError as exc:
                 if logging.getLogger().isEnabledFor(logging.DEBUG):
-                    raise
+                    sys.stderr.write(ui.redact(traceback.format_exc()))
                 raise invoke.Exit(ui.redact(f"error: {exc}"), code=1) from None
 
-        return invoke.task(help=help)(run)
+        return invoke.task(help=help, **options)(run)
 
     return decorate

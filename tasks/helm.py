@@ -71,3 +71,76 @@ def pull(chart: str, version: str, repo_url: str, destination: Path) -> Path:
     with _helm(f"pull {chart} --version {version} --repo {repo_url} --destination {destination}") as helm:
         helm.pull(chart, version=version, repo_url=repo_url, destination=destination)
     return destination / f"{chart}-{version}.tgz"
+
+
+# --- releases -----------------------------------------------------------------------------------
+
+@contextmanager
+def cluster(kubeconfig: str | None, context: str | None, namespace: str) -> Iterator[Any]:
+    """A Helm action configuration for one namespace; kubeconfig None: KUBECONFIG, else ~/.kube/config."""
+    where = f"--kube-context {context} " if context else ""
+    with _helm(f"{where}--namespace {namespace}") as helm:
+        config = helm.Config(kubeconfig_content=kubeconfig, kube_context=context, namespace=namespace)
+    try:
+        yield config
+    finally:
+        config.close()
+
+
+def history(config: Any, release: str) -> list[dict[str, Any]]:
+    """Every stored revision, oldest first; [] for a release never installed."""
+    import helm_python
+
+    with _helm(f"history {release}"):
+        try:
+            revisions: list[dict[str, Any]] = config.history(release)
+        except helm_python.HelmNotFoundError:
+            return []
+    return revisions
+
+
+def revision_info(config: Any, release: str, revision: int) -> dict[str, Any]:
+    """`helm get all --revision N`: summary (with manifest), info (description, notes), user values."""
+    with _helm(f"get all {release} --revision {revision}"):
+        info: dict[str, Any] = config.get_all(release, revision=revision)
+        return info
+
+
+def upgrade_install(
+    config: Any, archive: bytes, release: str, values: dict[str, Any], *, install: bool, wait: bool, timeout: int,
+    description: str, labels: dict[str, str], dry_run: bool, shown: str,
+) -> dict[str, Any]:
+    """`helm upgrade --install --rollback-on-failure --wait`; `shown` is the command line to log, redacted."""
+    with _helm(f"upgrade --install {release} {shown}") as helm, helm.Chart.load_archive(archive) as chart:
+        action = config.install if install else config.upgrade
+        result: dict[str, Any] = action(
+            chart, release, values, timeout=timeout, wait="watcher" if wait else None,
+            dry_run="server" if dry_run else None, rollback_on_failure=not dry_run,
+            description=description, labels=labels,
+        )
+        return result
+
+
+def render(config: Any, archive: bytes, release: str, values: dict[str, Any], *, install: bool) -> str:
+    """The manifests an upgrade would apply now, rendered by Helm against the cluster; nothing is stored."""
+    with _helm(f"upgrade --install {release} --dry-run=client") as helm, helm.Chart.load_archive(archive) as chart:
+        action = config.install if install else config.upgrade
+        manifest: str = action(chart, release, values, dry_run="client").get("manifest", "")
+        return manifest
+
+
+def rollback(config: Any, release: str, revision: int, *, wait: bool, timeout: int) -> None:
+    with _helm(f"rollback {release} {revision}"):
+        config.rollback(release, version=revision, wait="watcher" if wait else None, timeout=timeout)
+
+
+def uninstall(config: Any, release: str, *, wait: bool, timeout: int) -> None:
+    with _helm(f"uninstall {release}"):
+        config.uninstall(release, wait="watcher" if wait else None, timeout=timeout)
+
+
+def parse_set(expression: str, *, literal: bool = False) -> dict[str, Any]:
+    """Helm's own --set parser (strvals); literal: the value is taken verbatim (--set-literal)."""
+    with _helm("--set <value>") as helm:
+        parsed: dict[str, Any] = (helm.parse_set_literal if literal else helm.parse_set_string)(expression)
+        return parsed

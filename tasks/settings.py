@@ -23,12 +23,18 @@ DEFAULTS: dict[str, Any] = {
         "charts_dir": "charts",
         "build_dir": "dist",
     },
+    "release": {
+        "environments": {},
+        "releases": {},
+    },
 }
 
 # Drone passes a plugin step's `settings:` as PLUGIN_<NAME>; they rank above invoke.yaml.
 DRONE_ENV = {"url": "PLUGIN_REPO_URL", "public_url": "PLUGIN_PUBLIC_URL"}
 
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_RELEASE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")  # Helm's rule
+_PREFIX = re.compile(r"^[A-Z][A-Z0-9_]*$")
 
 
 @dataclass(frozen=True)
@@ -116,3 +122,93 @@ def _public_url(value: Any) -> str | None:
     if urlsplit(text).scheme not in ("http", "https") or not urlsplit(text).netloc:
         raise ToolError(f"repo.public_url {text!r} is not an http(s) URL; set it to where clients fetch the repository")
     return text
+
+
+@dataclass(frozen=True)
+class Environment:
+    name: str
+    namespace: str
+    kube_context: str | None
+    secrets_prefix: str | None  # <PREFIX>_API_SERVER, <PREFIX>_KUBERNETES_TOKEN, ... (the drone-helm convention)
+    values: tuple[Path, ...]
+    protected: bool
+
+
+@dataclass(frozen=True)
+class Release:
+    name: str
+    chart: str  # a chart in the repository, or a folder under the project (./charts/NAME)
+    version: str | None  # an exact version or a constraint (~0.1, ^1.2, >=1.2 <2); None: the newest
+    values: tuple[Path, ...]
+    set: tuple[str, ...]  # default --set expressions
+    secrets: tuple[tuple[str, str], ...]  # (values path, environment variable) pairs
+
+
+def resolve_release(
+    root: Path, config: Mapping[str, Any], *, env_name: str | None, release_name: str | None
+) -> tuple[Environment, Release]:
+    """The environment and release a release.* task works on, checked: each error names its setting."""
+    environments = config.get("environments") or {}
+    releases = config.get("releases") or {}
+    if not env_name:
+        raise ToolError(f"--env is required; environments in invoke.yaml: {', '.join(environments) or 'none'}")
+    if env_name not in environments:
+        raise ToolError(
+            f"--env {env_name!r}: no such environment in invoke.yaml (release.environments); "
+            f"known: {', '.join(environments) or 'none'}"
+        )
+    if not releases:
+        raise ToolError("release.releases in invoke.yaml is empty; add a release (see README, Releases)")
+    if release_name is None:
+        if len(releases) > 1:
+            raise ToolError(f"--release is required: invoke.yaml has {', '.join(releases)}")
+        release_name = next(iter(releases))
+    if release_name not in releases:
+        raise ToolError(f"--release {release_name!r}: not in invoke.yaml (release.releases); known: {', '.join(releases)}")
+    return _environment(root, env_name, environments[env_name]), _release(root, release_name, releases[release_name])
+
+
+def _environment(root: Path, name: str, raw: Any) -> Environment:
+    where = f"release.environments.{name}"
+    if not isinstance(raw, Mapping):
+        raise ToolError(f"{where} in invoke.yaml must be a mapping (namespace, kube_context, secrets_prefix, ...)")
+    namespace = raw.get("namespace")
+    if not namespace or not _RELEASE.match(str(namespace)):
+        raise ToolError(f"{where}.namespace is {'missing' if not namespace else repr(namespace) + ' (invalid)'}; "
+                        "set it to the Kubernetes namespace to deploy into")
+    prefix = raw.get("secrets_prefix")
+    if prefix is not None and not _PREFIX.match(str(prefix)):
+        raise ToolError(f"{where}.secrets_prefix {prefix!r} must be an environment variable prefix like STAGING")
+    return Environment(
+        name=name, namespace=str(namespace), kube_context=raw.get("kube_context"),
+        secrets_prefix=str(prefix) if prefix else None, values=_paths(root, raw.get("values"), f"{where}.values"),
+        protected=bool(raw.get("protected", False)),
+    )
+
+
+def _release(root: Path, name: str, raw: Any) -> Release:
+    where = f"release.releases.{name}"
+    if len(name) > 53 or not _RELEASE.match(name):
+        raise ToolError(f"{where}: release name {name!r} is invalid: at most 53 lowercase letters, digits, '-' and '.'")
+    raw = raw or {}
+    if not isinstance(raw, Mapping):
+        raise ToolError(f"{where} in invoke.yaml must be a mapping (chart, version, values, set, secrets)")
+    sets = raw.get("set") or {}
+    secrets = raw.get("secrets") or {}
+    if not isinstance(sets, Mapping) or not isinstance(secrets, Mapping):
+        raise ToolError(f"{where}.set and .secrets must map a values path to a value (secrets: to an env var name)")
+    version = raw.get("version")
+    return Release(
+        name=name, chart=str(raw.get("chart") or name), version=str(version) if version is not None else None,
+        values=_paths(root, raw.get("values"), f"{where}.values"),
+        set=tuple(f"{k}={v}" for k, v in sets.items()),
+        secrets=tuple((str(k), str(v)) for k, v in secrets.items()),
+    )
+
+
+def _paths(root: Path, raw: Any, where: str) -> tuple[Path, ...]:
+    if raw is None:
+        return ()
+    if isinstance(raw, str) or not all(isinstance(p, str) for p in raw):
+        raise ToolError(f"{where} in invoke.yaml must be a list of file paths")
+    return tuple(root / p for p in raw)

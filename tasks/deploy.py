@@ -1,0 +1,458 @@
+"""Releases: which cluster, which chart version, which values; then deploy, roll back, inspect.
+
+The plan is made before anything touches the cluster, so bad input (unknown environment, missing
+values file, malformed --set, missing credentials, no matching version) fails with nothing deployed.
+Every value that came from a secret source is registered with ui.add_secret before it is used.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import difflib
+import getpass
+import os
+import re
+import subprocess
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import yaml
+
+from tasks import charts, helm, publish, ui
+from tasks.errors import ToolError
+from tasks.settings import Environment, Release
+from tasks.store import Store
+
+GOOD = ("deployed", "superseded")  # statuses a rollback may return to
+PENDING = ("pending-install", "pending-upgrade", "pending-rollback")
+VALUES_ORDER = "chart defaults < release values files and set < environment values files < --values < --set"
+_EXPANSION = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::(-?\d+)(?::(\d+))?)?\}")
+_DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+
+
+@dataclass(frozen=True)
+class Access:
+    """How to reach the environment's cluster. `kubeconfig` may hold a token: never print it."""
+
+    kubeconfig: str | None
+    context: str | None
+    namespace: str
+    source: str  # for people: "kubeconfig context staging" or "STAGING_API_SERVER"
+
+
+@dataclass
+class Plan:
+    release: str
+    environment: Environment
+    access: Access
+    chart: str
+    version: str
+    archive: bytes = field(repr=False)
+    values: dict[str, Any] = field(repr=False)
+    description: str
+    labels: dict[str, str]
+
+
+# --- settings from the environment --------------------------------------------------------------
+
+def expand(text: str, env: Mapping[str, str], where: str) -> str:
+    """${DRONE_*} and ${CI_*} as in Drone (${NAME}, ${NAME:OFFSET}, ${NAME:OFFSET:LENGTH}); $$ is a literal $.
+
+    Only CI variables: expanding any variable would let `--set x=${AWS_SECRET_ACCESS_KEY}` leak a secret.
+    """
+
+    def one(match: re.Match[str]) -> str:
+        name, offset, length = match.groups()
+        if name is None:
+            return "$"
+        if not name.startswith(("DRONE_", "CI_")):
+            raise ToolError(f"{where}: ${{{name}}} is not expanded: only ${{DRONE_*}} and ${{CI_*}} are")
+        if name not in env:
+            raise ToolError(f"{where}: ${{{name}}} is not set; set it, or write $${{{name}}} for a literal")
+        value = env[name]
+        start = int(offset or 0)
+        return value[start:start + int(length)] if length is not None else value[start:]
+
+    return _EXPANSION.sub(one, text)
+
+
+def timeout_seconds(text: str) -> int:
+    """Helm's duration syntax (5m, 90s, 1h30m) or plain seconds."""
+    text = str(text).strip()
+    if text.isdigit():
+        return int(text)
+    match = _DURATION.match(text)
+    if not text or not match:
+        raise ToolError(f"--timeout {text!r}: use a duration like 300s, 5m or 1h30m")
+    hours, minutes, seconds = (int(g or 0) for g in match.groups())
+    return hours * 3600 + minutes * 60 + seconds
+
+
+def cluster_access(environment: Environment, env: Mapping[str, str]) -> Access:
+    """CI: <PREFIX>_API_SERVER + <PREFIX>_KUBERNETES_TOKEN (+ _CERTIFICATE). Laptop: kubeconfig + kube_context.
+
+    Never the current context, and never an unprefixed variable: either would deploy to the wrong cluster.
+    """
+    prefix = environment.secrets_prefix
+    names = {k: f"{prefix}_{k}" for k in ("API_SERVER", "KUBERNETES_TOKEN", "KUBERNETES_CERTIFICATE")} if prefix else {}
+    present = {k: env[n] for k, n in names.items() if env.get(n)}
+    where = f"release.environments.{environment.name}"
+    if present or (prefix and not environment.kube_context):
+        for required in ("API_SERVER", "KUBERNETES_TOKEN"):
+            if required not in present:
+                raise ToolError(
+                    f"{names[required]} is not set ({where}.secrets_prefix is {prefix}); set it "
+                    f"(a Drone secret), or unset every {prefix}_* variable to use kube_context"
+                )
+        ui.add_secret(present["KUBERNETES_TOKEN"])
+        cluster: dict[str, Any] = {"server": present["API_SERVER"]}
+        if "KUBERNETES_CERTIFICATE" in present:
+            cluster["certificate-authority-data"] = present["KUBERNETES_CERTIFICATE"].strip()
+            try:
+                base64.b64decode(cluster["certificate-authority-data"], validate=True)
+            except ValueError:
+                raise ToolError(f"{names['KUBERNETES_CERTIFICATE']} is not base64; set the CA's PEM, base64-encoded") from None
+        kubeconfig = yaml.safe_dump({
+            "apiVersion": "v1", "kind": "Config", "current-context": environment.name,
+            "clusters": [{"name": environment.name, "cluster": cluster}],
+            "users": [{"name": environment.name, "user": {"token": present["KUBERNETES_TOKEN"]}}],
+            "contexts": [{"name": environment.name, "context": {
+                "cluster": environment.name, "user": environment.name, "namespace": environment.namespace}}],
+        })
+        return Access(kubeconfig, environment.name, environment.namespace, names["API_SERVER"])
+    if not environment.kube_context:
+        raise ToolError(f"{where}.kube_context is not set; set it to a context of your kubeconfig "
+                        "(the current context is never used)")
+    return Access(None, environment.kube_context, environment.namespace, f"kubeconfig context {environment.kube_context}")
+
+
+# --- values -------------------------------------------------------------------------------------
+
+def merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """Helm's coalescing of user values: maps merge key by key, anything else is replaced."""
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(base.get(key), dict):
+            base[key] = merge(base[key], value)
+        else:
+            base[key] = copy.deepcopy(value)
+    return base
+
+
+def read_values(path: Path, where: str) -> dict[str, Any]:
+    try:
+        loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ToolError(f"{where}: {path} not found; create it or remove it from the list") from None
+    except UnicodeDecodeError:
+        raise ToolError(f"{where}: {path} is not UTF-8 text") from None
+    except yaml.YAMLError as exc:
+        raise ToolError(f"{where}: {path} is not valid YAML ({str(exc).splitlines()[0]})") from None
+    if loaded is not None and not isinstance(loaded, dict):
+        raise ToolError(f"{where}: {path} must hold a mapping of values")
+    return loaded or {}
+
+
+def layered_values(
+    release: Release, environment: Environment, values_files: Iterable[str], sets: Iterable[str],
+    secrets: Iterable[str], env: Mapping[str, str], root: Path,
+) -> tuple[dict[str, Any], list[str]]:
+    """The values, layered in VALUES_ORDER, and the paths that hold secrets."""
+    layers: list[dict[str, Any]] = []
+    layers += [read_values(p, f"release.releases.{release.name}.values") for p in release.values]
+    layers += [_set(expand(s, env, f"release.releases.{release.name}.set"), "release.releases set") for s in release.set]
+    layers += [read_values(p, f"release.environments.{environment.name}.values") for p in environment.values]
+    layers += [read_values(root / p if not Path(p).is_absolute() else Path(p), "--values") for p in values_files]
+    layers += [_set(expand(s, env, f"--set {s}"), "--set") for s in sets]
+    secret_paths = []
+    for path, variable in [*release.secrets, *(_secret_flag(s) for s in secrets)]:
+        value = env.get(variable)
+        if value is None:
+            raise ToolError(f"secret {path}: environment variable {variable} is not set; set it (a Drone secret)")
+        ui.add_secret(value)
+        layers.append(helm.parse_set(f"{path}={value}", literal=True))
+        secret_paths.append(path)
+    values: dict[str, Any] = {}
+    for layer in layers:
+        merge(values, layer)
+    return values, secret_paths
+
+
+def _set(expression: str, where: str) -> dict[str, Any]:
+    if "=" not in expression or expression.startswith("="):
+        raise ToolError(f"{where} {expression!r}: expected KEY=VALUE (e.g. image.tag=v1.2.3)")
+    return helm.parse_set(expression)
+
+
+def _secret_flag(text: str) -> tuple[str, str]:
+    path, _, variable = text.partition("=")
+    if not path or not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", variable):
+        raise ToolError(f"--set-secret {text!r}: expected KEY=ENV_VAR_NAME (e.g. db.password=DB_PASSWORD)")
+    return path, variable
+
+
+# --- the chart ----------------------------------------------------------------------------------
+
+def choose_version(entries: list[dict[str, Any]], constraint: str | None, chart: str, where: str) -> dict[str, Any]:
+    """The newest entry matching a Masterminds-style constraint (~1.2, ^1.2, 1.x, >=1.2 <2, a || b)."""
+    from semantic_version import NpmSpec, Version
+
+    if not entries:
+        raise ToolError(f"{where}: chart {chart!r} is not in the repository; publish it (invoke repo.publish)")
+    if constraint is None:
+        candidates = [e for e in entries if "-" not in str(e.get("version"))] or entries
+        return max(candidates, key=lambda e: _parsed(e, Version))
+    if charts.SEMVER.match(constraint):
+        exact = [e for e in entries if e.get("version") == constraint]
+        if not exact:
+            raise ToolError(f"{where}: {chart} {constraint} is not in the repository; published: "
+                            f"{', '.join(str(e.get('version')) for e in entries[:10])}")
+        return exact[0]
+    try:
+        spec = NpmSpec(constraint.replace(",", " "))
+    except ValueError:
+        raise ToolError(f"{where}: {constraint!r} is not a version constraint (e.g. ~0.1, ^1.2, >=1.2 <2)") from None
+    matching = [e for e in entries if _parsed(e, Version) in spec]
+    if not matching:
+        raise ToolError(f"{where}: no version of {chart} satisfies {constraint!r}; published: "
+                        f"{', '.join(str(e.get('version')) for e in entries[:10])}")
+    return max(matching, key=lambda e: _parsed(e, Version))
+
+
+def _parsed(entry: dict[str, Any], version_type: Any) -> Any:
+    try:
+        return version_type(str(entry.get("version")))
+    except ValueError:
+        return version_type("0.0.0-invalid")
+
+
+def fetch_chart(store: Store, chart: str, constraint: str | None, where: str) -> tuple[str, bytes]:
+    """(version, archive) from the chart repository, verified against the index's digest."""
+    index, _ = publish.read_index(store)
+    entry = choose_version(index.entries.get(chart, []), constraint, chart, where)
+    urls = entry.get("urls") or [f"{chart}-{entry['version']}.tgz"]
+    key = urlsplit(str(urls[0])).path.rsplit("/", 1)[-1]
+    found = store.read(key)
+    if found is None:
+        raise ToolError(f"{store.url}/{key}: in the index but missing from the repository; run invoke repo.publish")
+    if entry.get("digest") and charts.digest(found[0]) != entry["digest"]:
+        raise ToolError(f"{store.url}/{key}: digest differs from index.yaml's; the repository is damaged, "
+                        "republish the chart (invoke repo.publish --force)")
+    return str(entry["version"]), found[0]
+
+
+def local_chart(root: Path, chart: str, work_dir: Path) -> tuple[str, bytes]:
+    """A chart folder in the checkout (./charts/NAME), packaged as repo.package would."""
+    folder = (root / chart).resolve()
+    if not (folder / "Chart.yaml").exists():
+        raise ToolError(f"chart {chart!r}: {folder}/Chart.yaml not found")
+    found = charts.read(folder, folder.parent)
+    built = charts.build([found], folder.parent, work_dir / "local-packages", os.environ)
+    return found.version, built[0].path.read_bytes()
+
+
+def is_local(chart: str) -> bool:
+    return chart.startswith(("./", "../", "/")) or chart.startswith("charts/")
+
+
+# --- what the cluster says ----------------------------------------------------------------------
+
+def rollback_target(revisions: list[dict[str, Any]], revision: int | None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(current, target): the newest revision before the current one that was deployed or superseded.
+
+    Not simply current-1 as `helm rollback` picks: that one may have failed too.
+    """
+    if not revisions:
+        raise ToolError("nothing to roll back: the release has no revisions")
+    current = revisions[-1]
+    if revision is not None:
+        chosen = [r for r in revisions if r["revision"] == revision]
+        if not chosen:
+            raise ToolError(f"--revision {revision}: no such revision; known: {', '.join(str(r['revision']) for r in revisions)}")
+        return current, chosen[0]
+    earlier = [r for r in revisions[:-1] if r.get("status") in GOOD]
+    if not earlier:
+        raise ToolError(f"nothing to roll back to: no revision before {current['revision']} was deployed")
+    return current, earlier[-1]
+
+
+def refuse_if_stuck(revisions: list[dict[str, Any]], recover: str) -> None:
+    """A killed pipeline leaves the release pending; deploying over it would fail or hide the problem."""
+    if revisions and revisions[-1].get("status") in PENDING:
+        last = revisions[-1]
+        raise ToolError(
+            f"release {last['name']} is stuck in {last['status']} (revision {last['revision']}, "
+            f"an interrupted deploy?); recover with: {recover}"
+        )
+
+
+def deployer(env: Mapping[str, str], root: Path) -> dict[str, str]:
+    """Who and what deployed: recorded in the release's description and labels."""
+    commit = env.get("DRONE_COMMIT_SHA") or _git(root, "rev-parse", "HEAD")
+    who = env.get("DRONE_COMMIT_AUTHOR") or _git(root, "config", "user.email") or getpass.getuser()
+    return {"commit": commit, "who": who, "build": env.get("DRONE_BUILD_LINK", "")}
+
+
+def _git(root: Path, *args: str) -> str:
+    try:
+        return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=10,
+                              check=False).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+def label_value(text: str) -> str:
+    """Kubernetes label values: 63 characters of [A-Za-z0-9_.-], starting and ending alphanumeric."""
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", text)[:63].strip("_.-")
+
+
+def describe(chart: str, version: str, origin: Mapping[str, str]) -> tuple[str, dict[str, str]]:
+    parts = [f"{chart}-{version}"]
+    parts += [f"commit {origin['commit'][:12]}"] if origin.get("commit") else []
+    parts += [f"by {origin['who']}"] if origin.get("who") else []
+    parts += [origin["build"]] if origin.get("build") else []
+    labels = {"chart-version": label_value(version), "git-commit": label_value(origin.get("commit", "")),
+              "deployed-by": label_value(origin.get("who", ""))}
+    return "; ".join(parts), {k: v for k, v in labels.items() if v}
+
+
+def mask_secrets(manifest: str) -> str:
+    """Every Secret's data and stringData values replaced by ***; other documents kept verbatim."""
+    documents = []
+    for document in re.split(r"^---\s*$", manifest, flags=re.M):
+        try:
+            parsed = yaml.safe_load(document)
+        except yaml.YAMLError:
+            parsed = None
+        if isinstance(parsed, dict) and parsed.get("kind") == "Secret":
+            for key in ("data", "stringData"):
+                if isinstance(parsed.get(key), dict):
+                    parsed[key] = {k: ui.MASK for k in parsed[key]}
+            comments = "".join(line + "\n" for line in document.strip("\n").splitlines() if line.startswith("#"))
+            document = "\n" + comments + yaml.safe_dump(parsed, sort_keys=False)
+        documents.append(document)
+    return "---".join(documents)
+
+
+def diff(deployed: str, proposed: str, release: str) -> str:
+    """A unified diff of two rendered manifests, Secret values masked."""
+    lines = difflib.unified_diff(
+        mask_secrets(deployed).splitlines(keepends=True), mask_secrets(proposed).splitlines(keepends=True),
+        fromfile=f"{release} (deployed)", tofile=f"{release} (this deploy)",
+    )
+    return "".join(lines)
+
+
+def confirm(plan: Plan, yes: bool, interactive: bool, ask: Callable[[str], str]) -> None:
+    """A protected environment needs a yes: typed on a terminal, or --yes where nobody can type."""
+    if not plan.environment.protected or yes:
+        return
+    if not interactive:
+        raise ToolError(f"environment {plan.environment.name} is protected: pass --yes to deploy "
+                        "(not on a terminal, so nobody can confirm)")
+    answer = ask(f"Deploy {plan.chart} {plan.version} as {plan.release} to {plan.environment.name} "
+                 f"({plan.access.source}, namespace {plan.access.namespace})? [y/N] ")
+    if answer.strip().lower() not in ("y", "yes"):
+        raise ToolError(f"deploy to {plan.environment.name} not confirmed; nothing deployed")
+
+
+# --- plan, then act -----------------------------------------------------------------------------
+
+def prepare(
+    root: Path, environment: Environment, release: Release, *, store: Store, version: str | None,
+    values_files: Iterable[str], sets: Iterable[str], secrets: Iterable[str], env: Mapping[str, str], work_dir: Path,
+) -> Plan:
+    """Everything a deploy needs, checked, before the cluster is touched."""
+    access = cluster_access(environment, env)
+    values, _ = layered_values(release, environment, values_files, sets, secrets, env, root)
+    where = f"release.releases.{release.name}"
+    if is_local(release.chart):
+        chart_version, archive = local_chart(root, release.chart, work_dir)
+        chart = Path(release.chart).name
+    else:
+        chart = release.chart
+        chart_version, archive = fetch_chart(store, chart, version or release.version, f"{where}.version" if not version else "--version")
+    description, labels = describe(chart, chart_version, deployer(env, root))
+    return Plan(release.name, environment, access, chart, chart_version, archive, values, description, labels)
+
+
+def recovery(plan_env: str, release: str, revisions: list[dict[str, Any]]) -> str:
+    if any(r.get("status") in GOOD for r in revisions[:-1]):
+        return f"invoke release.rollback --env {plan_env} --release {release}"
+    return f"invoke release.uninstall --env {plan_env} --release {release} (no earlier revision was deployed)"
+
+
+def run(plan: Plan, *, wait: bool, timeout: int, dry_run: bool) -> dict[str, Any]:
+    """helm upgrade --install with rollback on failure; a failure reports where the release ended up."""
+    with helm.cluster(plan.access.kubeconfig, plan.access.context, plan.access.namespace) as config:
+        revisions = helm.history(config, plan.release)
+        refuse_if_stuck(revisions, recovery(plan.environment.name, plan.release, revisions))
+        shown = f"{plan.chart} --version {plan.version} --namespace {plan.access.namespace} ({plan.access.source})"
+        try:
+            return helm.upgrade_install(
+                config, plan.archive, plan.release, plan.values, install=not revisions, wait=wait, timeout=timeout,
+                description=plan.description, labels=plan.labels, dry_run=dry_run, shown=shown,
+            )
+        except ToolError as exc:
+            after = helm.history(config, plan.release)
+            now = f"; the release is now at revision {after[-1]['revision']} ({after[-1]['status']})" if after else ""
+            raise ToolError(f"deploy of {plan.chart} {plan.version} as {plan.release} failed: {exc}{now}") from exc
+
+
+def render_diff(plan: Plan) -> str:
+    with helm.cluster(plan.access.kubeconfig, plan.access.context, plan.access.namespace) as config:
+        revisions = helm.history(config, plan.release)
+        deployed = helm.revision_info(config, plan.release, revisions[-1]["revision"])["summary"].get("manifest", "") \
+            if revisions else ""
+        proposed = helm.render(config, plan.archive, plan.release, plan.values, install=not revisions)
+    return diff(deployed, proposed, plan.release)
+
+
+def roll_back(
+    access: Access, environment: str, release: str, revision: int | None, *, wait: bool, timeout: int,
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """(from, to, now): roll back to the last good revision (or --revision), the recovery for a stuck one too."""
+    with helm.cluster(access.kubeconfig, access.context, access.namespace) as config:
+        revisions = helm.history(config, release)
+        if not revisions:
+            raise ToolError(f"release {release} is not installed in {environment} ({access.source}, "
+                            f"namespace {access.namespace})")
+        current, target = rollback_target(revisions, revision)
+        helm.rollback(config, release, target["revision"], wait=wait, timeout=timeout)
+        return current, target, helm.history(config, release)[-1]
+
+
+def history(access: Access, release: str) -> list[dict[str, Any]]:
+    """Each revision with its description (from `helm get all`)."""
+    with helm.cluster(access.kubeconfig, access.context, access.namespace) as config:
+        revisions = helm.history(config, release)
+        if not revisions:
+            raise ToolError(f"release {release} is not installed ({access.source}, namespace {access.namespace})")
+        return [{**r, "description": helm.revision_info(config, release, r["revision"])["info"].get("description", "")}
+                for r in revisions]
+
+
+def status(access: Access, release: str) -> dict[str, Any]:
+    """Status, revision, chart, last deployed and notes; never values or the manifest (they may hold secrets)."""
+    with helm.cluster(access.kubeconfig, access.context, access.namespace) as config:
+        revisions = helm.history(config, release)
+        if not revisions:
+            raise ToolError(f"release {release} is not installed ({access.source}, namespace {access.namespace})")
+        info = helm.revision_info(config, release, revisions[-1]["revision"])
+    summary, details = info["summary"], info["info"]
+    return {
+        "release": release, "namespace": access.namespace, "status": summary["status"],
+        "revision": summary["revision"], "chart": f"{summary['chart_name']}-{summary['chart_version']}",
+        "app_version": summary.get("app_version", ""), "last_deployed": details.get("last_deployed", ""),
+        "description": details.get("description", ""), "notes": details.get("notes", ""),
+    }
+
+
+def uninstall(access: Access, release: str, *, wait: bool, timeout: int) -> None:
+    with helm.cluster(access.kubeconfig, access.context, access.namespace) as config:
+        if not helm.history(config, release):
+            raise ToolError(f"release {release} is not installed ({access.source}, namespace {access.namespace})")
+        helm.uninstall(config, release, wait=wait, timeout=timeout)
