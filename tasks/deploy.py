@@ -173,7 +173,10 @@ def layered_values(
         if value is None:
             raise ToolError(f"secret {path}: environment variable {variable} is not set; set it (a Drone secret)")
         ui.add_secret(value)
-        layers.append(helm.parse_set(f"{path}={value}", literal=True))
+        parsed = helm.parse_set(f"{path}={value}", literal=True)
+        if not parsed:
+            raise ToolError(f"secret {path!r}: not a values path; use dotted keys like db.password")
+        layers.append(parsed)
         secret_paths.append(path)
     values: dict[str, Any] = {}
     for layer in layers:
@@ -212,7 +215,7 @@ def choose_version(entries: list[dict[str, Any]], constraint: str | None, chart:
                             f"{', '.join(str(e.get('version')) for e in entries[:10])}")
         return exact[0]
     try:
-        spec = NpmSpec(constraint.replace(",", " "))
+        spec = NpmSpec(" ".join(constraint.replace(",", " ").split()))  # Masterminds: "," is AND
     except ValueError:
         raise ToolError(f"{where}: {constraint!r} is not a version constraint (e.g. ~0.1, ^1.2, >=1.2 <2)") from None
     matching = [e for e in entries if _parsed(e, Version) in spec]
@@ -255,7 +258,7 @@ def local_chart(root: Path, chart: str, work_dir: Path) -> tuple[str, bytes]:
 
 
 def is_local(chart: str) -> bool:
-    return chart.startswith(("./", "../", "/")) or chart.startswith("charts/")
+    return chart.startswith(("./", "../", "/", "charts/"))
 
 
 # --- what the cluster says ----------------------------------------------------------------------
@@ -319,28 +322,46 @@ def describe(chart: str, version: str, origin: Mapping[str, str]) -> tuple[str, 
     return "; ".join(parts), {k: v for k, v in labels.items() if v}
 
 
-def mask_secrets(manifest: str) -> str:
-    """Every Secret's data and stringData values replaced by ***; other documents kept verbatim."""
+def _documents(manifest: str) -> list[tuple[str, Any]]:
+    """Each YAML document of a rendered manifest, with what it parses to (None if it does not)."""
     documents = []
-    for document in re.split(r"^---\s*$", manifest, flags=re.M):
+    for text in re.split(r"^---\s*$", manifest, flags=re.MULTILINE):
         try:
-            parsed = yaml.safe_load(document)
+            documents.append((text, yaml.safe_load(text)))
         except yaml.YAMLError:
-            parsed = None
-        if isinstance(parsed, dict) and parsed.get("kind") == "Secret":
-            for key in ("data", "stringData"):
-                if isinstance(parsed.get(key), dict):
-                    parsed[key] = {k: ui.MASK for k in parsed[key]}
-            comments = "".join(line + "\n" for line in document.strip("\n").splitlines() if line.startswith("#"))
-            document = "\n" + comments + yaml.safe_dump(parsed, sort_keys=False)
-        documents.append(document)
-    return "---".join(documents)
+            documents.append((text, None))
+    return documents
+
+
+def _secret_values(manifest: str) -> dict[tuple[str, str], Any]:
+    return {(str(doc.get("metadata", {}).get("name")), f"{field}.{key}"): value
+            for _, doc in _documents(manifest) if isinstance(doc, dict) and doc.get("kind") == "Secret"
+            for field in ("data", "stringData") if isinstance(doc.get(field), dict)
+            for key, value in doc[field].items()}
+
+
+def mask_secrets(manifest: str, changed: frozenset[tuple[str, str]] = frozenset()) -> str:
+    """Every Secret's data and stringData values replaced by ***, or `*** (changed)` for keys in `changed`."""
+    out = []
+    for text, doc in _documents(manifest):
+        if isinstance(doc, dict) and doc.get("kind") == "Secret":
+            name = str(doc.get("metadata", {}).get("name"))
+            for field in ("data", "stringData"):
+                if isinstance(doc.get(field), dict):
+                    doc[field] = {k: ui.MASK + (" (changed)" if (name, f"{field}.{k}") in changed else "")
+                                  for k in doc[field]}
+            comments = "".join(line + "\n" for line in text.strip("\n").splitlines() if line.startswith("#"))
+            text = "\n" + comments + yaml.safe_dump(doc, sort_keys=False)
+        out.append(text)
+    return "---".join(out)
 
 
 def diff(deployed: str, proposed: str, release: str) -> str:
-    """A unified diff of two rendered manifests, Secret values masked."""
+    """A unified diff of two rendered manifests; Secret values masked, a changed one marked as such."""
+    old, new = _secret_values(deployed), _secret_values(proposed)
+    changed = frozenset(k for k in new if k in old and old[k] != new[k])
     lines = difflib.unified_diff(
-        mask_secrets(deployed).splitlines(keepends=True), mask_secrets(proposed).splitlines(keepends=True),
+        mask_secrets(deployed).splitlines(keepends=True), mask_secrets(proposed, changed).splitlines(keepends=True),
         fromfile=f"{release} (deployed)", tofile=f"{release} (this deploy)",
     )
     return "".join(lines)

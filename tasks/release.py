@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any
 
 import yaml
 from invoke import Collection, Context
@@ -50,7 +49,7 @@ def _access(c: Context, env: str | None, release: str | None) -> tuple[str, dep.
 @task(help=DEPLOY_HELP, iterable=["set_", "values", "set_secret"])
 def deploy(c, env=None, release=None, version=None, set_=None, values=None, set_secret=None, dry_run=False,
            wait=True, timeout="5m", yes=False, url=None):
-    """Upgrade --install a release into an environment, from the chart repo."""
+    """Upgrade --install a release into an environment."""
     plan = _plan(c, env, release, url, version, set_, values, set_secret)
     seconds = dep.timeout_seconds(timeout)
     if not dry_run:
@@ -73,7 +72,7 @@ def deploy(c, env=None, release=None, version=None, set_=None, values=None, set_
             "(default: the newest earlier one that was deployed or superseded)", "wait": WAIT_HELP,
             "timeout": TIMEOUT_HELP, "yes": "confirm a rollback in a protected environment"})
 def rollback(c, env=None, release=None, revision=None, wait=True, timeout="5m", yes=False):
-    """Roll back to the last good revision (also unsticks a pending one)."""
+    """Roll back to the last good revision."""
     environment, rel = settings.resolve_release(ROOT, c.config.get("release", {}), env_name=env, release_name=release)
     access = dep.cluster_access(environment, os.environ)
     if environment.protected and not yes and not sys.stdin.isatty():
@@ -88,7 +87,7 @@ def rollback(c, env=None, release=None, revision=None, wait=True, timeout="5m", 
 
 @task(help={"env": ENV_HELP, "release": RELEASE_HELP, "json": JSON_HELP})
 def history(c, env=None, release=None, json=False):
-    """List a release's revisions: when, status, chart, description."""
+    """List a release's revisions with status and chart."""
     name, access = _access(c, env, release)
     revisions = dep.history(access, name)
     rows = [{"revision": r["revision"], "updated": r["deployed_at"], "status": r["status"],
@@ -103,7 +102,7 @@ def history(c, env=None, release=None, json=False):
 
 @task(help={"env": ENV_HELP, "release": RELEASE_HELP, "json": JSON_HELP})
 def status(c, env=None, release=None, json=False):
-    """Show a release's status, revision, chart and notes (never values)."""
+    """Show a release's status, chart and notes."""
     name, access = _access(c, env, release)
     found = dep.status(access, name)
     if json:
@@ -118,7 +117,7 @@ def status(c, env=None, release=None, json=False):
 @task(help={k: v for k, v in DEPLOY_HELP.items() if k not in ("dry_run", "wait", "timeout", "yes")},
       iterable=["set_", "values", "set_secret"])
 def diff(c, env=None, release=None, version=None, set_=None, values=None, set_secret=None, url=None):
-    """Show what a deploy would change, as a diff of the manifests."""
+    """Show what a deploy would change (manifest diff)."""
     plan = _plan(c, env, release, url, version, set_, values, set_secret)
     changes = dep.render_diff(plan)
     ui.say(changes or f"no changes: {plan.release} already runs what {plan.chart} {plan.version} renders")
@@ -127,7 +126,7 @@ def diff(c, env=None, release=None, version=None, set_=None, values=None, set_se
 @task(help={"env": ENV_HELP, "release": RELEASE_HELP, "wait": WAIT_HELP, "timeout": TIMEOUT_HELP,
             "yes": "confirm: required for a protected environment, and whenever not on a terminal"})
 def uninstall(c, env=None, release=None, wait=True, timeout="5m", yes=False):
-    """Remove a release and its history (unsticks a failed first install)."""
+    """Remove a release and its history."""
     environment, rel = settings.resolve_release(ROOT, c.config.get("release", {}), env_name=env, release_name=release)
     access = dep.cluster_access(environment, os.environ)
     if not yes and (environment.protected or not sys.stdin.isatty()):

@@ -26,7 +26,7 @@ def _settings(c: Context, **args: Any) -> settings.RepoSettings:
 
 @task(help={"chart": CHART_HELP})
 def lint(c, chart=None):
-    """Lint every chart with Helm: errors fail, warnings are shown."""
+    """Lint every chart with Helm; errors fail."""
     s = _settings(c)
     chosen = charts.select(charts.discover(s.charts_dir), chart)
     findings = charts.lint(chosen, s.charts_dir, s.build_dir)
@@ -56,7 +56,7 @@ def package(c, chart=None):
 
 @task(help={"url": URL_HELP, "public_url": PUBLIC_HELP, "force": FORCE_HELP, "json": "print the plan as JSON"})
 def index(c, url=None, public_url=None, force=False, json=False):
-    """Merge built packages into the repository index; show the plan.
+    """Merge the packages into the index; print the plan.
 
     Reads index.yaml from the repository, keeps every other entry and its `created`, and writes the
     merged index and the plan to dist/ for repo.sync. Nothing is written to the repository.

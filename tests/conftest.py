@@ -12,11 +12,12 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PROJECT_FILES = ("tasks.py", "tasks", "charts", "invoke.yaml")
+PROJECT_FILES = ("tasks.py", "tasks", "charts", "environments", "invoke.yaml")
 FAKE_AWS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
 
 
@@ -107,3 +108,59 @@ def invoke(project: Path, *args: str, env: dict[str, str] | None = None, check: 
     if check and result.returncode != 0:
         raise AssertionError(f"invoke {' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
     return result
+
+
+@pytest.fixture(scope="session")
+def k8s() -> Iterator[Any]:
+    """The Kubernetes emulator on 127.0.0.1 (tests/support/k8s.py), shared; each test takes its own namespaces."""
+    from tests.support.k8s import RunningEmulator
+
+    emulator = RunningEmulator().start()
+    yield emulator
+    emulator.stop()
+
+
+@dataclass
+class Cluster:
+    """A project copy whose staging/production environments point at fresh namespaces of the emulator."""
+
+    project: Path
+    emulator: Any
+    namespaces: dict[str, str]
+    env: dict[str, str]
+
+    def deployment(self, environment: str = "staging", release: str = "hello-world") -> dict[str, Any]:
+        key = ("apps/v1", "deployments", self.namespaces[environment], f"{release}-{release}")
+        return self.emulator.store[key]
+
+    def image(self, environment: str = "staging") -> str:
+        return self.deployment(environment)["spec"]["template"]["spec"]["containers"][0]["image"]
+
+    def release_secrets(self, environment: str = "staging") -> list[str]:
+        return sorted(name for (_, plural, ns, name) in self.emulator.store
+                      if plural == "secrets" and ns == self.namespaces[environment] and name.startswith("sh.helm."))
+
+    def helm(self, environment: str = "staging"):  # type: ignore[no-untyped-def]
+        """Helm's SDK on the same namespace, for setting up histories a test needs."""
+        import helm_python
+
+        return helm_python.Config(kubeconfig_content=self.emulator.kubeconfig(environment),
+                                  kube_context=environment, namespace=self.namespaces[environment])
+
+
+@pytest.fixture
+def cluster(k8s: Any, project: Path, tmp_path: Path) -> Cluster:
+    """The project published to its local folder repository, environments on fresh namespaces."""
+    import yaml
+
+    suffix = uuid.uuid4().hex[:8]
+    namespaces = {"staging": f"staging-{suffix}", "production": f"production-{suffix}"}
+    config = yaml.safe_load((project / "invoke.yaml").read_text())
+    for name, namespace in namespaces.items():
+        config["release"]["environments"][name]["namespace"] = namespace
+    (project / "invoke.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(k8s.kubeconfig(*namespaces))
+    invoke(project, "repo.publish")
+    return Cluster(project, k8s, namespaces, {"KUBECONFIG": str(kubeconfig)})
+

@@ -239,7 +239,7 @@ class HelmReadyEmulator(KubernetesEmulator):
         return aiohttp.web.json_response(obj, status=status)
 
     async def _write(self, key: Key, data: dict[str, Any], info: Any, *, created: bool, dry_run: bool) -> dict[str, Any]:
-        gv, plural, namespace, name = key
+        gv, _, namespace, name = key
         old = self.store.get(key)
         obj = copy.deepcopy(data)
         obj.setdefault("apiVersion", gv)
@@ -282,9 +282,9 @@ class HelmReadyEmulator(KubernetesEmulator):
     async def _notify(self, kind: str, key: Key, obj: dict[str, Any]) -> None:
         for (gv, plural, namespace, name), selector, queue in list(self.watchers):
             if (gv, plural) == key[:2] and (namespace is None or namespace == key[2]) and name in ("", key[3]) \
-                    and _selected(obj, selector.get("labelSelector", "")):
-                if _field_selected(obj, selector.get("fieldSelector", "")):
-                    queue.put_nowait({"type": kind, "object": obj})
+                    and _selected(obj, selector.get("labelSelector", "")) \
+                    and _field_selected(obj, selector.get("fieldSelector", "")):
+                queue.put_nowait({"type": kind, "object": obj})
 
     async def _watch(self, raw: aiohttp.web.BaseRequest, gv: str, plural: str, namespace: str | None,
                      name: str | None, info: Any) -> aiohttp.web.StreamResponse:
@@ -419,12 +419,11 @@ class RunningEmulator:
         assert self.emulator is not None
         self.emulator.broken.add(image)
 
-    def kubeconfig(self, context: str = "emulator", namespace: str = "default", token: str | None = None) -> str:
-        user: dict[str, Any] = {"token": token} if token else {}
+    def kubeconfig(self, *contexts: str) -> str:
+        """A kubeconfig with these contexts, all on the emulator; no current context (nothing may rely on it)."""
         return yaml.safe_dump({
-            "apiVersion": "v1", "kind": "Config", "current-context": context,
+            "apiVersion": "v1", "kind": "Config", "current-context": "",
             "clusters": [{"name": "emulator", "cluster": {"server": self.url}}],
-            "users": [{"name": "emulator", "user": user}],
-            "contexts": [{"name": context, "context": {"cluster": "emulator", "user": "emulator",
-                                                       "namespace": namespace}}],
+            "users": [{"name": "emulator", "user": {}}],
+            "contexts": [{"name": c, "context": {"cluster": "emulator", "user": "emulator"}} for c in contexts],
         })

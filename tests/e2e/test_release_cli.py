@@ -1,0 +1,182 @@
+"""`invoke release.*` as a user types it, against Helm's real release code and the Kubernetes emulator."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import helm_python
+import pytest
+
+from tests.conftest import ROOT, invoke
+
+IMAGE = "quay.io/honestbee/hello-drone-helm"
+
+
+def deploy(cluster, *args, check=True, env=None):
+    return invoke(cluster.project, "release.deploy", "--env", "staging", *args, env={**cluster.env, **(env or {})},
+                  check=check)
+
+
+def history(cluster, environment="staging"):
+    out = invoke(cluster.project, "release.history", "--env", environment, "--json", env=cluster.env).stdout
+    return [(r["revision"], r["status"]) for r in json.loads(out)]
+
+
+def test_deploy_twice_then_rollback_returns_to_the_first_image(cluster):
+    deploy(cluster, "--set", "image.tag=v1")
+    assert cluster.image() == f"{IMAGE}:v1"
+    deploy(cluster, "--set", "image.tag=v2")
+    assert cluster.image() == f"{IMAGE}:v2"
+    result = invoke(cluster.project, "release.rollback", "--env", "staging", env=cluster.env)
+    assert "from revision 2 (deployed, hello-world-0.1.0) to revision 1" in result.stdout
+    assert history(cluster) == [(1, "superseded"), (2, "superseded"), (3, "deployed")]
+    assert cluster.image() == f"{IMAGE}:v1"
+
+
+def test_deploy_records_chart_version_commit_and_build_link(cluster):
+    deploy(cluster, "--set", "image.tag=v1", env={"DRONE_COMMIT_SHA": "0123456789abcdef0123456789abcdef01234567",
+                                                  "DRONE_COMMIT_AUTHOR": "alice",
+                                                  "DRONE_BUILD_LINK": "https://drone.example.com/acme/charts/42"})
+    rows = json.loads(invoke(cluster.project, "release.history", "--env", "staging", "--json", env=cluster.env).stdout)
+    assert rows[0]["description"] == ("hello-world-0.1.0; commit 0123456789ab; by alice; "
+                                      "https://drone.example.com/acme/charts/42")
+    status = json.loads(invoke(cluster.project, "release.status", "--env", "staging", "--json", env=cluster.env).stdout)
+    assert (status["status"], status["revision"], status["chart"]) == ("deployed", 1, "hello-world-0.1.0")
+    assert "values" not in status and "manifest" not in status
+
+
+def test_values_layer_release_file_then_environment_file_then_values_then_set(cluster, tmp_path):
+    mine = tmp_path / "mine.yaml"
+    mine.write_text("replicaCount: 4\nimage:\n  tag: from-file\n  pullPolicy: Always\n")
+    deploy(cluster, "--values", str(mine), "--set", "image.tag=from-set")
+    spec = cluster.deployment()["spec"]
+    container = spec["template"]["spec"]["containers"][0]
+    assert container["image"] == f"{IMAGE}:from-set"  # --set beats --values
+    assert container["imagePullPolicy"] == "Always"  # --values beats the chart default
+    assert spec["replicas"] == 4  # --values beats environments/staging.yaml
+
+
+def test_ci_variables_expand_in_set_like_the_articles_image_tag(cluster):
+    deploy(cluster, "--set", "image.tag=${DRONE_BRANCH}-${DRONE_COMMIT_SHA:0:7}",
+           env={"DRONE_BRANCH": "feature-x", "DRONE_COMMIT_SHA": "abcdef0123456789"})
+    assert cluster.image() == f"{IMAGE}:feature-x-abcdef0"
+
+
+def test_a_failed_upgrade_is_rolled_back_automatically(cluster):
+    deploy(cluster, "--set", "image.tag=v1")
+    cluster.emulator.break_image(f"{IMAGE}:crashloop")
+    result = deploy(cluster, "--set", "image.tag=crashloop", "--timeout", "2s", check=False)
+    assert result.returncode == 1
+    assert "has been rolled back" in result.stderr and "now at revision 3 (deployed)" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert history(cluster) == [(1, "superseded"), (2, "failed"), (3, "deployed")]
+    assert cluster.image() == f"{IMAGE}:v1"
+
+
+def test_rollback_skips_a_failed_revision_that_helm_rollback_would_pick(cluster):
+    deploy(cluster, "--set", "image.tag=good")
+    chart = str(cluster.project / "dist" / "repo" / "hello-world-0.1.0.tgz")
+    cluster.emulator.break_image(f"{IMAGE}:bad")
+    with cluster.helm() as helm:
+        for _ in range(2):  # two failed upgrades, no automatic rollback (a plain `helm upgrade --wait`)
+            with pytest.raises(helm_python.HelmError):
+                helm.upgrade(chart, "hello-world", {"image": {"tag": "bad"}}, wait="watcher", timeout=1)
+    assert history(cluster) == [(1, "deployed"), (2, "failed"), (3, "failed")]
+    result = invoke(cluster.project, "release.rollback", "--env", "staging", env=cluster.env)
+    assert "from revision 3 (failed" in result.stdout and "to revision 1" in result.stdout
+    assert cluster.image() == f"{IMAGE}:good"
+
+
+def test_a_release_stuck_in_pending_upgrade_is_refused_with_the_command_that_recovers_it(cluster, tmp_path):
+    deploy(cluster, "--set", "image.tag=v1")
+    cluster.emulator.break_image(f"{IMAGE}:hangs")
+    kubeconfig = cluster.emulator.kubeconfig("staging")
+    namespace = cluster.namespaces["staging"]
+    chart = str(cluster.project / "dist" / "repo" / "hello-world-0.1.0.tgz")
+    script = (
+        "import helm_python as h\n"
+        f"c = h.Config(kubeconfig_content={kubeconfig!r}, kube_context='staging', namespace={namespace!r})\n"
+        f"c.upgrade({chart!r}, 'hello-world', {{'image': {{'tag': 'hangs'}}}}, wait='watcher', timeout=120)\n"
+    )
+    pipeline = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT)  # a Drone step about to be killed
+    try:
+        for _ in range(300):
+            if "sh.helm.release.v1.hello-world.v2" in cluster.release_secrets():
+                break
+            time.sleep(0.05)
+        time.sleep(0.3)
+    finally:
+        os.kill(pipeline.pid, signal.SIGKILL)
+        pipeline.wait()
+    assert history(cluster)[-1] == (2, "pending-upgrade")
+    refused = deploy(cluster, "--set", "image.tag=v3", check=False)
+    assert refused.returncode == 1
+    assert refused.stderr.strip() == (
+        "error: release hello-world is stuck in pending-upgrade (revision 2, an interrupted deploy?); "
+        "recover with: invoke release.rollback --env staging --release hello-world")
+    assert cluster.image() == f"{IMAGE}:hangs"  # nothing was deployed over it
+    invoke(cluster.project, "release.rollback", "--env", "staging", "--release", "hello-world", env=cluster.env)
+    assert cluster.image() == f"{IMAGE}:v1"
+    deploy(cluster, "--set", "image.tag=v3")
+    assert cluster.image() == f"{IMAGE}:v3"
+
+
+def test_ci_credentials_come_from_the_environments_prefix(cluster):
+    env = {"KUBECONFIG": "/nonexistent", "STAGING_API_SERVER": cluster.emulator.url,
+           "STAGING_KUBERNETES_TOKEN": "token-for-staging-only"}
+    result = invoke(cluster.project, "release.deploy", "--env", "staging", "--set", "image.tag=ci", env=env)
+    assert "(STAGING_API_SERVER, namespace" in result.stdout
+    assert cluster.image() == f"{IMAGE}:ci"
+
+
+def test_a_missing_prefixed_credential_fails_and_unprefixed_ones_are_never_used(cluster):
+    env = {"KUBECONFIG": "/nonexistent", "STAGING_API_SERVER": cluster.emulator.url,
+           "API_SERVER": cluster.emulator.url, "KUBERNETES_TOKEN": "unprefixed"}
+    result = invoke(cluster.project, "release.deploy", "--env", "staging", env=env, check=False)
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: STAGING_KUBERNETES_TOKEN is not set (release.environments.staging."
+                                    "secrets_prefix is STAGING)")
+    assert cluster.release_secrets() == []
+
+
+def test_protected_environment_without_yes_is_refused_when_not_on_a_terminal(cluster):
+    result = invoke(cluster.project, "release.deploy", "--env", "production", env=cluster.env, check=False)
+    assert result.returncode == 1
+    assert result.stderr.strip() == ("error: environment production is protected: pass --yes to deploy "
+                                     "(not on a terminal, so nobody can confirm)")
+    assert cluster.release_secrets("production") == []
+    invoke(cluster.project, "release.deploy", "--env", "production", "--yes", env=cluster.env)
+    assert cluster.deployment("production")["spec"]["replicas"] == 3  # environments/production.yaml
+
+
+def test_dry_run_renders_and_validates_but_changes_nothing(cluster):
+    before = dict(cluster.emulator.store)
+    result = deploy(cluster, "--dry-run", "--set", "image.tag=v9")
+    assert f'image: "{IMAGE}:v9"' in result.stdout
+    assert "dry run: nothing changed in the cluster" in result.stdout
+    assert cluster.emulator.store == before
+
+
+def test_diff_shows_the_changed_image_against_the_deployed_release(cluster):
+    deploy(cluster, "--set", "image.tag=v1")
+    out = invoke(cluster.project, "release.diff", "--env", "staging", "--set", "image.tag=v2", env=cluster.env).stdout
+    assert f'-          image: "{IMAGE}:v1"' in out and f'+          image: "{IMAGE}:v2"' in out
+    same = invoke(cluster.project, "release.diff", "--env", "staging", "--set", "image.tag=v1", env=cluster.env).stdout
+    assert same.startswith("no changes")
+
+
+def test_unknown_environment_and_bad_set_are_one_line_and_deploy_nothing(cluster):
+    for args, message in [
+        (("--env", "qa"), ("error: --env 'qa': no such environment in invoke.yaml (release.environments); "
+                           "known: staging, production")),
+        (("--env", "staging", "--set", "image.tag"), "error: --set 'image.tag': expected KEY=VALUE"),
+        (("--env", "staging", "--version", "~9.0"), "error: --version: no version of hello-world satisfies '~9.0'"),
+        (("--env", "staging", "--values", "nope.yaml"), "error: --values: "),
+    ]:
+        result = invoke(cluster.project, "release.deploy", *args, env=cluster.env, check=False)
+        assert result.returncode == 1 and result.stderr.startswith(message), result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+    assert cluster.release_secrets() == []

@@ -1,0 +1,246 @@
+"""Release planning on data: CI variable expansion, durations, cluster access, versions, rollback target."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tasks import deploy, settings, ui
+from tasks.errors import ToolError
+
+ROOT = Path("/project")
+
+
+def environment(**overrides):
+    base = {"name": "staging", "namespace": "staging", "kube_context": "staging", "secrets_prefix": "STAGING",
+            "values": (), "protected": False}
+    return settings.Environment(**{**base, **overrides})
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("${DRONE_BRANCH}-${DRONE_COMMIT_SHA:0:7}", "main-abcdef0"),
+    ("${DRONE_COMMIT_SHA:4}", "ef0123456789"),
+    ("${DRONE_COMMIT_SHA:-4}", "6789"),
+    ("cost-$$5", "cost-$5"),
+    ("plain", "plain"),
+    ("${CI_BUILD}", "7"),
+])
+def test_ci_variables_expand_like_drone(text, expected):
+    env = {"DRONE_BRANCH": "main", "DRONE_COMMIT_SHA": "abcdef0123456789", "CI_BUILD": "7"}
+    assert deploy.expand(text, env, "--set") == expected
+
+
+def test_only_ci_variables_expand_so_a_set_cannot_pull_in_a_secret():
+    with pytest.raises(ToolError, match=r"--set: \$\{AWS_SECRET_ACCESS_KEY\} is not expanded"):
+        deploy.expand("${AWS_SECRET_ACCESS_KEY}", {"AWS_SECRET_ACCESS_KEY": "x"}, "--set")
+    with pytest.raises(ToolError, match=r"\$\{DRONE_TAG\} is not set"):
+        deploy.expand("${DRONE_TAG}", {}, "--set")
+
+
+@pytest.mark.parametrize("text, seconds", [("5m", 300), ("90s", 90), ("1h30m", 5400), ("42", 42)])
+def test_timeouts_take_helms_duration_syntax(text, seconds):
+    assert deploy.timeout_seconds(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "5 minutes", "m", "-3"])
+def test_bad_timeout_is_refused(text):
+    with pytest.raises(ToolError, match="--timeout"):
+        deploy.timeout_seconds(text)
+
+
+def test_laptop_access_is_the_environments_context_never_the_current_one():
+    access = deploy.cluster_access(environment(), {})
+    assert (access.kubeconfig, access.context, access.namespace) == (None, "staging", "staging")
+    with pytest.raises(ToolError, match=r"release.environments.staging.kube_context is not set"):
+        deploy.cluster_access(environment(kube_context=None, secrets_prefix=None), {})
+
+
+def test_ci_access_builds_a_kubeconfig_from_prefixed_variables_and_registers_the_token_as_secret():
+    env = {"STAGING_API_SERVER": "https://k8s.example.com", "STAGING_KUBERNETES_TOKEN": "tok-123456",
+           "STAGING_KUBERNETES_CERTIFICATE": "Y2VydA==", "API_SERVER": "https://wrong.example.com"}
+    access = deploy.cluster_access(environment(), env)
+    config = yaml.safe_load(access.kubeconfig)
+    assert config["clusters"][0]["cluster"] == {"server": "https://k8s.example.com",
+                                                "certificate-authority-data": "Y2VydA=="}
+    assert config["users"][0]["user"] == {"token": "tok-123456"}
+    assert (access.context, access.namespace, access.source) == ("staging", "staging", "STAGING_API_SERVER")
+    assert ui.redact("token tok-123456") == "token ***"
+
+
+@pytest.mark.parametrize("env, missing", [
+    ({"STAGING_API_SERVER": "https://k"}, "STAGING_KUBERNETES_TOKEN"),
+    ({"STAGING_KUBERNETES_TOKEN": "t", "API_SERVER": "https://unprefixed"}, "STAGING_API_SERVER"),
+])
+def test_a_partial_set_of_prefixed_credentials_fails_instead_of_falling_back(env, missing):
+    with pytest.raises(ToolError, match=f"^{missing} is not set"):
+        deploy.cluster_access(environment(), env)
+
+
+def test_prefix_without_kube_context_requires_the_ci_variables():
+    with pytest.raises(ToolError, match="^STAGING_API_SERVER is not set"):
+        deploy.cluster_access(environment(kube_context=None), {"API_SERVER": "x", "KUBERNETES_TOKEN": "y"})
+
+
+def test_bad_ca_certificate_is_refused_naming_the_variable():
+    env = {"STAGING_API_SERVER": "https://k", "STAGING_KUBERNETES_TOKEN": "tok-abc", "STAGING_KUBERNETES_CERTIFICATE": "%%"}
+    with pytest.raises(ToolError, match="STAGING_KUBERNETES_CERTIFICATE is not base64"):
+        deploy.cluster_access(environment(), env)
+
+
+def test_merge_is_helms_coalescing_maps_merge_other_values_replace():
+    base = {"image": {"repository": "r", "tag": "1"}, "ports": [80], "keep": True}
+    assert deploy.merge(base, {"image": {"tag": "2"}, "ports": [443]}) == {
+        "image": {"repository": "r", "tag": "2"}, "ports": [443], "keep": True}
+
+
+ENTRIES = [{"version": v} for v in ["0.1.0", "0.1.5", "0.2.0", "1.2.0", "1.3.0-rc.1", "1.9.9", "2.0.0"]]
+
+
+@pytest.mark.parametrize("constraint, chosen", [
+    (None, "2.0.0"), ("~0.1", "0.1.5"), ("^1.2", "1.9.9"), ("1.x", "1.9.9"), (">=1.2 <2", "1.9.9"),
+    (">=1.2, <2", "1.9.9"), ("0.1.0", "0.1.0"), ("~0.1 || ^2.0", "2.0.0"), ("1.3.0-rc.1", "1.3.0-rc.1"),
+])
+def test_newest_version_matching_a_masterminds_style_constraint(constraint, chosen):
+    assert deploy.choose_version(ENTRIES, constraint, "app", "--version")["version"] == chosen
+
+
+def test_prereleases_are_chosen_only_when_asked_for():
+    assert deploy.choose_version(ENTRIES, "^1.2", "app", "x")["version"] != "1.3.0-rc.1"
+    assert deploy.choose_version([{"version": "1.0.0-rc.1"}], None, "app", "x")["version"] == "1.0.0-rc.1"
+
+
+@pytest.mark.parametrize("constraint, message", [
+    ("~9.0", "no version of app satisfies '~9.0'"),
+    ("3.0.0", "app 3.0.0 is not in the repository"),
+    ("not a constraint!", "is not a version constraint"),
+])
+def test_unsatisfiable_constraints_name_the_setting(constraint, message):
+    with pytest.raises(ToolError, match=f"^release.releases.app.version: .*{message}"):
+        deploy.choose_version(ENTRIES, constraint, "app", "release.releases.app.version")
+
+
+def rev(n, status):
+    return {"name": "app", "revision": n, "status": status}
+
+
+def test_rollback_target_is_the_newest_good_revision_before_the_current_one_not_current_minus_one():
+    current, target = deploy.rollback_target([rev(1, "superseded"), rev(2, "failed"), rev(3, "failed")], None)
+    assert (current["revision"], target["revision"]) == (3, 1)
+    _, target = deploy.rollback_target([rev(1, "superseded"), rev(2, "deployed"), rev(3, "pending-upgrade")], None)
+    assert target["revision"] == 2
+    _, chosen = deploy.rollback_target([rev(1, "superseded"), rev(2, "deployed")], 1)
+    assert chosen["revision"] == 1
+
+
+@pytest.mark.parametrize("revisions, revision, message", [
+    ([rev(1, "failed"), rev(2, "failed")], None, "nothing to roll back to: no revision before 2 was deployed"),
+    ([rev(1, "deployed")], 7, "--revision 7: no such revision; known: 1"),
+])
+def test_rollback_without_a_target_says_why(revisions, revision, message):
+    with pytest.raises(ToolError, match=message):
+        deploy.rollback_target(revisions, revision)
+
+
+@pytest.mark.parametrize("status", deploy.PENDING)
+def test_a_pending_release_is_refused_with_the_recovery_command(status):
+    with pytest.raises(ToolError, match=f"stuck in {status} .* recover with: invoke release.rollback"):
+        deploy.refuse_if_stuck([rev(1, "deployed"), rev(2, status)], "invoke release.rollback --env s")
+    deploy.refuse_if_stuck([rev(1, "deployed"), rev(2, "failed")], "unused")
+
+
+def test_recovery_of_a_stuck_first_install_is_uninstall():
+    assert deploy.recovery("staging", "app", [rev(1, "pending-install")]).startswith("invoke release.uninstall")
+    assert deploy.recovery("staging", "app", [rev(1, "deployed"), rev(2, "pending-upgrade")]) == \
+        "invoke release.rollback --env staging --release app"
+
+
+def test_description_and_labels_record_chart_commit_author_and_build():
+    description, labels = deploy.describe("app", "1.2.3+build.5", {
+        "commit": "0123456789abcdef", "who": "Alice Example <alice@example.com>", "build": "https://drone/1"})
+    assert description == "app-1.2.3+build.5; commit 0123456789ab; by Alice Example <alice@example.com>; https://drone/1"
+    assert labels == {"chart-version": "1.2.3_build.5", "git-commit": "0123456789abcdef",
+                      "deployed-by": "Alice_Example__alice_example.com"}
+
+
+MANIFEST = """---
+# Source: app/templates/secret.yaml
+apiVersion: v1
+kind: Secret
+metadata:
+  name: app
+data:
+  KEY: c2VjcmV0
+  SAME: c2FtZQ==
+---
+# Source: app/templates/cm.yaml
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: app
+data:
+  greeting: hello
+"""
+
+
+def test_secret_values_are_masked_and_other_documents_kept_verbatim():
+    masked = deploy.mask_secrets(MANIFEST)
+    assert "c2VjcmV0" not in masked and "KEY: '***'" in masked
+    assert "# Source: app/templates/secret.yaml" in masked
+    assert "# Source: app/templates/cm.yaml\napiVersion: v1\nkind: ConfigMap" in masked
+
+
+def test_diff_marks_a_changed_secret_without_showing_it():
+    changed = MANIFEST.replace("c2VjcmV0", "bmV3LXNlY3JldA==").replace("hello", "hi")
+    out = deploy.diff(MANIFEST, changed, "app")
+    assert "-  KEY: '***'\n+  KEY: '*** (changed)'" in out
+    assert "SAME: '*** (changed)'" not in out
+    assert "-  greeting: hello\n+  greeting: hi" in out
+    assert "bmV3" not in out and "c2Vj" not in out
+
+
+def plan(protected):
+    return deploy.Plan("app", environment(protected=protected), deploy.Access(None, "prod", "prod", "ctx"),
+                       "app", "1.0.0", b"", {}, "", {})
+
+
+def test_protected_environment_needs_yes_or_a_typed_confirmation():
+    with pytest.raises(ToolError, match="environment staging is protected: pass --yes"):
+        deploy.confirm(plan(True), yes=False, interactive=False, ask=input)
+    deploy.confirm(plan(True), yes=True, interactive=False, ask=input)
+    deploy.confirm(plan(False), yes=False, interactive=False, ask=input)
+    deploy.confirm(plan(True), yes=False, interactive=True, ask=lambda prompt: "y")
+    with pytest.raises(ToolError, match="not confirmed; nothing deployed"):
+        deploy.confirm(plan(True), yes=False, interactive=True, ask=lambda prompt: "")
+
+
+CONFIG = {
+    "environments": {"staging": {"namespace": "staging", "kube_context": "staging"}},
+    "releases": {"app": {"chart": "app", "version": "~1.0"}, "other": {}},
+}
+
+
+@pytest.mark.parametrize("env_name, release_name, message", [
+    (None, "app", "--env is required; environments in invoke.yaml: staging"),
+    ("qa", "app", "--env 'qa': no such environment in invoke.yaml"),
+    ("staging", None, "--release is required: invoke.yaml has app, other"),
+    ("staging", "nope", "--release 'nope': not in invoke.yaml"),
+])
+def test_release_settings_errors_name_the_flag_or_key(env_name, release_name, message):
+    with pytest.raises(ToolError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        settings.resolve_release(ROOT, CONFIG, env_name=env_name, release_name=release_name)
+
+
+@pytest.mark.parametrize("releases, message", [
+    ({"Hello": {}}, "release name 'Hello' is invalid"),
+    ({"x" * 54: {}}, "is invalid: at most 53"),
+    ({"app": {"values": "one.yaml"}}, "release.releases.app.values in invoke.yaml must be a list"),
+])
+def test_bad_release_config_names_the_key(releases, message):
+    with pytest.raises(ToolError, match=message):
+        settings.resolve_release(ROOT, {**CONFIG, "releases": releases}, env_name="staging", release_name=None)
+
+
+def test_environment_without_namespace_is_refused():
+    config = {**CONFIG, "environments": {"staging": {"kube_context": "x"}}}
+    with pytest.raises(ToolError, match="release.environments.staging.namespace is missing"):
+        settings.resolve_release(ROOT, config, env_name="staging", release_name="app")
