@@ -65,6 +65,8 @@ def deploy(c, env=None, release=None, version=None, set_=None, values=None, set_
     ui.table("deployed", ["release", "revision", "status", "chart", "namespace"], [(
         result["name"], result["revision"], result["status"], f"{result['chart_name']}-{result['chart_version']}",
         result["namespace"])])
+    if result.get("notes"):
+        ui.say(result["notes"].rstrip())
     return result
 
 

@@ -180,3 +180,37 @@ def test_unknown_environment_and_bad_set_are_one_line_and_deploy_nothing(cluster
         assert result.returncode == 1 and result.stderr.startswith(message), result.stderr
         assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
     assert cluster.release_secrets() == []
+
+
+def test_deploy_fetches_the_chart_from_the_private_s3_bucket(cluster, bucket):
+    invoke(cluster.project, "repo.publish", "--url", bucket.url, env=bucket.env)
+    result = deploy(cluster, "--url", bucket.url, "--set", "image.tag=from-s3", env=bucket.env)
+    assert "deploying hello-world 0.1.0" in result.stdout
+    assert cluster.image() == f"{IMAGE}:from-s3"
+
+
+def test_a_package_whose_digest_differs_from_the_index_is_never_deployed(cluster):
+    package = cluster.project / "dist" / "repo" / "hello-world-0.1.0.tgz"
+    package.write_bytes(package.read_bytes()[:-10] + b"tampered!!")
+    result = deploy(cluster, check=False)
+    assert result.returncode == 1
+    assert "hello-world-0.1.0.tgz: digest differs from index.yaml's" in result.stderr
+    assert cluster.release_secrets() == []
+
+
+def test_a_release_can_deploy_a_chart_folder_from_the_checkout(cluster):
+    import yaml
+
+    config = yaml.safe_load((cluster.project / "invoke.yaml").read_text())
+    config["release"]["releases"]["hello-api"] = {"chart": "./charts/hello-api"}
+    (cluster.project / "invoke.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    invoke(cluster.project, "release.deploy", "--env", "staging", "--release", "hello-api", env=cluster.env)
+    key = ("v1", "configmaps", cluster.namespaces["staging"], "hello-api-hello-api")
+    assert cluster.emulator.store[key]["data"] == {"greeting": "hello"}
+
+
+def test_status_shows_the_charts_notes_and_deploy_prints_them(cluster):
+    deployed = deploy(cluster)
+    assert "port-forward svc/hello-world-hello-world" in deployed.stdout
+    status = invoke(cluster.project, "release.status", "--env", "staging", env=cluster.env)
+    assert "port-forward svc/hello-world-hello-world" in status.stdout
