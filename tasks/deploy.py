@@ -367,17 +367,16 @@ def diff(deployed: str, proposed: str, release: str) -> str:
     return "".join(lines)
 
 
-def confirm(plan: Plan, yes: bool, interactive: bool, ask: Callable[[str], str]) -> None:
-    """A protected environment needs a yes: typed on a terminal, or --yes where nobody can type."""
-    if not plan.environment.protected or yes:
+def confirm(environment: Environment, what: str, *, yes: bool, interactive: bool, ask: Callable[[str], str],
+            always: bool = False) -> None:
+    """A protected environment (or an `always` action) needs a yes: typed on a terminal, or --yes elsewhere."""
+    if yes or not (environment.protected or always):
         return
     if not interactive:
-        raise ToolError(f"environment {plan.environment.name} is protected: pass --yes to deploy "
-                        "(not on a terminal, so nobody can confirm)")
-    answer = ask(f"Deploy {plan.chart} {plan.version} as {plan.release} to {plan.environment.name} "
-                 f"({plan.access.source}, namespace {plan.access.namespace})? [y/N] ")
-    if answer.strip().lower() not in ("y", "yes"):
-        raise ToolError(f"deploy to {plan.environment.name} not confirmed; nothing deployed")
+        reason = f"environment {environment.name} is protected" if environment.protected else f"{what} needs a yes"
+        raise ToolError(f"{reason}: pass --yes to {what} (not on a terminal, so nobody can confirm)")
+    if ask(f"{what[0].upper()}{what[1:]}? [y/N] ").strip().lower() not in ("y", "yes"):
+        raise ToolError(f"{what}: not confirmed; nothing changed")
 
 
 # --- plan, then act -----------------------------------------------------------------------------

@@ -53,7 +53,9 @@ def deploy(c, env=None, release=None, version=None, set_=None, values=None, set_
     plan = _plan(c, env, release, url, version, set_, values, set_secret)
     seconds = dep.timeout_seconds(timeout)
     if not dry_run:
-        dep.confirm(plan, yes, sys.stdin.isatty(), input)
+        dep.confirm(plan.environment, f"deploy {plan.chart} {plan.version} as {plan.release} to "
+                    f"{plan.environment.name} ({plan.access.source}, namespace {plan.access.namespace})",
+                    yes=yes, interactive=sys.stdin.isatty(), ask=input)
     ui.say(f"{'dry run: ' if dry_run else ''}deploying {plan.chart} {plan.version} as {plan.release} to "
            f"{plan.environment.name} ({plan.access.source}, namespace {plan.access.namespace})")
     result = dep.run(plan, wait=wait, timeout=seconds, dry_run=dry_run)
@@ -77,8 +79,8 @@ def rollback(c, env=None, release=None, revision=None, wait=True, timeout="5m", 
     """Roll back to the last good revision."""
     environment, rel = settings.resolve_release(ROOT, c.config.get("release", {}), env_name=env, release_name=release)
     access = dep.cluster_access(environment, os.environ)
-    if environment.protected and not yes and not sys.stdin.isatty():
-        raise dep.ToolError(f"environment {environment.name} is protected: pass --yes to roll back")
+    dep.confirm(environment, f"roll back {rel.name} in {environment.name}", yes=yes, interactive=sys.stdin.isatty(),
+                ask=input)
     current, target, now = dep.roll_back(access, environment.name, rel.name, int(revision) if revision else None,
                                          wait=wait, timeout=dep.timeout_seconds(timeout))
     ui.say(f"rolled back {rel.name} in {environment.name} from revision {current['revision']} "
@@ -131,10 +133,8 @@ def uninstall(c, env=None, release=None, wait=True, timeout="5m", yes=False):
     """Remove a release and its history."""
     environment, rel = settings.resolve_release(ROOT, c.config.get("release", {}), env_name=env, release_name=release)
     access = dep.cluster_access(environment, os.environ)
-    if not yes and (environment.protected or not sys.stdin.isatty()):
-        raise dep.ToolError(f"uninstall {rel.name} from {environment.name}: pass --yes to confirm")
-    if not yes and input(f"Uninstall {rel.name} from {environment.name}? [y/N] ").strip().lower() not in ("y", "yes"):
-        raise dep.ToolError("uninstall not confirmed; nothing removed")
+    dep.confirm(environment, f"uninstall {rel.name} from {environment.name}", yes=yes,
+                interactive=sys.stdin.isatty(), ask=input, always=True)
     dep.uninstall(access, rel.name, wait=wait, timeout=dep.timeout_seconds(timeout))
     ui.say(f"uninstalled {rel.name} from {environment.name} (namespace {access.namespace})")
 

@@ -90,27 +90,32 @@ def test_rollback_skips_a_failed_revision_that_helm_rollback_would_pick(cluster)
     assert cluster.image() == f"{IMAGE}:good"
 
 
-def test_a_release_stuck_in_pending_upgrade_is_refused_with_the_command_that_recovers_it(cluster, tmp_path):
-    deploy(cluster, "--set", "image.tag=v1")
-    cluster.emulator.break_image(f"{IMAGE}:hangs")
-    kubeconfig = cluster.emulator.kubeconfig("staging")
-    namespace = cluster.namespaces["staging"]
+def kill_mid_deploy(cluster, tag, revision):
+    """A Drone step killed while Helm waits: the release is left pending, as after a real SIGKILL."""
+    cluster.emulator.break_image(f"{IMAGE}:{tag}")
     chart = str(cluster.project / "dist" / "repo" / "hello-world-0.1.0.tgz")
+    action = "install" if revision == 1 else "upgrade"
     script = (
         "import helm_python as h\n"
-        f"c = h.Config(kubeconfig_content={kubeconfig!r}, kube_context='staging', namespace={namespace!r})\n"
-        f"c.upgrade({chart!r}, 'hello-world', {{'image': {{'tag': 'hangs'}}}}, wait='watcher', timeout=120)\n"
+        f"c = h.Config(kubeconfig_content={cluster.emulator.kubeconfig('staging')!r}, kube_context='staging', "
+        f"namespace={cluster.namespaces['staging']!r})\n"
+        f"c.{action}({chart!r}, 'hello-world', {{'image': {{'tag': {tag!r}}}}}, wait='watcher', timeout=120)\n"
     )
-    pipeline = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT)  # a Drone step about to be killed
+    pipeline = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT)
     try:
         for _ in range(300):
-            if "sh.helm.release.v1.hello-world.v2" in cluster.release_secrets():
+            if f"sh.helm.release.v1.hello-world.v{revision}" in cluster.release_secrets():
                 break
             time.sleep(0.05)
         time.sleep(0.3)
     finally:
         os.kill(pipeline.pid, signal.SIGKILL)
         pipeline.wait()
+
+
+def test_a_release_stuck_in_pending_upgrade_is_refused_with_the_command_that_recovers_it(cluster):
+    deploy(cluster, "--set", "image.tag=v1")
+    kill_mid_deploy(cluster, "hangs", revision=2)
     assert history(cluster)[-1] == (2, "pending-upgrade")
     refused = deploy(cluster, "--set", "image.tag=v3", check=False)
     assert refused.returncode == 1
@@ -122,6 +127,29 @@ def test_a_release_stuck_in_pending_upgrade_is_refused_with_the_command_that_rec
     assert cluster.image() == f"{IMAGE}:v1"
     deploy(cluster, "--set", "image.tag=v3")
     assert cluster.image() == f"{IMAGE}:v3"
+
+
+def test_a_first_install_stuck_in_pending_install_is_recovered_by_uninstall(cluster):
+    kill_mid_deploy(cluster, "never", revision=1)
+    refused = deploy(cluster, check=False)
+    assert refused.stderr.strip().endswith(
+        "recover with: invoke release.uninstall --env staging --release hello-world (no earlier revision was deployed)")
+    unconfirmed = invoke(cluster.project, "release.uninstall", "--env", "staging", env=cluster.env, check=False)
+    assert unconfirmed.returncode == 1 and "pass --yes" in unconfirmed.stderr
+    invoke(cluster.project, "release.uninstall", "--env", "staging", "--yes", env=cluster.env)
+    assert cluster.release_secrets() == []
+    deploy(cluster, "--set", "image.tag=v1")
+    assert history(cluster) == [(1, "deployed")]
+
+
+def test_rollback_in_a_protected_environment_needs_yes(cluster):
+    for tag in ("v1", "v2"):
+        invoke(cluster.project, "release.deploy", "--env", "production", "--yes", "--set", f"image.tag={tag}",
+               env=cluster.env)
+    refused = invoke(cluster.project, "release.rollback", "--env", "production", env=cluster.env, check=False)
+    assert refused.returncode == 1 and "protected: pass --yes to roll back hello-world in production" in refused.stderr
+    invoke(cluster.project, "release.rollback", "--env", "production", "--yes", env=cluster.env)
+    assert cluster.image("production") == f"{IMAGE}:v1"
 
 
 def test_ci_credentials_come_from_the_environments_prefix(cluster):
@@ -145,8 +173,9 @@ def test_a_missing_prefixed_credential_fails_and_unprefixed_ones_are_never_used(
 def test_protected_environment_without_yes_is_refused_when_not_on_a_terminal(cluster):
     result = invoke(cluster.project, "release.deploy", "--env", "production", env=cluster.env, check=False)
     assert result.returncode == 1
-    assert result.stderr.strip() == ("error: environment production is protected: pass --yes to deploy "
-                                     "(not on a terminal, so nobody can confirm)")
+    assert result.stderr.strip().startswith("error: environment production is protected: pass --yes to deploy "
+                                            "hello-world 0.1.0 as hello-world to production (kubeconfig context")
+    assert result.stderr.strip().endswith("(not on a terminal, so nobody can confirm)")
     assert cluster.release_secrets("production") == []
     invoke(cluster.project, "release.deploy", "--env", "production", "--yes", env=cluster.env)
     assert cluster.deployment("production")["spec"]["replicas"] == 3  # environments/production.yaml

@@ -198,19 +198,24 @@ def test_diff_marks_a_changed_secret_without_showing_it():
     assert "bmV3" not in out and "c2Vj" not in out
 
 
-def plan(protected):
-    return deploy.Plan("app", environment(protected=protected), deploy.Access(None, "prod", "prod", "ctx"),
-                       "app", "1.0.0", b"", {}, "", {})
-
-
 def test_protected_environment_needs_yes_or_a_typed_confirmation():
-    with pytest.raises(ToolError, match="environment staging is protected: pass --yes"):
-        deploy.confirm(plan(True), yes=False, interactive=False, ask=input)
-    deploy.confirm(plan(True), yes=True, interactive=False, ask=input)
-    deploy.confirm(plan(False), yes=False, interactive=False, ask=input)
-    deploy.confirm(plan(True), yes=False, interactive=True, ask=lambda prompt: "y")
-    with pytest.raises(ToolError, match="not confirmed; nothing deployed"):
-        deploy.confirm(plan(True), yes=False, interactive=True, ask=lambda prompt: "")
+    protected, open_ = environment(protected=True), environment()
+    with pytest.raises(ToolError, match="^environment staging is protected: pass --yes to deploy app "):
+        deploy.confirm(protected, "deploy app", yes=False, interactive=False, ask=input)
+    deploy.confirm(protected, "deploy app", yes=True, interactive=False, ask=input)
+    deploy.confirm(open_, "deploy app", yes=False, interactive=False, ask=input)
+    deploy.confirm(protected, "deploy app", yes=False, interactive=True, ask=lambda prompt: "y")
+    with pytest.raises(ToolError, match="^deploy app: not confirmed; nothing changed"):
+        deploy.confirm(protected, "deploy app", yes=False, interactive=True, ask=lambda prompt: "")
+
+
+def test_an_always_confirmed_action_needs_a_yes_even_in_an_open_environment():
+    with pytest.raises(ToolError, match="^uninstall app needs a yes: pass --yes to uninstall app "):
+        deploy.confirm(environment(), "uninstall app", yes=False, interactive=False, ask=input, always=True)
+    asked = []
+    deploy.confirm(environment(), "uninstall app", yes=False, interactive=True, ask=lambda p: asked.append(p) or "yes",
+                   always=True)
+    assert asked == ["Uninstall app? [y/N] "]
 
 
 CONFIG = {
