@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PROJECT_FILES = ("tasks.py", "tasks", "charts", "environments", "invoke.yaml")
+PROJECT_FILES = ("tasks.py", "tasks", "charts", "environments", "invoke.yaml", "requirements.txt")
 FAKE_AWS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
 
 
