@@ -7,7 +7,7 @@ from invoke import Collection
 # Invoke loads tasks.py before a tasks/ package, so tasks.py is made the package of the tasks/ folder.
 __path__ = [str(Path(__file__).with_suffix(""))]
 
-from tasks import release, repo, settings
+from tasks import config, release, repo, settings
 
-ns = Collection(repo.ns, release.ns)
+ns = Collection(repo.ns, release.ns, config.config)
 ns.configure(settings.DEFAULTS)

@@ -41,7 +41,7 @@ class Access:
     kubeconfig: str | None
     context: str | None
     namespace: str
-    source: str  # for people: "kubeconfig context staging" or "STAGING_API_SERVER"
+    source: str  # for people: "kubeconfig context staging" or "STAGING_API_SERVER + STAGING_KUBERNETES_TOKEN"
 
 
 @dataclass
@@ -123,7 +123,8 @@ def cluster_access(environment: Environment, env: Mapping[str, str]) -> Access:
             "contexts": [{"name": environment.name, "context": {
                 "cluster": environment.name, "user": environment.name, "namespace": environment.namespace}}],
         })
-        return Access(kubeconfig, environment.name, environment.namespace, names["API_SERVER"])
+        return Access(kubeconfig, environment.name, environment.namespace,
+                      f"{names['API_SERVER']} + {names['KUBERNETES_TOKEN']}")
     if not environment.kube_context:
         raise ToolError(f"{where}.kube_context is not set; set it to a context of your kubeconfig "
                         "(the current context is never used)")

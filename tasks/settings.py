@@ -53,7 +53,7 @@ class RepoSettings:
 
 def pick(
     name: str, argument: Any, env_name: str | None, env: Mapping[str, str], config: Mapping[str, Any],
-    defaults: Mapping[str, Any],
+    defaults: Mapping[str, Any], section: str,
 ) -> tuple[Any, str]:
     """One setting and where it came from, in the documented order of precedence."""
     if argument is not None:
@@ -61,8 +61,11 @@ def pick(
     if env_name and env.get(env_name):
         return env[env_name], f"env {env_name}"
     value = config.get(name)
+    invoke_env = f"INVOKE_{section}_{name}".upper()
+    if value is not None and env.get(invoke_env) is not None:
+        return value, f"env {invoke_env}"
     if value is not None and value != defaults.get(name):
-        return value, "invoke config"
+        return value, "invoke.yaml"
     return defaults.get(name), "default"
 
 
@@ -78,7 +81,7 @@ def resolve_repo(
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}
     for name, argument in (("url", url), ("public_url", public_url), ("charts_dir", None), ("build_dir", None)):
-        values[name], sources[name] = pick(name, argument, DRONE_ENV.get(name), env, config, DEFAULTS["repo"])
+        values[name], sources[name] = pick(name, argument, DRONE_ENV.get(name), env, config, DEFAULTS["repo"], "repo")
     return RepoSettings(
         root=root,
         url=normalize_repo_url(str(values["url"]), root),
@@ -165,10 +168,10 @@ def resolve_release(
         release_name = next(iter(releases))
     if release_name not in releases:
         raise ToolError(f"--release {release_name!r}: not in invoke.yaml (release.releases); known: {', '.join(releases)}")
-    return _environment(root, env_name, environments[env_name]), _release(root, release_name, releases[release_name])
+    return environment_settings(root, env_name, environments[env_name]), release_settings(root, release_name, releases[release_name])
 
 
-def _environment(root: Path, name: str, raw: Any) -> Environment:
+def environment_settings(root: Path, name: str, raw: Any) -> Environment:
     where = f"release.environments.{name}"
     if not isinstance(raw, Mapping):
         raise ToolError(f"{where} in invoke.yaml must be a mapping (namespace, kube_context, secrets_prefix, ...)")
@@ -186,7 +189,7 @@ def _environment(root: Path, name: str, raw: Any) -> Environment:
     )
 
 
-def _release(root: Path, name: str, raw: Any) -> Release:
+def release_settings(root: Path, name: str, raw: Any) -> Release:
     where = f"release.releases.{name}"
     if len(name) > 53 or not _RELEASE.match(name):
         raise ToolError(f"{where}: release name {name!r} is invalid: at most 53 lowercase letters, digits, '-' and '.'")

@@ -76,16 +76,17 @@ def warn(message: str) -> None:
 def table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
     from rich import box
     from rich.table import Table
+    from rich.text import Text
 
     rows = list(rows)
     if not interactive():
         say(f"{title}:" if rows else f"{title}: none")
     grid = Table(
         *columns, title=title if interactive() else None, box=box.ROUNDED if interactive() else None,
-        show_edge=interactive(), pad_edge=False,
+        show_edge=interactive(), pad_edge=interactive(),
     )
     for row in rows:
-        grid.add_row(*(str(cell) for cell in row))
+        grid.add_row(*(Text(str(cell)) for cell in row))  # Text: a "[x]" in a value is not rich markup
     if rows:
         _console(sys.stdout).print(grid)
 

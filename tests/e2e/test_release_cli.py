@@ -156,7 +156,7 @@ def test_ci_credentials_come_from_the_environments_prefix(cluster):
     env = {"KUBECONFIG": "/nonexistent", "STAGING_API_SERVER": cluster.emulator.url,
            "STAGING_KUBERNETES_TOKEN": "token-for-staging-only"}
     result = invoke(cluster.project, "release.deploy", "--env", "staging", "--set", "image.tag=ci", env=env)
-    assert "(STAGING_API_SERVER, namespace" in result.stdout
+    assert "(STAGING_API_SERVER + STAGING_KUBERNETES_TOKEN, namespace" in result.stdout
     assert cluster.image() == f"{IMAGE}:ci"
 
 

@@ -63,7 +63,7 @@ def test_ci_access_builds_a_kubeconfig_from_prefixed_variables_and_registers_the
     assert config["clusters"][0]["cluster"] == {"server": "https://k8s.example.com",
                                                 "certificate-authority-data": "Y2VydA=="}
     assert config["users"][0]["user"] == {"token": "tok-123456"}
-    assert (access.context, access.namespace, access.source) == ("staging", "staging", "STAGING_API_SERVER")
+    assert (access.context, access.namespace, access.source) == ("staging", "staging", "STAGING_API_SERVER + STAGING_KUBERNETES_TOKEN")
     assert ui.redact("token tok-123456") == "token ***"
 
 

@@ -1,0 +1,30 @@
+"""`invoke config`: each setting with its value and source; credentials shown by name, never by value."""
+
+import json
+
+from tests.conftest import invoke
+
+
+def test_config_shows_values_and_sources_and_never_a_token(project):
+    env = {"INVOKE_REPO_URL": "s3://charts-from-env", "STAGING_API_SERVER": "https://k8s.example.com",
+           "STAGING_KUBERNETES_TOKEN": "config-token-5e1", "PLUGIN_KUBE_TOKEN": "plugin-token-5e1",
+           "DRONE_BRANCH": "feature-x"}
+    result = invoke(project, "config", "--json", env=env)
+    rows = {r["setting"]: (r["value"], r["source"]) for r in json.loads(result.stdout)}
+    assert rows["repo.url"] == ("s3://charts-from-env", "env INVOKE_REPO_URL")
+    assert rows["repo.public_url"] == ("", "default")
+    assert rows["release.environments.staging.cluster"][0] == "STAGING_API_SERVER + STAGING_KUBERNETES_TOKEN"
+    assert rows["release.environments.production.cluster"][0] == "kubeconfig context production"
+    assert rows["release.releases.hello-world.chart"] == ("hello-world ~0.1", "invoke.yaml")
+    assert rows["DRONE_BRANCH"] == ("feature-x", "env")
+    assert "PLUGIN_KUBE_TOKEN" not in rows
+    assert "token-5e1" not in result.stdout + result.stderr
+
+
+def test_a_flag_beats_the_drone_setting_which_beats_invoke_yaml(project):
+    published = invoke(project, "repo.publish", "--url", "dist/flag-repo",
+                       env={"PLUGIN_REPO_URL": "dist/plugin-repo", "INVOKE_REPO_URL": "dist/env-repo"})
+    assert "published to file://" in published.stdout and "/dist/flag-repo:" in published.stdout
+    from_drone = invoke(project, "config", "--json", env={"PLUGIN_REPO_URL": "s3://drone-bucket"})
+    rows = {r["setting"]: (r["value"], r["source"]) for r in json.loads(from_drone.stdout)}
+    assert rows["repo.url"] == ("s3://drone-bucket", "env PLUGIN_REPO_URL")
