@@ -144,3 +144,4 @@ def parse_set(expression: str, *, literal: bool = False) -> dict[str, Any]:
     with _helm("--set <value>") as helm:
         parsed: dict[str, Any] = (helm.parse_set_literal if literal else helm.parse_set_string)(expression)
         return parsed
+

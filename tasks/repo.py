@@ -7,11 +7,12 @@ from typing import Any
 
 from invoke import Collection, Context
 
-from tasks import charts, settings, ui
+from tasks import charts, checks, settings, ui
 from tasks import index as idx
 from tasks import publish as pub
 from tasks.cli import ROOT, task
-from tasks.store import open_store
+from tasks.errors import ToolError
+from tasks.store import S3Store, open_store
 
 URL_HELP = "repository: a folder, file://PATH or s3://BUCKET[/PREFIX] (default: repo.url in invoke.yaml, dist/repo)"
 PUBLIC_HELP = "base URL written into index.yaml urls (default: repo.public_url; unset: relative urls)"
@@ -36,7 +37,7 @@ def lint(c, chart=None):
         ui.table("lint", ["chart", "level", "file", "message"], shown)
     errors = [m for _, m in findings if m["severity"] >= 3]
     if errors:
-        raise charts.ToolError(f"lint: {len(errors)} error(s) in {len(chosen)} chart(s); fix them and lint again")
+        raise ToolError(f"lint: {len(errors)} error(s) in {len(chosen)} chart(s); fix them and lint again")
     ui.say(f"lint: {len(chosen)} chart(s) ok")
 
 
@@ -113,6 +114,38 @@ def serve(c, port=8879, url=None):
     serve_folder(s.url, int(port), announce=ui.say)
 
 
+@task(help={"url": URL_HELP, "json": "print the findings as JSON"})
+def verify(c, url=None, json=False):
+    """Check a live repository's packages, digests and index."""
+    s = _settings(c, url=url)
+    findings = checks.verify(open_store(s.url))
+    if json:
+        ui.emit_json([vars(f) for f in findings])
+    elif findings:
+        ui.table(f"findings in {s.url}", ["kind", "key", "detail"], [(f.kind, f.key, f.detail) for f in findings])
+    if findings:
+        raise ToolError(f"{s.url}: {len(findings)} finding(s); the table above says what to do")
+    ui.say(f"{s.url}: index.yaml loads in Helm, every package present with its digest, no strays")
+
+
+@task(help={"url": URL_HELP, "json": "print the checks as JSON"})
+def doctor(c, url=None, json=False):
+    """Check an S3 repository's security settings."""
+    s = _settings(c, url=url)
+    store = open_store(s.url)
+    if not isinstance(store, S3Store):
+        raise ToolError(f"repo.url {s.url}: repo.doctor checks an S3 repository; pass --url s3://BUCKET")
+    results = checks.doctor(store.settings())
+    if json:
+        ui.emit_json([vars(r) for r in results])
+    else:
+        ui.table(f"doctor for {s.url}", ["check", "status", "detail", "fix"],
+                 [(r.name, r.status, r.detail, r.fix) for r in results])
+    failed = [r.name for r in results if r.status == checks.FAIL]
+    if failed:
+        raise ToolError(f"{s.url}: {', '.join(failed)} failed; apply the fixes above")
+
+
 def _show(plan: pub.Plan, as_json: bool) -> None:
     rows = [(s.package.name, s.package.version, s.action, s.detail) for s in plan.steps]
     if as_json:
@@ -123,4 +156,4 @@ def _show(plan: pub.Plan, as_json: bool) -> None:
         ui.table(f"plan for {plan.url}", ["chart", "version", "action", "detail"], rows)
 
 
-ns = Collection("repo", lint, package, index, sync, publish, serve)
+ns = Collection("repo", lint, package, index, sync, publish, serve, verify, doctor)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import os
+import re
 import tempfile
 import urllib.error
 import urllib.request
@@ -123,7 +124,7 @@ class S3Store:
 
     def read(self, key: str) -> tuple[bytes, str] | None:
         try:
-            response = self._call("GetObject", key, {})
+            response = self._call("GetObject", key)
         except _NotFound:
             return None
         return response["Body"].read(), response["ETag"]
@@ -142,25 +143,44 @@ class S3Store:
         self._put(key, data)
 
     def keys(self) -> list[str]:
-        pages = self._call("ListObjectsV2", None, {})
+        pages = self._call("ListObjectsV2", None, Prefix=self.prefix)
         return sorted(o["Key"][len(self.prefix):] for page in pages for o in page.get("Contents", []))
+
+    def settings(self) -> dict[str, Any]:
+        """What repo.doctor judges: bucket policy, public access block, ACL grants, website, index headers."""
+        found: dict[str, Any] = {}
+        for name, operation, pick in (
+            ("policy", "GetBucketPolicy", lambda r: r["Policy"]),
+            ("public_access_block", "GetPublicAccessBlock", lambda r: r["PublicAccessBlockConfiguration"]),
+            ("acl_grants", "GetBucketAcl", lambda r: r["Grants"]),
+            ("website", "GetBucketWebsite", lambda r: {k: v for k, v in r.items() if k != "ResponseMetadata"}),
+        ):
+            try:
+                found[name] = pick(self._call(operation, None))
+            except _NotFound:
+                found[name] = None
+        try:
+            head = self._call("HeadObject", INDEX)
+            found["index"] = {"ContentType": head.get("ContentType"), "CacheControl": head.get("CacheControl")}
+        except _NotFound:
+            found["index"] = None
+        return found
 
     def _put(self, key: str, data: bytes, **condition: str) -> None:
         kind, cache = content_type(key)
-        self._call("PutObject", key, {"Body": data, "ContentType": kind, "CacheControl": cache, **condition})
+        self._call("PutObject", key, Body=data, ContentType=kind, CacheControl=cache, **condition)
 
-    def _call(self, operation: str, key: str | None, request: dict[str, Any]) -> Any:
-        """One S3 request; its failures become errors that name the bucket and what to do."""
+    def _call(self, operation: str, key: str | None, **request: Any) -> Any:
+        """One S3 request (bucket-level when key is None); failures become errors naming the bucket and the fix."""
         from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
         where = f"{self.url}/{key}" if key else self.url
         self.requests[operation] += 1
-        params = {"Bucket": self.bucket, **({"Key": self.prefix + key} if key else {"Prefix": self.prefix}), **request}
+        params = {"Bucket": self.bucket, **({"Key": self.prefix + key} if key else {}), **request}
         try:
             if operation == "ListObjectsV2":
                 return list(self.client.get_paginator("list_objects_v2").paginate(**params))
-            method = {"GetObject": self.client.get_object, "PutObject": self.client.put_object}[operation]
-            return method(**params)
+            return getattr(self.client, re.sub(r"(?<!^)(?=[A-Z])", "_", operation).lower())(**params)
         except NoCredentialsError:
             raise ToolError(
                 f"{where}: no AWS credentials; set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE)"

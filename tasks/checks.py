@@ -1,0 +1,159 @@
+"""repo.verify and repo.doctor: what is wrong with a live repository, and how to fix it."""
+
+from __future__ import annotations
+
+import json
+import re
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from tasks import charts, helm
+from tasks import index as idx
+from tasks.errors import ToolError
+from tasks.serve import serving
+from tasks.store import INDEX, Store
+
+PASS, WARN, FAIL = "pass", "warn", "fail"
+PUBLIC_GRANTEES = ("http://acs.amazonaws.com/groups/global/AllUsers",
+                   "http://acs.amazonaws.com/groups/global/AuthenticatedUsers")
+
+
+@dataclass(frozen=True)
+class Finding:
+    kind: str  # missing, digest, orphan, index
+    key: str
+    detail: str
+
+
+def verify(store: Store) -> list[Finding]:
+    """Every entry's package exists with the entry's digest, no package is unindexed, Helm's client loads the index."""
+    found = store.read(INDEX)
+    if found is None:
+        return [Finding("index", INDEX, "no index.yaml: not a chart repository yet; run invoke repo.publish")]
+    try:
+        index = idx.load(found[0], f"{store.url}/{INDEX}")
+        helm_loads(found[0])
+    except ToolError as exc:
+        return [Finding("index", INDEX, str(exc))]
+    wanted = {_key(e): (name, e) for name, versions in index.entries.items() for e in versions}
+
+    def check(key: str) -> Finding | None:
+        name, entry = wanted[key]
+        package = store.read(key)
+        if package is None:
+            return Finding("missing", key, f"{name} {entry.get('version')}: in index.yaml, not in the repository")
+        if charts.digest(package[0]) != entry.get("digest"):
+            return Finding("digest", key, f"{name} {entry.get('version')}: sha256 {charts.digest(package[0])[:12]} "
+                                          f"!= index digest {str(entry.get('digest'))[:12]}")
+        return None
+
+    with ThreadPoolExecutor(8) as pool:
+        findings = [f for f in pool.map(check, sorted(wanted)) if f]
+    orphans = [k for k in store.keys() if k.endswith(".tgz") and k not in wanted]
+    return findings + [Finding("orphan", k, "package not in index.yaml: publish its chart again, or delete it")
+                       for k in orphans]
+
+
+def _key(entry: dict[str, Any]) -> str:
+    urls = entry.get("urls") or [f"{entry.get('name')}-{entry.get('version')}.tgz"]
+    return urlsplit(str(urls[0])).path.rsplit("/", 1)[-1]
+
+
+def helm_loads(data: bytes) -> None:
+    """Hand index.yaml to Helm's own repository client, served on loopback: it must load it."""
+    with tempfile.TemporaryDirectory() as folder:
+        Path(folder, INDEX).write_bytes(data)
+        with serving(Path(folder)) as server:
+            helm.repo_index(f"http://127.0.0.1:{server.server_port}")
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    status: str
+    detail: str
+    fix: str = ""
+
+
+def doctor(settings: dict[str, Any]) -> list[Check]:
+    """The article's security model for an S3 repository, checked setting by setting."""
+    return [_policy(settings["policy"]), _public_access_block(settings["public_access_block"]),
+            _acl(settings["acl_grants"] or []), _website(settings["website"]), _index(settings["index"])]
+
+
+def _policy(policy: str | None) -> Check:
+    if policy is None:
+        return Check("bucket policy", WARN, "no bucket policy: only IAM principals can read the charts",
+                     "allow s3:GetObject to readers under an aws:sourceVpce condition (the article's policy)")
+    statements = json.loads(policy).get("Statement", [])
+    statements = statements if isinstance(statements, list) else [statements]
+    public = [s for s in statements if s.get("Effect") == "Allow" and _anyone(s.get("Principal"))
+              and _reads(s.get("Action"))]
+    open_ = [s for s in public if not s.get("Condition")]
+    if open_:
+        return Check("bucket policy", FAIL, "s3:GetObject is allowed to anyone, with no condition: the charts are public",
+                     "add a Condition, e.g. StringEquals aws:sourceVpce: vpce-..., to that statement")
+    if public:
+        keys = sorted({k for s in public for test in s["Condition"].values() for k in test})
+        return Check("bucket policy", PASS, f"anonymous s3:GetObject only under a condition ({', '.join(keys)})")
+    return Check("bucket policy", PASS, "no anonymous read access")
+
+
+def _anyone(principal: Any) -> bool:
+    return principal == "*" or (isinstance(principal, dict) and "*" in _as_list(principal.get("AWS")))
+
+
+def _reads(action: Any) -> bool:
+    return any(a in ("*", "s3:*", "s3:GetObject", "s3:Get*") for a in _as_list(action))
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _public_access_block(block: dict[str, bool] | None) -> Check:
+    flags = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
+    if block is None:
+        return Check("public access block", WARN, "not configured", f"turn on all four: {', '.join(flags)}")
+    off = [f for f in flags if not block.get(f)]
+    if off:
+        return Check("public access block", WARN, f"off: {', '.join(off)}", "turn them on (a VPC-endpoint policy "
+                     "is not public, so the article's policy still works)")
+    return Check("public access block", PASS, "all four settings on")
+
+
+def _acl(grants: list[dict[str, Any]]) -> Check:
+    public = [f"{g.get('Permission')} to {g['Grantee']['URI'].rsplit('/', 1)[-1]}" for g in grants
+              if g.get("Grantee", {}).get("URI") in PUBLIC_GRANTEES]
+    if public:
+        return Check("bucket ACL", FAIL, f"public grants: {', '.join(public)}",
+                     "remove them (aws s3api put-bucket-acl --acl private)")
+    return Check("bucket ACL", PASS, "no public grants")
+
+
+def _website(website: dict[str, Any] | None) -> Check:
+    if not website:
+        return Check("website hosting", WARN, "off", "enable it with index document index.html, as the article does, "
+                     "if readers use the website endpoint")
+    document = website.get("IndexDocument", {}).get("Suffix")
+    if not document:
+        return Check("website hosting", WARN, "on, without an index document", "set IndexDocument to index.html")
+    return Check("website hosting", PASS, f"on, index document {document}")
+
+
+def _index(headers: dict[str, str | None] | None) -> Check:
+    if headers is None:
+        return Check("index.yaml", FAIL, "missing: not a chart repository yet", "run invoke repo.publish")
+    problems = []
+    if headers.get("ContentType") not in ("application/x-yaml", "application/yaml", "text/yaml", "application/json"):
+        problems.append(f"Content-Type {headers.get('ContentType')}")
+    age = re.search(r"max-age=(\d+)", headers.get("CacheControl") or "")
+    if age is None or int(age.group(1)) > 300:
+        problems.append(f"Cache-Control {headers.get('CacheControl')!r} (clients may not see new versions)")
+    if problems:
+        return Check("index.yaml", WARN, "; ".join(problems), "publish again with invoke repo.publish: it sets both")
+    return Check("index.yaml", PASS, f"{headers['ContentType']}, {headers['CacheControl']}")

@@ -1,0 +1,87 @@
+"""repo.verify and repo.doctor against live repositories: a folder and moto buckets set up right and wrong."""
+
+import json
+
+import pytest
+
+from tests.conftest import invoke
+
+ARTICLE_POLICY = {"Version": "2012-10-17", "Statement": [{
+    "Sid": "Access-to-specific-VPC-only", "Effect": "Allow", "Principal": {"AWS": ["*"]}, "Action": ["s3:GetObject"],
+    "Resource": ["arn:aws:s3:::{bucket}/*"], "Condition": {"StringEquals": {"aws:sourceVpce": "vpce-1a2b3c4d"}}}]}
+
+
+def findings(project, url, env=None):
+    result = invoke(project, "repo.verify", "--url", url, "--json", env=env, check=False)
+    return result.returncode, {(f["kind"], f["key"]) for f in json.loads(result.stdout)}, result.stderr
+
+
+def test_a_freshly_published_repository_verifies_clean(project, bucket):
+    invoke(project, "repo.publish", "--url", bucket.url, env=bucket.env)
+    result = invoke(project, "repo.verify", "--url", bucket.url, env=bucket.env)
+    assert "index.yaml loads in Helm, every package present with its digest, no strays" in result.stdout
+
+
+def test_verify_finds_missing_tampered_and_stray_packages(project):
+    invoke(project, "repo.publish")
+    repo = project / "dist" / "repo"
+    (repo / "common-0.1.0.tgz").unlink()
+    tampered = repo / "hello-api-0.1.0.tgz"
+    tampered.write_bytes(tampered.read_bytes() + b"\0")
+    (repo / "stray-9.9.9.tgz").write_bytes(b"not indexed")
+    code, found, stderr = findings(project, "dist/repo")
+    assert code == 1
+    assert found == {("missing", "common-0.1.0.tgz"), ("digest", "hello-api-0.1.0.tgz"), ("orphan", "stray-9.9.9.tgz")}
+    assert stderr.strip().endswith("3 finding(s); the table above says what to do")
+
+
+@pytest.mark.parametrize("content, detail", [
+    (b"entries: [", "index.yaml: not valid YAML"),
+    (b"apiVersion: v1\nentries: {}\napiVersion: v1\n", 'key \\"apiVersion\\" already set'),  # only Helm minds
+])
+def test_verify_reports_an_index_that_we_or_helm_cannot_load(project, content, detail):
+    invoke(project, "repo.publish")
+    (project / "dist" / "repo" / "index.yaml").write_bytes(content)
+    result = invoke(project, "repo.verify", "--json", check=False)
+    assert result.returncode == 1
+    assert [f["kind"] for f in json.loads(result.stdout)] == ["index"] and detail in result.stdout
+
+
+def doctor(project, bucket):
+    result = invoke(project, "repo.doctor", "--url", bucket.url, "--json", env=bucket.env, check=False)
+    return result.returncode, {c["name"]: c["status"] for c in json.loads(result.stdout)}, result
+
+
+def test_doctor_passes_the_articles_private_bucket(project, bucket):
+    client = bucket.client()
+    invoke(project, "repo.publish", "--url", bucket.url, env=bucket.env)
+    policy = json.dumps(ARTICLE_POLICY).replace("{bucket}", bucket.name)
+    client.put_bucket_policy(Bucket=bucket.name, Policy=policy)
+    client.put_public_access_block(Bucket=bucket.name, PublicAccessBlockConfiguration={
+        "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True, "RestrictPublicBuckets": True})
+    client.put_bucket_website(Bucket=bucket.name, WebsiteConfiguration={"IndexDocument": {"Suffix": "index.html"}})
+    code, statuses, _ = doctor(project, bucket)
+    assert code == 0
+    assert statuses == {"bucket policy": "pass", "public access block": "pass", "bucket ACL": "pass",
+                        "website hosting": "pass", "index.yaml": "pass"}
+
+
+def test_doctor_fails_a_public_bucket_and_says_how_to_fix_it(project, bucket):
+    client = bucket.client()
+    bucket.make_public()  # s3:GetObject for anyone, no condition
+    client.put_bucket_acl(Bucket=bucket.name, ACL="public-read")
+    client.put_object(Bucket=bucket.name, Key="index.yaml", Body=b"apiVersion: v1\nentries: {}\n",
+                      ContentType="binary/octet-stream")
+    code, statuses, result = doctor(project, bucket)
+    assert code == 1
+    assert statuses == {"bucket policy": "fail", "public access block": "warn", "bucket ACL": "fail",
+                        "website hosting": "warn", "index.yaml": "warn"}
+    checks = {c["name"]: c for c in json.loads(result.stdout)}
+    assert "aws:sourceVpce" in checks["bucket policy"]["fix"]
+    assert "READ to AllUsers" in checks["bucket ACL"]["detail"]
+    assert result.stderr.strip() == f"error: {bucket.url}: bucket policy, bucket ACL failed; apply the fixes above"
+
+
+def test_doctor_is_for_s3_repositories(project):
+    result = invoke(project, "repo.doctor", check=False)
+    assert result.returncode == 1 and "repo.doctor checks an S3 repository" in result.stderr
