@@ -135,8 +135,9 @@ def _upload(store: Store, step: Step, force: bool) -> None:
         found = store.read(step.package.filename)
         if found and found[0] != data and not force:
             raise ToolError(
-                f"{store.url}/{step.package.filename}: exists with different content but is not in the index "
-                "(left by another publisher?); bump the chart's version, or pass --force to replace it"
+                f"{store.url}/{step.package.filename}: exists with different content, not yet in the index "
+                "(another publisher is publishing this version, or was interrupted); bump the chart's version, "
+                "or pass --force to replace it"
             )
         if found and found[0] != data:
             store.overwrite(step.package.filename, data)

@@ -1,0 +1,105 @@
+"""The publish path under faults: S3 errors, resets, delays, lost answers, SIGKILL, 16 publishers at once.
+
+After every run, successful or not, the bucket must satisfy the invariants (tests/support/invariants.py),
+and a failed run must have said so in one line, and a re-run must complete.
+"""
+
+import os
+import random
+import re
+import signal
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from tests.conftest import copy_project, invoke
+from tests.support.faults import fault_proxy
+from tests.support.invariants import check_bucket
+
+
+def add_charts(project, names, version="1.0.0", content="a"):
+    for name in names:
+        folder = project / "charts" / name
+        (folder / "templates").mkdir(parents=True, exist_ok=True)
+        (folder / "Chart.yaml").write_text(f"apiVersion: v2\nname: {name}\nversion: {version}\n")
+        (folder / "templates" / "cm.yaml").write_text(
+            f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\ndata:\n  content: {content!r}\n")
+
+
+@pytest.mark.parametrize("rate, seed", [(0.1, 11), (0.25, 12), (0.25, 13), (0.4, 14), (0.6, 15)])
+def test_faults_on_the_way_to_s3_never_break_the_repository(project, bucket, rate, seed):
+    invoke(project, "repo.publish", "--url", bucket.url, env=bucket.env)
+    published = check_bucket(bucket, {})
+    add_charts(project, [f"fault-{i}" for i in range(10)])
+    with fault_proxy(bucket.endpoint, rate, seed) as (url, proxy):
+        result = invoke(project, "repo.publish", "--url", bucket.url, env={**bucket.env, "AWS_ENDPOINT_URL_S3": url},
+                        check=False)
+        published = check_bucket(bucket, published)
+        if result.returncode != 0:
+            lines = result.stderr.strip().splitlines()
+            assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+            assert "Traceback" not in result.stderr
+        retried = invoke(project, "repo.publish", "--url", bucket.url,
+                         env={**bucket.env, "AWS_ENDPOINT_URL_S3": url}, check=False)
+    if retried.returncode != 0:  # two unlucky runs in a row: once more without faults
+        invoke(project, "repo.publish", "--url", bucket.url, env=bucket.env)
+    final = check_bucket(bucket, published)
+    assert {f"fault-{i}" for i in range(10)} <= {name for name, _ in final}
+    assert proxy.requests >= 13  # the publish really went through the proxy
+
+
+def test_sigkill_at_random_moments_leaves_a_valid_repository_and_a_rerun_completes(project, bucket):
+    invoke(project, "repo.publish", "--url", bucket.url, env=bucket.env)
+    published = check_bucket(bucket, {})
+    chances = random.Random(2026)
+    with fault_proxy(bucket.endpoint, 1.0, 7, delay_only=True) as (url, _):
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "INVOKE_"))}
+        env.update(bucket.env, AWS_ENDPOINT_URL_S3=url, CI="true")
+        for round_ in range(10):
+            add_charts(project, [f"killed-{round_}-{i}" for i in range(3)])
+            publisher = subprocess.Popen([sys.executable, "-m", "invoke", "repo.publish", "--url", bucket.url],
+                                         cwd=project, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(chances.uniform(0.3, 2.5))
+            publisher.send_signal(signal.SIGKILL)
+            publisher.wait()
+            published = check_bucket(bucket, published)
+            invoke(project, "repo.publish", "--url", bucket.url, env={**bucket.env, "AWS_ENDPOINT_URL_S3": url})
+            published = check_bucket(bucket, published)
+            assert {f"killed-{round_}-{i}" for i in range(3)} <= {name for name, _ in published}
+
+
+def test_sixteen_publishers_at_once_identical_succeed_once_conflicting_have_one_winner(tmp_path, bucket):
+    roles = ["same"] * 6 + ["contested"] * 5 + ["own"] * 5
+    projects = []
+    for i, role in enumerate(roles):
+        project = copy_project(tmp_path / f"publisher-{i}")
+        if role == "same":
+            add_charts(project, ["shared"], content="identical")
+        elif role == "contested":
+            add_charts(project, ["contested"], content=f"version of publisher {i}")
+        else:
+            add_charts(project, [f"own-{i}"])
+        projects.append(project)
+    invoke(projects[0], "repo.package")  # warm the import caches; not a publish
+
+    def publish(project):
+        return invoke(project, "repo.publish", "--url", bucket.url, env=bucket.env, check=False, timeout=300)
+
+    with ThreadPoolExecutor(len(projects)) as pool:
+        results = list(pool.map(publish, projects))
+    final = check_bucket(bucket, {})
+    by_role = {role: [r for r, p in zip(results, roles) if p == role] for role in set(roles)}
+    assert all(r.returncode == 0 for r in by_role["same"] + by_role["own"]), [r.stderr for r in results]
+    winners = [r for r in by_role["contested"] if r.returncode == 0]
+    losers = [r for r in by_role["contested"] if r.returncode != 0]
+    assert len(winners) == 1 and len(losers) == 4
+    for loser in losers:
+        assert loser.stderr.startswith("error: ") and "contested" in loser.stderr and "different content" in loser.stderr
+    names = [name for name, _ in final]
+    assert sorted(names) == sorted(["shared", "contested", *(f"own-{i}" for i in range(11, 16)),
+                                    "common", "hello-api", "hello-world"])  # one entry each: published once
+    built = re.search(r"contested\s+1\.0\.0\s+([0-9a-f]{16})", winners[0].stdout).group(1)
+    assert final[("contested", "1.0.0")]["digest"].startswith(built)  # the index names the winner's package
