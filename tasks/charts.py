@@ -37,6 +37,7 @@ SEMVER = re.compile(
     r"(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?"
     r"(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$"
 )
+_TEXT = (".yaml", ".yml", ".json", ".tpl", ".txt")  # a chart's top-level text files, checked for UTF-8
 _YAML_LOADER = getattr(yaml, "CBaseLoader", yaml.BaseLoader)  # every scalar stays a string: 1.10 is not 1.1
 
 
@@ -124,20 +125,27 @@ def read(chart_dir: Path, charts_dir: Path) -> ChartSource:
         raise ToolError(f"{where}: 'version' is missing; add version: 0.1.0 (SemVer 2)")
     if not isinstance(version, str) or not SEMVER.match(version):
         raise ToolError(f"{where}: version {version!r} is not SemVer 2 (MAJOR.MINOR.PATCH[-PRE][+BUILD]); fix it")
-    _refuse_escaping_symlinks(chart_dir, f"{charts_dir.name}/{rel}")
+    _check_files(chart_dir, f"{charts_dir.name}/{rel}")
     return ChartSource(name=name, version=version, path=chart_dir, rel=rel)
 
 
-def _refuse_escaping_symlinks(chart_dir: Path, where: str) -> None:
+def _check_files(chart_dir: Path, where: str) -> None:
+    """No symlink may leave the chart; templates and values must be UTF-8 (Kubernetes reads nothing else)."""
     root = chart_dir.resolve()
     for folder, dirs, files in os.walk(chart_dir):
         for entry in dirs + files:
-            link = Path(folder) / entry
-            if link.is_symlink() and not link.resolve().is_relative_to(root):
+            path = Path(folder) / entry
+            rel = path.relative_to(chart_dir)
+            if path.is_symlink() and not path.resolve().is_relative_to(root):
                 raise ToolError(
-                    f"{where}/{link.relative_to(chart_dir)}: symlink points outside the chart "
-                    f"({os.readlink(link)}); copy the file into the chart instead"
+                    f"{where}/{rel}: symlink points outside the chart ({os.readlink(path)}); "
+                    "copy the file into the chart instead"
                 )
+            if entry in files and (rel.parts[0] == "templates" or (len(rel.parts) == 1 and rel.suffix in _TEXT)):
+                try:
+                    path.read_bytes().decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    raise ToolError(f"{where}/{rel}: not UTF-8 (byte {exc.start}); save it as UTF-8") from None
 
 
 def source_date_epoch(chart_dir: Path, env: Mapping[str, str]) -> int:
@@ -197,8 +205,8 @@ def staged(charts_dir: Path, work_dir: Path) -> Iterator[Path]:
         shutil.copytree(charts_dir, stage, symlinks=True)
         try:
             yield stage
-        except ToolError as exc:  # point the user at their checkout, not at the scratch copy
-            raise ToolError(str(exc).replace(str(stage), str(charts_dir))) from exc
+        except ToolError as exc:  # point the user at their checkout (charts/...), not at the scratch copy
+            raise ToolError(str(exc).replace(str(stage), charts_dir.name)) from exc
 
 
 def prepare(stage_dir: Path) -> None:
@@ -210,7 +218,12 @@ def prepare(stage_dir: Path) -> None:
     meta = yaml.load((stage_dir / "Chart.yaml").read_text(encoding="utf-8"), Loader=_YAML_LOADER)
     if meta.get("dependencies"):
         locked = (stage_dir / "Chart.lock").exists()
-        helm.build_dependencies(stage_dir)
+        try:
+            helm.build_dependencies(stage_dir)
+        except ToolError as exc:
+            sources = ", ".join(sorted({str(d.get("repository")) for d in meta["dependencies"] if isinstance(d, dict)}))
+            raise ToolError(f"{stage_dir}/Chart.yaml: dependencies could not be built from {sources}; check "
+                            f"them (and Chart.lock) ({exc})") from None
         if not locked:
             (stage_dir / "Chart.lock").unlink(missing_ok=True)
 

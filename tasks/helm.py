@@ -32,7 +32,7 @@ def _helm(command: str) -> Iterator[Any]:
 
 
 def package(chart_dir: Path, destination: Path) -> Path:
-    with _helm(f"package {chart_dir} --destination {destination}") as helm:
+    with _helm(f"package {chart_dir}") as helm:
         return Path(helm.package(chart_dir, destination=destination))
 
 

@@ -77,7 +77,8 @@ def load(data: bytes | None, where: str) -> Index:
             doc = _parse(data)
     except yaml.YAMLError as exc:
         raise ToolError(f"{where}: not valid YAML ({str(exc).splitlines()[0]}); restore it or remove it to rebuild") from None
-    if not isinstance(doc, dict) or "apiVersion" not in doc or not isinstance(doc.get("entries", {}) or {}, dict):
+    if not isinstance(doc, dict) or "apiVersion" not in doc or "entries" not in doc \
+            or not isinstance(doc["entries"] or {}, dict):
         raise ToolError(f"{where}: not a Helm repository index (needs apiVersion and entries); restore it or remove it")
     entries = doc.pop("entries", None) or {}
     for name, versions in entries.items():

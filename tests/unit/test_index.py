@@ -97,6 +97,7 @@ def test_missing_index_is_an_empty_repository():
     (b"just a string", "not a Helm repository index"),
     (b"apiVersion: v1\nentries: [1, 2]\n", "not a Helm repository index"),
     (b"generated: x\n", "not a Helm repository index"),
+    (b"apiVersion: v1\ngenerated: x\n", "not a Helm repository index"),
     (b"apiVersion: v1\nentries:\n  app: 3\n", "entries.app is not a list"),
 ])
 def test_bad_index_is_refused_with_its_location(data, why):
