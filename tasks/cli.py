@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import sys
 import traceback
 from collections.abc import Callable
@@ -28,6 +29,7 @@ def task(help: dict[str, str], **options: Any) -> Callable[[Callable[..., Any]],
     def decorate(body: Callable[..., Any]) -> invoke.Task:
         @functools.wraps(body)
         def run(c: invoke.Context, *args: Any, **kwargs: Any) -> Any:
+            ui.guard(os.environ)
             try:
                 return body(c, *args, **kwargs)
             except ToolError as exc:

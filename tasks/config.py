@@ -37,8 +37,8 @@ def _rows(c: Context) -> list[dict[str, str]]:
             *({"setting": f"{where}.secrets.{path}", "value": f"${variable} ({_presence(variable)})",
                "source": "invoke.yaml + env"} for path, variable in rel.secrets),
         ]
-    rows += [{"setting": name, "value": os.environ[name], "source": "env"}
-             for name in sorted(os.environ) if name.startswith(("DRONE_", "PLUGIN_")) and name not in _secret_names()]
+    rows += [{"setting": name, "value": os.environ[name], "source": "env"} for name in sorted(os.environ)
+             if name.startswith(("DRONE_", "PLUGIN_")) and not name.endswith((*ui.SECRET_SUFFIXES, "_CERTIFICATE"))]
     return rows
 
 
@@ -51,11 +51,6 @@ def _cluster(environment: settings.Environment) -> str:
 
 def _presence(variable: str) -> str:
     return "set" if os.environ.get(variable) else "NOT SET"
-
-
-def _secret_names() -> set[str]:
-    """Variables that hold credentials or values marked secret: listed by name elsewhere, never by value."""
-    return {n for n in os.environ if n.endswith(("_TOKEN", "_CERTIFICATE", "_SECRET", "_KEY", "_PASSWORD"))}
 
 
 def _relative(path: Any) -> str:

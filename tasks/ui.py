@@ -9,19 +9,38 @@ from __future__ import annotations
 import base64
 import io
 import json
+import logging
 import os
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import IO, Any, TextIO, cast
 
 _secrets: set[str] = set()
 MASK = "***"
+# Environment variables whose values are credentials whatever else happens (AWS keys, cluster tokens, ...).
+SECRET_SUFFIXES = ("_SECRET_ACCESS_KEY", "_SESSION_TOKEN", "_TOKEN", "_PASSWORD", "_SECRET")
 
 
 def add_secret(value: str) -> None:
     """Treat `value` (and its base64, as it appears in Secret manifests) as radioactive from now on."""
     if len(value) >= 3:
         _secrets.update({value, base64.b64encode(value.encode()).decode()})
+
+
+def guard(environ: Mapping[str, str]) -> None:
+    """Register credential variables as secrets and mask log records too (`--debug` logs to stderr)."""
+    for name, value in environ.items():
+        if name.endswith(SECRET_SUFFIXES):
+            add_secret(value)
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, _RedactingFilter) for f in handler.filters):
+            handler.addFilter(_RedactingFilter())
+
+
+class _RedactingFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg, record.args = redact(record.getMessage()), ()
+        return True
 
 
 def redact(text: str) -> str:

@@ -42,3 +42,27 @@ def test_every_release_task_keeps_secret_values_out_of_all_output(cluster):
     assert stored == [{"secretRef": {"name": "hello-world-hello-world"}}]
     secret_object = cluster.emulator.store[("v1", "secrets", cluster.namespaces["staging"], "hello-world-hello-world")]
     assert base64.b64decode(secret_object["data"]["API_KEY"]).decode() == SECRET  # it did reach the cluster
+
+
+AWS_SECRET = "aws-secret-Key-0c9b7a"
+
+
+def test_repository_tasks_never_print_the_aws_secret_key_even_with_debug_logging(project, bucket):
+    env = {**bucket.env, "AWS_SECRET_ACCESS_KEY": AWS_SECRET, "AWS_SESSION_TOKEN": "session-Token-51f2"}
+    forbidden = [AWS_SECRET, base64.b64encode(AWS_SECRET.encode()).decode(), "session-Token-51f2"]
+    runs = [
+        ("repo.publish", "--url", bucket.url),
+        ("--debug", "repo.publish", "--url", bucket.url),
+        ("--debug", "repo.verify", "--url", bucket.url),
+        ("repo.doctor", "--url", bucket.url, "--json"),
+        ("repo.index", "--url", bucket.url, "--json"),
+        ("config", "--json"),
+        ("--debug", "repo.publish", "--url", "s3://no-such-bucket-for-secrets"),
+    ]
+    codes = []
+    for args in runs:
+        result = invoke(project, *args, env=env, check=False)
+        codes.append(result.returncode)
+        text = result.stdout + result.stderr
+        assert not [value for value in forbidden if value in text], f"{' '.join(args)} printed a secret"
+    assert codes == [0, 0, 0, 0, 0, 0, 1]  # the last: a missing bucket, a failure path with --debug
