@@ -15,7 +15,6 @@ import io
 import os
 import re
 import shutil
-import subprocess
 import tarfile
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
@@ -28,6 +27,7 @@ import yaml
 
 from tasks import helm
 from tasks.errors import ToolError
+from tasks.git import git
 
 FIXED_EPOCH = 315532800  # 1980-01-01: the oldest date zip-based tools accept
 _NAME = re.compile(r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$")
@@ -157,14 +157,8 @@ def source_date_epoch(chart_dir: Path, env: Mapping[str, str]) -> int:
             raise ToolError(
                 f"SOURCE_DATE_EPOCH={env['SOURCE_DATE_EPOCH']!r} is not a number of seconds; unset or fix it"
             ) from None
-    try:
-        out = subprocess.run(
-            ["git", "log", "-1", "--format=%ct", "--", "."],
-            cwd=chart_dir, capture_output=True, text=True, timeout=30, check=False,
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        out = ""
-    return int(out) if out.isdigit() else FIXED_EPOCH
+    committed = git(chart_dir, "log", "-1", "--format=%ct", "--", ".")
+    return int(committed) if committed.isdigit() else FIXED_EPOCH
 
 
 def normalize(data: bytes, mtime: int) -> bytes:

@@ -13,7 +13,6 @@ import difflib
 import getpass
 import os
 import re
-import subprocess
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +23,7 @@ import yaml
 
 from tasks import charts, helm, publish, ui
 from tasks.errors import ToolError
+from tasks.git import git
 from tasks.settings import Environment, Release
 from tasks.store import Store
 
@@ -159,16 +159,16 @@ def read_values(path: Path, where: str) -> dict[str, Any]:
 
 def layered_values(
     release: Release, environment: Environment, values_files: Iterable[str], sets: Iterable[str],
-    secrets: Iterable[str], env: Mapping[str, str], root: Path,
-) -> tuple[dict[str, Any], list[str]]:
-    """The values, layered in VALUES_ORDER, and the paths that hold secrets."""
+    secrets: Iterable[str], env: Mapping[str, str],
+) -> dict[str, Any]:
+    """The values, layered in VALUES_ORDER; secret values registered with ui before they are parsed."""
     layers: list[dict[str, Any]] = []
     layers += [read_values(p, f"release.releases.{release.name}.values") for p in release.values]
-    layers += [_set(expand(s, env, f"release.releases.{release.name}.set"), "release.releases set") for s in release.set]
+    where = f"release.releases.{release.name}.set"
+    layers += [_set(expand(s, env, where), where) for s in release.set]
     layers += [read_values(p, f"release.environments.{environment.name}.values") for p in environment.values]
-    layers += [read_values(root / p if not Path(p).is_absolute() else Path(p), "--values") for p in values_files]
+    layers += [read_values(Path(p), "--values") for p in values_files]  # like helm -f: relative to where you are
     layers += [_set(expand(s, env, f"--set {s}"), "--set") for s in sets]
-    secret_paths = []
     for path, variable in [*release.secrets, *(_secret_flag(s) for s in secrets)]:
         value = env.get(variable)
         if value is None:
@@ -178,11 +178,10 @@ def layered_values(
         if not parsed:
             raise ToolError(f"secret {path!r}: not a values path; use dotted keys like db.password")
         layers.append(parsed)
-        secret_paths.append(path)
     values: dict[str, Any] = {}
     for layer in layers:
         merge(values, layer)
-    return values, secret_paths
+    return values
 
 
 def _set(expression: str, where: str) -> dict[str, Any]:
@@ -295,17 +294,9 @@ def refuse_if_stuck(revisions: list[dict[str, Any]], recover: str) -> None:
 
 def deployer(env: Mapping[str, str], root: Path) -> dict[str, str]:
     """Who and what deployed: recorded in the release's description and labels."""
-    commit = env.get("DRONE_COMMIT_SHA") or _git(root, "rev-parse", "HEAD")
-    who = env.get("DRONE_COMMIT_AUTHOR") or _git(root, "config", "user.email") or getpass.getuser()
+    commit = env.get("DRONE_COMMIT_SHA") or git(root, "rev-parse", "HEAD")
+    who = env.get("DRONE_COMMIT_AUTHOR") or git(root, "config", "user.email") or getpass.getuser()
     return {"commit": commit, "who": who, "build": env.get("DRONE_BUILD_LINK", "")}
-
-
-def _git(root: Path, *args: str) -> str:
-    try:
-        return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=10,
-                              check=False).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return ""
 
 
 def label_value(text: str) -> str:
@@ -388,7 +379,7 @@ def prepare(
 ) -> Plan:
     """Everything a deploy needs, checked, before the cluster is touched."""
     access = cluster_access(environment, env)
-    values, _ = layered_values(release, environment, values_files, sets, secrets, env, root)
+    values = layered_values(release, environment, values_files, sets, secrets, env)
     where = f"release.releases.{release.name}"
     if is_local(release.chart):
         chart_version, archive = local_chart(root, release.chart, work_dir)

@@ -41,23 +41,23 @@ def _plan(c: Context, env: str | None, release: str | None, url: str | None, ver
                        sets=set_ or [], secrets=set_secret or [], env=os.environ, work_dir=repo.build_dir)
 
 
-def _access(c: Context, env: str | None, release: str | None) -> tuple[str, dep.Access]:
+def _target(c: Context, env: str | None, release: str | None) -> tuple[settings.Environment, str, dep.Access]:
+    """The environment, the release's name and how to reach the cluster, for tasks that need no chart."""
     environment, rel = settings.resolve_release(ROOT, c.config.get("release", {}), env_name=env, release_name=release)
-    return rel.name, dep.cluster_access(environment, os.environ)
+    return environment, rel.name, dep.cluster_access(environment, os.environ)
 
 
 @task(help=DEPLOY_HELP, iterable=["set_", "values", "set_secret"])
 def deploy(c, env=None, release=None, version=None, set_=None, values=None, set_secret=None, dry_run=False,
            wait=True, timeout="5m", yes=False, url=None):
     """Upgrade --install a release into an environment."""
-    plan = _plan(c, env, release, url, version, set_, values, set_secret)
     seconds = dep.timeout_seconds(timeout)
+    plan = _plan(c, env, release, url, version, set_, values, set_secret)
+    what = (f"{plan.chart} {plan.version} as {plan.release} to {plan.environment.name} "
+            f"({plan.access.source}, namespace {plan.access.namespace})")
     if not dry_run:
-        dep.confirm(plan.environment, f"deploy {plan.chart} {plan.version} as {plan.release} to "
-                    f"{plan.environment.name} ({plan.access.source}, namespace {plan.access.namespace})",
-                    yes=yes, interactive=sys.stdin.isatty(), ask=input)
-    ui.say(f"{'dry run: ' if dry_run else ''}deploying {plan.chart} {plan.version} as {plan.release} to "
-           f"{plan.environment.name} ({plan.access.source}, namespace {plan.access.namespace})")
+        dep.confirm(plan.environment, f"deploy {what}", yes=yes, interactive=sys.stdin.isatty(), ask=input)
+    ui.say(f"{'dry run: ' if dry_run else ''}deploying {what}")
     result = dep.run(plan, wait=wait, timeout=seconds, dry_run=dry_run)
     if dry_run:
         ui.say("values (secrets masked):\n" + yaml.safe_dump(plan.values, sort_keys=True))
@@ -77,13 +77,13 @@ def deploy(c, env=None, release=None, version=None, set_=None, values=None, set_
             "timeout": TIMEOUT_HELP, "yes": "confirm a rollback in a protected environment"})
 def rollback(c, env=None, release=None, revision=None, wait=True, timeout="5m", yes=False):
     """Roll back to the last good revision."""
-    environment, rel = settings.resolve_release(ROOT, c.config.get("release", {}), env_name=env, release_name=release)
-    access = dep.cluster_access(environment, os.environ)
-    dep.confirm(environment, f"roll back {rel.name} in {environment.name}", yes=yes, interactive=sys.stdin.isatty(),
+    seconds = dep.timeout_seconds(timeout)
+    environment, name, access = _target(c, env, release)
+    dep.confirm(environment, f"roll back {name} in {environment.name}", yes=yes, interactive=sys.stdin.isatty(),
                 ask=input)
-    current, target, now = dep.roll_back(access, environment.name, rel.name, int(revision) if revision else None,
-                                         wait=wait, timeout=dep.timeout_seconds(timeout))
-    ui.say(f"rolled back {rel.name} in {environment.name} from revision {current['revision']} "
+    current, target, now = dep.roll_back(access, environment.name, name, int(revision) if revision else None,
+                                         wait=wait, timeout=seconds)
+    ui.say(f"rolled back {name} in {environment.name} from revision {current['revision']} "
            f"({current['status']}, {current['chart_name']}-{current['chart_version']}) to revision "
            f"{target['revision']} ({target['chart_name']}-{target['chart_version']}): now revision "
            f"{now['revision']} {now['status']}")
@@ -92,7 +92,7 @@ def rollback(c, env=None, release=None, revision=None, wait=True, timeout="5m", 
 @task(help={"env": ENV_HELP, "release": RELEASE_HELP, "json": JSON_HELP})
 def history(c, env=None, release=None, json=False):
     """List a release's revisions with status and chart."""
-    name, access = _access(c, env, release)
+    _, name, access = _target(c, env, release)
     revisions = dep.history(access, name)
     rows = [{"revision": r["revision"], "updated": r["deployed_at"], "status": r["status"],
              "chart": f"{r['chart_name']}-{r['chart_version']}", "app_version": r.get("app_version", ""),
@@ -107,7 +107,7 @@ def history(c, env=None, release=None, json=False):
 @task(help={"env": ENV_HELP, "release": RELEASE_HELP, "json": JSON_HELP})
 def status(c, env=None, release=None, json=False):
     """Show a release's status, chart and notes."""
-    name, access = _access(c, env, release)
+    _, name, access = _target(c, env, release)
     found = dep.status(access, name)
     if json:
         ui.emit_json(found)
@@ -131,14 +131,12 @@ def diff(c, env=None, release=None, version=None, set_=None, values=None, set_se
             "yes": "confirm: required for a protected environment, and whenever not on a terminal"})
 def uninstall(c, env=None, release=None, wait=True, timeout="5m", yes=False):
     """Remove a release and its history."""
-    environment, rel = settings.resolve_release(ROOT, c.config.get("release", {}), env_name=env, release_name=release)
-    access = dep.cluster_access(environment, os.environ)
-    dep.confirm(environment, f"uninstall {rel.name} from {environment.name}", yes=yes,
+    seconds = dep.timeout_seconds(timeout)
+    environment, name, access = _target(c, env, release)
+    dep.confirm(environment, f"uninstall {name} from {environment.name}", yes=yes,
                 interactive=sys.stdin.isatty(), ask=input, always=True)
-    dep.uninstall(access, rel.name, wait=wait, timeout=dep.timeout_seconds(timeout))
-    ui.say(f"uninstalled {rel.name} from {environment.name} (namespace {access.namespace})")
-
-
+    dep.uninstall(access, name, wait=wait, timeout=seconds)
+    ui.say(f"uninstalled {name} from {environment.name} (namespace {access.namespace})")
 
 
 ns = Collection("release", deploy, rollback, history, status, diff, uninstall)
