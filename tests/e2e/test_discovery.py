@@ -28,3 +28,26 @@ def test_every_task_and_every_parameter_has_help():
         assert (task.__doc__ or "").strip(), f"{name} has no docstring"
         missing = [a.name for a in task.get_arguments(ignore_unknown_help=False) if not a.help]
         assert not missing, f"{name}: no help for {missing}"
+
+
+def test_readme_test_command_is_what_ci_runs_and_its_examples_use_real_flags():
+    import re
+
+    import tasks as front_door
+
+    readme = (ROOT / "README.md").read_text()
+    ci = (ROOT / ".ci" / "run").read_text().strip().splitlines()[-1]
+    assert f"    {ci}\n" in readme
+    flags = {name: {f"--{a.name.replace('_', '-').strip('-')}" for a in front_door.ns[name].get_arguments()}
+             for name in front_door.ns.task_names}
+    for name in flags:  # invoke's automatic --no-FLAG for flags that default to true
+        flags[name] |= {f"--no-{f[2:]}" for f in flags[name]}
+    used = re.findall(r"invoke (?:--debug )?([a-z]+(?:\.[a-z]+)?)((?: [^\n#`]*)?)", readme)
+    checked = 0
+    for task, rest in used:
+        if task not in flags:
+            continue
+        for flag in re.findall(r"(--[a-z][a-z-]*)", rest):
+            assert flag in flags[task], f"README: invoke {task} {flag}: no such flag"
+            checked += 1
+    assert checked >= 15
