@@ -33,10 +33,21 @@ def task(help: dict[str, str], **options: Any) -> Callable[[Callable[..., Any]],
             try:
                 return body(c, *args, **kwargs)
             except ToolError as exc:
-                if logging.getLogger().isEnabledFor(logging.DEBUG):
-                    sys.stderr.write(ui.redact(traceback.format_exc()))
+                _traceback_if_debugging()
                 raise invoke.Exit(ui.redact(f"error: {exc}"), code=1) from None
+            except (invoke.Exit, KeyboardInterrupt):
+                raise
+            except Exception as exc:  # a bug: still one line, still redacted, the traceback with --debug
+                _traceback_if_debugging()
+                detail = " ".join(str(exc).split())
+                raise invoke.Exit(ui.redact(f"error: unexpected {type(exc).__name__}: {detail} (a bug; "
+                                            "invoke --debug shows the traceback)"), code=2) from None
 
         return invoke.task(help=help, **options)(run)
 
     return decorate
+
+
+def _traceback_if_debugging() -> None:
+    if logging.getLogger().isEnabledFor(logging.DEBUG):
+        sys.stderr.write(ui.redact(traceback.format_exc()))

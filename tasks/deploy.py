@@ -203,8 +203,6 @@ def choose_version(entries: list[dict[str, Any]], constraint: str | None, chart:
     """The newest entry matching a Masterminds-style constraint (~1.2, ^1.2, 1.x, >=1.2 <2, a || b)."""
     from semantic_version import NpmSpec, Version
 
-    if not entries:
-        raise ToolError(f"{where}: chart {chart!r} is not in the repository; publish it (invoke repo.publish)")
     if constraint is None:
         candidates = [e for e in entries if "-" not in str(e.get("version"))] or entries
         return max(candidates, key=lambda e: _parsed(e, Version))
@@ -235,7 +233,11 @@ def _parsed(entry: dict[str, Any], version_type: Any) -> Any:
 def fetch_chart(store: Store, chart: str, constraint: str | None, where: str) -> tuple[str, bytes]:
     """(version, archive) from the chart repository, verified against the index's digest."""
     index, _ = publish.read_index(store)
-    entry = choose_version(index.entries.get(chart, []), constraint, chart, where)
+    if not index.entries.get(chart):
+        known = ", ".join(sorted(index.entries)[:10]) or "no charts yet"
+        raise ToolError(f"{store.url}: chart {chart!r} is not in this repository ({known}); publish it "
+                        "(invoke repo.publish) or fix repo.url")
+    entry = choose_version(index.entries[chart], constraint, chart, where)
     urls = entry.get("urls") or [f"{chart}-{entry['version']}.tgz"]
     key = urlsplit(str(urls[0])).path.rsplit("/", 1)[-1]
     found = store.read(key)
