@@ -149,7 +149,11 @@ def _check_files(chart_dir: Path, where: str) -> None:
 
 
 def source_date_epoch(chart_dir: Path, env: Mapping[str, str]) -> int:
-    """SOURCE_DATE_EPOCH, else the chart folder's last commit time, else a fixed epoch."""
+    """SOURCE_DATE_EPOCH, else the chart folder's last commit time, else a fixed epoch.
+
+    A shallow clone cannot tell when an older chart last changed (its boundary commit seems to add
+    every file), so there the fixed epoch stands in: shallow clones then agree with each other.
+    """
     if env.get("SOURCE_DATE_EPOCH"):
         try:
             return int(env["SOURCE_DATE_EPOCH"])
@@ -157,6 +161,8 @@ def source_date_epoch(chart_dir: Path, env: Mapping[str, str]) -> int:
             raise ToolError(
                 f"SOURCE_DATE_EPOCH={env['SOURCE_DATE_EPOCH']!r} is not a number of seconds; unset or fix it"
             ) from None
+    if git(chart_dir, "rev-parse", "--is-shallow-repository") == "true":
+        return FIXED_EPOCH
     committed = git(chart_dir, "log", "-1", "--format=%ct", "--", ".")
     return int(committed) if committed.isdigit() else FIXED_EPOCH
 

@@ -60,6 +60,9 @@ def test_mtime_comes_from_source_date_epoch_else_the_charts_last_commit(project)
     assert charts.source_date_epoch(project / "charts" / "hello-world", {}) == 1714521600
     assert build(project, {"SOURCE_DATE_EPOCH": "1714521600"}) == build(project)
     assert build(project, {"SOURCE_DATE_EPOCH": "1"}) != build(project)
+    shallow = project.parent / "shallow"
+    subprocess.run(["git", "clone", "-q", "--depth", "1", f"file://{project}", str(shallow)], check=True)
+    assert charts.source_date_epoch(shallow / "charts" / "hello-world", {}) == charts.FIXED_EPOCH
 
 
 def test_a_chart_that_helm_cannot_package_fails_with_the_charts_name(project):
