@@ -20,13 +20,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tasks import charts, publish  # noqa: E402
-from tasks import index as idx  # noqa: E402
-from tasks.errors import ToolError  # noqa: E402
-from tasks.store import S3Store  # noqa: E402
-from tests.conftest import Bucket  # noqa: E402
-from tests.support.faults import fault_proxy  # noqa: E402
-from tests.support.invariants import check_bucket  # noqa: E402
+from tasks import charts, publish
+from tasks import index as idx
+from tasks.errors import ToolError
+from tasks.store import S3Store
+from tests.conftest import Bucket
+from tests.support.faults import fault_proxy
+from tests.support.invariants import check_bucket
 
 
 def one_rate(endpoint: str, rate: float, runs: int, work: Path) -> dict[str, object]:

@@ -5,7 +5,6 @@ import os
 import shlex
 import shutil
 import uuid
-from pathlib import Path
 
 import pytest
 import yaml

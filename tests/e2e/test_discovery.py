@@ -40,8 +40,8 @@ def test_readme_test_command_is_what_ci_runs_and_its_examples_use_real_flags():
     assert f"    {ci}\n" in readme
     flags = {name: {f"--{a.name.replace('_', '-').strip('-')}" for a in front_door.ns[name].get_arguments()}
              for name in front_door.ns.task_names}
-    for name in flags:  # invoke's automatic --no-FLAG for flags that default to true
-        flags[name] |= {f"--no-{f[2:]}" for f in flags[name]}
+    for names in flags.values():  # invoke's automatic --no-FLAG for flags that default to true
+        names |= {f"--no-{f[2:]}" for f in names}
     used = re.findall(r"invoke (?:--debug )?([a-z]+(?:\.[a-z]+)?)((?: [^\n#`]*)?)", readme)
     checked = 0
     for task, rest in used:

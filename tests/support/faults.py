@@ -52,7 +52,7 @@ class FaultProxy:
             return self.random.uniform(0.05, 0.3)
 
     def forward(self, method: str, path: str, headers: dict[str, str], body: bytes) -> tuple[int, list[tuple[str, str]], bytes]:
-        connection = http.client.HTTPConnection(self.upstream.hostname, self.upstream.port, timeout=30)
+        connection = http.client.HTTPConnection(self.upstream.hostname or "127.0.0.1", self.upstream.port, timeout=30)
         try:
             connection.request(method, path, body=body or None, headers=headers)
             response = connection.getresponse()
@@ -106,7 +106,7 @@ def _handler(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
             except OSError:
                 pass
 
-        do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = _any  # noqa: N815 (http.server's names)
+        do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = _any
 
     return Handler
 

@@ -44,6 +44,7 @@ def _fields(data: bytes) -> Iterator[tuple[int, int, Any]]:
     while i < len(data):
         key, i = _varint(data, i)
         number, wire = key >> 3, key & 7
+        value: Any
         if wire == 0:
             value, i = _varint(data, i)
         elif wire == 2:
@@ -145,12 +146,12 @@ class HelmReadyEmulator(KubernetesEmulator):
 
     def _openapi(self, group_version: str) -> dict[str, Any]:
         """Just enough OpenAPI v3 for client-go to see that PATCH takes fieldValidation (Helm asks)."""
-        served = {(("api/" if not r.group else f"apis/{r.group}/") + r.version): r for r in self.resources}
+        served = {(f"apis/{r.group}/" if r.group else "api/") + str(r.version): r for r in self.resources}
         if not group_version:
             return {"paths": {gv: {"serverRelativeURL": f"/openapi/v3/{gv}"} for gv in sorted(served)}}
         paths = {}
         for key in self.resources:
-            gv = ("api/" if not key.group else f"apis/{key.group}/") + key.version
+            gv = (f"apis/{key.group}/" if key.group else "api/") + str(key.version)
             if gv != group_version:
                 continue
             info = self.resources[key]
@@ -163,7 +164,7 @@ class HelmReadyEmulator(KubernetesEmulator):
         return {"openapi": "3.0.0", "info": {"title": "Kubernetes", "version": "v1.26.4"}, "paths": paths}
 
     async def _serve_version(self, request: Any) -> Any:
-        served = await super()._serve_version(request)
+        served: Any = await super()._serve_version(request)
         served["groupVersion"] = served["groupVersion"].lstrip("/")  # kmock 0.8 says "/v1" for core
         return served
 
@@ -319,7 +320,7 @@ class HelmReadyEmulator(KubernetesEmulator):
 class _Status(Exception):
     def __init__(self, code: int, reason: str, message: str) -> None:
         super().__init__(message)
-        self.body = {"apiVersion": "v1", "kind": "Status", "metadata": {}, "status": "Failure",
+        self.body: dict[str, Any] = {"apiVersion": "v1", "kind": "Status", "metadata": {}, "status": "Failure",
                      "message": message, "reason": reason, "code": code}
 
 
