@@ -285,12 +285,13 @@ def rollback_target(revisions: list[dict[str, Any]], revision: int | None) -> tu
 
 
 def refuse_if_stuck(revisions: list[dict[str, Any]], recover: str) -> None:
-    """A killed pipeline leaves the release pending; deploying over it would fail or hide the problem."""
+    """A pending release is another deploy still running, or one that was killed; never deploy over it."""
     if revisions and revisions[-1].get("status") in PENDING:
         last = revisions[-1]
         raise ToolError(
-            f"release {last['name']} is stuck in {last['status']} (revision {last['revision']}, "
-            f"an interrupted deploy?); recover with: {recover}"
+            f"release {last['name']} is {last['status']} since {last.get('deployed_at', '?')} (revision "
+            f"{last['revision']}): another deploy is running, or one was interrupted; if none is running, "
+            f"recover with: {recover}"
         )
 
 

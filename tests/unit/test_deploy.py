@@ -143,7 +143,8 @@ def test_rollback_without_a_target_says_why(revisions, revision, message):
 
 @pytest.mark.parametrize("status", deploy.PENDING)
 def test_a_pending_release_is_refused_with_the_recovery_command(status):
-    with pytest.raises(ToolError, match=f"stuck in {status} .* recover with: invoke release.rollback"):
+    with pytest.raises(ToolError, match=f"is {status} since .*another deploy is running, or one was interrupted; "
+                                        "if none is running, recover with: invoke release.rollback"):
         deploy.refuse_if_stuck([rev(1, "deployed"), rev(2, status)], "invoke release.rollback --env s")
     deploy.refuse_if_stuck([rev(1, "deployed"), rev(2, "failed")], "unused")
 
