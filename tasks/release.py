@@ -58,7 +58,8 @@ def deploy(c, env=None, release=None, version=None, set_=None, values=None, set_
     if not dry_run:
         dep.confirm(plan.environment, f"deploy {what}", yes=yes, interactive=sys.stdin.isatty(), ask=input)
     ui.say(f"{'dry run: ' if dry_run else ''}deploying {what}")
-    result = dep.run(plan, wait=wait, timeout=seconds, dry_run=dry_run)
+    with ui.waiting(f"helm upgrade --install{' --wait' if wait and not dry_run else ''} ({timeout} at most)"):
+        result = dep.run(plan, wait=wait, timeout=seconds, dry_run=dry_run)
     if dry_run:
         ui.say("values (secrets masked):\n" + yaml.safe_dump(plan.values, sort_keys=True))
         ui.say(dep.mask_secrets(result.get("manifest", "")))

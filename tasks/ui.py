@@ -12,7 +12,8 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import IO, Any, TextIO, cast
 
 _secrets: set[str] = set()
@@ -130,3 +131,13 @@ def progress(items: Sequence[Any], label: str, describe: Callable[[Any], str]) -
             bar.stop()
 
     return advance
+
+
+@contextmanager
+def waiting(message: str) -> Iterator[None]:
+    """A spinner on a terminal while something slow runs (Helm waiting for pods); one line elsewhere."""
+    if not interactive():
+        yield
+        return
+    with _console(sys.stderr).status(message):
+        yield
