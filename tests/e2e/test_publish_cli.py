@@ -48,8 +48,9 @@ def test_a_fresh_checkout_with_new_mtimes_republishes_nothing(tmp_path, bucket):
 
 def test_dry_run_prints_the_plan_and_writes_nothing(project, bucket):
     result = invoke(project, "repo.publish", "--dry-run", "--url", bucket.url, env=bucket.env)
-    assert "hello-world  0.1.0    new" in result.stdout
+    assert "hello-world  0.1.0    new" in result.stdout  # plain columns, one line per chart: not a terminal
     assert "dry run: nothing written" in result.stdout
+    assert "\x1b[" not in result.stdout + result.stderr and "╭" not in result.stdout  # no colour, no box
     assert bucket.objects() == {}
 
 
