@@ -9,7 +9,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from tasks import charts, helm
 from tasks import index as idx
@@ -39,7 +38,7 @@ def verify(store: Store) -> list[Finding]:
         helm_loads(found[0])
     except ToolError as exc:
         return [Finding("index", INDEX, str(exc))]
-    wanted = {_key(e): (name, e) for name, versions in index.entries.items() for e in versions}
+    wanted = {idx.package_key(e): (name, e) for name, versions in index.entries.items() for e in versions}
 
     def check(key: str) -> Finding | None:
         name, entry = wanted[key]
@@ -56,11 +55,6 @@ def verify(store: Store) -> list[Finding]:
     orphans = [k for k in store.keys() if k.endswith(".tgz") and k not in wanted]
     return findings + [Finding("orphan", k, "package not in index.yaml: publish its chart again, or delete it")
                        for k in orphans]
-
-
-def _key(entry: dict[str, Any]) -> str:
-    urls = entry.get("urls") or [f"{entry.get('name')}-{entry.get('version')}.tgz"]
-    return urlsplit(str(urls[0])).path.rsplit("/", 1)[-1]
 
 
 def helm_loads(data: bytes) -> None:

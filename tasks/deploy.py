@@ -17,11 +17,11 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import yaml
 
 from tasks import charts, helm, publish, ui
+from tasks import index as idx
 from tasks.errors import ToolError
 from tasks.git import git
 from tasks.settings import Environment, Release
@@ -238,8 +238,7 @@ def fetch_chart(store: Store, chart: str, constraint: str | None, where: str) ->
         raise ToolError(f"{store.url}: chart {chart!r} is not in this repository ({known}); publish it "
                         "(invoke repo.publish) or fix repo.url")
     entry = choose_version(index.entries[chart], constraint, chart, where)
-    urls = entry.get("urls") or [f"{chart}-{entry['version']}.tgz"]
-    key = urlsplit(str(urls[0])).path.rsplit("/", 1)[-1]
+    key = idx.package_key(entry)
     found = store.read(key)
     if found is None:
         raise ToolError(f"{store.url}/{key}: in the index but missing from the repository; run invoke repo.publish")

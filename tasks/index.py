@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
 import orjson
 import semver
@@ -66,6 +67,15 @@ def entry(metadata: dict[str, Any], digest: str, url: str, created: str) -> dict
     """An index entry: the chart's metadata plus where to get it, when it was published and its digest."""
     fields = {k: v for k, v in metadata.items() if v not in (None, "", [], {})}
     return {**fields, "urls": [url], "created": created, "digest": digest}
+
+
+def package_key(entry: dict[str, Any]) -> str:
+    """Where an entry's package lives in its repository: a relative url as it is (ChartMuseum writes
+    charts/NAME.tgz), an absolute one by its file name (public_url + name, as this tool writes them)."""
+    url = str((entry.get("urls") or [f"{entry.get('name')}-{entry.get('version')}.tgz"])[0])
+    if "://" not in url:
+        return url.removeprefix("./")
+    return urlsplit(url).path.rsplit("/", 1)[-1]
 
 
 def load(data: bytes | None, where: str) -> Index:

@@ -109,3 +109,14 @@ def test_bad_index_is_refused_with_its_location(data, why):
 def test_a_yaml_flow_mapping_that_is_not_json_is_still_read():
     index = idx.load(b"{apiVersion: v1, entries: {app: [{name: app, version: 1.10}]}}", "index.yaml")
     assert index.get("app", "1.10")["version"] == "1.10"
+
+
+@pytest.mark.parametrize("urls, key", [
+    (["app-1.0.0.tgz"], "app-1.0.0.tgz"),
+    (["./app-1.0.0.tgz"], "app-1.0.0.tgz"),
+    (["charts/app-1.0.0.tgz"], "charts/app-1.0.0.tgz"),  # ChartMuseum's layout
+    (["https://charts.example.com/team/app-1.0.0.tgz"], "app-1.0.0.tgz"),  # public_url + file name
+    ([], "app-1.0.0.tgz"),
+])
+def test_an_entrys_package_key_in_its_repository(urls, key):
+    assert idx.package_key({"name": "app", "version": "1.0.0", "urls": urls}) == key
