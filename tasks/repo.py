@@ -12,7 +12,7 @@ from tasks import index as idx
 from tasks import publish as pub
 from tasks.cli import ROOT, task
 from tasks.errors import ToolError
-from tasks.store import S3Store, open_store
+from tasks.store import S3Store, open_store, read_only
 
 URL_HELP = "repository: a folder, file://PATH or s3://BUCKET[/PREFIX] (default: repo.url in invoke.yaml, dist/repo)"
 PUBLIC_HELP = "base URL written into index.yaml urls (default: repo.public_url; unset: relative urls)"
@@ -80,6 +80,8 @@ def sync(c, url=None, public_url=None, force=False, dry_run=False):
     """
     s = _settings(c, url=url, public_url=public_url)
     store, packages, created = open_store(s.url), charts.built(s.packages_dir), idx.timestamp()
+    if not store.writable:
+        raise read_only(store)
     plan = pub.load(s.build_dir, packages, url=s.url, public_url=s.public_url, force=force)
     if plan is None:  # no `repo.index` before this: plan now, and show it
         plan = pub.make_plan(store, packages, public_url=s.public_url, force=force, created=created)

@@ -30,6 +30,7 @@ PACKAGE_CACHE = "max-age=31536000, immutable"  # a published version never chang
 
 class Store(Protocol):
     url: str
+    writable: bool
 
     def read(self, key: str) -> tuple[bytes, str] | None:
         """The object's bytes and ETag, or None when it does not exist."""
@@ -63,6 +64,8 @@ def content_type(key: str) -> tuple[str, str]:
 
 class LocalStore:
     """A folder; an flock on .lock stands in for S3's conditional writes, os.replace for atomic puts."""
+
+    writable = True
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -111,6 +114,8 @@ class LocalStore:
 
 class S3Store:
     """An S3 bucket (or MinIO, or a VPC endpoint: boto3 honours AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL)."""
+
+    writable = True
 
     def __init__(self, url: str) -> None:
         import boto3
@@ -208,6 +213,8 @@ class _NotFound(Exception):
 class HttpStore:
     """A repository served over HTTP(S): readable by anyone Helm can reach, never written."""
 
+    writable = False
+
     def __init__(self, url: str) -> None:
         self.url = url
 
@@ -223,16 +230,17 @@ class HttpStore:
             raise ToolError(f"{self.url}/{key}: {exc.reason}; check repo.url") from None
 
     def create(self, key: str, data: bytes) -> bool:
-        raise self._read_only()
+        raise read_only(self)
 
     def replace(self, key: str, data: bytes, etag: str | None) -> None:
-        raise self._read_only()
+        raise read_only(self)
 
     def overwrite(self, key: str, data: bytes) -> None:
-        raise self._read_only()
+        raise read_only(self)
 
     def keys(self) -> list[str]:
-        raise self._read_only()
+        raise ToolError(f"repo.url {self.url}: an HTTP repository cannot be listed; check the bucket or folder behind it")
 
-    def _read_only(self) -> ToolError:
-        return ToolError(f"repo.url {self.url}: an HTTP repository is read only; publish to s3:// or a folder")
+
+def read_only(store: Store) -> ToolError:
+    return ToolError(f"repo.url {store.url}: an HTTP repository is read only; publish to s3:// or a folder")

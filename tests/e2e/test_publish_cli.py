@@ -138,3 +138,12 @@ def test_lint_fails_on_a_template_error_and_shows_it(project):
     assert result.returncode == 1
     assert "hello-world  error" in result.stdout and "broken.yaml" in result.stdout
     assert result.stderr.strip() == "error: lint: 1 error(s) in 3 chart(s); fix them and lint again"
+
+
+def test_a_prefix_in_a_shared_bucket_is_a_repository_of_its_own(project, bucket, tmp_path):
+    bucket.make_public()
+    invoke(project, "repo.publish", "--url", f"{bucket.url}/team-a", env=bucket.env)
+    assert set(bucket.objects()) == {"team-a/index.yaml", *(f"team-a/{n}-{v}.tgz" for n, v in CHARTS.items())}
+    pulled = helm.pull("hello-world", "0.1.0", f"{bucket.http_url}/team-a", tmp_path)
+    assert pulled.read_bytes() == bucket.get("team-a/hello-world-0.1.0.tgz")
+    assert "no strays" in invoke(project, "repo.verify", "--url", f"{bucket.url}/team-a", env=bucket.env).stdout

@@ -244,3 +244,14 @@ def test_status_shows_the_charts_notes_and_deploy_prints_them(cluster):
     assert "port-forward svc/hello-world-hello-world" in deployed.stdout
     status = invoke(cluster.project, "release.status", "--env", "staging", env=cluster.env)
     assert "port-forward svc/hello-world-hello-world" in status.stdout
+
+
+def test_deploy_from_a_repository_served_over_http(cluster):
+    from tasks.serve import serving
+
+    with serving(cluster.project / "dist" / "repo") as server:
+        url = f"http://127.0.0.1:{server.server_port}"
+        deploy(cluster, "--url", url, "--set", "image.tag=over-http")
+        refused = invoke(cluster.project, "repo.publish", "--url", url, check=False)
+    assert cluster.image() == f"{IMAGE}:over-http"
+    assert refused.returncode == 1 and "an HTTP repository is read only" in refused.stderr
