@@ -49,7 +49,7 @@ def one_rate(endpoint: str, rate: float, runs: int, work: Path) -> dict[str, obj
                 try:
                     store, created = S3Store(bucket.url), idx.timestamp()
                     plan = publish.make_plan(store, packages, public_url=None, force=False, created=created)
-                    publish.apply(store, plan, packages, public_url=None, force=False, created=created)
+                    publish.apply(store, plan, packages, created=created)
                     break
                 except ToolError:
                     failed_first += attempt == 0

@@ -34,7 +34,7 @@ def publish_all(url: str, root: Path, out: Path) -> tuple[dict[str, int], float]
     store, created = S3Store(url), idx.timestamp()
     start = time.perf_counter()
     plan = publish.make_plan(store, packages, public_url=None, force=False, created=created)
-    publish.apply(store, plan, packages, public_url=None, force=False, created=created)
+    publish.apply(store, plan, packages, created=created)
     return dict(store.requests), time.perf_counter() - start
 
 

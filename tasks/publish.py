@@ -56,12 +56,9 @@ def read_index(store: Store) -> tuple[idx.Index, str | None]:
     return idx.load(found[0] if found else None, f"{store.url}/{INDEX}"), found[1] if found else None
 
 
-def make_plan(
-    store: Store, packages: list[Package], *, public_url: str | None, force: bool, created: str,
-    base: tuple[idx.Index, str | None] | None = None,
-) -> Plan:
-    """Classify every package against the index (read now, or `base`) and merge the new ones into it."""
-    index, etag = base or read_index(store)
+def make_plan(store: Store, packages: list[Package], *, public_url: str | None, force: bool, created: str) -> Plan:
+    """Read the index, classify every package against it and merge the new ones into it."""
+    index, etag = read_index(store)
     steps = []
     for package in packages:
         step = _classify(store, index, package, force)
@@ -100,16 +97,16 @@ def refuse_conflicts(plan: Plan) -> None:
 
 
 def apply(
-    store: Store, plan: Plan, packages: list[Package], *, public_url: str | None, force: bool, created: str,
+    store: Store, plan: Plan, packages: list[Package], *, created: str,
     advance: Callable[[Step], None] = lambda step: None, sleep: Callable[[float], None] = time.sleep,
 ) -> Plan:
-    """Upload the plan's packages, then index.yaml conditionally; re-plan on a lost race."""
+    """Upload the plan's packages, then index.yaml conditionally; re-plan (same settings) on a lost race."""
     refuse_conflicts(plan)
     uploaded: set[str] = set()
     for attempt in range(ATTEMPTS):
         for step in plan.writes:
             if step.package.filename not in uploaded:
-                _upload(store, step, force)
+                _upload(store, step, plan.force)
                 uploaded.add(step.package.filename)
                 advance(step)
         if not plan.writes and plan.etag is not None:
@@ -119,7 +116,7 @@ def apply(
             return plan
         except ConflictError:
             sleep(min(2.0, 0.05 * 2**attempt) * random.uniform(0.5, 1.0))
-            plan = make_plan(store, packages, public_url=public_url, force=force, created=created)
+            plan = make_plan(store, packages, public_url=plan.public_url, force=plan.force, created=created)
             refuse_conflicts(plan)
     raise ToolError(
         f"{store.url}/{INDEX}: changed by someone else {ATTEMPTS} times in a row (another publisher running?); "

@@ -91,7 +91,7 @@ def sync(c, url=None, public_url=None, force=False, dry_run=False):
         ui.say(f"dry run: nothing written to {s.url}")
         return plan
     advance = ui.progress(plan.writes, "upload", lambda step: step.package.filename)
-    done = pub.apply(store, plan, packages, public_url=s.public_url, force=force, created=created, advance=advance)
+    done = pub.apply(store, plan, packages, created=created, advance=advance)
     for step in done.steps:
         if step.action == pub.REPLACE:
             ui.warn(f"REPLACED {step.package.name} {step.package.version}: {step.detail}, now sha256:{step.package.digest[:12]}")

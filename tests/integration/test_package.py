@@ -109,7 +109,7 @@ def test_a_dependency_from_a_chart_repository_is_fetched_over_http(project, tmp_
     packages = charts.build(charts.discover(project / "charts"), project / "charts", tmp_path / "packages", {})
     store = LocalStore(tmp_path / "served")
     plan = publish.make_plan(store, packages, public_url=None, force=False, created="2024-01-01T00:00:00Z")
-    publish.apply(store, plan, packages, public_url=None, force=False, created="2024-01-01T00:00:00Z")
+    publish.apply(store, plan, packages, created="2024-01-01T00:00:00Z")
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(store.path))
     handler.log_message = lambda *a: None  # type: ignore[attr-defined]
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)

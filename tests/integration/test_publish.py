@@ -27,7 +27,7 @@ def build(root: Path) -> list[charts.Package]:
 def run(store, packages, *, force=False, public_url=None, created=None):
     created = created or idx.timestamp()
     plan = publish.make_plan(store, packages, public_url=public_url, force=force, created=created)
-    return publish.apply(store, plan, packages, public_url=public_url, force=force, created=created, sleep=lambda s: None)
+    return publish.apply(store, plan, packages, created=created, sleep=lambda s: None)
 
 
 def index_of(store) -> idx.Index:
@@ -182,7 +182,7 @@ def test_publishers_that_planned_on_the_same_index_all_land_through_retries(stor
         jobs.append((packages, publish.make_plan(store, packages, public_url=None, force=False, created=created)))
     retries: list[float] = []
     for packages, plan in jobs:
-        publish.apply(store, plan, packages, public_url=None, force=False, created=created, sleep=retries.append)
+        publish.apply(store, plan, packages, created=created, sleep=retries.append)
     assert len(retries) == 3  # each later publisher lost exactly one race, re-read and re-merged
     assert sorted(index_of(store).entries) == [f"chart-{i}" for i in range(4)]
 
