@@ -42,7 +42,7 @@ class Store(Protocol):
         """Write only if the current ETag is `etag` (None: only if absent); ConflictError otherwise."""
 
     def overwrite(self, key: str, data: bytes) -> None:
-        """Unconditional write: only `--force` uses it."""
+        """Unconditional write: for --force, and to repair an index entry with the stored bytes."""
 
     def keys(self) -> list[str]:
         """Every key in the repository."""
