@@ -408,11 +408,15 @@ def run(plan: Plan, *, wait: bool, timeout: int, dry_run: bool) -> dict[str, Any
         try:
             return helm.upgrade_install(
                 config, plan.archive, plan.release, plan.values, install=not revisions, wait=wait, timeout=timeout,
-                description=plan.description, labels=plan.labels, dry_run=dry_run, shown=shown,
+                description=plan.description, labels=plan.labels, dry_run=dry_run,
+                create_namespace=plan.environment.create_namespace, shown=shown,
             )
         except ToolError as exc:
             after = helm.history(config, plan.release)
             now = f"; the release is now at revision {after[-1]['revision']} ({after[-1]['status']})" if after else ""
+            if f'namespaces "{plan.access.namespace}" not found' in str(exc):
+                now += (f"; create the namespace, or set release.environments.{plan.environment.name}"
+                        ".create_namespace: true")
             raise ToolError(f"deploy of {plan.chart} {plan.version} as {plan.release} failed: {exc}{now}") from exc
 
 

@@ -108,15 +108,16 @@ def revision_info(config: Any, release: str, revision: int) -> dict[str, Any]:
 
 def upgrade_install(
     config: Any, archive: bytes, release: str, values: dict[str, Any], *, install: bool, wait: bool, timeout: int,
-    description: str, labels: dict[str, str], dry_run: bool, shown: str,
+    description: str, labels: dict[str, str], dry_run: bool, create_namespace: bool, shown: str,
 ) -> dict[str, Any]:
     """`helm upgrade --install --rollback-on-failure --wait`; `shown` is the command line to log, redacted."""
     with _helm(f"upgrade --install {release} {shown}") as helm, helm.Chart.load_archive(archive) as chart:
+        options = {"create_namespace": create_namespace} if install else {}
         action = config.install if install else config.upgrade
         result: dict[str, Any] = action(
             chart, release, values, timeout=timeout, wait="watcher" if wait else None,
             dry_run="server" if dry_run else None, rollback_on_failure=not dry_run,
-            description=description, labels=labels,
+            description=description, labels=labels, **options,
         )
         return result
 

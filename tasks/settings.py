@@ -135,6 +135,7 @@ class Environment:
     secrets_prefix: str | None  # <PREFIX>_API_SERVER, <PREFIX>_KUBERNETES_TOKEN, ... (the drone-helm convention)
     values: tuple[Path, ...]
     protected: bool
+    create_namespace: bool = False  # a release's first install creates the namespace (helm --create-namespace)
 
 
 @dataclass(frozen=True)
@@ -185,7 +186,7 @@ def environment_settings(root: Path, name: str, raw: Any) -> Environment:
     return Environment(
         name=name, namespace=str(namespace), kube_context=raw.get("kube_context"),
         secrets_prefix=str(prefix) if prefix else None, values=_paths(root, raw.get("values"), f"{where}.values"),
-        protected=bool(raw.get("protected", False)),
+        protected=bool(raw.get("protected", False)), create_namespace=bool(raw.get("create_namespace", False)),
     )
 
 

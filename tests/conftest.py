@@ -158,6 +158,7 @@ def cluster(k8s: Any, project: Path, tmp_path: Path) -> Cluster:
     config = yaml.safe_load((project / "invoke.yaml").read_text())
     for name, namespace in namespaces.items():
         config["release"]["environments"][name]["namespace"] = namespace
+        k8s.create_namespace(namespace)
     (project / "invoke.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     kubeconfig = tmp_path / "kubeconfig"
     kubeconfig.write_text(k8s.kubeconfig(*namespaces))

@@ -28,6 +28,7 @@ def base(k8s, tmp_path_factory):
     namespaces = {}
     for name in config["release"]["environments"]:
         namespaces[name] = config["release"]["environments"][name]["namespace"] = f"{name}-{suffix}"
+        k8s.create_namespace(namespaces[name])
     (project / "invoke.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     (project.parent / "kubeconfig").write_text(k8s.kubeconfig(*namespaces))
     invoke(project, "repo.publish")

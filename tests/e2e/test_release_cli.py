@@ -255,3 +255,19 @@ def test_deploy_from_a_repository_served_over_http(cluster):
         refused = invoke(cluster.project, "repo.publish", "--url", url, check=False)
     assert cluster.image() == f"{IMAGE}:over-http"
     assert refused.returncode == 1 and "an HTTP repository is read only" in refused.stderr
+
+
+def test_a_missing_namespace_is_named_or_created_when_the_environment_says_so(cluster):
+    import yaml
+
+    config = yaml.safe_load((cluster.project / "invoke.yaml").read_text())
+    config["release"]["environments"]["staging"]["namespace"] = "brand-new-" + cluster.namespaces["staging"]
+    (cluster.project / "invoke.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    refused = deploy(cluster, check=False)
+    assert refused.returncode == 1 and 'namespaces "brand-new-' in refused.stderr
+    assert refused.stderr.strip().endswith("set release.environments.staging.create_namespace: true")
+    config["release"]["environments"]["staging"]["create_namespace"] = True
+    (cluster.project / "invoke.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    deploy(cluster, "--set", "image.tag=fresh")
+    namespace = config["release"]["environments"]["staging"]["namespace"]
+    assert ("v1", "namespaces", None, namespace) in cluster.emulator.store

@@ -8,6 +8,7 @@ list; this subclass fills the gaps Helm v4 runs into, as found with helm_python 
 - release storage sends Secret bodies as application/vnd.kubernetes.protobuf: decoded here;
 - PUT (replace), server-side apply (PATCH application/apply-patch+yaml), merge patches;
 - lists honour equality labelSelectors and carry a typed kind (SecretList), or Helm sees no releases;
+- writes into a namespace that does not exist fail with 404, as on a real API server;
 - watches: JSON lines, sendInitialEvents=true answered with a BOOKMARK annotated
   k8s.io/initial-events-end, and Deployments marked ready at once, as their controller would, unless
   their image is in `broken` (how a wait that times out, and the rollback after it, are tested).
@@ -30,6 +31,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp.web
+import attrs
 import yaml
 from kmock import KubernetesEmulator, Server
 from kmock._internal.parsing import parse_path
@@ -137,6 +139,8 @@ class HelmReadyEmulator(KubernetesEmulator):
         if raw.path.startswith("/openapi/v3"):
             return aiohttp.web.json_response(self._openapi(raw.path.removeprefix("/openapi/v3").strip("/")))
         path = parse_path(raw.path)
+        if path.group == "" and path.plural is None and path.namespace:  # /api/v1/namespaces/NAME itself
+            path = attrs.evolve(path, plural="namespaces", name=path.namespace, namespace=None)
         if path.group is None or path.plural is None:
             return await super().__call__(raw)
         try:
@@ -200,6 +204,8 @@ class HelmReadyEmulator(KubernetesEmulator):
             del self.store[key]
             await self._notify("DELETED", key, obj)
             return aiohttp.web.json_response(obj)
+        if namespace and ("v1", "namespaces", None, namespace) not in self.store:
+            raise _Status(404, "NotFound", f'namespaces "{namespace}" not found')  # as a real API server says
         body = await raw.read()
         data = _decode(body, raw.headers.get("Content-Type", ""))
         dry_run = "dryRun" in raw.query
@@ -414,6 +420,11 @@ class RunningEmulator:
     def store(self) -> dict[Key, dict[str, Any]]:
         assert self.emulator is not None
         return self.emulator.store
+
+    def create_namespace(self, name: str) -> None:
+        """What the platform team does once per environment; writes into namespaces that do not exist fail."""
+        self.store[("v1", "namespaces", None, name)] = {
+            "apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "resourceVersion": "1"}}
 
     def break_image(self, image: str) -> None:
         """Deployments running `image` never become ready (a crash-looping release)."""
