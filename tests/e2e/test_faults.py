@@ -55,20 +55,26 @@ def test_sigkill_at_random_moments_leaves_a_valid_repository_and_a_rerun_complet
     invoke(project, "repo.publish", "--url", bucket.url, env=bucket.env)
     published = check_bucket(bucket, {})
     chances = random.Random(2026)
+    phases = []  # where each kill landed: before any upload, between packages and index, after the index
     with fault_proxy(bucket.endpoint, 1.0, 7, delay_only=True) as (url, _):
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "INVOKE_"))}
         env.update(bucket.env, AWS_ENDPOINT_URL_S3=url, CI="true")
-        for round_ in range(10):
-            add_charts(project, [f"killed-{round_}-{i}" for i in range(3)])
+        for round_ in range(20):
+            names = [f"killed-{round_}-{i}" for i in range(3)]
+            add_charts(project, names)
             publisher = subprocess.Popen([sys.executable, "-m", "invoke", "repo.publish", "--url", bucket.url],
                                          cwd=project, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             time.sleep(chances.uniform(0.3, 2.5))
             publisher.send_signal(signal.SIGKILL)
             publisher.wait()
+            uploaded = sum(f"{n}-1.0.0.tgz" in bucket.objects() for n in names)
             published = check_bucket(bucket, published)
+            indexed = sum((n, "1.0.0") in published for n in names)
+            phases.append("index written" if indexed else "packages only" if uploaded else "nothing yet")
             invoke(project, "repo.publish", "--url", bucket.url, env={**bucket.env, "AWS_ENDPOINT_URL_S3": url})
             published = check_bucket(bucket, published)
-            assert {f"killed-{round_}-{i}" for i in range(3)} <= {name for name, _ in published}
+            assert {(n, "1.0.0") for n in names} <= set(published)
+    assert len(set(phases)) >= 2, phases  # the kills really landed at different moments
 
 
 def test_sixteen_publishers_at_once_identical_succeed_once_conflicting_have_one_winner(tmp_path, bucket):
