@@ -7,6 +7,8 @@ import tarfile
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tasks import charts
 from tasks.errors import ToolError
@@ -107,3 +109,19 @@ def test_source_date_epoch_wins_and_a_checkout_without_git_uses_the_fixed_epoch(
     assert charts.source_date_epoch(tmp_path, {}) == charts.FIXED_EPOCH
     with pytest.raises(ToolError, match="SOURCE_DATE_EPOCH='soon' is not a number"):
         charts.source_date_epoch(tmp_path, {"SOURCE_DATE_EPOCH": "soon"})
+
+
+_names = st.lists(st.from_regex(r"c/[a-z]{1,8}(/[a-z]{1,8})?\.yaml", fullmatch=True), min_size=1, max_size=6, unique=True)
+
+
+@settings(max_examples=60, deadline=None)
+@given(_names, st.data())
+def test_normalize_keeps_every_file_and_is_idempotent_whatever_the_order_and_mtimes(names, data):
+    contents = {n: data.draw(st.binary(max_size=64)) for n in names}
+    mtimes = [data.draw(st.integers(0, 2**31)) for _ in names]
+    shuffled = data.draw(st.permutations(names))
+    raw = archive([(n, contents[n], m) for n, m in zip(shuffled, mtimes)])
+    once = charts.normalize(raw, 315532800)
+    assert charts.archive_files(once) == contents
+    assert charts.normalize(once, 315532800) == once
+    assert charts.normalize(archive([(n, contents[n], 7) for n in sorted(names)]), 315532800) == once
