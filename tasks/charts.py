@@ -19,7 +19,7 @@ import tarfile
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +55,7 @@ class Package:
     version: str
     path: Path
     digest: str  # sha256 hex of the archive, as index.yaml carries it
+    metadata: dict[str, Any] = field(compare=False, hash=False, repr=False)  # Chart.yaml, as Helm loaded it
 
     @property
     def filename(self) -> str:
@@ -254,10 +255,10 @@ def build(
             prepare(stage / chart.rel)
             raw = helm.package(stage / chart.rel, Path(tmp) / "raw")
             data = normalize(raw.read_bytes(), source_date_epoch(chart.path, env))
-            helm.archive_metadata(data, raw.name)  # it must still load in Helm
+            metadata = helm.archive_metadata(data, raw.name)  # it must still load in Helm
             target = fresh / raw.name
             target.write_bytes(data)
-            packages.append(Package(chart.name, chart.version, out_dir / raw.name, digest(data)))
+            packages.append(Package(chart.name, chart.version, out_dir / raw.name, digest(data), metadata))
             advance(chart)
         if out_dir.exists():
             shutil.rmtree(out_dir)
@@ -271,7 +272,7 @@ def built(out_dir: Path) -> list[Package]:
     for path in sorted(out_dir.glob("*.tgz")) if out_dir.is_dir() else []:
         data = path.read_bytes()
         meta = helm.archive_metadata(data, path.name)
-        packages.append(Package(str(meta["name"]), str(meta["version"]), path, digest(data)))
+        packages.append(Package(str(meta["name"]), str(meta["version"]), path, digest(data), meta))
     if not packages:
         raise ToolError(f"{out_dir}: no packages; run `invoke repo.package` first")
     return packages

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tasks import charts, helm
+from tasks import charts
 from tasks import index as idx
 from tasks.charts import Package
 from tasks.errors import ConflictError, ToolError
@@ -63,9 +63,8 @@ def make_plan(store: Store, packages: list[Package], *, public_url: str | None, 
     for package in packages:
         step = _classify(store, index, package, force)
         if step.action in (NEW, REPLACE):
-            metadata = helm.archive_metadata(package.path.read_bytes(), package.filename)
             url = f"{public_url}/{package.filename}" if public_url else package.filename
-            index.add(idx.entry(metadata, package.digest, url, created))
+            index.add(idx.entry(package.metadata, package.digest, url, created))
         steps.append(step)
     return Plan(store.url, public_url, force, etag, steps, index)
 
