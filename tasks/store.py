@@ -7,14 +7,16 @@ packages are created only if absent, and index.yaml is replaced only if its ETag
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import os
 import re
+import sys
 import tempfile
 import urllib.error
 import urllib.request
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -63,7 +65,7 @@ def content_type(key: str) -> tuple[str, str]:
 
 
 class LocalStore:
-    """A folder; an flock on .lock stands in for S3's conditional writes, os.replace for atomic puts."""
+    """A folder; a lock on .lock stands in for S3's conditional writes, os.replace for atomic puts."""
 
     writable = True
 
@@ -90,8 +92,7 @@ class LocalStore:
 
     def replace(self, key: str, data: bytes, etag: str | None) -> None:
         self.path.mkdir(parents=True, exist_ok=True)
-        with open(self.path / ".lock", "a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
+        with _exclusive(self.path / ".lock"):
             current = self.read(key)
             if (current[1] if current else None) != etag:
                 raise ConflictError(f"{self.url}/{key} changed since it was read")
@@ -110,6 +111,22 @@ class LocalStore:
             f.write(data)
         os.chmod(tmp, 0o644)
         return tmp
+
+
+@contextmanager
+def _exclusive(path: Path) -> Iterator[None]:
+    """An OS file lock: released by the OS when its process dies, so a killed publisher leaves none behind."""
+    with open(path, "a+b") as handle:
+        if sys.platform == "win32":
+            import msvcrt
+
+            handle.seek(0)
+            msvcrt.locking(handle.fileno(), msvcrt.LK_LOCK, 1)
+        else:
+            import fcntl
+
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
 
 
 class S3Store:
