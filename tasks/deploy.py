@@ -13,7 +13,8 @@ import difflib
 import getpass
 import os
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -393,6 +394,20 @@ def prepare(
     return Plan(release.name, environment, access, chart, chart_version, archive, values, description, labels)
 
 
+@contextmanager
+def connect(access: Access) -> Iterator[Any]:
+    """Helm on the environment's cluster; when it cannot be reached, the error says what was tried."""
+    try:
+        with helm.cluster(access.kubeconfig, access.context, access.namespace) as config:
+            yield config
+    except ToolError as exc:
+        if "cluster unreachable" not in str(exc):
+            raise
+        tried = (f"context {access.context} of the kubeconfig in KUBECONFIG or ~/.kube/config"
+                 if access.kubeconfig is None else f"the API server in {access.source.split(' + ')[0]}")
+        raise ToolError(f"{exc} (tried {tried}; check it)") from exc
+
+
 def recovery(plan_env: str, release: str, revisions: list[dict[str, Any]]) -> str:
     if any(r.get("status") in GOOD for r in revisions[:-1]):
         return f"invoke release.rollback --env {plan_env} --release {release}"
@@ -401,7 +416,7 @@ def recovery(plan_env: str, release: str, revisions: list[dict[str, Any]]) -> st
 
 def run(plan: Plan, *, wait: bool, timeout: int, dry_run: bool) -> dict[str, Any]:
     """helm upgrade --install with rollback on failure; a failure reports where the release ended up."""
-    with helm.cluster(plan.access.kubeconfig, plan.access.context, plan.access.namespace) as config:
+    with connect(plan.access) as config:
         revisions = helm.history(config, plan.release)
         refuse_if_stuck(revisions, recovery(plan.environment.name, plan.release, revisions))
         shown = f"{plan.chart} --version {plan.version} --namespace {plan.access.namespace} ({plan.access.source})"
@@ -421,7 +436,7 @@ def run(plan: Plan, *, wait: bool, timeout: int, dry_run: bool) -> dict[str, Any
 
 
 def render_diff(plan: Plan) -> str:
-    with helm.cluster(plan.access.kubeconfig, plan.access.context, plan.access.namespace) as config:
+    with connect(plan.access) as config:
         revisions = helm.history(config, plan.release)
         deployed = helm.revision_info(config, plan.release, revisions[-1]["revision"])["summary"].get("manifest", "") \
             if revisions else ""
@@ -433,7 +448,7 @@ def roll_back(
     access: Access, environment: str, release: str, revision: int | None, *, wait: bool, timeout: int,
 ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
     """(from, to, now): roll back to the last good revision (or --revision), the recovery for a stuck one too."""
-    with helm.cluster(access.kubeconfig, access.context, access.namespace) as config:
+    with connect(access) as config:
         revisions = helm.history(config, release)
         if not revisions:
             raise ToolError(f"release {release} is not installed in {environment} ({access.source}, "
@@ -445,7 +460,7 @@ def roll_back(
 
 def history(access: Access, release: str) -> list[dict[str, Any]]:
     """Each revision with its description (from `helm get all`)."""
-    with helm.cluster(access.kubeconfig, access.context, access.namespace) as config:
+    with connect(access) as config:
         revisions = helm.history(config, release)
         if not revisions:
             raise ToolError(f"release {release} is not installed ({access.source}, namespace {access.namespace})")
@@ -455,7 +470,7 @@ def history(access: Access, release: str) -> list[dict[str, Any]]:
 
 def status(access: Access, release: str) -> dict[str, Any]:
     """Status, revision, chart, last deployed and notes; never values or the manifest (they may hold secrets)."""
-    with helm.cluster(access.kubeconfig, access.context, access.namespace) as config:
+    with connect(access) as config:
         revisions = helm.history(config, release)
         if not revisions:
             raise ToolError(f"release {release} is not installed ({access.source}, namespace {access.namespace})")
@@ -470,7 +485,7 @@ def status(access: Access, release: str) -> dict[str, Any]:
 
 
 def uninstall(access: Access, release: str, *, wait: bool, timeout: int) -> None:
-    with helm.cluster(access.kubeconfig, access.context, access.namespace) as config:
+    with connect(access) as config:
         if not helm.history(config, release):
             raise ToolError(f"release {release} is not installed ({access.source}, namespace {access.namespace})")
         helm.uninstall(config, release, wait=wait, timeout=timeout)
