@@ -82,6 +82,8 @@ def rollback(c, env=None, release=None, revision=None, wait=True, timeout="5m", 
     environment, name, access = _target(c, env, release)
     dep.confirm(environment, f"roll back {name} in {environment.name}", yes=yes, interactive=sys.stdin.isatty(),
                 ask=input)
+    if revision is not None and not str(revision).isdigit():
+        raise dep.ToolError(f"--revision {revision!r}: a revision number, as invoke release.history lists them")
     current, target, now = dep.roll_back(access, environment.name, name, int(revision) if revision else None,
                                          wait=wait, timeout=seconds)
     ui.say(f"rolled back {name} in {environment.name} from revision {current['revision']} "
