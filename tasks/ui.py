@@ -31,7 +31,7 @@ def add_secret(value: str) -> None:
 def guard(environ: Mapping[str, str]) -> None:
     """Register credential variables as secrets and mask log records too (`--debug` logs to stderr)."""
     for name, value in environ.items():
-        if name.endswith(SECRET_SUFFIXES):
+        if name.endswith(SECRET_SUFFIXES) and len(value) >= 8:  # a real credential; not a flag like USE_TOKEN=yes
             add_secret(value)
     for handler in logging.getLogger().handlers:
         if not any(isinstance(f, _RedactingFilter) for f in handler.filters):
