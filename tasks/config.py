@@ -26,6 +26,8 @@ def _rows(c: Context) -> list[dict[str, str]]:
             {"setting": f"{where}.values", "value": ", ".join(_relative(p) for p in environment.values),
              "source": "invoke.yaml"},
             {"setting": f"{where}.protected", "value": str(environment.protected).lower(), "source": "invoke.yaml"},
+            {"setting": f"{where}.create_namespace", "value": str(environment.create_namespace).lower(),
+             "source": "invoke.yaml"},
         ]
     for name, raw in (release.get("releases") or {}).items():
         rel = settings.release_settings(ROOT, name, raw)
