@@ -116,6 +116,25 @@ def serve(c, port=8879, url=None):
     serve_folder(s.url, int(port), announce=ui.say)
 
 
+@task(help={"url": URL_HELP, "chart": "every version of this chart (default: the newest of each chart)",
+            "json": "print JSON for machines"}, name="list")
+def list_(c, url=None, chart=None, json=False):
+    """List the repository's charts and versions."""
+    s = _settings(c, url=url)
+    index, _ = pub.read_index(open_store(s.url))
+    if chart is not None and chart not in index.entries:
+        raise ToolError(f"--chart {chart!r}: not in {s.url}; it has {', '.join(sorted(index.entries)) or 'no charts'}")
+    rows = [{"chart": name, "version": e.get("version"), "app_version": e.get("appVersion", ""),
+             "created": e.get("created", ""), "versions": len(versions), "digest": e.get("digest", "")}
+            for name, versions in sorted(index.entries.items()) if chart in (None, name)
+            for e in (versions if chart else versions[:1])]
+    if json:
+        ui.emit_json(rows)
+    else:
+        ui.table(f"{s.url}", ["chart", "version", "app version", "published", "versions"],
+                 [(r["chart"], r["version"], r["app_version"], r["created"], r["versions"]) for r in rows])
+
+
 @task(help={"url": URL_HELP, "json": "print the findings as JSON"})
 def verify(c, url=None, json=False):
     """Check a live repository's packages, digests and index."""
@@ -158,4 +177,4 @@ def _show(plan: pub.Plan, as_json: bool) -> None:
         ui.table(f"plan for {plan.url}", ["chart", "version", "action", "detail"], rows)
 
 
-ns = Collection("repo", lint, package, index, sync, publish, serve, verify, doctor)
+ns = Collection("repo", lint, package, index, sync, publish, serve, list_, verify, doctor)

@@ -147,3 +147,18 @@ def test_a_prefix_in_a_shared_bucket_is_a_repository_of_its_own(project, bucket,
     pulled = helm.pull("hello-world", "0.1.0", f"{bucket.http_url}/team-a", tmp_path)
     assert pulled.read_bytes() == bucket.get("team-a/hello-world-0.1.0.tgz")
     assert "no strays" in invoke(project, "repo.verify", "--url", f"{bucket.url}/team-a", env=bucket.env).stdout
+
+
+def test_list_shows_the_newest_version_of_each_chart_or_every_version_of_one(project):
+    invoke(project, "repo.publish")
+    chart_yaml = project / "charts" / "hello-world" / "Chart.yaml"
+    chart_yaml.write_text(chart_yaml.read_text().replace("version: 0.1.0", "version: 0.2.0"))
+    invoke(project, "repo.publish")
+    import json
+
+    newest = json.loads(invoke(project, "repo.list", "--json").stdout)
+    assert [(r["chart"], r["version"], r["versions"]) for r in newest] == [
+        ("common", "0.1.0", 1), ("hello-api", "0.1.0", 1), ("hello-world", "0.2.0", 2)]
+    every = json.loads(invoke(project, "repo.list", "--chart", "hello-world", "--json").stdout)
+    assert [r["version"] for r in every] == ["0.2.0", "0.1.0"]
+    assert "hello-world  0.2.0" in invoke(project, "repo.list").stdout
