@@ -47,6 +47,7 @@ class ChartSource:
     version: str
     path: Path  # the chart folder
     rel: str  # the folder relative to charts_dir, for messages and staging
+    repositories: tuple[str, ...] = ()  # where its dependencies come from; empty: it has none
 
 
 @dataclass(frozen=True)
@@ -127,7 +128,11 @@ def read(chart_dir: Path, charts_dir: Path) -> ChartSource:
     if not isinstance(version, str) or not SEMVER.match(version):
         raise ToolError(f"{where}: version {version!r} is not SemVer 2 (MAJOR.MINOR.PATCH[-PRE][+BUILD]); fix it")
     _check_files(chart_dir, f"{charts_dir.name}/{rel}")
-    return ChartSource(name=name, version=version, path=chart_dir, rel=rel)
+    dependencies = meta.get("dependencies") or []
+    if not isinstance(dependencies, list) or not all(isinstance(d, dict) for d in dependencies):
+        raise ToolError(f"{where}: dependencies must be a list of name/version/repository mappings")
+    repositories = tuple(sorted({str(d.get("repository", "")) for d in dependencies}))
+    return ChartSource(name=name, version=version, path=chart_dir, rel=rel, repositories=repositories)
 
 
 def _check_files(chart_dir: Path, where: str) -> None:
@@ -210,30 +215,29 @@ def staged(charts_dir: Path, work_dir: Path) -> Iterator[Path]:
             raise ToolError(str(exc).replace(str(stage), charts_dir.name)) from exc
 
 
-def prepare(stage_dir: Path) -> None:
+def prepare(chart: ChartSource, stage_dir: Path) -> None:
     """Build the chart's dependencies (file:// subcharts and repositories; Chart.lock honoured).
 
     Without a committed Chart.lock, Helm writes one stamped with the current time; it is dropped
     again, or every package of the chart would differ (commit Chart.lock to pin versions).
     """
-    meta = yaml.load((stage_dir / "Chart.yaml").read_text(encoding="utf-8"), Loader=_YAML_LOADER)
-    if meta.get("dependencies"):
-        locked = (stage_dir / "Chart.lock").exists()
-        try:
-            helm.build_dependencies(stage_dir)
-        except ToolError as exc:
-            sources = ", ".join(sorted({str(d.get("repository")) for d in meta["dependencies"] if isinstance(d, dict)}))
-            raise ToolError(f"{stage_dir}/Chart.yaml: dependencies could not be built from {sources}; check "
-                            f"them (and Chart.lock) ({exc})") from None
-        if not locked:
-            (stage_dir / "Chart.lock").unlink(missing_ok=True)
+    if not chart.repositories:
+        return
+    locked = (stage_dir / "Chart.lock").exists()
+    try:
+        helm.build_dependencies(stage_dir)
+    except ToolError as exc:
+        raise ToolError(f"{stage_dir}/Chart.yaml: dependencies could not be built from "
+                        f"{', '.join(chart.repositories)}; check them (and Chart.lock) ({exc})") from None
+    if not locked:
+        (stage_dir / "Chart.lock").unlink(missing_ok=True)
 
 
 def lint(charts: list[ChartSource], charts_dir: Path, work_dir: Path) -> list[tuple[ChartSource, dict[str, Any]]]:
     findings = []
     with staged(charts_dir, work_dir) as stage:
         for chart in charts:
-            prepare(stage / chart.rel)
+            prepare(chart, stage / chart.rel)
             findings += [(chart, message) for message in helm.lint(stage / chart.rel)]
     return findings
 
@@ -252,7 +256,7 @@ def build(
         fresh = Path(tmp) / "packages"
         fresh.mkdir()
         for chart in charts:
-            prepare(stage / chart.rel)
+            prepare(chart, stage / chart.rel)
             raw = helm.package(stage / chart.rel, Path(tmp) / "raw")
             data = normalize(raw.read_bytes(), source_date_epoch(chart.path, env))
             metadata = helm.archive_metadata(data, raw.name)  # it must still load in Helm

@@ -29,6 +29,14 @@ def test_discovers_nested_charts_but_not_subcharts_vendored_in_a_charts_folder(t
     assert [(c.name, c.rel) for c in charts.discover(tmp_path)] == [("a", "a"), ("b", "group/b")]
 
 
+def test_a_charts_dependency_repositories_are_read_once_at_discovery(tmp_path):
+    write_chart(tmp_path, "a", "apiVersion: v2\nname: a\nversion: 1.0.0\ndependencies:\n"
+                               "  - {name: b, version: 1.x, repository: 'https://c.example.com'}\n"
+                               "  - {name: c, version: 1.x, repository: 'file://../c'}\n")
+    write_chart(tmp_path, "z", "apiVersion: v2\nname: z\nversion: 1.0.0\n")
+    assert [c.repositories for c in charts.discover(tmp_path)] == [("file://../c", "https://c.example.com"), ()]
+
+
 def test_version_like_1_10_stays_a_string(tmp_path):
     write_chart(tmp_path, "a", "apiVersion: v2\nname: a\nversion: 1.10.0\nappVersion: 1.10\n")
     assert charts.discover(tmp_path)[0].version == "1.10.0"
@@ -45,6 +53,7 @@ def test_version_like_1_10_stays_a_string(tmp_path):
     ("apiVersion: v3\nname: a\nversion: 1.0.0\n", "apiVersion 'v3' is not supported"),
     ("name: a\nversion: 1.0.0\n", "apiVersion None is not supported"),
     ("apiVersion: v2\nname: My_Chart\nversion: 1.0.0\n", "name 'My_Chart' is invalid"),
+    ("apiVersion: v2\nname: a\nversion: 1.0.0\ndependencies: common\n", "dependencies must be a list"),
 ])
 def test_bad_chart_yaml_is_one_line_naming_the_file(tmp_path, chart_yaml, message):
     write_chart(tmp_path, "broken", chart_yaml)
