@@ -45,8 +45,9 @@ def verify(store: Store) -> list[Finding]:
         package = store.read(key)
         if package is None:
             return Finding("missing", key, f"{name} {entry.get('version')}: in index.yaml, not in the repository")
-        if charts.digest(package[0]) != entry.get("digest"):
-            return Finding("digest", key, f"{name} {entry.get('version')}: sha256 {charts.digest(package[0])[:12]} "
+        actual = charts.digest(package[0])
+        if actual != entry.get("digest"):
+            return Finding("digest", key, f"{name} {entry.get('version')}: sha256 {actual[:12]} "
                                           f"!= index digest {str(entry.get('digest'))[:12]}")
         return None
 
