@@ -34,6 +34,7 @@ DRONE_ENV = {"url": "PLUGIN_REPO_URL", "public_url": "PLUGIN_PUBLIC_URL"}
 
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _RELEASE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")  # Helm's rule
+_NAMESPACE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")  # a DNS-1123 label: no dots, 63 at most
 _PREFIX = re.compile(r"^[A-Z][A-Z0-9_]*$")
 
 
@@ -177,7 +178,7 @@ def environment_settings(root: Path, name: str, raw: Any) -> Environment:
     if not isinstance(raw, Mapping):
         raise ToolError(f"{where} in invoke.yaml must be a mapping (namespace, kube_context, secrets_prefix, ...)")
     namespace = raw.get("namespace")
-    if not namespace or not _RELEASE.match(str(namespace)):
+    if not namespace or not _NAMESPACE.match(str(namespace)):
         raise ToolError(f"{where}.namespace is {'missing' if not namespace else repr(namespace) + ' (invalid)'}; "
                         "set it to the Kubernetes namespace to deploy into")
     prefix = raw.get("secrets_prefix")

@@ -250,3 +250,10 @@ def test_environment_without_namespace_is_refused():
     config = {**CONFIG, "environments": {"staging": {"kube_context": "x"}}}
     with pytest.raises(ToolError, match="release.environments.staging.namespace is missing"):
         settings.resolve_release(ROOT, config, env_name="staging", release_name="app")
+
+
+@pytest.mark.parametrize("namespace", ["team.a", "Staging", "x" * 64, "-a"])
+def test_a_namespace_kubernetes_would_refuse_is_refused_naming_the_key(namespace):
+    config = {**CONFIG, "environments": {"staging": {"namespace": namespace, "kube_context": "x"}}}
+    with pytest.raises(ToolError, match=r"release.environments.staging.namespace is '.*' \(invalid\)"):
+        settings.resolve_release(ROOT, config, env_name="staging", release_name="app")
