@@ -22,6 +22,8 @@ DEFAULTS: dict[str, Any] = {
         "public_url": None,
         "charts_dir": "charts",
         "build_dir": "dist",
+        "atomic": False,  # publish nothing unless every chart builds
+        "dependency_repositories": {},  # alias -> URL or {url, username_env, password_env}
     },
     "release": {
         "environments": {},
@@ -45,6 +47,8 @@ class RepoSettings:
     public_url: str | None
     charts_dir: Path
     build_dir: Path
+    atomic: bool = False
+    dependency_repositories: Mapping[str, Any] = field(default_factory=dict)
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     @property
@@ -76,19 +80,27 @@ def resolve_repo(
     *,
     url: str | None = None,
     public_url: str | None = None,
+    atomic: bool | None = None,
     env: Mapping[str, str] | None = None,
 ) -> RepoSettings:
     env = os.environ if env is None else env
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}
-    for name, argument in (("url", url), ("public_url", public_url), ("charts_dir", None), ("build_dir", None)):
+    for name, argument in (("url", url), ("public_url", public_url), ("charts_dir", None), ("build_dir", None),
+                           ("atomic", atomic), ("dependency_repositories", None)):
         values[name], sources[name] = pick(name, argument, DRONE_ENV.get(name), env, config, DEFAULTS["repo"], "repo")
+    if not isinstance(values["atomic"], bool):
+        raise ToolError(f"repo.atomic in invoke.yaml is {values['atomic']!r}: use true or false")
+    if not isinstance(values["dependency_repositories"], Mapping):
+        raise ToolError("repo.dependency_repositories in invoke.yaml must map a repository name to its URL")
     return RepoSettings(
         root=root,
         url=normalize_repo_url(str(values["url"]), root),
         public_url=_public_url(values["public_url"]),
         charts_dir=(root / str(values["charts_dir"])).resolve(),
         build_dir=(root / str(values["build_dir"])).resolve(),
+        atomic=values["atomic"],
+        dependency_repositories=values["dependency_repositories"],
         sources=sources,
     )
 
