@@ -14,7 +14,7 @@ from typing import Any
 import invoke
 
 from tasks import ui
-from tasks.errors import ToolError
+from tasks.errors import Reported, ToolError
 
 ROOT = Path(__file__).resolve().parent.parent  # where tasks.py lives: relative settings start here
 
@@ -32,6 +32,8 @@ def task(help: dict[str, str], **options: Any) -> Callable[[Callable[..., Any]],
             ui.guard(os.environ)
             try:
                 return body(c, *args, **kwargs)
+            except Reported:
+                raise invoke.Exit(code=1) from None
             except ToolError as exc:
                 _traceback_if_debugging()
                 raise invoke.Exit(ui.redact(f"error: {exc}"), code=1) from None

@@ -7,3 +7,7 @@ class ToolError(Exception):
 
 class ConflictError(ToolError):
     """A conditional write lost a race (HTTP 412/409): re-read, re-merge, retry."""
+
+
+class Reported(ToolError):
+    """A failure already printed line by line (each broken chart): exit 1 with nothing more on stderr."""

@@ -93,6 +93,11 @@ def warn(message: str) -> None:
     _console(sys.stderr).print(f"warning: {message}", markup=False, style="yellow")
 
 
+def error(message: str) -> None:
+    """One failure among others that go on (a chart of the tree): the run still ends non-zero."""
+    _console(sys.stderr).print(f"error: {message}", markup=False, style="red")
+
+
 def table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
     from rich import box
     from rich.table import Table
