@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tasks import charts, publish
+from tasks import charts, packaging, publish
 from tasks import index as idx
 from tasks.errors import ToolError
 from tasks.store import S3Store
@@ -42,7 +42,7 @@ def one_rate(endpoint: str, rate: float, runs: int, work: Path) -> dict[str, obj
             folder = source / f"c{run}-{i}"
             (folder / "templates").mkdir(parents=True)
             (folder / "Chart.yaml").write_text(f"apiVersion: v2\nname: c{run}-{i}\nversion: 1.0.0\n")
-        packages = charts.build(charts.discover(source), source, source.parent / "packages", {})
+        packages = packaging.build(charts.discover(source), source, source.parent / "packages", {}).packages
         with fault_proxy(endpoint, rate, seed=run) as (url, proxy):
             os.environ["AWS_ENDPOINT_URL_S3"] = url
             for attempt in range(20):

@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import helm_python
 import yaml
 
-from tasks import charts, publish
+from tasks import charts, packaging, publish
 from tasks import index as idx
 from tasks.store import INDEX, LocalStore
 
@@ -76,7 +76,7 @@ def main() -> int:
         chart = work / "src" / "charts" / "newcomer"
         (chart / "templates").mkdir(parents=True)
         (chart / "Chart.yaml").write_text("apiVersion: v2\nname: newcomer\nversion: 1.0.0\n")
-        packages = charts.build(charts.discover(chart.parent), chart.parent, work / "packages", {})
+        packages = packaging.build(charts.discover(chart.parent), chart.parent, work / "packages", {}).packages
         helm_dir = work / "helm"
         helm_dir.mkdir()
         (helm_dir / packages[0].filename).write_bytes(packages[0].path.read_bytes())

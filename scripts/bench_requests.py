@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tasks import charts, publish
+from tasks import charts, packaging, publish
 from tasks import index as idx
 from tasks.store import S3Store
 
@@ -30,7 +30,7 @@ def write_chart(root: Path, name: str, version: str, data: str) -> None:
 
 
 def publish_all(url: str, root: Path, out: Path) -> tuple[dict[str, int], float]:
-    packages = charts.build(charts.discover(root), root, out, {})
+    packages = packaging.build(charts.discover(root), root, out, {}).packages
     store, created = S3Store(url), idx.timestamp()
     start = time.perf_counter()
     plan = publish.make_plan(store, packages, public_url=None, force=False, created=created)

@@ -1,10 +1,8 @@
-"""Charts in the repository: find them, validate Chart.yaml, and build reproducible packages.
+"""The chart tree: find every chart under charts/, read its Chart.yaml as Helm will, and say what is wrong.
 
-Helm's own package embeds every file's mtime, so a fresh clone changes every digest and the chart
-repository would see a "new" package on each CI run. build() lets Helm package (it knows .helmignore,
-dependencies and validation), then rewrites the archive deterministically (invariant 5): entries
-sorted, mtime from SOURCE_DATE_EPOCH, else the chart folder's last commit, else a fixed epoch,
-uid/gid 0, no owner names, gzip mtime 0.
+A broken chart is a finding about that folder, never a reason to stop reading the others (invariant
+10): discover() returns the charts it could read and one Failure per folder it could not. Only what
+Helm itself refuses is refused; what Helm's lint merely warns about is a warning.
 """
 
 from __future__ import annotations
@@ -14,31 +12,39 @@ import hashlib
 import io
 import os
 import re
-import shutil
 import tarfile
-import tempfile
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from tasks import helm
+from tasks import archives, safe_yaml
 from tasks.errors import ToolError
-from tasks.git import git
 
 FIXED_EPOCH = 315532800  # 1980-01-01: the oldest date zip-based tools accept
-_NAME = re.compile(r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$")
+MAX_FILE_SIZE = 5 * 1024 * 1024  # Helm's MaxDecompressedFileSize: larger files are refused by its loader
+_NAME = re.compile(r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$")  # what Helm's lint and Kubernetes names expect
 # SemVer 2.0.0, the grammar from semver.org.
 SEMVER = re.compile(
     r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
     r"(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?"
     r"(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$"
 )
+# What Helm accepts as a chart version: Masterminds semver's NewVersion (v prefix, MINOR and PATCH optional).
+HELM_VERSION = re.compile(
+    r"^v?\d+(\.\d+)?(\.\d+)?(-[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?(\+[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?$"
+)
 _TEXT = (".yaml", ".yml", ".json", ".tpl", ".txt")  # a chart's top-level text files, checked for UTF-8
 _YAML_LOADER = getattr(yaml, "CBaseLoader", yaml.BaseLoader)  # every scalar stays a string: 1.10 is not 1.1
+
+
+@dataclass(frozen=True)
+class Dependency:
+    name: str
+    version: str
+    repository: str  # as written: a URL, file://PATH, oci://..., or a repository alias (@name, name)
 
 
 @dataclass(frozen=True)
@@ -47,7 +53,33 @@ class ChartSource:
     version: str
     path: Path  # the chart folder
     rel: str  # the folder relative to charts_dir, for messages and staging
-    repositories: tuple[str, ...] = ()  # where its dependencies come from; empty: it has none
+    dependencies: tuple[Dependency, ...] = ()  # Chart.yaml's, or requirements.yaml's for apiVersion v1
+    lock: str | None = None  # Chart.lock or requirements.lock, when one is committed
+    declared_in: str = "Chart.yaml"  # requirements.yaml for an apiVersion v1 chart that has one
+
+    @property
+    def where(self) -> str:
+        return f"charts/{self.rel}"
+
+    @property
+    def repositories(self) -> tuple[str, ...]:
+        return tuple(sorted({d.repository for d in self.dependencies}))
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A chart folder that cannot be built, and the one line that says why and what to do."""
+
+    rel: str
+    name: str  # the chart's name when Chart.yaml said it, else the folder
+    message: str
+
+
+@dataclass
+class Tree:
+    charts: list[ChartSource] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -63,57 +95,104 @@ class Package:
         return self.path.name
 
 
-def discover(charts_dir: Path) -> list[ChartSource]:
-    """Every folder with a Chart.yaml, nested too, except subcharts vendored inside a chart's charts/."""
+def discover(charts_dir: Path, root: Path | None = None) -> Tree:
+    """Every folder with a Chart.yaml, nested too, except subcharts vendored inside a chart's charts/.
+
+    Symlinked folders are followed when they resolve inside `root` (the checkout), else warned about.
+    Two folders may hold the same chart at different versions (two maintained lines); the same name
+    and version twice is refused for both.
+    """
     if not charts_dir.is_dir():
         raise ToolError(f"{charts_dir}: charts folder not found; set repo.charts_dir or create it")
-    found: list[ChartSource] = []
-    for chart_yaml in sorted(charts_dir.rglob("Chart.yaml")):
-        rel = chart_yaml.parent.relative_to(charts_dir)
-        if any(part.startswith(".") for part in rel.parts) or _is_vendored(charts_dir, rel):
-            continue
-        found.append(read(chart_yaml.parent, charts_dir))
-    by_name: dict[str, ChartSource] = {}
-    for chart in found:
-        if chart.name in by_name:
-            raise ToolError(
-                f"two charts are named {chart.name!r}: {by_name[chart.name].rel} and {chart.rel}; "
-                "rename one (name: in its Chart.yaml)"
-            )
-        by_name[chart.name] = chart
+    tree = Tree()
+    for folder in _chart_folders(charts_dir, (root or charts_dir).resolve(), tree.warnings):
+        rel = folder.relative_to(charts_dir).as_posix()
+        try:
+            tree.charts.append(read(folder, charts_dir))
+        except ToolError as exc:
+            tree.failures.append(Failure(rel, _declared_name(folder) or rel, str(exc)))
+    by_release: dict[tuple[str, str], list[ChartSource]] = defaultdict(list)
+    for chart in tree.charts:
+        by_release[(chart.name, chart.version)].append(chart)
+    for (name, version), same in by_release.items():
+        if len(same) > 1:
+            folders = " and ".join(c.where for c in same)
+            tree.failures += [Failure(c.rel, name, f"{c.where}/Chart.yaml: {folders} both hold {name} {version}; "
+                                      "bump the version in one of them (or remove one)") for c in same]
+            tree.charts = [c for c in tree.charts if c not in same]
+    tree.failures.sort(key=lambda f: f.rel)
+    return tree
+
+
+def _chart_folders(charts_dir: Path, root: Path, warnings: list[str]) -> list[Path]:
+    found: list[Path] = []
+    seen: set[Path] = set()
+
+    def walk(folder: Path, top: Path) -> None:
+        real = folder.resolve()
+        if real in seen:
+            return
+        seen.add(real)
+        entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        if (folder / "Chart.yaml").is_file():
+            found.append(folder)
+        for entry in entries:
+            try:
+                if not entry.is_dir() or entry.name.startswith("."):
+                    continue
+            except OSError:  # a symlink loop: a file of some chart, which reading that chart reports
+                continue
+            path = Path(entry.path)
+            if entry.name == "charts" and (folder / "Chart.yaml").is_file():
+                continue  # subcharts vendored in a chart are part of it
+            if entry.is_symlink():
+                try:
+                    target = path.resolve(strict=True)
+                except (OSError, RuntimeError):
+                    warnings.append(f"{_shown(path, top)}: symlink that does not resolve; skipped")
+                    continue
+                if not target.is_relative_to(root):
+                    warnings.append(f"{_shown(path, top)}: symlink to {target}, outside the checkout; skipped")
+                    continue
+            walk(path, top)
+
+    walk(charts_dir, charts_dir)
     return found
 
 
-def select(charts: list[ChartSource], name: str | None) -> list[ChartSource]:
-    if name is None:
-        return charts
-    chosen = [c for c in charts if name in (c.name, c.rel)]
-    if not chosen:
-        raise ToolError(f"--chart {name!r}: no such chart; known: {', '.join(c.name for c in charts) or 'none'}")
-    return chosen
+def _shown(path: Path, charts_dir: Path) -> str:
+    return f"charts/{path.relative_to(charts_dir).as_posix()}"
 
 
-def _is_vendored(charts_dir: Path, rel: Path) -> bool:
-    return any(
-        part == "charts" and (charts_dir.joinpath(*rel.parts[:i]) / "Chart.yaml").exists()
-        for i, part in enumerate(rel.parts)
-        if i > 0
-    )
+def _declared_name(folder: Path) -> str | None:
+    """The name a broken Chart.yaml still declares, so a failure reads as the chart people know."""
+    try:
+        match = re.search(r"^name:\s*['\"]?([^'\"\s#]+)", (folder / "Chart.yaml").read_text(errors="replace"),
+                          re.MULTILINE)
+    except OSError:
+        return None
+    return match.group(1) if match else None
+
+
+def select(tree: Tree, names: list[str] | None) -> Tree:
+    """Only the charts named (by chart name or folder); the state of every other folder does not matter."""
+    if not names:
+        return tree
+    known = {c.name for c in tree.charts} | {c.rel for c in tree.charts} | {f.name for f in tree.failures} \
+        | {f.rel for f in tree.failures}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        listed = ", ".join(sorted({c.name for c in tree.charts} | {f.name for f in tree.failures})) or "none"
+        raise ToolError(f"--chart {unknown[0]!r}: no such chart; known: {listed}")
+    return Tree([c for c in tree.charts if {c.name, c.rel} & set(names)],
+                [f for f in tree.failures if {f.name, f.rel} & set(names)], tree.warnings)
 
 
 def read(chart_dir: Path, charts_dir: Path) -> ChartSource:
-    """Validate Chart.yaml the way Helm will, but with an error that names the file and the fix."""
-    path = chart_dir / "Chart.yaml"
-    rel = str(chart_dir.relative_to(charts_dir))
+    """Validate Chart.yaml as Helm will, but with an error that names the file and the fix."""
+    rel = chart_dir.relative_to(charts_dir).as_posix()
     where = f"{charts_dir.name}/{rel}/Chart.yaml"
-    try:
-        meta = yaml.load(path.read_text(encoding="utf-8"), Loader=_YAML_LOADER)
-    except UnicodeDecodeError:
-        raise ToolError(f"{where}: not UTF-8 text; save it as UTF-8") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f" at line {mark.line + 1}" if mark else ""
-        raise ToolError(f"{where}: not valid YAML{line} ({getattr(exc, 'problem', exc)}); fix the syntax") from None
+    meta = _load_yaml(chart_dir / "Chart.yaml", where)
     if not isinstance(meta, dict):
         raise ToolError(f"{where}: must be a mapping with apiVersion, name and version")
     api, name, version = meta.get("apiVersion"), meta.get("name"), meta.get("version")
@@ -121,74 +200,104 @@ def read(chart_dir: Path, charts_dir: Path) -> ChartSource:
         raise ToolError(f"{where}: apiVersion {api!r} is not supported; use apiVersion: v2")
     if not name:
         raise ToolError(f"{where}: 'name' is missing; add name: <chart-name>")
-    if not isinstance(name, str) or not _NAME.match(name):
-        raise ToolError(f"{where}: name {name!r} is invalid; use lowercase letters, digits, '-' and '.'")
+    if not isinstance(name, str) or name != os.path.basename(name) or "\\" in name or name in (".", ".."):
+        raise ToolError(f"{where}: name {name!r} is invalid (Helm refuses path separators); "
+                        "use lowercase letters, digits and '-'")
     if not version:
         raise ToolError(f"{where}: 'version' is missing; add version: 0.1.0 (SemVer 2)")
-    if not isinstance(version, str) or not SEMVER.match(version):
-        raise ToolError(f"{where}: version {version!r} is not SemVer 2 (MAJOR.MINOR.PATCH[-PRE][+BUILD]); fix it")
+    if not isinstance(version, str) or not HELM_VERSION.match(version):
+        raise ToolError(f"{where}: version {version!r} is not a version Helm accepts; use SemVer 2 "
+                        "(MAJOR.MINOR.PATCH[-PRE][+BUILD])")
     _check_files(chart_dir, f"{charts_dir.name}/{rel}")
-    dependencies = meta.get("dependencies") or []
-    if not isinstance(dependencies, list) or not all(isinstance(d, dict) for d in dependencies):
+    dependencies, declared_in, lock = _dependencies(chart_dir, meta, where, api)
+    return ChartSource(name=name, version=version, path=chart_dir, rel=rel, dependencies=dependencies, lock=lock,
+                       declared_in=declared_in)
+
+
+def lint_warnings(chart: ChartSource) -> list[str]:
+    """What Helm's lint warns about but packages anyway: said once, never a failure."""
+    warnings = []
+    if not _NAME.match(chart.name):
+        warnings.append(f"{chart.where}/Chart.yaml: name {chart.name!r} is not lowercase letters, digits and '-'; "
+                        "Helm packages it, but Kubernetes refuses it in resource names")
+    if not SEMVER.match(chart.version):
+        warnings.append(f"{chart.where}/Chart.yaml: version {chart.version!r} is not SemVer 2 (Helm's lint warns); "
+                        "version ranges may not match it")
+    return warnings
+
+
+def _load_yaml(path: Path, where: str) -> Any:
+    try:
+        return safe_yaml.load(path.read_text(encoding="utf-8"), _YAML_LOADER)
+    except UnicodeDecodeError:
+        raise ToolError(f"{where}: not UTF-8 text; save it as UTF-8") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f" at line {mark.line + 1}" if mark else ""
+        raise ToolError(f"{where}: not valid YAML{line} ({getattr(exc, 'problem', exc)}); fix the syntax") from None
+
+
+def _dependencies(
+    chart_dir: Path, meta: dict[str, Any], where: str, api: str,
+) -> tuple[tuple[Dependency, ...], str, str | None]:
+    """(dependencies, the file declaring them, the committed lock): Chart.yaml and Chart.lock, or for an
+    apiVersion v1 chart requirements.yaml and requirements.lock, as Helm's loader reads them."""
+    declared, declared_in, lock = meta.get("dependencies"), "Chart.yaml", "Chart.lock"
+    if api == "v1" and (chart_dir / "requirements.yaml").is_file():
+        declared_in, lock = "requirements.yaml", "requirements.lock"
+        where = where.removesuffix("Chart.yaml") + declared_in
+        requirements = _load_yaml(chart_dir / declared_in, where) or {}
+        declared = requirements.get("dependencies") if isinstance(requirements, dict) else requirements
+    declared = declared or []
+    if not isinstance(declared, list) or not all(isinstance(d, dict) and d.get("name") for d in declared):
         raise ToolError(f"{where}: dependencies must be a list of name/version/repository mappings")
-    repositories = tuple(sorted({str(d.get("repository", "")) for d in dependencies}))
-    return ChartSource(name=name, version=version, path=chart_dir, rel=rel, repositories=repositories)
+    found = tuple(Dependency(str(d["name"]), str(d.get("version") or ""), str(d.get("repository") or ""))
+                  for d in declared)
+    return found, declared_in, lock if (chart_dir / lock).is_file() else None
 
 
 def _check_files(chart_dir: Path, where: str) -> None:
-    """No symlink may leave the chart; templates and values must be UTF-8 (Kubernetes reads nothing else)."""
+    """What Helm's loader refuses, said before anything is read: symlinks leaving the chart (or looping),
+    templates over its size limit; and templates and values must be UTF-8 (Kubernetes reads nothing else)."""
     root = chart_dir.resolve()
     for folder, dirs, files in os.walk(chart_dir):
         for entry in dirs + files:
             path = Path(folder) / entry
             rel = path.relative_to(chart_dir)
-            if path.is_symlink() and not path.resolve().is_relative_to(root):
-                raise ToolError(
-                    f"{where}/{rel}: symlink points outside the chart ({os.readlink(path)}); "
-                    "copy the file into the chart instead"
-                )
+            if path.is_symlink():
+                try:
+                    target = path.resolve(strict=True)
+                except (OSError, RuntimeError):
+                    raise ToolError(f"{where}/{rel}: symlink loop or dangling symlink ({os.readlink(path)}); "
+                                    "remove it or point it at a file in the chart") from None
+                if not target.is_relative_to(root):
+                    raise ToolError(
+                        f"{where}/{rel}: symlink points outside the chart ({os.readlink(path)}); "
+                        "copy the file into the chart instead"
+                    )
             if entry in files and (rel.parts[0] == "templates" or (len(rel.parts) == 1 and rel.suffix in _TEXT)):
+                if path.stat().st_size > MAX_FILE_SIZE:  # checked before reading, as Helm's loader does
+                    raise ToolError(f'{where}/{rel}: chart file "{rel.name}" is larger than the maximum file size '
+                                    f"{MAX_FILE_SIZE} (Helm's limit); keep it out of the chart")
                 try:
                     path.read_bytes().decode("utf-8")
                 except UnicodeDecodeError as exc:
                     raise ToolError(f"{where}/{rel}: not UTF-8 (byte {exc.start}); save it as UTF-8") from None
 
 
-def source_date_epoch(chart_dir: Path, env: Mapping[str, str]) -> int:
-    """SOURCE_DATE_EPOCH, else the chart folder's last commit time, else a fixed epoch.
-
-    A shallow clone cannot tell when an older chart last changed (its boundary commit seems to add
-    every file), so there the fixed epoch stands in: shallow clones then agree with each other.
-    """
-    if env.get("SOURCE_DATE_EPOCH"):
-        try:
-            return int(env["SOURCE_DATE_EPOCH"])
-        except ValueError:
-            raise ToolError(
-                f"SOURCE_DATE_EPOCH={env['SOURCE_DATE_EPOCH']!r} is not a number of seconds; unset or fix it"
-            ) from None
-    if git(chart_dir, "rev-parse", "--is-shallow-repository") == "true":
-        return FIXED_EPOCH
-    committed = git(chart_dir, "log", "-1", "--format=%ct", "--", ".")
-    return int(committed) if committed.isdigit() else FIXED_EPOCH
-
-
-def normalize(data: bytes, mtime: int) -> bytes:
-    """Rewrite a chart archive so its bytes depend only on its content and `mtime`."""
+def normalize(data: bytes, mtime: int, where: str = "Helm's package") -> bytes:
+    """Rewrite a chart archive so its bytes depend only on its content and `mtime` (read within Helm's limits)."""
     out = io.BytesIO()
-    with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as src:
-        members = sorted(src.getmembers(), key=lambda m: m.name)
-        with (
-            gzip.GzipFile(filename="", mode="wb", fileobj=out, mtime=0) as gz,
-            tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as dst,
-        ):
-            for member in members:
-                if not member.isfile():
-                    raise ToolError(f"{member.name}: unexpected {member.type!r} entry in Helm's archive")
-                content = src.extractfile(member).read()  # type: ignore[union-attr]
-                info = tarfile.TarInfo(member.name)
-                info.size, info.mode, info.mtime = len(content), member.mode & 0o777, mtime
-                dst.addfile(info, io.BytesIO(content))
+    with (
+        gzip.GzipFile(filename="", mode="wb", fileobj=out, mtime=0) as gz,
+        tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as dst,
+    ):
+        for member, content in sorted(archives.read(data, where), key=lambda m: m[0].name):
+            if not member.isfile():
+                raise ToolError(f"{member.name}: unexpected {member.type!r} entry in Helm's archive")
+            info = tarfile.TarInfo(member.name)
+            info.size, info.mode, info.mtime = len(content), member.mode & 0o777, mtime
+            dst.addfile(info, io.BytesIO(content))
     return out.getvalue()
 
 
@@ -196,87 +305,6 @@ def digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def archive_files(data: bytes) -> dict[str, bytes]:
+def archive_files(data: bytes, where: str = "chart archive") -> dict[str, bytes]:
     """Every file in a chart archive by name: what two archives must share to hold the same chart."""
-    with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
-        return {m.name: tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()}  # type: ignore[union-attr]
-
-
-@contextmanager
-def staged(charts_dir: Path, work_dir: Path) -> Iterator[Path]:
-    """A scratch copy of the charts tree, so building dependencies never writes into the checkout."""
-    work_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=work_dir, prefix=".stage-") as tmp:
-        stage = Path(tmp) / charts_dir.name
-        shutil.copytree(charts_dir, stage, symlinks=True)
-        try:
-            yield stage
-        except ToolError as exc:  # point the user at their checkout (charts/...), not at the scratch copy
-            raise ToolError(str(exc).replace(str(stage), charts_dir.name)) from exc
-
-
-def prepare(chart: ChartSource, stage_dir: Path) -> None:
-    """Build the chart's dependencies (file:// subcharts and repositories; Chart.lock honoured).
-
-    Without a committed Chart.lock, Helm writes one stamped with the current time; it is dropped
-    again, or every package of the chart would differ (commit Chart.lock to pin versions).
-    """
-    if not chart.repositories:
-        return
-    locked = (stage_dir / "Chart.lock").exists()
-    try:
-        helm.build_dependencies(stage_dir)
-    except ToolError as exc:
-        raise ToolError(f"{stage_dir}/Chart.yaml: dependencies could not be built from "
-                        f"{', '.join(chart.repositories)}; check them (and Chart.lock) ({exc})") from None
-    if not locked:
-        (stage_dir / "Chart.lock").unlink(missing_ok=True)
-
-
-def lint(charts: list[ChartSource], charts_dir: Path, work_dir: Path) -> list[tuple[ChartSource, dict[str, Any]]]:
-    findings = []
-    with staged(charts_dir, work_dir) as stage:
-        for chart in charts:
-            prepare(chart, stage / chart.rel)
-            findings += [(chart, message) for message in helm.lint(stage / chart.rel)]
-    return findings
-
-
-def build(
-    charts: list[ChartSource],
-    charts_dir: Path,
-    out_dir: Path,
-    env: Mapping[str, str],
-    advance: Callable[[ChartSource], None] = lambda chart: None,
-) -> list[Package]:
-    """Package every chart into out_dir, replacing what was there only once all have succeeded."""
-    packages: list[Package] = []
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    with staged(charts_dir, out_dir.parent) as stage, tempfile.TemporaryDirectory(dir=out_dir.parent) as tmp:
-        fresh = Path(tmp) / "packages"
-        fresh.mkdir()
-        for chart in charts:
-            prepare(chart, stage / chart.rel)
-            raw = helm.package(stage / chart.rel, Path(tmp) / "raw")
-            data = normalize(raw.read_bytes(), source_date_epoch(chart.path, env))
-            metadata = helm.archive_metadata(data, raw.name)  # it must still load in Helm
-            target = fresh / raw.name
-            target.write_bytes(data)
-            packages.append(Package(chart.name, chart.version, out_dir / raw.name, digest(data), metadata))
-            advance(chart)
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        fresh.rename(out_dir)
-    return packages
-
-
-def built(out_dir: Path) -> list[Package]:
-    """The packages a previous `repo.package` left in out_dir."""
-    packages = []
-    for path in sorted(out_dir.glob("*.tgz")) if out_dir.is_dir() else []:
-        data = path.read_bytes()
-        meta = helm.archive_metadata(data, path.name)
-        packages.append(Package(str(meta["name"]), str(meta["version"]), path, digest(data), meta))
-    if not packages:
-        raise ToolError(f"{out_dir}: no packages; run `invoke repo.package` first")
-    return packages
+    return {member.name: content for member, content in archives.read(data, where) if member.isfile()}

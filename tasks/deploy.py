@@ -21,12 +21,12 @@ from typing import Any
 
 import yaml
 
-from tasks import charts, helm, publish, ui
+from tasks import charts, helm, packaging, publish, ui
 from tasks import index as idx
 from tasks.errors import ToolError
 from tasks.git import git
 from tasks.settings import Environment, Release
-from tasks.store import Store
+from tasks.store import INDEX, Store
 
 GOOD = ("deployed", "superseded")  # statuses a rollback may return to
 PENDING = ("pending-install", "pending-upgrade", "pending-rollback")
@@ -231,19 +231,29 @@ def _parsed(entry: dict[str, Any], version_type: Any) -> Any:
         return version_type("0.0.0-invalid")
 
 
-def fetch_chart(store: Store, chart: str, constraint: str | None, where: str) -> tuple[str, bytes]:
-    """(version, archive) from the chart repository, verified against the index's digest."""
+def fetch_chart(store: Store, chart: str, constraint: str | None, where: str,
+                public_url: str | None = None) -> tuple[str, bytes]:
+    """(version, archive) from the chart repository, verified against the index's digest.
+
+    The index is untrusted (invariant 9): an entry without a digest is never deployed, and its package is
+    read only from inside the repository (idx.package_key), nowhere else.
+    """
     index, _ = publish.read_index(store)
     if not index.entries.get(chart):
         known = ", ".join(sorted(index.entries)[:10]) or "no charts yet"
         raise ToolError(f"{store.url}: chart {chart!r} is not in this repository ({known}); publish it "
                         "(invoke repo.publish) or fix repo.url")
     entry = choose_version(index.entries[chart], constraint, chart, where)
-    key = idx.package_key(entry)
+    listed = f"{store.url}/{INDEX}"
+    key = idx.package_key(entry, listed, (store.url, public_url))
+    if not entry.get("digest"):
+        raise ToolError(f"{listed}: {chart} {entry['version']} has no digest, so its package cannot be verified and "
+                        "is not deployed; publish the chart again (invoke repo.publish, with --force if the stored "
+                        "package differs) to record its digest")
     found = store.read(key)
     if found is None:
         raise ToolError(f"{store.url}/{key}: in the index but missing from the repository; run invoke repo.publish")
-    if entry.get("digest") and charts.digest(found[0]) != entry["digest"]:
+    if charts.digest(found[0]) != entry["digest"]:
         raise ToolError(f"{store.url}/{key}: digest differs from index.yaml's; the repository is damaged, "
                         "republish the chart (invoke repo.publish --force)")
     return str(entry["version"]), found[0]
@@ -255,8 +265,10 @@ def local_chart(root: Path, chart: str, work_dir: Path) -> tuple[str, bytes]:
     if not (folder / "Chart.yaml").exists():
         raise ToolError(f"chart {chart!r}: {folder}/Chart.yaml not found")
     found = charts.read(folder, folder.parent)
-    built = charts.build([found], folder.parent, work_dir / "local-packages", os.environ)
-    return found.version, built[0].path.read_bytes()
+    built = packaging.build(charts.Tree([found]), folder.parent, work_dir / "local-packages", os.environ)
+    if built.failures:
+        raise ToolError(built.failures[0].message)
+    return found.version, built.packages[0].path.read_bytes()
 
 
 def is_local(chart: str) -> bool:

@@ -36,11 +36,18 @@ def package(chart_dir: Path, destination: Path) -> Path:
         return Path(helm.package(chart_dir, destination=destination))
 
 
-def build_dependencies(chart_dir: Path) -> None:
-    """`helm dependency build` when Chart.lock pins the versions, else `helm dependency update`."""
-    verb = "build" if (chart_dir / "Chart.lock").exists() else "update"
-    with _helm(f"dependency {verb} {chart_dir}") as helm:
-        (helm.dependency_build if verb == "build" else helm.dependency_update)(chart_dir)
+def build_dependencies(chart_dir: Path, *, locked: bool, plain_http: bool = False) -> None:
+    """`helm dependency build` when a lock pins the versions, else `helm dependency update`."""
+    verb = "build" if locked else "update"
+    with _helm(f"dependency {verb} {chart_dir}{' --plain-http' if plain_http else ''}") as helm:
+        (helm.dependency_build if locked else helm.dependency_update)(chart_dir, plain_http=plain_http)
+
+
+def dependency_list(chart_dir: Path) -> list[dict[str, Any]]:
+    """`helm dependency list`: [{name, version, repository, status: ok | missing | unpacked | ...}]."""
+    with _helm(f"dependency list {chart_dir}") as helm:
+        found: list[dict[str, Any]] = helm.dependency_list(chart_dir)
+        return found
 
 
 def lint(chart_dir: Path) -> list[dict[str, Any]]:

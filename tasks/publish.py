@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tasks import charts
+from tasks import charts, packaging
 from tasks import index as idx
 from tasks.charts import Package
 from tasks.errors import ConflictError, ToolError
@@ -79,7 +79,7 @@ def _classify(store: Store, index: idx.Index, package: Package, force: bool) -> 
     found = store.read(package.filename)
     if found and charts.digest(found[0]) == package.digest:
         return Step(package, REPLACE, "index entry out of date with the stored package: repaired", published)
-    if found and charts.archive_files(found[0]) == charts.archive_files(package.path.read_bytes()):
+    if found and packaging.comparable(found[0]) == packaging.comparable(package.path.read_bytes()):
         return Step(package, UNCHANGED, "same files as the published archive", published)
     if force:
         return Step(package, REPLACE, f"replaces sha256:{published[:12]}", published)

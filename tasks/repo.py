@@ -7,52 +7,85 @@ from typing import Any
 
 from invoke import Collection, Context
 
-from tasks import charts, checks, settings, ui
+from tasks import charts, checks, dependencies, packaging, settings, ui
 from tasks import index as idx
 from tasks import publish as pub
 from tasks.cli import ROOT, task
-from tasks.errors import ToolError
+from tasks.errors import Reported, ToolError
 from tasks.store import S3Store, open_store, read_only
 
 URL_HELP = "repository: a folder, file://PATH or s3://BUCKET[/PREFIX] (default: repo.url in invoke.yaml, dist/repo)"
 PUBLIC_HELP = "base URL written into index.yaml urls (default: repo.public_url; unset: relative urls)"
 FORCE_HELP = "replace an already published version whose content changed (loudly); never needed otherwise"
 DRY_HELP = "print the plan (chart, version, action) and write nothing to the repository"
-CHART_HELP = "only this chart (its name or its folder under charts/)"
+CHART_HELP = "only this chart (its name or its folder under charts/); repeatable; other folders may be broken"
+ATOMIC_HELP = "publish nothing unless every chart builds (default: repo.atomic; else a broken chart blocks only itself)"
 
 
 def _settings(c: Context, **args: Any) -> settings.RepoSettings:
     return settings.resolve_repo(ROOT, c.config.get("repo", {}), **args)
 
 
-@task(help={"chart": CHART_HELP})
+def _tree(s: settings.RepoSettings, chosen: list[str] | None) -> charts.Tree:
+    tree = charts.select(charts.discover(s.charts_dir, s.root), chosen)
+    for warning in tree.warnings + [w for chart in tree.charts for w in charts.lint_warnings(chart)]:
+        ui.warn(warning)
+    return tree
+
+
+def _repositories(s: settings.RepoSettings) -> dependencies.Repositories:
+    return dependencies.Repositories(s.dependency_repositories, os.environ)
+
+
+def _failed(failure: charts.Failure) -> None:
+    ui.error(failure.message)
+
+
+def _finish(verb: str, done: int, failures: list[charts.Failure]) -> None:
+    """The summary of a run over the tree; non-zero when any chart failed (each already said why)."""
+    if failures:
+        summary = f"{verb} {done}, failed {len(failures)}: {', '.join(f.name for f in failures)}"
+        ui.say(summary)
+        raise Reported(summary)
+
+
+@task(help={"chart": CHART_HELP}, iterable=["chart"])
 def lint(c, chart=None):
-    """Lint every chart with Helm; errors fail."""
+    """Lint every chart with Helm; errors fail that chart, the others are still linted."""
     s = _settings(c)
-    chosen = charts.select(charts.discover(s.charts_dir), chart)
-    findings = charts.lint(chosen, s.charts_dir, s.build_dir)
+    tree = _tree(s, chart)
+    findings, failures = packaging.lint(tree, s.charts_dir, s.build_dir, os.environ, _repositories(s), _failed)
     levels = {1: "info", 2: "warning", 3: "error"}
     shown = [(ch.name, levels.get(m["severity"], "?"), m["path"], m["error"]) for ch, m in findings if m["severity"] > 1]
     if shown:
         ui.table("lint", ["chart", "level", "file", "message"], shown)
-    errors = [m for _, m in findings if m["severity"] >= 3]
-    if errors:
-        raise ToolError(f"lint: {len(errors)} error(s) in {len(chosen)} chart(s); fix them and lint again")
-    ui.say(f"lint: {len(chosen)} chart(s) ok")
+    for name in sorted({ch.name for ch, m in findings if m["severity"] >= 3}):
+        failures.append(charts.Failure(name, name, f"{name}: Helm's lint found errors (the table above)"))
+        _failed(failures[-1])
+    ok = len(tree.charts) + len(tree.failures) - len(failures)
+    _finish("lint: ok", ok, failures)
+    ui.say(f"lint: {ok} chart(s) ok")
 
 
-@task(help={"chart": CHART_HELP})
-def package(c, chart=None):
-    """Package every chart (dependencies first), reproducibly.
+@task(help={"chart": CHART_HELP, "atomic": ATOMIC_HELP}, iterable=["chart"])
+def package(c, chart=None, atomic=None):
+    """Package every chart (dependencies first), reproducibly; a broken chart blocks only itself.
 
     Output: dist/packages/NAME-VERSION.tgz, byte-identical for the same content on any checkout.
     """
-    s = _settings(c)
-    chosen = charts.select(charts.discover(s.charts_dir), chart)
-    advance = ui.progress(chosen, "package", lambda ch: f"{ch.name} {ch.version}")
-    built = charts.build(chosen, s.charts_dir, s.packages_dir, os.environ, advance)
-    ui.table("packages", ["chart", "version", "sha256"], [(p.name, p.version, p.digest[:16]) for p in built])
-    return built
+    s = _settings(c, atomic=atomic)
+    result = _package(s, chart)
+    _finish("packaged", len(result.packages), result.failures)
+    return result.packages
+
+
+def _package(s: settings.RepoSettings, chosen: list[str] | None) -> packaging.Result:
+    tree = _tree(s, chosen)
+    advance = ui.progress(tree.charts, "package", lambda ch: f"{ch.name} {ch.version}")
+    result = packaging.build(tree, s.charts_dir, s.packages_dir, os.environ, _repositories(s), advance, _failed)
+    if result.packages:
+        ui.table("packages", ["chart", "version", "sha256"], [(p.name, p.version, p.digest[:16]) for p in result.packages])
+    return result
 
 
 @task(help={"url": URL_HELP, "public_url": PUBLIC_HELP, "force": FORCE_HELP, "json": "print the plan as JSON"})
@@ -64,7 +97,7 @@ def index(c, url=None, public_url=None, force=False, json=False):
     """
     s = _settings(c, url=url, public_url=public_url)
     plan = pub.make_plan(
-        open_store(s.url), charts.built(s.packages_dir), public_url=s.public_url, force=force, created=idx.timestamp()
+        open_store(s.url), packaging.built(s.packages_dir), public_url=s.public_url, force=force, created=idx.timestamp()
     )
     pub.save(plan, s.build_dir)
     _show(plan, json)
@@ -79,7 +112,7 @@ def sync(c, url=None, public_url=None, force=False, dry_run=False):
     (If-Match), else re-read, re-merged and retried with backoff.
     """
     s = _settings(c, url=url, public_url=public_url)
-    store, packages, created = open_store(s.url), charts.built(s.packages_dir), idx.timestamp()
+    store, packages, created = open_store(s.url), packaging.built(s.packages_dir), idx.timestamp()
     if not store.writable:
         raise read_only(store)
     plan = pub.load(s.build_dir, packages, url=s.url, public_url=s.public_url, force=force)
@@ -99,12 +132,21 @@ def sync(c, url=None, public_url=None, force=False, dry_run=False):
     return done
 
 
-@task(help={"url": URL_HELP, "public_url": PUBLIC_HELP, "chart": CHART_HELP, "force": FORCE_HELP, "dry_run": DRY_HELP})
-def publish(c, url=None, public_url=None, chart=None, force=False, dry_run=False):
-    """Package, index and sync: the command CI runs on master."""
-    package(c, chart=chart)
-    index(c, url=url, public_url=public_url, force=force)
-    return sync(c, url=url, public_url=public_url, force=force, dry_run=dry_run)
+@task(help={"url": URL_HELP, "public_url": PUBLIC_HELP, "chart": CHART_HELP, "force": FORCE_HELP, "dry_run": DRY_HELP,
+            "atomic": ATOMIC_HELP}, iterable=["chart"])
+def publish(c, url=None, public_url=None, chart=None, force=False, dry_run=False, atomic=None):
+    """Package, index and sync: the command CI runs on master. A broken chart blocks only itself."""
+    s = _settings(c, url=url, public_url=public_url, atomic=atomic)
+    if not open_store(s.url).writable:
+        raise read_only(open_store(s.url))
+    result = _package(s, chart)
+    if result.failures and s.atomic:
+        raise ToolError(f"{len(result.failures)} chart(s) failed ({', '.join(f.name for f in result.failures)}) "
+                        f"and repo.atomic is on: nothing published to {s.url}")
+    if result.packages:
+        index(c, url=url, public_url=public_url, force=force)
+        sync(c, url=url, public_url=public_url, force=force, dry_run=dry_run)
+    _finish("published", len(result.packages), result.failures)
 
 
 @task(help={"port": "port on 127.0.0.1 (default 8879, Helm 2's `helm serve` port)", "url": URL_HELP})

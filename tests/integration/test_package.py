@@ -8,15 +8,17 @@ from pathlib import Path
 import helm_python
 import pytest
 
-from tasks import charts
+from tasks import charts, packaging
 from tasks.errors import ToolError
 from tests.conftest import copy_project
 
 
 def build(project: Path, env: dict[str, str] | None = None) -> dict[str, bytes]:
     found = charts.discover(project / "charts")
-    built = charts.build(found, project / "charts", project / "dist" / "packages", env or {})
-    return {p.filename: p.path.read_bytes() for p in built}
+    built = packaging.build(found, project / "charts", project / "dist" / "packages", env or {})
+    if built.failures:
+        raise ToolError(built.failures[0].message)
+    return {p.filename: p.path.read_bytes() for p in built.packages}
 
 
 def touch_everything(folder: Path, when: float) -> None:
@@ -38,7 +40,8 @@ def test_package_with_a_file_dependency_contains_the_subchart_and_loads_in_helm(
     data = build(project)["hello-api-0.1.0.tgz"]
     files = charts.archive_files(data)
     assert "hello-api/charts/common/templates/_labels.tpl" in files
-    assert "hello-api/Chart.lock" not in files  # not committed, so not invented with a timestamp
+    lock = files["hello-api/Chart.lock"].decode()  # kept, as Helm keeps it, but stamped with the package epoch
+    assert 'generated: "1980-01-01T00:00:00Z"' in lock
     with helm_python.Chart.load_archive(data) as chart:
         rendered = chart.render(name="demo")
     assert "app.kubernetes.io/managed-by: Helm" in rendered["hello-api/templates/configmap.yaml"]
@@ -50,36 +53,37 @@ def test_building_dependencies_does_not_write_into_the_checkout(project):
     assert not (project / "charts" / "hello-api" / "Chart.lock").exists()
 
 
-def test_mtime_comes_from_source_date_epoch_else_the_charts_last_commit(project):
-    assert charts.source_date_epoch(project / "charts" / "hello-world", {}) == charts.FIXED_EPOCH
+def test_a_shallow_and_a_full_clone_give_the_same_digests_with_no_variable_set(project):
     git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com"]
     subprocess.run([*git, "init", "-q"], cwd=project, check=True)
-    subprocess.run([*git, "add", "."], cwd=project, check=True)
-    env = {**os.environ, "GIT_COMMITTER_DATE": "2024-05-01T00:00:00Z", "GIT_AUTHOR_DATE": "2024-05-01T00:00:00Z"}
-    subprocess.run([*git, "commit", "-qm", "charts"], cwd=project, check=True, env=env)
-    assert charts.source_date_epoch(project / "charts" / "hello-world", {}) == 1714521600
-    assert build(project, {"SOURCE_DATE_EPOCH": "1714521600"}) == build(project)
-    assert build(project, {"SOURCE_DATE_EPOCH": "1"}) != build(project)
+    for when in ("2024-05-01T00:00:00Z", "2024-06-01T00:00:00Z"):
+        (project / "charts" / "hello-world" / "NOTES.txt").write_text(when)
+        subprocess.run([*git, "add", "."], cwd=project, check=True)
+        env = {**os.environ, "GIT_COMMITTER_DATE": when, "GIT_AUTHOR_DATE": when}
+        subprocess.run([*git, "commit", "-qm", when], cwd=project, check=True, env=env)
     shallow = project.parent / "shallow"
     subprocess.run(["git", "clone", "-q", "--depth", "1", f"file://{project}", str(shallow)], check=True)
-    assert charts.source_date_epoch(shallow / "charts" / "hello-world", {}) == charts.FIXED_EPOCH
+    assert build(shallow) == build(project)
+    assert build(project, {"SOURCE_DATE_EPOCH": "1714521600"}) != build(project)  # the variable still wins
 
 
-def test_a_chart_that_helm_cannot_package_fails_with_the_charts_name(project):
+def test_a_chart_that_helm_cannot_lint_is_reported_with_the_charts_name(project):
     template = project / "charts" / "hello-world" / "templates" / "broken.yaml"
     template.write_text("{{ .Values.image.tag ")
-    found = charts.discover(project / "charts")
-    findings = charts.lint(found, project / "charts", project / "dist")
+    findings, failures = packaging.lint(charts.discover(project / "charts"), project / "charts", project / "dist", {})
+    assert failures == []
     assert any(m["severity"] == 3 and "broken.yaml" in m["error"] for chart, m in findings if chart.name == "hello-world")
 
 
 def test_a_missing_file_dependency_is_one_clear_error_and_nothing_is_built(project):
     chart_yaml = project / "charts" / "hello-api" / "Chart.yaml"
     chart_yaml.write_text(chart_yaml.read_text().replace("../library/common", "../library/gone"))
-    with pytest.raises(ToolError, match="helm dependency update .*hello-api") as error:
-        build(project)
-    assert "\n" not in str(error.value)
-    assert not (project / "dist" / "packages").exists()
+    built = packaging.build(charts.discover(project / "charts"), project / "charts", project / "dist" / "packages", {})
+    [failure] = built.failures
+    assert failure.name == "hello-api" and "\n" not in failure.message
+    assert failure.message.startswith("charts/hello-api/Chart.yaml: dependencies cannot be built")
+    assert ".stage-" not in failure.message  # it names the checkout, not the scratch copy
+    assert sorted(p.name for p in built.packages) == ["common", "hello-world"]  # the others are still built
 
 
 def test_a_committed_chart_lock_is_honoured_and_kept_in_the_package(project):
@@ -106,7 +110,7 @@ def test_a_dependency_from_a_chart_repository_is_fetched_over_http(project, tmp_
     from tasks import publish
     from tasks.store import LocalStore
 
-    packages = charts.build(charts.discover(project / "charts"), project / "charts", tmp_path / "packages", {})
+    packages = packaging.build(charts.discover(project / "charts"), project / "charts", tmp_path / "packages", {}).packages
     store = LocalStore(tmp_path / "served")
     plan = publish.make_plan(store, packages, public_url=None, force=False, created="2024-01-01T00:00:00Z")
     publish.apply(store, plan, packages, created="2024-01-01T00:00:00Z")

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from tasks import charts, publish
+from tasks import charts, packaging, publish
 from tasks import index as idx
 from tasks.errors import ToolError
 from tasks.store import INDEX, LocalStore, S3Store
@@ -21,7 +21,7 @@ def make_chart(root: Path, name: str, version: str = "1.0.0", data: str = "a") -
 
 
 def build(root: Path) -> list[charts.Package]:
-    return charts.build(charts.discover(root / "charts"), root / "charts", root / "dist" / "packages", {})
+    return packaging.build(charts.discover(root / "charts"), root / "charts", root / "dist" / "packages", {}).packages
 
 
 def run(store, packages, *, force=False, public_url=None, created=None):

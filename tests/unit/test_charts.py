@@ -3,6 +3,7 @@
 import gzip
 import io
 import os
+import re
 import tarfile
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tasks import charts
+from tasks import charts, packaging
 from tasks.errors import ToolError
 
 
@@ -26,7 +27,7 @@ def test_discovers_nested_charts_but_not_subcharts_vendored_in_a_charts_folder(t
     write_chart(tmp_path, "group/b", "apiVersion: v2\nname: b\nversion: 1.0.0\n")
     write_chart(tmp_path, "a/charts/vendored", "apiVersion: v2\nname: vendored\nversion: 1.0.0\n")
     write_chart(tmp_path, ".hidden/c", "apiVersion: v2\nname: c\nversion: 1.0.0\n")
-    assert [(c.name, c.rel) for c in charts.discover(tmp_path)] == [("a", "a"), ("b", "group/b")]
+    assert [(c.name, c.rel) for c in charts.discover(tmp_path).charts] == [("a", "a"), ("b", "group/b")]
 
 
 def test_a_charts_dependency_repositories_are_read_once_at_discovery(tmp_path):
@@ -34,12 +35,21 @@ def test_a_charts_dependency_repositories_are_read_once_at_discovery(tmp_path):
                                "  - {name: b, version: 1.x, repository: 'https://c.example.com'}\n"
                                "  - {name: c, version: 1.x, repository: 'file://../c'}\n")
     write_chart(tmp_path, "z", "apiVersion: v2\nname: z\nversion: 1.0.0\n")
-    assert [c.repositories for c in charts.discover(tmp_path)] == [("file://../c", "https://c.example.com"), ()]
+    assert [c.repositories for c in charts.discover(tmp_path).charts] == [("file://../c", "https://c.example.com"), ()]
+
+
+def test_an_apiversion_v1_chart_declares_its_dependencies_in_requirements_yaml(tmp_path):
+    folder = write_chart(tmp_path, "old", "apiVersion: v1\nname: old\nversion: 1.0.0\n")
+    (folder / "requirements.yaml").write_text("dependencies:\n- {name: lib, version: 0.2.0, repository: '@stable'}\n")
+    (folder / "requirements.lock").write_text("dependencies: []\n")
+    chart = charts.discover(tmp_path).charts[0]
+    assert chart.dependencies == (charts.Dependency("lib", "0.2.0", "@stable"),)
+    assert (chart.declared_in, chart.lock) == ("requirements.yaml", "requirements.lock")
 
 
 def test_version_like_1_10_stays_a_string(tmp_path):
     write_chart(tmp_path, "a", "apiVersion: v2\nname: a\nversion: 1.10.0\nappVersion: 1.10\n")
-    assert charts.discover(tmp_path)[0].version == "1.10.0"
+    assert charts.discover(tmp_path).charts[0].version == "1.10.0"
 
 
 @pytest.mark.parametrize("chart_yaml, message", [
@@ -47,48 +57,91 @@ def test_version_like_1_10_stays_a_string(tmp_path):
     ("- a list\n", "must be a mapping"),
     ("apiVersion: v2\nversion: 1.0.0\n", "'name' is missing"),
     ("apiVersion: v2\nname: a\n", "'version' is missing"),
-    ("apiVersion: v2\nname: a\nversion: 1.0\n", "version '1.0' is not SemVer 2"),
-    ("apiVersion: v2\nname: a\nversion: v1.0.0\n", "version 'v1.0.0' is not SemVer 2"),
-    ("apiVersion: v2\nname: a\nversion: 1.0.0-01\n", "is not SemVer 2"),
+    ("apiVersion: v2\nname: a\nversion: 1.2.3.4\n", "version '1.2.3.4' is not a version Helm accepts"),
+    ("apiVersion: v2\nname: a\nversion: latest\n", "version 'latest' is not a version Helm accepts"),
     ("apiVersion: v3\nname: a\nversion: 1.0.0\n", "apiVersion 'v3' is not supported"),
     ("name: a\nversion: 1.0.0\n", "apiVersion None is not supported"),
-    ("apiVersion: v2\nname: My_Chart\nversion: 1.0.0\n", "name 'My_Chart' is invalid"),
+    ("apiVersion: v2\nname: team/a\nversion: 1.0.0\n", "name 'team/a' is invalid"),
     ("apiVersion: v2\nname: a\nversion: 1.0.0\ndependencies: common\n", "dependencies must be a list"),
 ])
-def test_bad_chart_yaml_is_one_line_naming_the_file(tmp_path, chart_yaml, message):
+def test_bad_chart_yaml_is_a_failure_of_that_folder_alone(tmp_path, chart_yaml, message):
     write_chart(tmp_path, "broken", chart_yaml)
-    with pytest.raises(ToolError, match=message) as error:
-        charts.discover(tmp_path)
-    assert str(error.value).startswith(f"{tmp_path.name}/broken/Chart.yaml: ")
-    assert "\n" not in str(error.value)
+    write_chart(tmp_path, "good", "apiVersion: v2\nname: good\nversion: 1.0.0\n")
+    tree = charts.discover(tmp_path)
+    assert [c.name for c in tree.charts] == ["good"]
+    [failure] = tree.failures
+    assert failure.rel == "broken"
+    assert re.search(message, failure.message)
+    assert failure.message.startswith(f"{tmp_path.name}/broken/Chart.yaml: ")
+    assert "\n" not in failure.message
 
 
-def test_chart_yaml_that_is_not_utf8_is_refused(tmp_path):
+@pytest.mark.parametrize("name, version, warned", [
+    ("MyChart", "0.1.0", "name 'MyChart' is not lowercase"),
+    ("my_chart", "0.1.0", "name 'my_chart' is not lowercase"),
+    ("vchart", "v1.2.3", "version 'v1.2.3' is not SemVer 2"),
+    ("short", "1.2", "version '1.2' is not SemVer 2"),
+    ("lead", "01.2.3", "version '01.2.3' is not SemVer 2"),
+    ("fine", "1.0.0-rc.1+b5", None),
+])
+def test_what_helm_packages_is_accepted_and_what_its_lint_warns_about_is_a_warning(tmp_path, name, version, warned):
+    write_chart(tmp_path, "c", f"apiVersion: v2\nname: {name}\nversion: {version}\n")
+    [chart] = charts.discover(tmp_path).charts
+    assert (chart.name, chart.version) == (name, version)
+    warnings = charts.lint_warnings(chart)
+    assert (warned in warnings[0]) if warned else warnings == []
+
+
+def test_chart_yaml_that_is_not_utf8_is_a_failure(tmp_path):
     folder = write_chart(tmp_path, "a", "")
     (folder / "Chart.yaml").write_bytes(b"apiVersion: v2\nname: a\ndescription: caf\xe9\nversion: 1.0.0\n")
-    with pytest.raises(ToolError, match="not UTF-8"):
-        charts.discover(tmp_path)
+    assert "not UTF-8" in charts.discover(tmp_path).failures[0].message
 
 
-def test_two_charts_with_the_same_name_are_refused_naming_both_folders(tmp_path):
+def test_two_folders_may_hold_two_versions_of_one_chart_but_not_the_same_version(tmp_path):
     write_chart(tmp_path, "one/app", "apiVersion: v2\nname: app\nversion: 1.0.0\n")
-    write_chart(tmp_path, "two/app", "apiVersion: v2\nname: app\nversion: 2.0.0\n")
-    with pytest.raises(ToolError, match="two charts are named 'app': one/app and two/app"):
-        charts.discover(tmp_path)
+    write_chart(tmp_path, "app-v2", "apiVersion: v2\nname: app\nversion: 2.0.0\n")
+    assert sorted(c.version for c in charts.discover(tmp_path).charts) == ["1.0.0", "2.0.0"]
+    write_chart(tmp_path, "two/app", "apiVersion: v2\nname: app\nversion: 1.0.0\n")
+    tree = charts.discover(tmp_path)
+    assert [c.rel for c in tree.charts] == ["app-v2"]
+    assert [f.rel for f in tree.failures] == ["one/app", "two/app"]
+    assert "charts/one/app and charts/two/app both hold app 1.0.0" in tree.failures[0].message
+
+
+def test_symlinked_chart_folders_are_followed_inside_the_checkout_and_warned_about_outside(tmp_path):
+    checkout = tmp_path / "checkout"
+    write_chart(checkout, "shared/lib", "apiVersion: v2\nname: lib\nversion: 1.0.0\n")
+    write_chart(tmp_path, "elsewhere/ext", "apiVersion: v2\nname: ext\nversion: 1.0.0\n")
+    (checkout / "charts").mkdir()
+    os.symlink(checkout / "shared" / "lib", checkout / "charts" / "lib")
+    os.symlink(tmp_path / "elsewhere" / "ext", checkout / "charts" / "ext")
+    os.symlink(checkout / "charts", checkout / "charts" / "loop")
+    tree = charts.discover(checkout / "charts", checkout)
+    assert [(c.name, c.rel) for c in tree.charts] == [("lib", "lib")]
+    assert tree.warnings == [f"charts/ext: symlink to {tmp_path / 'elsewhere' / 'ext'}, outside the checkout; skipped"]
 
 
 def test_symlink_pointing_outside_the_chart_is_refused(tmp_path):
     folder = write_chart(tmp_path, "charts/a", "apiVersion: v2\nname: a\nversion: 1.0.0\n")
     (tmp_path / "secret.txt").write_text("not for the chart")
     os.symlink(tmp_path / "secret.txt", folder / "leak.txt")
-    with pytest.raises(ToolError, match="charts/a/leak.txt: symlink points outside the chart"):
-        charts.discover(tmp_path / "charts")
+    assert "charts/a/leak.txt: symlink points outside the chart" in charts.discover(tmp_path / "charts").failures[0].message
+    (folder / "leak.txt").unlink()
+    os.symlink("loop.yaml", folder / "loop.yaml")
+    assert "charts/a/loop.yaml: symlink loop" in charts.discover(tmp_path / "charts").failures[0].message
 
 
-def test_unknown_chart_name_lists_the_known_ones(tmp_path):
+def test_chart_selection_takes_names_or_folders_and_ignores_the_state_of_the_others(tmp_path):
     write_chart(tmp_path, "a", "apiVersion: v2\nname: a\nversion: 1.0.0\n")
-    with pytest.raises(ToolError, match="--chart 'zz': no such chart; known: a"):
-        charts.select(charts.discover(tmp_path), "zz")
+    write_chart(tmp_path, "group/b", "apiVersion: v2\nname: b\nversion: 1.0.0\n")
+    write_chart(tmp_path, "broken", "apiVersion: v2\nname: broken\n")
+    tree = charts.discover(tmp_path)
+    assert [c.name for c in charts.select(tree, ["a", "group/b"]).charts] == ["a", "b"]
+    assert charts.select(tree, ["a"]).failures == []
+    assert [f.rel for f in charts.select(tree, ["broken"]).failures] == ["broken"]
+    with pytest.raises(ToolError, match="--chart 'zz': no such chart; known: a, b, broken"):
+        charts.select(tree, ["zz"])
 
 
 def archive(entries: list[tuple[str, bytes, int]]) -> bytes:
@@ -113,11 +166,11 @@ def test_normalize_gives_identical_bytes_whatever_the_mtimes_order_and_owner():
     assert charts.archive_files(charts.normalize(one, 1)) == {"c/Chart.yaml": b"name: c", "c/values.yaml": b"a: 1"}
 
 
-def test_source_date_epoch_wins_and_a_checkout_without_git_uses_the_fixed_epoch(tmp_path):
-    assert charts.source_date_epoch(tmp_path, {"SOURCE_DATE_EPOCH": "1700000000"}) == 1700000000
-    assert charts.source_date_epoch(tmp_path, {}) == charts.FIXED_EPOCH
+def test_the_package_epoch_is_source_date_epoch_else_a_fixed_date_never_a_commit_time(tmp_path):
+    assert packaging.epoch({"SOURCE_DATE_EPOCH": "1700000000"}) == 1700000000
+    assert packaging.epoch({}) == charts.FIXED_EPOCH
     with pytest.raises(ToolError, match="SOURCE_DATE_EPOCH='soon' is not a number"):
-        charts.source_date_epoch(tmp_path, {"SOURCE_DATE_EPOCH": "soon"})
+        packaging.epoch({"SOURCE_DATE_EPOCH": "soon"})
 
 
 _names = st.lists(st.from_regex(r"c/[a-z]{1,8}(/[a-z]{1,8})?\.yaml", fullmatch=True), min_size=1, max_size=6, unique=True)

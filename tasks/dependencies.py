@@ -1,0 +1,240 @@
+"""A chart's dependencies, built as Helm builds them: offline when vendored, aliases resolved, real causes.
+
+Helm's SDK registers the repository URLs a Chart.yaml names in a private configuration of its own, so
+it cannot see an alias (`@name`, or a bare `name`: the form most real charts use) nor credentials.
+Here an alias becomes its URL (repo.dependency_repositories first, else the user's own Helm repository
+config, as `helm dependency build` reads it) and credentials travel in that URL's userinfo, which Helm's
+HTTP client sends as basic auth. Helm then builds from a Chart.yaml in the scratch copy that names the
+URL; the author's Chart.yaml and lock are put back before packaging, so the package holds what they wrote.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+from urllib.parse import quote, urlsplit
+
+import yaml
+
+from tasks import helm, ui
+from tasks.charts import ChartSource, Dependency
+from tasks.errors import ToolError
+
+READY = ("ok", "unpacked")  # helm dependency list: present in charts/, as an archive or a folder
+_LOCAL = ("file://",)
+_LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+@dataclass(frozen=True)
+class Repository:
+    name: str
+    url: str
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+
+    @property
+    def for_helm(self) -> str:
+        """The URL with the credentials in its userinfo (registered as secrets: never printed)."""
+        if not self.username and not self.password:
+            return self.url
+        parts = urlsplit(self.url)
+        userinfo = quote(self.username or "", safe="") + ":" + quote(self.password or "", safe="")
+        return parts._replace(netloc=f"{userinfo}@{parts.netloc}").geturl()
+
+
+class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """Booleans and nulls resolved, every other scalar a string: `version: 1.10` stays 1.10 for Helm."""
+
+    yaml_implicit_resolvers: ClassVar = {
+        first: [(tag, regexp) for tag, regexp in resolvers if tag.endswith((":bool", ":null"))]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+
+
+class Repositories:
+    """Where dependency repositories are: repo.dependency_repositories, then Helm's repositories.yaml."""
+
+    def __init__(self, configured: Mapping[str, Any], env: Mapping[str, str]) -> None:
+        self._configured, self._env = configured, env
+        self._helm: dict[str, Repository] | None = None
+
+    def resolve(self, dependency: Dependency, where: str) -> Repository | None:
+        """The repository a dependency comes from; None for file:// and vendored-only dependencies."""
+        text = dependency.repository.strip()
+        if not text or text.startswith(_LOCAL):
+            return None
+        if "://" in text:
+            url = text.rstrip("/")
+            by_url = [r for r in self._all().values() if r.url == url]
+            return by_url[0] if by_url else Repository(url, url)
+        alias = text.removeprefix("@").removeprefix("alias:")
+        found = self._all().get(alias)
+        if found is None:
+            raise ToolError(
+                f"{where}: dependency {dependency.name} names repository {text!r}, which is not defined; add it "
+                f"to repo.dependency_repositories in invoke.yaml ({alias}: URL) or to Helm's repositories "
+                f"({helm_repository_config(self._env)})"
+            )
+        return found
+
+    def _all(self) -> dict[str, Repository]:
+        if self._helm is None:
+            self._helm = _helm_repositories(helm_repository_config(self._env))
+            self._helm.update({name: self._configured_one(name, raw) for name, raw in self._configured.items()})
+        return self._helm
+
+    def _configured_one(self, name: str, raw: Any) -> Repository:
+        where = f"repo.dependency_repositories.{name}"
+        raw = {"url": raw} if isinstance(raw, str) else raw
+        if not isinstance(raw, Mapping) or not isinstance(raw.get("url"), str) or "://" not in raw["url"]:
+            raise ToolError(f"{where} in invoke.yaml: expected a URL, or {{url: URL, username_env: VAR, "
+                            "password_env: VAR}}")
+        credentials = {}
+        for key in ("username", "password"):
+            variable = raw.get(f"{key}_env")
+            if variable is not None:
+                if not self._env.get(str(variable)):
+                    raise ToolError(f"{where}.{key}_env: environment variable {variable} is not set; set it "
+                                    "(a Drone secret) or remove the setting")
+                credentials[key] = self._env[str(variable)]
+        return _registered(Repository(name, raw["url"].rstrip("/"), **credentials))
+
+
+def helm_repository_config(env: Mapping[str, str]) -> Path:
+    """Helm's repositories.yaml: HELM_REPOSITORY_CONFIG, else Helm's default path for this platform."""
+    if env.get("HELM_REPOSITORY_CONFIG"):
+        return Path(env["HELM_REPOSITORY_CONFIG"])
+    if env.get("HELM_CONFIG_HOME"):
+        return Path(env["HELM_CONFIG_HOME"]) / "repositories.yaml"
+    if sys.platform == "darwin":
+        base = Path.home() / "Library" / "Preferences"
+    elif sys.platform == "win32":
+        base = Path(env.get("APPDATA") or Path.home())
+    else:
+        base = Path(env.get("XDG_CONFIG_HOME") or Path.home() / ".config")
+    return base / "helm" / "repositories.yaml"
+
+
+def _helm_repositories(path: Path) -> dict[str, Repository]:
+    try:
+        doc = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader) or {}
+    except FileNotFoundError:
+        return {}
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise ToolError(f"{path}: Helm's repository config cannot be read ({type(exc).__name__}); fix or remove it") \
+            from None
+    found = {}
+    for entry in doc.get("repositories") or [] if isinstance(doc, dict) else []:
+        if isinstance(entry, dict) and entry.get("name") and entry.get("url"):
+            found[str(entry["name"])] = _registered(Repository(
+                str(entry["name"]), str(entry["url"]).rstrip("/"), entry.get("username") or None,
+                entry.get("password") or None))
+    return found
+
+
+def _registered(repository: Repository) -> Repository:
+    for secret in (repository.password, quote(repository.password or "", safe="")):
+        if secret:
+            ui.add_secret(secret)
+    return repository
+
+
+def ready(chart_dir: Path) -> bool:
+    """Every dependency already in charts/ (vendored, the air-gapped way): Helm packages it as it is."""
+    return all(d["status"] in READY for d in helm.dependency_list(chart_dir))
+
+
+def build(chart: ChartSource, stage_dir: Path, repositories: Repositories, generated: str) -> None:
+    """Fill the scratch copy's charts/ as `helm dependency build` (a committed lock) or `update` would.
+
+    A lock Helm writes here (none was committed) gets `generated` in place of the current time, so the
+    package stays reproducible, and keeps the lock Helm would keep in the archive.
+    """
+    resolved = [repositories.resolve(d, f"{chart.where}/{chart.declared_in}") for d in chart.dependencies]
+    declaring = chart.declared_in
+    lock_name = "requirements.lock" if declaring == "requirements.yaml" else "Chart.lock"
+    oci = [urlsplit(r.url).hostname for r in resolved if r and r.url.startswith("oci://")]
+    plain_http = bool(oci) and all(host in _LOOPBACK for host in oci)
+    try:
+        if all(r is None or r.for_helm == d.repository for r, d in zip(resolved, chart.dependencies)):
+            helm.build_dependencies(stage_dir, locked=chart.lock is not None, plain_http=plain_http)
+        else:
+            _build_through_urls(chart, stage_dir, resolved, declaring, lock_name, plain_http)
+    except ToolError as exc:
+        raise _cause(chart, resolved, exc) from None
+    if chart.lock is None and (stage_dir / lock_name).is_file():
+        lock = stage_dir / lock_name
+        lock.write_text(re.sub(r"(?m)^generated: .*$", f'generated: "{generated}"', lock.read_text()))
+
+
+def _build_through_urls(chart: ChartSource, stage_dir: Path, resolved: list[Repository | None], declaring: str,
+                        lock_name: str, plain_http: bool) -> None:
+    """Helm's update, from a Chart.yaml naming each alias by its URL (and pinned to the lock, if any)."""
+    declared_file, lock_file = stage_dir / declaring, stage_dir / lock_name
+    original = declared_file.read_bytes()
+    original_lock = lock_file.read_bytes() if lock_file.is_file() else None
+    doc = yaml.load(original, Loader=_Loader)
+    lock = yaml.load(original_lock, Loader=_Loader) if original_lock else None
+    if lock is not None and lock.get("digest") != lock_digest(doc.get("dependencies"), lock.get("dependencies")):
+        raise ToolError(f"{chart.where}/{lock_name} is out of sync with {declaring}; run helm dependency update "
+                        "in the chart and commit the lock")
+    pinned = {d["name"]: d.get("version") for d in (lock or {}).get("dependencies") or []}
+    for entry, repository in zip(doc["dependencies"], resolved):
+        if repository is not None:
+            entry["repository"] = repository.for_helm
+        if entry.get("name") in pinned:
+            entry["version"] = pinned[entry["name"]]
+    try:
+        declared_file.write_text(yaml.safe_dump(doc, sort_keys=False))
+        lock_file.unlink(missing_ok=True)
+        helm.build_dependencies(stage_dir, locked=False, plain_http=plain_http)
+    finally:
+        declared_file.write_bytes(original)
+    if original_lock is not None:
+        lock_file.write_bytes(original_lock)
+        return
+    written = yaml.load(lock_file.read_bytes(), Loader=_Loader)  # what Helm resolved, told in the author's terms
+    authored = yaml.load(original, Loader=_Loader)["dependencies"]
+    for entry, author in zip(written["dependencies"], authored):
+        entry["repository"] = author.get("repository", "")
+    written["digest"] = lock_digest(authored, written["dependencies"])
+    lock_file.write_text(yaml.safe_dump(written, sort_keys=True))
+
+
+def lock_digest(declared: Any, locked: Any) -> str:
+    """Helm's resolver.HashReq: sha256 of Go's JSON of [declared dependencies, locked dependencies]."""
+    fields = ("name", "version", "repository", "condition", "tags", "enabled", "import-values", "alias")
+    always = ("name", "repository")
+
+    def go(dependencies: Any) -> list[dict[str, Any]]:
+        return [{k: d.get(k, "") if k in always else d[k] for k in fields if k in always or d.get(k) not in
+                 (None, "", [], False)} for d in dependencies or []]
+
+    text = json.dumps([go(declared), go(locked)], separators=(",", ":"), ensure_ascii=False)
+    text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
+
+def _cause(chart: ChartSource, resolved: list[Repository | None], exc: ToolError) -> ToolError:
+    """Helm's dependency manager hides why a repository failed ("no cached repository ... try 'helm repo
+    update'"); ask Helm's repository client for each remote repository to find the real cause."""
+    for dependency, repository in zip(chart.dependencies, resolved):
+        if repository is None or not repository.url.startswith(("http://", "https://")):
+            continue
+        try:
+            helm.repo_index(repository.for_helm)
+        except ToolError as failed:
+            cause = str(failed).split(": ", 1)[-1]
+            return ToolError(
+                f"{chart.where}/{chart.declared_in}: dependency {dependency.name} {dependency.version} from "
+                f"{repository.url} cannot be fetched ({cause}); check the repository URL and credentials, or "
+                "vendor the dependency in the chart's charts/ folder"
+            )
+    return ToolError(f"{chart.where}/{chart.declared_in}: dependencies cannot be built ({exc}); check them "
+                     f"(and {chart.lock or 'the lock'})")
