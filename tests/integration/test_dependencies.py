@@ -1,0 +1,167 @@
+"""Dependencies as Helm resolves them, against a chart repository served on loopback behind basic auth."""
+
+import hashlib
+import io
+import shutil
+import tarfile
+from pathlib import Path
+
+import helm_python
+import pytest
+import yaml
+
+from tasks import charts, dependencies, packaging, publish, ui
+from tasks.store import LocalStore
+from tests.conftest import copy_project
+from tests.support.http import basic_auth_server
+
+USER, PASSWORD = "deployer", "p@ss:w/rd%1"
+
+
+@pytest.fixture
+def remote(tmp_path):
+    """hello-world 0.1.0 in a chart repository built by Helm's own package + repo index."""
+    folder = tmp_path / "remote"
+    helm_python.package(copy_project(tmp_path / "source") / "charts" / "hello-world", destination=folder)
+    helm_python.repo_index_generate(folder)
+    return folder
+
+
+def consumer(root: Path, repository: str, *, api: str = "v2") -> Path:
+    folder = root / "charts" / "consumer"
+    (folder / "templates").mkdir(parents=True)
+    dependency = f"- name: hello-world\n  version: ~0.1\n  repository: '{repository}'\n"
+    if api == "v1":
+        (folder / "Chart.yaml").write_text("apiVersion: v1\nname: consumer\nversion: 1.0.0\n")
+        (folder / "requirements.yaml").write_text("dependencies:\n" + dependency)
+    else:
+        (folder / "Chart.yaml").write_text("apiVersion: v2\nname: consumer\nversion: 1.0.0\ndependencies:\n" + dependency)
+    return folder
+
+
+def build(root: Path, env: dict[str, str], configured: dict | None = None) -> packaging.Result:
+    tree = charts.discover(root / "charts")
+    return packaging.build(tree, root / "charts", root / "dist" / "packages", env,
+                           dependencies.Repositories(configured or {}, env))
+
+
+def files_of(result: packaging.Result, name: str) -> dict[str, bytes]:
+    [package] = [p for p in result.packages if p.name == name]
+    return charts.archive_files(package.path.read_bytes())
+
+
+def helm_home(tmp_path: Path, url: str, **credentials: str) -> dict[str, str]:
+    config = tmp_path / "helm" / "repositories.yaml"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text(yaml.safe_dump({"apiVersion": "", "repositories": [{"name": "remote", "url": url, **credentials}]}))
+    return {"HELM_REPOSITORY_CONFIG": str(config)}
+
+
+def test_an_alias_resolves_through_helms_repository_config_with_its_credentials(tmp_path, remote):
+    consumer(tmp_path, "@remote")
+    with basic_auth_server(remote, USER, PASSWORD) as server:
+        env = helm_home(tmp_path, f"http://127.0.0.1:{server.port}", username=USER, password=PASSWORD)
+        result = build(tmp_path, env)
+    assert result.failures == [] and server.authorized >= 2 and server.unauthorized == 0
+    files = files_of(result, "consumer")
+    assert "consumer/charts/hello-world/templates/deployment.yaml" in files
+    assert "'@remote'" in files["consumer/Chart.yaml"].decode()  # the package holds what the author wrote
+    lock = yaml.safe_load(files["consumer/Chart.lock"])
+    assert lock["dependencies"] == [{"name": "hello-world", "repository": "@remote", "version": "0.1.0"}]
+    assert lock["generated"] == "1980-01-01T00:00:00Z"
+    declared = yaml.safe_load(files["consumer/Chart.yaml"])["dependencies"]
+    assert lock["digest"] == dependencies.lock_digest(declared, lock["dependencies"])
+    everything = b"".join(files.values()) + b"".join(p.path.read_bytes() for p in result.packages)
+    assert PASSWORD.encode() not in everything and b"p%40ss" not in everything
+    assert not (tmp_path / "charts" / "consumer" / "charts").exists()  # the checkout is never written to
+
+
+def test_a_named_repository_from_settings_pins_the_lock_and_vendored_archives_build_offline(tmp_path, remote):
+    chart = consumer(tmp_path, "remote")
+    declared = yaml.safe_load((chart / "Chart.yaml").read_text())["dependencies"]
+    locked = [{"name": "hello-world", "repository": "remote", "version": "0.1.0"}]
+    lock = {"dependencies": locked, "digest": dependencies.lock_digest(declared, locked),
+            "generated": "2024-01-01T00:00:00Z"}
+    (chart / "Chart.lock").write_text(yaml.safe_dump(lock))
+    env = {"CHARTS_USER": USER, "CHARTS_PASSWORD": PASSWORD}
+    with basic_auth_server(remote, USER, PASSWORD) as server:
+        configured = {"remote": {"url": f"http://127.0.0.1:{server.port}", "username_env": "CHARTS_USER",
+                                 "password_env": "CHARTS_PASSWORD"}}
+        online = build(tmp_path, env, configured)
+    assert online.failures == []
+    packaged_lock = yaml.safe_load(files_of(online, "consumer")["consumer/Chart.lock"])  # Helm re-writes it
+    assert packaged_lock == yaml.safe_load((chart / "Chart.lock").read_text())  # as committed
+    (chart / "charts").mkdir()  # vendored, the air-gapped way: the archive the lock pins, in charts/
+    shutil.copy(remote / "hello-world-0.1.0.tgz", chart / "charts")
+    offline = build(tmp_path, env, configured)  # the server is gone: nothing may be fetched
+    assert offline.failures == []
+    assert files_of(offline, "consumer").keys() == files_of(online, "consumer").keys()
+
+
+@pytest.mark.parametrize("case, cause", [
+    ("wrong password", "401 Unauthorized"),
+    ("wrong path", "404"),
+    ("server down", "connection refused"),
+])
+def test_a_failing_repository_is_one_line_with_the_real_cause(tmp_path, remote, case, cause):
+    consumer(tmp_path, "@remote")
+    (tmp_path / "charts" / "other" / "templates").mkdir(parents=True)
+    (tmp_path / "charts" / "other" / "Chart.yaml").write_text("apiVersion: v2\nname: other\nversion: 1.0.0\n")
+    with basic_auth_server(remote, USER, PASSWORD) as server:
+        url = f"http://127.0.0.1:{server.port}" + ("/nope" if case == "wrong path" else "")
+        env = helm_home(tmp_path, url, username=USER, password="wrong" if case == "wrong password" else PASSWORD)
+        if case == "server down":
+            server.shutdown()
+            server.server_close()
+        result = build(tmp_path, env)
+    [failure] = result.failures
+    assert failure.message.startswith(f"charts/consumer/Chart.yaml: dependency hello-world ~0.1 from {url} "
+                                      "cannot be fetched (")
+    assert cause in failure.message and "\n" not in failure.message
+    assert PASSWORD not in ui.redact(failure.message)
+    assert [p.name for p in result.packages] == ["other"]
+
+
+def test_an_unknown_alias_says_where_to_define_it(tmp_path):
+    consumer(tmp_path, "@nowhere")
+    [failure] = build(tmp_path, {"HELM_REPOSITORY_CONFIG": str(tmp_path / "none.yaml")}).failures
+    assert "repository '@nowhere', which is not defined; add it to repo.dependency_repositories" in failure.message
+    assert str(tmp_path / "none.yaml") in failure.message
+
+
+def test_an_apiversion_v1_chart_builds_its_requirements_into_the_package(tmp_path, remote):
+    consumer(tmp_path, f"file://{tmp_path}/source/charts/hello-world", api="v1")
+    result = build(tmp_path, {})
+    assert result.failures == []
+    files = files_of(result, "consumer")
+    assert "consumer/charts/hello-world/templates/deployment.yaml" in files
+    assert b'generated: "1980-01-01T00:00:00Z"' in files["consumer/requirements.lock"]
+
+
+def test_the_lock_digest_is_the_one_helm_writes(tmp_path):
+    project = copy_project(tmp_path / "project")
+    chart = project / "charts" / "hello-api"
+    helm_python.dependency_update(chart)
+    lock = yaml.safe_load((chart / "Chart.lock").read_text())
+    declared = yaml.safe_load((chart / "Chart.yaml").read_text())["dependencies"]
+    assert dependencies.lock_digest(declared, lock["dependencies"]) == lock["digest"]
+
+
+def test_a_repository_built_by_helms_own_package_and_index_is_taken_over_with_no_conflict(tmp_path):
+    """The article's script: helm dependency update + helm package + helm repo index, then this tool."""
+    project = copy_project(tmp_path / "project")
+    helm_side = copy_project(tmp_path / "helm-side")
+    repo = tmp_path / "repo"
+    for chart in charts.discover(helm_side / "charts").charts:
+        if chart.dependencies:
+            helm_python.dependency_update(chart.path)  # writes Chart.lock with the current time
+        helm_python.package(chart.path, destination=repo)
+    helm_python.repo_index_generate(repo)
+    helm_made = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in repo.glob("*.tgz")}
+    with tarfile.open(fileobj=io.BytesIO((repo / "hello-api-0.1.0.tgz").read_bytes())) as tar:
+        assert "hello-api/Chart.lock" in tar.getnames()
+    packages = build(project, {}).packages
+    plan = publish.make_plan(LocalStore(repo), packages, public_url=None, force=False, created="T")
+    assert {(s.package.name, s.action) for s in plan.steps} == {
+        ("common", publish.UNCHANGED), ("hello-api", publish.UNCHANGED), ("hello-world", publish.UNCHANGED)}
+    assert {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in repo.glob("*.tgz")} == helm_made
