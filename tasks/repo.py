@@ -67,13 +67,13 @@ def lint(c, chart=None):
     ui.say(f"lint: {ok} chart(s) ok")
 
 
-@task(help={"chart": CHART_HELP, "atomic": ATOMIC_HELP}, iterable=["chart"])
-def package(c, chart=None, atomic=None):
+@task(help={"chart": CHART_HELP}, iterable=["chart"])
+def package(c, chart=None):
     """Package every chart (dependencies first), reproducibly; a broken chart blocks only itself.
 
     Output: dist/packages/NAME-VERSION.tgz, byte-identical for the same content on any checkout.
     """
-    s = _settings(c, atomic=atomic)
+    s = _settings(c)
     result = _package(s, chart)
     _finish("packaged", len(result.packages), result.failures)
     return result.packages
@@ -134,9 +134,9 @@ def sync(c, url=None, public_url=None, force=False, dry_run=False):
 
 @task(help={"url": URL_HELP, "public_url": PUBLIC_HELP, "chart": CHART_HELP, "force": FORCE_HELP, "dry_run": DRY_HELP,
             "atomic": ATOMIC_HELP}, iterable=["chart"])
-def publish(c, url=None, public_url=None, chart=None, force=False, dry_run=False, atomic=None):
+def publish(c, url=None, public_url=None, chart=None, force=False, dry_run=False, atomic=False):
     """Package, index and sync: the command CI runs on master. A broken chart blocks only itself."""
-    s = _settings(c, url=url, public_url=public_url, atomic=atomic)
+    s = _settings(c, url=url, public_url=public_url, atomic=atomic or None)
     if not open_store(s.url).writable:
         raise read_only(open_store(s.url))
     result = _package(s, chart)
@@ -181,7 +181,7 @@ def list_(c, url=None, chart=None, json=False):
 def verify(c, url=None, json=False):
     """Check a live repository's packages, digests and index."""
     s = _settings(c, url=url)
-    findings = checks.verify(open_store(s.url))
+    findings = checks.verify(open_store(s.url), s.public_url)
     if json:
         ui.emit_json([vars(f) for f in findings])
     elif findings:

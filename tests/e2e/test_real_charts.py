@@ -1,0 +1,121 @@
+"""Charts written by others (../shared/corpus/real-charts): published next to the ones that cannot be built.
+
+Every request beyond loopback is sent to a closed port on 127.0.0.1 (HTTPS_PROXY), so the charts whose
+dependencies live in public repositories fail here as they would on an air-gapped runner, and nothing
+leaves the machine.
+"""
+
+import functools
+import hashlib
+import http.server
+import shutil
+import threading
+
+import helm_python
+import pytest
+
+from tasks import charts
+from tests.conftest import ROOT, copy_project, invoke
+
+CORPUS = ROOT.parent / "shared" / "corpus" / "real-charts" / "prometheus-community"
+OFFLINE = {"HTTPS_PROXY": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9", "NO_PROXY": "127.0.0.1"}
+NEED_THE_NETWORK = {  # chart -> the repository it cannot reach
+    "kube-prometheus-stack": "https://prometheus-community.github.io/helm-charts",
+    "prometheus": "https://prometheus-community.github.io/helm-charts",
+    "prometheus-kafka-exporter": "https://charts.bitnami.com/bitnami",
+}
+
+
+@pytest.fixture(scope="module")
+def corpus_project(tmp_path_factory):
+    project = copy_project(tmp_path_factory.mktemp("real") / "project")
+    for chart in sorted(p for p in CORPUS.iterdir() if (p / "Chart.yaml").is_file()):
+        shutil.copytree(chart, project / "charts" / chart.name, symlinks=True)
+    return project
+
+
+@pytest.fixture(scope="module")
+def expected(corpus_project, tmp_path_factory):
+    """What Helm's own `helm package --dependency-update` makes of the same tree offline (a copy; local
+    dependencies only, so nothing is looked up beyond loopback): the charts this tool must publish."""
+    out = tmp_path_factory.mktemp("helm-packages")
+    tree = out / "charts"
+    shutil.copytree(corpus_project / "charts", tree, symlinks=True)
+    made = set()
+    for chart in charts.discover(tree).charts:
+        try:
+            if chart.dependencies and all(d.repository.startswith("file://") for d in chart.dependencies):
+                helm_python.dependency_update(chart.path)
+            helm_python.package(chart.path, destination=out)
+            made.add(chart.name)
+        except helm_python.HelmError:
+            pass
+    return made
+
+
+def serve(folder):
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
+    handler.log_message = lambda *a: None  # type: ignore[attr-defined]
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def check_published(index_url, expected, read):
+    index = helm_python.repo_index(index_url)  # Helm's own repository client
+    assert set(index["entries"]) == expected
+    for name, versions in index["entries"].items():
+        [entry] = versions
+        assert hashlib.sha256(read(entry["urls"][0])).hexdigest() == entry["digest"], name
+
+
+def check_failures(result, expected):
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == len(NEED_THE_NETWORK)
+    for chart, repository in NEED_THE_NETWORK.items():
+        [line] = [line for line in lines if line.startswith(f"error: charts/{chart}/Chart.yaml: dependency ")]
+        assert f"from {repository} " in line
+        assert "connection refused" in line and "helm repo update" not in line
+    summary = f"published {len(expected)}, failed 3: kube-prometheus-stack, prometheus, prometheus-kafka-exporter"
+    assert result.stdout.strip().splitlines()[-1] == summary
+
+
+def test_the_corpus_publishes_every_chart_helm_can_package_and_names_each_one_it_cannot(corpus_project, expected):
+    assert len(expected) == len(charts.discover(corpus_project / "charts").charts) - len(NEED_THE_NETWORK)
+    assert not set(NEED_THE_NETWORK) & expected
+    result = invoke(corpus_project, "repo.publish", env=OFFLINE, check=False, timeout=600)
+    check_failures(result, expected)
+    repo = corpus_project / "dist" / "repo"
+    server = serve(repo)
+    try:
+        check_published(f"http://127.0.0.1:{server.server_port}", expected, lambda url: (repo / url).read_bytes())
+    finally:
+        server.shutdown()
+    again = invoke(corpus_project, "repo.publish", env=OFFLINE, check=False, timeout=600)
+    assert f"0 new, {len(expected)} unchanged" in again.stdout  # and a second run changes nothing
+
+
+def test_the_corpus_publishes_to_s3_the_same_way(corpus_project, expected, bucket):
+    result = invoke(corpus_project, "repo.publish", "--url", bucket.url, env={**OFFLINE, **bucket.env}, check=False,
+                    timeout=600)
+    check_failures(result, expected)
+    bucket.make_public()
+    check_published(bucket.http_url, expected, lambda url: bucket.get(url))
+
+
+def test_one_good_chart_publishes_whatever_state_the_others_are_in(corpus_project, tmp_path):
+    project = copy_project(tmp_path / "project")
+    shutil.rmtree(project / "charts")
+    shutil.copytree(corpus_project / "charts", project / "charts", symlinks=True)
+    (project / "charts" / "prometheus-druid-exporter" / "Chart.yaml").write_text("apiVersion: v2\nname: [broken\n")
+    ok = invoke(project, "repo.publish", "--chart", "prometheus-node-exporter", "--chart", "jiralert", env=OFFLINE)
+    assert sorted(p.name for p in (project / "dist" / "repo").glob("*.tgz")) == [
+        "jiralert-1.9.0.tgz", "prometheus-node-exporter-4.56.1.tgz"]
+    assert ok.stderr == ""
+    broken = invoke(project, "repo.publish", "--chart", "prometheus", env=OFFLINE, check=False)
+    assert broken.returncode == 1 and "charts/prometheus/Chart.yaml: dependency alertmanager" in broken.stderr
+    atomic = invoke(project, "repo.publish", "--atomic", env=OFFLINE, check=False, timeout=600)
+    assert atomic.returncode == 1
+    assert "repo.atomic is on: nothing published" in atomic.stderr
+    assert len(list((project / "dist" / "repo").glob("*.tgz"))) == 2  # nothing more than before
