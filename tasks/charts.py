@@ -167,10 +167,10 @@ def _shown(path: Path, charts_dir: Path) -> str:
 def _declared_name(folder: Path) -> str | None:
     """The name a broken Chart.yaml still declares, so a failure reads as the chart people know."""
     try:
-        match = re.search(r"^name:\s*['\"]?([^'\"\s#]+)", (folder / "Chart.yaml").read_text(errors="replace"),
-                          re.MULTILINE)
+        text = (folder / "Chart.yaml").read_text(errors="replace")
     except OSError:
         return None
+    match = re.search(r"^name:\s*['\"]?([A-Za-z0-9][\w.-]*)['\"]?\s*(#.*)?$", text, re.MULTILINE)
     return match.group(1) if match else None
 
 

@@ -51,7 +51,10 @@ def _finish(verb: str, done: int, failures: list[charts.Failure]) -> None:
 
 @task(help={"chart": CHART_HELP}, iterable=["chart"])
 def lint(c, chart=None):
-    """Lint every chart with Helm; errors fail that chart, the others are still linted."""
+    """Lint every chart with Helm; errors fail.
+
+    A chart with errors, or one that cannot be prepared, fails alone: the others are still linted.
+    """
     s = _settings(c)
     tree = _tree(s, chart)
     findings, failures = packaging.lint(tree, s.charts_dir, s.build_dir, os.environ, _repositories(s), _failed)
@@ -69,8 +72,9 @@ def lint(c, chart=None):
 
 @task(help={"chart": CHART_HELP}, iterable=["chart"])
 def package(c, chart=None):
-    """Package every chart (dependencies first), reproducibly; a broken chart blocks only itself.
+    """Package every chart (dependencies first), reproducibly.
 
+    A broken chart blocks only itself: each failure is one line, the others are packaged.
     Output: dist/packages/NAME-VERSION.tgz, byte-identical for the same content on any checkout.
     """
     s = _settings(c)
@@ -135,7 +139,10 @@ def sync(c, url=None, public_url=None, force=False, dry_run=False):
 @task(help={"url": URL_HELP, "public_url": PUBLIC_HELP, "chart": CHART_HELP, "force": FORCE_HELP, "dry_run": DRY_HELP,
             "atomic": ATOMIC_HELP}, iterable=["chart"])
 def publish(c, url=None, public_url=None, chart=None, force=False, dry_run=False, atomic=False):
-    """Package, index and sync: the command CI runs on master. A broken chart blocks only itself."""
+    """Package, index and sync: the command CI runs on master.
+
+    A broken chart blocks only itself (with --atomic or repo.atomic, nothing is published then).
+    """
     s = _settings(c, url=url, public_url=public_url, atomic=atomic or None)
     if not open_store(s.url).writable:
         raise read_only(open_store(s.url))

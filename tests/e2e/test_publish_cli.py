@@ -73,17 +73,11 @@ def break_chart_yaml(project, text):
     (project / "charts" / "hello-world" / "Chart.yaml").write_text(text)
 
 
-def duplicate_name(project):
-    (project / "charts" / "copy").mkdir()
-    (project / "charts" / "copy" / "Chart.yaml").write_text("apiVersion: v2\nname: hello-world\nversion: 9.9.9\n")
-
-
 @pytest.mark.parametrize("breakage, args, env_change, message", [
     (lambda p: break_chart_yaml(p, "apiVersion: v2\nname: [hello\n"), (), {},
      "charts/hello-world/Chart.yaml: not valid YAML at line 3"),
-    (lambda p: break_chart_yaml(p, "apiVersion: v2\nname: hello-world\nversion: 1.0\n"), (), {},
-     "charts/hello-world/Chart.yaml: version '1.0' is not SemVer 2"),
-    (duplicate_name, (), {}, "two charts are named 'hello-world': copy and hello-world"),
+    (lambda p: break_chart_yaml(p, "apiVersion: v2\nname: hello-world\nversion: 1.0.0.0\n"), (), {},
+     "charts/hello-world/Chart.yaml: version '1.0.0.0' is not a version Helm accepts"),
     (None, ("--url", "ftp://charts.example.com"), {}, "repo.url 'ftp://charts.example.com': unknown scheme 'ftp'"),
     (None, ("--url", "s3://no-such-bucket-here"), {}, "bucket 'no-such-bucket-here' does not exist"),
     (None, (), {"AWS_ACCESS_KEY_ID": None, "AWS_SECRET_ACCESS_KEY": None}, "no AWS credentials"),
@@ -93,12 +87,30 @@ def test_bad_input_is_one_clear_line_exit_1_and_nothing_uploaded(project, bucket
         breakage(project)
     env = {**bucket.env, "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent", "AWS_CONFIG_FILE": "/nonexistent"}
     env = {k: v for k, v in {**env, **env_change}.items() if v is not None}
+    before = bucket.objects()
     result = invoke(project, "repo.publish", *(args or ("--url", bucket.url)), env=env, check=False)
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], result.stderr
     assert "Traceback" not in result.stderr + result.stdout
-    assert bucket.objects() == {}
+    if breakage:  # a broken chart blocks only itself: the others are published, and the run says so
+        assert set(bucket.objects()) - set(before) == {"index.yaml", "common-0.1.0.tgz", "hello-api-0.1.0.tgz"}
+        assert result.stdout.strip().splitlines()[-1] == "published 2, failed 1: hello-world"
+    else:
+        assert bucket.objects() == before == {}  # a bad setting: nothing at all
+
+
+def test_two_folders_with_two_versions_of_a_chart_publish_both_and_the_same_version_twice_neither(project):
+    (project / "charts" / "hello-world-v2").mkdir()
+    (project / "charts" / "hello-world-v2" / "Chart.yaml").write_text("apiVersion: v2\nname: hello-world\nversion: 2.0.0\n")
+    invoke(project, "repo.publish")
+    assert {"hello-world-0.1.0.tgz", "hello-world-2.0.0.tgz"} <= {p.name for p in (project / "dist" / "repo").iterdir()}
+    (project / "charts" / "copy").mkdir()
+    (project / "charts" / "copy" / "Chart.yaml").write_text("apiVersion: v2\nname: hello-world\nversion: 2.0.0\n")
+    result = invoke(project, "repo.publish", check=False)
+    assert result.returncode == 1
+    assert result.stderr.count("charts/copy and charts/hello-world-v2 both hold hello-world 2.0.0") == 2
+    assert result.stdout.strip().splitlines()[-1] == "published 3, failed 2: hello-world, hello-world"
 
 
 def free_port() -> int:
@@ -137,7 +149,8 @@ def test_lint_fails_on_a_template_error_and_shows_it(project):
     result = invoke(project, "repo.lint", check=False)
     assert result.returncode == 1
     assert "hello-world  error" in result.stdout and "broken.yaml" in result.stdout
-    assert result.stderr.strip() == "error: lint: 1 error(s) in 3 chart(s); fix them and lint again"
+    assert result.stderr.strip() == "error: hello-world: Helm's lint found errors (the table above)"
+    assert result.stdout.strip().splitlines()[-1] == "lint: ok 2, failed 1: hello-world"
 
 
 def test_a_prefix_in_a_shared_bucket_is_a_repository_of_its_own(project, bucket, tmp_path):
