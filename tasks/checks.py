@@ -28,32 +28,47 @@ class Finding:
     detail: str
 
 
-def verify(store: Store) -> list[Finding]:
-    """Every entry's package exists with the entry's digest, no package is unindexed, Helm's client loads the index."""
+def verify(store: Store, public_url: str | None = None) -> list[Finding]:
+    """Every entry's package exists with the entry's digest, no package is unindexed, Helm's client loads the index.
+
+    Nothing outside the repository is read or hashed: an entry whose url leads elsewhere is a finding itself.
+    """
     found = store.read(INDEX)
     if found is None:
         return [Finding("index", INDEX, "no index.yaml: not a chart repository yet; run invoke repo.publish")]
+    listed = f"{store.url}/{INDEX}"
     try:
-        index = idx.load(found[0], f"{store.url}/{INDEX}")
+        index = idx.load(found[0], listed)
         helm_loads(found[0])
     except ToolError as exc:
         return [Finding("index", INDEX, str(exc))]
-    wanted = {idx.package_key(e): (name, e) for name, versions in index.entries.items() for e in versions}
+    wanted: dict[str, tuple[str, dict[str, Any]]] = {}
+    findings: list[Finding] = []
+    for name, versions in index.entries.items():
+        for entry in versions:
+            try:
+                wanted[idx.package_key(entry, listed, (store.url, public_url))] = (name, entry)
+            except ToolError as exc:
+                findings.append(Finding("url", f"{idx.shown(name)} {idx.shown(entry.get('version'))}", str(exc)))
 
     def check(key: str) -> Finding | None:
         name, entry = wanted[key]
+        what = f"{idx.shown(name)} {idx.shown(entry.get('version'))}"
+        if not entry.get("digest"):
+            return Finding("digest", key, f"{what}: no digest in index.yaml, so it is never deployed; publish the "
+                                          "chart again to record it")
         package = store.read(key)
         if package is None:
-            return Finding("missing", key, f"{name} {entry.get('version')}: in index.yaml, not in the repository")
+            return Finding("missing", key, f"{what}: in index.yaml, not in the repository")
         actual = charts.digest(package[0])
-        if actual != entry.get("digest"):
-            return Finding("digest", key, f"{name} {entry.get('version')}: sha256 {actual[:12]} "
-                                          f"!= index digest {str(entry.get('digest'))[:12]}")
+        if actual != entry["digest"]:
+            return Finding("digest", key, f"{what}: sha256 {actual[:12]} != index digest {idx.shown(entry['digest'])[:12]}")
         return None
 
     with ThreadPoolExecutor(8) as pool:
-        findings = [f for f in pool.map(check, sorted(wanted)) if f]
-    orphans = [k for k in store.keys() if k.endswith(".tgz") and k not in wanted]
+        findings += [f for f in pool.map(check, sorted(wanted)) if f]
+    stored = store.keys()
+    orphans = [k for k in stored if k.endswith(".tgz") and k not in wanted]
     return findings + [Finding("orphan", k, "package not in index.yaml: publish its chart again, or delete it")
                        for k in orphans]
 

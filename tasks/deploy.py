@@ -391,6 +391,7 @@ def confirm(environment: Environment, what: str, *, yes: bool, interactive: bool
 def prepare(
     root: Path, environment: Environment, release: Release, *, store: Store, version: str | None,
     values_files: Iterable[str], sets: Iterable[str], secrets: Iterable[str], env: Mapping[str, str], work_dir: Path,
+    public_url: str | None = None,
 ) -> Plan:
     """Everything a deploy needs, checked, before the cluster is touched."""
     access = cluster_access(environment, env)
@@ -401,7 +402,8 @@ def prepare(
         chart = Path(release.chart).name
     else:
         chart = release.chart
-        chart_version, archive = fetch_chart(store, chart, version or release.version, f"{where}.version" if not version else "--version")
+        chart_version, archive = fetch_chart(store, chart, version or release.version,
+                                             f"{where}.version" if not version else "--version", public_url)
     description, labels = describe(chart, chart_version, deployer(env, root))
     return Plan(release.name, environment, access, chart, chart_version, archive, values, description, labels)
 

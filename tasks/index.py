@@ -10,20 +10,24 @@ still read, once, through a loader that keeps every scalar but booleans and null
 from __future__ import annotations
 
 import gc
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, ClassVar
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import orjson
 import semver
 import yaml
 
+from tasks import safe_yaml
 from tasks.errors import ToolError
 
 _KEEP = {"tag:yaml.org,2002:bool", "tag:yaml.org,2002:null"}
+_USERINFO = re.compile(r"//[^/@]*@")  # credentials in a URL: never shown
+_SEGMENT = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._+-]*$")  # a file or folder name of a package url
 
 
 class _IndexLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
@@ -69,13 +73,63 @@ def entry(metadata: dict[str, Any], digest: str, url: str, created: str) -> dict
     return {**fields, "urls": [url], "created": created, "digest": digest}
 
 
-def package_key(entry: dict[str, Any]) -> str:
-    """Where an entry's package lives in its repository: a relative url as it is (ChartMuseum writes
-    charts/NAME.tgz), an absolute one by its file name (public_url + name, as this tool writes them)."""
-    url = str((entry.get("urls") or [f"{entry.get('name')}-{entry.get('version')}.tgz"])[0])
-    if "://" not in url:
-        return url.removeprefix("./")
-    return urlsplit(url).path.rsplit("/", 1)[-1]
+def package_key(entry: dict[str, Any], where: str, bases: tuple[str | None, ...] = ()) -> str:
+    """Where an entry's package lives in its repository; refused when that is not inside it (invariant 9).
+
+    The index is untrusted input: a relative url is taken as it is (ChartMuseum writes charts/NAME.tgz),
+    an absolute http(s) one only below one of `bases` (repo.public_url, the repository's own http(s) URL),
+    as the path below it. `..`, an absolute path, `//host`, another scheme or host, a backslash, a hidden
+    file: each would read something else than a package of this repository, so none is ever followed.
+    """
+    urls = entry.get("urls") or [f"{entry.get('name')}-{entry.get('version')}.tgz"]
+    url = urls[0] if isinstance(urls, list) else urls
+    problem, key = _inside(url, bases) if isinstance(urls, list) and isinstance(url, str) else ("not a list of URLs", "")
+    if problem:
+        url = shown(_USERINFO.sub("//***@", str(url)))
+        raise ToolError(f"{where}: {shown(entry.get('name'))} {shown(entry.get('version'))}: url {url} "
+                        f"points outside the repository ({problem}); nothing was read. Remove the entry or restore "
+                        "index.yaml, then publish the chart again")
+    return key
+
+
+def _inside(url: str, bases: tuple[str | None, ...]) -> tuple[str, str]:
+    """("", key) for a url naming a package inside the repository, else (what is wrong, "")."""
+    if "\\" in url:
+        return "a backslash", ""
+    try:
+        parts = urlsplit(url)
+        if parts.scheme in ("http", "https"):
+            bare = _bare(url)
+            under = [bare[len(b) + 1:] for b in (_bare(b) for b in bases if b) if bare.startswith(b + "/")]
+            if not under:
+                return "not below repo.public_url or the repository's own URL", ""
+            url = under[0]
+    except ValueError:
+        return "not a valid URL", ""
+    if parts.scheme not in ("", "http", "https"):
+        return f"scheme {parts.scheme!r}", ""
+    if url.startswith("/"):
+        return "another host" if url.startswith("//") else "an absolute path", ""
+    segments = url.split("/")
+    while len(segments) > 1 and segments[0] == ".":
+        segments.pop(0)
+    odd = [s for s in segments if not _SEGMENT.match(s)]
+    if odd:
+        return f"{repr(odd[0])[:40] if odd[0] else 'an empty part'} is not a plain file or folder name", ""
+    return "", "/".join(segments)
+
+
+def _bare(url: str) -> str:
+    """A base URL without credentials or a trailing slash: what index urls are compared with."""
+    parts = urlsplit(url.rstrip("/"))
+    host = parts.hostname or ""
+    return urlunsplit(parts._replace(netloc=host if parts.port is None else f"{host}:{parts.port}"))
+
+
+def shown(value: Any) -> str:
+    """Untrusted text for a one-line message: control characters escaped, at most 100 characters."""
+    text = str(value)
+    return text if text.isprintable() and len(text) <= 100 else repr(text[:100])
 
 
 def load(data: bytes | None, where: str) -> Index:
@@ -85,6 +139,8 @@ def load(data: bytes | None, where: str) -> Index:
     try:
         with _gc_paused():
             doc = _parse(data)
+    except safe_yaml.AliasError as exc:
+        raise ToolError(f"{where}: {exc}, which Helm refuses too; restore index.yaml or remove it to rebuild") from None
     except yaml.YAMLError as exc:
         raise ToolError(f"{where}: not valid YAML ({str(exc).splitlines()[0]}); restore it or remove it to rebuild") from None
     if not isinstance(doc, dict) or "apiVersion" not in doc or "entries" not in doc \
@@ -106,7 +162,7 @@ def _parse(data: bytes) -> Any:
             return orjson.loads(data)
         except orjson.JSONDecodeError:
             pass
-    return yaml.load(data, Loader=_IndexLoader)
+    return safe_yaml.load(data, _IndexLoader)
 
 
 def dump(index: Index, generated: str | None = None) -> bytes:

@@ -38,7 +38,8 @@ def _plan(c: Context, env: str | None, release: str | None, url: str | None, ver
     environment, rel = settings.resolve_release(ROOT, c.config.get("release", {}), env_name=env, release_name=release)
     repo = settings.resolve_repo(ROOT, c.config.get("repo", {}), url=url)
     return dep.prepare(ROOT, environment, rel, store=open_store(repo.url), version=version, values_files=values or [],
-                       sets=set_ or [], secrets=set_secret or [], env=os.environ, work_dir=repo.build_dir)
+                       sets=set_ or [], secrets=set_secret or [], env=os.environ, work_dir=repo.build_dir,
+                       public_url=repo.public_url)
 
 
 def _target(c: Context, env: str | None, release: str | None) -> tuple[settings.Environment, str, dep.Access]:

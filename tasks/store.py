@@ -74,6 +74,8 @@ class LocalStore:
         self.url = f"file://{path}"
 
     def read(self, key: str) -> tuple[bytes, str] | None:
+        if not (self.path / key).resolve().is_relative_to(self.path.resolve()):  # defence in depth (invariant 9)
+            raise ToolError(f"{self.url}: {key!r} resolves outside the repository folder; refused, nothing read")
         try:
             data = (self.path / key).read_bytes()
         except FileNotFoundError:

@@ -116,7 +116,63 @@ def test_a_yaml_flow_mapping_that_is_not_json_is_still_read():
     (["./app-1.0.0.tgz"], "app-1.0.0.tgz"),
     (["charts/app-1.0.0.tgz"], "charts/app-1.0.0.tgz"),  # ChartMuseum's layout
     (["https://charts.example.com/team/app-1.0.0.tgz"], "app-1.0.0.tgz"),  # public_url + file name
+    (["https://charts.example.com/team/charts/app-1.0.0.tgz"], "charts/app-1.0.0.tgz"),
+    (["http://127.0.0.1:8879/app-1.0.0.tgz"], "app-1.0.0.tgz"),  # the repository's own URL
+    (["app-1.0.0+build.7.tgz"], "app-1.0.0+build.7.tgz"),
     ([], "app-1.0.0.tgz"),
 ])
 def test_an_entrys_package_key_in_its_repository(urls, key):
-    assert idx.package_key({"name": "app", "version": "1.0.0", "urls": urls}) == key
+    bases = ("https://charts.example.com/team/", "http://user:secret@127.0.0.1:8879", None)
+    assert idx.package_key({"name": "app", "version": "1.0.0", "urls": urls}, "index.yaml", bases) == key
+
+
+@pytest.mark.parametrize("url, why", [
+    ("../../x", "'..' is not a plain file or folder name"),
+    ("charts/../../x.tgz", "'..' is not a plain file or folder name"),
+    ("/etc/passwd", "an absolute path"),
+    ("//host/share/x.tgz", "another host"),
+    ("file:///etc/passwd", "scheme 'file'"),
+    ("s3://other-bucket/x.tgz", "scheme 's3'"),
+    ("C:/Windows/x.tgz", "scheme 'c'"),
+    ("..\\x.tgz", "a backslash"),
+    ("charts\\x.tgz", "a backslash"),
+    (".lock", "'.lock' is not a plain file or folder name"),
+    ("a//b.tgz", "an empty part is not a plain file or folder name"),
+    ("x.tgz?download=1", "is not a plain file or folder name"),
+    ("http://127.0.0.1:9/x.tgz", "not below repo.public_url or the repository's own URL"),
+    ("https://charts.example.com.evil.test/team/x.tgz", "not below repo.public_url"),
+    ("https://charts.example.com/teams/x.tgz", "not below repo.public_url"),
+    ("https://charts.example.com/team/../x.tgz", "'..' is not a plain file or folder name"),
+    ("http://[::1/x.tgz", "not a valid URL"),
+])
+def test_an_entry_pointing_outside_its_repository_is_refused_naming_the_entry_and_the_fix(url, why):
+    with pytest.raises(ToolError) as error:
+        idx.package_key({"name": "app", "version": "1.0.0", "urls": [url]}, "s3://b/index.yaml",
+                        ("https://charts.example.com/team", "s3://b"))
+    message = str(error.value)
+    assert message.startswith("s3://b/index.yaml: app 1.0.0: url ") and why in message, message
+    assert message.endswith("Remove the entry or restore index.yaml, then publish the chart again")
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize("urls", ["app-1.0.0.tgz", [3], [None], {"a": 1}])
+def test_urls_that_are_not_a_list_of_strings_are_refused(urls):
+    with pytest.raises(ToolError, match="not a list of URLs"):
+        idx.package_key({"name": "app", "version": "1.0.0", "urls": urls}, "index.yaml")
+
+
+def test_a_refusal_shows_untrusted_text_on_one_line_and_never_the_credentials_of_a_url():
+    entry = {"name": "app\n\x1b[31mred", "version": "1.0.0", "urls": ["https://user:hunter2@evil.test/x.tgz"]}
+    with pytest.raises(ToolError) as error:
+        idx.package_key(entry, "index.yaml")
+    assert "\n" not in str(error.value) and "\x1b" not in str(error.value)
+    assert "hunter2" not in str(error.value) and "//***@evil.test/x.tgz" in str(error.value)
+
+
+def test_a_billion_laughs_index_is_refused_with_helms_words():
+    levels = ["a0: &a0 [x, x, x, x, x, x, x, x, x]"] + [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]"
+                                                        for i in range(1, 30)]
+    data = ("apiVersion: v1\nentries: {}\nbomb:\n" + "\n".join("  " + line for line in levels) + "\n").encode()
+    with pytest.raises(ToolError) as error:
+        idx.load(data, "file:///repo/index.yaml")
+    assert str(error.value).startswith("file:///repo/index.yaml: yaml: document contains excessive aliasing")
