@@ -53,3 +53,13 @@ def task(help: dict[str, str], **options: Any) -> Callable[[Callable[..., Any]],
 def _traceback_if_debugging() -> None:
     if logging.getLogger().isEnabledFor(logging.DEBUG):
         sys.stderr.write(ui.redact(traceback.format_exc()))
+
+
+def check_project() -> None:
+    """invoke.yaml checked before Invoke merges it (Invoke's errors there are tracebacks): one line, exit 1."""
+    from tasks import settings
+
+    try:
+        settings.check_project_file(ROOT, invoke.Config.global_defaults())
+    except ToolError as exc:
+        sys.exit(ui.redact(f"error: {exc}"))

@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from tasks import charts, helm, packaging, publish, ui
+from tasks import charts, helm, packaging, publish, safe_yaml, ui
 from tasks import index as idx
 from tasks.errors import ToolError
 from tasks.git import git
@@ -145,12 +145,20 @@ def merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def read_values(path: Path, where: str) -> dict[str, Any]:
+    """A values file as Helm reads one (-f): a YAML mapping, its aliases within Helm's limit."""
     try:
-        loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+        loaded = safe_yaml.load(path.read_text(encoding="utf-8"), yaml.SafeLoader)
     except FileNotFoundError:
         raise ToolError(f"{where}: {path} not found; create it or remove it from the list") from None
+    except IsADirectoryError:
+        raise ToolError(f"{where}: {path} is a folder, not a values file; name a YAML file") from None
+    except OSError as exc:
+        raise ToolError(f"{where}: {path} cannot be read ({exc.strerror}); check it") from None
     except UnicodeDecodeError:
         raise ToolError(f"{where}: {path} is not UTF-8 text") from None
+    except safe_yaml.AliasError as exc:
+        raise ToolError(f"{where}: {path}: {exc}, which Helm refuses too; write the values out instead of aliasing "
+                        "them") from None
     except yaml.YAMLError as exc:
         raise ToolError(f"{where}: {path} is not valid YAML ({str(exc).splitlines()[0]})") from None
     if loaded is not None and not isinstance(loaded, dict):

@@ -157,12 +157,12 @@ def publish(c, url=None, public_url=None, chart=None, force=False, dry_run=False
 
 
 @task(help={"port": "port on 127.0.0.1 (default 8879, Helm 2's `helm serve` port)", "url": URL_HELP})
-def serve(c, port=8879, url=None):
+def serve(c, port=None, url=None):
     """Serve the local folder repository to Helm on 127.0.0.1."""
     from tasks.serve import serve_folder
 
     s = _settings(c, url=url)
-    serve_folder(s.url, int(port), announce=ui.say)
+    serve_folder(s.url, port, announce=ui.say)
 
 
 @task(help={"url": URL_HELP, "chart": "every version of this chart (default: the newest of each chart)",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import functools
 import threading
 from collections.abc import Callable, Iterator
@@ -27,10 +28,23 @@ class _Handler(SimpleHTTPRequestHandler):
         pass
 
 
+DEFAULT_PORT = 8879  # Helm 2's `helm serve` port
+
+
+def _bind(folder: Path, port: int) -> ThreadingHTTPServer:
+    """A server for `folder` on 127.0.0.1:`port` (0: any free one); a port that cannot be had is one clear line."""
+    try:
+        return ThreadingHTTPServer(("127.0.0.1", port), functools.partial(_Handler, directory=str(folder)))
+    except OSError as exc:
+        why = {errno.EADDRINUSE: "is in use (another repo.serve?); stop that, or pass --port with a free port",
+               errno.EACCES: "needs privileges; pass --port with a port above 1023"}
+        raise ToolError(f"127.0.0.1:{port} {why.get(exc.errno or 0, f'cannot be served ({exc.strerror})')}") from None
+
+
 @contextmanager
 def serving(folder: Path, port: int = 0, *, background: bool = True) -> Iterator[ThreadingHTTPServer]:
     """A server for `folder` on 127.0.0.1 (port 0: any free one), answering from a thread if `background`."""
-    server = ThreadingHTTPServer(("127.0.0.1", port), functools.partial(_Handler, directory=str(folder)))
+    server = _bind(folder, port)
     if background:
         threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
@@ -41,13 +55,17 @@ def serving(folder: Path, port: int = 0, *, background: bool = True) -> Iterator
         server.server_close()
 
 
-def serve_folder(url: str, port: int, announce: Callable[[str], None]) -> None:
+def serve_folder(url: str, port: str | int | None, announce: Callable[[str], None]) -> None:
+    """`repo.serve`: the folder repository on 127.0.0.1:`port` (a flag's text; None: DEFAULT_PORT) until Ctrl-C."""
     if not url.startswith("file://"):
         raise ToolError(f"repo.url {url}: repo.serve serves a local folder repository only")
+    text = str(DEFAULT_PORT if port is None else port).strip()
+    if not text.isdigit() or int(text) > 65535:
+        raise ToolError(f"--port {port!r}: not a port number; use 1-65535 (0: any free port)")
     folder = Path(url[len("file://"):])
     if not (folder / INDEX).exists():
         raise ToolError(f"{folder}/{INDEX}: not found; run `invoke repo.publish` first")
-    with serving(folder, port, background=False) as server:
+    with serving(folder, int(text), background=False) as server:
         announce(f"serving {folder} at http://127.0.0.1:{server.server_port} (Ctrl-C stops)")
         announce(f"  helm repo add local http://127.0.0.1:{server.server_port}")
         try:

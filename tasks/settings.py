@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -84,21 +84,26 @@ def resolve_repo(
     env: Mapping[str, str] | None = None,
 ) -> RepoSettings:
     env = os.environ if env is None else env
+    _known(config, DEFAULTS["repo"], "repo")
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}
     for name, argument in (("url", url), ("public_url", public_url), ("charts_dir", None), ("build_dir", None),
                            ("atomic", atomic), ("dependency_repositories", None)):
         values[name], sources[name] = pick(name, argument, DRONE_ENV.get(name), env, config, DEFAULTS["repo"], "repo")
+    for name in ("url", "public_url", "charts_dir", "build_dir"):
+        _text(values, name, "repo")
+    if values["url"].strip() in ("file:", "file://"):
+        raise ToolError("repo.url 'file://' names no folder; use file://PATH (relative to the project root) or a path")
     if not isinstance(values["atomic"], bool):
         raise ToolError(f"repo.atomic in invoke.yaml is {values['atomic']!r}: use true or false")
     if not isinstance(values["dependency_repositories"], Mapping):
         raise ToolError("repo.dependency_repositories in invoke.yaml must map a repository name to its URL")
     return RepoSettings(
         root=root,
-        url=normalize_repo_url(str(values["url"]), root),
+        url=normalize_repo_url(_home(values["url"]), root),
         public_url=_public_url(values["public_url"]),
-        charts_dir=(root / str(values["charts_dir"])).resolve(),
-        build_dir=(root / str(values["build_dir"])).resolve(),
+        charts_dir=_path(root, values["charts_dir"]).resolve(),
+        build_dir=_path(root, values["build_dir"]).resolve(),
         atomic=values["atomic"],
         dependency_repositories=values["dependency_repositories"],
         sources=sources,
@@ -165,8 +170,9 @@ def resolve_release(
     root: Path, config: Mapping[str, Any], *, env_name: str | None, release_name: str | None
 ) -> tuple[Environment, Release]:
     """The environment and release a release.* task works on, checked: each error names its setting."""
-    environments = config.get("environments") or {}
-    releases = config.get("releases") or {}
+    _known(config, DEFAULTS["release"], "release")
+    environments = _mapping(config, "environments", "release", "environment name to its settings")
+    releases = _mapping(config, "releases", "release", "release name to its chart, version and values")
     if not env_name:
         raise ToolError(f"--env is required; environments in invoke.yaml: {', '.join(environments) or 'none'}")
     if env_name not in environments:
@@ -188,18 +194,20 @@ def resolve_release(
 def environment_settings(root: Path, name: str, raw: Any) -> Environment:
     where = f"release.environments.{name}"
     if not isinstance(raw, Mapping):
-        raise ToolError(f"{where} in invoke.yaml must be a mapping (namespace, kube_context, secrets_prefix, ...)")
-    namespace = raw.get("namespace")
-    if not namespace or not _NAMESPACE.match(str(namespace)):
+        raise ToolError(f"{where} in invoke.yaml must be a mapping (namespace, kube_context, secrets_prefix, ...), "
+                        f"not {_kind(raw)}")
+    _known(raw, ENVIRONMENT_KEYS, where)
+    namespace = _text(raw, "namespace", where)
+    if not namespace or not _NAMESPACE.match(namespace):
         raise ToolError(f"{where}.namespace is {'missing' if not namespace else repr(namespace) + ' (invalid)'}; "
                         "set it to the Kubernetes namespace to deploy into")
-    prefix = raw.get("secrets_prefix")
-    if prefix is not None and not _PREFIX.match(str(prefix)):
+    prefix = _text(raw, "secrets_prefix", where)
+    if prefix is not None and not _PREFIX.match(prefix):
         raise ToolError(f"{where}.secrets_prefix {prefix!r} must be an environment variable prefix like STAGING")
     return Environment(
-        name=name, namespace=str(namespace), kube_context=raw.get("kube_context"),
-        secrets_prefix=str(prefix) if prefix else None, values=_paths(root, raw.get("values"), f"{where}.values"),
-        protected=bool(raw.get("protected", False)), create_namespace=bool(raw.get("create_namespace", False)),
+        name=name, namespace=namespace, kube_context=_text(raw, "kube_context", where),
+        secrets_prefix=prefix or None, values=_paths(root, raw.get("values"), f"{where}.values"),
+        protected=_flag(raw, "protected", where), create_namespace=_flag(raw, "create_namespace", where),
     )
 
 
@@ -209,16 +217,26 @@ def release_settings(root: Path, name: str, raw: Any) -> Release:
         raise ToolError(f"{where}: release name {name!r} is invalid: at most 53 lowercase letters, digits, '-' and '.'")
     raw = raw or {}
     if not isinstance(raw, Mapping):
-        raise ToolError(f"{where} in invoke.yaml must be a mapping (chart, version, values, set, secrets)")
-    sets = raw.get("set") or {}
-    secrets = raw.get("secrets") or {}
-    if not isinstance(sets, Mapping) or not isinstance(secrets, Mapping):
-        raise ToolError(f"{where}.set and .secrets must map a values path to a value (secrets: to an env var name)")
+        raise ToolError(f"{where} in invoke.yaml must be a mapping (chart, version, values, set, secrets), "
+                        f"not {_kind(raw)}")
+    _known(raw, RELEASE_KEYS, where)
+    sets = _mapping(raw, "set", where, "a values path (a.b.c) to its value")
+    secrets = _mapping(raw, "secrets", where, "a values path (a.b.c) to the environment variable holding it")
+    for key, value in sets.items():
+        if isinstance(value, Mapping | list):
+            raise ToolError(f"{where}.set.{key} is {_kind(value)}; set takes one value per dotted path (a.b.c: value)")
+    for key, value in secrets.items():
+        if not isinstance(value, str) or not _VARIABLE.match(value):
+            raise ToolError(f"{where}.secrets.{key} is {_kind(value)}; name the environment variable holding the "
+                            "secret (e.g. DB_PASSWORD)")
     version = raw.get("version")
+    if version is not None and not isinstance(version, str):
+        raise ToolError(f"{where}.version in invoke.yaml is {_kind(version)}, not text; quote it (\"~0.1\", \"1.10.0\"): YAML "
+                        "reads an unquoted 1.10 as the number 1.1")
     return Release(
-        name=name, chart=str(raw.get("chart") or name), version=str(version) if version is not None else None,
+        name=name, chart=_text(raw, "chart", where) or name, version=version,
         values=_paths(root, raw.get("values"), f"{where}.values"),
-        set=tuple(f"{k}={v}" for k, v in sets.items()),
+        set=tuple(f"{k}={_scalar(v)}" for k, v in sets.items()),
         secrets=tuple((str(k), str(v)) for k, v in secrets.items()),
     )
 
@@ -226,6 +244,141 @@ def release_settings(root: Path, name: str, raw: Any) -> Release:
 def _paths(root: Path, raw: Any, where: str) -> tuple[Path, ...]:
     if raw is None:
         return ()
-    if isinstance(raw, str) or not all(isinstance(p, str) for p in raw):
-        raise ToolError(f"{where} in invoke.yaml must be a list of file paths")
-    return tuple(root / p for p in raw)
+    if not isinstance(raw, list) or not all(isinstance(p, str) for p in raw):
+        raise ToolError(f"{where} in invoke.yaml must be a list of file paths, not {_kind(raw)}"
+                        + ("; write it as [PATH]" if isinstance(raw, str) else ""))
+    return tuple(_path(root, p) for p in raw)
+
+
+def _path(root: Path, text: str) -> Path:
+    """A path setting: relative to the project root; ~ is the home folder, as in a shell."""
+    return root / Path(text).expanduser()
+
+
+def _home(url: str) -> str:
+    """~ in a folder repository's URL is the home folder, not a folder named ~ in the checkout."""
+    for scheme in ("", "file://"):
+        if url.startswith(scheme + "~"):
+            return scheme + os.path.expanduser(url[len(scheme):])
+    return url
+
+
+# --- types and names, checked as invoke.yaml is read ------------------------------------------------
+
+ENVIRONMENT_KEYS = ("namespace", "kube_context", "secrets_prefix", "values", "protected", "create_namespace")
+RELEASE_KEYS = ("chart", "version", "values", "set", "secrets")
+PROJECT_FILES = ("invoke.yaml", "invoke.yml", "invoke.json")  # what Invoke looks for next to tasks.py, in its order
+_VARIABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def check_project_file(root: Path, framework: Mapping[str, Any]) -> None:
+    """The project's invoke.yaml, checked before Invoke merges it into its configuration.
+
+    Invoke's own errors there are tracebacks (a list where it merges a mapping raises AmbiguousMergeError),
+    and its YAML loader has no alias limit. So the file is read here first, with Helm's limit, its shape
+    checked against Invoke's defaults (`framework`) and ours, and every repo and release setting in it
+    checked as the tasks will read it: one bad setting stops every task, before anything is done.
+    """
+    path = next((root / name for name in PROJECT_FILES if (root / name).is_file()), None)
+    if path is None:
+        return
+    import json
+
+    import yaml
+
+    from tasks import safe_yaml
+
+    try:
+        text = path.read_text(encoding="utf-8")
+        data = json.loads(text) if path.suffix == ".json" else safe_yaml.load(text, yaml.SafeLoader)
+    except safe_yaml.AliasError as exc:
+        raise ToolError(f"{path.name}: {exc}, which Helm refuses too; write the values out instead of aliasing them")
+    except (UnicodeDecodeError, ValueError, yaml.YAMLError) as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" at line {mark.line + 1}" if mark else ""
+        raise ToolError(f"{path.name}: not valid {'JSON' if path.suffix == '.json' else 'YAML'}{at} "
+                        f"({getattr(exc, 'problem', None) or str(exc).splitlines()[0]}); fix it") from None
+    if data is None:
+        return
+    if not isinstance(data, Mapping):
+        raise ToolError(f"{path.name} must be a mapping of settings (repo:, release:), not {_kind(data)}")
+    _merges(data, {**framework, **DEFAULTS}, "")
+    repo = data.get("repo") or {}
+    _known(repo, DEFAULTS["repo"], "repo")
+    for name in ("url", "public_url", "charts_dir", "build_dir"):
+        _text(repo, name, "repo")
+    release = data.get("release") or {}
+    _known(release, DEFAULTS["release"], "release")
+    for name, raw in (release.get("environments") or {}).items():
+        environment_settings(root, str(name), raw)
+    for name, raw in (release.get("releases") or {}).items():
+        release_settings(root, str(name), raw)
+
+
+def _merges(data: Mapping[str, Any], defaults: Mapping[str, Any], where: str) -> None:
+    """What Invoke can merge: a mapping where its defaults have a mapping, a single value where they have one."""
+    for key, value in data.items():
+        if key not in defaults:
+            continue
+        name = f"{where}{key}"
+        if isinstance(defaults[key], dict):
+            if not isinstance(value, Mapping):
+                empty = "; write {} or remove the key" if value is None else ""
+                raise ToolError(f"{name} in invoke.yaml must be a mapping, not {_kind(value)}{empty}")
+            _merges(value, defaults[key], f"{name}.")
+        elif isinstance(value, Mapping):
+            raise ToolError(f"{name} in invoke.yaml must be a single value, not a mapping")
+
+
+def _known(raw: Mapping[str, Any], known: Iterable[str], where: str) -> None:
+    """An unknown key is a typo until proven otherwise: named, with the closest known key."""
+    known = list(known)
+    for key in raw:
+        if key not in known:
+            import difflib
+
+            close = difflib.get_close_matches(str(key), known, n=1)
+            hint = f"did you mean {close[0]}?" if close else f"known: {', '.join(known)}"
+            raise ToolError(f"{where}.{key} in invoke.yaml is not a setting; {hint}")
+
+
+def _mapping(raw: Mapping[str, Any], key: str, where: str, what: str) -> Mapping[str, Any]:
+    value = raw.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ToolError(f"{where}.{key} in invoke.yaml must be a mapping of {what}, not {_kind(value)}")
+    return value
+
+
+def _text(raw: Mapping[str, Any], key: str, where: str) -> str | None:
+    value = raw.get(key)
+    if value is not None and not isinstance(value, str):
+        raise ToolError(f"{where}.{key} in invoke.yaml is {_kind(value)}, not text; quote it")
+    return value
+
+
+def _flag(raw: Mapping[str, Any], key: str, where: str) -> bool:
+    value = raw.get(key)
+    if value is not None and not isinstance(value, bool):
+        raise ToolError(f"{where}.{key} in invoke.yaml is {_kind(value)}, not a boolean; write true or false, "
+                        "without quotes")
+    return bool(value)
+
+
+def _kind(value: Any) -> str:
+    """A value's YAML type, for messages: `the text 'false'` says why it is not the boolean false."""
+    if isinstance(value, bool):
+        return f"the boolean {str(value).lower()}"
+    if isinstance(value, str):
+        return f"the text {value[:40]!r}"
+    if isinstance(value, int | float):
+        return f"the number {value}"
+    if value is None:
+        return "empty"
+    return "a mapping" if isinstance(value, Mapping) else "a list" if isinstance(value, list) else type(value).__name__
+
+
+def _scalar(value: Any) -> str:
+    """A `set:` value as --set would take it: YAML's true, 3, null as Helm spells them."""
+    return "null" if value is None else str(value).lower() if isinstance(value, bool) else str(value)

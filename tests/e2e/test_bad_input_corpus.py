@@ -4,6 +4,8 @@ import hashlib
 import os
 import shlex
 import shutil
+import socket
+import tarfile
 import uuid
 
 import pytest
@@ -60,6 +62,19 @@ def apply(case, project):
         (project / path).unlink()
     for path, changes in case.get("yaml", {}).items():
         (project / path).write_text(yaml.safe_dump(merge(yaml.safe_load((project / path).read_text()), changes)))
+    for path, members in case.get("tgz", {}).items():
+        with tarfile.open(project / path, "w:gz", compresslevel=1) as tar:
+            for name, size in members.items():
+                info = tarfile.TarInfo(name)
+                info.size = size
+                tar.addfile(info, Zeros())
+
+
+class Zeros:
+    """A file of zeros as long as its reader asks (a gzip bomb compresses it 1000-fold)."""
+
+    def read(self, size=-1):
+        return bytes(max(size, 0))
 
 
 def repository_state(project):
@@ -88,16 +103,23 @@ def test_bad_input_is_one_clear_line_and_changes_nothing(case, base, k8s, moto_e
             env[key] = ""
         else:
             env[key] = value.replace("{api}", k8s.url)
-    args = shlex.split(case["run"].replace("{s3}", bucket.url if bucket else ""))
+    busy = socket.create_server(("127.0.0.1", 0)) if case.get("busy_port") else None
+    run = case["run"].replace("{s3}", bucket.url if bucket else "")
+    args = shlex.split(run.replace("{busy}", str(busy.getsockname()[1]) if busy else ""))
     before = repository_state(project)
     objects_before = bucket.objects() if bucket and case["s3"] != "missing" else None
 
-    result = invoke(project, *args, env=env, check=False)
+    try:
+        result = invoke(project, *args, env=env, check=False)
+    finally:
+        if busy:
+            busy.close()
 
     assert result.returncode == 1, f"{case['id']}: exit {result.returncode}\n{result.stdout}\n{result.stderr}"
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
-    assert case["expect"] in lines[0], lines[0]
+    assert all(text in lines[0] for text in ([case["expect"]] if isinstance(case["expect"], str) else case["expect"])), \
+        lines[0]
     assert "Traceback" not in result.stdout + result.stderr
     assert repository_state(project) == before  # nothing uploaded to the folder repository
     if objects_before is not None:
