@@ -1,141 +1,461 @@
-"""Drone plugin entrypoint: a drop-in for the article's drone-helm step (and pelotech/drone-helm3's names).
+"""Drone plugin entrypoint: a drop-in for drone-helm and pelotech/drone-helm3 steps, run by the release tasks.
 
-Drone passes a plugin step's `settings:` as PLUGIN_<NAME> variables; this maps them to a release
-environment and calls the release tasks, so a plugin step deploys exactly as `invoke release.deploy`
-does. Settings it does not know, or knows but does not support, are named in a warning: never silence.
+Drone passes a plugin step's `settings:` as PLUGIN_<NAME> variables; like both upstream plugins, a setting
+may also come from the step's `environment:` as plain <NAME> (KUBE_API_SERVER, KUBE_TOKEN). `translate`
+turns them into one task call (release.deploy, release.uninstall or repo.lint), so a plugin step deploys
+exactly as `invoke release.deploy` does.
+
+Safe by default: a setting that would change what is deployed (or where) and that this tool does not do
+fails the step with one line naming it; so does an unknown setting (a typo such as `chart_verison` would
+otherwise deploy the newest version). Only settings that change nothing deployed here are ignored, each
+with a warning that says why. A value of `values` that is exactly $NAME or ${NAME} is a secret reference:
+the value is read from the environment and masked everywhere (--set-secret PATH=NAME); a $ anywhere else in
+a value is refused, never deployed literally.
 
     steps:
-      - name: helm_deploy_staging
+      - name: deploy
         image: registry.example.com/helm-tasks-plugin
         settings:
-          helm_repos: charts=s3://helm-repo.example.com
-          chart: charts/hello-world
-          values: image.tag=${DRONE_BRANCH}-${DRONE_COMMIT_SHA:0:7}
-          release: ${DRONE_REPO_NAME}-${DRONE_BRANCH}
+          mode: upgrade
+          chart: ./charts/hello-world            # or REPO/CHART with add_repos: REPO=https://...
+          release: hello-world
           namespace: staging
-          prefix: STAGING
+          values: image.tag=${DRONE_COMMIT_SHA:0:7},db.password=$DB_PASSWORD
+        environment:
+          KUBE_API_SERVER: {from_secret: kube_api_server}
+          KUBE_TOKEN: {from_secret: kube_token}
+          DB_PASSWORD: {from_secret: db_password}
 """
 
 from __future__ import annotations
 
+import base64
+import difflib
 import os
+import re
+import shutil
 import sys
+import tempfile
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-ENVIRONMENT = "drone"
-# PLUGIN_<NAME> -> what it means here; drone-helm's names first, then drone-helm3's where they mean the same.
-SETTINGS = {
-    "HELM_REPOS": "repos", "ADD_REPOS": "repos",
-    "CHART": "chart", "CHART_VERSION": "version",
-    "VALUES": "values", "VALUES_FILES": "values_files",
-    "RELEASE": "release", "NAMESPACE": "namespace", "PREFIX": "prefix",
-    "WAIT": "wait", "WAIT_FOR_UPGRADE": "wait", "TIMEOUT": "timeout", "DRY_RUN": "dry_run",
-    "API_SERVER": "api_server", "KUBE_API_SERVER": "api_server",
-    "KUBERNETES_TOKEN": "token", "KUBE_TOKEN": "token",
-    "KUBERNETES_CERTIFICATE": "certificate", "KUBE_CERTIFICATE": "certificate",
-    "MODE": "mode", "DEBUG": "debug", "ATOMIC_UPGRADE": "atomic",
+ENVIRONMENT = "drone"  # the release environment a plugin step deploys to, built from its settings
+TOOL_PREFIX = "PLUGIN"  # credentials given as settings reach the tasks as PLUGIN_API_SERVER, ... (drone-helm's names)
+DEFAULT_NAMESPACE = "default"  # Helm's, and both upstream plugins'
+CREDENTIALS = {"kube_api_server": "API_SERVER", "kube_token": "KUBERNETES_TOKEN",
+               "kube_certificate": "KUBERNETES_CERTIFICATE"}  # setting -> <PREFIX>_ variable the tasks read
+
+# Other names of a setting (drone-helm's, or drone-helm3's older ones) -> drone-helm3's canonical name.
+ALIASES = {
+    "helm_command": "mode", "helm_repos": "add_repos", "api_server": "kube_api_server",
+    "kubernetes_token": "kube_token", "kubernetes_certificate": "kube_certificate",
+    "service_account": "kube_service_account", "wait": "wait_for_upgrade", "force": "force_upgrade",
 }
-UNSUPPORTED = {
-    "STRING_VALUES": "use values (Helm's --set parser)",
-    "SKIP_TLS_VERIFY": "give the cluster's CA as kubernetes_certificate instead",
-    "FORCE_UPGRADE": "not offered: it replaces resources", "REUSE_VALUES": "values are always given in full",
-    "RECREATE_PODS": "removed from Helm 3", "TILLER_NS": "Helm 3+ has no Tiller", "CLIENT_ONLY": "Helm 3+ has no Tiller",
-    "CANARY_IMAGE": "Helm 3+ has no Tiller", "UPGRADE": "Helm 3+ has no Tiller", "PURGE": "uninstall always purges",
-    "CLEANUP_FAILED_UPGRADE": "a failed upgrade is always rolled back", "HELM_COMMAND": "use mode",
-    "UPDATE_DEPENDENCIES": "the chart comes packaged, dependencies included", "STABLE_REPO_URL": "no stable repo",
-    "LINT_STRICTLY": "lint charts with invoke repo.lint", "CREATE_NAMESPACE": "namespaces are not created",
-    "SERVICE_ACCOUNT": "use kube_token",
+SUPPORTED = frozenset({
+    "mode", "add_repos", "chart", "chart_version", "release", "namespace", "values", "values_files", "secrets",
+    "prefix", "kube_api_server", "kube_token", "kube_certificate", "wait_for_upgrade", "timeout", "dry_run",
+    "debug", "create_namespace", "atomic_upgrade", "update_dependencies", "dependencies_action", "repo_url",
+    "public_url",
+})
+# Settings that change nothing deployed here: ignored, with this reason.
+IGNORED = {
+    "kube_service_account": "with a token the account is the token's; the name only labels a kubeconfig entry",
+    "history_max": "the release keeps Helm's default history",
+    "cleanup_failed_upgrade": "a failed deploy is rolled back, which removes what it created",
+    "recreate_pods": "removed in Helm 3", "purge": "an uninstall always removes the history (Helm 3)",
+    "tiller_ns": "Helm 3+ has no Tiller", "client_only": "Helm 3+ has no Tiller",
+    "canary_image": "Helm 3+ has no Tiller", "upgrade": "Helm 3+ has no Tiller",
+    "stable_repo_url": "Helm 3+ has no stable repository",
 }
-TRUE = ("1", "true", "yes", "on")
-# The synthetic prefix under which credentials given directly as settings are handed to the release tasks.
-DIRECT_PREFIX = "PLUGIN_DIRECT"
+# Settings that would change what is deployed, or where, and that this tool does not do: the step fails.
+# Booleans fail only when true (false is what the tool does anyway).
+REFUSED = {
+    "string_values": "the tasks have no --set-string yet; give such a value in a values file, quoted",
+    "force_upgrade": "it replaces resources by deleting them; remove it",
+    "reuse_values": "values are always given in full (values, values_files, secrets); remove it",
+    "skip_crds": "CRDs in the chart are always installed; remove it",
+    "skip_tls_verify": "the cluster's certificate is always verified (the tool has no way to skip it); "
+                       "give the cluster's CA, base64-encoded, as kube_certificate",
+    "skip_kubeconfig": "the kubeconfig is always built from kube_api_server and kube_token; give those",
+    "kube_config": "a kubeconfig file is not read; give kube_api_server and kube_token",
+    "eks_cluster": "EKS authentication is not supported; give kube_api_server and kube_token",
+    "eks_role_arn": "EKS authentication is not supported; give kube_api_server and kube_token",
+    "chart_name_selector": "one step deploys one release; name it with release",
+    "ignore_releases": "one step deploys one release; name it with release",
+    "keep_history": "an uninstall always removes the history; remove it",
+    "lint_strictly": "lint fails on errors, not on warnings; remove it",
+    "repo_certificate": "the chart repository's certificate must be one the image trusts",
+    "repo_ca_certificate": "the chart repository's certificate must be one the image trusts",
+    "repo_ca_file": "the chart repository's certificate must be one the image trusts",
+}
+BOOLEAN = frozenset({
+    "wait_for_upgrade", "dry_run", "debug", "create_namespace", "atomic_upgrade", "update_dependencies",
+    "force_upgrade", "reuse_values", "skip_crds", "skip_tls_verify", "skip_kubeconfig", "keep_history",
+    "lint_strictly", "cleanup_failed_upgrade", "recreate_pods", "purge", "client_only", "canary_image", "upgrade",
+})
+KNOWN = SUPPORTED | set(IGNORED) | set(REFUSED)
+NAMES = sorted(KNOWN | set(ALIASES))
+DEPLOY_ONLY = ("add_repos", "chart", "chart_version", "values", "values_files", "secrets", "create_namespace",
+               "atomic_upgrade", "update_dependencies", "dependencies_action", "repo_url")  # no meaning to uninstall
+UPGRADE_EVENTS = ("push", "tag", "deployment", "pull_request", "promote", "rollback")  # drone-helm3's inference
+TRUE, FALSE = ("true", "t", "1", "yes", "on"), ("false", "f", "0", "no", "off")
+_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
+_VARIABLE = re.compile(rf"\$(?:({_NAME})|\{{({_NAME})\}})")  # $NAME or ${NAME}
+_REFERENCE = re.compile(rf"^{_VARIABLE.pattern}$")  # a whole value that is one
+_EXPANDED = re.compile(r"\$\$|\$\{(?:DRONE|CI)_[A-Za-z0-9_]*(?::-?\d+(?::\d+)?)?\}")  # what the tasks expand in --set
+_DURATION = re.compile(r"^(?:\d+h)?(?:\d+m)?(?:\d+s)?$")
 
 
-def read_settings(env: Mapping[str, str]) -> tuple[dict[str, str], list[str]]:
-    """The known settings, and a warning for each unknown or unsupported one."""
-    found: dict[str, str] = {}
-    warnings = []
-    for name, value in sorted(env.items()):
-        if not name.startswith("PLUGIN_") or name.startswith(DIRECT_PREFIX):
-            continue
-        setting = name[len("PLUGIN_"):]
-        if setting in SETTINGS:
-            found[SETTINGS[setting]] = value
-        elif setting in UNSUPPORTED:
-            warnings.append(f"setting {setting.lower()} is not supported: {UNSUPPORTED[setting]}; ignored")
-        else:
-            warnings.append(f"setting {setting.lower()} is unknown; ignored")
-    if found.get("atomic", "true").lower() not in TRUE:
-        warnings.append("setting atomic_upgrade: false is not supported: a failed upgrade is always rolled back")
-    return found, warnings
+class PluginError(Exception):
+    """A setting that cannot be honoured: one line naming it, and nothing deployed."""
 
 
-def split(value: str | None) -> list[str]:
-    return [part.strip() for part in (value or "").split(",") if part.strip()]
+@dataclass(frozen=True)
+class Setting:
+    value: str
+    source: str  # what the user wrote, for messages: "setting kube_token" or "KUBE_TOKEN (environment)"
 
 
-def repository(chart: str, repos: str | None) -> tuple[str | None, str]:
-    """(repository URL, chart name): `alias/chart` names one of the `alias=url` repos; ./path is local."""
-    if chart.startswith(("./", "../", "/")):
-        return None, chart
-    aliases = dict(part.split("=", 1) for part in split(repos) if "=" in part)
-    alias, _, name = chart.rpartition("/")
-    if alias:
-        if alias not in aliases:
-            raise SystemExit(f"error: chart {chart!r}: repository {alias!r} is not in helm_repos "
-                             f"({', '.join(aliases) or 'none given'}); add {alias}=URL")
-        return aliases[alias], name
-    if len(aliases) != 1:
-        raise SystemExit(f"error: chart {chart!r}: name its repository as ALIAS/{chart} (helm_repos has "
-                         f"{', '.join(aliases) or 'none'})")
-    return next(iter(aliases.values())), name
+@dataclass(frozen=True)
+class Call:
+    """One task call: its name, keyword arguments, invoke config and the variables it reads."""
+
+    task: str
+    arguments: dict[str, Any]
+    config: dict[str, Any]
+    environment: dict[str, str] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
+    sources: dict[str, str] = field(default_factory=dict)  # tool variable -> what the user wrote, for errors
 
 
-def plan(settings: Mapping[str, str], env: Mapping[str, str], cwd: Path) -> tuple[dict[str, Any], dict[str, Any], dict[str, str]]:
-    """(invoke config, task arguments, extra environment) for the release task."""
-    for required in ("chart", "release", "namespace"):
-        if not settings.get(required):
-            raise SystemExit(f"error: setting {required} is required (PLUGIN_{required.upper()})")
-    extra: dict[str, str] = {}
-    prefix = settings.get("prefix")
-    if not prefix:
-        prefix = DIRECT_PREFIX
-        extra = {f"{DIRECT_PREFIX}_{target}": settings[source] for source, target in (
-            ("api_server", "API_SERVER"), ("token", "KUBERNETES_TOKEN"), ("certificate", "KUBERNETES_CERTIFICATE"))
-            if settings.get(source)}
-    url, chart = repository(settings["chart"], settings.get("repos"))
+def read_settings(env: Mapping[str, str]) -> dict[str, Setting]:
+    """Every setting given, by canonical name: PLUGIN_<NAME> or plain <NAME>, under any alias; no two may differ."""
+    unknown = sorted(k[len("PLUGIN_"):].lower() for k, v in env.items()
+                     if k.startswith("PLUGIN_") and v and k[len("PLUGIN_"):].lower() not in NAMES)
+    if unknown:
+        close = difflib.get_close_matches(unknown[0], NAMES, n=1)
+        hint = f"did you mean {close[0]}? " if close else ""
+        raise PluginError(f"setting {unknown[0]} is unknown; {hint}remove it (supported settings: README, Plugin mode)")
+    found: dict[str, Setting] = {}
+    for name in NAMES:
+        canonical = ALIASES.get(name, name)
+        for variable, source in ((f"PLUGIN_{name.upper()}", f"setting {name}"),
+                                 (name.upper(), f"{name.upper()} (environment)")):
+            value = env.get(variable, "")
+            if not value:
+                continue
+            if canonical in found and found[canonical].value != value:
+                raise PluginError(f"{found[canonical].source} and {source} differ; keep one of them")
+            found.setdefault(canonical, Setting(value, source))
+    return found
+
+
+def translate(settings: Mapping[str, Setting], env: Mapping[str, str], cwd: Path, work: Path) -> Call:
+    """The task call these settings mean; PluginError for any that would deploy something else than asked."""
+    warnings = [f"{s.source} is ignored: {IGNORED[k]}" for k, s in settings.items() if k in IGNORED]
+    for name, why in REFUSED.items():
+        if name in settings and (name not in BOOLEAN or flag(settings, name)):
+            shown = f"{settings[name].source}{': true' if name in BOOLEAN else ''}"
+            raise PluginError(f"{shown} is not supported: {why}")
+    for name in BOOLEAN & set(settings):
+        flag(settings, name)  # each boolean is checked, used or not
+    if _value(settings, "dependencies_action") not in (None, "build", "update"):
+        raise PluginError(f"{settings['dependencies_action'].source} must be build or update")
+    mode = _mode(settings, env)
+    repos = _repos(settings, env)
+    if mode == "help":
+        return Call("help", {}, {}, warnings=tuple(warnings))
+    if mode == "lint":
+        for name in ("values", "values_files", "secrets"):
+            if name in settings:
+                raise PluginError(f"{settings[name].source} is not supported with mode lint: the chart is linted "
+                                  "with its own values (invoke repo.lint); remove it")
+        config = {"repo": {"charts_dir": str(_local_chart(settings, cwd)), "build_dir": str(work),
+                           "dependency_repositories": repos}}
+        return Call("repo.lint", {"chart": None}, config, warnings=tuple(warnings))
+    release = _required(settings, "release")
+    environment, credentials, sources = _cluster(settings, env)
+    environment["namespace"] = _value(settings, "namespace") or DEFAULT_NAMESPACE
+    sources.update({f"release.environments.{ENVIRONMENT}.namespace": "setting namespace",
+                    f"release.releases.{release}": "setting release"})
+    timeout = _timeout(settings)
+    wait = flag(settings, "wait_for_upgrade", default=True)
+    if mode == "uninstall":
+        warnings += [f"{settings[k].source} is ignored with mode uninstall" for k in DEPLOY_ONLY if k in settings]
+        if flag(settings, "dry_run"):
+            raise PluginError(f"{settings['dry_run'].source}: true is not supported with mode uninstall "
+                              "(an uninstall has no dry run); remove it, or the step")
+        config = {"release": {"environments": {ENVIRONMENT: environment}, "releases": {release: {}}}}
+        arguments = {"env": ENVIRONMENT, "release": release, "wait": wait, "timeout": timeout, "yes": True}
+        return Call("release.uninstall", arguments, config, credentials, tuple(warnings), sources)
+    if "atomic_upgrade" in settings and not flag(settings, "atomic_upgrade"):
+        raise PluginError(f"{settings['atomic_upgrade'].source}: false is not supported: a failed deploy is always "
+                          "rolled back; remove it")
+    url, chart = _chart(_required(settings, "chart"), repos, _value(settings, "repo_url"), cwd)
+    if url is None:
+        _check_local(settings, Path(chart))
+    elif flag(settings, "update_dependencies") or "dependencies_action" in settings:
+        warnings.append("dependencies are not updated: a chart from a repository holds them already")
+    environment["create_namespace"] = flag(settings, "create_namespace")
+    sets, set_secrets = _values(settings, env)
+    sources.update({"--set-secret": "setting secrets", "--set": "setting values", "--values": "setting values_files",
+                    "--version": "setting chart_version"})
     config = {
-        "release": {
-            "environments": {ENVIRONMENT: {"namespace": settings["namespace"], "secrets_prefix": prefix}},
-            "releases": {settings["release"]: {"chart": str((cwd / chart).resolve()) if url is None else chart}},
-        },
-        **({"repo": {"url": url}} if url else {}),
+        "release": {"environments": {ENVIRONMENT: environment}, "releases": {release: {"chart": chart}}},
+        "repo": {"build_dir": str(work), "dependency_repositories": repos},
     }
-    arguments: dict[str, Any] = {"env": ENVIRONMENT, "release": settings["release"]}
-    if settings.get("mode", "upgrade") in ("upgrade", "installation"):
-        arguments.update(
-            version=settings.get("version") or None,
-            set_=[settings["values"]] if settings.get("values") else [],
-            values=[str((cwd / f).resolve()) for f in split(settings.get("values_files"))],
-            wait=settings.get("wait", "true").lower() in TRUE,
-            dry_run=settings.get("dry_run", "false").lower() in TRUE,
-            yes=True,
-        )
-        if settings.get("timeout"):
-            timeout = settings["timeout"]
-            arguments["timeout"] = f"{timeout}s" if timeout.isdigit() else timeout  # drone-helm: seconds
-    elif settings["mode"] == "uninstall":
-        arguments["yes"] = True
-    else:
-        raise SystemExit(f"error: setting mode {settings['mode']!r} is not supported; use upgrade or uninstall")
-    return config, arguments, extra
+    arguments = {
+        "env": ENVIRONMENT, "release": release, "url": url, "version": _value(settings, "chart_version"),
+        "set_": sets, "set_secret": set_secrets, "values": [str(cwd / f) for f in _list(settings, "values_files")],
+        "wait": wait or flag(settings, "atomic_upgrade"),  # Helm: --atomic implies --wait
+        "dry_run": flag(settings, "dry_run"), "timeout": timeout, "yes": True,
+    }
+    return Call("release.deploy", arguments, config, credentials, tuple(warnings), sources)
 
 
-def main(env: Mapping[str, str] = os.environ) -> int:
+def rename(message: str, sources: Mapping[str, str]) -> str:
+    """A task's error line with the names the tasks use (PLUGIN_API_SERVER, --set) replaced by what the user wrote."""
+    for name in sorted(sources, key=len, reverse=True):
+        message = re.sub(rf"(?<![\w.-]){re.escape(name)}(?![\w-])", sources[name].replace("\\", r"\\"), message)
+    return message
+
+
+def flag(settings: Mapping[str, Setting], name: str, default: bool = False) -> bool:
+    if name not in settings:
+        return default
+    text = settings[name].value.strip().lower()
+    if text not in TRUE + FALSE:
+        raise PluginError(f"{settings[name].source} is {settings[name].value!r}, not a boolean; use true or false")
+    return text in TRUE
+
+
+def _value(settings: Mapping[str, Setting], name: str) -> str | None:
+    return settings[name].value.strip() if name in settings else None
+
+
+def _required(settings: Mapping[str, Setting], name: str) -> str:
+    if not _value(settings, name):
+        raise PluginError(f"setting {name} is required")
+    return settings[name].value.strip()
+
+
+def _list(settings: Mapping[str, Setting], name: str) -> list[str]:
+    """Drone passes a YAML list as one comma-separated string (so list members hold no commas, as upstream)."""
+    return [part.strip() for part in (_value(settings, name) or "").split(",") if part.strip()]
+
+
+def _mode(settings: Mapping[str, Setting], env: Mapping[str, str]) -> str:
+    """upgrade, uninstall, lint or help; without a mode, drone-helm3's choice by the build's event."""
+    mode = _value(settings, "mode")
+    if mode is None:
+        event = env.get("DRONE_BUILD_EVENT", "")
+        if event == "delete":
+            return "uninstall"
+        if event and event not in UPGRADE_EVENTS:
+            raise PluginError(f"setting mode is not set and a {event} build implies none; set mode: upgrade")
+        return "upgrade"
+    modes = {"upgrade": "upgrade", "install": "upgrade", "installation": "upgrade", "uninstall": "uninstall",
+             "delete": "uninstall", "lint": "lint", "help": "help"}
+    if mode not in modes:
+        raise PluginError(f"{settings['mode'].source} {mode!r} is not a mode; use upgrade, uninstall (delete) or lint")
+    return modes[mode]
+
+
+def _timeout(settings: Mapping[str, Setting]) -> str:
+    """drone-helm's seconds (300) or a duration (5m30s), as the tasks' --timeout takes it."""
+    text = (_value(settings, "timeout") or "5m").lower()
+    if text.isdigit():
+        return f"{text}s"
+    if not text or not _DURATION.match(text):
+        raise PluginError(f"{settings['timeout'].source} {text!r}: use seconds (300) or a duration like 5m30s")
+    return text
+
+
+def _cluster(settings: Mapping[str, Setting], env: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str],
+                                                                                 dict[str, str]]:
+    """(environment config, variables for the tasks, tool variable -> what the user wrote).
+
+    drone-helm's `prefix: STAGING` reads STAGING_API_SERVER, ... and nothing else: a credential given
+    another way as well is refused, never a fall back that could reach another cluster.
+    """
+    prefix = (_value(settings, "prefix") or "").upper()  # drone-helm upper-cases it too
+    direct = [settings[k].source for k in CREDENTIALS if k in settings]
+    if prefix:
+        if not re.fullmatch(r"[A-Z][A-Z0-9_]*", prefix):
+            raise PluginError(f"{settings['prefix'].source} {prefix!r} is not a variable prefix; use one like STAGING")
+        if direct:
+            raise PluginError(f"setting prefix ({prefix}) and {direct[0]} both say which cluster; keep one (prefix "
+                              f"reads {prefix}_API_SERVER and {prefix}_KUBERNETES_TOKEN)")
+        for name in ("API_SERVER", "KUBERNETES_TOKEN"):
+            if not env.get(f"{prefix}_{name}"):
+                raise PluginError(f"{prefix}_{name} is not set (setting prefix is {prefix}); add it to the step's "
+                                  f"environment (from_secret: {prefix.lower()}_{name.lower()})")
+        return {"secrets_prefix": prefix}, {}, {f"release.environments.{ENVIRONMENT}.secrets_prefix": "setting prefix"}
+    for name, example in (("kube_api_server", "https://kubernetes.example.com"), ("kube_token", "{from_secret: kube_token}")):
+        if name not in settings:
+            raise PluginError(f"setting {name} is not set; give it in settings ({name}: {example}) or as "
+                              f"{name.upper()} in the step's environment, or use prefix")
+    if "kube_certificate" in settings:
+        try:
+            base64.b64decode(settings["kube_certificate"].value.strip(), validate=True)
+        except ValueError:
+            raise PluginError(f"{settings['kube_certificate'].source} is not base64; give the cluster CA's PEM, "
+                              "base64-encoded") from None
+    variables = {f"{TOOL_PREFIX}_{v}": settings[k].value for k, v in CREDENTIALS.items() if k in settings}
+    sources = {f"{TOOL_PREFIX}_{v}": settings[k].source for k, v in CREDENTIALS.items() if k in settings}
+    return {"secrets_prefix": TOOL_PREFIX}, variables, sources
+
+
+def _repos(settings: Mapping[str, Setting], env: Mapping[str, str]) -> dict[str, str]:
+    """add_repos `NAME=URL` pairs; $NAME and ${NAME} in a URL (a password) come from the environment."""
+    repos = {}
+    for entry in _list(settings, "add_repos"):
+        name, _, url = (part.strip() for part in entry.partition("="))
+        if not name or not url:
+            raise PluginError(f"{settings['add_repos'].source}: {entry!r} is not NAME=URL (e.g. charts=https://...)")
+        for match in _VARIABLE.finditer(url):
+            if not env.get(match.group(1) or match.group(2)):
+                raise PluginError(f"{settings['add_repos'].source}: {match.group(1) or match.group(2)} (in {name}'s "
+                                  "URL) is not set; add it to the step's environment (from_secret)")
+        repos[name] = _VARIABLE.sub(lambda m: env[m.group(1) or m.group(2)], url)
+    return repos
+
+
+def _chart(chart: str, repos: Mapping[str, str], repo_url: str | None, cwd: Path) -> tuple[str | None, str]:
+    """(repository URL, chart name), or (None, folder) for a chart in the workspace. As Helm: a path that
+    exists is a local chart; REPO/NAME names a chart of add_repos' REPO. Both at once is refused."""
+    folder = (cwd / chart).resolve()
+    local = (folder / "Chart.yaml").is_file()
+    alias, _, name = chart.rpartition("/")
+    if "://" in chart:
+        raise PluginError(f"setting chart {chart!r}: a URL is not supported; add_repos: NAME=URL and chart: NAME/CHART")
+    if chart.startswith(("./", "../", "/")) or chart in (".", ".."):
+        if not local:
+            raise PluginError(f"setting chart {chart!r}: {folder}/Chart.yaml not found; a local chart is a folder "
+                              "with a Chart.yaml, relative to the workspace")
+        return None, str(folder)
+    if alias in repos:
+        if local:
+            raise PluginError(f"setting chart {chart!r} is both a folder of the workspace and chart {name} of "
+                              f"repository {alias}; write ./{chart} for the folder, or rename the repository")
+        return repos[alias], name
+    if local:
+        return None, str(folder)
+    if alias:
+        raise PluginError(f"setting chart {chart!r}: repository {alias!r} is not in add_repos "
+                          f"({', '.join(repos) or 'none given'}); add {alias}=URL")
+    candidates = list(repos.values()) + ([repo_url] if repo_url else [])
+    if len(candidates) != 1:
+        raise PluginError(f"setting chart {chart!r}: name its repository as NAME/{chart} (add_repos has "
+                          f"{', '.join(repos) or 'none'})")
+    return candidates[0], chart
+
+
+def _check_local(settings: Mapping[str, Setting], folder: Path) -> None:
+    """What a local chart deploys is its folder: a chart_version it does not have, or a dependency update
+    its Chart.lock would not give, is refused rather than silently not honoured."""
+    if "chart_version" in settings:
+        meta = yaml.safe_load((folder / "Chart.yaml").read_text(encoding="utf-8")) or {}
+        if str(meta.get("version")) != settings["chart_version"].value.strip():
+            raise PluginError(f"{settings['chart_version'].source} is {settings['chart_version'].value.strip()} but "
+                              f"the chart folder {folder} holds version {meta.get('version')}; fix one of them")
+    update = flag(settings, "update_dependencies") or _value(settings, "dependencies_action") == "update"
+    if update and any((folder / lock).is_file() for lock in ("Chart.lock", "requirements.lock")):
+        source = settings["update_dependencies" if "update_dependencies" in settings else "dependencies_action"].source
+        raise PluginError(f"{source} (helm dependency update) is not supported for a chart with a Chart.lock: "
+                          "dependencies are built from the lock; update and commit it, or use dependencies_action: build")
+
+
+def split_set(text: str) -> list[str]:
+    """Helm's --set items: split on commas, except escaped (\\,) ones and those inside a {a,b} list."""
+    items, current, depth, escaped = [], "", 0, False
+    for char in text:
+        if not escaped and char == "," and depth == 0:
+            items.append(current)
+            current = ""
+            continue
+        current += char
+        if escaped:
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif char in "{}":
+            depth = max(0, depth + (1 if char == "{" else -1))
+    return [item for item in [*items, current] if item]
+
+
+def _values(settings: Mapping[str, Setting], env: Mapping[str, str]) -> tuple[list[str], list[str]]:
+    """(--set items, --set-secret PATH=NAME items) from values and secrets.
+
+    A value that is exactly $NAME or ${NAME} (drone-helm3's `db=$DB_PASSWORD`) is the secret NAME;
+    ${DRONE_*} and ${CI_*} are build variables the tasks expand; any other $ is refused.
+    """
+    sets, secrets = [], []
+    where = settings["values"].source if "values" in settings else ""
+    for item in split_set(_value(settings, "values") or ""):
+        path, _, value = item.partition("=")
+        reference = _REFERENCE.match(value.strip())
+        name = reference and (reference.group(1) or reference.group(2))
+        if name and not (name.startswith(("DRONE_", "CI_")) and not _credential(name)):
+            secrets.append(_secret(f"{path}={name}", where, env))
+            continue
+        if name:
+            sets.append(f"{path}=${{{name}}}")
+            continue
+        left = _EXPANDED.sub("", value)
+        if "$" in left:
+            found = _VARIABLE.search(left)
+            shown = found.group(0) if found else "$"
+            raise PluginError(f"{where}: {path} holds {shown} inside its value, which would be deployed literally; "
+                              f"a secret is a whole value ({path}=$NAME) or a secrets entry ({path}=NAME), "
+                              "and a literal $ is written $$")
+        sets.append(item)
+    secrets += [_secret(entry, settings["secrets"].source, env) for entry in _list(settings, "secrets")]
+    return sets, secrets
+
+
+def _secret(entry: str, where: str, env: Mapping[str, str]) -> str:
+    path, _, name = entry.partition("=")
+    if not path.strip() or not re.fullmatch(_NAME, name.strip()):
+        raise PluginError(f"{where}: {entry!r} is not PATH=ENV_VAR (e.g. db.password=DB_PASSWORD); the variable "
+                          "comes from the step's environment (from_secret)")
+    if env.get(name.strip()) is None:
+        raise PluginError(f"{where}: {path.strip()} reads {name.strip()}, which is not set; add {name.strip()} to the "
+                          "step's environment (from_secret: ...)")
+    return f"{path.strip()}={name.strip()}"
+
+
+def _credential(name: str) -> bool:
+    from tasks import ui
+
+    return ui.is_credential(name)
+
+
+def _local_chart(settings: Mapping[str, Setting], cwd: Path) -> Path:
+    chart = _required(settings, "chart")
+    folder = (cwd / chart).resolve()
+    if not (folder / "Chart.yaml").is_file():
+        raise PluginError(f"setting chart {chart!r}: {folder}/Chart.yaml not found; mode lint takes a chart folder "
+                          "of the workspace")
+    return folder
+
+
+def usage() -> str:
+    def names(table: Any) -> str:
+        return ", ".join(f"{n} ({'/'.join(a for a, c in ALIASES.items() if c == n)})" if n in ALIASES.values() else n
+                         for n in sorted(table))
+
+    return (f"{__doc__}\nsupported: {names(SUPPORTED)}\nignored (they change nothing deployed): "
+            f"{names(IGNORED)}\nrefused (the step fails): {names(REFUSED)}\n")
+
+
+def main(argv: list[str], env: Mapping[str, str]) -> int:
     import logging
 
     from invoke import Config, Context, Exit
@@ -143,22 +463,34 @@ def main(env: Mapping[str, str] = os.environ) -> int:
     import tasks
     from tasks import ui
 
-    settings, warnings = read_settings(env)
-    for warning in warnings:
-        ui.warn(warning)
-    config, arguments, extra = plan(settings, env, Path.cwd())
-    os.environ.update(extra)
-    if settings.get("debug", "").lower() in TRUE:
-        logging.basicConfig(level=logging.DEBUG)
-    task = tasks.ns["release.uninstall" if settings.get("mode") == "uninstall" else "release.deploy"]
+    if {"-h", "--help"} & set(argv):
+        print(usage())
+        return 0
+    work = Path(tempfile.mkdtemp(prefix="helm-tasks-plugin-"))
     try:
-        task(Context(Config(overrides=config)), **arguments)
-    except Exit as stop:
-        if stop.message:
-            print(stop.message, file=sys.stderr)
-        return int(stop.code)
+        settings = read_settings(env)
+        call = translate(settings, env, Path.cwd(), work)
+        for warning in call.warnings:
+            ui.warn(warning)
+        if call.task == "help":
+            print(usage())
+            return 0
+        os.environ.update(call.environment)
+        if flag(settings, "debug"):
+            logging.basicConfig(level=logging.DEBUG)
+        try:
+            tasks.ns[call.task](Context(Config(overrides=call.config)), **call.arguments)
+        except Exit as stop:
+            if stop.message:
+                print(rename(str(stop.message), call.sources), file=sys.stderr)
+            return int(stop.code)
+    except PluginError as exc:
+        print(ui.redact(f"error: {exc}"), file=sys.stderr)
+        return 1
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:], os.environ))

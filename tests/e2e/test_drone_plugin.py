@@ -1,14 +1,15 @@
-"""The plugin entrypoint, driven as Drone drives it: PLUGIN_* variables, then the release tasks run."""
+"""The plugin entrypoint, driven as Drone drives it: PLUGIN_* variables (and the step's environment), then the tasks."""
 
+import base64
+import shutil
 import subprocess
 import sys
 
-import pytest
-
-from scripts import drone_plugin
 from tests.conftest import ROOT
 
 IMAGE = "quay.io/honestbee/hello-drone-helm"
+DB_PASSWORD = "db-Pa55word-7e1c"
+API_KEY = "api-Key-0b3d9f"
 
 
 def plugin(workspace, settings, env=None):
@@ -19,6 +20,19 @@ def plugin(workspace, settings, env=None):
                           capture_output=True, text=True, timeout=120, check=False)
 
 
+def chart_workspace(tmp_path):
+    """A repository whose root is the chart, as drone-helm3's README examples have it (chart: ./)."""
+    workspace = tmp_path / "workspace"
+    shutil.copytree(ROOT / "charts" / "hello-world", workspace)
+    return workspace
+
+
+def never_printed(result, *values):
+    text = result.stdout + result.stderr
+    for value in values:
+        assert value not in text and base64.b64encode(value.encode()).decode() not in text
+
+
 def test_the_articles_drone_helm_step_deploys_with_its_own_setting_names(cluster, tmp_path):
     repo = f"file://{cluster.project / 'dist' / 'repo'}"
     values = tmp_path / "values-staging.yaml"
@@ -27,62 +41,130 @@ def test_the_articles_drone_helm_step_deploys_with_its_own_setting_names(cluster
         "helm_repos": f"public-charts={repo}", "chart": "public-charts/hello-world",
         "values": f"image.repository={IMAGE},image.tag=feature-abc1234", "values_files": values.name,
         "release": "hello-world", "prefix": "STAGING", "namespace": cluster.namespaces["staging"],
-        "wait": "true", "timeout": "120", "tiller_ns": "kube-system", "shiny_new_thing": "x",
+        "wait": "true", "timeout": "120", "tiller_ns": "kube-system",
     }, env={"STAGING_API_SERVER": cluster.emulator.url, "STAGING_KUBERNETES_TOKEN": "plugin-token-77"})
     assert result.returncode == 0, result.stderr
     assert cluster.image() == f"{IMAGE}:feature-abc1234"
     assert cluster.deployment()["spec"]["replicas"] == 2
-    assert "warning: setting shiny_new_thing is unknown; ignored" in result.stderr
-    assert "warning: setting tiller_ns is not supported: Helm 3+ has no Tiller; ignored" in result.stderr
-    assert "plugin-token-77" not in result.stdout + result.stderr
+    assert "warning: setting tiller_ns is ignored: Helm 3+ has no Tiller" in result.stderr
+    never_printed(result, "plugin-token-77")
 
 
-def test_drone_helm3_names_with_credentials_given_directly(cluster, tmp_path):
-    repo = f"file://{cluster.project / 'dist' / 'repo'}"
-    result = plugin(tmp_path, {
-        "add_repos": f"charts={repo}", "chart": "charts/hello-world", "chart_version": "0.1.0",
-        "values": "image.tag=v3", "release": "hello-world", "namespace": cluster.namespaces["staging"],
-        "kube_api_server": cluster.emulator.url, "kube_token": "direct-token-31", "mode": "upgrade",
-        "timeout": "2m",
-    })
+def test_drone_helm3_readme_examples_lint_deploy_and_uninstall_with_their_own_names(k8s, tmp_path):
+    """The three steps of drone-helm3's README, settings and environment as written there (chart: ./, no namespace)."""
+    workspace = chart_workspace(tmp_path)
+    k8s.create_namespace("default")
+    credentials = {"KUBE_API_SERVER": k8s.url, "KUBE_TOKEN": "readme-token-5a1f"}
+    lint = plugin(workspace, {"mode": "lint", "chart": "./"})
+    assert lint.returncode == 0, lint.stderr
+    assert "lint: 1 chart(s) ok" in lint.stdout
+    deploy = plugin(workspace, {"mode": "upgrade", "chart": "./", "release": "my-project"}, env=credentials)
+    assert deploy.returncode == 0, deploy.stderr
+    deployment = k8s.store[("apps/v1", "deployments", "default", "my-project-hello-world")]
+    assert deployment["metadata"]["labels"]["helm.sh/chart"] == "hello-world-0.1.0"
+    uninstall = plugin(workspace, {"mode": "uninstall", "release": "my-project"}, env=credentials)
+    assert uninstall.returncode == 0, uninstall.stderr
+    assert not [key for key in k8s.store if key[2] == "default" and "my-project" in key[3]]
+    for result in (lint, deploy, uninstall):
+        never_printed(result, "readme-token-5a1f")
+
+
+def test_the_issues_drone_helm3_step_deploys_and_names_its_settings_in_errors(cluster, tmp_path):
+    """Credentials in KUBE_API_SERVER / KUBE_TOKEN, kube_certificate, kube_service_account, skip_tls_verify."""
+    workspace = chart_workspace(tmp_path)
+    ca = base64.b64encode(b"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n").decode()
+    settings = {"mode": "upgrade", "chart": "./", "release": "hello-world", "namespace": cluster.namespaces["staging"],
+                "kube_certificate": ca, "kube_service_account": "helm", "skip_tls_verify": "false",
+                "values": "image.tag=v3"}
+    env = {"KUBE_API_SERVER": cluster.emulator.url, "KUBE_TOKEN": "direct-token-31"}
+    missing = plugin(workspace, settings, env={"KUBE_API_SERVER": cluster.emulator.url})
+    assert missing.returncode == 1
+    assert missing.stderr.strip().splitlines()[-1].startswith(
+        "error: setting kube_token is not set; give it in settings (kube_token: {from_secret: kube_token}) or as "
+        "KUBE_TOKEN in the step's environment")
+    insecure = plugin(workspace, {**settings, "skip_tls_verify": "true"}, env=env)
+    assert insecure.returncode == 1
+    assert insecure.stderr.strip() == (
+        "error: setting skip_tls_verify: true is not supported: the cluster's certificate is always verified (the tool "
+        "has no way to skip it); give the cluster's CA, base64-encoded, as kube_certificate")
+    assert cluster.release_secrets() == []
+    result = plugin(workspace, settings, env=env)
     assert result.returncode == 0, result.stderr
     assert cluster.image() == f"{IMAGE}:v3"
-    uninstalled = plugin(tmp_path, {"chart": "./x", "release": "hello-world", "mode": "uninstall",
-                                    "namespace": cluster.namespaces["staging"], "kube_api_server": cluster.emulator.url,
-                                    "kube_token": "direct-token-31"})
-    assert uninstalled.returncode == 0, uninstalled.stderr
-    assert cluster.release_secrets() == []
+    assert "warning: setting kube_service_account is ignored" in result.stderr
+    assert "PLUGIN_DIRECT" not in result.stdout + result.stderr
+    never_printed(result, "direct-token-31")
 
 
-def test_a_prefix_whose_variables_are_missing_fails_instead_of_using_unprefixed_ones(cluster, tmp_path):
-    result = plugin(tmp_path, {
-        "helm_repos": f"c=file://{cluster.project / 'dist' / 'repo'}", "chart": "c/hello-world",
-        "release": "hello-world", "prefix": "STAGING", "namespace": cluster.namespaces["staging"],
-        "api_server": cluster.emulator.url, "kubernetes_token": "unprefixed-token",
-    }, env={"API_SERVER": cluster.emulator.url, "KUBERNETES_TOKEN": "x"})
+def test_an_unreachable_cluster_is_named_by_the_setting_that_gave_it(tmp_path):
+    result = plugin(chart_workspace(tmp_path), {"chart": "./", "release": "r", "namespace": "ns",
+                                                "kube_api_server": "http://127.0.0.1:9", "kube_token": "t-1234"})
     assert result.returncode == 1
-    assert result.stderr.strip().splitlines()[-1].startswith("error: STAGING_API_SERVER is not set")
+    line = result.stderr.strip().splitlines()[-1]
+    assert "the API server in setting kube_api_server" in line, line
+    assert "PLUGIN_" not in result.stderr
+
+
+def test_a_values_secret_reference_is_deployed_as_the_secrets_value_and_never_printed(cluster, tmp_path):
+    """drone-helm3's documented idiom `values: db=$DB_PASSWORD`, and a `secrets` entry, with --debug on."""
+    settings = {"chart": "./", "release": "hello-world", "prefix": "STAGING", "namespace": cluster.namespaces["staging"],
+                "values": "image.tag=v5,secretEnv.DB_PASSWORD=$DB_PASSWORD", "secrets": "secretEnv.API_KEY=API_KEY",
+                "debug": "true"}
+    env = {"STAGING_API_SERVER": cluster.emulator.url, "STAGING_KUBERNETES_TOKEN": "staging-token-19",
+           "DB_PASSWORD": DB_PASSWORD, "API_KEY": API_KEY}
+    workspace = chart_workspace(tmp_path)
+    dry = plugin(workspace, {**settings, "dry_run": "true"}, env=env)
+    assert dry.returncode == 0, dry.stderr
+    result = plugin(workspace, settings, env=env)
+    assert result.returncode == 0, result.stderr
+    secret = cluster.emulator.store[("v1", "secrets", cluster.namespaces["staging"], "hello-world-hello-world")]
+    assert {k: base64.b64decode(v).decode() for k, v in secret["data"].items()} == {
+        "DB_PASSWORD": DB_PASSWORD, "API_KEY": API_KEY}
+    assert "helm upgrade --install" in result.stderr + result.stdout  # --debug logged the Helm call, redacted
+    for run in (dry, result):
+        never_printed(run, DB_PASSWORD, API_KEY, "staging-token-19")
+
+
+def test_a_secret_interpolated_into_a_value_is_refused_with_the_fix_and_nothing_deployed(cluster, tmp_path):
+    result = plugin(chart_workspace(tmp_path), {
+        "chart": "./", "release": "hello-world", "prefix": "STAGING", "namespace": cluster.namespaces["staging"],
+        "values": "image.tag=v1,db.dsn=dbname=app password=$DB_PASSWORD",
+    }, env={"STAGING_API_SERVER": cluster.emulator.url, "STAGING_KUBERNETES_TOKEN": "t-5678", "DB_PASSWORD": "pw-1"})
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        "error: setting values: db.dsn holds $DB_PASSWORD inside its value, which would be deployed literally; a secret "
+        "is a whole value (db.dsn=$NAME) or a secrets entry (db.dsn=NAME), and a literal $ is written $$")
     assert cluster.release_secrets() == []
 
 
-@pytest.mark.parametrize("settings, message", [
-    ({"chart": "c/hello-world", "namespace": "ns"}, "error: setting release is required (PLUGIN_RELEASE)"),
-    ({"chart": "other/hello-world", "release": "r", "namespace": "ns", "helm_repos": "c=https://c.example.com"},
-     "error: chart 'other/hello-world': repository 'other' is not in helm_repos (c); add other=URL"),
-    ({"chart": "hello-world", "release": "r", "namespace": "ns"},
-     "error: chart 'hello-world': name its repository as ALIAS/hello-world (helm_repos has none)"),
-    ({"chart": "c/x", "release": "r", "namespace": "ns", "helm_repos": "c=https://c", "mode": "lint"},
-     "error: setting mode 'lint' is not supported; use upgrade or uninstall"),
-])
-def test_bad_plugin_settings_are_one_clear_line(settings, message, tmp_path):
-    with pytest.raises(SystemExit) as stop:
-        drone_plugin.plan(drone_plugin.read_settings({f"PLUGIN_{k.upper()}": v for k, v in settings.items()})[0],
-                          {}, tmp_path)
-    assert str(stop.value) == message
+def test_settings_that_would_deploy_something_else_fail_the_step_naming_them(cluster, tmp_path):
+    base = {"chart": "./", "release": "hello-world", "prefix": "STAGING", "namespace": cluster.namespaces["staging"]}
+    env = {"STAGING_API_SERVER": cluster.emulator.url, "STAGING_KUBERNETES_TOKEN": "t-9012"}
+    workspace = chart_workspace(tmp_path)
+    for extra, line in (
+        ({"force_upgrade": "true"}, ("error: setting force_upgrade: true is not supported: it replaces resources by "
+                                    "deleting them; remove it")),
+        ({"reuse_values": "true"}, ("error: setting reuse_values: true is not supported: values are always given in "
+                                   "full (values, values_files, secrets); remove it")),
+        ({"string_values": "a=1"}, ("error: setting string_values is not supported: the tasks have no --set-string "
+                                   "yet; give such a value in a values file, quoted")),
+        ({"chart_verison": "9.9.9"}, ("error: setting chart_verison is unknown; did you mean chart_version? remove it "
+                                     "(supported settings: README, Plugin mode)")),
+    ):
+        result = plugin(workspace, {**base, **extra}, env=env)
+        assert (result.returncode, result.stderr.strip()) == (1, line)
+    assert cluster.release_secrets() == []
 
 
-def test_drone_helm_timeouts_in_seconds_and_helm3_durations_both_work(tmp_path):
-    base = {"PLUGIN_CHART": "c/x", "PLUGIN_RELEASE": "r", "PLUGIN_NAMESPACE": "ns", "PLUGIN_HELM_REPOS": "c=https://c"}
-    for given, expected in (("300", "300s"), ("5m0s", "5m0s")):
-        _, arguments, _ = drone_plugin.plan(drone_plugin.read_settings({**base, "PLUGIN_TIMEOUT": given})[0], {}, tmp_path)
-        assert arguments["timeout"] == expected
+def test_a_prefix_whose_variables_are_missing_fails_instead_of_using_other_credentials(cluster, tmp_path):
+    base = {"helm_repos": f"c=file://{cluster.project / 'dist' / 'repo'}", "chart": "c/hello-world",
+            "release": "hello-world", "prefix": "STAGING", "namespace": cluster.namespaces["staging"]}
+    unprefixed = plugin(tmp_path, base, env={"API_SERVER": cluster.emulator.url, "KUBERNETES_TOKEN": "x-token-1"})
+    assert unprefixed.returncode == 1
+    assert unprefixed.stderr.strip() == (
+        "error: setting prefix (STAGING) and API_SERVER (environment) both say which cluster; keep one (prefix reads "
+        "STAGING_API_SERVER and STAGING_KUBERNETES_TOKEN)")
+    missing = plugin(tmp_path, base, env={"STAGING_API_SERVER": cluster.emulator.url})
+    assert missing.stderr.strip() == ("error: STAGING_KUBERNETES_TOKEN is not set (setting prefix is STAGING); add it "
+                                      "to the step's environment (from_secret: staging_kubernetes_token)")
+    assert cluster.release_secrets() == []
