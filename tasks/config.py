@@ -1,4 +1,7 @@
-"""`invoke config`: every resolved setting and where it came from; secret values never shown."""
+"""`invoke config`: every resolved setting and where it came from; secret values never shown.
+
+Credentials are shown by name (set / NOT SET), URLs without their userinfo (https://***@host).
+"""
 
 from __future__ import annotations
 
@@ -7,15 +10,15 @@ from typing import Any
 
 from invoke import Context
 
-from tasks import deploy, settings, ui
+from tasks import deploy, settings, ui, urls
 from tasks.cli import ROOT, task
 from tasks.errors import ToolError
 
 
 def _rows(c: Context) -> list[dict[str, str]]:
     repo = settings.resolve_repo(ROOT, c.config.get("repo", {}))
-    rows = [{"setting": f"repo.{name}", "value": str(getattr(repo, name) or ""), "source": repo.sources[name]}
-            for name in ("url", "public_url", "charts_dir", "build_dir")]
+    rows = [{"setting": f"repo.{name}", "value": urls.redact(str(getattr(repo, name) or "")),
+             "source": repo.sources[name]} for name in ("url", "public_url", "charts_dir", "build_dir")]
     release = c.config.get("release", {})
     for env_name, raw in (release.get("environments") or {}).items():
         environment = settings.environment_settings(ROOT, env_name, raw)
@@ -39,8 +42,8 @@ def _rows(c: Context) -> list[dict[str, str]]:
             *({"setting": f"{where}.secrets.{path}", "value": f"${variable} ({_presence(variable)})",
                "source": "invoke.yaml + env"} for path, variable in rel.secrets),
         ]
-    rows += [{"setting": name, "value": os.environ[name], "source": "env"} for name in sorted(os.environ)
-             if name.startswith(("DRONE_", "PLUGIN_")) and not name.endswith((*ui.SECRET_SUFFIXES, "_CERTIFICATE"))]
+    rows += [{"setting": name, "value": _presence(name) if ui.is_credential(name) else urls.redact(os.environ[name]),
+              "source": "env"} for name in sorted(os.environ) if name.startswith(("DRONE_", "PLUGIN_"))]
     return rows
 
 

@@ -56,6 +56,12 @@ class Plan:
     values: dict[str, Any] = field(repr=False)
     description: str
     labels: dict[str, str]
+    secret_paths: tuple[tuple[str | int, ...], ...] = ()  # where values from a secret source went
+
+    @property
+    def shown_values(self) -> dict[str, Any]:
+        """The values as they may be printed: masked in the data, so no YAML or JSON encoding can reveal them."""
+        return masked(self.values, self.secret_paths)
 
 
 # --- settings from the environment --------------------------------------------------------------
@@ -63,7 +69,8 @@ class Plan:
 def expand(text: str, env: Mapping[str, str], where: str) -> str:
     """${DRONE_*} and ${CI_*} as in Drone (${NAME}, ${NAME:OFFSET}, ${NAME:OFFSET:LENGTH}); $$ is a literal $.
 
-    Only CI variables: expanding any variable would let `--set x=${AWS_SECRET_ACCESS_KEY}` leak a secret.
+    Only CI variables, and none that holds a credential (DRONE_NETRC_PASSWORD, CI_JOB_TOKEN, ...): expanding
+    those would let `--set x=${...}` put a secret into values that are printed and stored unmasked.
     """
 
     def one(match: re.Match[str]) -> str:
@@ -72,6 +79,9 @@ def expand(text: str, env: Mapping[str, str], where: str) -> str:
             return "$"
         if not name.startswith(("DRONE_", "CI_")):
             raise ToolError(f"{where}: ${{{name}}} is not expanded: only ${{DRONE_*}} and ${{CI_*}} are")
+        if ui.is_credential(name):
+            raise ToolError(f"{where}: ${{{name}}} is a credential (DRONE_NETRC_* and names ending in _TOKEN, "
+                            f"_PASSWORD, _KEY, ... are never expanded); to pass a secret, use --set-secret PATH={name}")
         if name not in env:
             raise ToolError(f"{where}: ${{{name}}} is not set; set it, or write $${{{name}}} for a literal")
         value = env[name]
@@ -169,8 +179,8 @@ def read_values(path: Path, where: str) -> dict[str, Any]:
 def layered_values(
     release: Release, environment: Environment, values_files: Iterable[str], sets: Iterable[str],
     secrets: Iterable[str], env: Mapping[str, str],
-) -> dict[str, Any]:
-    """The values, layered in VALUES_ORDER; secret values registered with ui before they are parsed."""
+) -> tuple[dict[str, Any], list[tuple[str | int, ...]]]:
+    """(values layered in VALUES_ORDER, the paths that hold secrets); secret values registered before parsing."""
     layers: list[dict[str, Any]] = []
     layers += [read_values(p, f"release.releases.{release.name}.values") for p in release.values]
     where = f"release.releases.{release.name}.set"
@@ -178,6 +188,7 @@ def layered_values(
     layers += [read_values(p, f"release.environments.{environment.name}.values") for p in environment.values]
     layers += [read_values(Path(p), "--values") for p in values_files]  # like helm -f: relative to where you are
     layers += [_set(expand(s, env, f"--set {s}"), "--set") for s in sets]
+    secret_paths: list[tuple[str | int, ...]] = []
     for path, variable in [*release.secrets, *(_secret_flag(s) for s in secrets)]:
         value = env.get(variable)
         if value is None:
@@ -187,10 +198,46 @@ def layered_values(
         if not parsed:
             raise ToolError(f"secret {path!r}: not a values path; use dotted keys like db.password")
         layers.append(parsed)
+        secret_paths += _leaves(parsed)
     values: dict[str, Any] = {}
     for layer in layers:
         merge(values, layer)
-    return values
+    return values, secret_paths
+
+
+def register_secrets(release: Release, env: Mapping[str, str]) -> None:
+    """The release's `secrets:` values are secrets for tasks that only read the release too (its notes, errors)."""
+    for _, variable in release.secrets:
+        if env.get(variable):
+            ui.add_secret(env[variable])
+
+
+def _leaves(tree: Any, path: tuple[str | int, ...] = ()) -> Iterator[tuple[str | int, ...]]:
+    """The path of every value in a parsed --set tree (list padding Helm adds for a[2]=x is not a value)."""
+    if not isinstance(tree, dict | list):
+        yield path
+        return
+    for key, value in tree.items() if isinstance(tree, dict) else enumerate(tree):
+        if value is not None:
+            yield from _leaves(value, (*path, key))
+
+
+def masked(values: dict[str, Any], paths: Iterable[tuple[str | int, ...]]) -> dict[str, Any]:
+    """A copy of `values` with the value at each path replaced by the mask, and every other string redacted."""
+    shown = copy.deepcopy(values)
+    for path in paths:
+        node: Any = shown
+        for key in path[:-1]:
+            node = node[key] if _has(node, key) else None
+        if _has(node, path[-1]):
+            node[path[-1]] = ui.MASK
+    return ui.redact_data(shown)
+
+
+def _has(node: Any, key: str | int) -> bool:
+    if isinstance(node, dict):
+        return key in node
+    return isinstance(node, list) and isinstance(key, int) and 0 <= key < len(node)
 
 
 def _set(expression: str, where: str) -> dict[str, Any]:
@@ -356,17 +403,23 @@ def _secret_values(manifest: str) -> dict[tuple[str, str], Any]:
 
 
 def mask_secrets(manifest: str, changed: frozenset[tuple[str, str]] = frozenset()) -> str:
-    """Every Secret's data and stringData values replaced by ***, or `*** (changed)` for keys in `changed`."""
+    """Every Secret's data and stringData values replaced by ***, or `*** (changed)` for keys in `changed`.
+
+    Any other document that holds a registered secret (a chart may copy a value anywhere) is masked in its
+    data too, before it is dumped again; documents without one are kept verbatim.
+    """
     out = []
     for text, doc in _documents(manifest):
+        shown = ui.redact_data(doc)
         if isinstance(doc, dict) and doc.get("kind") == "Secret":
             name = str(doc.get("metadata", {}).get("name"))
             for field in ("data", "stringData"):
                 if isinstance(doc.get(field), dict):
-                    doc[field] = {k: ui.MASK + (" (changed)" if (name, f"{field}.{k}") in changed else "")
-                                  for k in doc[field]}
+                    shown[field] = {ui.redact(k): ui.MASK + (" (changed)" if (name, f"{field}.{k}") in changed else "")
+                                    for k in doc[field]}
+        if shown != doc or (isinstance(doc, dict) and doc.get("kind") == "Secret"):
             comments = "".join(line + "\n" for line in text.strip("\n").splitlines() if line.startswith("#"))
-            text = "\n" + comments + yaml.safe_dump(doc, sort_keys=False)
+            text = "\n" + comments + yaml.safe_dump(shown, sort_keys=False)
         out.append(text)
     return "---".join(out)
 
@@ -403,7 +456,7 @@ def prepare(
 ) -> Plan:
     """Everything a deploy needs, checked, before the cluster is touched."""
     access = cluster_access(environment, env)
-    values = layered_values(release, environment, values_files, sets, secrets, env)
+    values, secret_paths = layered_values(release, environment, values_files, sets, secrets, env)
     where = f"release.releases.{release.name}"
     if is_local(release.chart):
         chart_version, archive = local_chart(root, release.chart, work_dir)
@@ -413,7 +466,8 @@ def prepare(
         chart_version, archive = fetch_chart(store, chart, version or release.version,
                                              f"{where}.version" if not version else "--version", public_url)
     description, labels = describe(chart, chart_version, deployer(env, root))
-    return Plan(release.name, environment, access, chart, chart_version, archive, values, description, labels)
+    return Plan(release.name, environment, access, chart, chart_version, archive, values, description, labels,
+                tuple(secret_paths))
 
 
 @contextmanager

@@ -45,6 +45,7 @@ def _plan(c: Context, env: str | None, release: str | None, url: str | None, ver
 def _target(c: Context, env: str | None, release: str | None) -> tuple[settings.Environment, str, dep.Access]:
     """The environment, the release's name and how to reach the cluster, for tasks that need no chart."""
     environment, rel = settings.resolve_release(ROOT, c.config.get("release", {}), env_name=env, release_name=release)
+    dep.register_secrets(rel, os.environ)  # the release's notes and errors may hold them
     return environment, rel.name, dep.cluster_access(environment, os.environ)
 
 
@@ -62,7 +63,7 @@ def deploy(c, env=None, release=None, version=None, set_=None, values=None, set_
     with ui.waiting(f"helm upgrade --install{' --wait' if wait and not dry_run else ''} ({timeout} at most)"):
         result = dep.run(plan, wait=wait, timeout=seconds, dry_run=dry_run)
     if dry_run:
-        ui.say("values (secrets masked):\n" + yaml.safe_dump(plan.values, sort_keys=True))
+        ui.say("values (secrets masked):\n" + yaml.safe_dump(plan.shown_values, sort_keys=True))
         ui.say(dep.mask_secrets(result.get("manifest", "")))
         ui.say("dry run: nothing changed in the cluster")
         return result

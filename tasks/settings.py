@@ -12,8 +12,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
+from tasks import ui, urls
 from tasks.errors import ToolError
 
 DEFAULTS: dict[str, Any] = {
@@ -111,16 +112,29 @@ def resolve_repo(
 
 
 def normalize_repo_url(url: str, root: Path) -> str:
-    """A folder path, file://PATH (relative to the project root), s3://BUCKET[/PREFIX] or http(s)://."""
+    """A folder path, file://PATH (relative to the project root), s3://BUCKET[/PREFIX] or http(s)://.
+
+    Its userinfo (https://USER:PASSWORD@HOST) is a secret from here on: registered for redaction, and
+    shown as *** in every error.
+    """
     url = url.strip()
     if not url:
         raise ToolError("repo.url is empty: set it to a folder, file://PATH or s3://BUCKET[/PREFIX]")
-    scheme = urlsplit(url).scheme if "://" in url else ""
+    ui.add_url_secrets(url)
+    scheme = url.partition("://")[0].lower() if "://" in url else ""
     if scheme in ("", "file"):
         path = url[len("file://"):] if scheme else url
         return "file://" + str((root / path).resolve())
+    if scheme in ("s3", "http", "https") and urls.split(url)[1] is not None:
+        userinfo = url.partition("://")[2].rpartition("@")[0]
+        if scheme == "s3":
+            raise ToolError(f"repo.url {urls.redact(url)!r}: credentials do not belong in the URL; remove them and "
+                            "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE) instead")
+        if set("/?#") & set(userinfo):
+            raise ToolError(f"repo.url {urls.redact(url)!r}: '@' after '/', '?' or '#' is ambiguous; percent-encode "
+                            "them in a user name or password (/ %2F, ? %3F, # %23, @ %40)")
     if scheme == "s3":
-        parts = urlsplit(url)
+        parts = _parsed(url)
         if not _BUCKET.match(parts.netloc):
             raise ToolError(
                 f"repo.url {url!r}: {parts.netloc!r} is not a valid S3 bucket name "
@@ -129,11 +143,24 @@ def normalize_repo_url(url: str, root: Path) -> str:
         prefix = parts.path.strip("/")
         return f"s3://{parts.netloc}/{prefix}" if prefix else f"s3://{parts.netloc}"
     if scheme in ("http", "https"):
+        if not _parsed(url).hostname:
+            raise ToolError(f"repo.url {urls.redact(url)!r}: no host; use http(s)://HOST[:PORT][/PATH]")
         return url.rstrip("/")
     raise ToolError(
-        f"repo.url {url!r}: unknown scheme {scheme!r}; use a folder path, file://PATH, s3://BUCKET[/PREFIX] "
+        f"repo.url {urls.redact(url)!r}: unknown scheme {scheme!r}; use a folder path, file://PATH, s3://BUCKET[/PREFIX] "
         "or http(s):// (read only)"
     )
+
+
+def _parsed(url: str) -> SplitResult:
+    """urlsplit, with a port that is no number refused too; a bad URL is one line that never shows credentials."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises for a port that is not a number
+    except ValueError as exc:
+        raise ToolError(f"repo.url {urls.redact(url)!r}: not a valid URL ({exc}); "
+                        "use a folder path, file://PATH, s3://BUCKET[/PREFIX] or http(s)://HOST[/PATH]") from None
+    return parts
 
 
 def _public_url(value: Any) -> str | None:

@@ -8,6 +8,7 @@ packages are created only if absent, and index.yaml is replaced only if its ETag
 from __future__ import annotations
 
 import hashlib
+import http.client
 import os
 import re
 import sys
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
+from tasks import urls
 from tasks.errors import ConflictError, ToolError
 
 INDEX = "index.yaml"
@@ -230,23 +232,39 @@ class _NotFound(Exception):
 
 
 class HttpStore:
-    """A repository served over HTTP(S): readable by anyone Helm can reach, never written."""
+    """A repository served over HTTP(S), with Basic auth when the URL has USER:PASSWORD@; never written.
+
+    `url` is what people see (userinfo as ***); the credentials travel only in an Authorization header
+    that urllib does not carry over to wherever a redirect points.
+    """
 
     writable = False
 
     def __init__(self, url: str) -> None:
-        self.url = url
+        self.url = urls.redact(url)
+        self._base, user, password = urls.split(url)
+        self._auth = urls.basic_auth(user, password) if user is not None else None
 
     def read(self, key: str) -> tuple[bytes, str] | None:
+        request = urllib.request.Request(f"{self._base}/{key}")
+        if self._auth:
+            request.add_unredirected_header("Authorization", self._auth)
         try:
-            with urllib.request.urlopen(f"{self.url}/{key}", timeout=60) as response:
+            with urllib.request.urlopen(request, timeout=60) as response:
                 return response.read(), response.headers.get("ETag", "")
         except urllib.error.HTTPError as exc:
             if exc.code == 404:
                 return None
+            if exc.code in (401, 403):
+                fix = ("check the user name and password in repo.url" if self._auth else
+                       "the repository needs a user name and password: repo.url http(s)://USER:PASSWORD@HOST/...")
+                raise ToolError(f"{self.url}/{key}: HTTP {exc.code} ({'unauthorized' if exc.code == 401 else 'forbidden'}"
+                                f"); {fix}") from None
             raise ToolError(f"{self.url}/{key}: HTTP {exc.code}; check repo.url") from None
         except urllib.error.URLError as exc:
             raise ToolError(f"{self.url}/{key}: {exc.reason}; check repo.url") from None
+        except (OSError, http.client.HTTPException, ValueError) as exc:  # a reset, a timeout, a malformed answer
+            raise ToolError(f"{self.url}/{key}: {exc or type(exc).__name__}; check repo.url") from None
 
     def create(self, key: str, data: bytes) -> bool:
         raise read_only(self)

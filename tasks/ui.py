@@ -1,53 +1,162 @@
 """What people and machines see: rich tables and progress on a terminal, plain lines in CI, JSON on request.
 
-Every byte goes through one redacting stream, so a value registered with add_secret() cannot reach
-stdout or stderr from anywhere, tables and error messages included (invariant 6).
+Secrets are masked twice (invariant 6). In the data first: what came from a secret source is replaced
+by MASK before anything renders it (deploy masks values by path, redact_data every string of a document),
+so YAML or JSON re-encoding cannot bring it back. Then, as the last net, every byte goes through one
+redacting stream that knows the shapes a registered secret takes once YAML, JSON, base64 or a URL has
+encoded it, folded over lines or not, and the userinfo of any URL.
 """
 
 from __future__ import annotations
 
 import base64
+import bisect
 import io
 import json
 import logging
+import math
 import os
+import re
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import IO, Any, TextIO, cast
+from urllib.parse import quote, quote_plus
+
+from tasks import urls
 
 _secrets: set[str] = set()
-MASK = "***"
+_pattern: re.Pattern[str] | None = None  # every registered form, compiled on first use after a change
+MASK = urls.MASK
+MIN_LENGTH = 3  # shorter values are not masked: they would garble every line they happen to appear in
+LINE_LENGTH = 8  # a line of a multi-line secret is masked on its own from this length on
+_ARMOUR = re.compile(r"-----(BEGIN|END) [A-Z0-9 ]+-----")  # a PEM's header and footer lines are not secret
 # Environment variables whose values are credentials whatever else happens (AWS keys, cluster tokens, ...).
-SECRET_SUFFIXES = ("_SECRET_ACCESS_KEY", "_SESSION_TOKEN", "_TOKEN", "_PASSWORD", "_SECRET")
+SECRET_SUFFIXES = ("_TOKEN", "_PASSWORD", "_PASSWD", "_PASS", "_PASSPHRASE", "_SECRET", "_KEY", "_CREDENTIALS",
+                   "_CERTIFICATE", "_AUTH", "_NETRC_USERNAME")
+
+
+def is_credential(name: str) -> bool:
+    """A variable that holds a credential by its name (…_TOKEN, …_PASSWORD, …_KEY, ...; Drone's DRONE_NETRC_*)."""
+    name = f"_{name.upper()}"
+    return name.endswith(SECRET_SUFFIXES) or "_NETRC_" in name
 
 
 def add_secret(value: str) -> None:
-    """Treat `value` (and its base64, as it appears in Secret manifests) as radioactive from now on."""
-    if len(value) >= 3:
-        _secrets.update({value, base64.b64encode(value.encode()).decode()})
+    """Treat `value` as radioactive from now on: as it is, in every encoding, and each of its lines alone."""
+    global _pattern
+    if len(value.strip()) < MIN_LENGTH:
+        return
+    parts = {value, value.strip()}
+    lines = value.strip().splitlines()
+    if len(lines) > 1:  # a PEM body line printed alone is a leak; its BEGIN/END lines and short lines are not
+        parts |= {line.strip() for line in lines if len(line.strip()) >= LINE_LENGTH and not _ARMOUR.fullmatch(line.strip())}
+    for part in parts:
+        _secrets.update(form for form in _encodings(part) if len(form.strip()) >= MIN_LENGTH)
+    _pattern = None
+
+
+def _encodings(value: str) -> set[str]:
+    """`value` as YAML (single- and double-quoted), JSON (and Go's %q), base64 and URL-encoding write it."""
+    import yaml
+
+    raw = value.encode()
+    encoded = {base64.b64encode(raw).decode(), base64.urlsafe_b64encode(raw).decode()}
+    forms = {
+        value, value.replace("'", "''"), json.dumps(value)[1:-1], json.dumps(value, ensure_ascii=False)[1:-1],
+        *encoded, *(text.rstrip("=") for text in encoded), quote(value, safe=""), quote(value), quote_plus(value),
+    }
+    for unicode in (False, True):
+        double = yaml.safe_dump(value, default_style='"', width=math.inf, allow_unicode=unicode)
+        forms.add(double[1:double.rindex('"')])
+    return forms
+
+
+# Where YAML breaks a long scalar: at a space, the space becoming a line break + indent (plain and
+# single-quoted), or anywhere as `\` + line break + indent, a space after it written `\ ` (double-quoted);
+# a line break inside a single-quoted scalar is a blank line. Secrets are searched in a view of the text
+# where each such break and each run of whitespace is one space (or nothing), so folding cannot hide them.
+_FOLD = re.compile(r"\\\r?\n[ \t]*(?:\\(?= ))?|\s+")
+
+
+def _view(text: str) -> tuple[str, list[tuple[int, int, int, bool]]]:
+    """`text` unfolded, and its pieces: (start in the view, start and end in `text`, copied verbatim)."""
+    view: list[str] = []
+    pieces: list[tuple[int, int, int, bool]] = []
+    at = last = 0
+    for match in _FOLD.finditer(text):
+        shown = "" if match.group().startswith("\\") else " "
+        pieces += [(at, last, match.start(), True), (at + match.start() - last, match.start(), match.end(), False)]
+        view += [text[last:match.start()], shown]
+        at += match.start() - last + len(shown)
+        last = match.end()
+    pieces.append((at, last, len(text), True))
+    view.append(text[last:])
+    return "".join(view), pieces
+
+
+def _spans(text: str, pattern: re.Pattern[str]) -> list[tuple[int, int]]:
+    """Where `pattern` matches the unfolded view of `text`, as spans of `text` itself."""
+    view, pieces = _view(text)
+    starts = [piece[0] for piece in pieces]
+
+    def origin(position: int, end: bool) -> int:
+        at, start, stop, verbatim = pieces[bisect.bisect_right(starts, position) - 1]
+        return start + position - at + end if verbatim else (stop if end else start)
+
+    return [(origin(m.start(), False), origin(m.end() - 1, True)) for m in pattern.finditer(view)]
 
 
 def guard(environ: Mapping[str, str]) -> None:
-    """Register credential variables as secrets and mask log records too (`--debug` logs to stderr)."""
+    """Register credential variables and URL credentials as secrets; mask log records too (`--debug`)."""
     for name, value in environ.items():
-        if name.endswith(SECRET_SUFFIXES) and len(value) >= 8:  # a real credential; not a flag like USE_TOKEN=yes
+        if f"_{name.upper()}".endswith(SECRET_SUFFIXES) and len(value) >= 8:  # not a flag like USE_TOKEN=yes
             add_secret(value)
+        add_url_secrets(value)
     for handler in logging.getLogger().handlers:
         if not any(isinstance(f, _RedactingFilter) for f in handler.filters):
             handler.addFilter(_RedactingFilter())
 
 
+def add_url_secrets(text: str) -> None:
+    """The userinfo of every URL in `text` is a secret from the moment it is read."""
+    for credential in urls.credentials(text):
+        add_secret(credential)
+
+
 class _RedactingFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.msg, record.args = redact(record.getMessage()), ()
+        if record.exc_info:  # the traceback is formatted after filters run: format it here, redacted
+            record.exc_text, record.exc_info = redact(logging.Formatter().formatException(record.exc_info)), None
         return True
 
 
 def redact(text: str) -> str:
-    for secret in sorted(_secrets, key=len, reverse=True):
-        text = text.replace(secret, MASK)
-    return text
+    """`text` with every registered secret, in any of its shapes, and every URL's userinfo replaced by ***."""
+    global _pattern
+    text = urls.redact(text)
+    if not _secrets:
+        return text
+    if _pattern is None:
+        forms = {_view(form)[0].strip() for form in _secrets}
+        _pattern = re.compile("|".join(re.escape(form) for form in sorted(forms, key=len, reverse=True) if form))
+    out, last = [], 0
+    for start, end in _spans(text, _pattern):
+        out += [text[last:start], MASK]
+        last = end
+    return "".join(out) + text[last:]
+
+
+def redact_data(data: Any) -> Any:
+    """A copy of `data` with every string (keys too) redacted: masked before JSON or YAML re-encodes it."""
+    if isinstance(data, str):
+        return redact(data)
+    if isinstance(data, Mapping):
+        return {redact_data(key): redact_data(value) for key, value in data.items()}
+    if isinstance(data, list | tuple):
+        return [redact_data(value) for value in data]
+    return data
 
 
 class _Redacting(io.TextIOBase):
@@ -86,16 +195,16 @@ def _console(stream: TextIO) -> Any:
 
 
 def say(message: str) -> None:
-    _console(sys.stdout).print(message, markup=False)
+    _console(sys.stdout).print(redact(message), markup=False)  # before rich wraps it over lines
 
 
 def warn(message: str) -> None:
-    _console(sys.stderr).print(f"warning: {message}", markup=False, style="yellow")
+    _console(sys.stderr).print(redact(f"warning: {message}"), markup=False, style="yellow")
 
 
 def error(message: str) -> None:
     """One failure among others that go on (a chart of the tree): the run still ends non-zero."""
-    _console(sys.stderr).print(f"error: {message}", markup=False, style="red")
+    _console(sys.stderr).print(redact(f"error: {message}"), markup=False, style="red")
 
 
 def table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
@@ -107,17 +216,17 @@ def table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> 
     if not interactive():
         say(f"{title}:" if rows else f"{title}: none")
     grid = Table(
-        *columns, title=title if interactive() else None, box=box.ROUNDED if interactive() else None,
+        *columns, title=redact(title) if interactive() else None, box=box.ROUNDED if interactive() else None,
         show_edge=interactive(), pad_edge=interactive(),
     )
     for row in rows:
-        grid.add_row(*(Text(str(cell)) for cell in row))  # Text: a "[x]" in a value is not rich markup
+        grid.add_row(*(Text(redact(str(cell))) for cell in row))  # Text: a "[x]" in a value is not markup
     if rows:
         _console(sys.stdout).print(grid)
 
 
 def emit_json(document: Any) -> None:
-    sys.stdout.write(redact(json.dumps(document, indent=2, sort_keys=True)) + "\n")
+    sys.stdout.write(redact(json.dumps(redact_data(document), indent=2, sort_keys=True)) + "\n")
 
 
 def progress(items: Sequence[Any], label: str, describe: Callable[[Any], str]) -> Callable[[Any], None]:
@@ -131,7 +240,7 @@ def progress(items: Sequence[Any], label: str, describe: Callable[[Any], str]) -
     bar.start()
 
     def advance(item: Any) -> None:
-        bar.update(task, advance=1, description=f"{label} {describe(item)}")
+        bar.update(task, advance=1, description=redact(f"{label} {describe(item)}"))
         if bar.finished:
             bar.stop()
 
@@ -144,5 +253,5 @@ def waiting(message: str) -> Iterator[None]:
     if not interactive():
         yield
         return
-    with _console(sys.stderr).status(message):
+    with _console(sys.stderr).status(redact(message)):
         yield

@@ -17,7 +17,7 @@ def test_config_shows_values_and_sources_and_never_a_token(project):
     assert rows["release.environments.production.cluster"][0] == "kubeconfig context production"
     assert rows["release.releases.hello-world.chart"] == ("hello-world ~0.1", "invoke.yaml")
     assert rows["DRONE_BRANCH"] == ("feature-x", "env")
-    assert "PLUGIN_KUBE_TOKEN" not in rows
+    assert rows["PLUGIN_KUBE_TOKEN"] == ("set", "env")  # a credential: by name only
     assert "token-5e1" not in result.stdout + result.stderr
 
 

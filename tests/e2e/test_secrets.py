@@ -1,8 +1,15 @@
 """No secret value, nor its base64, reaches stdout or stderr of any task, in success, failure or --debug."""
 
 import base64
+import json
+import re
+from urllib.parse import quote
+
+import yaml
 
 from tests.conftest import invoke
+from tests.support.http import basic_auth_server
+from tests.support.leaks import PEM, SHAPES, found, found_in_files
 
 SECRET = "s3cr3t-Value-9f3a"
 TOKEN = "kube-token-4d2c-staging"
@@ -66,3 +73,116 @@ def test_repository_tasks_never_print_the_aws_secret_key_even_with_debug_logging
         text = result.stdout + result.stderr
         assert not [value for value in forbidden if value in text], f"{' '.join(args)} printed a secret"
     assert codes == [0, 0, 0, 0, 0, 0, 1]  # the last: a missing bucket, a failure path with --debug
+
+
+# --- every shape a secret takes, through every task that prints values or config ------------------
+
+def shape_env(suffix=""):
+    """One variable per secret shape; names a credential scan would not guess, so only --set-secret marks them."""
+    return {f"SHAPE_{name.upper()}": value + suffix for name, value in SHAPES.items()}
+
+
+def set_secrets(prefix="secretEnv"):
+    return [arg for name in SHAPES for arg in ("--set-secret", f"{prefix}.{name.upper()}=SHAPE_{name.upper()}")]
+
+
+def test_no_secret_shape_survives_any_release_task_in_any_encoding(cluster):
+    env = {**cluster.env, **shape_env()}
+    changed = {**env, **shape_env("-changed")}
+    runs = [
+        (env, "release.deploy", "--env", "staging", *set_secrets(), "--dry-run"),
+        (env, "--debug", "release.deploy", "--env", "staging", *set_secrets(), "--dry-run"),
+        (env, "release.deploy", "--env", "staging", *set_secrets(), "--set", "image.tag=v1"),
+        (changed, "release.diff", "--env", "staging", *set_secrets()),
+        (changed, "--debug", "release.diff", "--env", "staging", *set_secrets()),
+        (env, "release.status", "--env", "staging", "--json"),
+        (env, "release.history", "--env", "staging", "--json"),
+        (env, "--debug", "release.deploy", "--env", "staging", *set_secrets(), "--set", "image.tag=broken",
+         "--timeout", "2s"),
+        (env, "--debug", "release.deploy", "--env", "staging", *set_secrets("bad[")),  # not a values path
+        (env, "release.deploy", "--env", "staging", "--set-secret", "image.tag=SHAPE_NON_ASCII", "--dry-run"),
+    ]
+    cluster.emulator.break_image("quay.io/honestbee/hello-drone-helm:broken")
+    codes, leaks, outputs = [], [], []
+    for run_env, *args in runs:
+        result = invoke(cluster.project, *args, env=run_env, check=False)
+        codes.append(result.returncode)
+        outputs.append(result.stdout + result.stderr)
+        leaks += [f"{' '.join(args)}: {hit}" for hit in found(result.stdout + result.stderr, shape_env())]
+        leaks += [f"{' '.join(args)}: {hit}" for hit in found(result.stdout + result.stderr, shape_env("-changed"))]
+    leaks += found_in_files(cluster.project / "dist", shape_env())
+    assert leaks == []
+    assert codes == [0, 0, 0, 0, 0, 0, 0, 1, 1, 0], [o[-600:] for o in outputs]
+    dumped = yaml.safe_load(outputs[0][outputs[0].index("values (secrets masked):") + 24:].split("\n---")[0])
+    assert dumped["secretEnv"] == {name.upper(): "***" for name in SHAPES}  # masked in the data, key by key
+    assert all(f"{name.upper()}: '*** (changed)'" in outputs[3] for name in SHAPES)
+    assert "image: quay.io/honestbee/hello-drone-helm:***\n" in outputs[9]  # a secret copied into a Deployment
+    secret = cluster.emulator.store[("v1", "secrets", cluster.namespaces["staging"], "hello-world-hello-world")]
+    assert base64.b64decode(secret["data"]["PEM"]).decode() == PEM  # the real value did reach the cluster
+
+
+def test_config_shows_credentials_by_name_and_urls_without_userinfo(project):
+    password = SHAPES["url_special"]
+    env = {"PLUGIN_SECRET_KEY": "plugin-secret-key-61", "DRONE_NETRC_PASSWORD": "netrc-password-61",
+           "DRONE_NETRC_USERNAME": "netrc-user-token-61", "PLUGIN_KUBE_TOKEN": "kube-token-6161",
+           "PLUGIN_HELM_REPOS": f"charts=https://reader:{quote(password, safe='')}@charts.example.com/stable",
+           "INVOKE_REPO_URL": f"https://reader:{quote(password, safe='')}@127.0.0.1:9/charts"}
+    secrets = {"password": password, **{k: v for k, v in env.items() if "61" in v}}
+    for args in (("config",), ("config", "--json"), ("--debug", "config")):
+        result = invoke(project, *args, env=env)
+        assert found(result.stdout + result.stderr, secrets) == [], args
+    rows = {r["setting"]: r["value"] for r in json.loads(invoke(project, "config", "--json", env=env).stdout)}
+    assert rows["repo.url"] == "https://***@127.0.0.1:9/charts"
+    assert rows["PLUGIN_HELM_REPOS"] == "charts=https://***@charts.example.com/stable"
+    assert rows["PLUGIN_SECRET_KEY"] == rows["DRONE_NETRC_PASSWORD"] == rows["DRONE_NETRC_USERNAME"] == "set"
+
+
+def test_credentials_in_an_s3_url_or_a_broken_url_are_one_line_and_never_printed(project):
+    for url, message in [
+        ("s3://AKIAEXAMPLEKEY61:aws-Secret%2Fkey-61@charts-bucket",
+         "error: repo.url 's3://***@charts-bucket': credentials do not belong in the URL"),
+        ("https://[::1", "error: repo.url 'https://[::1': not a valid URL"),
+        ("https://reader:Pw-61@[::1", "error: repo.url 'https://***@[::1': not a valid URL"),
+    ]:
+        for args in (("repo.list", "--url", url), ("--debug", "repo.list", "--url", url)):
+            result = invoke(project, *args, check=False)
+            assert result.returncode == 1, result.stderr
+            assert result.stderr.strip().splitlines()[-1].startswith(message), result.stderr
+            assert "(a bug" not in result.stderr
+            if args[0] != "--debug":
+                assert len(result.stderr.strip().splitlines()) == 1
+            assert found(result.stdout + result.stderr, {"key": "aws-Secret/key-61"}) == []
+            assert not {"AKIAEXAMPLEKEY61", "Pw-61"} & set(re.findall(r"[\w-]+", result.stdout + result.stderr))
+
+
+def test_drone_credential_variables_never_expand_into_values(project):
+    for name in ("DRONE_NETRC_PASSWORD", "DRONE_NETRC_USERNAME", "CI_JOB_TOKEN", "DRONE_DEPLOY_KEY"):
+        result = invoke(project, "release.deploy", "--env", "staging", "--set", f"image.tag=${{{name}}}",
+                        env={name: "credential-value-61"}, check=False)
+        assert result.returncode == 1
+        assert result.stderr.startswith(f"error: --set image.tag=${{{name}}}: ${{{name}}} is a credential"), result.stderr
+        assert "credential-value-61" not in result.stdout + result.stderr
+
+
+# --- a repository behind HTTP basic auth ------------------------------------------------------------
+
+def test_a_basic_auth_repository_works_and_its_password_is_never_printed(cluster):
+    password = SHAPES["url_special"]
+    with basic_auth_server(cluster.project / "dist" / "repo", "reader", password) as server:
+        url = f"http://reader:{quote(password, safe='')}@127.0.0.1:{server.port}"
+        wrong = f"http://reader:wrong-{quote(password, safe='')}@127.0.0.1:{server.port}"
+        listed = invoke(cluster.project, "repo.list", "--url", url, "--json", env=cluster.env)
+        debug_list = invoke(cluster.project, "--debug", "repo.list", "--url", url, env=cluster.env)
+        deployed = invoke(cluster.project, "release.deploy", "--env", "staging", "--url", url,
+                          "--set", "image.tag=behind-auth", env=cluster.env)
+        refused = invoke(cluster.project, "repo.list", "--url", wrong, env=cluster.env, check=False)
+        debug_refused = invoke(cluster.project, "--debug", "repo.list", "--url", wrong, env=cluster.env, check=False)
+    assert "hello-world" in [e["chart"] for e in json.loads(listed.stdout)]
+    assert cluster.image() == "quay.io/honestbee/hello-drone-helm:behind-auth"
+    assert server.authorized >= 3 and server.unauthorized >= 2
+    assert refused.returncode == 1 and debug_refused.returncode == 1
+    assert refused.stderr == (f"error: http://***@127.0.0.1:{server.port}/index.yaml: HTTP 401 (unauthorized); "
+                              "check the user name and password in repo.url\n")
+    for result in (listed, debug_list, deployed, refused, debug_refused):
+        assert found(result.stdout + result.stderr, {"password": password, "wrong": "wrong-" + password}) == []
+        assert "reader:" not in result.stdout + result.stderr

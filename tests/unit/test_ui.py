@@ -1,10 +1,15 @@
-"""Redaction: registered values and their base64 never leave, in text, tables, JSON or log records."""
+"""Redaction: registered values never leave, in any encoding, in text, tables, JSON or log records."""
 
 import base64
 import json
 import logging
+from urllib.parse import quote, quote_plus
+
+import pytest
+import yaml
 
 from tasks import ui
+from tests.support.leaks import SHAPES, found
 
 
 def test_a_secret_and_its_base64_are_masked_everywhere(capsys):
@@ -42,3 +47,79 @@ def test_log_records_are_redacted_by_the_handlers_filter():
     finally:
         root.removeHandler(handler)
     assert records == ["value ***"]
+
+
+# --- every shape a secret takes once YAML, JSON, base64 or a URL has encoded it ---------------------
+
+def printed(value):
+    """`value` as this tool's outputs print it: YAML dumps (narrow ones fold), JSON, base64, URLs, line by line."""
+    document = {"deep": {"key": value}, "list": [value]}
+    lines = [line for line in value.splitlines() if len(line.strip()) >= 8]
+    return "\n".join([
+        yaml.safe_dump(document), yaml.safe_dump(document, width=30), yaml.safe_dump(document, allow_unicode=True),
+        json.dumps(document), json.dumps(document, ensure_ascii=False), json.dumps(document, indent=2),
+        base64.b64encode(value.encode()).decode(), quote(value, safe=""), quote_plus(value),
+        *lines, *(base64.b64encode(line.encode()).decode() for line in lines),
+        f"error: {value!r} is not valid",
+    ])
+
+
+@pytest.mark.parametrize("shape", sorted(SHAPES))
+def test_every_encoding_of_every_secret_shape_is_masked(shape):
+    ui.add_secret(SHAPES[shape])
+    text = printed(SHAPES[shape])
+    assert found(text, {shape: SHAPES[shape]})  # the scan sees the value in every one of these
+    assert found(ui.redact(text), {shape: SHAPES[shape]}) == []
+
+
+def test_a_pems_body_lines_are_masked_alone_but_not_its_armour_or_short_lines():
+    ui.add_secret("-----BEGIN RSA PRIVATE KEY-----\nMIIBOgIBAAJBAKj34GkxFhD90vcN\nLQ==\n-----END RSA PRIVATE KEY-----\n")
+    assert ui.redact("line MIIBOgIBAAJBAKj34GkxFhD90vcN alone") == "line *** alone"
+    assert ui.redact("-----BEGIN RSA PRIVATE KEY-----\n-----\nLQ==\n") == "-----BEGIN RSA PRIVATE KEY-----\n-----\nLQ==\n"
+
+
+def test_short_values_are_not_masked_so_they_cannot_garble_output():
+    ui.add_secret("ab")
+    ui.add_secret("\n\n")
+    assert ui.redact("a table\n\nwith ab in it") == "a table\n\nwith ab in it"
+
+
+def test_the_userinfo_of_any_url_is_masked_registered_or_not():
+    text = "GET https://reader:pw%40x@charts.example.com/index.yaml failed; s3://AKIA:SECRET/x@bucket; http://host/a"
+    assert ui.redact(text) == "GET https://***@charts.example.com/index.yaml failed; s3://***@bucket; http://host/a"
+
+
+def test_json_and_tables_are_masked_in_the_data_before_escaping_or_wrapping(capsys):
+    ui.add_secret("grüße-aus-dem-süden-7")
+    ui.emit_json({"notes": "password: grüße-aus-dem-süden-7", "grüße-aus-dem-süden-7": 1})
+    ui.table("t", ["k"], [("x grüße-aus-dem-süden-7",)])
+    out = capsys.readouterr().out
+    assert json.loads(out[:out.index("}") + 1]) == {"notes": "password: ***", "***": 1}
+    assert "x ***" in out and "gr" not in out.replace("***", "")
+
+
+def test_credential_names_include_drones_netrc_and_common_suffixes():
+    assert all(map(ui.is_credential, ["DRONE_NETRC_PASSWORD", "DRONE_NETRC_USERNAME", "DRONE_NETRC_MACHINE",
+                                      "CI_JOB_TOKEN", "PLUGIN_SECRET_KEY", "DB_PASS", "GCP_CREDENTIALS", "PASSWORD"]))
+    assert not any(map(ui.is_credential, ["DRONE_BRANCH", "DRONE_COMMIT_SHA", "CI_BUILD", "MONKEY", "DRONE_TAG"]))
+
+
+def test_a_log_records_traceback_is_redacted_too():
+    records = []
+
+    class Keep(logging.Handler):
+        def emit(self, record):
+            records.append(self.format(record))
+
+    handler = Keep()
+    logging.getLogger().addHandler(handler)
+    try:
+        ui.add_secret("trace-secret-456")
+        ui.guard({})
+        try:
+            raise ValueError("bad value trace-secret-456")
+        except ValueError:
+            logging.getLogger("tasks.test").exception("failed")
+    finally:
+        logging.getLogger().removeHandler(handler)
+    assert "trace-secret-456" not in records[0] and "ValueError: bad value ***" in records[0]

@@ -1,0 +1,47 @@
+"""Credentials inside URLs (`https://user:pass@host`, `s3://KEY:SECRET@bucket`): found, masked, split off.
+
+The userinfo of a URL is a secret from the moment it is read (invariant 6): ui registers it, every
+output shows `***` in its place, and HTTP clients and Helm get the credentials separately, never
+inside a URL they might print or log.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from urllib.parse import unquote
+
+MASK = "***"
+# The userinfo runs to the LAST @ before whitespace or the next scheme: a careless password may hold
+# unencoded / ? # @, and masking a little too much is the safe side.
+_USERINFO = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://)(?:(?!://)\S)*@")
+
+
+def redact(text: str) -> str:
+    """`text` (a URL, or any text holding URLs) with each URL's userinfo replaced by ***."""
+    return _USERINFO.sub(lambda m: m.group(1) + MASK + "@", text)
+
+
+def credentials(text: str) -> list[str]:
+    """Every userinfo in `text`, and its password, as written and percent-decoded: what to register as secret."""
+    found = []
+    for match in _USERINFO.finditer(text):
+        userinfo = match.group(0)[len(match.group(1)):-1]
+        password = userinfo.partition(":")[2]
+        found += [userinfo, unquote(userinfo), password, unquote(password)]
+    return [value for value in dict.fromkeys(found) if value]
+
+
+def split(url: str) -> tuple[str, str | None, str | None]:
+    """(the URL without userinfo, user name, password), the names percent-decoded; None where absent."""
+    match = _USERINFO.match(url)
+    if not match:
+        return url, None, None
+    userinfo = match.group(0)[len(match.group(1)):-1]
+    user, colon, password = userinfo.partition(":")
+    return match.group(1) + url[match.end():], unquote(user), unquote(password) if colon else None
+
+
+def basic_auth(user: str, password: str | None) -> str:
+    """The Authorization header value for HTTP Basic auth (RFC 7617)."""
+    return "Basic " + base64.b64encode(f"{user}:{password or ''}".encode()).decode()

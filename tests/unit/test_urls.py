@@ -1,0 +1,50 @@
+"""Credentials inside URLs: split off for HTTP clients and Helm, masked everywhere, refused where they do not belong."""
+
+from pathlib import Path
+
+import pytest
+
+from tasks import settings, ui, urls
+from tasks.errors import ToolError
+
+
+@pytest.mark.parametrize("url, bare, user, password", [
+    ("https://reader:s3cr%40t@charts.example.com/stable", "https://charts.example.com/stable", "reader", "s3cr@t"),
+    ("https://reader:p@ss@host:8443", "https://host:8443", "reader", "p@ss"),  # an unencoded @: the last one splits
+    ("https://token@host", "https://host", "token", None),
+    ("http://%C3%BCser:%20x@127.0.0.1:9", "http://127.0.0.1:9", "üser", " x"),
+    ("https://host/path", "https://host/path", None, None),
+])
+def test_split_gives_the_url_without_userinfo_and_the_decoded_credentials(url, bare, user, password):
+    assert urls.split(url) == (bare, user, password)
+
+
+def test_credentials_are_every_userinfo_and_password_as_written_and_decoded():
+    found = urls.credentials("charts=https://reader:s3cr%40t@a.example.com,other=https://tok@b.example.com")
+    assert found == ["reader:s3cr%40t", "reader:s3cr@t", "s3cr%40t", "s3cr@t", "tok"]
+
+
+def test_basic_auth_is_rfc_7617():
+    assert urls.basic_auth("Aladdin", "open sesame") == "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ=="
+
+
+def test_a_repository_url_keeps_its_credentials_for_the_store_and_registers_them_as_secrets():
+    url = settings.normalize_repo_url("https://reader:Unit-pw-4242@charts.example.com/", Path("/p"))
+    assert url == "https://reader:Unit-pw-4242@charts.example.com"
+    assert ui.redact("Unit-pw-4242 and reader:Unit-pw-4242") == "*** and ***"
+
+
+@pytest.mark.parametrize("url, message", [
+    ("s3://AKIAUNIT:unit%2Fsecret-77@bucket",
+     "repo.url 's3://***@bucket': credentials do not belong in the URL; remove them and set AWS_ACCESS_KEY_ID"),
+    ("https://[::1", "repo.url 'https://[::1': not a valid URL (Invalid IPv6 URL)"),
+    ("https://u:unit-secret-77@[::1", "repo.url 'https://***@[::1': not a valid URL"),
+    ("http://127.0.0.1:80x", "repo.url 'http://127.0.0.1:80x': not a valid URL (Port could not be cast"),
+    ("https://u:unit/secret-77@host", "repo.url 'https://***@host': '@' after '/', '?' or '#' is ambiguous"),
+    ("https:///path", "repo.url 'https:///path': no host"),
+])
+def test_bad_or_credential_bearing_urls_are_one_line_that_never_shows_the_secret(url, message):
+    with pytest.raises(ToolError) as refused:
+        settings.normalize_repo_url(url, Path("/p"))
+    assert str(refused.value).startswith(message)
+    assert "secret-77" not in str(refused.value) and "AKIAUNIT" not in str(refused.value)
