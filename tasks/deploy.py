@@ -490,6 +490,17 @@ def recovery(plan_env: str, release: str, revisions: list[dict[str, Any]]) -> st
     return f"invoke release.uninstall --env {plan_env} --release {release} (no earlier revision was deployed)"
 
 
+def left_at(environment: str, release: str, before: list[dict[str, Any]], after: list[dict[str, Any]]) -> str:
+    """Where an interrupted deploy left the release, and the one command that recovers it when one is needed."""
+    if not after:
+        return "the release is not installed; nothing to recover"
+    last = after[-1]
+    state = f"the release is at revision {last['revision']} ({last['status']}, {last['chart_name']}-{last['chart_version']})"
+    if last["status"] == "deployed":
+        return f"{'Helm rolled it back: ' if len(after) > len(before) + 1 else ''}{state}; nothing to recover"
+    return f"{state}; recover with: {recovery(environment, release, after)}"
+
+
 def run(plan: Plan, *, wait: bool, timeout: int, dry_run: bool) -> dict[str, Any]:
     """helm upgrade --install with rollback on failure; a failure reports where the release ended up."""
     with connect(plan.access) as config:
@@ -502,6 +513,13 @@ def run(plan: Plan, *, wait: bool, timeout: int, dry_run: bool) -> dict[str, Any
                 description=plan.description, labels=plan.labels, dry_run=dry_run,
                 create_namespace=plan.environment.create_namespace, shown=shown,
             )
+        except KeyboardInterrupt:
+            stopped = f"{'dry run' if dry_run else 'deploy'} of {plan.chart} {plan.version} as {plan.release} stopped"
+            if dry_run:
+                raise KeyboardInterrupt(f"{stopped}; nothing changed in the cluster") from None
+            after = helm.history(config, plan.release)
+            raise KeyboardInterrupt(f"{stopped}; {left_at(plan.environment.name, plan.release, revisions, after)}") \
+                from None
         except ToolError as exc:
             after = helm.history(config, plan.release)
             now = f"; the release is now at revision {after[-1]['revision']} ({after[-1]['status']})" if after else ""

@@ -8,11 +8,14 @@ helm_python is imported lazily so `invoke --list` never loads the Go runtime.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+import signal
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from tasks import urls
 from tasks.errors import ToolError
 
 log = logging.getLogger("tasks.helm")
@@ -68,15 +71,18 @@ def archive_metadata(data: bytes, what: str) -> dict[str, Any]:
 
 
 def repo_index(repo_url: str) -> dict[str, Any]:
-    """Helm's own repository client: download and parse index.yaml."""
-    with _helm(f"repo add tmp {repo_url} && helm repo update") as helm:
-        index: dict[str, Any] = helm.repo_index(repo_url)
+    """Helm's own repository client: download and parse index.yaml. Credentials go to Helm apart from the URL."""
+    bare, username, password = urls.split(repo_url)
+    with _helm(f"repo add tmp {urls.redact(repo_url)} && helm repo update") as helm:
+        index: dict[str, Any] = helm.repo_index(bare, username=username, password=password)
         return index
 
 
 def pull(chart: str, version: str, repo_url: str, destination: Path) -> Path:
-    with _helm(f"pull {chart} --version {version} --repo {repo_url} --destination {destination}") as helm:
-        helm.pull(chart, version=version, repo_url=repo_url, destination=destination)
+    bare, username, password = urls.split(repo_url)
+    shown = urls.redact(repo_url)
+    with _helm(f"pull {chart} --version {version} --repo {shown} --destination {destination}") as helm:
+        helm.pull(chart, version=version, repo_url=bare, destination=destination, username=username, password=password)
     return destination / f"{chart}-{version}.tgz"
 
 
@@ -117,16 +123,61 @@ def upgrade_install(
     config: Any, archive: bytes, release: str, values: dict[str, Any], *, install: bool, wait: bool, timeout: int,
     description: str, labels: dict[str, str], dry_run: bool, create_namespace: bool, shown: str,
 ) -> dict[str, Any]:
-    """`helm upgrade --install --rollback-on-failure --wait`; `shown` is the command line to log, redacted."""
+    """`helm upgrade --install --rollback-on-failure --wait`; `shown` is the command line to log, redacted.
+
+    Without wait, no rollback on failure either: Helm would wait anyway to decide whether to roll back.
+    """
     with _helm(f"upgrade --install {release} {shown}") as helm, helm.Chart.load_archive(archive) as chart:
         options = {"create_namespace": create_namespace} if install else {}
         action = config.install if install else config.upgrade
-        result: dict[str, Any] = action(
+        result: dict[str, Any] = _interruptible(lambda context: action(
             chart, release, values, timeout=timeout, wait="watcher" if wait else None,
-            dry_run="server" if dry_run else None, rollback_on_failure=not dry_run,
-            description=description, labels=labels, **options,
-        )
+            dry_run="server" if dry_run else None, rollback_on_failure=wait and not dry_run,
+            description=description, labels=labels, context=context, **options,
+        ))
         return result
+
+
+def _interruptible(call: Callable[[Any], Any]) -> Any:
+    """call(context) in a thread, so Ctrl-C and SIGTERM reach Python while Helm's Go code waits.
+
+    The first signal cancels the context: Helm stops waiting and, as on any failure, rolls the release back
+    (or uninstalls a first install). A second one stops waiting for that too. Either way KeyboardInterrupt
+    follows, for the caller to say where the release was left.
+    """
+    import helm_python
+
+    context = helm_python.HelmContext()
+    if threading.current_thread() is not threading.main_thread():  # only the main thread may handle signals
+        return call(context)
+    outcome: dict[str, Any] = {}
+    signals: list[int] = []
+
+    def work() -> None:
+        try:
+            outcome["result"] = call(context)
+        except BaseException as exc:  # noqa: BLE001 - handed over to the main thread, raised there
+            outcome["error"] = exc
+
+    def stop(signum: int, frame: Any) -> None:
+        if signals:
+            raise KeyboardInterrupt
+        signals.append(signum)
+        context.cancel()
+
+    worker = threading.Thread(target=work, name="helm", daemon=True)
+    previous = {number: signal.signal(number, stop) for number in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        worker.start()
+        worker.join()  # interruptible: the handler runs in this thread while Helm works in the other
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+    if signals:
+        raise KeyboardInterrupt
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["result"]
 
 
 def render(config: Any, archive: bytes, release: str, values: dict[str, Any], *, install: bool) -> str:

@@ -257,3 +257,47 @@ def test_a_namespace_kubernetes_would_refuse_is_refused_naming_the_key(namespace
     config = {**CONFIG, "environments": {"staging": {"namespace": namespace, "kube_context": "x"}}}
     with pytest.raises(ToolError, match=r"release.environments.staging.namespace is '.*' \(invalid\)"):
         settings.resolve_release(ROOT, config, env_name="staging", release_name="app")
+
+
+@pytest.mark.parametrize("name", ["DRONE_NETRC_PASSWORD", "DRONE_NETRC_USERNAME", "CI_JOB_TOKEN", "DRONE_SSH_KEY",
+                                  "CI_REGISTRY_PASSWORD", "DRONE_DEPLOY_CERTIFICATE"])
+def test_ci_variables_that_hold_credentials_are_refused_with_the_reason(name):
+    with pytest.raises(ToolError, match=rf"--set x=\${{{name}}}: \${{{name}}} is a credential \(DRONE_NETRC_\* and names "
+                                        rf"ending in _TOKEN, _PASSWORD, _KEY, \.\.\. are never expanded\); to pass a "
+                                        rf"secret, use --set-secret PATH={name}"):
+        deploy.expand(f"${{{name}}}", {name: "credential-value"}, f"--set x=${{{name}}}")
+
+
+def test_secret_paths_are_masked_in_a_copy_of_the_values_and_nothing_else():
+    release = settings.Release("app", "app", None, (), ("image.tag=v1",), (("db.password", "DB_PW"),))
+    env = {"DB_PW": "it's-a-s3cret: yes", "LIST": "second-item-secret", "SHORT": "x"}
+    values, paths = deploy.layered_values(release, environment(), [], [], ["hosts[1].key=LIST", "pin=SHORT"], env)
+    assert paths == [("db", "password"), ("hosts", 1, "key"), ("pin",)]
+    shown = deploy.masked(values, paths)
+    assert shown == {"image": {"tag": "v1"}, "db": {"password": "***"}, "hosts": [None, {"key": "***"}], "pin": "***"}
+    assert values["db"]["password"] == "it's-a-s3cret: yes" and values["pin"] == "x"  # what Helm gets is intact
+
+
+def test_a_secret_a_chart_copies_into_another_document_is_masked_in_its_data():
+    ui.add_secret("pässwörd-in-a-configmap")
+    manifest = MANIFEST.replace("greeting: hello", 'password: "p\\xE4ssw\\xF6rd-in-a-configmap"')
+    masked = deploy.mask_secrets(manifest)
+    assert "password: '***'" in masked and "xF6" not in masked
+    assert "# Source: app/templates/cm.yaml\n" in masked
+
+
+@pytest.mark.parametrize("after, message", [
+    ([], "the release is not installed; nothing to recover"),
+    ([{"revision": 1, "status": "superseded"}, {"revision": 2, "status": "failed"}, {"revision": 3, "status": "deployed"}],
+     "Helm rolled it back: the release is at revision 3 (deployed, app-1.0.0); nothing to recover"),
+    ([{"revision": 1, "status": "deployed"}, {"revision": 2, "status": "pending-rollback"}],
+     ("the release is at revision 2 (pending-rollback, app-1.0.0); recover with: invoke release.rollback --env staging "
+      "--release app")),
+    ([{"revision": 1, "status": "pending-install"}],
+     ("the release is at revision 1 (pending-install, app-1.0.0); recover with: invoke release.uninstall --env staging "
+      "--release app (no earlier revision was deployed)")),
+])
+def test_an_interrupted_deploy_says_where_the_release_is_and_the_command_that_recovers_it(after, message):
+    before = [{"revision": 1, "status": "deployed"}] if len(after) == 3 else []
+    chart = {"chart_name": "app", "chart_version": "1.0.0"}
+    assert deploy.left_at("staging", "app", before, [{**r, **chart} for r in after]) == message

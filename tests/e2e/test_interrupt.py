@@ -1,0 +1,95 @@
+"""Ctrl-C and SIGTERM during `invoke release.deploy`: Helm stops waiting, one line says where the release
+was left and which command recovers it, exit 130. Signals are sent on progress the emulator OBSERVED."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from tests.conftest import invoke
+
+IMAGE = "quay.io/honestbee/hello-drone-helm"
+
+
+def start_deploy(cluster, *args):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "INVOKE_", "PLUGIN_", "DRONE"))}
+    return subprocess.Popen([sys.executable, "-m", "invoke", "release.deploy", "--env", "staging", *args],
+                            cwd=cluster.project, env={**env, "CI": "true", **cluster.env},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_for_write(cluster, process, image, revision=None):
+    """Until the emulator holds the Deployment with `image` (and Helm's record of `revision`): observed, not guessed."""
+    for _ in range(6000):  # a bound so a regression fails instead of hanging; each turn is one look at the store
+        try:
+            written = cluster.image() == f"{IMAGE}:{image}"
+        except KeyError:
+            written = False
+        recorded = revision is None or f"sh.helm.release.v1.hello-world.v{revision}" in cluster.release_secrets()
+        if written and recorded:
+            return
+        assert process.poll() is None, process.communicate()
+        time.sleep(0.02)
+    raise AssertionError(f"the emulator never saw {image}")
+
+
+def history(cluster):
+    out = invoke(cluster.project, "release.history", "--env", "staging", "--json", env=cluster.env).stdout
+    return [(r["revision"], r["status"]) for r in json.loads(out)]
+
+
+def stop(process, signum):
+    process.send_signal(signum)
+    out, err = process.communicate(timeout=120)
+    return process.returncode, out, err
+
+
+def test_ctrl_c_during_the_wait_stops_it_and_helm_rolls_the_upgrade_back(cluster):
+    invoke(cluster.project, "release.deploy", "--env", "staging", "--set", "image.tag=v1", env=cluster.env)
+    cluster.emulator.break_image(f"{IMAGE}:hangs")
+    process = start_deploy(cluster, "--set", "image.tag=hangs")  # waits 5 minutes unless interrupted
+    wait_for_write(cluster, process, "hangs", revision=2)
+    code, _, err = stop(process, signal.SIGINT)
+    assert code == 130
+    assert err == ("interrupted: deploy of hello-world 0.1.0 as hello-world stopped; Helm rolled it back: the release "
+                   "is at revision 3 (deployed, hello-world-0.1.0); nothing to recover\n")
+    assert history(cluster) == [(1, "superseded"), (2, "failed"), (3, "deployed")]
+    assert cluster.image() == f"{IMAGE}:v1"
+
+
+def test_sigterm_during_a_first_install_leaves_nothing_installed(cluster):
+    cluster.emulator.break_image(f"{IMAGE}:never")
+    process = start_deploy(cluster, "--set", "image.tag=never")
+    wait_for_write(cluster, process, "never", revision=1)
+    code, _, err = stop(process, signal.SIGTERM)
+    assert code == 130
+    assert err == ("interrupted: deploy of hello-world 0.1.0 as hello-world stopped; the release is not installed; "
+                   "nothing to recover\n")
+    assert cluster.release_secrets() == []
+    invoke(cluster.project, "release.deploy", "--env", "staging", "--set", "image.tag=v1", env=cluster.env)
+    assert history(cluster) == [(1, "deployed")]
+
+
+def test_a_second_ctrl_c_stops_waiting_for_helms_rollback_too_and_names_the_command_that_recovers(cluster):
+    cluster.emulator.break_image(f"{IMAGE}:slow")  # the running version is not ready either
+    invoke(cluster.project, "release.deploy", "--env", "staging", "--set", "image.tag=slow", "--no-wait",
+           env=cluster.env)
+    cluster.emulator.break_image(f"{IMAGE}:hangs")
+    process = start_deploy(cluster, "--set", "image.tag=hangs")
+    wait_for_write(cluster, process, "hangs", revision=2)
+    process.send_signal(signal.SIGINT)  # Helm stops waiting and rolls back to `slow`, then waits for that
+    wait_for_write(cluster, process, "slow", revision=3)
+    code, _, err = stop(process, signal.SIGINT)
+    assert code == 130
+    assert err.startswith("interrupted: deploy of hello-world 0.1.0 as hello-world stopped; the release is at "
+                          "revision 3 (pending-rollback, hello-world-0.1.0)")
+    assert err.endswith("; recover with: invoke release.rollback --env staging --release hello-world\n")
+    assert len(err.splitlines()) == 1
+    cluster.emulator.emulator.broken.discard(f"{IMAGE}:slow")  # the old version comes up after all
+    invoke(cluster.project, "release.rollback", "--env", "staging", "--release", "hello-world", env=cluster.env)
+    assert history(cluster)[-1] == (4, "deployed")
+    assert cluster.image() == f"{IMAGE}:slow"
+    invoke(cluster.project, "release.deploy", "--env", "staging", "--set", "image.tag=v2", env=cluster.env)
+    assert cluster.image() == f"{IMAGE}:v2"
