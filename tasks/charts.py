@@ -56,10 +56,7 @@ class ChartSource:
     dependencies: tuple[Dependency, ...] = ()  # Chart.yaml's, or requirements.yaml's for apiVersion v1
     lock: str | None = None  # Chart.lock or requirements.lock, when one is committed
     declared_in: str = "Chart.yaml"  # requirements.yaml for an apiVersion v1 chart that has one
-
-    @property
-    def where(self) -> str:
-        return f"charts/{self.rel}"
+    where: str = ""  # the folder as people see it in their checkout: charts/REL
 
     @property
     def repositories(self) -> tuple[str, ...]:
@@ -161,7 +158,7 @@ def _chart_folders(charts_dir: Path, root: Path, warnings: list[str]) -> list[Pa
 
 
 def _shown(path: Path, charts_dir: Path) -> str:
-    return f"charts/{path.relative_to(charts_dir).as_posix()}"
+    return f"{charts_dir.name}/{path.relative_to(charts_dir).as_posix()}"
 
 
 def _declared_name(folder: Path) -> str | None:
@@ -208,10 +205,9 @@ def read(chart_dir: Path, charts_dir: Path) -> ChartSource:
     if not isinstance(version, str) or not HELM_VERSION.match(version):
         raise ToolError(f"{where}: version {version!r} is not a version Helm accepts; use SemVer 2 "
                         "(MAJOR.MINOR.PATCH[-PRE][+BUILD])")
-    _check_files(chart_dir, f"{charts_dir.name}/{rel}")
     dependencies, declared_in, lock = _dependencies(chart_dir, meta, where, api)
     return ChartSource(name=name, version=version, path=chart_dir, rel=rel, dependencies=dependencies, lock=lock,
-                       declared_in=declared_in)
+                       declared_in=declared_in, where=f"{charts_dir.name}/{rel}")
 
 
 def lint_warnings(chart: ChartSource) -> list[str]:
@@ -254,6 +250,11 @@ def _dependencies(
     found = tuple(Dependency(str(d["name"]), str(d.get("version") or ""), str(d.get("repository") or ""))
                   for d in declared)
     return found, declared_in, lock if (chart_dir / lock).is_file() else None
+
+
+def check_files(chart: ChartSource) -> None:
+    """Before a chart is built (not at discovery: a push that builds nothing reads no chart file)."""
+    _check_files(chart.path, chart.where)
 
 
 def _check_files(chart_dir: Path, where: str) -> None:

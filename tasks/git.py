@@ -6,9 +6,11 @@ import subprocess
 from pathlib import Path
 
 
-def git(cwd: Path, *args: str) -> str:
+def git(cwd: Path, *args: str, strip: bool = True) -> str:
     try:
         result = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=30, check=False)
     except (OSError, subprocess.SubprocessError):
         return ""
-    return result.stdout.strip() if result.returncode == 0 else ""
+    if result.returncode != 0:
+        return ""
+    return result.stdout.strip() if strip else result.stdout

@@ -127,7 +127,8 @@ def _each(
             try:
                 if blocked:
                     uses = blocked[0].relative_to(charts_dir.resolve()).as_posix()
-                    raise ToolError(f"{chart.where}: not built: it uses charts/{uses} (file://), which failed")
+                    raise ToolError(f"{chart.where}: not built: it uses {charts_dir.name}/{uses} (file://), which failed")
+                charts.check_files(chart)
                 act(chart, _prepared(chart, stage, repositories, seconds))
             except ToolError as exc:
                 failures.append(Failure(chart.rel, chart.name, stage.shown(str(exc))))

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from tasks import charts, packaging
+from tasks import fingerprints as fp
 from tasks import index as idx
 from tasks.charts import Package
 from tasks.errors import ConflictError, ToolError
@@ -41,6 +42,8 @@ class Plan:
     etag: str | None
     steps: list[Step]
     index: idx.Index = field(repr=False)
+    fingerprints: dict[str, str] = field(default_factory=dict, repr=False)  # by NAME-VERSION, see fingerprints
+    annotated: bool = False  # the index's fingerprints changed: it is written even with no new package
 
     @property
     def writes(self) -> list[Step]:
@@ -56,9 +59,19 @@ def read_index(store: Store) -> tuple[idx.Index, str | None]:
     return idx.load(found[0] if found else None, f"{store.url}/{INDEX}"), found[1] if found else None
 
 
-def make_plan(store: Store, packages: list[Package], *, public_url: str | None, force: bool, created: str) -> Plan:
-    """Read the index, classify every package against it and merge the new ones into it."""
-    index, etag = read_index(store)
+def not_rebuilt(tree: charts.Tree, index: idx.Index, fresh: dict[str, str], force: bool) -> list[charts.ChartSource]:
+    """Charts published from exactly these inputs (their fingerprints match the index's): nothing to build."""
+    known = {} if force else fp.recorded(index.extra.get("annotations") or {})
+    return [c for c in tree.charts if known.get(fp.key(c)) == fresh[fp.key(c)] and index.get(c.name, c.version)]
+
+
+def make_plan(
+    store: Store, packages: list[Package], *, public_url: str | None, force: bool, created: str,
+    fingerprints: dict[str, str] | None = None, current: tuple[idx.Index, str | None] | None = None,
+) -> Plan:
+    """Classify every package against the index (`current`, else read now) and merge the new ones into it;
+    the packages' fingerprints are recorded in the index's annotations."""
+    index, etag = current or read_index(store)
     steps = []
     for package in packages:
         step = _classify(store, index, package, force)
@@ -66,7 +79,14 @@ def make_plan(store: Store, packages: list[Package], *, public_url: str | None, 
             url = f"{public_url}/{package.filename}" if public_url else package.filename
             index.add(idx.entry(package.metadata, package.digest, url, created))
         steps.append(step)
-    return Plan(store.url, public_url, force, etag, steps, index)
+    fingerprints = fingerprints or {}
+    annotations = index.extra.get("annotations")
+    annotations = dict(annotations) if isinstance(annotations, dict) else {}
+    annotated = fp.annotate(annotations, {k: v for k, v in fingerprints.items()
+                                         if k in {f"{s.package.name}-{s.package.version}" for s in steps}})
+    if annotated:
+        index.extra["annotations"] = annotations
+    return Plan(store.url, public_url, force, etag, steps, index, fingerprints, annotated)
 
 
 def _classify(store: Store, index: idx.Index, package: Package, force: bool) -> Step:
@@ -108,14 +128,15 @@ def apply(
                 _upload(store, step, plan.force)
                 uploaded.add(step.package.filename)
                 advance(step)
-        if not plan.writes and plan.etag is not None:
+        if not plan.writes and not plan.annotated and plan.etag is not None:
             return plan  # nothing new: no index write at all
         try:
             store.replace(INDEX, idx.dump(plan.index), plan.etag)
             return plan
         except ConflictError:
             sleep(min(2.0, 0.05 * 2**attempt) * random.uniform(0.5, 1.0))
-            plan = make_plan(store, packages, public_url=plan.public_url, force=plan.force, created=created)
+            plan = make_plan(store, packages, public_url=plan.public_url, force=plan.force, created=created,
+                             fingerprints=plan.fingerprints)
             refuse_conflicts(plan)
     raise ToolError(
         f"{store.url}/{INDEX}: changed by someone else {ATTEMPTS} times in a row (another publisher running?); "

@@ -7,12 +7,12 @@ from typing import Any
 
 from invoke import Collection, Context
 
-from tasks import charts, checks, dependencies, packaging, settings, ui
+from tasks import charts, checks, dependencies, fingerprints, packaging, settings, ui
 from tasks import index as idx
 from tasks import publish as pub
 from tasks.cli import ROOT, task
 from tasks.errors import Reported, ToolError
-from tasks.store import S3Store, open_store, read_only
+from tasks.store import S3Store, Store, open_store, read_only
 
 URL_HELP = "repository: a folder, file://PATH or s3://BUCKET[/PREFIX] (default: repo.url in invoke.yaml, dist/repo)"
 PUBLIC_HELP = "base URL written into index.yaml urls (default: repo.public_url; unset: relative urls)"
@@ -85,8 +85,7 @@ def package(c, chart=None):
 
 def _package(s: settings.RepoSettings, chosen: list[str] | None) -> packaging.Result:
     tree = _tree(s, chosen)
-    advance = ui.progress(tree.charts, "package", lambda ch: f"{ch.name} {ch.version}")
-    result = packaging.build(tree, s.charts_dir, s.packages_dir, os.environ, _repositories(s), advance, _failed)
+    result = packaging.build(tree, s.charts_dir, s.packages_dir, os.environ, _repositories(s), _advance(tree), _failed)
     if result.packages:
         ui.table("packages", ["chart", "version", "sha256"], [(p.name, p.version, p.digest[:16]) for p in result.packages])
     return result
@@ -123,37 +122,60 @@ def sync(c, url=None, public_url=None, force=False, dry_run=False):
     if plan is None:  # no `repo.index` before this: plan now, and show it
         plan = pub.make_plan(store, packages, public_url=s.public_url, force=force, created=created)
         _show(plan, False)
+    return _apply(store, plan, packages, created, dry_run=dry_run)
+
+
+def _apply(store: Store, plan: pub.Plan, packages: list[charts.Package], created: str, *, dry_run: bool,
+           not_rebuilt: int = 0) -> pub.Plan:
     if dry_run:
         pub.refuse_conflicts(plan)
-        ui.say(f"dry run: nothing written to {s.url}")
+        ui.say(f"dry run: nothing written to {store.url}")
         return plan
-    advance = ui.progress(plan.writes, "upload", lambda step: step.package.filename)
+    advance = ui.progress(plan.writes, "upload", lambda step: step.package.filename) if ui.interactive() \
+        else (lambda step: None)
     done = pub.apply(store, plan, packages, created=created, advance=advance)
+    actions = [step.action for step in done.steps]
     for step in done.steps:
         if step.action == pub.REPLACE:
             ui.warn(f"REPLACED {step.package.name} {step.package.version}: {step.detail}, now sha256:{step.package.digest[:12]}")
-    ui.say(f"published to {s.url}: {len(done.writes)} new, {len(done.steps) - len(done.writes)} unchanged")
+    unchanged = actions.count(pub.UNCHANGED) + not_rebuilt
+    replaced = f", {actions.count(pub.REPLACE)} replaced" if pub.REPLACE in actions else ""
+    ui.say(f"published to {store.url}: {actions.count(pub.NEW)} new{replaced}, {unchanged} unchanged"
+           + (f" ({not_rebuilt} not rebuilt: inputs unchanged)" if not_rebuilt else ""))
     return done
 
 
 @task(help={"url": URL_HELP, "public_url": PUBLIC_HELP, "chart": CHART_HELP, "force": FORCE_HELP, "dry_run": DRY_HELP,
-            "atomic": ATOMIC_HELP}, iterable=["chart"])
-def publish(c, url=None, public_url=None, chart=None, force=False, dry_run=False, atomic=False):
+            "atomic": ATOMIC_HELP, "verbose": "show every chart in the plan, not only the ones that change"},
+      iterable=["chart"])
+def publish(c, url=None, public_url=None, chart=None, force=False, dry_run=False, atomic=False, verbose=False):
     """Package, index and sync: the command CI runs on master.
 
-    A broken chart blocks only itself (with --atomic or repo.atomic, nothing is published then).
+    Charts whose inputs did not change since they were published (their fingerprints, kept in
+    index.yaml) are not rebuilt. A broken chart blocks only itself (unless --atomic).
     """
     s = _settings(c, url=url, public_url=public_url, atomic=atomic or None)
-    if not open_store(s.url).writable:
-        raise read_only(open_store(s.url))
-    result = _package(s, chart)
+    store = open_store(s.url)
+    if not store.writable:
+        raise read_only(store)
+    tree = _tree(s, chart)
+    current = pub.read_index(store)
+    fresh = fingerprints.of(tree.charts, s.root, packaging.epoch(os.environ))
+    skipped = pub.not_rebuilt(tree, current[0], fresh, force)
+    todo = charts.Tree([ch for ch in tree.charts if ch not in skipped], tree.failures, tree.warnings)
+    result = packaging.build(todo, s.charts_dir, s.packages_dir, os.environ, _repositories(s), _advance(todo), _failed)
     if result.failures and s.atomic:
         raise ToolError(f"{len(result.failures)} chart(s) failed ({', '.join(f.name for f in result.failures)}) "
                         f"and repo.atomic is on: nothing published to {s.url}")
     if result.packages:
-        index(c, url=url, public_url=public_url, force=force)
-        sync(c, url=url, public_url=public_url, force=force, dry_run=dry_run)
-    _finish("published", len(result.packages), result.failures)
+        created = idx.timestamp()
+        plan = pub.make_plan(store, result.packages, public_url=s.public_url, force=force, created=created,
+                             fingerprints=fresh, current=current)
+        _show(plan, False, verbose=verbose, not_rebuilt=len(skipped))
+        _apply(store, plan, result.packages, created, dry_run=dry_run, not_rebuilt=len(skipped))
+    else:
+        ui.say(f"published to {s.url}: 0 new, {len(skipped)} unchanged ({len(skipped)} not rebuilt: inputs unchanged)")
+    _finish("published", len(result.packages) + len(skipped), result.failures)
 
 
 @task(help={"port": "port on 127.0.0.1 (default 8879, Helm 2's `helm serve` port)", "url": URL_HELP})
@@ -216,14 +238,24 @@ def doctor(c, url=None, json=False):
         raise ToolError(f"{s.url}: {', '.join(failed)} failed; apply the fixes above")
 
 
-def _show(plan: pub.Plan, as_json: bool) -> None:
-    rows = [(s.package.name, s.package.version, s.action, s.detail) for s in plan.steps]
+def _show(plan: pub.Plan, as_json: bool, *, verbose: bool = True, not_rebuilt: int = 0) -> None:
+    shown = [s for s in plan.steps if verbose or s.action != pub.UNCHANGED]
+    rows = [(s.package.name, s.package.version, s.action, s.detail) for s in shown]
     if as_json:
         keys = ("chart", "version", "action", "detail")
         ui.emit_json({"url": plan.url, "steps": [dict(zip(keys, r)) | {"digest": s.package.digest}
-                                                 for r, s in zip(rows, plan.steps)]})
-    else:
-        ui.table(f"plan for {plan.url}", ["chart", "version", "action", "detail"], rows)
+                                                 for r, s in zip(rows, shown)]})
+        return
+    hidden = len(plan.steps) - len(shown) + not_rebuilt
+    title = f"plan for {plan.url}" + (f" ({hidden} unchanged not shown; --verbose shows them)" if hidden else "")
+    ui.table(title, ["chart", "version", "action", "detail"], rows)
+
+
+def _advance(tree: charts.Tree) -> Any:
+    """A progress bar on a terminal; in CI nothing per chart (the summary says what happened)."""
+    if not ui.interactive():
+        return lambda chart: None
+    return ui.progress(tree.charts, "package", lambda ch: f"{ch.name} {ch.version}")
 
 
 ns = Collection("repo", lint, package, index, sync, publish, serve, list_, verify, doctor)

@@ -106,7 +106,7 @@ def test_two_folders_may_hold_two_versions_of_one_chart_but_not_the_same_version
     tree = charts.discover(tmp_path)
     assert [c.rel for c in tree.charts] == ["app-v2"]
     assert [f.rel for f in tree.failures] == ["one/app", "two/app"]
-    assert "charts/one/app and charts/two/app both hold app 1.0.0" in tree.failures[0].message
+    assert f"{tmp_path.name}/one/app and {tmp_path.name}/two/app both hold app 1.0.0" in tree.failures[0].message
 
 
 def test_symlinked_chart_folders_are_followed_inside_the_checkout_and_warned_about_outside(tmp_path):
@@ -122,14 +122,29 @@ def test_symlinked_chart_folders_are_followed_inside_the_checkout_and_warned_abo
     assert tree.warnings == [f"charts/ext: symlink to {tmp_path / 'elsewhere' / 'ext'}, outside the checkout; skipped"]
 
 
-def test_symlink_pointing_outside_the_chart_is_refused(tmp_path):
+def test_symlink_pointing_outside_the_chart_or_looping_is_refused_before_building(tmp_path):
     folder = write_chart(tmp_path, "charts/a", "apiVersion: v2\nname: a\nversion: 1.0.0\n")
     (tmp_path / "secret.txt").write_text("not for the chart")
     os.symlink(tmp_path / "secret.txt", folder / "leak.txt")
-    assert "charts/a/leak.txt: symlink points outside the chart" in charts.discover(tmp_path / "charts").failures[0].message
+    [chart] = charts.discover(tmp_path / "charts").charts
+    with pytest.raises(ToolError, match="charts/a/leak.txt: symlink points outside the chart"):
+        charts.check_files(chart)
     (folder / "leak.txt").unlink()
     os.symlink("loop.yaml", folder / "loop.yaml")
-    assert "charts/a/loop.yaml: symlink loop" in charts.discover(tmp_path / "charts").failures[0].message
+    with pytest.raises(ToolError, match="charts/a/loop.yaml: symlink loop"):
+        charts.check_files(chart)
+
+
+def test_templates_must_be_utf8_and_within_helms_file_size(tmp_path):
+    folder = write_chart(tmp_path, "charts/a", "apiVersion: v2\nname: a\nversion: 1.0.0\n")
+    (folder / "templates").mkdir()
+    (folder / "templates" / "big.yaml").write_bytes(b"x" * (charts.MAX_FILE_SIZE + 1))
+    [chart] = charts.discover(tmp_path / "charts").charts
+    with pytest.raises(ToolError, match='charts/a/templates/big.yaml: chart file "big.yaml" is larger than'):
+        charts.check_files(chart)
+    (folder / "templates" / "big.yaml").write_bytes(b"caf\xe9")
+    with pytest.raises(ToolError, match="charts/a/templates/big.yaml: not UTF-8"):
+        charts.check_files(chart)
 
 
 def test_chart_selection_takes_names_or_folders_and_ignores_the_state_of_the_others(tmp_path):

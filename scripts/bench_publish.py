@@ -1,0 +1,116 @@
+"""Benchmark: what a push costs, as whole processes (CPU time, user + system), against Helm's own code.
+
+1. No-op publish from a clean clone (CI: a fresh checkout, empty dist/) of N charts, nothing changed,
+   to a folder repository: CPU against an empty `invoke` task (a one-task collection). Goal: <= 1.3x.
+2. Packaging changed charts: the cost of each additional chart, the slope between `invoke repo.package`
+   of SMALL and LARGE charts, against Helm packaging the same charts in one process. Goal: <= 1.5x.
+
+Runs are interleaved; each ratio is printed with its min and median, the last line is the summary.
+
+    .venv/bin/python scripts/bench_publish.py [--runs 5] [--charts 100,300] [--slope 100,400]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PROJECT = ("tasks.py", "tasks", "invoke.yaml", "environments")
+HELM_PACKAGES = """
+import sys, pathlib, helm_python
+out = pathlib.Path(sys.argv[2])
+for chart in sorted(pathlib.Path(sys.argv[1]).iterdir()):
+    helm_python.package(chart, destination=out)
+"""
+
+
+def cpu(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> float:
+    """CPU seconds (user + system) of one child process."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    subprocess.run(args, cwd=cwd, check=True, capture_output=True, env={**os.environ, "CI": "true", **(env or {})})
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def project(where: Path, charts: int) -> Path:
+    """A checkout with `charts` charts: copies of hello-world, each with a name of its own."""
+    where.mkdir(parents=True)
+    for name in PROJECT:
+        source = ROOT / name
+        (shutil.copytree if source.is_dir() else shutil.copy)(source, where / name)
+    for i in range(charts):
+        chart = where / "charts" / f"chart-{i:04d}"
+        shutil.copytree(ROOT / "charts" / "hello-world", chart, ignore=shutil.ignore_patterns("__pycache__"))
+        text = (chart / "Chart.yaml").read_text().replace("name: hello-world", f"name: chart-{i:04d}")
+        (chart / "Chart.yaml").write_text(text)
+    return where
+
+
+def invoke(*args: str) -> list[str]:
+    return [sys.executable, "-m", "invoke", *args]
+
+
+def summary(label: str, ratios: list[float], goal: float) -> str:
+    return f"{label}: min {min(ratios):.2f}x, median {statistics.median(ratios):.2f}x (goal <= {goal}x)"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--charts", default="100,300", help="tree sizes for the no-op publish")
+    parser.add_argument("--slope", default="100,400", help="the two tree sizes for the packaging slope")
+    args = parser.parse_args()
+    lines = []
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        empty = work / "empty"
+        empty.mkdir()
+        (empty / "tasks.py").write_text("from invoke import task\n\n@task\ndef noop(c):\n    pass\n")
+        for size in (int(n) for n in args.charts.split(",")):
+            repo = work / f"repo-{size}"
+            first = project(work / f"first-{size}", size)
+            git = ["git", "-c", "user.name=bench", "-c", "user.email=bench@example.com"]
+            for step in (["init", "-q"], ["add", "."], ["commit", "-qm", "charts"]):
+                subprocess.run([*git, *step], cwd=first, check=True)
+            cpu(invoke("repo.publish", "--url", f"file://{repo}"), first)
+            ratios = []
+            for run in range(args.runs):
+                clone = work / f"clone-{size}-{run}"
+                subprocess.run(["git", "clone", "-q", "--depth", "1", f"file://{first}", str(clone)], check=True)
+                base = cpu(invoke("noop"), empty)
+                ours = cpu(invoke("repo.publish", "--url", f"file://{repo}"), clone)
+                ratios.append(ours / base)
+                shutil.rmtree(clone)
+                print(f"  {size} charts: no-op publish {ours * 1000:.0f} ms, empty task {base * 1000:.0f} ms", flush=True)
+            lines.append(summary(f"no-op publish of {size} charts from a clean clone vs an empty invoke task",
+                                 ratios, 1.3))
+            print(lines[-1], flush=True)
+        small, large = (int(n) for n in args.slope.split(","))
+        trees = {n: project(work / f"slope-{n}", n) for n in (small, large)}
+        ratios = []
+        for _ in range(args.runs):
+            ours = {n: cpu(invoke("repo.package"), trees[n]) for n in (small, large)}
+            helm = {}
+            for n in (small, large):
+                out = work / f"helm-out-{n}"
+                shutil.rmtree(out, ignore_errors=True)
+                helm[n] = cpu([sys.executable, "-c", HELM_PACKAGES, str(trees[n] / "charts"), str(out)], work)
+            ours_slope = (ours[large] - ours[small]) / (large - small)
+            helm_slope = (helm[large] - helm[small]) / (large - small)
+            print(f"  per chart: ours {ours_slope * 1000:.1f} ms, Helm's {helm_slope * 1000:.1f} ms", flush=True)
+            ratios.append(ours_slope / helm_slope)
+        lines.append(summary(f"packaging slope {small}->{large} charts vs Helm in one process", ratios, 1.5))
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

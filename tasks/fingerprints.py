@@ -1,0 +1,120 @@
+"""Fingerprints of a chart's inputs, so a push that changes nothing rebuilds nothing.
+
+A fingerprint is a sha256 over what decides a package's bytes: every file in the chart's folder (by
+its git blob id, read from git's index when the file is committed unchanged), the fingerprints of the charts
+it uses through file://, the package epoch, and the packaging code's and Helm's versions. Two git calls
+cover the whole tree, so a clean CI clone reads no chart file to know nothing changed.
+
+They are kept in the repository's own index.yaml, as a top-level annotation (Helm's IndexFile has
+`annotations` "uninterpreted by Helm ... for other applications"), so a clean clone finds them with
+the one read it makes anyway, and Helm's clients ignore them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from tasks.charts import ChartSource
+from tasks.git import git
+
+ANNOTATION = "invoke-charts/fingerprints"  # index.yaml annotations: {"NAME-VERSION": fingerprint}
+PACKAGING = "2"  # bump when packaging changes what bytes the same inputs give
+
+
+def recorded(annotations: Mapping[str, str]) -> dict[str, str]:
+    """The fingerprints an index carries; nothing (so everything is built) when they are unreadable."""
+    try:
+        found = json.loads(annotations.get(ANNOTATION, "{}"))
+    except ValueError:
+        return {}
+    return {str(k): str(v) for k, v in found.items()} if isinstance(found, dict) else {}
+
+
+def annotate(annotations: dict[str, str], fingerprints: Mapping[str, str]) -> bool:
+    """Merge fingerprints into an index's annotations; True when that changed them."""
+    merged = {**recorded(annotations), **fingerprints}
+    text = json.dumps(dict(sorted(merged.items())), separators=(",", ":"))
+    if annotations.get(ANNOTATION) == text:
+        return False
+    annotations[ANNOTATION] = text
+    return True
+
+
+def key(chart: ChartSource) -> str:
+    return f"{chart.name}-{chart.version}"
+
+
+def of(charts: list[ChartSource], root: Path, epoch: int) -> dict[str, str]:
+    """Each chart's fingerprint, by key(chart)."""
+    folders = {c.path: os.path.realpath(c.path) for c in charts}
+    blobs = _committed_blobs(root, sorted(set(folders.values())))
+    base = f"{PACKAGING}\0{_helm_version()}\0{epoch}"
+    by_folder = {folders[c.path]: c for c in charts}
+    done: dict[str, str] = {}
+
+    def one(folder: str, seen: tuple[str, ...]) -> str:
+        if folder not in done:
+            digest = hashlib.sha256(base.encode())
+            _files(folder, blobs, digest)
+            chart = by_folder.get(folder)
+            for dependency in chart.dependencies if chart else ():
+                if dependency.repository.startswith("file://"):
+                    target = os.path.realpath(os.path.join(folder, dependency.repository.removeprefix("file://")))
+                    used = one(target, (*seen, folder)) if target not in seen else "cycle"
+                    digest.update(f"\0uses\0{used}".encode())
+            done[folder] = digest.hexdigest()
+        return done[folder]
+
+    return {key(c): one(folders[c.path], ()) for c in charts}
+
+
+def _files(folder: str, blobs: Mapping[str, str], digest: Any) -> None:
+    """Every file's path in the folder and its git blob id: from git's index when committed unchanged,
+    else computed from the content as git would, so a checkout with or without git agrees."""
+    for parent, dirs, files in os.walk(folder):
+        dirs.sort()
+        for name in sorted(files):
+            path = os.path.join(parent, name)
+            blob = blobs.get(path)
+            if blob is None:
+                try:
+                    with open(path, "rb") as handle:
+                        data = handle.read()
+                    blob = "git:" + hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
+                except OSError:  # a dangling link or a loop: building the chart reports it
+                    blob = "unreadable"
+            digest.update(f"\0{os.path.relpath(path, folder)}\0{blob}".encode())
+
+
+def _committed_blobs(root: Path, folders: list[str]) -> dict[str, str]:
+    """git's blob id of every committed file under the folders that is unchanged in the work tree."""
+    top = git(root, "rev-parse", "--show-toplevel") if folders else ""
+    if not top:
+        return {}
+    paths = [os.path.relpath(f, top) for f in folders]
+    listed = git(Path(top), "ls-files", "--stage", "-z", "--", *paths, strip=False)
+    changed = git(Path(top), "status", "--porcelain", "-z", "--untracked-files=all", "--", *paths, strip=False)
+    dirty = {os.path.join(top, entry[3:]) for entry in changed.split("\0") if len(entry) > 3}
+    blobs = {}
+    for entry in listed.split("\0"):
+        meta, _, name = entry.partition("\t")
+        fields = meta.split()
+        if name and len(fields) == 3 and os.path.join(top, name) not in dirty:
+            blobs[os.path.join(top, name)] = "git:" + fields[1]
+    return blobs
+
+
+def _helm_version() -> str:
+    """The installed helm-python-sdk's version, from its dist-info folder's name: importing helm_python
+    would load the Go runtime, and importlib.metadata costs more than the whole no-op publish should."""
+    spec = importlib.util.find_spec("helm_python")
+    if spec is None or spec.origin is None:
+        return "none"
+    found = sorted(Path(spec.origin).parent.parent.glob("helm_python_sdk-*.dist-info"))
+    return found[-1].name.removesuffix(".dist-info").split("-", 1)[1] if found else "unknown"

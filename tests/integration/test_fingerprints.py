@@ -1,0 +1,81 @@
+"""A push that changes nothing rebuilds nothing: fingerprints of each chart's inputs, kept in index.yaml."""
+
+import subprocess
+from pathlib import Path
+
+import helm_python
+import pytest
+
+from tasks import charts, fingerprints, publish
+from tasks.store import LocalStore
+from tests.conftest import copy_project, invoke
+
+GIT = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com"]
+
+
+def commit(project: Path, message: str = "charts") -> None:
+    subprocess.run([*GIT, "add", "-A"], cwd=project, check=True)
+    subprocess.run([*GIT, "commit", "-qm", message], cwd=project, check=True)
+
+
+@pytest.fixture
+def checkout(tmp_path):
+    project = copy_project(tmp_path / "project")
+    subprocess.run([*GIT, "init", "-q"], cwd=project, check=True)
+    commit(project)
+    return project
+
+
+def prints(project: Path, epoch: int = 0) -> dict[str, str]:
+    return fingerprints.of(charts.discover(project / "charts").charts, project, epoch)
+
+
+def test_a_fingerprint_follows_the_charts_inputs_and_nothing_else(checkout, tmp_path):
+    first = prints(checkout)
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", "--depth", "1", f"file://{checkout}", str(clone)], check=True)
+    assert prints(clone) == first  # a shallow clone: same inputs, same fingerprints, from git alone
+    no_git = copy_project(tmp_path / "no-git")
+    assert prints(no_git) == first  # without git, file contents give the same answer
+    (checkout / "charts" / "library" / "common" / "templates" / "_labels.tpl").write_text("{{/* changed */}}")
+    changed = prints(checkout)
+    assert changed["common-0.1.0"] != first["common-0.1.0"]
+    assert changed["hello-api-0.1.0"] != first["hello-api-0.1.0"]  # it uses common through file://
+    assert changed["hello-world-0.1.0"] == first["hello-world-0.1.0"]
+    commit(checkout, "common changed")
+    assert prints(checkout) == changed  # committed or not: the content decides
+    assert prints(checkout, epoch=1)["hello-world-0.1.0"] != changed["hello-world-0.1.0"]  # SOURCE_DATE_EPOCH too
+
+
+def test_fingerprints_round_trip_through_the_index_and_helm_still_reads_it(tmp_path):
+    store = LocalStore(tmp_path / "repo")
+    annotations: dict[str, str] = {}
+    assert fingerprints.annotate(annotations, {"a-1.0.0": "f1"})
+    assert not fingerprints.annotate(annotations, {"a-1.0.0": "f1"})  # unchanged: no reason to write the index
+    assert fingerprints.recorded({fingerprints.ANNOTATION: "not json"}) == {}
+    project = copy_project(tmp_path / "project")
+    invoke(project, "repo.publish", "--url", store.url)
+    index, _ = publish.read_index(store)
+    assert set(fingerprints.recorded(index.extra["annotations"])) == {"common-0.1.0", "hello-api-0.1.0", "hello-world-0.1.0"}
+    (tmp_path / "empty").mkdir()
+    served = helm_python.repo_index_generate(tmp_path / "empty", merge=store.path / "index.yaml")  # Helm's own loader
+    assert set(served["entries"]) == {"common", "hello-api", "hello-world"}
+
+
+def test_a_clean_clone_with_nothing_changed_builds_nothing_and_writes_nothing(checkout, tmp_path, bucket):
+    invoke(checkout, "repo.publish", "--url", bucket.url, env=bucket.env)
+    before = bucket.objects()
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", "--depth", "1", f"file://{checkout}", str(clone)], check=True)
+    result = invoke(clone, "repo.publish", "--url", bucket.url, env=bucket.env)
+    assert "0 new, 3 unchanged (3 not rebuilt: inputs unchanged)" in result.stdout
+    assert list((clone / "dist" / "packages").iterdir()) == []  # nothing was packaged
+    assert bucket.objects() == before
+    (clone / "charts" / "hello-world" / "values.yaml").write_text("replicaCount: 2\n")
+    (clone / "charts" / "hello-world" / "Chart.yaml").write_text(
+        (clone / "charts" / "hello-world" / "Chart.yaml").read_text().replace("version: 0.1.0", "version: 0.2.0"))
+    result = invoke(clone, "repo.publish", "--url", bucket.url, env=bucket.env)
+    assert "1 new, 2 unchanged (2 not rebuilt: inputs unchanged)" in result.stdout
+    assert sorted(p.name for p in (clone / "dist" / "packages").iterdir()) == ["hello-world-0.2.0.tgz"]
+    forced = invoke(clone, "repo.publish", "--url", bucket.url, "--force", env=bucket.env)
+    assert "0 new, 3 unchanged" in forced.stdout and "not rebuilt" not in forced.stdout  # --force rebuilds all
