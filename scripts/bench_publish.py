@@ -97,13 +97,13 @@ def main() -> int:
         trees = {n: project(work / f"slope-{n}", n) for n in (small, large)}
         ratios = []
         for _ in range(args.runs):
-            ours = {n: cpu(invoke("repo.package"), trees[n]) for n in (small, large)}
+            packaged = {n: cpu(invoke("repo.package"), trees[n]) for n in (small, large)}
             helm = {}
             for n in (small, large):
                 out = work / f"helm-out-{n}"
                 shutil.rmtree(out, ignore_errors=True)
                 helm[n] = cpu([sys.executable, "-c", HELM_PACKAGES, str(trees[n] / "charts"), str(out)], work)
-            ours_slope = (ours[large] - ours[small]) / (large - small)
+            ours_slope = (packaged[large] - packaged[small]) / (large - small)
             helm_slope = (helm[large] - helm[small]) / (large - small)
             print(f"  per chart: ours {ours_slope * 1000:.1f} ms, Helm's {helm_slope * 1000:.1f} ms", flush=True)
             ratios.append(ours_slope / helm_slope)
