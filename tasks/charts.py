@@ -13,6 +13,7 @@ import io
 import os
 import re
 import tarfile
+import zlib
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +25,7 @@ from tasks import archives, safe_yaml
 from tasks.errors import ToolError
 
 FIXED_EPOCH = 315532800  # 1980-01-01: the oldest date zip-based tools accept
+COMPRESSION = 6  # gzip level: Go's default, as Helm's own packages (9 costs 3x the CPU for 1-2% smaller)
 MAX_FILE_SIZE = 5 * 1024 * 1024  # Helm's MaxDecompressedFileSize: larger files are refused by its loader
 _NAME = re.compile(r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$")  # what Helm's lint and Kubernetes names expect
 # SemVer 2.0.0, the grammar from semver.org.
@@ -288,9 +290,12 @@ def _check_files(chart_dir: Path, where: str) -> None:
 
 def normalize(data: bytes, mtime: int, where: str = "Helm's package") -> bytes:
     """Rewrite a chart archive so its bytes depend only on its content and `mtime` (read within Helm's limits)."""
+    fast = _normalize_ustar(data, mtime)
+    if fast is not None:
+        return fast
     out = io.BytesIO()
     with (
-        gzip.GzipFile(filename="", mode="wb", fileobj=out, mtime=0) as gz,
+        gzip.GzipFile(filename="", mode="wb", fileobj=out, mtime=0, compresslevel=COMPRESSION) as gz,
         tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as dst,
     ):
         for member, content in sorted(archives.read(data, where), key=lambda m: m[0].name):
@@ -300,6 +305,46 @@ def normalize(data: bytes, mtime: int, where: str = "Helm's package") -> bytes:
             info.size, info.mode, info.mtime = len(content), member.mode & 0o777, mtime
             dst.addfile(info, io.BytesIO(content))
     return out.getvalue()
+
+
+def _normalize_ustar(data: bytes, mtime: int) -> bytes | None:
+    """normalize() for the archives Helm writes (plain ustar files, short ASCII names, within its limits),
+    byte for byte what tarfile's PAX writer and GzipFile give, at a fraction of their cost; None for
+    anything else, which takes the general path (and its errors)."""
+    inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    try:
+        tar = inflate.decompress(data, archives.MAX_CHART)
+    except zlib.error:
+        return None
+    if inflate.unconsumed_tail or not inflate.eof:
+        return None
+    files: list[tuple[bytes, int, bytes]] = []
+    at = 0
+    while at + 512 <= len(tar) and tar[at:at + 512] != bytes(512):
+        header = tar[at:at + 512]
+        try:
+            size, mode = int(header[124:136].strip(b"\0 ") or b"0", 8), int(header[100:108].strip(b"\0 ") or b"0", 8)
+        except ValueError:
+            return None
+        name = header[0:100].rstrip(b"\0")
+        if header[257:262] == b"ustar" and header[345:500].strip(b"\0"):
+            name = header[345:500].rstrip(b"\0") + b"/" + name
+        if header[156:157] not in (b"0", b"\0") or size > archives.MAX_FILE or len(name) > 100 or not name.isascii():
+            return None
+        files.append((name, mode & 0o777, tar[at + 512:at + 512 + size]))
+        at += 512 + -(-size // 512) * 512
+    out = bytearray()
+    for name, mode, content in sorted(files):
+        header = bytearray(name.ljust(100, b"\0") + b"%07o\0%07o\0%07o\0%011o\0%011o\0" % (mode, 0, 0, len(content), mtime)
+                           + b" " * 8 + b"0" + bytes(100) + b"ustar\x0000" + bytes(247))
+        header[148:156] = b"%06o\0 " % sum(header)
+        out += header + content + bytes(-len(content) % 512)
+    out += bytes(1024)
+    out += bytes(-len(out) % tarfile.RECORDSIZE)
+    deflate = zlib.compressobj(COMPRESSION, zlib.DEFLATED, -zlib.MAX_WBITS, zlib.DEF_MEM_LEVEL, 0)
+    body = deflate.compress(bytes(out)) + deflate.flush()
+    trailer = (zlib.crc32(out) & 0xFFFFFFFF).to_bytes(4, "little") + (len(out) & 0xFFFFFFFF).to_bytes(4, "little")
+    return b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff" + body + trailer  # no name, mtime 0, level 6: xfl 0
 
 
 def digest(data: bytes) -> str:

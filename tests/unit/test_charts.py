@@ -202,3 +202,26 @@ def test_normalize_keeps_every_file_and_is_idempotent_whatever_the_order_and_mti
     assert charts.archive_files(once) == contents
     assert charts.normalize(once, 315532800) == once
     assert charts.normalize(archive([(n, contents[n], 7) for n in sorted(names)]), 315532800) == once
+
+
+@settings(max_examples=40, deadline=None)
+@given(_names, st.data())
+def test_the_fast_normalize_gives_the_bytes_of_the_general_one(names, data):
+    contents = {n: data.draw(st.binary(max_size=2000)) for n in names}
+    raw = archive([(n, contents[n], data.draw(st.integers(0, 2**31))) for n in names])
+    fast = charts._normalize_ustar(raw, 315532800)
+    assert fast is not None
+    fast_path = charts._normalize_ustar
+    try:
+        charts._normalize_ustar = lambda data, mtime: None  # type: ignore[assignment]
+        assert charts.normalize(raw, 315532800) == fast
+    finally:
+        charts._normalize_ustar = fast_path
+
+
+def test_the_fast_normalize_leaves_what_it_does_not_know_to_the_general_one():
+    long_name = "c/" + "x" * 120 + ".yaml"
+    raw = archive([(long_name, b"a: 1", 1)])
+    assert charts._normalize_ustar(raw, 1) is None  # a pax header: the general path
+    assert charts.archive_files(charts.normalize(raw, 1)) == {long_name: b"a: 1"}
+    assert charts._normalize_ustar(b"not gzip", 1) is None
