@@ -255,37 +255,42 @@ def _dependencies(
 
 
 def check_files(chart: ChartSource) -> None:
-    """Before a chart is built (not at discovery: a push that builds nothing reads no chart file)."""
-    _check_files(chart.path, chart.where)
-
-
-def _check_files(chart_dir: Path, where: str) -> None:
-    """What Helm's loader refuses, said before anything is read: symlinks leaving the chart (or looping),
+    """What Helm's loader refuses, said before Helm reads anything (and when a chart is built, not at
+    discovery: a push that builds nothing reads no chart file): symlinks leaving the chart or looping,
     templates over its size limit; and templates and values must be UTF-8 (Kubernetes reads nothing else)."""
-    root = chart_dir.resolve()
-    for folder, dirs, files in os.walk(chart_dir):
-        for entry in dirs + files:
-            path = Path(folder) / entry
-            rel = path.relative_to(chart_dir)
-            if path.is_symlink():
-                try:
-                    target = path.resolve(strict=True)
-                except (OSError, RuntimeError):
-                    raise ToolError(f"{where}/{rel}: symlink loop or dangling symlink ({os.readlink(path)}); "
-                                    "remove it or point it at a file in the chart") from None
-                if not target.is_relative_to(root):
-                    raise ToolError(
-                        f"{where}/{rel}: symlink points outside the chart ({os.readlink(path)}); "
-                        "copy the file into the chart instead"
-                    )
-            if entry in files and (rel.parts[0] == "templates" or (len(rel.parts) == 1 and rel.suffix in _TEXT)):
-                if path.stat().st_size > MAX_FILE_SIZE:  # checked before reading, as Helm's loader does
-                    raise ToolError(f'{where}/{rel}: chart file "{rel.name}" is larger than the maximum file size '
-                                    f"{MAX_FILE_SIZE} (Helm's limit); keep it out of the chart")
-                try:
-                    path.read_bytes().decode("utf-8")
-                except UnicodeDecodeError as exc:
-                    raise ToolError(f"{where}/{rel}: not UTF-8 (byte {exc.start}); save it as UTF-8") from None
+    root = os.path.realpath(chart.path)
+
+    def walk(folder: str, rel: str) -> None:
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                shown = f"{chart.where}/{rel}{entry.name}"
+                if entry.is_symlink():
+                    try:
+                        target = Path(entry.path).resolve(strict=True)
+                    except (OSError, RuntimeError):
+                        raise ToolError(f"{shown}: symlink loop or dangling symlink ({os.readlink(entry.path)}); "
+                                        "remove it or point it at a file in the chart") from None
+                    if not target.is_relative_to(root):
+                        raise ToolError(f"{shown}: symlink points outside the chart ({os.readlink(entry.path)}); "
+                                        "copy the file into the chart instead")
+                if entry.is_dir(follow_symlinks=False):
+                    walk(entry.path, f"{rel}{entry.name}/")
+                elif rel.startswith("templates/") or (not rel and os.path.splitext(entry.name)[1] in _TEXT):
+                    _check_text(entry, shown)
+
+    walk(str(chart.path), "")
+
+
+def _check_text(entry: os.DirEntry[str], shown: str) -> None:
+    if entry.stat().st_size > MAX_FILE_SIZE:  # checked before reading, as Helm's loader does
+        raise ToolError(f'{shown}: chart file "{entry.name}" is larger than the maximum file size '
+                        f"{MAX_FILE_SIZE} (Helm's limit); keep it out of the chart")
+    with open(entry.path, "rb") as handle:
+        content = handle.read()
+    try:
+        content.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ToolError(f"{shown}: not UTF-8 (byte {exc.start}); save it as UTF-8") from None
 
 
 def normalize(data: bytes, mtime: int, where: str = "Helm's package") -> bytes:
@@ -335,10 +340,9 @@ def _normalize_ustar(data: bytes, mtime: int) -> bytes | None:
         at += 512 + -(-size // 512) * 512
     out = bytearray()
     for name, mode, content in sorted(files):
-        header = bytearray(name.ljust(100, b"\0") + b"%07o\0%07o\0%07o\0%011o\0%011o\0" % (mode, 0, 0, len(content), mtime)
-                           + b" " * 8 + b"0" + bytes(100) + b"ustar\x0000" + bytes(247))
-        header[148:156] = b"%06o\0 " % sum(header)
-        out += header + content + bytes(-len(content) % 512)
+        fields = b"%07o\0%07o\0%07o\0%011o\0%011o\0" % (mode, 0, 0, len(content), mtime)
+        blank = name.ljust(100, b"\0") + fields + b" " * 8 + b"0" + bytes(100) + b"ustar\x0000" + bytes(247)
+        out += blank[:148] + b"%06o\0 " % sum(blank) + blank[156:] + content + bytes(-len(content) % 512)
     out += bytes(1024)
     out += bytes(-len(out) % tarfile.RECORDSIZE)
     deflate = zlib.compressobj(COMPRESSION, zlib.DEFLATED, -zlib.MAX_WBITS, zlib.DEF_MEM_LEVEL, 0)
