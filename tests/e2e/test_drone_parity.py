@@ -1,40 +1,41 @@
 """`.drone.yml` runs here as Drone would run it: same steps, same order, same variables, same shell.
 
-Drone substitutes ${VAR} in the file (with bash-like ${VAR:OFFSET:LENGTH}) and turns $$ into $; each
-step's commands then run under /bin/sh -e in the workspace. A step that would not work in Drone (a
-bash-ism, a missing secret, a wrong escape, a flag the task does not have) fails here.
+Drone substitutes ${...} in the raw file with its own library (github.com/drone/envsubst, built here from
+Debian's package: tests/support/drone.py), then each step's commands run under /bin/sh -e in the workspace,
+a fresh clone of the branch, with only what the image has on PATH. A step that would not work in Drone (a
+bash-ism, a missing secret, a wrong escape, a flag the task does not have, a bare `invoke`) fails here.
 """
 
 import os
-import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
-from tests.conftest import ROOT
+from scripts import preview_release
+from tests.conftest import ROOT, copy_project
+from tests.support.drone import build_envsubst, substitute
 
 BUILD = {"DRONE": "true", "CI": "true", "DRONE_COMMIT_SHA": "9f8e7d6c5b4a39281706f5e4d3c2b1a098765432",
          "DRONE_COMMIT_AUTHOR": "alice", "DRONE_REPO_NAME": "charts", "DRONE_BUILD_NUMBER": "42",
          "DRONE_BUILD_LINK": "https://drone.example.com/acme/charts/42"}
 TOKEN = "parity-token-8c1d"
+IMAGE = "quay.io/honestbee/hello-drone-helm"
+VENV = Path(sys.executable).parent.parent  # what `deps` installs: this project's own virtualenv
+PIP_CACHE = "/root/.cache/pip"  # pip's cache in the python image (root's)
 
 
-def pipeline() -> dict:
-    return yaml.safe_load((ROOT / ".drone.yml").read_text())
+@pytest.fixture(scope="session")
+def envsubst(tmp_path_factory):
+    return build_envsubst(tmp_path_factory.mktemp("drone-envsubst"))
 
 
-def drone_substitute(text: str, variables: dict[str, str]) -> str:
-    """Drone's substitution of ${NAME}, ${NAME:OFFSET}, ${NAME:OFFSET:LENGTH}; $$ escapes a $."""
-    def one(match: re.Match) -> str:
-        if match.group(0) == "$$":
-            return "$"
-        value = variables.get(match.group(1), "")
-        offset, length = match.group(2), match.group(3)
-        value = value[int(offset or 0):]
-        return value[:int(length)] if length else value
-    return re.sub(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::(\d+)(?::(\d+))?)?\}", one, text)
+def pipeline(envsubst, build: dict[str, str]) -> dict:
+    """The pipeline as Drone reads it for this build: the raw file substituted, then parsed."""
+    return yaml.safe_load(substitute(envsubst, (ROOT / ".drone.yml").read_text(), build))
 
 
 def runs(step: dict, build: dict[str, str]) -> bool:
@@ -51,62 +52,107 @@ def runs(step: dict, build: dict[str, str]) -> bool:
     return True
 
 
-def run_build(workspace: Path, build: dict[str, str], secrets: dict[str, str], extra: dict[str, str]) -> list[str]:
+def clone(project: Path, target: Path) -> Path:
+    """What Drone clones: the project with its scripts and CI files (the conftest copy has the runtime only)."""
+    copy_project(target)
+    for name in ("scripts", ".ci", ".drone.yml"):
+        source = ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, target / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(source, target / name)
+    shutil.copy2(project / "invoke.yaml", target / "invoke.yaml")  # the test cluster's namespaces
+    return target
+
+
+def run_build(envsubst, workspace: Path, build: dict[str, str], secrets: dict[str, str],
+              extra: dict[str, str]) -> list[str]:
     """Every step of the pipeline that this build triggers, in order; returns their names."""
     ran = []
-    for step in pipeline()["steps"]:
+    config = pipeline(envsubst, build)
+    for step in config["steps"]:
         if not runs(step, build):
             continue
         ran.append(step["name"])
+        if step["name"] == "deps":  # pip would need PyPI: the workspace gets this project's installed .venv
+            assert step["commands"] == ["python3 -m venv .venv", ".venv/bin/pip install -q -r requirements.txt"]
+            assert {"name": "pip-cache", "path": PIP_CACHE} in step["volumes"]
+            if not (workspace / ".venv").exists():
+                (workspace / ".venv").symlink_to(VENV)
+            continue
         if step["name"] == "test":
             assert step["commands"] == ["bash .ci/run"]  # this very suite: not run again inside itself
+            assert {"name": "pip-cache", "path": PIP_CACHE} in step["volumes"]
             continue
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "INVOKE_", "KUBECONFIG", "DRONE"))}
-        env.update(build, **extra, PATH=f"{Path(sys.executable).parent}:{env['PATH']}")
+        env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": os.environ.get("HOME", "/root"), **build, **extra}
         for name, value in step.get("environment", {}).items():
             env[name] = secrets.get(value["from_secret"], "") if isinstance(value, dict) else str(value)
-        script = "\n".join(drone_substitute(c, build) for c in step["commands"])
-        result = subprocess.run(["/bin/sh", "-e", "-c", script], cwd=workspace, env=env, capture_output=True,
-                                text=True, timeout=300, check=False)
+        result = subprocess.run(["/bin/sh", "-e", "-c", "\n".join(step["commands"])], cwd=workspace, env=env,
+                                capture_output=True, text=True, timeout=300, check=False)
         assert result.returncode == 0, f"step {step['name']} failed:\n{result.stdout}\n{result.stderr}"
         assert TOKEN not in result.stdout + result.stderr
     return ran
 
 
-def test_master_publishes_branches_deploy_to_staging_and_promote_deploys_to_production(cluster, moto_endpoint):
+def deployment(cluster, environment: str, release: str) -> dict:
+    name = f"{release}-hello-world"[:63].rstrip("-")
+    return cluster.emulator.store[("apps/v1", "deployments", cluster.namespaces[environment], name)]
+
+
+def test_master_publishes_branches_get_their_own_previews_and_promote_deploys_to_production(
+        cluster, moto_endpoint, envsubst, tmp_path):
     bucket = "helm-repo.example.com"
     import boto3
 
     s3 = boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-east-1", aws_access_key_id="testing",
                       aws_secret_access_key="testing")
     s3.create_bucket(Bucket=bucket)
+    credentials = cluster.emulator.ci_env("CI", TOKEN)  # the cluster's address, an accepted token and its CA
     secrets = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing", "aws_default_region": "us-east-1",
-               "staging_api_server": cluster.emulator.url, "staging_kubernetes_token": TOKEN,
-               "prod_api_server": cluster.emulator.url, "prod_kubernetes_token": TOKEN}
+               **{f"{environment}_{name[3:].lower()}": value for name, value in credentials.items()
+                  for environment in ("staging", "prod")}}
     extra = {"AWS_ENDPOINT_URL_S3": moto_endpoint}  # where "S3" is, here
 
     master = {**BUILD, "DRONE_BRANCH": "master", "DRONE_BUILD_EVENT": "push"}
-    assert run_build(cluster.project, master, secrets, extra) == ["lint", "test", "publish"]
+    assert run_build(envsubst, clone(cluster.project, tmp_path / "master"), master, secrets, extra) == [
+        "deps", "lint", "test", "publish"]
     index = yaml.safe_load(s3.get_object(Bucket=bucket, Key="index.yaml")["Body"].read())
     assert index["entries"]["hello-world"][0]["urls"] == ["https://helm-repo.example.com/hello-world-0.1.0.tgz"]
+    published = {o["Key"]: o["ETag"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]}
 
-    branch = {**BUILD, "DRONE_BRANCH": "feature-x", "DRONE_BUILD_EVENT": "push"}
-    assert run_build(cluster.project, branch, secrets, extra) == ["lint", "test", "deploy-staging"]
-    assert cluster.image("staging") == "quay.io/honestbee/hello-drone-helm:feature-x-9f8e7d6"
+    feature = {**BUILD, "DRONE_BRANCH": "feature/login", "DRONE_BUILD_EVENT": "push"}
+    checkout = clone(cluster.project, tmp_path / "feature")
+    chart = checkout / "charts" / "hello-world" / "Chart.yaml"
+    chart.write_text(chart.read_text().replace("version: 0.1.0", "version: 0.2.0"))  # the branch's own chart
+    assert run_build(envsubst, checkout, feature, secrets, extra) == ["deps", "lint", "test", "deploy-preview"]
+    fix = {**BUILD, "DRONE_BRANCH": "fix-typo", "DRONE_BUILD_EVENT": "push", "DRONE_COMMIT_SHA": "0123456789abcdef"}
+    assert run_build(envsubst, clone(cluster.project, tmp_path / "fix"), fix, secrets, extra) == [
+        "deps", "lint", "test", "deploy-preview"]
 
-    promote = {**BUILD, "DRONE_BRANCH": "feature-x", "DRONE_BUILD_EVENT": "promote", "DRONE_DEPLOY_TO": "production"}
-    assert run_build(cluster.project, promote, secrets, extra) == ["lint", "test", "deploy-production"]
-    assert cluster.image("production") == "quay.io/honestbee/hello-drone-helm:feature-x-9f8e7d6"
-    assert cluster.deployment("production")["metadata"]["labels"]["helm.sh/chart"] == "hello-world-0.1.0"
+    login, typo = preview_release.name("hello-world", "feature/login"), "hello-world-fix-typo"
+    assert login.startswith("hello-world-feature-login-") and login != typo
+    assert deployment(cluster, "staging", login)["spec"]["template"]["spec"]["containers"][0]["image"] == (
+        f"{IMAGE}:feature/login-9f8e7d6")  # not overwritten by the later branch
+    assert deployment(cluster, "staging", login)["metadata"]["labels"]["helm.sh/chart"] == "hello-world-0.2.0"
+    assert deployment(cluster, "staging", typo)["spec"]["template"]["spec"]["containers"][0]["image"] == (
+        f"{IMAGE}:fix-typo-0123456")
+    assert ("apps/v1", "deployments", cluster.namespaces["staging"], "hello-world-hello-world") \
+        not in cluster.emulator.store  # no branch deployed the shared release
+    assert {o["Key"]: o["ETag"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]} == published
+
+    promote = {**feature, "DRONE_BUILD_EVENT": "promote", "DRONE_DEPLOY_TO": "production"}
+    assert run_build(envsubst, checkout, promote, secrets, extra) == ["deps", "lint", "test", "deploy-production"]
+    assert cluster.image("production") == f"{IMAGE}:feature/login-9f8e7d6"
+    assert cluster.deployment("production")["metadata"]["labels"]["helm.sh/chart"] == "hello-world-0.1.0"  # from S3
 
 
-def test_a_promote_to_another_target_deploys_nothing():
+def test_a_promote_to_another_target_deploys_nothing(envsubst):
     build = {**BUILD, "DRONE_BRANCH": "feature-x", "DRONE_BUILD_EVENT": "promote", "DRONE_DEPLOY_TO": "qa"}
-    assert [s["name"] for s in pipeline()["steps"] if runs(s, build)] == ["lint", "test"]
+    assert [s["name"] for s in pipeline(envsubst, build)["steps"] if runs(s, build)] == ["deps", "lint", "test"]
 
 
-def test_every_secret_a_step_reads_is_named_for_its_environments_prefix():
-    for step in pipeline()["steps"]:
+def test_every_secret_a_step_reads_is_named_for_its_environments_prefix(envsubst):
+    for step in pipeline(envsubst, BUILD)["steps"]:
         for name, value in step.get("environment", {}).items():
             if isinstance(value, dict):
                 assert value["from_secret"] == name.lower()
@@ -115,11 +161,29 @@ def test_every_secret_a_step_reads_is_named_for_its_environments_prefix():
             assert "--yes" in step["commands"][-1]
 
 
-def test_drone_substitution_and_dash_leave_the_image_tag_for_invoke_to_expand():
-    command = drone_substitute("--set 'image.tag=$${DRONE_BRANCH}-$${DRONE_COMMIT_SHA:0:7}'", {"DRONE_BRANCH": "x"})
-    assert command == "--set 'image.tag=${DRONE_BRANCH}-${DRONE_COMMIT_SHA:0:7}'"
-    echoed = subprocess.run(["/bin/sh", "-c", f"echo {command}"], capture_output=True, text=True, check=True)
-    assert echoed.stdout.strip() == "--set image.tag=${DRONE_BRANCH}-${DRONE_COMMIT_SHA:0:7}"
+def test_steps_share_one_install_and_pip_caches_between_builds_on_the_runner(envsubst):
+    config = pipeline(envsubst, BUILD)
+    assert config["volumes"] == [{"name": "pip-cache", "host": {"path": "/var/cache/drone/pip"}}]
+    steps = config["steps"]
+    assert steps[0]["name"] == "deps"
+    for step in steps[1:]:
+        for command in step["commands"]:
+            assert "pip install" not in command  # only deps installs (and .ci/run, for the test extras)
+            assert command.split()[0] in ("bash", ".venv/bin/invoke") or "=$(.venv/bin/python " in command
+
+
+def test_drone_substitution_and_dash_leave_the_image_tag_for_invoke_to_expand(envsubst):
+    command = substitute(envsubst, "--set 'image.tag=$${DRONE_BRANCH}-$${DRONE_COMMIT_SHA:0:7}' \"$PREVIEW\"",
+                         {"DRONE_BRANCH": "x", "PREVIEW": "substituted-too-early"})
+    assert command == "--set 'image.tag=${DRONE_BRANCH}-${DRONE_COMMIT_SHA:0:7}' \"$PREVIEW\""
+    echoed = subprocess.run(["/bin/sh", "-c", f"echo {command}"], env={"PREVIEW": "p"}, capture_output=True,
+                            text=True, check=True)
+    assert echoed.stdout.strip() == "--set image.tag=${DRONE_BRANCH}-${DRONE_COMMIT_SHA:0:7} p"
+
+
+def test_the_pipeline_does_not_depend_on_what_drone_substitutes(envsubst):
+    """Every ${...} is escaped: the file means the same whatever Drone's variables hold."""
+    assert pipeline(envsubst, {}) == pipeline(envsubst, {**BUILD, "DRONE_BRANCH": "b", "DRONE_BUILD_EVENT": "push"})
 
 
 def test_pipeline_and_project_yaml_are_yamllint_clean():
