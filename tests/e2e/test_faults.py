@@ -1,22 +1,23 @@
 """The publish path under faults: S3 errors, resets, delays, lost answers, SIGKILL, 16 publishers at once.
 
+Kills land on observed progress: the fault proxy sees each request, and the publisher is killed when the
+request of the step under test arrives (before it reaches S3, or once S3 has applied it).
+
 After every run, successful or not, the bucket must satisfy the invariants (tests/support/invariants.py),
 and a failed run must have said so in one line, and a re-run must complete.
 """
 
+import hashlib
 import os
-import random
-import re
 import signal
 import subprocess
 import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from tests.conftest import copy_project, invoke
-from tests.support.faults import fault_proxy
+from tests.support.faults import Trap, fault_proxy
 from tests.support.invariants import check_bucket
 
 
@@ -34,47 +35,65 @@ def test_faults_on_the_way_to_s3_never_break_the_repository(project, bucket, rat
     invoke(project, "repo.publish", "--url", bucket.url, env=bucket.env)
     published = check_bucket(bucket, {})
     add_charts(project, [f"fault-{i}" for i in range(10)])
+    invoke(project, "repo.package")  # packaging talks to no server: only the upload goes through the faults
     with fault_proxy(bucket.endpoint, rate, seed) as (url, proxy):
-        result = invoke(project, "repo.publish", "--url", bucket.url, env={**bucket.env, "AWS_ENDPOINT_URL_S3": url},
-                        check=False)
+        faulty = {**bucket.env, "AWS_ENDPOINT_URL_S3": url}
+        result = invoke(project, "repo.sync", "--url", bucket.url, env=faulty, check=False)
         published = check_bucket(bucket, published)
         if result.returncode != 0:
             lines = result.stderr.strip().splitlines()
             assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
             assert "Traceback" not in result.stderr
-        retried = invoke(project, "repo.publish", "--url", bucket.url,
-                         env={**bucket.env, "AWS_ENDPOINT_URL_S3": url}, check=False)
+        retried = invoke(project, "repo.sync", "--url", bucket.url, env=faulty, check=False)
     if retried.returncode != 0:  # two unlucky runs in a row: once more without faults
-        invoke(project, "repo.publish", "--url", bucket.url, env=bucket.env)
+        invoke(project, "repo.sync", "--url", bucket.url, env=bucket.env)
     final = check_bucket(bucket, published)
     assert {f"fault-{i}" for i in range(10)} <= {name for name, _ in final}
     assert proxy.requests >= 13  # the publish really went through the proxy
 
 
-def test_sigkill_at_random_moments_leaves_a_valid_repository_and_a_rerun_completes(project, bucket):
+def is_index(key):
+    return key == "index.yaml"
+
+
+def is_package(key):
+    return key.endswith(".tgz")
+
+
+# Where a publisher is killed, as the proxy sees its progress, and what the bucket then holds.
+KILLS = [
+    ("GET", is_index, False, "nothing yet"),  # reading the index
+    ("PUT", is_package, False, "nothing yet"),  # the first package upload, before it lands
+    ("PUT", is_package, True, "packages only"),  # the first package upload, once it has landed
+    ("PUT", is_index, False, "packages only"),  # the index upload, before it lands
+    ("PUT", is_index, True, "index written"),  # the index upload, once it has landed
+]
+
+
+def test_sigkill_at_each_step_of_a_publish_leaves_a_valid_repository_and_a_rerun_completes(project, bucket):
     invoke(project, "repo.publish", "--url", bucket.url, env=bucket.env)
     published = check_bucket(bucket, {})
-    chances = random.Random(2026)
     phases = []  # where each kill landed: before any upload, between packages and index, after the index
-    with fault_proxy(bucket.endpoint, 1.0, 7, delay_only=True) as (url, _):
+    with fault_proxy(bucket.endpoint, 0.0, 7) as (url, proxy):
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "INVOKE_"))}
         env.update(bucket.env, AWS_ENDPOINT_URL_S3=url, CI="true")
-        for round_ in range(20):
+        for round_, (method, key, after, expected) in enumerate(KILLS):
             names = [f"killed-{round_}-{i}" for i in range(3)]
             add_charts(project, names)
-            publisher = subprocess.Popen([sys.executable, "-m", "invoke", "repo.publish", "--url", bucket.url],
-                                         cwd=project, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            time.sleep(chances.uniform(0.3, 2.5))
-            publisher.send_signal(signal.SIGKILL)
-            publisher.wait()
+            started: list[subprocess.Popen[bytes]] = []  # the publisher: it exists before any request it makes
+            proxy.trap = Trap(method, key, after, lambda started=started: started[0].send_signal(signal.SIGKILL))
+            started.append(subprocess.Popen([sys.executable, "-m", "invoke", "repo.publish", "--url", bucket.url],
+                                            cwd=project, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            assert started[0].wait(timeout=300) == -signal.SIGKILL  # killed when the proxy saw that request
             uploaded = sum(f"{n}-1.0.0.tgz" in bucket.objects() for n in names)
             published = check_bucket(bucket, published)
             indexed = sum((n, "1.0.0") in published for n in names)
             phases.append("index written" if indexed else "packages only" if uploaded else "nothing yet")
+            proxy.trap = None
             invoke(project, "repo.publish", "--url", bucket.url, env={**bucket.env, "AWS_ENDPOINT_URL_S3": url})
             published = check_bucket(bucket, published)
             assert {(n, "1.0.0") for n in names} <= set(published)
-    assert len(set(phases)) >= 2, phases  # the kills really landed at different moments
+    assert phases == [expected for *_, expected in KILLS]
 
 
 def test_sixteen_publishers_at_once_identical_succeed_once_conflicting_have_one_winner(tmp_path, bucket):
@@ -99,7 +118,7 @@ def test_sixteen_publishers_at_once_identical_succeed_once_conflicting_have_one_
     final = check_bucket(bucket, {})
     by_role = {role: [r for r, p in zip(results, roles) if p == role] for role in set(roles)}
     assert all(r.returncode == 0 for r in by_role["same"] + by_role["own"]), [r.stderr for r in results]
-    winners = [r for r in by_role["contested"] if r.returncode == 0]
+    winners = [p for r, p, role in zip(results, projects, roles) if role == "contested" and r.returncode == 0]
     losers = [r for r in by_role["contested"] if r.returncode != 0]
     assert len(winners) == 1 and len(losers) == 4
     for loser in losers:
@@ -107,5 +126,5 @@ def test_sixteen_publishers_at_once_identical_succeed_once_conflicting_have_one_
     names = [name for name, _ in final]
     assert sorted(names) == sorted(["shared", "contested", *(f"own-{i}" for i in range(11, 16)),
                                     "common", "hello-api", "hello-world"])  # one entry each: published once
-    built = re.search(r"contested\s+1\.0\.0\s+([0-9a-f]{16})", winners[0].stdout).group(1)
-    assert final[("contested", "1.0.0")]["digest"].startswith(built)  # the index names the winner's package
+    built = winners[0] / "dist" / "packages" / "contested-1.0.0.tgz"
+    assert final[("contested", "1.0.0")]["digest"] == hashlib.sha256(built.read_bytes()).hexdigest()  # the winner's

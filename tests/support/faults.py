@@ -5,8 +5,10 @@ Each request, with probability `rate` (seeded, so a run can be replayed), gets o
   reset           the connection is closed before anything is forwarded
   delay           the request is forwarded after a pause
   drop            the request IS applied by the server, then the connection closes with no answer
-`delay_only` turns every fault into a delay (for slow, killable runs). The proxy serves at most
-`max_requests` and stops with its context manager.
+`delay_only` turns every fault into a delay. The proxy serves at most `max_requests` and stops with its
+context manager. A `Trap` set on the proxy is sprung by the first request it matches: its action runs (a
+test kills the publisher there) before that request reaches the server, or after the server applied it,
+and the client never gets an answer; so a test acts on observed progress, never on a guess of the time.
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ import socket
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
@@ -26,7 +29,20 @@ FAULTS = ("500", "503", "reset", "delay", "drop")
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "proxy-connection"}
 
 
+@dataclass
+class Trap:
+    """Sprung once, by the first `method` request whose object key satisfies `key`."""
+
+    method: str
+    key: Callable[[str], bool]
+    after: bool  # False: before the request reaches the server; True: once the server has applied it
+    action: Callable[[], None]
+    sprung: threading.Event = field(default_factory=threading.Event)
+
+
 class FaultProxy:
+    trap: Trap | None = None
+
     def __init__(self, upstream: str, rate: float, seed: int, *, delay_only: bool = False,
                  max_requests: int = 20000) -> None:
         self.upstream = urlsplit(upstream)
@@ -46,6 +62,16 @@ class FaultProxy:
             fault = "delay" if self.delay_only else self.random.choice(FAULTS)
             self.injected[fault] += 1
             return fault
+
+    def spring(self, method: str, path: str) -> Trap | None:
+        """The trap this request springs, if any; each trap is sprung by one request only."""
+        key = urlsplit(path).path.rsplit("/", 1)[-1]
+        with self.lock:
+            trap = self.trap
+            if trap is None or trap.sprung.is_set() or trap.method != method or not trap.key(key):
+                return None
+            trap.sprung.set()
+            return trap
 
     def pause(self) -> float:
         with self.lock:
@@ -70,7 +96,12 @@ def _handler(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
 
         def _any(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            fault = proxy.choose()
+            trap = proxy.spring(self.command, self.path)
+            if trap and not trap.after:
+                trap.action()
+                self._cut()
+                return
+            fault = None if trap else proxy.choose()  # a trapped request is the test's, not a fault's
             if fault in ("500", "503"):
                 code = "InternalError" if fault == "500" else "SlowDown"
                 payload = f"<Error><Code>{code}</Code><Message>injected</Message></Error>".encode()
@@ -87,6 +118,10 @@ def _handler(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
                 time.sleep(proxy.pause())
             headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
             status, response_headers, payload = proxy.forward(self.command, self.path, headers, body)
+            if trap:
+                trap.action()
+                self._cut()
+                return
             if fault == "drop":
                 self._cut()  # applied upstream, never answered
                 return
