@@ -15,12 +15,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tasks import charts, packaging
+from tasks import charts, packaging, page
 from tasks import fingerprints as fp
 from tasks import index as idx
 from tasks.charts import Package
 from tasks.errors import ConflictError, ToolError
-from tasks.store import INDEX, Store
+from tasks.store import INDEX, PAGE, Store
 
 NEW, UNCHANGED, CONFLICT, REPLACE = "new", "unchanged", "conflict", "replace"
 ATTEMPTS = 12  # conditional index writes before giving up
@@ -44,6 +44,7 @@ class Plan:
     index: idx.Index = field(repr=False)
     fingerprints: dict[str, str] = field(default_factory=dict, repr=False)  # by NAME-VERSION, see fingerprints
     annotated: bool = False  # the index's fingerprints changed: it is written even with no new package
+    warnings: list[str] = field(default_factory=list)  # what went wrong without failing the publish
 
     @property
     def writes(self) -> list[Step]:
@@ -119,7 +120,8 @@ def apply(
     store: Store, plan: Plan, packages: list[Package], *, created: str,
     advance: Callable[[Step], None] = lambda step: None, sleep: Callable[[float], None] = time.sleep,
 ) -> Plan:
-    """Upload the plan's packages, then index.yaml conditionally; re-plan (same settings) on a lost race."""
+    """Upload the plan's packages, then index.yaml conditionally (re-plan, same settings, on a lost race),
+    then the repository's page from that index."""
     refuse_conflicts(plan)
     uploaded: set[str] = set()
     for attempt in range(ATTEMPTS):
@@ -132,16 +134,27 @@ def apply(
             return plan  # nothing new: no index write at all
         try:
             store.replace(INDEX, idx.dump(plan.index), plan.etag)
-            return plan
         except ConflictError:
             sleep(min(2.0, 0.05 * 2**attempt) * random.uniform(0.5, 1.0))
             plan = make_plan(store, packages, public_url=plan.public_url, force=plan.force, created=created,
                              fingerprints=plan.fingerprints)
             refuse_conflicts(plan)
+            continue
+        _write_page(store, plan)
+        return plan
     raise ToolError(
         f"{store.url}/{INDEX}: changed by someone else {ATTEMPTS} times in a row (another publisher running?); "
         "nothing was lost: run the publish again"
     )
+
+
+def _write_page(store: Store, plan: Plan) -> None:
+    """index.html from the index just written; a page that cannot be written is a warning, not a failure:
+    the packages and index.yaml, which Helm reads, are published."""
+    try:
+        store.overwrite(PAGE, page.render(plan.index, plan.public_url))
+    except ToolError as exc:
+        plan.warnings.append(f"{store.url}/{PAGE} not updated ({exc}); the next publish writes it")
 
 
 def _upload(store: Store, step: Step, force: bool) -> None:

@@ -138,6 +138,8 @@ def _apply(store: Store, plan: pub.Plan, packages: list[charts.Package], created
     for step in done.steps:
         if step.action == pub.REPLACE:
             ui.warn(f"REPLACED {step.package.name} {step.package.version}: {step.detail}, now sha256:{step.package.digest[:12]}")
+    for warning in done.warnings:
+        ui.warn(warning)
     unchanged = actions.count(pub.UNCHANGED) + not_rebuilt
     replaced = f", {actions.count(pub.REPLACE)} replaced" if pub.REPLACE in actions else ""
     ui.say(f"published to {store.url}: {actions.count(pub.NEW)} new{replaced}, {unchanged} unchanged"

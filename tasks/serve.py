@@ -9,18 +9,30 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from tasks.errors import ToolError
 from tasks.store import INDEX, content_type
 
 
 class _Handler(SimpleHTTPRequestHandler):
+    """The repository as the S3 website serves it: index.html at /, no directory listings, no dot files."""
+
+    def send_head(self):  # type: ignore[no-untyped-def]
+        if any(part.startswith(".") for part in urlsplit(self.path).path.split("/")):
+            self.send_error(404)  # .lock, a publisher's .tmp- files: nothing for clients
+            return None
+        return super().send_head()
+
+    def list_directory(self, path: str) -> None:  # type: ignore[override]
+        self.send_error(404, "no listing: open index.html, or index.yaml with Helm")
+
     def guess_type(self, path: str | Path) -> str:  # type: ignore[override]
         name = Path(path).name
-        return content_type(name)[0] if name.endswith((".tgz", ".yaml")) else super().guess_type(path)
+        return content_type(name)[0] if name.endswith((".tgz", ".yaml", ".html")) else super().guess_type(path)
 
     def end_headers(self) -> None:
-        if self.path.endswith(".yaml"):
+        if self.path.endswith((".yaml", ".html", "/")):
             self.send_header("Cache-Control", content_type(INDEX)[1])
         super().end_headers()
 

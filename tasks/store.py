@@ -28,6 +28,7 @@ from tasks.errors import ConflictError, ToolError
 INDEX = "index.yaml"
 INDEX_TYPE = "application/x-yaml"  # what ChartMuseum serves
 INDEX_CACHE = "max-age=60"  # clients behind caches see a new version within a minute
+PAGE, PAGE_TYPE = "index.html", "text/html; charset=utf-8"  # the repository's web page (tasks/page.py)
 PACKAGE_TYPE = "application/gzip"
 PACKAGE_CACHE = "max-age=31536000, immutable"  # a published version never changes
 
@@ -63,7 +64,12 @@ def open_store(url: str) -> Store:
 
 
 def content_type(key: str) -> tuple[str, str]:
-    return (INDEX_TYPE, INDEX_CACHE) if key == INDEX else (PACKAGE_TYPE, PACKAGE_CACHE)
+    """(Content-Type, Cache-Control): the index and its page change, packages never do."""
+    if key == INDEX:
+        return INDEX_TYPE, INDEX_CACHE
+    if key == PAGE:
+        return PAGE_TYPE, INDEX_CACHE
+    return PACKAGE_TYPE, PACKAGE_CACHE
 
 
 class LocalStore:
