@@ -9,6 +9,7 @@ import pytest
 from tasks import charts, fingerprints, publish
 from tasks.store import LocalStore
 from tests.conftest import copy_project, invoke
+from tests.support.faults import fault_proxy
 
 GIT = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com"]
 
@@ -67,8 +68,10 @@ def test_a_clean_clone_with_nothing_changed_builds_nothing_and_writes_nothing(ch
     before = bucket.objects()
     clone = tmp_path / "clone"
     subprocess.run(["git", "clone", "-q", "--depth", "1", f"file://{checkout}", str(clone)], check=True)
-    result = invoke(clone, "repo.publish", "--url", bucket.url, env=bucket.env)
+    with fault_proxy(bucket.endpoint, 0.0, 0) as (counted, proxy):  # no faults: it only counts the requests
+        result = invoke(clone, "repo.publish", "--url", bucket.url, env={**bucket.env, "AWS_ENDPOINT_URL_S3": counted})
     assert "0 new, 3 unchanged (3 not rebuilt: inputs unchanged)" in result.stdout
+    assert proxy.requests == 1  # reading index.yaml is all a push that changes nothing costs
     assert list((clone / "dist" / "packages").iterdir()) == []  # nothing was packaged
     assert bucket.objects() == before
     (clone / "charts" / "hello-world" / "values.yaml").write_text("replicaCount: 2\n")
