@@ -15,7 +15,7 @@ from tasks.store import open_store
 
 ENV_HELP = "environment from invoke.yaml (release.environments), e.g. staging"
 RELEASE_HELP = "release from invoke.yaml (release.releases); optional when there is only one"
-WAIT_HELP = "wait until every resource is ready, rolling back on failure (default; --no-wait skips it)"
+WAIT_HELP = "wait until every resource is ready, rolling back on failure (default; --no-wait skips both)"
 TIMEOUT_HELP = "how long to wait: 300s, 5m, 1h30m (default 5m)"
 JSON_HELP = "print JSON for machines"
 DEPLOY_HELP = {

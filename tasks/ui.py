@@ -47,11 +47,10 @@ def add_secret(value: str) -> None:
     global _pattern
     if len(value.strip()) < MIN_LENGTH:
         return
-    parts = {value, value.strip()}
-    lines = value.strip().splitlines()
-    if len(lines) > 1:  # a PEM body line printed alone is a leak; its BEGIN/END lines and short lines are not
-        parts |= {line.strip() for line in lines if len(line.strip()) >= LINE_LENGTH and not _ARMOUR.fullmatch(line.strip())}
-    for part in parts:
+    lines = [line.strip() for line in value.strip().splitlines()]
+    # A PEM body line printed alone is a leak; its BEGIN/END lines and short lines are not secret.
+    alone = [line for line in lines if len(line) >= LINE_LENGTH and not _ARMOUR.fullmatch(line)] if len(lines) > 1 else []
+    for part in {value, value.strip(), *alone}:
         _secrets.update(form for form in _encodings(part) if len(form.strip()) >= MIN_LENGTH)
     _pattern = None
 
@@ -75,17 +74,25 @@ def _encodings(value: str) -> set[str]:
 # Where YAML breaks a long scalar: at a space, the space becoming a line break + indent (plain and
 # single-quoted), or anywhere as `\` + line break + indent, a space after it written `\ ` (double-quoted);
 # a line break inside a single-quoted scalar is a blank line. Secrets are searched in a view of the text
-# where each such break and each run of whitespace is one space (or nothing), so folding cannot hide them.
-_FOLD = re.compile(r"\\\r?\n[ \t]*(?:\\(?= ))?|\s+")
+# where those breaks are gone and each run of whitespace is one space, so folding cannot hide them.
+_CONTINUATION = re.compile(r"\\\r?\n[ \t]*(?:\\(?= ))?")
+_FOLD = re.compile(rf"(?:{_CONTINUATION.pattern}|\s)+")
+
+
+def _unfolded(text: str) -> str:
+    """The view of `text` that secrets are searched in (bar leading and trailing space), at C speed."""
+    if "\\\n" in text or "\\\r\n" in text:
+        text = _CONTINUATION.sub("", text)
+    return " ".join(text.split())
 
 
 def _view(text: str) -> tuple[str, list[tuple[int, int, int, bool]]]:
-    """`text` unfolded, and its pieces: (start in the view, start and end in `text`, copied verbatim)."""
+    """_unfolded(text), and its pieces: (start in the view, start and end in `text`, copied verbatim)."""
     view: list[str] = []
     pieces: list[tuple[int, int, int, bool]] = []
     at = last = 0
     for match in _FOLD.finditer(text):
-        shown = "" if match.group().startswith("\\") else " "
+        shown = " " if _CONTINUATION.sub("", match.group()) else ""
         pieces += [(at, last, match.start(), True), (at + match.start() - last, match.start(), match.end(), False)]
         view += [text[last:match.start()], shown]
         at += match.start() - last + len(shown)
@@ -134,18 +141,26 @@ class _RedactingFilter(logging.Filter):
 
 def redact(text: str) -> str:
     """`text` with every registered secret, in any of its shapes, and every URL's userinfo replaced by ***."""
-    global _pattern
     text = urls.redact(text)
-    if not _secrets:
+    if not _holds_secret(text):
         return text
-    if _pattern is None:
-        forms = {_view(form)[0].strip() for form in _secrets}
-        _pattern = re.compile("|".join(re.escape(form) for form in sorted(forms, key=len, reverse=True) if form))
     out, last = [], 0
-    for start, end in _spans(text, _pattern):
+    for start, end in _spans(text, _compiled()):
         out += [text[last:start], MASK]
         last = end
     return "".join(out) + text[last:]
+
+
+def _compiled() -> re.Pattern[str]:
+    global _pattern
+    if _pattern is None:
+        forms = {_unfolded(form).strip() for form in _secrets}
+        _pattern = re.compile("|".join(re.escape(form) for form in sorted(forms, key=len, reverse=True) if form))
+    return _pattern
+
+
+def _holds_secret(text: str) -> bool:
+    return bool(_secrets) and _compiled().search(_unfolded(text)) is not None
 
 
 def redact_data(data: Any) -> Any:
@@ -226,7 +241,10 @@ def table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> 
 
 
 def emit_json(document: Any) -> None:
-    sys.stdout.write(redact(json.dumps(redact_data(document), indent=2, sort_keys=True)) + "\n")
+    unescaped = json.dumps(document, ensure_ascii=False)  # compact: the C encoder
+    if urls.redact(unescaped) != unescaped or _holds_secret(unescaped):  # mask in the data, before JSON escapes it
+        document = redact_data(document)
+    sys.stdout.write(redact(json.dumps(document, indent=2, sort_keys=True)) + "\n")
 
 
 def progress(items: Sequence[Any], label: str, describe: Callable[[Any], str]) -> Callable[[Any], None]:

@@ -12,21 +12,23 @@ import re
 from urllib.parse import unquote
 
 MASK = "***"
-# The userinfo runs to the LAST @ before whitespace or the next scheme: a careless password may hold
-# unencoded / ? # @, and masking a little too much is the safe side.
-_USERINFO = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://)(?:(?!://)\S)*@")
+# The userinfo runs from :// to the LAST @ before whitespace or the next ://: a careless password may
+# hold unencoded / ? # @, and masking a little too much is the safe side. (Starting at the literal ://
+# keeps this fast on megabytes of output.)
+_USERINFO = re.compile(r"://((?:(?!://)\S)*)@")
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*")
 
 
 def redact(text: str) -> str:
     """`text` (a URL, or any text holding URLs) with each URL's userinfo replaced by ***."""
-    return _USERINFO.sub(lambda m: m.group(1) + MASK + "@", text)
+    return _USERINFO.sub(f"://{MASK}@", text)
 
 
 def credentials(text: str) -> list[str]:
     """Every userinfo in `text`, and its password, as written and percent-decoded: what to register as secret."""
     found = []
     for match in _USERINFO.finditer(text):
-        userinfo = match.group(0)[len(match.group(1)):-1]
+        userinfo = match.group(1)
         password = userinfo.partition(":")[2]
         found += [userinfo, unquote(userinfo), password, unquote(password)]
     return [value for value in dict.fromkeys(found) if value]
@@ -34,12 +36,12 @@ def credentials(text: str) -> list[str]:
 
 def split(url: str) -> tuple[str, str | None, str | None]:
     """(the URL without userinfo, user name, password), the names percent-decoded; None where absent."""
-    match = _USERINFO.match(url)
-    if not match:
+    match = _USERINFO.search(url)
+    if not match or not _SCHEME.fullmatch(url[:match.start()]):
         return url, None, None
-    userinfo = match.group(0)[len(match.group(1)):-1]
-    user, colon, password = userinfo.partition(":")
-    return match.group(1) + url[match.end():], unquote(user), unquote(password) if colon else None
+    user, colon, password = match.group(1).partition(":")
+    bare = f"{url[:match.start()]}://{url[match.end():]}"
+    return (bare, unquote(user), unquote(password) if colon else None) if match.group(1) else (bare, None, None)
 
 
 def basic_auth(user: str, password: str | None) -> str:

@@ -186,3 +186,4 @@ def test_a_basic_auth_repository_works_and_its_password_is_never_printed(cluster
     for result in (listed, debug_list, deployed, refused, debug_refused):
         assert found(result.stdout + result.stderr, {"password": password, "wrong": "wrong-" + password}) == []
         assert "reader:" not in result.stdout + result.stderr
+    assert found_in_files(cluster.project / "dist", {"password": password}) == []
