@@ -11,6 +11,17 @@ import pytest
 from tasks import cli, helm
 
 
+@pytest.fixture(autouse=True)
+def sigterm_fails_the_test_if_unhandled():
+    """A SIGTERM that no code under test handles fails the test instead of killing pytest."""
+    def unhandled(signum, frame):
+        raise AssertionError("SIGTERM reached the test: nothing handled it")
+
+    previous = signal.signal(signal.SIGTERM, unhandled)
+    yield
+    signal.signal(signal.SIGTERM, previous)
+
+
 def interrupted(body):
     task = cli.task(help={})(body)
     with pytest.raises(invoke.Exit) as stop:
