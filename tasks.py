@@ -12,3 +12,4 @@ from tasks import cli, config, release, repo, settings
 cli.check_project()  # before Invoke merges invoke.yaml, whose errors there would be tracebacks
 ns = Collection(repo.ns, release.ns, config.config)
 ns.configure(settings.DEFAULTS)
+cli.customize(ns)  # a mistyped task or flag: "did you mean ...?"; placeholders on repeatable flags

@@ -27,6 +27,40 @@ ui.guard(os.environ)
 ui.add_url_secrets(" ".join(sys.argv))
 
 
+# One short-flag scheme for every task (Helm's -f for values); every other flag is long only.
+SHORT = {"env": "e", "release": "r", "values": "f", "set": "s", "output": "o", "yes": "y", "dry-run": "n",
+         "chart": "c", "url": "u", "verbose": "v"}
+INTEGERS = {"revision", "port", "parallel", "history-max"}  # typed: `--revision two` is refused by the parser
+PLACEHOLDERS = {"values": "FILE", "set": "KEY=VALUE", "set-string": "KEY=VALUE", "set-json": "KEY=JSON",
+                "set-file": "KEY=FILE", "set-secret": "KEY=ENV_VAR", "chart": "NAME"}
+
+
+class _Task(invoke.Task):  # type: ignore[misc]
+    """Flags named the same way in every task, integers as integers, repeatable flags with a placeholder."""
+
+    def arg_opts(self, name: str, default: Any, taken_names: set[str]) -> dict[str, Any]:
+        opts: dict[str, Any] = super().arg_opts(name, default, taken_names)
+        long = opts["names"][0]
+        if long in SHORT:
+            opts["names"].append(SHORT[long])
+        if long in INTEGERS:
+            opts["kind"] = _integer(long)
+        return opts
+
+
+def _integer(flag: str) -> Callable[[str], int]:
+    """An integer flag whose bad value is one line from the parser, not a ValueError traceback."""
+
+    def parse(text: str) -> int:
+        try:
+            return int(text)
+        except ValueError:
+            raise invoke.ParseError(f"--{flag} {text!r} is not a number") from None
+
+    parse.placeholder = "INT"  # type: ignore[attr-defined]
+    return parse
+
+
 def task(help: dict[str, str], **options: Any) -> Callable[[Callable[..., Any]], invoke.Task]:
     """invoke.task, with every parameter documented and ToolError turned into one line and exit 1.
 
@@ -58,7 +92,7 @@ def task(help: dict[str, str], **options: Any) -> Callable[[Callable[..., Any]],
                 raise invoke.Exit(ui.redact(f"error: unexpected {type(exc).__name__}: {detail} (a bug; "
                                             "invoke --debug shows the traceback)"), code=2) from None
 
-        return invoke.task(help=help, **options)(run)
+        return invoke.task(help=help, klass=_Task, auto_shortflags=False, **options)(run)
 
     return decorate
 
@@ -83,6 +117,47 @@ def _terminate_interrupts() -> Iterator[None]:
 def _traceback_if_debugging() -> None:
     if logging.getLogger().isEnabledFor(logging.DEBUG):
         sys.stderr.write(ui.redact(traceback.format_exc()))
+
+
+def customize(collection: invoke.Collection) -> None:
+    """What Invoke's parser says, in this tool's terms: "No idea what 'X' is!" becomes one `error:` line
+    with the closest task or flag, and `--help` shows a placeholder on repeatable flags (Invoke shows
+    none, so they read like booleans)."""
+    import difflib
+    import re
+
+    from invoke.parser import ParserContext
+
+    original = ParserContext.help_for
+
+    def help_for(context: ParserContext, flag: str) -> tuple[str, str]:
+        names, text = original(context, flag)
+        if hasattr(context.flags[flag].kind, "placeholder"):
+            names = ", ".join(f"{n}=INT" if n.startswith("--") else f"{n} INT" for n in names.split(", "))
+        if context.flags[flag].kind is list:
+            value = PLACEHOLDERS.get(max(context.flags[flag].names, key=len).strip("-"), "VALUE")
+            names = ", ".join(f"{n} {value}" if len(n) == 2 else f"{n}={value}" for n in names.split(", "))
+            text = text if "repeatable" in text else f"{text} (repeatable)"
+        return names, text
+
+    ParserContext.help_for = help_for  # type: ignore[method-assign,assignment]
+
+    def message(error: invoke.ParseError) -> str:
+        text = Exception.__str__(error)
+        unknown = re.fullmatch(r"No idea what '(.+)' is!", text)
+        if not unknown:
+            return f"error: {text}"
+        word, context = unknown.group(1), error.context
+        if word.startswith("-") and context is not None and context.name:
+            flags = sorted(name for name in context.flags if name.startswith("--"))
+            close = difflib.get_close_matches(word, flags, n=1)
+            hint = f"; did you mean {close[0]}?" if close else ""
+            return f"error: {word} is not a flag of {context.name}{hint} (invoke --help {context.name})"
+        close = difflib.get_close_matches(word, collection.task_names, n=1, cutoff=0.5)
+        hint = f"; did you mean {close[0]}?" if close else ""
+        return f"error: {word!r} is not a task{hint} (invoke --list shows them all)"
+
+    invoke.ParseError.__str__ = message  # type: ignore[method-assign,assignment]
 
 
 def check_project() -> None:

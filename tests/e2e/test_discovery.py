@@ -51,3 +51,33 @@ def test_readme_test_command_is_what_ci_runs_and_its_examples_use_real_flags():
             assert flag in flags[task], f"README: invoke {task} {flag}: no such flag"
             checked += 1
     assert checked >= 15
+
+
+def test_one_short_flag_scheme_across_every_task_and_integers_typed():
+    import tasks as front_door
+    from tasks.cli import SHORT
+
+    for name in front_door.ns.task_names:
+        for argument in front_door.ns[name].get_arguments():
+            shorts = [n for n in argument.names if len(n) == 1]
+            long = max(argument.names, key=len)
+            assert shorts == ([SHORT[long]] if long in SHORT else []), f"{name} --{long}: short flags {shorts}"
+    rollback = {max(a.names, key=len): a for a in front_door.ns["release.rollback"].get_arguments()}
+    assert rollback["revision"].kind("3") == 3  # typed: a word is a parse error (tested below)
+
+
+def test_a_mistyped_task_or_flag_gets_one_line_with_the_closest_name():
+    def run(*args):
+        return subprocess.run([sys.executable, "-m", "invoke", *args], cwd=ROOT, capture_output=True, text=True)
+
+    task = run("repo.publsh")
+    assert task.returncode == 1
+    assert task.stderr.strip() == ("error: 'repo.publsh' is not a task; did you mean repo.publish? "
+                                   "(invoke --list shows them all)")
+    flag = run("release.deploy", "--sett", "a=b")
+    assert flag.stderr.strip() == ("error: --sett is not a flag of release.deploy; did you mean --set? "
+                                   "(invoke --help release.deploy)")
+    typed = run("release.rollback", "--revision", "two")
+    assert typed.returncode == 1 and "two" in typed.stderr and "Traceback" not in typed.stderr
+    shown = run("--help", "release.deploy").stdout
+    assert "-s KEY=VALUE, --set=KEY=VALUE" in shown and "-f FILE, --values=FILE" in shown
