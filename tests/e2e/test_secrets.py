@@ -187,3 +187,12 @@ def test_a_basic_auth_repository_works_and_its_password_is_never_printed(cluster
         assert found(result.stdout + result.stderr, {"password": password, "wrong": "wrong-" + password}) == []
         assert "reader:" not in result.stdout + result.stderr
     assert found_in_files(cluster.project / "dist", {"password": password}) == []
+
+
+def test_a_password_in_invoke_yaml_is_masked_even_in_invokes_own_debug_log(project):
+    config = project / "invoke.yaml"
+    config.write_text(config.read_text().replace("url: dist/repo", "url: https://reader:Yaml-Pw-4711@127.0.0.1:9/c"))
+    for args in (("--debug", "config"), ("--debug", "repo.list"), ("repo.list",)):
+        result = invoke(project, *args, check=False)
+        assert "Yaml-Pw-4711" not in result.stdout + result.stderr, args
+        assert "https://***@127.0.0.1:9/c" in result.stdout + result.stderr
