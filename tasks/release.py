@@ -8,10 +8,12 @@ import sys
 import yaml
 from invoke import Collection, Context
 
-from tasks import deploy as dep
-from tasks import settings, ui
-from tasks.cli import ROOT, task
-from tasks.store import open_store
+from . import cluster, manifests, settings, ui
+from . import deploy as dep
+from . import values as vals
+from .cli import ROOT, task
+from .errors import ToolError
+from .store import open_store
 
 ENV_HELP = "environment from invoke.yaml (release.environments), e.g. staging"
 RELEASE_HELP = "release from invoke.yaml (release.releases); optional when there is only one"
@@ -22,7 +24,7 @@ DEPLOY_HELP = {
     "env": ENV_HELP, "release": RELEASE_HELP,
     "version": "exact chart version or constraint (~0.1, ^1.2, >=1.2 <2); default: the release's version",
     "set_": "KEY=VALUE, repeatable; ${DRONE_*}/${CI_*} expanded (${DRONE_COMMIT_SHA:0:7} too). "
-            f"Values layer: {dep.VALUES_ORDER}",
+            f"Values layer: {vals.VALUES_ORDER}",
     "values": "values file, repeatable; above the release's and the environment's files, below --set",
     "set_secret": "KEY=ENV_VAR, repeatable: the value comes from that variable and is never printed",
     "dry_run": "render and validate against the cluster; change nothing, print the manifest (Secrets masked)",
@@ -42,11 +44,11 @@ def _plan(c: Context, env: str | None, release: str | None, url: str | None, ver
                        public_url=repo.public_url)
 
 
-def _target(c: Context, env: str | None, release: str | None) -> tuple[settings.Environment, str, dep.Access]:
+def _target(c: Context, env: str | None, release: str | None) -> tuple[settings.Environment, str, cluster.Access]:
     """The environment, the release's name and how to reach the cluster, for tasks that need no chart."""
     environment, rel = settings.resolve_release(ROOT, c.config.get("release", {}), env_name=env, release_name=release)
-    dep.register_secrets(rel, os.environ)  # the release's notes and errors may hold them
-    return environment, rel.name, dep.cluster_access(environment, os.environ)
+    vals.register_secrets(rel, os.environ)  # the release's notes and errors may hold them
+    return environment, rel.name, cluster.cluster_access(environment, os.environ)
 
 
 @task(help=DEPLOY_HELP, iterable=["set_", "values", "set_secret"])
@@ -64,7 +66,7 @@ def deploy(c, env=None, release=None, version=None, set_=None, values=None, set_
         result = dep.run(plan, wait=wait, timeout=seconds, dry_run=dry_run)
     if dry_run:
         ui.say("values (secrets masked):\n" + yaml.safe_dump(plan.shown_values, sort_keys=True))
-        ui.say(dep.mask_secrets(result.get("manifest", "")))
+        ui.say(manifests.mask_secrets(result.get("manifest", "")))
         ui.say("dry run: nothing changed in the cluster")
         return result
     ui.table("deployed", ["release", "revision", "status", "chart", "namespace"], [(
@@ -85,7 +87,7 @@ def rollback(c, env=None, release=None, revision=None, wait=True, timeout="5m", 
     dep.confirm(environment, f"roll back {name} in {environment.name}", yes=yes, interactive=sys.stdin.isatty(),
                 ask=input)
     if revision is not None and not str(revision).isdigit():
-        raise dep.ToolError(f"--revision {revision!r}: a revision number, as invoke release.history lists them")
+        raise ToolError(f"--revision {revision!r}: a revision number, as invoke release.history lists them")
     current, target, now = dep.roll_back(access, environment.name, name, int(revision) if revision else None,
                                          wait=wait, timeout=seconds)
     ui.say(f"rolled back {name} in {environment.name} from revision {current['revision']} "

@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tasks import deploy, settings, ui
+from tasks import chart_source, cluster, deploy, manifests, settings, ui
+from tasks import values as vals
 from tasks.errors import ToolError
 
 ROOT = Path("/project")
@@ -27,14 +28,14 @@ def environment(**overrides):
 ])
 def test_ci_variables_expand_like_drone(text, expected):
     env = {"DRONE_BRANCH": "main", "DRONE_COMMIT_SHA": "abcdef0123456789", "CI_BUILD": "7"}
-    assert deploy.expand(text, env, "--set") == expected
+    assert vals.expand(text, env, "--set") == expected
 
 
 def test_only_ci_variables_expand_so_a_set_cannot_pull_in_a_secret():
     with pytest.raises(ToolError, match=r"--set: \$\{AWS_SECRET_ACCESS_KEY\} is not expanded"):
-        deploy.expand("${AWS_SECRET_ACCESS_KEY}", {"AWS_SECRET_ACCESS_KEY": "x"}, "--set")
+        vals.expand("${AWS_SECRET_ACCESS_KEY}", {"AWS_SECRET_ACCESS_KEY": "x"}, "--set")
     with pytest.raises(ToolError, match=r"\$\{DRONE_TAG\} is not set"):
-        deploy.expand("${DRONE_TAG}", {}, "--set")
+        vals.expand("${DRONE_TAG}", {}, "--set")
 
 
 @pytest.mark.parametrize("text, seconds", [("5m", 300), ("90s", 90), ("1h30m", 5400), ("42", 42)])
@@ -49,16 +50,16 @@ def test_bad_timeout_is_refused(text):
 
 
 def test_laptop_access_is_the_environments_context_never_the_current_one():
-    access = deploy.cluster_access(environment(), {})
+    access = cluster.cluster_access(environment(), {})
     assert (access.kubeconfig, access.context, access.namespace) == (None, "staging", "staging")
     with pytest.raises(ToolError, match=r"release.environments.staging.kube_context is not set"):
-        deploy.cluster_access(environment(kube_context=None, secrets_prefix=None), {})
+        cluster.cluster_access(environment(kube_context=None, secrets_prefix=None), {})
 
 
 def test_ci_access_builds_a_kubeconfig_from_prefixed_variables_and_registers_the_token_as_secret():
     env = {"STAGING_API_SERVER": "https://k8s.example.com", "STAGING_KUBERNETES_TOKEN": "tok-123456",
            "STAGING_KUBERNETES_CERTIFICATE": "Y2VydA==", "API_SERVER": "https://wrong.example.com"}
-    access = deploy.cluster_access(environment(), env)
+    access = cluster.cluster_access(environment(), env)
     config = yaml.safe_load(access.kubeconfig)
     assert config["clusters"][0]["cluster"] == {"server": "https://k8s.example.com",
                                                 "certificate-authority-data": "Y2VydA=="}
@@ -73,23 +74,23 @@ def test_ci_access_builds_a_kubeconfig_from_prefixed_variables_and_registers_the
 ])
 def test_a_partial_set_of_prefixed_credentials_fails_instead_of_falling_back(env, missing):
     with pytest.raises(ToolError, match=f"^{missing} is not set"):
-        deploy.cluster_access(environment(), env)
+        cluster.cluster_access(environment(), env)
 
 
 def test_prefix_without_kube_context_requires_the_ci_variables():
     with pytest.raises(ToolError, match="^STAGING_API_SERVER is not set"):
-        deploy.cluster_access(environment(kube_context=None), {"API_SERVER": "x", "KUBERNETES_TOKEN": "y"})
+        cluster.cluster_access(environment(kube_context=None), {"API_SERVER": "x", "KUBERNETES_TOKEN": "y"})
 
 
 def test_bad_ca_certificate_is_refused_naming_the_variable():
     env = {"STAGING_API_SERVER": "https://k", "STAGING_KUBERNETES_TOKEN": "tok-abc", "STAGING_KUBERNETES_CERTIFICATE": "%%"}
     with pytest.raises(ToolError, match="STAGING_KUBERNETES_CERTIFICATE is not base64"):
-        deploy.cluster_access(environment(), env)
+        cluster.cluster_access(environment(), env)
 
 
 def test_merge_is_helms_coalescing_maps_merge_other_values_replace():
     base = {"image": {"repository": "r", "tag": "1"}, "ports": [80], "keep": True}
-    assert deploy.merge(base, {"image": {"tag": "2"}, "ports": [443]}) == {
+    assert vals.merge(base, {"image": {"tag": "2"}, "ports": [443]}) == {
         "image": {"repository": "r", "tag": "2"}, "ports": [443], "keep": True}
 
 
@@ -101,12 +102,12 @@ ENTRIES = [{"version": v} for v in ["0.1.0", "0.1.5", "0.2.0", "1.2.0", "1.3.0-r
     (">=1.2, <2", "1.9.9"), ("0.1.0", "0.1.0"), ("~0.1 || ^2.0", "2.0.0"), ("1.3.0-rc.1", "1.3.0-rc.1"),
 ])
 def test_newest_version_matching_a_masterminds_style_constraint(constraint, chosen):
-    assert deploy.choose_version(ENTRIES, constraint, "app", "--version")["version"] == chosen
+    assert chart_source.choose_version(ENTRIES, constraint, "app", "--version")["version"] == chosen
 
 
 def test_prereleases_are_chosen_only_when_asked_for():
-    assert deploy.choose_version(ENTRIES, "^1.2", "app", "x")["version"] != "1.3.0-rc.1"
-    assert deploy.choose_version([{"version": "1.0.0-rc.1"}], None, "app", "x")["version"] == "1.0.0-rc.1"
+    assert chart_source.choose_version(ENTRIES, "^1.2", "app", "x")["version"] != "1.3.0-rc.1"
+    assert chart_source.choose_version([{"version": "1.0.0-rc.1"}], None, "app", "x")["version"] == "1.0.0-rc.1"
 
 
 @pytest.mark.parametrize("constraint, message", [
@@ -116,7 +117,7 @@ def test_prereleases_are_chosen_only_when_asked_for():
 ])
 def test_unsatisfiable_constraints_name_the_setting(constraint, message):
     with pytest.raises(ToolError, match=f"^release.releases.app.version: .*{message}"):
-        deploy.choose_version(ENTRIES, constraint, "app", "release.releases.app.version")
+        chart_source.choose_version(ENTRIES, constraint, "app", "release.releases.app.version")
 
 
 def rev(n, status):
@@ -184,7 +185,7 @@ data:
 
 
 def test_secret_values_are_masked_and_other_documents_kept_verbatim():
-    masked = deploy.mask_secrets(MANIFEST)
+    masked = manifests.mask_secrets(MANIFEST)
     assert "c2VjcmV0" not in masked and "KEY: '***'" in masked
     assert "# Source: app/templates/secret.yaml" in masked
     assert "# Source: app/templates/cm.yaml\napiVersion: v1\nkind: ConfigMap" in masked
@@ -192,7 +193,7 @@ def test_secret_values_are_masked_and_other_documents_kept_verbatim():
 
 def test_diff_marks_a_changed_secret_without_showing_it():
     changed = MANIFEST.replace("c2VjcmV0", "bmV3LXNlY3JldA==").replace("hello", "hi")
-    out = deploy.diff(MANIFEST, changed, "app")
+    out = manifests.diff(MANIFEST, changed, "app")
     assert "-  KEY: '***'\n+  KEY: '*** (changed)'" in out
     assert "SAME: '*** (changed)'" not in out
     assert "-  greeting: hello\n+  greeting: hi" in out
@@ -265,15 +266,15 @@ def test_ci_variables_that_hold_credentials_are_refused_with_the_reason(name):
     with pytest.raises(ToolError, match=rf"--set x=\${{{name}}}: \${{{name}}} is a credential \(DRONE_NETRC_\* and names "
                                         rf"ending in _TOKEN, _PASSWORD, _KEY, \.\.\. are never expanded\); to pass a "
                                         rf"secret, use --set-secret PATH={name}"):
-        deploy.expand(f"${{{name}}}", {name: "credential-value"}, f"--set x=${{{name}}}")
+        vals.expand(f"${{{name}}}", {name: "credential-value"}, f"--set x=${{{name}}}")
 
 
 def test_secret_paths_are_masked_in_a_copy_of_the_values_and_nothing_else():
     release = settings.Release("app", "app", None, (), ("image.tag=v1",), (("db.password", "DB_PW"),))
     env = {"DB_PW": "it's-a-s3cret: yes", "LIST": "second-item-secret", "SHORT": "x"}
-    values, paths = deploy.layered_values(release, environment(), [], [], ["hosts[1].key=LIST", "pin=SHORT"], env)
+    values, paths = vals.layered_values(release, environment(), [], [], ["hosts[1].key=LIST", "pin=SHORT"], env)
     assert paths == [("db", "password"), ("hosts", 1, "key"), ("pin",)]
-    shown = deploy.masked(values, paths)
+    shown = vals.masked(values, paths)
     assert shown == {"image": {"tag": "v1"}, "db": {"password": "***"}, "hosts": [None, {"key": "***"}], "pin": "***"}
     assert values["db"]["password"] == "it's-a-s3cret: yes" and values["pin"] == "x"  # what Helm gets is intact
 
@@ -281,7 +282,7 @@ def test_secret_paths_are_masked_in_a_copy_of_the_values_and_nothing_else():
 def test_a_secret_a_chart_copies_into_another_document_is_masked_in_its_data():
     ui.add_secret("pässwörd-in-a-configmap")
     manifest = MANIFEST.replace("greeting: hello", 'password: "p\\xE4ssw\\xF6rd-in-a-configmap"')
-    masked = deploy.mask_secrets(manifest)
+    masked = manifests.mask_secrets(manifest)
     assert "password: '***'" in masked and "xF6" not in masked
     assert "# Source: app/templates/cm.yaml\n" in masked
 

@@ -1,0 +1,91 @@
+"""Choosing and fetching the chart a release deploys: a version from the repository's index, or a folder.
+
+The index is untrusted (invariant 9): an entry without a digest is never deployed, and its package is
+read only from inside the repository, and only when its digest matches.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from . import charts, packaging, publish
+from . import index as idx
+from .errors import ToolError
+from .store import INDEX, Store
+
+
+def choose_version(entries: list[dict[str, Any]], constraint: str | None, chart: str, where: str) -> dict[str, Any]:
+    """The newest entry matching a Masterminds-style constraint (~1.2, ^1.2, 1.x, >=1.2 <2, a || b)."""
+    from semantic_version import NpmSpec, Version
+
+    if constraint is None:
+        candidates = [e for e in entries if "-" not in str(e.get("version"))] or entries
+        return max(candidates, key=lambda e: _parsed(e, Version))
+    if charts.SEMVER.match(constraint):
+        exact = [e for e in entries if e.get("version") == constraint]
+        if not exact:
+            raise ToolError(f"{where}: {chart} {constraint} is not in the repository; published: "
+                            f"{', '.join(str(e.get('version')) for e in entries[:10])}")
+        return exact[0]
+    try:
+        spec = NpmSpec(" ".join(constraint.replace(",", " ").split()))  # Masterminds: "," is AND
+    except ValueError:
+        raise ToolError(f"{where}: {constraint!r} is not a version constraint (e.g. ~0.1, ^1.2, >=1.2 <2)") from None
+    matching = [e for e in entries if _parsed(e, Version) in spec]
+    if not matching:
+        raise ToolError(f"{where}: no version of {chart} satisfies {constraint!r}; published: "
+                        f"{', '.join(str(e.get('version')) for e in entries[:10])}")
+    return max(matching, key=lambda e: _parsed(e, Version))
+
+
+def _parsed(entry: dict[str, Any], version_type: Any) -> Any:
+    try:
+        return version_type(str(entry.get("version")))
+    except ValueError:
+        return version_type("0.0.0-invalid")
+
+
+def fetch_chart(store: Store, chart: str, constraint: str | None, where: str,
+                public_url: str | None = None) -> tuple[str, bytes]:
+    """(version, archive) from the chart repository, verified against the index's digest.
+
+    The index is untrusted (invariant 9): an entry without a digest is never deployed, and its package is
+    read only from inside the repository (idx.package_key), nowhere else.
+    """
+    index, _ = publish.read_index(store)
+    if not index.entries.get(chart):
+        known = ", ".join(sorted(index.entries)[:10]) or "no charts yet"
+        raise ToolError(f"{store.url}: chart {chart!r} is not in this repository ({known}); publish it "
+                        "(invoke repo.publish) or fix repo.url")
+    entry = choose_version(index.entries[chart], constraint, chart, where)
+    listed = f"{store.url}/{INDEX}"
+    key = idx.package_key(entry, listed, (store.url, public_url))
+    if not entry.get("digest"):
+        raise ToolError(f"{listed}: {chart} {entry['version']} has no digest, so its package cannot be verified and "
+                        "is not deployed; publish the chart again (invoke repo.publish, with --force if the stored "
+                        "package differs) to record its digest")
+    found = store.read(key)
+    if found is None:
+        raise ToolError(f"{store.url}/{key}: in the index but missing from the repository; run invoke repo.publish")
+    if charts.digest(found[0]) != entry["digest"]:
+        raise ToolError(f"{store.url}/{key}: digest differs from index.yaml's; the repository is damaged, "
+                        "republish the chart (invoke repo.publish --force)")
+    return str(entry["version"]), found[0]
+
+
+def local_chart(root: Path, chart: str, work_dir: Path) -> tuple[str, bytes]:
+    """A chart folder in the checkout (./charts/NAME), packaged as repo.package would."""
+    folder = (root / chart).resolve()
+    if not (folder / "Chart.yaml").exists():
+        raise ToolError(f"chart {chart!r}: {folder}/Chart.yaml not found")
+    found = charts.read(folder, folder.parent)
+    built = packaging.build(charts.Tree([found]), folder.parent, work_dir / "local-packages", os.environ)
+    if built.failures:
+        raise ToolError(built.failures[0].message)
+    return found.version, built.packages[0].path.read_bytes()
+
+
+def is_local(chart: str) -> bool:
+    return chart.startswith(("./", "../", "/", "charts/"))

@@ -1,0 +1,82 @@
+"""Cluster access: which API server and credentials an environment uses, and Helm connected to it.
+
+CI gets the cluster from <PREFIX>_API_SERVER + <PREFIX>_KUBERNETES_TOKEN (the drone-helm convention);
+a laptop from its kubeconfig and the environment's kube_context. Never the current context.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+from . import helm, ui
+from .errors import ToolError
+from .settings import Environment
+
+
+@dataclass(frozen=True)
+class Access:
+    """How to reach the environment's cluster. `kubeconfig` may hold a token: never print it."""
+
+    kubeconfig: str | None
+    context: str | None
+    namespace: str
+    source: str  # for people: "kubeconfig context staging" or "STAGING_API_SERVER + STAGING_KUBERNETES_TOKEN"
+
+
+def cluster_access(environment: Environment, env: Mapping[str, str]) -> Access:
+    """CI: <PREFIX>_API_SERVER + <PREFIX>_KUBERNETES_TOKEN (+ _CERTIFICATE). Laptop: kubeconfig + kube_context.
+
+    Never the current context, and never an unprefixed variable: either would deploy to the wrong cluster.
+    """
+    prefix = environment.secrets_prefix
+    names = {k: f"{prefix}_{k}" for k in ("API_SERVER", "KUBERNETES_TOKEN", "KUBERNETES_CERTIFICATE")} if prefix else {}
+    present = {k: env[n] for k, n in names.items() if env.get(n)}
+    where = f"release.environments.{environment.name}"
+    if present or (prefix and not environment.kube_context):
+        for required in ("API_SERVER", "KUBERNETES_TOKEN"):
+            if required not in present:
+                raise ToolError(
+                    f"{names[required]} is not set ({where}.secrets_prefix is {prefix}); set it "
+                    f"(a Drone secret), or unset every {prefix}_* variable to use kube_context"
+                )
+        ui.add_secret(present["KUBERNETES_TOKEN"])
+        cluster: dict[str, Any] = {"server": present["API_SERVER"]}
+        if "KUBERNETES_CERTIFICATE" in present:
+            cluster["certificate-authority-data"] = present["KUBERNETES_CERTIFICATE"].strip()
+            try:
+                base64.b64decode(cluster["certificate-authority-data"], validate=True)
+            except ValueError:
+                raise ToolError(f"{names['KUBERNETES_CERTIFICATE']} is not base64; set the CA's PEM, base64-encoded") from None
+        kubeconfig = yaml.safe_dump({
+            "apiVersion": "v1", "kind": "Config", "current-context": environment.name,
+            "clusters": [{"name": environment.name, "cluster": cluster}],
+            "users": [{"name": environment.name, "user": {"token": present["KUBERNETES_TOKEN"]}}],
+            "contexts": [{"name": environment.name, "context": {
+                "cluster": environment.name, "user": environment.name, "namespace": environment.namespace}}],
+        })
+        return Access(kubeconfig, environment.name, environment.namespace,
+                      f"{names['API_SERVER']} + {names['KUBERNETES_TOKEN']}")
+    if not environment.kube_context:
+        raise ToolError(f"{where}.kube_context is not set; set it to a context of your kubeconfig "
+                        "(the current context is never used)")
+    return Access(None, environment.kube_context, environment.namespace, f"kubeconfig context {environment.kube_context}")
+
+
+@contextmanager
+def connect(access: Access) -> Iterator[Any]:
+    """Helm on the environment's cluster; when it cannot be reached, the error says what was tried."""
+    try:
+        with helm.cluster(access.kubeconfig, access.context, access.namespace) as config:
+            yield config
+    except ToolError as exc:
+        if "cluster unreachable" not in str(exc):
+            raise
+        tried = (f"context {access.context} of the kubeconfig in KUBECONFIG or ~/.kube/config"
+                 if access.kubeconfig is None else f"the API server in {access.source.split(' + ')[0]}")
+        raise ToolError(f"{exc} (tried {tried}; check it)") from exc

@@ -1,0 +1,62 @@
+"""Rendered manifests: Secrets masked (and any document holding a registered secret), and the diff of two."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from typing import Any
+
+import yaml
+
+from . import ui
+
+
+def _documents(manifest: str) -> list[tuple[str, Any]]:
+    """Each YAML document of a rendered manifest, with what it parses to (None if it does not)."""
+    documents = []
+    for text in re.split(r"^---\s*$", manifest, flags=re.MULTILINE):
+        try:
+            documents.append((text, yaml.safe_load(text)))
+        except yaml.YAMLError:
+            documents.append((text, None))
+    return documents
+
+
+def _secret_values(manifest: str) -> dict[tuple[str, str], Any]:
+    return {(str(doc.get("metadata", {}).get("name")), f"{field}.{key}"): value
+            for _, doc in _documents(manifest) if isinstance(doc, dict) and doc.get("kind") == "Secret"
+            for field in ("data", "stringData") if isinstance(doc.get(field), dict)
+            for key, value in doc[field].items()}
+
+
+def mask_secrets(manifest: str, changed: frozenset[tuple[str, str]] = frozenset()) -> str:
+    """Every Secret's data and stringData values replaced by ***, or `*** (changed)` for keys in `changed`.
+
+    Any other document that holds a registered secret (a chart may copy a value anywhere) is masked in its
+    data too, before it is dumped again; documents without one are kept verbatim.
+    """
+    out = []
+    for text, doc in _documents(manifest):
+        shown = ui.redact_data(doc)
+        if isinstance(doc, dict) and doc.get("kind") == "Secret":
+            name = str(doc.get("metadata", {}).get("name"))
+            for field in ("data", "stringData"):
+                if isinstance(doc.get(field), dict):
+                    shown[field] = {ui.redact(k): ui.MASK + (" (changed)" if (name, f"{field}.{k}") in changed else "")
+                                    for k in doc[field]}
+        if shown != doc or (isinstance(doc, dict) and doc.get("kind") == "Secret"):
+            comments = "".join(line + "\n" for line in text.strip("\n").splitlines() if line.startswith("#"))
+            text = "\n" + comments + yaml.safe_dump(shown, sort_keys=False)
+        out.append(text)
+    return "---".join(out)
+
+
+def diff(deployed: str, proposed: str, release: str) -> str:
+    """A unified diff of two rendered manifests; Secret values masked, a changed one marked as such."""
+    old, new = _secret_values(deployed), _secret_values(proposed)
+    changed = frozenset(k for k in new if k in old and old[k] != new[k])
+    lines = difflib.unified_diff(
+        mask_secrets(deployed).splitlines(keepends=True), mask_secrets(proposed, changed).splitlines(keepends=True),
+        fromfile=f"{release} (deployed)", tofile=f"{release} (this deploy)",
+    )
+    return "".join(lines)
