@@ -10,7 +10,7 @@ from typing import Any
 
 from invoke import Context
 
-from tasks import deploy, settings, ui, urls
+from tasks import settings, ui, urls
 from tasks.cli import ROOT, task
 from tasks.errors import ToolError
 
@@ -49,6 +49,8 @@ def _rows(c: Context) -> list[dict[str, str]]:
 
 def _cluster(environment: settings.Environment) -> str:
     try:
+        from tasks import deploy  # here, not at the top: `invoke --list` imports this module
+
         return deploy.cluster_access(environment, os.environ).source
     except ToolError as exc:
         return f"not usable: {exc}"
@@ -65,12 +67,10 @@ def _relative(path: Any) -> str:
         return str(path)
 
 
-@task(help={"json": "print JSON for machines"})
-def config(c, json=False):
+@task(help={"output": "table (default), json or yaml", "json": "the same as --output json"})
+def config(c, output=None, json=False):
     """Show every setting, its value and where it came from."""
+    fmt = ui.output_format(output, json)
     rows = _rows(c)
-    if json:
-        ui.emit_json(rows)
-    else:
-        ui.table("settings (task flag > PLUGIN_* > INVOKE_* / invoke.yaml > default)", ["setting", "value", "source"],
-                 [tuple(r.values()) for r in rows])
+    ui.render(rows, fmt, lambda: ui.table("settings (task flag > PLUGIN_* > INVOKE_* / invoke.yaml > default)",
+                                          ["setting", "value", "source"], [tuple(r.values()) for r in rows]))

@@ -18,6 +18,8 @@ URL_HELP = "repository: a folder, file://PATH or s3://BUCKET[/PREFIX] (default: 
 PUBLIC_HELP = "base URL written into index.yaml urls (default: repo.public_url; unset: relative urls)"
 FORCE_HELP = "replace an already published version whose content changed (loudly); never needed otherwise"
 DRY_HELP = "print the plan (chart, version, action) and write nothing to the repository"
+OUTPUT_HELP = "table (default), json or yaml: json and yaml print one document and nothing else on stdout"
+JSON_HELP = "the same as --output json"
 CHART_HELP = "only this chart (its name or its folder under charts/); repeatable; other folders may be broken"
 ATOMIC_HELP = "publish nothing unless every chart builds (default: repo.atomic; else a broken chart blocks only itself)"
 
@@ -91,8 +93,8 @@ def _package(s: settings.RepoSettings, chosen: list[str] | None) -> packaging.Re
     return result
 
 
-@task(help={"url": URL_HELP, "public_url": PUBLIC_HELP, "force": FORCE_HELP, "json": "print the plan as JSON"})
-def index(c, url=None, public_url=None, force=False, json=False):
+@task(help={"url": URL_HELP, "public_url": PUBLIC_HELP, "force": FORCE_HELP, "output": OUTPUT_HELP, "json": JSON_HELP})
+def index(c, url=None, public_url=None, force=False, output=None, json=False):
     """Merge the packages into the index; print the plan.
 
     Reads index.yaml from the repository, keeps every other entry and its `created`, and writes the
@@ -103,7 +105,7 @@ def index(c, url=None, public_url=None, force=False, json=False):
         open_store(s.url), packaging.built(s.packages_dir), public_url=s.public_url, force=force, created=idx.timestamp()
     )
     pub.save(plan, s.build_dir)
-    _show(plan, json)
+    _show(plan, ui.output_format(output, json))
     return plan
 
 
@@ -121,7 +123,7 @@ def sync(c, url=None, public_url=None, force=False, dry_run=False):
     plan = pub.load(s.build_dir, packages, url=s.url, public_url=s.public_url, force=force)
     if plan is None:  # no `repo.index` before this: plan now, and show it
         plan = pub.make_plan(store, packages, public_url=s.public_url, force=force, created=created)
-        _show(plan, False)
+        _show(plan, "table")
     return _apply(store, plan, packages, created, dry_run=dry_run)
 
 
@@ -148,14 +150,16 @@ def _apply(store: Store, plan: pub.Plan, packages: list[charts.Package], created
 
 
 @task(help={"url": URL_HELP, "public_url": PUBLIC_HELP, "chart": CHART_HELP, "force": FORCE_HELP, "dry_run": DRY_HELP,
-            "atomic": ATOMIC_HELP, "verbose": "show every chart in the plan, not only the ones that change"},
-      iterable=["chart"])
-def publish(c, url=None, public_url=None, chart=None, force=False, dry_run=False, atomic=False, verbose=False):
+            "atomic": ATOMIC_HELP, "verbose": "show every chart in the plan, not only the ones that change",
+            "output": OUTPUT_HELP}, iterable=["chart"])
+def publish(c, url=None, public_url=None, chart=None, force=False, dry_run=False, atomic=False, verbose=False,
+            output=None):
     """Package, index and sync: the command CI runs on master.
 
     Charts whose inputs did not change since they were published (their fingerprints, kept in
     index.yaml) are not rebuilt. A broken chart blocks only itself (unless --atomic).
     """
+    fmt = ui.output_format(output)
     s = _settings(c, url=url, public_url=public_url, atomic=atomic or None)
     store = open_store(s.url)
     if not store.writable:
@@ -169,14 +173,21 @@ def publish(c, url=None, public_url=None, chart=None, force=False, dry_run=False
     if result.failures and s.atomic:
         raise ToolError(f"{len(result.failures)} chart(s) failed ({', '.join(f.name for f in result.failures)}) "
                         f"and repo.atomic is on: nothing published to {s.url}")
+    steps = [{"chart": ch.name, "version": ch.version, "action": pub.UNCHANGED, "detail": "not rebuilt: inputs unchanged"}
+             for ch in skipped]
     if result.packages:
         created = idx.timestamp()
         plan = pub.make_plan(store, result.packages, public_url=s.public_url, force=force, created=created,
                              fingerprints=fresh, current=current)
-        _show(plan, False, verbose=verbose, not_rebuilt=len(skipped))
-        _apply(store, plan, result.packages, created, dry_run=dry_run, not_rebuilt=len(skipped))
+        if fmt == "table":
+            _show(plan, fmt, verbose=verbose, not_rebuilt=len(skipped))
+        plan = _apply(store, plan, result.packages, created, dry_run=dry_run, not_rebuilt=len(skipped))
+        steps = _plan_document(plan)["steps"] + steps
     else:
         ui.say(f"published to {s.url}: 0 new, {len(skipped)} unchanged ({len(skipped)} not rebuilt: inputs unchanged)")
+    failures = [{"chart": f.name, "folder": f.rel, "error": f.message} for f in result.failures]
+    ui.render({"url": s.url, "dry_run": dry_run, "steps": sorted(steps, key=lambda r: (r["chart"], r["version"])),
+               "failures": failures}, fmt, lambda: None)
     _finish("published", len(result.packages) + len(skipped), result.failures)
 
 
@@ -190,9 +201,10 @@ def serve(c, port=None, url=None):
 
 
 @task(help={"url": URL_HELP, "chart": "every version of this chart (default: the newest of each chart)",
-            "json": "print JSON for machines"}, name="list")
-def list_(c, url=None, chart=None, json=False):
+            "output": OUTPUT_HELP, "json": JSON_HELP}, name="list")
+def list_(c, url=None, chart=None, output=None, json=False):
     """List the repository's charts and versions."""
+    fmt = ui.output_format(output, json)
     s = _settings(c, url=url)
     index, _ = pub.read_index(open_store(s.url))
     if chart is not None and chart not in index.entries:
@@ -201,56 +213,54 @@ def list_(c, url=None, chart=None, json=False):
              "created": e.get("created", ""), "versions": len(versions), "digest": e.get("digest", "")}
             for name, versions in sorted(index.entries.items()) if chart in (None, name)
             for e in (versions if chart else versions[:1])]
-    if json:
-        ui.emit_json(rows)
-    else:
-        ui.table(f"{s.url}", ["chart", "version", "app version", "published", "versions"],
-                 [(r["chart"], r["version"], r["app_version"], r["created"], r["versions"]) for r in rows])
+    ui.render(rows, fmt, lambda: ui.table(
+        f"{s.url}", ["chart", "version", "app version", "published", "versions"],
+        [(r["chart"], r["version"], r["app_version"], r["created"], r["versions"]) for r in rows]))
 
 
-@task(help={"url": URL_HELP, "json": "print the findings as JSON"})
-def verify(c, url=None, json=False):
+@task(help={"url": URL_HELP, "output": OUTPUT_HELP, "json": JSON_HELP})
+def verify(c, url=None, output=None, json=False):
     """Check a live repository's packages, digests and index."""
+    fmt = ui.output_format(output, json)
     s = _settings(c, url=url)
     findings = checks.verify(open_store(s.url), s.public_url)
-    if json:
-        ui.emit_json([vars(f) for f in findings])
-    elif findings:
-        ui.table(f"findings in {s.url}", ["kind", "key", "detail"], [(f.kind, f.key, f.detail) for f in findings])
+    ui.render({"url": s.url, "ok": not findings, "findings": [vars(f) for f in findings]}, fmt, lambda: ui.table(
+        f"findings in {s.url}", ["kind", "key", "detail"], [(f.kind, f.key, f.detail) for f in findings]))
     if findings:
-        raise ToolError(f"{s.url}: {len(findings)} finding(s); the table above says what to do")
+        where = "the table above" if fmt == "table" else f"the {fmt} document"
+        raise ToolError(f"{s.url}: {len(findings)} finding(s); {where} says what to do for each")
     ui.say(f"{s.url}: index.yaml loads in Helm, every package present with its digest, no strays")
 
 
-@task(help={"url": URL_HELP, "json": "print the checks as JSON"})
-def doctor(c, url=None, json=False):
+@task(help={"url": URL_HELP, "output": OUTPUT_HELP, "json": JSON_HELP})
+def doctor(c, url=None, output=None, json=False):
     """Check an S3 repository's security settings."""
+    fmt = ui.output_format(output, json)
     s = _settings(c, url=url)
     store = open_store(s.url)
     if not isinstance(store, S3Store):
         raise ToolError(f"repo.url {s.url}: repo.doctor checks an S3 repository; pass --url s3://BUCKET")
     results = checks.doctor(store.settings())
-    if json:
-        ui.emit_json([vars(r) for r in results])
-    else:
-        ui.table(f"doctor for {s.url}", ["check", "status", "detail", "fix"],
-                 [(r.name, r.status, r.detail, r.fix) for r in results])
     failed = [r.name for r in results if r.status == checks.FAIL]
+    ui.render({"url": s.url, "ok": not failed, "checks": [vars(r) for r in results]}, fmt, lambda: ui.table(
+        f"doctor for {s.url}", ["check", "status", "detail", "fix"], [(r.name, r.status, r.detail, r.fix) for r in results]))
     if failed:
-        raise ToolError(f"{s.url}: {', '.join(failed)} failed; apply the fixes above")
+        where = "the table above" if fmt == "table" else f"the {fmt} document"
+        raise ToolError(f"{s.url}: {', '.join(failed)} failed; apply the fixes in {where}")
 
 
-def _show(plan: pub.Plan, as_json: bool, *, verbose: bool = True, not_rebuilt: int = 0) -> None:
+def _show(plan: pub.Plan, fmt: str, *, verbose: bool = True, not_rebuilt: int = 0) -> None:
     shown = [s for s in plan.steps if verbose or s.action != pub.UNCHANGED]
-    rows = [(s.package.name, s.package.version, s.action, s.detail) for s in shown]
-    if as_json:
-        keys = ("chart", "version", "action", "detail")
-        ui.emit_json({"url": plan.url, "steps": [dict(zip(keys, r)) | {"digest": s.package.digest}
-                                                 for r, s in zip(rows, shown)]})
-        return
     hidden = len(plan.steps) - len(shown) + not_rebuilt
     title = f"plan for {plan.url}" + (f" ({hidden} unchanged not shown; --verbose shows them)" if hidden else "")
-    ui.table(title, ["chart", "version", "action", "detail"], rows)
+    ui.render(_plan_document(plan), fmt, lambda: ui.table(
+        title, ["chart", "version", "action", "detail"],
+        [(s.package.name, s.package.version, s.action, s.detail) for s in shown]))
+
+
+def _plan_document(plan: pub.Plan) -> dict[str, Any]:
+    return {"url": plan.url, "steps": [{"chart": s.package.name, "version": s.package.version, "action": s.action,
+                                        "detail": s.detail, "digest": s.package.digest} for s in plan.steps]}
 
 
 def _advance(tree: charts.Tree) -> Any:

@@ -193,58 +193,113 @@ class _Redacting(io.TextIOBase):
         return self._stream.fileno()
 
 
+OUTPUTS = ("table", "json", "yaml")
+_documents_only = False  # --output json/yaml: stdout holds the document alone, messages go to stderr
+
+
+def _flag(name: str) -> bool:
+    """An environment variable as a boolean: unset, empty, 0, false, no and off are false."""
+    return os.environ.get(name, "").strip().lower() not in ("", "0", "false", "no", "off")
+
+
 def interactive() -> bool:
-    """A person at a terminal: rich output. CI, pipes and files get plain lines."""
-    return sys.stdout.isatty() and not os.environ.get("CI")
+    """A person at a terminal: rich tables and progress. CI (CI=true), pipes, files and NO_COLOR (any value,
+    as no-color.org says) get plain lines with no escape code at all."""
+    return sys.stdout.isatty() and not _flag("CI") and not os.environ.get("NO_COLOR")
+
+
+def output_format(output: str | None, as_json: bool = False) -> str:
+    """The --output of a task (--json is its alias); json and yaml keep stdout for the document alone."""
+    global _documents_only
+    chosen = (output or ("json" if as_json else "table")).strip().lower()
+    if chosen not in OUTPUTS:
+        from tasks.errors import ToolError
+
+        raise ToolError(f"--output {output!r}: use table, json or yaml")
+    _documents_only = chosen != "table"
+    return chosen
+
+
+def render(document: Any, output: str, table: Callable[[], None]) -> None:
+    """`document` for machines (json, yaml), else what `table` prints for people."""
+    if output == "json":
+        emit_json(document)
+    elif output == "yaml":
+        emit_yaml(document)
+    else:
+        table()
 
 
 def _console(stream: TextIO) -> Any:
     from rich.console import Console
 
-    plain = not interactive()
-    return Console(
-        file=cast(IO[str], _Redacting(stream)), no_color=plain or bool(os.environ.get("NO_COLOR")),
-        force_terminal=False if plain else None, width=200 if plain else None, highlight=False,
-        soft_wrap=plain,
-    )
+    return Console(file=cast(IO[str], _Redacting(stream)), highlight=False)
+
+
+def _line(stream: TextIO, text: str) -> None:
+    stream.write(redact(text) + "\n")
+    stream.flush()
 
 
 def say(message: str) -> None:
-    _console(sys.stdout).print(redact(message), markup=False)  # before rich wraps it over lines
+    stream = sys.stderr if _documents_only else sys.stdout
+    if interactive():
+        _console(stream).print(redact(message), markup=False)  # redacted before rich wraps it over lines
+    else:
+        _line(stream, message)
 
 
 def warn(message: str) -> None:
-    _console(sys.stderr).print(redact(f"warning: {message}"), markup=False, style="yellow")
+    if interactive():
+        _console(sys.stderr).print(redact(f"warning: {message}"), markup=False, style="yellow")
+    else:
+        _line(sys.stderr, f"warning: {message}")
 
 
 def error(message: str) -> None:
     """One failure among others that go on (a chart of the tree): the run still ends non-zero."""
-    _console(sys.stderr).print(redact(f"error: {message}"), markup=False, style="red")
+    if interactive():
+        _console(sys.stderr).print(redact(f"error: {message}"), markup=False, style="red")
+    else:
+        _line(sys.stderr, f"error: {message}")
 
 
 def table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    """A boxed table on a terminal; elsewhere the title and aligned plain columns, one line per row."""
+    rows = [[redact(str(cell)) for cell in row] for row in rows]
+    if not interactive():
+        say(f"{title}:" if rows else f"{title}: none")
+        if rows:
+            widths = [max(len(str(c)) for c in column) for column in zip(columns, *rows)]
+            for row in [list(columns), *rows]:
+                say("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+        return
     from rich import box
     from rich.table import Table
     from rich.text import Text
 
-    rows = list(rows)
-    if not interactive():
-        say(f"{title}:" if rows else f"{title}: none")
-    grid = Table(
-        *columns, title=redact(title) if interactive() else None, box=box.ROUNDED if interactive() else None,
-        show_edge=interactive(), pad_edge=interactive(),
-    )
+    grid = Table(*columns, title=redact(title), box=box.ROUNDED)
     for row in rows:
-        grid.add_row(*(Text(redact(str(cell))) for cell in row))  # Text: a "[x]" in a value is not markup
+        grid.add_row(*(Text(cell) for cell in row))  # Text: a "[x]" in a value is not markup
     if rows:
-        _console(sys.stdout).print(grid)
+        _console(sys.stderr if _documents_only else sys.stdout).print(grid)
+
+
+def _masked(document: Any) -> Any:
+    unescaped = json.dumps(document, ensure_ascii=False)  # compact: the C encoder
+    if urls.redact(unescaped) != unescaped or _holds_secret(unescaped):  # mask in the data, before it is encoded
+        return redact_data(document)
+    return document
 
 
 def emit_json(document: Any) -> None:
-    unescaped = json.dumps(document, ensure_ascii=False)  # compact: the C encoder
-    if urls.redact(unescaped) != unescaped or _holds_secret(unescaped):  # mask in the data, before JSON escapes it
-        document = redact_data(document)
-    sys.stdout.write(redact(json.dumps(document, indent=2, sort_keys=True)) + "\n")
+    sys.stdout.write(redact(json.dumps(_masked(document), indent=2, sort_keys=True)) + "\n")
+
+
+def emit_yaml(document: Any) -> None:
+    import yaml
+
+    sys.stdout.write(redact(yaml.safe_dump(_masked(document), sort_keys=True, allow_unicode=True)))
 
 
 def progress(items: Sequence[Any], label: str, describe: Callable[[Any], str]) -> Callable[[Any], None]:

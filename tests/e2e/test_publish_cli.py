@@ -30,7 +30,7 @@ def test_publish_to_s3_then_helm_reads_the_repository_and_pulls_every_chart(proj
 
 def test_the_repository_url_comes_from_invoke_repo_url_too(project, bucket):
     invoke(project, "repo.publish", env={**bucket.env, "INVOKE_REPO_URL": bucket.url})
-    assert set(bucket.objects()) == {"index.yaml", *(f"{n}-{v}.tgz" for n, v in CHARTS.items())}
+    assert set(bucket.objects()) == {"index.yaml", "index.html", *(f"{n}-{v}.tgz" for n, v in CHARTS.items())}
 
 
 def test_a_fresh_checkout_with_new_mtimes_republishes_nothing(tmp_path, bucket):
@@ -94,7 +94,7 @@ def test_bad_input_is_one_clear_line_exit_1_and_nothing_uploaded(project, bucket
     assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], result.stderr
     assert "Traceback" not in result.stderr + result.stdout
     if breakage:  # a broken chart blocks only itself: the others are published, and the run says so
-        assert set(bucket.objects()) - set(before) == {"index.yaml", "common-0.1.0.tgz", "hello-api-0.1.0.tgz"}
+        assert set(bucket.objects()) - set(before) == {"index.yaml", "index.html", "common-0.1.0.tgz", "hello-api-0.1.0.tgz"}
         assert result.stdout.strip().splitlines()[-1] == "published 2, failed 1: hello-world"
     else:
         assert bucket.objects() == before == {}  # a bad setting: nothing at all
@@ -156,7 +156,7 @@ def test_lint_fails_on_a_template_error_and_shows_it(project):
 def test_a_prefix_in_a_shared_bucket_is_a_repository_of_its_own(project, bucket, tmp_path):
     bucket.make_public()
     invoke(project, "repo.publish", "--url", f"{bucket.url}/team-a", env=bucket.env)
-    assert set(bucket.objects()) == {"team-a/index.yaml", *(f"team-a/{n}-{v}.tgz" for n, v in CHARTS.items())}
+    assert set(bucket.objects()) == {"team-a/index.yaml", "team-a/index.html", *(f"team-a/{n}-{v}.tgz" for n, v in CHARTS.items())}
     pulled = helm.pull("hello-world", "0.1.0", f"{bucket.http_url}/team-a", tmp_path)
     assert pulled.read_bytes() == bucket.get("team-a/hello-world-0.1.0.tgz")
     assert "no strays" in invoke(project, "repo.verify", "--url", f"{bucket.url}/team-a", env=bucket.env).stdout

@@ -13,7 +13,7 @@ ARTICLE_POLICY = {"Version": "2012-10-17", "Statement": [{
 
 def findings(project, url, env=None):
     result = invoke(project, "repo.verify", "--url", url, "--json", env=env, check=False)
-    return result.returncode, {(f["kind"], f["key"]) for f in json.loads(result.stdout)}, result.stderr
+    return result.returncode, {(f["kind"], f["key"]) for f in json.loads(result.stdout)["findings"]}, result.stderr
 
 
 def test_a_freshly_published_repository_verifies_clean(project, bucket):
@@ -32,7 +32,7 @@ def test_verify_finds_missing_tampered_and_stray_packages(project):
     code, found, stderr = findings(project, "dist/repo")
     assert code == 1
     assert found == {("missing", "common-0.1.0.tgz"), ("digest", "hello-api-0.1.0.tgz"), ("orphan", "stray-9.9.9.tgz")}
-    assert stderr.strip().endswith("3 finding(s); the table above says what to do")
+    assert stderr.strip().endswith("3 finding(s); the json document says what to do for each")  # no table printed
 
 
 @pytest.mark.parametrize("content, detail", [
@@ -44,12 +44,12 @@ def test_verify_reports_an_index_that_we_or_helm_cannot_load(project, content, d
     (project / "dist" / "repo" / "index.yaml").write_bytes(content)
     result = invoke(project, "repo.verify", "--json", check=False)
     assert result.returncode == 1
-    assert [f["kind"] for f in json.loads(result.stdout)] == ["index"] and detail in result.stdout
+    assert [f["kind"] for f in json.loads(result.stdout)["findings"]] == ["index"] and detail in result.stdout
 
 
 def doctor(project, bucket):
     result = invoke(project, "repo.doctor", "--url", bucket.url, "--json", env=bucket.env, check=False)
-    return result.returncode, {c["name"]: c["status"] for c in json.loads(result.stdout)}, result
+    return result.returncode, {c["name"]: c["status"] for c in json.loads(result.stdout)["checks"]}, result
 
 
 def test_doctor_passes_the_articles_private_bucket(project, bucket):
@@ -76,10 +76,10 @@ def test_doctor_fails_a_public_bucket_and_says_how_to_fix_it(project, bucket):
     assert code == 1
     assert statuses == {"bucket policy": "fail", "public access block": "warn", "bucket ACL": "fail",
                         "website hosting": "warn", "index.yaml": "warn"}
-    checks = {c["name"]: c for c in json.loads(result.stdout)}
+    checks = {c["name"]: c for c in json.loads(result.stdout)["checks"]}
     assert "aws:sourceVpce" in checks["bucket policy"]["fix"]
     assert "READ to AllUsers" in checks["bucket ACL"]["detail"]
-    assert result.stderr.strip() == f"error: {bucket.url}: bucket policy, bucket ACL failed; apply the fixes above"
+    assert result.stderr.strip() == f"error: {bucket.url}: bucket policy, bucket ACL failed; apply the fixes in the json document"
 
 
 def test_doctor_is_for_s3_repositories(project):

@@ -1,0 +1,71 @@
+"""Output for scripts and for people: --output json|yaml is one document on stdout; NO_COLOR and CI honoured."""
+
+import json
+import os
+import pty
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from tests.conftest import invoke
+
+PARSE = {"json": json.loads, "yaml": yaml.safe_load}
+
+
+@pytest.mark.parametrize("fmt", ["json", "yaml"])
+def test_every_repository_report_is_one_document_on_stdout(project, fmt):
+    published = invoke(project, "repo.publish", "--output", fmt)
+    document = PARSE[fmt](published.stdout)
+    assert {(s["chart"], s["action"]) for s in document["steps"]} == {
+        ("common", "new"), ("hello-api", "new"), ("hello-world", "new")}
+    assert "published to" in published.stderr  # people's lines go to stderr
+    assert [r["chart"] for r in PARSE[fmt](invoke(project, "repo.list", "-o", fmt).stdout)] == [
+        "common", "hello-api", "hello-world"]
+    assert PARSE[fmt](invoke(project, "repo.verify", "-o", fmt).stdout)["ok"] is True
+    assert any(r["setting"] == "repo.url" for r in PARSE[fmt](invoke(project, "config", "-o", fmt).stdout))
+    (project / "dist" / "repo" / "stray-1.0.0.tgz").write_bytes(b"not in the index")
+    failing = invoke(project, "repo.verify", "-o", fmt, check=False)
+    assert failing.returncode == 1
+    assert [f["kind"] for f in PARSE[fmt](failing.stdout)["findings"]] == ["orphan"]
+    assert failing.stderr.strip().endswith(f"the {fmt} document says what to do for each")
+    again = invoke(project, "repo.publish", "--output", fmt)
+    assert {s["detail"] for s in PARSE[fmt](again.stdout)["steps"]} == {"not rebuilt: inputs unchanged"}
+
+
+def test_json_stays_an_alias_and_a_bad_output_is_one_line(project):
+    assert json.loads(invoke(project, "repo.list", "--json").stdout) == []
+    bad = invoke(project, "repo.list", "--output", "xml", check=False)
+    assert bad.returncode == 1 and bad.stderr.strip() == "error: --output 'xml': use table, json or yaml"
+
+
+def on_a_terminal(project, *args, env):
+    """`invoke ARGS` with stdout on a pseudo-terminal, as a person runs it; everything it printed."""
+    leader, follower = pty.openpty()
+    base = {k: v for k, v in os.environ.items() if k not in ("CI", "NO_COLOR")}
+    process = subprocess.Popen([sys.executable, "-m", "invoke", *args], cwd=project, stdout=follower,
+                               stderr=follower, stdin=subprocess.DEVNULL, env={**base, "COLUMNS": "120", **env})
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    process.wait(120)
+    os.close(leader)
+    return b"".join(chunks).decode()
+
+
+def test_a_terminal_gets_tables_ci_and_no_color_get_plain_lines_without_escape_codes(project):
+    invoke(project, "repo.publish")
+    person = on_a_terminal(project, "repo.list", env={"CI": "false"})
+    assert "╭" in person and "\x1b[" in person  # CI=false is not CI: a person at a terminal
+    for env in ({"NO_COLOR": "1"}, {"CI": "true"}, {"CI": "1"}):
+        plain = on_a_terminal(project, "repo.list", env=env)
+        assert "\x1b[" not in plain and "╭" not in plain, env
+        assert "hello-world" in plain
