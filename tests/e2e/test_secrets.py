@@ -62,6 +62,7 @@ def test_repository_tasks_never_print_the_aws_secret_key_even_with_debug_logging
         ("--debug", "repo.publish", "--url", bucket.url),
         ("--debug", "repo.verify", "--url", bucket.url),
         ("repo.doctor", "--url", bucket.url, "--json"),
+        ("repo.package",),  # a publish that changed nothing built nothing: repo.index needs packages
         ("repo.index", "--url", bucket.url, "--json"),
         ("config", "--json"),
         ("--debug", "repo.publish", "--url", "s3://no-such-bucket-for-secrets"),
@@ -72,7 +73,7 @@ def test_repository_tasks_never_print_the_aws_secret_key_even_with_debug_logging
         codes.append(result.returncode)
         text = result.stdout + result.stderr
         assert not [value for value in forbidden if value in text], f"{' '.join(args)} printed a secret"
-    assert codes == [0, 0, 0, 0, 0, 0, 1]  # the last: a missing bucket, a failure path with --debug
+    assert codes == [0, 0, 0, 0, 0, 0, 0, 1]  # the last: a missing bucket, a failure path with --debug
 
 
 # --- every shape a secret takes, through every task that prints values or config ------------------
