@@ -85,11 +85,16 @@ def _files(folder: str, blobs: Mapping[str, str], digest: Any) -> None:
             if blob is None:
                 try:
                     with open(path, "rb") as handle:
-                        data = handle.read()
-                    blob = "git:" + hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
+                        blob = "git:" + _blob_id(handle)
                 except OSError:  # a dangling link or a loop: building the chart reports it
                     blob = "unreadable"
             digest.update(f"\0{os.path.relpath(path, folder)}\0{blob}".encode())
+
+
+def _blob_id(handle: Any) -> str:
+    """git's blob id of an open file (sha1 of "blob SIZE\0" and the content), streamed."""
+    sha1 = hashlib.sha1(b"blob %d\0" % os.fstat(handle.fileno()).st_size, usedforsecurity=False)
+    return hashlib.file_digest(handle, lambda: sha1).hexdigest()
 
 
 def _committed_blobs(root: Path, folders: list[str]) -> dict[str, str]:

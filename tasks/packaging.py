@@ -192,10 +192,10 @@ def built(out_dir: Path) -> list[Package]:
     return packages
 
 
-def comparable(data: bytes) -> dict[str, bytes]:
+def comparable(data: bytes, where: str) -> dict[str, bytes]:
     """An archive's files with each lock's `generated` time blanked: two archives of the same chart built
     at different times (ours, Helm's own `helm package`) hold the same files apart from that stamp."""
-    files = charts.archive_files(data)
+    files = charts.archive_files(data, where)
     for name, content in files.items():
         if name.endswith(("/Chart.lock", "/requirements.lock")):
             files[name] = b"\n".join(line for line in content.split(b"\n") if not line.startswith(b"generated:"))

@@ -100,11 +100,22 @@ def _classify(store: Store, index: idx.Index, package: Package, force: bool) -> 
     found = store.read(package.filename)
     if found and charts.digest(found[0]) == package.digest:
         return Step(package, REPLACE, "index entry out of date with the stored package: repaired", published)
-    if found and packaging.comparable(found[0]) == packaging.comparable(package.path.read_bytes()):
+    if found and _same_files(found[0], package, f"{store.url}/{package.filename}"):
         return Step(package, UNCHANGED, "same files as the published archive", published)
     if force:
         return Step(package, REPLACE, f"replaces sha256:{published[:12]}", published)
     return Step(package, CONFLICT, f"published as sha256:{published[:12]} with different content", published)
+
+
+def _same_files(published: bytes, package: Package, where: str) -> bool:
+    """The published archive holds the package's files (apart from timestamps, order, a lock's stamp). One
+    Helm would refuse to load (over its limits, not a chart archive) holds nothing the same: with --force
+    it is replaced, without it the version is a conflict, never a failure of the whole publish."""
+    try:
+        theirs = packaging.comparable(published, where)
+    except ToolError:
+        return False
+    return theirs == packaging.comparable(package.path.read_bytes(), str(package.path))
 
 
 def refuse_conflicts(plan: Plan) -> None:
