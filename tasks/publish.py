@@ -135,6 +135,23 @@ def apply(
     then the repository's page from that index."""
     refuse_conflicts(plan)
     uploaded: set[str] = set()
+    try:
+        return _apply(store, plan, packages, created, advance, sleep, uploaded)
+    except KeyboardInterrupt:
+        if INDEX in uploaded:
+            detail = "index.yaml was written: the publish is complete, only the page (index.html) may be stale"
+        else:
+            pending = sorted({s.package.filename for s in plan.writes} - uploaded)
+            detail = (f"uploaded {', '.join(sorted(uploaded)) or 'no package'}; not uploaded "
+                      f"{', '.join(pending) or 'nothing'}; index.yaml not written, so clients see none of it; "
+                      "run the publish again (the uploaded packages are adopted)")
+        raise KeyboardInterrupt(f"publish to {store.url} stopped: {detail}") from None
+
+
+def _apply(
+    store: Store, plan: Plan, packages: list[Package], created: str, advance: Callable[[Step], None],
+    sleep: Callable[[float], None], uploaded: set[str],
+) -> Plan:
     for attempt in range(ATTEMPTS):
         for step in plan.writes:
             if step.package.filename not in uploaded:
@@ -151,6 +168,7 @@ def apply(
                              fingerprints=plan.fingerprints)
             refuse_conflicts(plan)
             continue
+        uploaded.add(INDEX)
         _write_page(store, plan)
         return plan
     raise ToolError(

@@ -200,3 +200,26 @@ def test_a_publisher_that_keeps_losing_the_race_gives_up_clearly_and_leaves_the_
     with pytest.raises(ToolError, match=r"index.yaml: changed by someone else 12 times in a row .* run the publish again"):
         run(store, packages)
     assert store.read("alpha-1.0.0.tgz") is not None  # the package is there, unindexed: the next run adopts it
+
+
+def test_an_interrupted_publish_says_what_was_and_was_not_written(tmp_path):
+    class Interrupted(LocalStore):
+        def create(self, key, data):
+            if self.created:
+                raise KeyboardInterrupt
+            self.created.append(key)
+            return super().create(key, data)
+
+    for name in ("alpha", "beta"):
+        make_chart(tmp_path, name)
+    store = Interrupted(tmp_path / "repo")
+    store.created = []
+    with pytest.raises(KeyboardInterrupt) as stopped:
+        run(store, build(tmp_path))
+    assert str(stopped.value) == (
+        f"publish to {store.url} stopped: uploaded alpha-1.0.0.tgz; not uploaded beta-1.0.0.tgz; index.yaml not "
+        "written, so clients see none of it; run the publish again (the uploaded packages are adopted)")
+    assert store.read(INDEX) is None
+    again = LocalStore(tmp_path / "repo")
+    run(again, build(tmp_path))
+    assert {p.name for p in (tmp_path / "repo").glob("*.tgz")} == {"alpha-1.0.0.tgz", "beta-1.0.0.tgz"}
