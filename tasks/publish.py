@@ -100,14 +100,14 @@ def _classify(store: Store, index: idx.Index, package: Package, force: bool) -> 
     found = store.read(package.filename)
     if found and charts.digest(found[0]) == package.digest:
         return Step(package, REPLACE, "index entry out of date with the stored package: repaired", published)
-    if found and _same_files(found[0], package, f"{store.url}/{package.filename}"):
+    if found and same_files(found[0], package, f"{store.url}/{package.filename}"):
         return Step(package, UNCHANGED, "same files as the published archive", published)
     if force:
         return Step(package, REPLACE, f"replaces sha256:{published[:12]}", published)
     return Step(package, CONFLICT, f"published as sha256:{published[:12]} with different content", published)
 
 
-def _same_files(published: bytes, package: Package, where: str) -> bool:
+def same_files(published: bytes, package: Package, where: str) -> bool:
     """The published archive holds the package's files (apart from timestamps, order, a lock's stamp). One
     Helm would refuse to load (over its limits, not a chart archive) holds nothing the same: with --force
     it is replaced, without it the version is a conflict, never a failure of the whole publish."""
@@ -119,10 +119,17 @@ def _same_files(published: bytes, package: Package, where: str) -> bool:
 
 
 def refuse_conflicts(plan: Plan) -> None:
-    if plan.conflicts:
-        names = ", ".join(f"{s.package.name} {s.package.version}" for s in plan.conflicts)
+    refuse([(plan.url, plan.steps)])
+
+
+def refuse(targets: list[tuple[str, list[Step]]]) -> None:
+    """Nothing is written anywhere while any target holds one of the versions with other content."""
+    found = [(url, s) for url, steps in targets for s in steps if s.action == CONFLICT]
+    if found:
+        names = ", ".join(dict.fromkeys(f"{s.package.name} {s.package.version}" for _, s in found))
+        where = f" (in {', '.join(dict.fromkeys(url for url, _ in found))})" if len(targets) > 1 else ""
         raise ToolError(
-            f"{names}: already published with different content; a published version is immutable: "
+            f"{names}: already published with different content{where}; a published version is immutable: "
             "bump version in the chart's Chart.yaml (or pass --force to replace it)"
         )
 

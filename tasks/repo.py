@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+from contextlib import ExitStack
 from typing import Any
 
 from invoke import Collection, Context
 
-from tasks import charts, checks, dependencies, fingerprints, packaging, settings, ui
+from tasks import charts, checks, dependencies, fingerprints, packaging, registry, settings, ui
 from tasks import index as idx
 from tasks import publish as pub
 from tasks.cli import ROOT, task
@@ -151,44 +152,89 @@ def _apply(store: Store, plan: pub.Plan, packages: list[charts.Package], created
 
 @task(help={"url": URL_HELP, "public_url": PUBLIC_HELP, "chart": CHART_HELP, "force": FORCE_HELP, "dry_run": DRY_HELP,
             "atomic": ATOMIC_HELP, "verbose": "show every chart in the plan, not only the ones that change",
-            "output": OUTPUT_HELP}, iterable=["chart"])
+            "output": OUTPUT_HELP, "mirror": "an OCI registry to push to as well, oci://HOST/PATH (default: "
+            "repo.mirrors)"}, iterable=["chart", "mirror"])
 def publish(c, url=None, public_url=None, chart=None, force=False, dry_run=False, atomic=False, verbose=False,
-            output=None):
+            output=None, mirror=None):
     """Package, index and sync: the command CI runs on master.
 
     Charts whose inputs did not change since they were published (their fingerprints, kept in
-    index.yaml) are not rebuilt. A broken chart blocks only itself (unless --atomic).
+    index.yaml) are not rebuilt. A broken chart blocks only itself (unless --atomic). OCI mirrors get
+    the same versions, under the same immutability contract.
     """
     fmt = ui.output_format(output)
-    s = _settings(c, url=url, public_url=public_url, atomic=atomic or None)
-    store = open_store(s.url)
-    if not store.writable:
+    s = _settings(c, url=url, public_url=public_url, atomic=atomic or None, mirrors=mirror)
+    store = None if s.url.startswith("oci://") else open_store(s.url)
+    if store is not None and not store.writable:
         raise read_only(store)
     tree = _tree(s, chart)
-    current = pub.read_index(store)
-    fresh = fingerprints.of(tree.charts, s.root, packaging.epoch(os.environ))
-    skipped = pub.not_rebuilt(tree, current[0], fresh, force)
-    todo = charts.Tree([ch for ch in tree.charts if ch not in skipped], tree.failures, tree.warnings)
-    result = packaging.build(todo, s.charts_dir, s.packages_dir, os.environ, _repositories(s), _advance(todo), _failed)
-    if result.failures and s.atomic:
-        raise ToolError(f"{len(result.failures)} chart(s) failed ({', '.join(f.name for f in result.failures)}) "
-                        f"and repo.atomic is on: nothing published to {s.url}")
-    steps = [{"chart": ch.name, "version": ch.version, "action": pub.UNCHANGED, "detail": "not rebuilt: inputs unchanged"}
-             for ch in skipped]
-    if result.packages:
+    with ExitStack() as stack:
+        registries = [stack.enter_context(registry.session(u, os.environ))
+                      for u in ([] if store else [s.url]) + list(s.mirrors)]
+        current = pub.read_index(store) if store else None
+        fresh = fingerprints.of(tree.charts, s.root, packaging.epoch(os.environ))
+        skipped = [ch for ch in pub.not_rebuilt(tree, current[0], fresh, force) if all(
+            registry.tag(ch.version) in registry.versions(r, ch.name) for r in registries)] if current else []
+        todo = charts.Tree([ch for ch in tree.charts if ch not in skipped], tree.failures, tree.warnings)
+        result = packaging.build(todo, s.charts_dir, s.packages_dir, os.environ, _repositories(s), _advance(todo),
+                                 _failed)
+        if result.failures and s.atomic:
+            raise ToolError(f"{len(result.failures)} chart(s) failed ({', '.join(f.name for f in result.failures)}) "
+                            f"and repo.atomic is on: nothing published to {s.url}")
         created = idx.timestamp()
         plan = pub.make_plan(store, result.packages, public_url=s.public_url, force=force, created=created,
-                             fingerprints=fresh, current=current)
-        if fmt == "table":
+                             fingerprints=fresh, current=current) if store and result.packages else None
+        pushes = [(r, registry.plan(r, result.packages, force)) for r in registries]
+        pub.refuse(([(plan.url, plan.steps)] if plan else []) + [(r.url, steps) for r, steps in pushes])
+        if fmt == "table" and plan:
             _show(plan, fmt, verbose=verbose, not_rebuilt=len(skipped))
-        plan = _apply(store, plan, result.packages, created, dry_run=dry_run, not_rebuilt=len(skipped))
-        steps = _plan_document(plan)["steps"] + steps
-    else:
-        ui.say(f"published to {s.url}: 0 new, {len(skipped)} unchanged ({len(skipped)} not rebuilt: inputs unchanged)")
-    failures = [{"chart": f.name, "folder": f.rel, "error": f.message} for f in result.failures]
-    ui.render({"url": s.url, "dry_run": dry_run, "steps": sorted(steps, key=lambda r: (r["chart"], r["version"])),
-               "failures": failures}, fmt, lambda: None)
+        if plan:
+            plan = _apply(store, plan, result.packages, created, dry_run=dry_run, not_rebuilt=len(skipped))
+        elif store:
+            ui.say(f"published to {s.url}: 0 new, {len(skipped)} unchanged ({len(skipped)} not rebuilt: inputs "
+                   "unchanged)")
+        for r, steps in pushes:
+            _push(r, steps, fmt, verbose=verbose, dry_run=dry_run, held=[*([s.url] if store else [])],
+                  not_rebuilt=len(skipped))
+    skipped_rows = [{"chart": ch.name, "version": ch.version, "action": pub.UNCHANGED,
+                     "detail": "not rebuilt: inputs unchanged", "digest": ""} for ch in skipped]
+    ui.render({"url": s.url, "dry_run": dry_run, "failures": [{"chart": f.name, "folder": f.rel, "error": f.message}
+                                                               for f in result.failures],
+               "steps": sorted((_plan_document(plan)["steps"] if plan else
+                                _steps_document(pushes[0][1]) if pushes and not store else []) + skipped_rows,
+                               key=lambda r: (r["chart"], r["version"])),
+               "mirrors": {r.url: _steps_document(steps) for r, steps in pushes if r.url != s.url}}, fmt, lambda: None)
     _finish("published", len(result.packages) + len(skipped), result.failures)
+
+
+def _push(target: registry.Registry, steps: list[pub.Step], fmt: str, *, verbose: bool, dry_run: bool,
+          held: list[str], not_rebuilt: int) -> None:
+    """One registry's share of a publish: its plan, then the pushes; a failure says what the others hold."""
+    if fmt == "table" and any(verbose or st.action != pub.UNCHANGED for st in steps):
+        ui.table(f"plan for {target.url}", ["chart", "version", "action", "detail"],
+                 [(st.package.name, st.package.version, st.action, st.detail) for st in steps
+                  if verbose or st.action != pub.UNCHANGED])
+    if dry_run:
+        ui.say(f"dry run: nothing pushed to {target.url}")
+        return
+    try:
+        pushed = registry.push(target, steps)
+    except ToolError as exc:
+        others = "; ".join(f"{url} holds every version of this publish" for url in held)
+        raise ToolError(f"{exc}; {others}" if others else str(exc)) from None
+    for st in pushed:
+        if st.action == pub.REPLACE:
+            ui.warn(f"REPLACED {st.package.name} {st.package.version} in {target.url}: {st.detail}")
+    actions = [st.action for st in steps]
+    replaced = f", {actions.count(pub.REPLACE)} replaced" if pub.REPLACE in actions else ""
+    ui.say(f"pushed to {target.url}: {actions.count(pub.NEW)} new{replaced}, "
+           f"{actions.count(pub.UNCHANGED) + not_rebuilt} unchanged")
+    held.append(target.url)
+
+
+def _steps_document(steps: list[pub.Step]) -> list[dict[str, Any]]:
+    return [{"chart": st.package.name, "version": st.package.version, "action": st.action, "detail": st.detail,
+             "digest": st.package.digest} for st in steps]
 
 
 @task(help={"port": "port on 127.0.0.1 (default 8879, Helm 2's `helm serve` port)", "url": URL_HELP})
@@ -259,8 +305,7 @@ def _show(plan: pub.Plan, fmt: str, *, verbose: bool = True, not_rebuilt: int = 
 
 
 def _plan_document(plan: pub.Plan) -> dict[str, Any]:
-    return {"url": plan.url, "steps": [{"chart": s.package.name, "version": s.package.version, "action": s.action,
-                                        "detail": s.detail, "digest": s.package.digest} for s in plan.steps]}
+    return {"url": plan.url, "steps": _steps_document(plan.steps)}
 
 
 def _advance(tree: charts.Tree) -> Any:

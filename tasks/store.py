@@ -285,5 +285,36 @@ class HttpStore:
         raise ToolError(f"repo.url {self.url}: an HTTP repository cannot be listed; check the bucket or folder behind it")
 
 
+_ECR = re.compile(r"^(\d{12})\.dkr\.ecr(?:-fips)?\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?$")
+
+
+def ecr_credentials(host: str) -> tuple[str, str] | None:
+    """(user, password) for an Amazon ECR registry, from ECR's authorization token through boto3's standard
+    credential chain (no docker, no aws CLI); None for any other host. The password is a secret."""
+    match = _ECR.match(host)
+    if match is None:
+        return None
+    import base64
+
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+
+    try:
+        ecr = boto3.client("ecr", region_name=match.group(2))
+        token = ecr.get_authorization_token(registryIds=[match.group(1)])["authorizationData"][0]["authorizationToken"]
+    except NoCredentialsError:
+        raise ToolError(f"oci://{host}: no AWS credentials for ECR; set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY "
+                        "(or AWS_PROFILE)") from None
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "")
+        raise ToolError(f"oci://{host}: ECR refused an authorization token ({code}); check the AWS credentials and "
+                        "their ecr:GetAuthorizationToken permission") from None
+    except BotoCoreError as exc:
+        raise ToolError(f"oci://{host}: ECR authorization failed ({exc}); check AWS_ENDPOINT_URL_ECR and the "
+                        "network") from None
+    user, _, password = base64.b64decode(token).decode().partition(":")
+    return user, password
+
+
 def read_only(store: Store) -> ToolError:
     return ToolError(f"repo.url {store.url}: an HTTP repository is read only; publish to s3:// or a folder")

@@ -1,0 +1,138 @@
+"""An OCI registry as a chart repository: oci://HOST/PATH holds each chart as HOST/PATH/NAME:VERSION.
+
+The contract is the classic repository's (invariant 2): a version the registry lacks is pushed; one it
+holds with the same content is left alone (compared by the archive's digest, else by its files); one with
+other content is refused, unless --force pushes over the tag, loudly. There is no index.yaml.
+Credentials come from HELM_REGISTRY_USERNAME and HELM_REGISTRY_PASSWORD, or for an ECR host from ECR's
+token through boto3's credential chain; the login lands in a private temporary folder removed at the end,
+never in the user's Helm configuration. Plain HTTP is used for a loopback registry only.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from tasks import charts, helm, publish, ui
+from tasks.charts import Package
+from tasks.errors import ToolError
+from tasks.publish import CONFLICT, NEW, REPLACE, UNCHANGED, Step
+from tasks.store import ecr_credentials
+
+USERNAME, PASSWORD = "HELM_REGISTRY_USERNAME", "HELM_REGISTRY_PASSWORD"
+_LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+@dataclass
+class Registry:
+    url: str  # oci://HOST[:PORT]/PATH, as settings.normalize_repo_url left it
+    client: Any
+    work: Path  # the session's private folder: credentials, pulled archives
+
+    @property
+    def host(self) -> str:
+        return urlsplit(self.url).netloc
+
+    @property
+    def plain_http(self) -> bool:
+        return urlsplit(self.url).hostname in _LOOPBACK
+
+    def reference(self, chart: str) -> str:
+        return f"{self.url}/{chart}"
+
+
+def tag(version: str) -> str:
+    """OCI tags cannot hold '+': Helm writes a SemVer build suffix as '_'."""
+    return version.replace("+", "_")
+
+
+@contextmanager
+def session(url: str, env: Mapping[str, str]) -> Iterator[Registry]:
+    """A logged-in client for the registry (when there are credentials); nothing of it outlives the block."""
+    with tempfile.TemporaryDirectory(prefix="invoke-oci-") as tmp:  # mode 0700: the login is for this run only
+        work = Path(tmp)
+        plain = urlsplit(url).hostname in _LOOPBACK
+        registry = Registry(url, helm.registry_client(plain_http=plain, credentials_file=work / "config.json"), work)
+        credentials = _credentials(registry.host, env)
+        if credentials is not None:
+            ui.add_secret(credentials[1])
+            try:
+                helm.registry_login(registry.client, registry.host, *credentials, plain_http=plain)
+            except ToolError as exc:
+                raise ToolError(f"{url}: login as {credentials[0]!r} refused ({_cause(exc)}); check "
+                                f"{USERNAME} and {PASSWORD}") from None
+        yield registry
+
+
+def _credentials(host: str, env: Mapping[str, str]) -> tuple[str, str] | None:
+    if env.get(USERNAME) or env.get(PASSWORD):
+        if not (env.get(USERNAME) and env.get(PASSWORD)):
+            raise ToolError(f"oci://{host}: set both {USERNAME} and {PASSWORD}, or neither")
+        return env[USERNAME], env[PASSWORD]
+    return ecr_credentials(host)
+
+
+def _cause(exc: ToolError) -> str:
+    return str(exc).split(": ", 1)[-1]
+
+
+def versions(registry: Registry, chart: str) -> list[str]:
+    """The tags the registry holds for a chart, newest first; [] for a chart it has never seen."""
+    try:
+        return helm.registry_tags(registry.client, registry.reference(chart)) or []
+    except ToolError as exc:
+        raise ToolError(f"{registry.url}: cannot list {chart} ({_cause(exc)}); check the registry and its "
+                        f"credentials ({USERNAME}, {PASSWORD})") from None
+
+
+def fetch(registry: Registry, chart: str, version: str) -> bytes:
+    """The archive the registry holds for CHART:VERSION."""
+    folder = Path(tempfile.mkdtemp(dir=registry.work))
+    try:
+        return helm.registry_pull(registry.client, registry.reference(chart), version, folder,
+                                  plain_http=registry.plain_http).read_bytes()
+    except ToolError as exc:
+        raise ToolError(f"{registry.reference(chart)}:{tag(version)}: cannot be pulled ({_cause(exc)})") from None
+
+
+def plan(registry: Registry, packages: list[Package], force: bool) -> list[Step]:
+    """What pushing `packages` means for this registry, as publish's steps."""
+    steps = []
+    for package in packages:
+        if tag(package.version) not in versions(registry, package.name):
+            steps.append(Step(package, NEW))
+            continue
+        held = fetch(registry, package.name, package.version)
+        where = f"{registry.reference(package.name)}:{tag(package.version)}"
+        if charts.digest(held) == package.digest:
+            steps.append(Step(package, UNCHANGED, published=package.digest))
+        elif publish.same_files(held, package, where):
+            steps.append(Step(package, UNCHANGED, "same files as the pushed archive", charts.digest(held)))
+        elif force:
+            steps.append(Step(package, REPLACE, f"replaces sha256:{charts.digest(held)[:12]}", charts.digest(held)))
+        else:
+            steps.append(Step(package, CONFLICT, f"pushed as sha256:{charts.digest(held)[:12]} with different "
+                                                 "content", charts.digest(held)))
+    return steps
+
+
+def push(registry: Registry, steps: list[Step], advance: Callable[[Step], None] = lambda step: None) -> list[Step]:
+    """Push the new and replacing versions; what was pushed, in order (a failure says what was)."""
+    pushed: list[Step] = []
+    for step in steps:
+        if step.action not in (NEW, REPLACE):
+            continue
+        try:
+            helm.registry_push(registry.client, step.package.path, registry.url, plain_http=registry.plain_http)
+        except ToolError as exc:
+            done = ", ".join(f"{s.package.name} {s.package.version}" for s in pushed) or "nothing"
+            raise ToolError(f"{registry.url}: pushing {step.package.name} {step.package.version} failed "
+                            f"({_cause(exc)}); pushed before it: {done}; run the publish again") from None
+        pushed.append(step)
+        advance(step)
+    return pushed

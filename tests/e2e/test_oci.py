@@ -1,0 +1,107 @@
+"""OCI registries under the repository's contract, on Debian's docker-registry on 127.0.0.1."""
+
+import base64
+import json
+
+import helm_python
+import pytest
+
+from tasks import store
+from tests.conftest import invoke
+from tests.support.registry import oci_registry
+
+USER, PASSWORD = "ci-bot", "Reg1stry-pa55word"
+
+
+@pytest.fixture
+def registry(tmp_path):
+    with oci_registry(tmp_path / "registry") as host:
+        yield host
+
+
+def pull(reference, destination):
+    """Helm's own client pulls it; the archive's bytes."""
+    destination.mkdir(parents=True)
+    helm_python.pull(reference, version="0.1.0", destination=destination, plain_http=True)
+    return (destination / f"{reference.rsplit('/', 1)[-1]}-0.1.0.tgz").read_bytes()
+
+
+def tags(host, chart):
+    client = helm_python.RegistryClient(plain_http=True)
+    return client.tags(f"oci://{host}/charts/{chart}")
+
+
+def test_publish_republish_refuse_and_force_against_a_registry_and_helm_pulls_what_was_pushed(project, registry,
+                                                                                              tmp_path):
+    url = f"oci://{registry}/charts"
+    first = invoke(project, "repo.publish", "--url", url, "--output", "json")
+    assert {(s["chart"], s["action"]) for s in json.loads(first.stdout)["steps"]} == {
+        ("common", "new"), ("hello-api", "new"), ("hello-world", "new")}
+    assert tags(registry, "hello-world") == ["0.1.0"]
+    ours = (project / "dist" / "packages" / "hello-world-0.1.0.tgz").read_bytes()
+    assert pull(f"{url}/hello-world", tmp_path / "pulled") == ours
+    again = invoke(project, "repo.publish", "--url", url)
+    assert f"pushed to {url}: 0 new, 3 unchanged" in again.stdout
+    values = project / "charts" / "hello-world" / "values.yaml"
+    values.write_text(values.read_text().replace("replicaCount: 1", "replicaCount: 3"))
+    refused = invoke(project, "repo.publish", "--url", url, check=False)
+    assert refused.returncode == 1
+    assert refused.stderr.strip().splitlines() == [
+        ("error: hello-world 0.1.0: already published with different content; a published version is immutable: "
+        "bump version in the chart's Chart.yaml (or pass --force to replace it)")]
+    assert pull(f"{url}/hello-world", tmp_path / "still") == ours  # nothing was pushed
+    forced = invoke(project, "repo.publish", "--url", url, "--force")
+    assert f"REPLACED hello-world 0.1.0 in {url}" in forced.stderr
+    replaced = pull(f"{url}/hello-world", tmp_path / "forced")
+    assert replaced == (project / "dist" / "packages" / "hello-world-0.1.0.tgz").read_bytes() != ours
+
+
+def test_a_registry_with_basic_auth_takes_named_credentials_and_a_wrong_one_is_one_line(project, tmp_path):
+    with oci_registry(tmp_path / "private", USER, PASSWORD) as host:
+        url = f"oci://{host}/charts"
+        wrong = invoke(project, "repo.publish", "--url", url, check=False,
+                       env={"HELM_REGISTRY_USERNAME": USER, "HELM_REGISTRY_PASSWORD": "not-the-password"})
+        assert wrong.returncode == 1
+        lines = wrong.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith(f"error: {url}: login as 'ci-bot' refused")
+        assert "HELM_REGISTRY_PASSWORD" in lines[0] and "not-the-password" not in wrong.stdout + wrong.stderr
+        anonymous = invoke(project, "repo.publish", "--url", url, check=False)
+        assert anonymous.returncode == 1 and f"error: {url}: cannot list" in anonymous.stderr
+        scratch = tmp_path / "scratch"
+        scratch.mkdir()
+        ok = invoke(project, "repo.publish", "--url", url, "--debug",
+                    env={"HELM_REGISTRY_USERNAME": USER, "HELM_REGISTRY_PASSWORD": PASSWORD, "TMPDIR": str(scratch)})
+        assert f"pushed to {url}: 3 new, 0 unchanged" in ok.stdout
+        everything = ok.stdout + ok.stderr
+        assert PASSWORD not in everything and base64.b64encode(PASSWORD.encode()).decode() not in everything
+        client = helm_python.RegistryClient(plain_http=True, credentials_file=tmp_path / "test-login.json")
+        client.login(host, USER, PASSWORD, plain_http=True)
+        assert client.tags(f"{url}/hello-world") == ["0.1.0"]
+    assert list(scratch.iterdir()) == []  # the tool's login lived in a private folder, removed at the end
+
+
+def test_a_classic_repository_and_an_oci_mirror_in_one_publish_immutable_in_both(project, registry, bucket):
+    mirror = f"oci://{registry}/mirror"
+    invoke(project, "repo.publish", "--url", bucket.url, "--mirror", mirror, env=bucket.env)
+    client = helm_python.RegistryClient(plain_http=True)
+    assert client.tags(f"{mirror}/hello-world") == ["0.1.0"]
+    before = bucket.objects()
+    values = project / "charts" / "hello-world" / "values.yaml"
+    values.write_text(values.read_text().replace("replicaCount: 1", "replicaCount: 4"))
+    refused = invoke(project, "repo.publish", "--url", bucket.url, "--mirror", mirror, env=bucket.env, check=False)
+    assert refused.returncode == 1 and "hello-world 0.1.0: already published with different content" in refused.stderr
+    assert bucket.objects() == before
+    chart_yaml = project / "charts" / "hello-world" / "Chart.yaml"
+    chart_yaml.write_text(chart_yaml.read_text().replace("version: 0.1.0", "version: 0.2.0"))
+    bumped = invoke(project, "repo.publish", "--url", bucket.url, "--mirror", mirror, env=bucket.env)
+    assert f"pushed to {mirror}: 1 new, 2 unchanged" in bumped.stdout
+    assert client.tags(f"{mirror}/hello-world") == ["0.2.0", "0.1.0"]
+
+
+def test_an_ecr_host_logs_in_with_ecrs_token_through_boto3(moto_endpoint, monkeypatch):
+    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                       "AWS_ENDPOINT_URL_ECR": moto_endpoint}.items():
+        monkeypatch.setenv(key, value)
+    user, password = store.ecr_credentials("123456789012.dkr.ecr.eu-west-1.amazonaws.com")
+    assert user == "AWS" and password
+    assert store.ecr_credentials("registry.example.com") is None
