@@ -86,6 +86,45 @@ def pull(chart: str, version: str, repo_url: str, destination: Path) -> Path:
     return destination / f"{chart}-{version}.tgz"
 
 
+# --- OCI registries -----------------------------------------------------------------------------
+
+def registry_client(*, plain_http: bool, credentials_file: Path) -> Any:
+    """Helm's registry client; logins go to `credentials_file`, never to the user's Helm config."""
+    with _helm("registry client") as helm:
+        return helm.RegistryClient(plain_http=plain_http, credentials_file=credentials_file)
+
+
+def registry_login(client: Any, host: str, username: str, password: str, *, plain_http: bool) -> None:
+    with _helm(f"registry login {host} --username {username} --password-stdin"):
+        client.login(host, username, password, plain_http=plain_http)
+
+
+def registry_tags(client: Any, reference: str) -> list[str] | None:
+    """The versions of oci://HOST/PATH/CHART, newest first; None when the registry has no such repository."""
+    import helm_python
+
+    with _helm(f"show chart {reference} (tags)"):
+        try:
+            tags: list[str] = client.tags(reference)
+        except helm_python.HelmRegistryError as exc:
+            if "name unknown" in str(exc) or "404" in str(exc):
+                return None
+            raise
+        return tags
+
+
+def registry_push(client: Any, archive: Path, remote: str, *, plain_http: bool) -> None:
+    with _helm(f"push {archive.name} {remote}{' --plain-http' if plain_http else ''}") as helm:
+        helm.push(archive, remote, client=client, plain_http=plain_http)
+
+
+def registry_pull(client: Any, reference: str, version: str, destination: Path, *, plain_http: bool) -> Path:
+    """`helm pull oci://... --version V`: the archive as the registry holds it."""
+    with _helm(f"pull {reference} --version {version}") as helm:
+        helm.pull(reference, client=client, version=version, destination=destination, plain_http=plain_http)
+    return destination / f"{reference.rsplit('/', 1)[-1]}-{version}.tgz"
+
+
 # --- releases -----------------------------------------------------------------------------------
 
 @contextmanager

@@ -25,10 +25,13 @@ DEFAULTS: dict[str, Any] = {
         "build_dir": "dist",
         "atomic": False,  # publish nothing unless every chart builds
         "dependency_repositories": {},  # alias -> URL or {url, username_env, password_env}
+        "mirrors": [],  # oci://HOST/PATH registries every publish pushes to as well
+        "sign": False,  # sign new packages (key in HELM_SIGNING_KEY) and publish NAME-VERSION.tgz.prov
     },
     "release": {
         "environments": {},
         "releases": {},
+        "parallel": 4,  # releases of one environment deployed at once (those whose needs are met)
     },
 }
 
@@ -50,6 +53,8 @@ class RepoSettings:
     build_dir: Path
     atomic: bool = False
     dependency_repositories: Mapping[str, Any] = field(default_factory=dict)
+    mirrors: tuple[str, ...] = ()
+    sign: bool = False
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     @property
@@ -82,6 +87,8 @@ def resolve_repo(
     url: str | None = None,
     public_url: str | None = None,
     atomic: bool | None = None,
+    mirrors: list[str] | None = None,
+    sign: bool | None = None,
     env: Mapping[str, str] | None = None,
 ) -> RepoSettings:
     env = os.environ if env is None else env
@@ -89,14 +96,22 @@ def resolve_repo(
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}
     for name, argument in (("url", url), ("public_url", public_url), ("charts_dir", None), ("build_dir", None),
-                           ("atomic", atomic), ("dependency_repositories", None)):
+                           ("atomic", atomic), ("dependency_repositories", None), ("mirrors", mirrors or None),
+                           ("sign", sign)):
         values[name], sources[name] = pick(name, argument, DRONE_ENV.get(name), env, config, DEFAULTS["repo"], "repo")
     for name in ("url", "public_url", "charts_dir", "build_dir"):
         _text(values, name, "repo")
     if values["url"].strip() in ("file:", "file://"):
         raise ToolError("repo.url 'file://' names no folder; use file://PATH (relative to the project root) or a path")
-    if not isinstance(values["atomic"], bool):
-        raise ToolError(f"repo.atomic in invoke.yaml is {values['atomic']!r}: use true or false")
+    for flag in ("atomic", "sign"):
+        if not isinstance(values[flag], bool):
+            raise ToolError(f"repo.{flag} in invoke.yaml is {values[flag]!r}: use true or false")
+    if isinstance(values["mirrors"], str) or not all(isinstance(m, str) for m in values["mirrors"]):
+        raise ToolError("repo.mirrors in invoke.yaml must be a list of oci://HOST/PATH registries")
+    registries = tuple(normalize_repo_url(m, root) for m in values["mirrors"])
+    if any(not m.startswith("oci://") for m in registries):
+        raise ToolError(f"repo.mirrors: {', '.join(m for m in registries if not m.startswith('oci://'))}: a mirror "
+                        "is an OCI registry, oci://HOST/PATH")
     if not isinstance(values["dependency_repositories"], Mapping):
         raise ToolError("repo.dependency_repositories in invoke.yaml must map a repository name to its URL")
     return RepoSettings(
@@ -107,6 +122,8 @@ def resolve_repo(
         build_dir=_path(root, values["build_dir"]).resolve(),
         atomic=values["atomic"],
         dependency_repositories=values["dependency_repositories"],
+        mirrors=registries,
+        sign=values["sign"],
         sources=sources,
     )
 
@@ -125,11 +142,14 @@ def normalize_repo_url(url: str, root: Path) -> str:
     if scheme in ("", "file"):
         path = url[len("file://"):] if scheme else url
         return "file://" + str((root / path).resolve())
-    if scheme in ("s3", "http", "https") and urls.split(url)[1] is not None:
+    if scheme in ("s3", "http", "https", "oci") and urls.split(url)[1] is not None:
         userinfo = url.partition("://")[2].rpartition("@")[0]
         if scheme == "s3":
             raise ToolError(f"repo.url {urls.redact(url)!r}: credentials do not belong in the URL; remove them and "
                             "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE) instead")
+        if scheme == "oci":
+            raise ToolError(f"repo.url {urls.redact(url)!r}: credentials do not belong in the URL; remove them and "
+                            "set HELM_REGISTRY_USERNAME and HELM_REGISTRY_PASSWORD (ECR needs neither)")
         if set("/?#") & set(userinfo):
             raise ToolError(f"repo.url {urls.redact(url)!r}: '@' after '/', '?' or '#' is ambiguous; percent-encode "
                             "them in a user name or password (/ %2F, ? %3F, # %23, @ %40)")
@@ -142,13 +162,19 @@ def normalize_repo_url(url: str, root: Path) -> str:
             )
         prefix = parts.path.strip("/")
         return f"s3://{parts.netloc}/{prefix}" if prefix else f"s3://{parts.netloc}"
+    if scheme == "oci":
+        parts = _parsed(url)
+        if not parts.hostname or not parts.path.strip("/") or parts.query or parts.fragment:
+            raise ToolError(f"repo.url {url!r}: an OCI repository is oci://HOST[:PORT]/PATH (charts are pushed as "
+                            "HOST/PATH/NAME:VERSION)")
+        return f"oci://{parts.netloc.lower()}/{parts.path.strip('/')}"
     if scheme in ("http", "https"):
         if not _parsed(url).hostname:
             raise ToolError(f"repo.url {urls.redact(url)!r}: no host; use http(s)://HOST[:PORT][/PATH]")
         return url.rstrip("/")
     raise ToolError(
-        f"repo.url {urls.redact(url)!r}: unknown scheme {scheme!r}; use a folder path, file://PATH, s3://BUCKET[/PREFIX] "
-        "or http(s):// (read only)"
+        f"repo.url {urls.redact(url)!r}: unknown scheme {scheme!r}; use a folder path, file://PATH, s3://BUCKET[/PREFIX], "
+        "oci://HOST/PATH or http(s):// (read only)"
     )
 
 
