@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tasks import charts, helm
+from tasks import charts, helm, signing
 from tasks import index as idx
 from tasks.errors import ToolError
 from tasks.serve import serving
@@ -28,8 +28,9 @@ class Finding:
     detail: str
 
 
-def verify(store: Store, public_url: str | None = None) -> list[Finding]:
-    """Every entry's package exists with the entry's digest, no package is unindexed, Helm's client loads the index.
+def verify(store: Store, public_url: str | None = None, keyring: Path | None = None) -> list[Finding]:
+    """Every entry's package exists with the entry's digest, no package is unindexed, Helm's client loads the index;
+    with a keyring, every package is signed (its .prov beside it) by a key in it.
 
     Nothing outside the repository is read or hashed: an entry whose url leads elsewhere is a finding itself.
     """
@@ -63,6 +64,12 @@ def verify(store: Store, public_url: str | None = None) -> list[Finding]:
         actual = charts.digest(package[0])
         if actual != entry["digest"]:
             return Finding("digest", key, f"{what}: sha256 {actual[:12]} != index digest {idx.shown(entry['digest'])[:12]}")
+        if keyring is not None:
+            provenance = store.read(f"{key}.prov")
+            try:
+                signing.verify(package[0], provenance[0] if provenance else None, keyring, f"{store.url}/{key}")
+            except ToolError as exc:
+                return Finding("signature", key, str(exc))
         return None
 
     with ThreadPoolExecutor(8) as pool:

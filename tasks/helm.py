@@ -86,6 +86,19 @@ def pull(chart: str, version: str, repo_url: str, destination: Path) -> Path:
     return destination / f"{chart}-{version}.tgz"
 
 
+def sign(archive: Path, *, key: str, keyring: Path, passphrase_file: Path | None) -> Path:
+    """`helm package --sign`'s signing step: ARCHIVE.prov beside the archive."""
+    with _helm(f"sign {archive.name} --key <key> --keyring <private keyring>") as helm:
+        return Path(helm.sign(archive, key=key, keyring=keyring, passphrase_file=passphrase_file))
+
+
+def verify(archive: Path, keyring: Path) -> list[str]:
+    """`helm verify ARCHIVE --keyring KEYRING`: who signed it; HelmError when the signature does not hold."""
+    with _helm(f"verify {archive.name} --keyring {keyring}") as helm:
+        signed_by: list[str] = helm.verify(archive, keyring).get("signed_by") or []
+        return signed_by
+
+
 # --- OCI registries -----------------------------------------------------------------------------
 
 def registry_client(*, plain_http: bool, credentials_file: Path) -> Any:

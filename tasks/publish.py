@@ -207,6 +207,9 @@ def _upload(store: Store, step: Step, force: bool) -> None:
             )
         if found and found[0] != data:
             store.overwrite(step.package.filename, data)
+    provenance = step.package.path.with_name(step.package.filename + ".prov")
+    if provenance.is_file():  # signed (--sign): the signature goes up with its package, before the index
+        store.overwrite(provenance.name, provenance.read_bytes())
 
 
 def save(plan: Plan, build_dir: Path) -> None:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 from contextlib import ExitStack
+from pathlib import Path
 from typing import Any
 
 from invoke import Collection, Context
 
-from tasks import charts, checks, dependencies, fingerprints, packaging, registry, settings, ui
+from tasks import charts, checks, dependencies, fingerprints, packaging, registry, settings, signing, ui
 from tasks import index as idx
 from tasks import publish as pub
 from tasks.cli import ROOT, task
@@ -153,9 +154,10 @@ def _apply(store: Store, plan: pub.Plan, packages: list[charts.Package], created
 @task(help={"url": URL_HELP, "public_url": PUBLIC_HELP, "chart": CHART_HELP, "force": FORCE_HELP, "dry_run": DRY_HELP,
             "atomic": ATOMIC_HELP, "verbose": "show every chart in the plan, not only the ones that change",
             "output": OUTPUT_HELP, "mirror": "an OCI registry to push to as well, oci://HOST/PATH (default: "
-            "repo.mirrors)"}, iterable=["chart", "mirror"])
+            "repo.mirrors)", "sign": "sign every new package with the PGP key in HELM_SIGNING_KEY (passphrase: "
+            "HELM_SIGNING_PASSPHRASE) and publish its .prov (default: repo.sign)"}, iterable=["chart", "mirror"])
 def publish(c, url=None, public_url=None, chart=None, force=False, dry_run=False, atomic=False, verbose=False,
-            output=None, mirror=None):
+            output=None, mirror=None, sign=False):
     """Package, index and sync: the command CI runs on master.
 
     Charts whose inputs did not change since they were published (their fingerprints, kept in
@@ -163,7 +165,7 @@ def publish(c, url=None, public_url=None, chart=None, force=False, dry_run=False
     the same versions, under the same immutability contract.
     """
     fmt = ui.output_format(output)
-    s = _settings(c, url=url, public_url=public_url, atomic=atomic or None, mirrors=mirror)
+    s = _settings(c, url=url, public_url=public_url, atomic=atomic or None, mirrors=mirror, sign=sign or None)
     store = None if s.url.startswith("oci://") else open_store(s.url)
     if store is not None and not store.writable:
         raise read_only(store)
@@ -186,6 +188,8 @@ def publish(c, url=None, public_url=None, chart=None, force=False, dry_run=False
                              fingerprints=fresh, current=current) if store and result.packages else None
         pushes = [(r, registry.plan(r, result.packages, force)) for r in registries]
         pub.refuse(([(plan.url, plan.steps)] if plan else []) + [(r.url, steps) for r, steps in pushes])
+        if s.sign and not dry_run:
+            _sign(([plan.steps] if plan else []) + [steps for _, steps in pushes], stack)
         if fmt == "table" and plan:
             _show(plan, fmt, verbose=verbose, not_rebuilt=len(skipped))
         if plan:
@@ -205,6 +209,14 @@ def publish(c, url=None, public_url=None, chart=None, force=False, dry_run=False
                                key=lambda r: (r["chart"], r["version"])),
                "mirrors": {r.url: _steps_document(steps) for r, steps in pushes if r.url != s.url}}, fmt, lambda: None)
     _finish("published", len(result.packages) + len(skipped), result.failures)
+
+
+def _sign(targets: list[list[pub.Step]], stack: ExitStack) -> None:
+    """Each package some target is about to receive gets its .prov beside it (signed once)."""
+    sign = stack.enter_context(signing.signer(os.environ))
+    written = {st.package.path for steps in targets for st in steps if st.action in (pub.NEW, pub.REPLACE)}
+    for path in sorted(written):
+        sign(path)
 
 
 def _push(target: registry.Registry, steps: list[pub.Step], fmt: str, *, verbose: bool, dry_run: bool,
@@ -264,12 +276,13 @@ def list_(c, url=None, chart=None, output=None, json=False):
         [(r["chart"], r["version"], r["app_version"], r["created"], r["versions"]) for r in rows]))
 
 
-@task(help={"url": URL_HELP, "output": OUTPUT_HELP, "json": JSON_HELP})
-def verify(c, url=None, output=None, json=False):
-    """Check a live repository's packages, digests and index."""
+@task(help={"url": URL_HELP, "output": OUTPUT_HELP, "json": JSON_HELP,
+            "keyring": "check every package's signature (.prov) against this public keyring (gpg --export)"})
+def verify(c, url=None, output=None, json=False, keyring=None):
+    """Check a live repository's packages, digests and index (and signatures, with --keyring)."""
     fmt = ui.output_format(output, json)
     s = _settings(c, url=url)
-    findings = checks.verify(open_store(s.url), s.public_url)
+    findings = checks.verify(open_store(s.url), s.public_url, Path(keyring).expanduser() if keyring else None)
     ui.render({"url": s.url, "ok": not findings, "findings": [vars(f) for f in findings]}, fmt, lambda: ui.table(
         f"findings in {s.url}", ["kind", "key", "detail"], [(f.kind, f.key, f.detail) for f in findings]))
     if findings:

@@ -30,6 +30,7 @@ INDEX_TYPE = "application/x-yaml"  # what ChartMuseum serves
 INDEX_CACHE = "max-age=60"  # clients behind caches see a new version within a minute
 PAGE, PAGE_TYPE = "index.html", "text/html; charset=utf-8"  # the repository's web page (tasks/page.py)
 PACKAGE_TYPE = "application/gzip"
+PROVENANCE_TYPE = "application/pgp-signature"  # NAME-VERSION.tgz.prov: a package's signature (tasks/signing.py)
 PACKAGE_CACHE = "max-age=31536000, immutable"  # a published version never changes
 
 
@@ -69,6 +70,8 @@ def content_type(key: str) -> tuple[str, str]:
         return INDEX_TYPE, INDEX_CACHE
     if key == PAGE:
         return PAGE_TYPE, INDEX_CACHE
+    if key.endswith(".prov"):
+        return PROVENANCE_TYPE, PACKAGE_CACHE
     return PACKAGE_TYPE, PACKAGE_CACHE
 
 

@@ -1,0 +1,83 @@
+"""Signed charts: a throwaway gpg key per run; Helm's own verify accepts what is published, refuses tampering."""
+
+import json
+import subprocess
+import urllib.request
+from pathlib import Path
+
+import helm_python
+import pytest
+
+from tests.conftest import invoke
+from tests.support.registry import oci_registry
+
+PASSPHRASE = "correct horse battery staple"
+
+
+@pytest.fixture(scope="module")
+def key(tmp_path_factory):
+    """(ASCII-armored secret key, public keyring file) of a new RSA key protected by PASSPHRASE."""
+    home = tmp_path_factory.mktemp("gnupg")
+    home.chmod(0o700)
+    gpg = ["gpg", "--homedir", str(home), "--batch", "--pinentry-mode", "loopback", "--passphrase", PASSPHRASE]
+    subprocess.run([*gpg, "--quick-gen-key", "Chart Signer <signer@example.com>", "rsa2048", "sign", "never"],
+                   check=True, capture_output=True)
+    armored = subprocess.run([*gpg, "--armor", "--export-secret-keys"], check=True, capture_output=True, text=True)
+    keyring = home / "pubring.export"
+    keyring.write_bytes(subprocess.run([*gpg, "--export"], check=True, capture_output=True).stdout)
+    return armored.stdout, keyring
+
+
+def signing_env(key):
+    return {"HELM_SIGNING_KEY": key[0], "HELM_SIGNING_PASSPHRASE": PASSPHRASE}
+
+
+def secret_lines(key):
+    return [line for line in key[0].splitlines() if len(line) > 40] + [PASSPHRASE]
+
+
+def test_a_signed_publish_puts_each_prov_beside_its_package_and_helms_verify_accepts_it(project, key, tmp_path):
+    result = invoke(project, "--debug", "repo.publish", "--sign", env=signing_env(key))
+    repo = project / "dist" / "repo"
+    assert sorted(p.name for p in repo.glob("*.prov")) == [
+        "common-0.1.0.tgz.prov", "hello-api-0.1.0.tgz.prov", "hello-world-0.1.0.tgz.prov"]
+    for package in repo.glob("*.tgz"):  # what `helm pull --verify --keyring` does with the two files it fetched
+        assert helm_python.verify(package, key[1])["signed_by"] == ["Chart Signer <signer@example.com>"]
+    assert not [line for line in secret_lines(key) if line in result.stdout + result.stderr]
+    assert invoke(project, "repo.verify", "--keyring", str(key[1]), "-o", "json").returncode == 0
+    prov = repo / "hello-world-0.1.0.tgz.prov"
+    prov.write_text(prov.read_text().replace("Hello World", "Hello Tampered"))
+    (repo / "common-0.1.0.tgz.prov").unlink()
+    found = invoke(project, "repo.verify", "--keyring", str(key[1]), "-o", "json", check=False)
+    assert found.returncode == 1
+    findings = {f["key"]: f["detail"] for f in json.loads(found.stdout)["findings"]}
+    assert set(findings) == {"common-0.1.0.tgz", "hello-world-0.1.0.tgz"}
+    assert "not signed" in findings["common-0.1.0.tgz"] and "signature refused" in findings["hello-world-0.1.0.tgz"]
+
+
+def test_signed_to_s3_and_to_an_oci_mirror_which_stores_the_prov_as_helm_does(project, key, bucket, tmp_path):
+    with oci_registry(tmp_path / "registry") as host:
+        invoke(project, "repo.publish", "--sign", "--url", bucket.url, "--mirror", f"oci://{host}/charts",
+               env={**bucket.env, **signing_env(key)})
+        with urllib.request.urlopen(urllib.request.Request(
+                f"http://{host}/v2/charts/hello-world/manifests/0.1.0",
+                headers={"Accept": "application/vnd.oci.image.manifest.v1+json"})) as response:
+            layers = [layer["mediaType"] for layer in json.loads(response.read())["layers"]]
+    assert "application/vnd.cncf.helm.chart.provenance.v1.prov" in layers
+    head = bucket.client().head_object(Bucket=bucket.name, Key="hello-world-0.1.0.tgz.prov")
+    assert head["ContentType"] == "application/pgp-signature"
+    archive, prov = tmp_path / "hello-world-0.1.0.tgz", tmp_path / "hello-world-0.1.0.tgz.prov"
+    archive.write_bytes(bucket.get("hello-world-0.1.0.tgz"))
+    prov.write_bytes(bucket.get("hello-world-0.1.0.tgz.prov"))
+    assert helm_python.verify(archive, key[1])["signed_by"] == ["Chart Signer <signer@example.com>"]
+
+
+def test_signing_without_a_key_or_with_a_wrong_passphrase_is_one_line_and_publishes_nothing(project, key):
+    missing = invoke(project, "repo.publish", "--sign", check=False)
+    assert missing.returncode == 1
+    assert missing.stderr.strip().startswith("error: signing is on (--sign or repo.sign) but HELM_SIGNING_KEY is not set")
+    wrong = invoke(project, "repo.publish", "--sign", check=False,
+                   env={"HELM_SIGNING_KEY": key[0], "HELM_SIGNING_PASSPHRASE": "not it at all"})
+    assert wrong.returncode == 1 and "cannot be signed with the key in HELM_SIGNING_KEY" in wrong.stderr
+    assert not [line for line in secret_lines(key) if line in wrong.stdout + wrong.stderr]
+    assert not (Path(project) / "dist" / "repo" / "index.yaml").exists()
