@@ -264,6 +264,8 @@ def list_(c, url=None, chart=None, output=None, json=False):
     """List the repository's charts and versions."""
     fmt = ui.output_format(output, json)
     s = _settings(c, url=url)
+    if s.url.startswith("oci://"):
+        return _list_registry(s.url, chart, fmt)
     index, _ = pub.read_index(open_store(s.url))
     if chart is not None and chart not in index.entries:
         raise ToolError(f"--chart {chart!r}: not in {s.url}; it has {', '.join(sorted(index.entries)) or 'no charts'}")
@@ -274,6 +276,17 @@ def list_(c, url=None, chart=None, output=None, json=False):
     ui.render(rows, fmt, lambda: ui.table(
         f"{s.url}", ["chart", "version", "app version", "published", "versions"],
         [(r["chart"], r["version"], r["app_version"], r["created"], r["versions"]) for r in rows]))
+
+
+def _list_registry(url: str, chart: str | None, fmt: str) -> None:
+    """An OCI registry has no index: the versions of one chart, from its tags."""
+    if chart is None:
+        raise ToolError(f"{url}: an OCI registry has no index to list every chart from; pass --chart NAME")
+    with registry.session(url, os.environ) as target:
+        rows = [{"chart": chart, "version": v} for v in registry.versions(target, chart)]
+    if not rows:
+        raise ToolError(f"--chart {chart!r}: not in {url}")
+    ui.render(rows, fmt, lambda: ui.table(f"{url}/{chart}", ["chart", "version"], [(r["chart"], r["version"]) for r in rows]))
 
 
 @task(help={"url": URL_HELP, "output": OUTPUT_HELP, "json": JSON_HELP,

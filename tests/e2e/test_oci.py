@@ -105,3 +105,12 @@ def test_an_ecr_host_logs_in_with_ecrs_token_through_boto3(moto_endpoint, monkey
     user, password = store.ecr_credentials("123456789012.dkr.ecr.eu-west-1.amazonaws.com")
     assert user == "AWS" and password
     assert store.ecr_credentials("registry.example.com") is None
+
+
+def test_repo_list_reads_a_charts_versions_from_the_registrys_tags(project, registry):
+    url = f"oci://{registry}/charts"
+    invoke(project, "repo.publish", "--url", url)
+    listed = invoke(project, "repo.list", "--url", url, "--chart", "hello-world", "-o", "json")
+    assert json.loads(listed.stdout) == [{"chart": "hello-world", "version": "0.1.0"}]
+    everything = invoke(project, "repo.list", "--url", url, check=False)
+    assert everything.returncode == 1 and "pass --chart NAME" in everything.stderr
