@@ -1,6 +1,11 @@
 """The front door: `invoke --list` shows the repo and release collections built here."""
 
+import sys
 from pathlib import Path
+
+if sys.version_info < (3, 11):  # noqa: UP036 - on an older Python: one line instead of an ImportError
+    sys.exit(f"error: Python {sys.version.split()[0]} is too old: these tasks need Python 3.11 or newer; create the "
+             "virtualenv with python3.11 or later (README: Requirements)")
 
 from invoke import Collection
 

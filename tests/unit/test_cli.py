@@ -28,3 +28,17 @@ def test_a_bug_is_one_redacted_line_and_exit_2_not_a_traceback():
     assert stop.value.code == 2
     assert stop.value.message == ("error: unexpected KeyError: '***\\nsecond line' (a bug; "
                                   "invoke --debug shows the traceback)")
+
+
+def test_an_older_python_gets_one_line_naming_the_version_it_needs():
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    fake = ("import runpy, sys; sys.version_info = (3, 10, 12, 'final', 0); sys.version = '3.10.12'; "
+            f"runpy.run_path({str(ROOT / 'tasks.py')!r})")
+    result = subprocess.run([sys.executable, "-c", fake], capture_output=True, text=True)
+    assert result.returncode == 1
+    assert result.stderr.strip() == ("error: Python 3.10.12 is too old: these tasks need Python 3.11 or newer; create "
+                                     "the virtualenv with python3.11 or later (README: Requirements)")
