@@ -292,7 +292,10 @@ def _list_registry(url: str, chart: str | None, fmt: str) -> None:
 @task(help={"url": URL_HELP, "output": OUTPUT_HELP, "json": JSON_HELP,
             "keyring": "check every package's signature (.prov) against this public keyring (gpg --export)"})
 def verify(c, url=None, output=None, json=False, keyring=None):
-    """Check a live repository's packages, digests and index (and signatures, with --keyring)."""
+    """Check a live repository's packages, digests and index.
+
+    With --keyring, every package's signature (its .prov) too, by Helm's own verify.
+    """
     fmt = ui.output_format(output, json)
     s = _settings(c, url=url)
     findings = checks.verify(open_store(s.url), s.public_url, Path(keyring).expanduser() if keyring else None)
