@@ -21,6 +21,8 @@ from tasks.errors import Reported, ToolError
 
 ROOT = Path(__file__).resolve().parent.parent  # where tasks.py lives: relative settings start here
 INTERRUPTED = 130  # the shell's code for a process ended by SIGINT
+EXIT_CODES = ("0 done; 1 refused (bad input, a failed chart or deploy: the error lines say why); 2 a bug "
+              "(invoke --debug shows it); 130 interrupted")
 
 # `invoke --debug` logs the command line and invoke.yaml before any task runs: redact from the start.
 ui.guard(os.environ)
@@ -120,9 +122,9 @@ def _traceback_if_debugging() -> None:
 
 
 def customize(collection: invoke.Collection) -> None:
-    """What Invoke's parser says, in this tool's terms: "No idea what 'X' is!" becomes one `error:` line
-    with the closest task or flag, and `--help` shows a placeholder on repeatable flags (Invoke shows
-    none, so they read like booleans)."""
+    """What Invoke says, in this tool's terms: "No idea what 'X' is!" becomes one `error:` line with the
+    closest task or flag; `--help TASK` shows a placeholder on repeatable flags (Invoke shows none, so
+    they read like booleans) and the exit codes."""
     import difflib
     import re
 
@@ -141,6 +143,13 @@ def customize(collection: invoke.Collection) -> None:
         return names, text
 
     ParserContext.help_for = help_for  # type: ignore[method-assign,assignment]
+    task_help = invoke.Program.print_task_help
+
+    def print_task_help(program: invoke.Program, name: str) -> None:
+        task_help(program, name)
+        print(f"Exit codes:\n{program.leading_indent}{EXIT_CODES}\n")
+
+    invoke.Program.print_task_help = print_task_help  # type: ignore[method-assign,assignment]
 
     def message(error: invoke.ParseError) -> str:
         text = Exception.__str__(error)

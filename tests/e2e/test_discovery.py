@@ -81,3 +81,4 @@ def test_a_mistyped_task_or_flag_gets_one_line_with_the_closest_name():
     assert typed.returncode == 1 and "two" in typed.stderr and "Traceback" not in typed.stderr
     shown = run("--help", "release.deploy").stdout
     assert "-s KEY=VALUE, --set=KEY=VALUE" in shown and "-f FILE, --values=FILE" in shown
+    assert "Exit codes:\n  0 done; 1 refused" in shown and "130 interrupted" in shown
