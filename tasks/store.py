@@ -16,7 +16,7 @@ import tempfile
 import urllib.error
 import urllib.request
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol
@@ -64,6 +64,20 @@ def open_store(url: str) -> Store:
     return HttpStore(url)
 
 
+MAX_INDEX = 512 * 1024 * 1024  # 100,000 entries are ~80 MB: far above any real index, far below a memory problem
+MAX_OBJECT = 100 * 1024 * 1024  # a package: Helm refuses a chart over 100 MiB even decompressed
+
+
+def _bounded(read: Callable[[int], bytes], size: int | None, key: str, where: str) -> bytes:
+    """Read an object of the (untrusted) repository within a limit: its announced size first, then the bytes."""
+    limit = MAX_INDEX if key == INDEX else MAX_OBJECT
+    data = b"" if size is not None and size > limit else read(limit + 1)
+    if (size is not None and size > limit) or len(data) > limit:
+        raise ToolError(f"{where}/{key}: larger than {limit:,} bytes, more than this tool reads from a "
+                        "repository; remove or republish it")
+    return data
+
+
 def content_type(key: str) -> tuple[str, str]:
     """(Content-Type, Cache-Control): the index and its page change, packages never do."""
     if key == INDEX:
@@ -88,7 +102,8 @@ class LocalStore:
         if not (self.path / key).resolve().is_relative_to(self.path.resolve()):  # defence in depth (invariant 9)
             raise ToolError(f"{self.url}: {key!r} resolves outside the repository folder; refused, nothing read")
         try:
-            data = (self.path / key).read_bytes()
+            with open(self.path / key, "rb") as handle:
+                data = _bounded(handle.read, os.fstat(handle.fileno()).st_size, key, self.url)
         except FileNotFoundError:
             return None
         return data, hashlib.md5(data).hexdigest()
@@ -162,7 +177,8 @@ class S3Store:
             response = self._call("GetObject", key)
         except _NotFound:
             return None
-        return response["Body"].read(), response["ETag"]
+        with response["Body"] as body:
+            return _bounded(body.read, response.get("ContentLength"), key, self.url), response["ETag"]
 
     def create(self, key: str, data: bytes) -> bool:
         try:
@@ -260,7 +276,9 @@ class HttpStore:
             request.add_unredirected_header("Authorization", self._auth)
         try:
             with urllib.request.urlopen(request, timeout=60) as response:
-                return response.read(), response.headers.get("ETag", "")
+                size = response.headers.get("Content-Length")
+                data = _bounded(response.read, int(size) if size and size.isdigit() else None, key, self.url)
+                return data, response.headers.get("ETag", "")
         except urllib.error.HTTPError as exc:
             if exc.code == 404:
                 return None

@@ -223,3 +223,14 @@ def test_an_interrupted_publish_says_what_was_and_was_not_written(tmp_path):
     again = LocalStore(tmp_path / "repo")
     run(again, build(tmp_path))
     assert {p.name for p in (tmp_path / "repo").glob("*.tgz")} == {"alpha-1.0.0.tgz", "beta-1.0.0.tgz"}
+
+
+def test_an_object_over_the_read_limit_is_refused_without_reading_it_whole(store, monkeypatch):
+    import tasks.store
+
+    monkeypatch.setattr(tasks.store, "MAX_OBJECT", 1000)
+    store.overwrite("huge-1.0.0.tgz", b"x" * 5000)
+    with pytest.raises(ToolError, match=r"huge-1.0.0.tgz: larger than 1,000 bytes, more than this tool reads"):
+        store.read("huge-1.0.0.tgz")
+    store.overwrite("small-1.0.0.tgz", b"x" * 1000)
+    assert store.read("small-1.0.0.tgz")[0] == b"x" * 1000
