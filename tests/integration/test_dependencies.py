@@ -165,3 +165,14 @@ def test_a_repository_built_by_helms_own_package_and_index_is_taken_over_with_no
     assert {(s.package.name, s.action) for s in plan.steps} == {
         ("common", publish.UNCHANGED), ("hello-api", publish.UNCHANGED), ("hello-world", publish.UNCHANGED)}
     assert {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in repo.glob("*.tgz")} == helm_made
+
+
+def test_an_oci_dependency_is_fetched_through_helms_registry_client(tmp_path, remote):
+    from tests.support.registry import oci_registry
+
+    with oci_registry(tmp_path / "registry") as host:
+        helm_python.push(remote / "hello-world-0.1.0.tgz", f"oci://{host}/charts", plain_http=True)
+        consumer(tmp_path, f"oci://{host}/charts")
+        result = build(tmp_path, {})
+    assert result.failures == []
+    assert "consumer/charts/hello-world/templates/deployment.yaml" in files_of(result, "consumer")
