@@ -100,22 +100,24 @@ def _classify(store: Store, index: idx.Index, package: Package, force: bool) -> 
     found = store.read(package.filename)
     if found and charts.digest(found[0]) == package.digest:
         return Step(package, REPLACE, "index entry out of date with the stored package: repaired", published)
-    if found and same_files(found[0], package, f"{store.url}/{package.filename}"):
-        return Step(package, UNCHANGED, "same files as the published archive", published)
+    return compared(package, found[0] if found else None, f"{store.url}/{package.filename}", force, published)
+
+
+def compared(package: Package, held: bytes | None, where: str, force: bool, published: str) -> Step:
+    """A version the target holds with other bytes: unchanged when the files are the same (apart from
+    timestamps, order, a lock's stamp); else a conflict, replaced with --force. An archive Helm would refuse
+    to load (over its limits, not a chart archive) holds nothing the same, and the step says why."""
+    unreadable = ""
+    if held is not None:
+        try:
+            if packaging.comparable(held, where) == packaging.comparable(package.path.read_bytes(), str(package.path)):
+                return Step(package, UNCHANGED, "same files as the published archive", published)
+        except ToolError as exc:
+            unreadable = f" (the published archive: {exc})"
     if force:
-        return Step(package, REPLACE, f"replaces sha256:{published[:12]}", published)
-    return Step(package, CONFLICT, f"published as sha256:{published[:12]} with different content", published)
-
-
-def same_files(published: bytes, package: Package, where: str) -> bool:
-    """The published archive holds the package's files (apart from timestamps, order, a lock's stamp). One
-    Helm would refuse to load (over its limits, not a chart archive) holds nothing the same: with --force
-    it is replaced, without it the version is a conflict, never a failure of the whole publish."""
-    try:
-        theirs = packaging.comparable(published, where)
-    except ToolError:
-        return False
-    return theirs == packaging.comparable(package.path.read_bytes(), str(package.path))
+        return Step(package, REPLACE, f"replaces sha256:{published[:12]}{unreadable}", published)
+    return Step(package, CONFLICT, f"published as sha256:{published[:12]} with different content{unreadable}",
+                published)
 
 
 def refuse_conflicts(plan: Plan) -> None:
@@ -128,9 +130,11 @@ def refuse(targets: list[tuple[str, list[Step]]]) -> None:
     if found:
         names = ", ".join(dict.fromkeys(f"{s.package.name} {s.package.version}" for _, s in found))
         where = f" (in {', '.join(dict.fromkeys(url for url, _ in found))})" if len(targets) > 1 else ""
+        why = "".join(s.detail[s.detail.index(" (the published archive:"):] for _, s in found
+                      if " (the published archive:" in s.detail)
         raise ToolError(
             f"{names}: already published with different content{where}; a published version is immutable: "
-            "bump version in the chart's Chart.yaml (or pass --force to replace it)"
+            f"bump version in the chart's Chart.yaml (or pass --force to replace it){why}"
         )
 
 

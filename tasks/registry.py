@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 from tasks import charts, helm, publish, ui
 from tasks.charts import Package
 from tasks.errors import ToolError
-from tasks.publish import CONFLICT, NEW, REPLACE, UNCHANGED, Step
+from tasks.publish import NEW, REPLACE, UNCHANGED, Step
 from tasks.store import ecr_credentials
 
 USERNAME, PASSWORD = "HELM_REGISTRY_USERNAME", "HELM_REGISTRY_PASSWORD"
@@ -111,13 +111,8 @@ def plan(registry: Registry, packages: list[Package], force: bool) -> list[Step]
         where = f"{registry.reference(package.name)}:{tag(package.version)}"
         if charts.digest(held) == package.digest:
             steps.append(Step(package, UNCHANGED, published=package.digest))
-        elif publish.same_files(held, package, where):
-            steps.append(Step(package, UNCHANGED, "same files as the pushed archive", charts.digest(held)))
-        elif force:
-            steps.append(Step(package, REPLACE, f"replaces sha256:{charts.digest(held)[:12]}", charts.digest(held)))
         else:
-            steps.append(Step(package, CONFLICT, f"pushed as sha256:{charts.digest(held)[:12]} with different "
-                                                 "content", charts.digest(held)))
+            steps.append(publish.compared(package, held, where, force, charts.digest(held)))
     return steps
 
 
