@@ -6,11 +6,12 @@ read only from inside the repository, and only when its digest matches.
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 from typing import Any
 
-from . import charts, packaging, publish
+from . import charts, packaging
 from . import index as idx
 from .errors import ToolError
 from .store import INDEX, Store
@@ -47,32 +48,43 @@ def _parsed(entry: dict[str, Any], version_type: Any) -> Any:
         return version_type("0.0.0-invalid")
 
 
-def fetch_chart(store: Store, chart: str, constraint: str | None, where: str,
-                public_url: str | None = None) -> tuple[str, bytes]:
-    """(version, archive) from the chart repository, verified against the index's digest.
+class Repository:
+    """A chart repository as releases read it: its index read once (an environment deploys many releases)."""
 
-    The index is untrusted (invariant 9): an entry without a digest is never deployed, and its package is
-    read only from inside the repository (idx.package_key), nowhere else.
-    """
-    index, _ = publish.read_index(store)
-    if not index.entries.get(chart):
-        known = ", ".join(sorted(index.entries)[:10]) or "no charts yet"
-        raise ToolError(f"{store.url}: chart {chart!r} is not in this repository ({known}); publish it "
-                        "(invoke repo.publish) or fix repo.url")
-    entry = choose_version(index.entries[chart], constraint, chart, where)
-    listed = f"{store.url}/{INDEX}"
-    key = idx.package_key(entry, listed, (store.url, public_url))
-    if not entry.get("digest"):
-        raise ToolError(f"{listed}: {chart} {entry['version']} has no digest, so its package cannot be verified and "
-                        "is not deployed; publish the chart again (invoke repo.publish, with --force if the stored "
-                        "package differs) to record its digest")
-    found = store.read(key)
-    if found is None:
-        raise ToolError(f"{store.url}/{key}: in the index but missing from the repository; run invoke repo.publish")
-    if charts.digest(found[0]) != entry["digest"]:
-        raise ToolError(f"{store.url}/{key}: digest differs from index.yaml's; the repository is damaged, "
-                        "republish the chart (invoke repo.publish --force)")
-    return str(entry["version"]), found[0]
+    def __init__(self, store: Store, public_url: str | None = None) -> None:
+        self.store = store
+        self.public_url = public_url
+        self.listed = f"{store.url}/{INDEX}"
+
+    @functools.cached_property
+    def index(self) -> idx.Index:
+        found = self.store.read(INDEX)
+        return idx.load(found[0] if found else None, self.listed)
+
+    def fetch(self, chart: str, constraint: str | None, where: str) -> tuple[str, bytes]:
+        """(version, archive), verified against the index's digest.
+
+        The index is untrusted (invariant 9): an entry without a digest is never deployed, and its package is
+        read only from inside the repository (idx.package_key), nowhere else.
+        """
+        store = self.store
+        if not self.index.entries.get(chart):
+            known = ", ".join(sorted(self.index.entries)[:10]) or "no charts yet"
+            raise ToolError(f"{store.url}: chart {chart!r} is not in this repository ({known}); publish it "
+                            "(invoke repo.publish) or fix repo.url")
+        entry = choose_version(self.index.entries[chart], constraint, chart, where)
+        key = idx.package_key(entry, self.listed, (store.url, self.public_url))
+        if not entry.get("digest"):
+            raise ToolError(f"{self.listed}: {chart} {entry['version']} has no digest, so its package cannot be "
+                            "verified and is not deployed; publish the chart again (invoke repo.publish, with --force "
+                            "if the stored package differs) to record its digest")
+        package = store.read(key)
+        if package is None:
+            raise ToolError(f"{store.url}/{key}: in the index but missing from the repository; run invoke repo.publish")
+        if charts.digest(package[0]) != entry["digest"]:
+            raise ToolError(f"{store.url}/{key}: digest differs from index.yaml's; the repository is damaged, "
+                            "republish the chart (invoke repo.publish --force)")
+        return str(entry["version"]), package[0]
 
 
 def local_chart(root: Path, chart: str, work_dir: Path) -> tuple[str, bytes]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import yaml
@@ -23,10 +23,15 @@ from .settings import Environment
 class Access:
     """How to reach the environment's cluster. `kubeconfig` may hold a token: never print it."""
 
+    environment: str
     kubeconfig: str | None
     context: str | None
     namespace: str
     source: str  # for people: "kubeconfig context staging" or "STAGING_API_SERVER + STAGING_KUBERNETES_TOKEN"
+
+    def within(self, namespace: str) -> Access:
+        """The same cluster, another namespace (a release that sets its own)."""
+        return replace(self, namespace=namespace)
 
 
 def cluster_access(environment: Environment, env: Mapping[str, str]) -> Access:
@@ -60,12 +65,13 @@ def cluster_access(environment: Environment, env: Mapping[str, str]) -> Access:
             "contexts": [{"name": environment.name, "context": {
                 "cluster": environment.name, "user": environment.name, "namespace": environment.namespace}}],
         })
-        return Access(kubeconfig, environment.name, environment.namespace,
+        return Access(environment.name, kubeconfig, environment.name, environment.namespace,
                       f"{names['API_SERVER']} + {names['KUBERNETES_TOKEN']}")
     if not environment.kube_context:
         raise ToolError(f"{where}.kube_context is not set; set it to a context of your kubeconfig "
                         "(the current context is never used)")
-    return Access(None, environment.kube_context, environment.namespace, f"kubeconfig context {environment.kube_context}")
+    return Access(environment.name, None, environment.kube_context, environment.namespace,
+                  f"kubeconfig context {environment.kube_context}")
 
 
 @contextmanager

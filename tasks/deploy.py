@@ -1,31 +1,36 @@
-"""Release actions: plan a deploy, then deploy, roll back, inspect and uninstall one release.
+"""Release actions: plan a deploy, then deploy, roll back, test, inspect and uninstall one release.
 
 The plan is made before anything touches the cluster, so bad input (unknown environment, missing
-values file, malformed --set, missing credentials, no matching version) fails with nothing deployed.
-Values layering (values.py), cluster access (cluster.py), manifests and their diff (manifests.py) and
-the chart's source (chart_source.py) are modules of their own.
+values file, malformed --set, missing credentials, no matching version, a release too large for
+Kubernetes) fails with nothing deployed. Values layering (values.py), cluster access (cluster.py),
+manifests and their diff (manifests.py) and the chart's source (chart_source.py) are modules of their own;
+rollout.py runs these actions over every release of an environment.
 """
 
 from __future__ import annotations
 
+import base64
 import getpass
+import gzip
+import json
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import chart_source, helm
+from . import chart_source, helm, ui
 from .cluster import Access, cluster_access, connect
 from .errors import ToolError
 from .git import git
-from .manifests import diff
+from .manifests import crd_manifest, diff
 from .settings import Environment, Release
-from .store import Store
-from .values import layered_values, masked
+from .values import Overrides, layered_values, masked
 
 GOOD = ("deployed", "superseded")  # statuses a rollback may return to
 PENDING = ("pending-install", "pending-upgrade", "pending-rollback")
+MAX_STORED = 1024 * 1024  # Kubernetes' limit on a Secret's data, and Helm stores each revision in one Secret
+ESTIMATE_ERROR = 0.1  # how far stored_size may be from Helm's own gzip (measured: up to 8% either way)
 _DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 
 
@@ -33,7 +38,7 @@ _DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 class Plan:
     release: str
     environment: Environment
-    access: Access
+    access: Access  # in the release's namespace
     chart: str
     version: str
     archive: bytes = field(repr=False)
@@ -41,11 +46,20 @@ class Plan:
     description: str
     labels: dict[str, str]
     secret_paths: tuple[tuple[str | int, ...], ...] = ()  # where values from a secret source went
+    crds: str = field(default="", repr=False)  # the chart's crds/ as a manifest
+    stored: int = 0  # about how many bytes Helm's Secret for this revision would hold
+    largest: tuple[tuple[str, int], ...] = ()  # what takes the most room in it: (what, bytes)
 
     @property
     def shown_values(self) -> dict[str, Any]:
         """The values as they may be printed: masked in the data, so no YAML or JSON encoding can reveal them."""
         return masked(self.values, self.secret_paths)
+
+    @property
+    def shown(self) -> str:
+        """What this plan deploys, for people."""
+        return (f"{self.chart} {self.version} as {self.release} to {self.environment.name} "
+                f"({self.access.source}, namespace {self.access.namespace})")
 
 
 # --- flags -----------------------------------------------------------------------------------------
@@ -62,12 +76,18 @@ def timeout_seconds(text: str) -> int:
     return hours * 3600 + minutes * 60 + seconds
 
 
-# --- what the cluster says ----------------------------------------------------------------------
+# --- guards ----------------------------------------------------------------------------------------
 
-def rollback_target(revisions: list[dict[str, Any]], revision: int | None) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(current, target): the newest revision before the current one that was deployed or superseded.
+def rollback_target(
+    revisions: list[dict[str, Any]], revision: int | None, content: Callable[[dict[str, Any]], Any], *,
+    allow_failed: bool = False,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(current, target): the newest revision before the current one that was deployed or superseded and, when the
+    current one is deployed (it is what runs), whose content (content(revision): chart, values, manifest) differs.
 
-    Not simply current-1 as `helm rollback` picks: that one may have failed too.
+    Not simply current-1 as `helm rollback` picks: that one may have failed too, and after Helm's automatic
+    rollback the newest good revision holds what runs now, so going back to it would change nothing. A current
+    revision that failed or is stuck goes back to the newest good one, whatever it holds: that is the recovery.
     """
     if not revisions:
         raise ToolError("nothing to roll back: the release has no revisions")
@@ -76,11 +96,21 @@ def rollback_target(revisions: list[dict[str, Any]], revision: int | None) -> tu
         chosen = [r for r in revisions if r["revision"] == revision]
         if not chosen:
             raise ToolError(f"--revision {revision}: no such revision; known: {', '.join(str(r['revision']) for r in revisions)}")
+        if chosen[0].get("status") not in GOOD and not allow_failed:
+            raise ToolError(f"--revision {revision} is {chosen[0].get('status')}: rolling back to it deploys what did not "
+                            "work; pass --allow-failed to do it anyway")
         return current, chosen[0]
     earlier = [r for r in revisions[:-1] if r.get("status") in GOOD]
     if not earlier:
         raise ToolError(f"nothing to roll back to: no revision before {current['revision']} was deployed")
-    return current, earlier[-1]
+    if current.get("status") != "deployed":
+        return current, earlier[-1]
+    running = content(current)
+    for candidate in reversed(earlier):
+        if content(candidate) != running:
+            return current, candidate
+    raise ToolError(f"nothing to roll back to: every earlier good revision ({', '.join(str(r['revision']) for r in earlier)}) "
+                    f"runs the same chart and values as revision {current['revision']}; pass --revision N to choose one")
 
 
 def refuse_if_stuck(revisions: list[dict[str, Any]], recover: str) -> None:
@@ -93,6 +123,75 @@ def refuse_if_stuck(revisions: list[dict[str, Any]], recover: str) -> None:
             f"recover with: {recover}"
         )
 
+
+def stored_size(release: str, namespace: str, contents: Mapping[str, Any], values: Mapping[str, Any],
+                description: str = "") -> tuple[int, list[tuple[str, int]]]:
+    """About how many bytes Helm's Secret for a revision holds, and the largest parts of it, biggest first.
+
+    Helm stores a revision as base64(gzip(JSON of the release)): the chart (metadata, templates, files, its
+    default values, schema; byte fields base64 in the JSON), the user's values, the rendered manifest, the notes.
+    """
+    def encoded(items: list[dict[str, str]]) -> list[dict[str, str]]:
+        return [{"name": i["name"], "data": base64.b64encode(i["data"].encode()).decode()} for i in items]
+
+    rendered = contents.get("rendered") or {}
+    notes = "".join(text for name, text in rendered.items() if name.endswith("NOTES.txt"))
+    manifest = "".join(f"---\n# Source: {name}\n{text}\n" for name, text in sorted(rendered.items())
+                       if text.strip() and not name.endswith("NOTES.txt"))
+    schema = contents.get("schema")
+    document = {
+        "name": release, "namespace": namespace, "version": 1, "config": values, "manifest": manifest,
+        "info": {"status": "deployed", "description": description, "notes": notes,
+                 "first_deployed": "2006-01-02T15:04:05.000000000Z", "last_deployed": "2006-01-02T15:04:05.000000000Z"},
+        "chart": {"metadata": contents.get("metadata"), "values": contents.get("values"),
+                  "templates": encoded(contents.get("templates") or []), "files": encoded(contents.get("files") or []),
+                  "schema": base64.b64encode(json.dumps(schema).encode()).decode() if schema else None},
+    }
+    size = len(base64.b64encode(gzip.compress(json.dumps(document).encode(), compresslevel=9, mtime=0)))
+    parts = [(f"values {key}", len(json.dumps(value))) for key, value in values.items()]
+    parts += [(f"chart file {item['name']}", len(item["data"])) for item in
+              [*(contents.get("templates") or []), *(contents.get("files") or [])]]
+    parts += [("rendered manifest", len(manifest))]
+    return size, sorted(parts, key=lambda part: -part[1])[:3]
+
+
+def refuse_if_too_large(plan: Plan) -> None:
+    """Kubernetes refuses a Secret over 1 MiB, deep inside the deploy (HTTP 413 or 422): say so before sending.
+
+    Go's gzip and Python's differ by up to ~8% either way on the same data, so the estimate is refused only
+    when it is over the limit by more than that, and a release near the limit is a warning.
+    """
+    if plan.stored <= MAX_STORED * (1 - ESTIMATE_ERROR):
+        return
+    largest = ", ".join(f"{what} ({_size(size)})" for what, size in plan.largest)
+    about = (f"Helm would store {plan.chart} {plan.version} with these values as a Secret of about {_size(plan.stored)} "
+             f"(gzip+base64 of chart, values and manifest)")
+    if plan.stored <= MAX_STORED * (1 + ESTIMATE_ERROR):
+        ui.warn(f"release {plan.release}: {about}, close to Kubernetes' 1 MiB limit for one: the cluster may refuse "
+                f"it. Largest: {largest}")
+        return
+    raise ToolError(f"release {plan.release}: {about}, over Kubernetes' 1 MiB limit for one; nothing was sent. "
+                    f"Largest: {largest}. Keep big data out of the values and the chart (a ConfigMap or volume of its "
+                    "own, an image)")
+
+
+def _size(count: int) -> str:
+    return f"{count / 1024 / 1024:.1f} MiB" if count >= 1024 * 1024 else f"{count / 1024:.0f} KiB"
+
+
+def confirm(environment: Environment, what: str, *, yes: bool, interactive: bool, ask: Callable[[str], str],
+            always: bool = False) -> None:
+    """A protected environment (or an `always` action) needs a yes: typed on a terminal, or --yes elsewhere."""
+    if yes or not (environment.protected or always):
+        return
+    if not interactive:
+        reason = f"environment {environment.name} is protected" if environment.protected else f"{what} needs a yes"
+        raise ToolError(f"{reason}: pass --yes to {what} (not on a terminal, so nobody can confirm)")
+    if ask(f"{what[0].upper()}{what[1:]}? [y/N] ").strip().lower() not in ("y", "yes"):
+        raise ToolError(f"{what}: not confirmed; nothing changed")
+
+
+# --- what a revision records ------------------------------------------------------------------------
 
 def deployer(env: Mapping[str, str], root: Path) -> dict[str, str]:
     """Who and what deployed: recorded in the release's description and labels."""
@@ -116,39 +215,41 @@ def describe(chart: str, version: str, origin: Mapping[str, str]) -> tuple[str, 
     return "; ".join(parts), {k: v for k, v in labels.items() if v}
 
 
-def confirm(environment: Environment, what: str, *, yes: bool, interactive: bool, ask: Callable[[str], str],
-            always: bool = False) -> None:
-    """A protected environment (or an `always` action) needs a yes: typed on a terminal, or --yes elsewhere."""
-    if yes or not (environment.protected or always):
-        return
-    if not interactive:
-        reason = f"environment {environment.name} is protected" if environment.protected else f"{what} needs a yes"
-        raise ToolError(f"{reason}: pass --yes to {what} (not on a terminal, so nobody can confirm)")
-    if ask(f"{what[0].upper()}{what[1:]}? [y/N] ").strip().lower() not in ("y", "yes"):
-        raise ToolError(f"{what}: not confirmed; nothing changed")
-
-
 # --- plan, then act -----------------------------------------------------------------------------
 
 def prepare(
-    root: Path, environment: Environment, release: Release, *, store: Store, version: str | None,
-    values_files: Iterable[str], sets: Iterable[str], secrets: Iterable[str], env: Mapping[str, str], work_dir: Path,
-    public_url: str | None = None,
+    root: Path, environment: Environment, release: Release, *, repository: chart_source.Repository,
+    version: str | None, overrides: Overrides, env: Mapping[str, str], work_dir: Path,
 ) -> Plan:
     """Everything a deploy needs, checked, before the cluster is touched."""
-    access = cluster_access(environment, env)
-    values, secret_paths = layered_values(release, environment, values_files, sets, secrets, env)
+    access = cluster_access(environment, env).within(release.namespace_in(environment))
+    values, secret_paths = layered_values(release, environment, overrides, env)
     where = f"release.releases.{release.name}"
     if chart_source.is_local(release.chart):
         chart_version, archive = chart_source.local_chart(root, release.chart, work_dir)
         chart = Path(release.chart).name
     else:
         chart = release.chart
-        chart_version, archive = chart_source.fetch_chart(store, chart, version or release.version,
-                                             f"{where}.version" if not version else "--version", public_url)
+        chart_version, archive = repository.fetch(chart, version or release.version,
+                                                  f"{where}.version" if not version else "--version")
     description, labels = describe(chart, chart_version, deployer(env, root))
+    contents = helm.chart_contents(archive, values, release.name, access.namespace)
+    stored, largest = stored_size(release.name, access.namespace, contents, values, description)
     return Plan(release.name, environment, access, chart, chart_version, archive, values, description, labels,
-                tuple(secret_paths))
+                tuple(secret_paths), crd_manifest(contents["crds"]), stored, tuple(largest))
+
+
+class NotInstalled(ToolError):
+    """The release has no revision in its namespace."""
+
+
+def installed(config: Any, access: Access, release: str) -> list[dict[str, Any]]:
+    """The release's revisions, oldest first; a release that is not installed is one clear line."""
+    revisions = helm.history(config, release)
+    if not revisions:
+        raise NotInstalled(f"release {release} is not installed in {access.environment} ({access.source}, "
+                        f"namespace {access.namespace})")
+    return revisions
 
 
 def recovery(plan_env: str, release: str, revisions: list[dict[str, Any]]) -> str:
@@ -168,7 +269,7 @@ def left_at(environment: str, release: str, before: list[dict[str, Any]], after:
     return f"{state}; recover with: {recovery(environment, release, after)}"
 
 
-def run(plan: Plan, *, wait: bool, timeout: int, dry_run: bool) -> dict[str, Any]:
+def run(plan: Plan, *, wait: bool, timeout: int, dry_run: bool, history_max: int) -> dict[str, Any]:
     """helm upgrade --install with rollback on failure; a failure reports where the release ended up."""
     with connect(plan.access) as config:
         revisions = helm.history(config, plan.release)
@@ -178,7 +279,7 @@ def run(plan: Plan, *, wait: bool, timeout: int, dry_run: bool) -> dict[str, Any
             return helm.upgrade_install(
                 config, plan.archive, plan.release, plan.values, install=not revisions, wait=wait, timeout=timeout,
                 description=plan.description, labels=plan.labels, dry_run=dry_run,
-                create_namespace=plan.environment.create_namespace, shown=shown,
+                create_namespace=plan.environment.create_namespace, history_max=history_max, shown=shown,
             )
         except KeyboardInterrupt:
             stopped = f"{'dry run' if dry_run else 'deploy'} of {plan.chart} {plan.version} as {plan.release} stopped"
@@ -196,46 +297,52 @@ def run(plan: Plan, *, wait: bool, timeout: int, dry_run: bool) -> dict[str, Any
             raise ToolError(f"deploy of {plan.chart} {plan.version} as {plan.release} failed: {exc}{now}") from exc
 
 
-def render_diff(plan: Plan) -> str:
+def render_diff(plan: Plan) -> dict[str, Any]:
+    """What a deploy would change: the diff against the release's last revision (or nothing, when it is not
+    installed), crds/ included on a first install, which is the only time Helm creates them."""
     with connect(plan.access) as config:
         revisions = helm.history(config, plan.release)
-        deployed = helm.revision_info(config, plan.release, revisions[-1]["revision"])["summary"].get("manifest", "") \
-            if revisions else ""
+        last = revisions[-1] if revisions else None
+        deployed = helm.revision_info(config, plan.release, last["revision"])["summary"].get("manifest", "") \
+            if last else ""
         proposed = helm.render(config, plan.archive, plan.release, plan.values, install=not revisions)
-    return diff(deployed, proposed, plan.release)
+    before = f"{plan.release} (revision {last['revision']}, {last['status']})" if last else f"{plan.release} (not installed)"
+    text = diff(deployed, proposed if last else plan.crds + proposed, before, f"{plan.release} (this deploy)")
+    return {"release": plan.release, "namespace": plan.access.namespace, "chart": f"{plan.chart}-{plan.version}",
+            "installed": last is not None, "revision": last["revision"] if last else None, "changed": bool(text),
+            "diff": text, "crds_not_upgraded": bool(last and plan.crds)}
 
 
 def roll_back(
-    access: Access, environment: str, release: str, revision: int | None, *, wait: bool, timeout: int,
+    access: Access, release: str, revision: int | None, *, allow_failed: bool, wait: bool, timeout: int,
+    history_max: int,
 ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
-    """(from, to, now): roll back to the last good revision (or --revision), the recovery for a stuck one too."""
+    """(from, to, now): roll back to the newest good revision that differs from what runs (or --revision);
+    the recovery for a stuck release too."""
     with connect(access) as config:
-        revisions = helm.history(config, release)
-        if not revisions:
-            raise ToolError(f"release {release} is not installed in {environment} ({access.source}, "
-                            f"namespace {access.namespace})")
-        current, target = rollback_target(revisions, revision)
-        helm.rollback(config, release, target["revision"], wait=wait, timeout=timeout)
+        revisions = installed(config, access, release)
+
+        def content(revision: dict[str, Any]) -> tuple[Any, ...]:
+            info = helm.revision_info(config, release, revision["revision"])
+            return (revision.get("chart_name"), revision.get("chart_version"), info.get("config"),
+                    info["summary"].get("manifest"))
+
+        current, target = rollback_target(revisions, revision, content, allow_failed=allow_failed)
+        helm.rollback(config, release, target["revision"], wait=wait, timeout=timeout, history_max=history_max)
         return current, target, helm.history(config, release)[-1]
 
 
 def history(access: Access, release: str) -> list[dict[str, Any]]:
     """Each revision with its description (from `helm get all`)."""
     with connect(access) as config:
-        revisions = helm.history(config, release)
-        if not revisions:
-            raise ToolError(f"release {release} is not installed ({access.source}, namespace {access.namespace})")
         return [{**r, "description": helm.revision_info(config, release, r["revision"])["info"].get("description", "")}
-                for r in revisions]
+                for r in installed(config, access, release)]
 
 
 def status(access: Access, release: str) -> dict[str, Any]:
     """Status, revision, chart, last deployed and notes; never values or the manifest (they may hold secrets)."""
     with connect(access) as config:
-        revisions = helm.history(config, release)
-        if not revisions:
-            raise ToolError(f"release {release} is not installed ({access.source}, namespace {access.namespace})")
-        info = helm.revision_info(config, release, revisions[-1]["revision"])
+        info = helm.revision_info(config, release, installed(config, access, release)[-1]["revision"])
     summary, details = info["summary"], info["info"]
     return {
         "release": release, "namespace": access.namespace, "status": summary["status"],
@@ -245,8 +352,34 @@ def status(access: Access, release: str) -> dict[str, Any]:
     }
 
 
+def test(access: Access, release: str, *, timeout: int) -> dict[str, Any]:
+    """`helm test`: the release's test hooks run, and their pods removed; a failing one is one line."""
+    with connect(access) as config:
+        current = installed(config, access, release)[-1]
+        try:
+            helm.test(config, release, timeout=timeout)
+        except ToolError as exc:
+            raise ToolError(f"tests of {release} (revision {current['revision']}) failed: {exc}") from exc
+    return {"release": release, "namespace": access.namespace, "revision": current["revision"], "tests": "passed"}
+
+
+def listing(accesses: list[Access], configured: Mapping[str, str]) -> list[dict[str, Any]]:
+    """`helm list --all` over namespaces, plus each configured release (name -> namespace) not installed there."""
+    rows = []
+    for access in accesses:
+        with connect(access) as config:
+            rows += [{"release": r["name"], "namespace": r.get("namespace", access.namespace),
+                      "revision": r["revision"], "updated": r.get("deployed_at", ""), "status": r["status"],
+                      "chart": f"{r['chart_name']}-{r['chart_version']}", "app_version": r.get("app_version", ""),
+                      "configured": r["name"] in configured} for r in helm.releases(config)]
+    found = {(row["release"], row["namespace"]) for row in rows}
+    rows += [{"release": name, "namespace": namespace, "revision": None, "updated": "", "status": "not installed",
+              "chart": "", "app_version": "", "configured": True}
+             for name, namespace in configured.items() if (name, namespace) not in found]
+    return sorted(rows, key=lambda row: (row["namespace"], row["release"]))
+
+
 def uninstall(access: Access, release: str, *, wait: bool, timeout: int) -> None:
     with connect(access) as config:
-        if not helm.history(config, release):
-            raise ToolError(f"release {release} is not installed ({access.source}, namespace {access.namespace})")
+        installed(config, access, release)
         helm.uninstall(config, release, wait=wait, timeout=timeout)

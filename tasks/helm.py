@@ -173,14 +173,15 @@ def revision_info(config: Any, release: str, revision: int) -> dict[str, Any]:
 
 def upgrade_install(
     config: Any, archive: bytes, release: str, values: dict[str, Any], *, install: bool, wait: bool, timeout: int,
-    description: str, labels: dict[str, str], dry_run: bool, create_namespace: bool, shown: str,
+    description: str, labels: dict[str, str], dry_run: bool, create_namespace: bool, history_max: int, shown: str,
 ) -> dict[str, Any]:
-    """`helm upgrade --install --rollback-on-failure --wait`; `shown` is the command line to log, redacted.
+    """`helm upgrade --install --rollback-on-failure --wait --history-max N`; `shown` is the command line to log.
 
     Without wait, no rollback on failure either: Helm would wait anyway to decide whether to roll back.
     """
-    with _helm(f"upgrade --install {release} {shown}") as helm, helm.Chart.load_archive(archive) as chart:
-        options = {"create_namespace": create_namespace} if install else {}
+    flags = f"{' --wait --rollback-on-failure' if wait else ''} --history-max {history_max}"
+    with _helm(f"upgrade --install {release} {shown}{flags}") as helm, helm.Chart.load_archive(archive) as chart:
+        options = {"create_namespace": create_namespace} if install else {"max_history": history_max}
         action = config.install if install else config.upgrade
         result: dict[str, Any] = _interruptible(lambda context: action(
             chart, release, values, timeout=timeout, wait="watcher" if wait else None,
@@ -190,18 +191,46 @@ def upgrade_install(
         return result
 
 
+_running: dict[Any, bool] = {}  # the context of every cancellable Helm call in progress -> cancelled
+_lock = threading.Lock()
+
+
+def cancel_running() -> None:
+    """Cancel every Helm call in progress (Ctrl-C while an environment deploys): each raises KeyboardInterrupt."""
+    with _lock:
+        for context in _running:
+            _running[context] = True
+            context.cancel()
+
+
 def _interruptible(call: Callable[[Any], Any]) -> Any:
     """call(context) in a thread, so Ctrl-C and SIGTERM reach Python while Helm's Go code waits.
 
     The first signal cancels the context: Helm stops waiting and, as on any failure, rolls the release back
     (or uninstalls a first install). A second one stops waiting for that too. Either way KeyboardInterrupt
-    follows, for the caller to say where the release was left.
+    follows, for the caller to say where the release was left. Off the main thread (releases deployed in
+    parallel), whoever handles the signal calls cancel_running(), with the same outcome.
     """
     import helm_python
 
     context = helm_python.HelmContext()
-    if threading.current_thread() is not threading.main_thread():  # only the main thread may handle signals
-        return call(context)
+    with _lock:
+        _running[context] = False
+    try:
+        if threading.current_thread() is threading.main_thread():  # only the main thread may handle signals
+            return _signalled(call, context)
+        try:
+            return call(context)
+        except helm_python.HelmError:
+            if _running[context]:
+                raise KeyboardInterrupt from None
+            raise
+    finally:
+        with _lock:
+            del _running[context]
+
+
+def _signalled(call: Callable[[Any], Any], context: Any) -> Any:
     outcome: dict[str, Any] = {}
     signals: list[int] = []
 
@@ -215,7 +244,7 @@ def _interruptible(call: Callable[[Any], Any]) -> Any:
         if signals:
             raise KeyboardInterrupt
         signals.append(signum)
-        context.cancel()
+        cancel_running()
 
     worker = threading.Thread(target=work, name="helm", daemon=True)
     previous = {number: signal.signal(number, stop) for number in (signal.SIGINT, signal.SIGTERM)}
@@ -240,9 +269,45 @@ def render(config: Any, archive: bytes, release: str, values: dict[str, Any], *,
         return manifest
 
 
-def rollback(config: Any, release: str, revision: int, *, wait: bool, timeout: int) -> None:
-    with _helm(f"rollback {release} {revision}"):
-        config.rollback(release, version=revision, wait="watcher" if wait else None, timeout=timeout)
+def rollback(config: Any, release: str, revision: int, *, wait: bool, timeout: int, history_max: int) -> None:
+    """`helm rollback --history-max N`. helm_python's Config.rollback drops max_history, which its C library
+    takes (the options Helm's Rollback action has), so the call goes to the library with it."""
+    import json
+
+    from helm_python import _native
+
+    options = {"version": revision, "timeout_seconds": timeout, "max_history": history_max,
+               **({"wait": "watcher"} if wait else {})}
+    with _helm(f"rollback {release} {revision}{' --wait' if wait else ''} --history-max {history_max}"):
+        _native.call_status("helm_rollback", config._raw(), release, json.dumps(options))
+
+
+def test(config: Any, release: str, *, timeout: int) -> dict[str, Any]:
+    """`helm test`: run the release's test hooks; a failing one raises (as a ToolError)."""
+    with _helm(f"test {release} --timeout {timeout}s"):
+        result: dict[str, Any] = config.test(release, timeout=timeout)
+        return result
+
+
+def releases(config: Any) -> list[dict[str, Any]]:
+    """`helm list --all` of the config's namespace: every release, whatever its status."""
+    with _helm("list --all"):
+        found: list[dict[str, Any]] = config.list(all_states=True)
+        return found
+
+
+def chart_contents(archive: bytes, values: dict[str, Any], release: str, namespace: str) -> dict[str, Any]:
+    """What Helm stores of a chart in a release (metadata, templates, files, values, schema), its crds/, and
+    its templates rendered offline with `values` (None when they do not render: the deploy says why)."""
+    import helm_python
+
+    with _helm(f"template {release} --namespace {namespace}") as helm, helm.Chart.load_archive(archive) as chart:
+        try:
+            rendered: dict[str, str] | None = chart.render(values, name=release, namespace=namespace, is_install=True)
+        except helm_python.HelmError:
+            rendered = None
+        return {"metadata": chart.metadata, "templates": chart.templates, "files": chart.files,
+                "values": chart.values, "schema": chart.schema, "crds": chart.crds, "rendered": rendered}
 
 
 def uninstall(config: Any, release: str, *, wait: bool, timeout: int) -> None:
@@ -250,9 +315,14 @@ def uninstall(config: Any, release: str, *, wait: bool, timeout: int) -> None:
         config.uninstall(release, wait="watcher" if wait else None, timeout=timeout)
 
 
-def parse_set(expression: str, *, literal: bool = False) -> dict[str, Any]:
-    """Helm's own --set parser (strvals); literal: the value is taken verbatim (--set-literal)."""
-    with _helm("--set <value>") as helm:
-        parsed: dict[str, Any] = (helm.parse_set_literal if literal else helm.parse_set_string)(expression)
+SET_PARSERS = {"set": "parse_set_string", "set-string": "parse_set_string_values", "set-json": "parse_set_json",
+               "set-literal": "parse_set_literal"}
+
+
+def parse_set(expression: str, flag: str = "set") -> dict[str, Any]:
+    """Helm's own parser (strvals) of --set, --set-string (values stay text), --set-json (each value JSON)
+    or --set-literal (the value verbatim)."""
+    with _helm(f"--{flag} <value>") as helm:
+        parsed: dict[str, Any] = getattr(helm, SET_PARSERS[flag])(expression)
         return parsed
 

@@ -1,4 +1,5 @@
-"""Rendered manifests: Secrets masked (and any document holding a registered secret), and the diff of two."""
+"""Rendered manifests: Secrets masked (and any document holding a registered secret), the diff of two, and a
+chart's crds/ as a manifest (Helm creates them on a first install only, outside the release's manifest)."""
 
 from __future__ import annotations
 
@@ -51,12 +52,18 @@ def mask_secrets(manifest: str, changed: frozenset[tuple[str, str]] = frozenset(
     return "---".join(out)
 
 
-def diff(deployed: str, proposed: str, release: str) -> str:
-    """A unified diff of two rendered manifests; Secret values masked, a changed one marked as such."""
+def diff(deployed: str, proposed: str, before: str, after: str) -> str:
+    """A unified diff of two rendered manifests, headed `--- before` and `+++ after`; Secret values masked, a
+    changed one marked as such."""
     old, new = _secret_values(deployed), _secret_values(proposed)
     changed = frozenset(k for k in new if k in old and old[k] != new[k])
     lines = difflib.unified_diff(
         mask_secrets(deployed).splitlines(keepends=True), mask_secrets(proposed, changed).splitlines(keepends=True),
-        fromfile=f"{release} (deployed)", tofile=f"{release} (this deploy)",
+        fromfile=before, tofile=after,
     )
     return "".join(lines)
+
+
+def crd_manifest(crds: list[dict[str, str]]) -> str:
+    """A chart's crds/ files as one manifest, each document headed by its file as Helm's templates are."""
+    return "".join(f"---\n# Source: {crd['filename']}\n{crd['data'].strip()}\n" for crd in crds)

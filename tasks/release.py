@@ -1,149 +1,330 @@
-"""Releases: deploy, rollback, history, status, diff, uninstall, one environment at a time."""
+"""Releases: deploy, diff, status and list one release or every release of an environment; rollback, test,
+history and uninstall one release."""
 
 from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
+from typing import Any
 
 import yaml
-from invoke import Collection, Context
+from invoke import Collection, Context, Exit
 
-from . import cluster, manifests, settings, ui
+from . import cluster, manifests, rollout, settings, ui
 from . import deploy as dep
 from . import values as vals
+from .chart_source import Repository
 from .cli import ROOT, task
-from .errors import ToolError
+from .errors import Reported, ToolError
 from .store import open_store
 
 ENV_HELP = "environment from invoke.yaml (release.environments), e.g. staging"
-RELEASE_HELP = "release from invoke.yaml (release.releases); optional when there is only one"
-WAIT_HELP = "wait until every resource is ready, rolling back on failure (default; --no-wait skips both)"
+RELEASE_HELP = "release from invoke.yaml (release.releases); optional when the environment has only one"
+ALL_HELP = "release from invoke.yaml (release.releases); default: every release of the environment"
+WAIT_HELP = ("wait until every resource is ready, rolling back on failure (default; --no-wait skips both: Helm "
+             "can only roll back what it waits for)")
 TIMEOUT_HELP = "how long to wait: 300s, 5m, 1h30m (default 5m)"
-JSON_HELP = "print JSON for machines"
-DEPLOY_HELP = {
-    "env": ENV_HELP, "release": RELEASE_HELP,
+OUTPUT_HELP = {"output": "table (default), json or yaml", "json": "the same as --output json"}
+PARALLEL_HELP = "releases deployed at once, once their needs are (default: release.parallel, 4)"
+HISTORY_HELP = "revisions Helm keeps per release (default: the environment's history_max, 10; 0: all)"
+VALUES_HELP = {
     "version": "exact chart version or constraint (~0.1, ^1.2, >=1.2 <2); default: the release's version",
-    "set_": "KEY=VALUE, repeatable; ${DRONE_*}/${CI_*} expanded (${DRONE_COMMIT_SHA:0:7} too). "
+    "values": "values file, as helm -f; above the release's and the environment's files, below the --set flags",
+    "set_json": "KEY=JSON, as helm --set-json",
+    "set_": "KEY=VALUE, as helm --set; ${DRONE_*}/${CI_*} expanded (${DRONE_COMMIT_SHA:0:7} too). "
             f"Values layer: {vals.VALUES_ORDER}",
-    "values": "values file, repeatable; above the release's and the environment's files, below --set",
-    "set_secret": "KEY=ENV_VAR, repeatable: the value comes from that variable and is never printed",
-    "dry_run": "render and validate against the cluster; change nothing, print the manifest (Secrets masked)",
-    "wait": WAIT_HELP, "timeout": TIMEOUT_HELP,
-    "yes": "confirm a deploy to a protected environment (required when not on a terminal)",
+    "set_string": "KEY=VALUE, the value always text (as helm --set-string: image.tag=1.10 stays 1.10)",
+    "set_file": "KEY=FILE, the file's text as the value (as helm --set-file; not a secret, see --set-secret)",
+    "set_secret": "KEY=ENV_VAR: the value comes from that variable and is never printed",
     "url": "chart repository (default: repo.url)",
 }
+DEPLOY_HELP = {
+    "env": ENV_HELP, "release": ALL_HELP, **VALUES_HELP,
+    "dry_run": "render and validate against the cluster; change nothing, print the manifest (Secrets masked)",
+    "wait": WAIT_HELP, "timeout": TIMEOUT_HELP, "history_max": HISTORY_HELP, "parallel": PARALLEL_HELP,
+    "yes": "confirm a deploy to a protected environment (required when not on a terminal)", **OUTPUT_HELP,
+}
+ITERABLE = ["values", "set_json", "set_", "set_string", "set_file", "set_secret"]
+OUTCOMES = {rollout.DONE: "deployed", rollout.FAILED: "failed", rollout.SKIPPED: "skipped",
+            rollout.NOT_STARTED: "not started", rollout.INTERRUPTED: "interrupted"}
 
 
-def _plan(c: Context, env: str | None, release: str | None, url: str | None, version: str | None = None,
-          set_: list[str] | None = None, values: list[str] | None = None,
-          set_secret: list[str] | None = None) -> dep.Plan:
-    environment, rel = settings.resolve_release(ROOT, c.config.get("release", {}), env_name=env, release_name=release)
+def _releases(c: Context, env: str | None, release: str | None) -> tuple[settings.Environment, list[settings.Release]]:
+    """The release named, else every release of the environment."""
+    config = c.config.get("release", {})
+    if release is not None:
+        environment, rel = settings.resolve_release(ROOT, config, env_name=env, release_name=release)
+        return environment, [rel]
+    return settings.resolve_environment(ROOT, config, env_name=env)
+
+
+def _plans(c: Context, environment: settings.Environment, releases: list[settings.Release], url: str | None,
+           version: str | None, overrides: vals.Overrides) -> list[dep.Plan]:
+    """Every release planned (chart fetched, values layered, size checked) before any of them is deployed."""
+    if version is not None and len(releases) > 1:
+        raise ToolError(f"--version needs --release: {environment.name} has {', '.join(r.name for r in releases)}")
     repo = settings.resolve_repo(ROOT, c.config.get("repo", {}), url=url)
-    return dep.prepare(ROOT, environment, rel, store=open_store(repo.url), version=version, values_files=values or [],
-                       sets=set_ or [], secrets=set_secret or [], env=os.environ, work_dir=repo.build_dir,
-                       public_url=repo.public_url)
+    repository = Repository(open_store(repo.url), repo.public_url)
+    return [dep.prepare(ROOT, environment, rel, repository=repository, version=version, overrides=overrides,
+                        env=os.environ, work_dir=repo.build_dir) for rel in releases]
+
+
+def _overrides(values: list[str] | None, set_json: list[str] | None, set_: list[str] | None,
+               set_string: list[str] | None, set_file: list[str] | None, set_secret: list[str] | None) -> vals.Overrides:
+    return vals.Overrides(*(tuple(flag or ()) for flag in (values, set_json, set_, set_string, set_file, set_secret)))
 
 
 def _target(c: Context, env: str | None, release: str | None) -> tuple[settings.Environment, str, cluster.Access]:
-    """The environment, the release's name and how to reach the cluster, for tasks that need no chart."""
+    """The environment, the release's name and how to reach it, for tasks on one release that need no chart."""
     environment, rel = settings.resolve_release(ROOT, c.config.get("release", {}), env_name=env, release_name=release)
     vals.register_secrets(rel, os.environ)  # the release's notes and errors may hold them
-    return environment, rel.name, cluster.cluster_access(environment, os.environ)
+    return environment, rel.name, cluster.cluster_access(environment, os.environ).within(rel.namespace_in(environment))
 
 
-@task(help=DEPLOY_HELP, iterable=["set_", "values", "set_secret"])
-def deploy(c, env=None, release=None, version=None, set_=None, values=None, set_secret=None, dry_run=False,
-           wait=True, timeout="5m", yes=False, url=None):
-    """Upgrade --install a release into an environment."""
+def _each(plans: list[dep.Plan], releases: list[settings.Release], action: Callable[[dep.Plan], Any], *,
+          parallel: int, ordered: bool) -> tuple[list[rollout.Outcome], bool]:
+    """`action` over the plans with rollout.run: in needs order when `ordered` (stopping at a failure)."""
+    by_name = {plan.release: plan for plan in plans}
+    needs = {rel.name: rel.needs if ordered else () for rel in releases}
+    return rollout.run(needs, lambda name: action(by_name[name]), parallel=parallel, stop_on_failure=ordered)
+
+
+def _failures(outcomes: list[rollout.Outcome], what: str) -> None:
+    """Each failed release on one error line, then exit 1; a Ctrl-C that stopped the run, exit 130."""
+    for outcome in outcomes:
+        if outcome.state == rollout.FAILED:
+            ui.error(f"{outcome.release}: {outcome.detail}")
+    stopped = [o for o in outcomes if o.state == rollout.INTERRUPTED]
+    if stopped:
+        raise KeyboardInterrupt(f"{what} stopped; " + "; ".join(f"{o.release}: {o.detail}" for o in stopped))
+    if any(o.state == rollout.FAILED for o in outcomes):
+        raise Reported(f"{what} failed")
+
+
+def _show_diff(found: dict[str, Any]) -> None:
+    if not found["changed"]:
+        ui.say(f"no changes: {found['release']} already runs what {found['chart']} renders")
+    else:
+        ui.say(found["diff"].rstrip("\n"))
+    if found["crds_not_upgraded"]:
+        ui.say(f"note: {found['chart']} has crds/, which Helm creates on a first install only: an upgrade leaves "
+               "the cluster's CRDs as they are")
+
+
+@task(help=DEPLOY_HELP, iterable=ITERABLE)
+def deploy(c, env=None, release=None, version=None, values=None, set_json=None, set_=None, set_string=None,
+           set_file=None, set_secret=None, dry_run=False, wait=True, timeout="5m", history_max=None, parallel=None,
+           yes=False, url=None, output=None, json=False):
+    """Upgrade --install a release, or every release of an environment in the order of their needs."""
+    fmt = ui.output_format(output, json)
     seconds = dep.timeout_seconds(timeout)
-    plan = _plan(c, env, release, url, version, set_, values, set_secret)
-    what = (f"{plan.chart} {plan.version} as {plan.release} to {plan.environment.name} "
-            f"({plan.access.source}, namespace {plan.access.namespace})")
+    environment, releases = _releases(c, env, release)
+    limit = settings.resolve_parallel(c.config.get("release", {}), parallel)
+    keep = settings.resolve_history_max(environment, history_max)
+    plans = _plans(c, environment, releases, url, version,
+                   _overrides(values, set_json, set_, set_string, set_file, set_secret))
+    for plan in plans:
+        dep.refuse_if_too_large(plan)
     if not dry_run:
-        dep.confirm(plan.environment, f"deploy {what}", yes=yes, interactive=sys.stdin.isatty(), ask=input)
-    ui.say(f"{'dry run: ' if dry_run else ''}deploying {what}")
-    with ui.waiting(f"helm upgrade --install{' --wait' if wait and not dry_run else ''} ({timeout} at most)"):
-        result = dep.run(plan, wait=wait, timeout=seconds, dry_run=dry_run)
+        if environment.protected and not yes and sys.stdin.isatty():  # what will change, before the question
+            for plan in plans:
+                _show_diff(dep.render_diff(plan))
+        what = plans[0].shown if len(plans) == 1 else (
+            f"{len(plans)} releases to {environment.name} ({', '.join(f'{p.release}: {p.chart} {p.version}' for p in plans)})")
+        dep.confirm(environment, f"deploy {what}", yes=yes, interactive=sys.stdin.isatty(), ask=input)
+    if not wait and not dry_run:
+        ui.say("not waiting (--no-wait): Helm records each release as deployed once Kubernetes accepts it, and rolls "
+               "back a failure only when it waits for it; check with invoke release.status")
+
+    def one(plan: dep.Plan) -> dict[str, Any]:
+        ui.say(f"{'dry run: ' if dry_run else ''}deploying {plan.shown}")
+        result = dep.run(plan, wait=wait, timeout=seconds, dry_run=dry_run, history_max=keep)
+        return {"release": plan.release, "namespace": plan.access.namespace, "chart": f"{plan.chart}-{plan.version}",
+                "revision": result.get("revision"), "status": result.get("status"), "notes": result.get("notes", ""),
+                **({"values": plan.shown_values, "manifest": manifests.mask_secrets(result.get("manifest", ""))}
+                   if dry_run else {})}
+
+    if len(plans) == 1:
+        with ui.waiting(f"helm upgrade --install{' --wait' if wait and not dry_run else ''} ({timeout} at most)"):
+            document = one(plans[0])
+        ui.render(document, fmt, lambda: _deployed([document], dry_run))
+        return document
+    outcomes, _ = _each(plans, releases, one, parallel=limit, ordered=True)
+    rows = [_outcome_row(o, next(p for p in plans if p.release == o.release)) for o in outcomes]
+    document = {"environment": environment.name, "dry_run": dry_run, "releases": rows}
+    ui.render(document, fmt, lambda: _summary(environment.name, rows, dry_run))
+    _failures(outcomes, f"{'dry run' if dry_run else 'deploy'} of {environment.name}")
+    return document
+
+
+def _outcome_row(outcome: rollout.Outcome, plan: dep.Plan) -> dict[str, Any]:
+    result = outcome.result or {}
+    detail = outcome.detail or (f"revision {result['revision']} ({result['status']})" if result else "")
+    return {"release": outcome.release, "chart": f"{plan.chart}-{plan.version}", "namespace": plan.access.namespace,
+            "outcome": OUTCOMES[outcome.state], "detail": detail, **{k: v for k, v in result.items() if k not in (
+                "release", "chart", "namespace")}}
+
+
+def _deployed(documents: list[dict[str, Any]], dry_run: bool) -> None:
+    """A deploy for people: the dry run's values and manifests, else the deployed revisions and their notes."""
     if dry_run:
-        ui.say("values (secrets masked):\n" + yaml.safe_dump(plan.shown_values, sort_keys=True))
-        ui.say(manifests.mask_secrets(result.get("manifest", "")))
+        for document in documents:
+            ui.say("values (secrets masked):\n" + yaml.safe_dump(document["values"], sort_keys=True))
+            ui.say(document["manifest"])
         ui.say("dry run: nothing changed in the cluster")
-        return result
-    ui.table("deployed", ["release", "revision", "status", "chart", "namespace"], [(
-        result["name"], result["revision"], result["status"], f"{result['chart_name']}-{result['chart_version']}",
-        result["namespace"])])
-    if result.get("notes"):
-        ui.say(result["notes"].rstrip())
-    return result
+        return
+    ui.table("deployed", ["release", "revision", "status", "chart", "namespace"], [
+        (d["release"], d["revision"], d["status"], d["chart"], d["namespace"]) for d in documents])
+    for document in documents:
+        if document.get("notes"):
+            ui.say(document["notes"].rstrip())
 
 
-@task(help={"env": ENV_HELP, "release": RELEASE_HELP, "revision": "roll back to this revision "
-            "(default: the newest earlier one that was deployed or superseded)", "wait": WAIT_HELP,
-            "timeout": TIMEOUT_HELP, "yes": "confirm a rollback in a protected environment"})
-def rollback(c, env=None, release=None, revision=None, wait=True, timeout="5m", yes=False):
-    """Roll back to the last good revision."""
+def _summary(environment: str, rows: list[dict[str, Any]], dry_run: bool) -> None:
+    if dry_run:
+        _deployed([row for row in rows if row["outcome"] == "deployed"], dry_run)
+    ui.table(f"{'dry run of ' if dry_run else ''}{environment}", ["release", "chart", "namespace", "outcome", "detail"],
+             [(r["release"], r["chart"], r["namespace"], r["outcome"], r["detail"]) for r in rows])
+
+
+@task(help={"env": ENV_HELP, "release": RELEASE_HELP, "revision": "roll back to this revision (default: the newest "
+            "earlier one that was deployed or superseded and differs from what runs now)",
+            "allow_failed": "allow --revision to name a revision that failed (or never finished)",
+            "wait": WAIT_HELP, "timeout": TIMEOUT_HELP, "history_max": HISTORY_HELP,
+            "yes": "confirm a rollback in a protected environment", **OUTPUT_HELP})
+def rollback(c, env=None, release=None, revision=None, allow_failed=False, wait=True, timeout="5m", history_max=None,
+             yes=False, output=None, json=False):
+    """Roll back to the last good revision that differs from what runs now."""
+    fmt = ui.output_format(output, json)
     seconds = dep.timeout_seconds(timeout)
     environment, name, access = _target(c, env, release)
+    keep = settings.resolve_history_max(environment, history_max)
     dep.confirm(environment, f"roll back {name} in {environment.name}", yes=yes, interactive=sys.stdin.isatty(),
                 ask=input)
-    if revision is not None and not str(revision).isdigit():
-        raise ToolError(f"--revision {revision!r}: a revision number, as invoke release.history lists them")
-    current, target, now = dep.roll_back(access, environment.name, name, int(revision) if revision else None,
-                                         wait=wait, timeout=seconds)
-    ui.say(f"rolled back {name} in {environment.name} from revision {current['revision']} "
-           f"({current['status']}, {current['chart_name']}-{current['chart_version']}) to revision "
-           f"{target['revision']} ({target['chart_name']}-{target['chart_version']}): now revision "
-           f"{now['revision']} {now['status']}")
+    current, target, now = dep.roll_back(access, name, revision, allow_failed=allow_failed, wait=wait,
+                                         timeout=seconds, history_max=keep)
+    document = {"release": name, "namespace": access.namespace, "from": _revision(current), "to": _revision(target),
+                "now": _revision(now)}
+    ui.render(document, fmt, lambda: ui.say(
+        f"rolled back {name} in {environment.name} from revision {current['revision']} ({current['status']}, "
+        f"{current['chart_name']}-{current['chart_version']}) to revision {target['revision']} "
+        f"({target['chart_name']}-{target['chart_version']}): now revision {now['revision']} {now['status']}"))
+    return document
 
 
-@task(help={"env": ENV_HELP, "release": RELEASE_HELP, "json": JSON_HELP})
-def history(c, env=None, release=None, json=False):
+def _revision(revision: dict[str, Any]) -> dict[str, Any]:
+    return {"revision": revision["revision"], "status": revision["status"],
+            "chart": f"{revision['chart_name']}-{revision['chart_version']}"}
+
+
+@task(help={"env": ENV_HELP, "release": RELEASE_HELP, **OUTPUT_HELP})
+def history(c, env=None, release=None, output=None, json=False):
     """List a release's revisions with status and chart."""
+    fmt = ui.output_format(output, json)
     _, name, access = _target(c, env, release)
-    revisions = dep.history(access, name)
     rows = [{"revision": r["revision"], "updated": r["deployed_at"], "status": r["status"],
              "chart": f"{r['chart_name']}-{r['chart_version']}", "app_version": r.get("app_version", ""),
-             "description": " ".join(r["description"].split())} for r in revisions]
-    if json:
-        ui.emit_json(rows)
-    else:
-        ui.table(f"history of {name}", ["revision", "updated", "status", "chart", "app version", "description"],
-                 [tuple(r.values()) for r in rows])
+             "description": " ".join(r["description"].split())} for r in dep.history(access, name)]
+    ui.render(rows, fmt, lambda: ui.table(
+        f"history of {name}", ["revision", "updated", "status", "chart", "app version", "description"],
+        [tuple(r.values()) for r in rows]))
 
 
-@task(help={"env": ENV_HELP, "release": RELEASE_HELP, "json": JSON_HELP})
-def status(c, env=None, release=None, json=False):
-    """Show a release's status, chart and notes."""
-    _, name, access = _target(c, env, release)
-    found = dep.status(access, name)
-    if json:
-        ui.emit_json(found)
+@task(help={"env": ENV_HELP, "release": ALL_HELP, **OUTPUT_HELP})
+def status(c, env=None, release=None, output=None, json=False):
+    """Show a release's status, chart and notes; without --release, every release of the environment."""
+    fmt = ui.output_format(output, json)
+    environment, releases = _releases(c, env, release)
+    if release is not None or len(releases) == 1:
+        _, name, access = _target(c, env, releases[0].name)
+        found = dep.status(access, name)
+        ui.render(found, fmt, lambda: _status(found))
         return
-    notes = found.pop("notes")
-    ui.table(f"status of {name}", ["field", "value"], [(k.replace("_", " "), v) for k, v in found.items()])
-    if notes:
-        ui.say(notes)
+    access = cluster.cluster_access(environment, os.environ)
+    rows = []
+    for rel in releases:
+        vals.register_secrets(rel, os.environ)
+        try:
+            rows.append(dep.status(access.within(rel.namespace_in(environment)), rel.name))
+        except dep.NotInstalled:
+            rows.append({"release": rel.name, "namespace": rel.namespace_in(environment), "status": "not installed"})
+    ui.render(rows, fmt, lambda: ui.table(
+        f"status of {environment.name}", ["release", "namespace", "status", "revision", "chart", "last deployed"],
+        [(r["release"], r["namespace"], r["status"], r.get("revision", ""), r.get("chart", ""),
+          r.get("last_deployed", "")) for r in rows]))
 
 
-@task(help={k: v for k, v in DEPLOY_HELP.items() if k not in ("dry_run", "wait", "timeout", "yes")},
-      iterable=["set_", "values", "set_secret"])
-def diff(c, env=None, release=None, version=None, set_=None, values=None, set_secret=None, url=None):
-    """Show what a deploy would change (manifest diff)."""
-    plan = _plan(c, env, release, url, version, set_, values, set_secret)
-    changes = dep.render_diff(plan)
-    ui.say(changes or f"no changes: {plan.release} already runs what {plan.chart} {plan.version} renders")
+def _status(found: dict[str, Any]) -> None:
+    shown = {k: v for k, v in found.items() if k != "notes"}
+    ui.table(f"status of {found['release']}", ["field", "value"], [(k.replace("_", " "), v) for k, v in shown.items()])
+    if found["notes"]:
+        ui.say(found["notes"])
+
+
+@task(name="list", help={"env": ENV_HELP, **OUTPUT_HELP})
+def list_(c, env=None, output=None, json=False):
+    """List the releases in the environment's namespaces (helm list --all), and those not installed yet."""
+    fmt = ui.output_format(output, json)
+    environment, releases = settings.resolve_environment(ROOT, c.config.get("release", {}), env_name=env)
+    access = cluster.cluster_access(environment, os.environ)
+    configured = {rel.name: rel.namespace_in(environment) for rel in releases}
+    namespaces = dict.fromkeys([environment.namespace, *configured.values()])
+    rows = dep.listing([access.within(namespace) for namespace in namespaces], configured)
+    ui.render(rows, fmt, lambda: ui.table(
+        f"releases in {environment.name}", ["release", "namespace", "revision", "updated", "status", "chart",
+                                            "app version", "in invoke.yaml"],
+        [(*(r[k] if r[k] is not None else "" for k in ("release", "namespace", "revision", "updated", "status",
+                                                       "chart", "app_version")), "yes" if r["configured"] else "no")
+         for r in rows]))
+
+
+@task(help={"env": ENV_HELP, "release": ALL_HELP, **{k: v for k, v in VALUES_HELP.items()},
+            "detailed_exitcode": "exit 2 when there are changes, 0 when none (helm diff's --detailed-exitcode)",
+            "parallel": PARALLEL_HELP, **OUTPUT_HELP}, iterable=ITERABLE)
+def diff(c, env=None, release=None, version=None, values=None, set_json=None, set_=None, set_string=None,
+         set_file=None, set_secret=None, url=None, detailed_exitcode=False, parallel=None, output=None, json=False):
+    """Show what a deploy would change (manifest diff); without --release, for every release of the environment."""
+    fmt = ui.output_format(output, json)
+    environment, releases = _releases(c, env, release)
+    limit = settings.resolve_parallel(c.config.get("release", {}), parallel)
+    plans = _plans(c, environment, releases, url, version,
+                   _overrides(values, set_json, set_, set_string, set_file, set_secret))
+    if len(plans) == 1:
+        found = [dep.render_diff(plans[0])]
+    else:
+        outcomes, _ = _each(plans, releases, dep.render_diff, parallel=limit, ordered=False)
+        _failures(outcomes, f"diff of {environment.name}")
+        found = [o.result for o in outcomes]
+    ui.render(found if len(found) > 1 else found[0], fmt, lambda: [_show_diff(f) for f in found])
+    if detailed_exitcode and any(f["changed"] for f in found):
+        raise Exit(code=2)
+
+
+@task(help={"env": ENV_HELP, "release": RELEASE_HELP, "timeout": "how long the tests may take (default 5m)",
+            **OUTPUT_HELP})
+def test(c, env=None, release=None, timeout="5m", output=None, json=False):
+    """Run a release's Helm test hooks (helm test)."""
+    fmt = ui.output_format(output, json)
+    seconds = dep.timeout_seconds(timeout)
+    _, name, access = _target(c, env, release)
+    with ui.waiting(f"helm test {name} ({timeout} at most)"):
+        result = dep.test(access, name, timeout=seconds)
+    ui.render(result, fmt, lambda: ui.say(f"tests of {name} (revision {result['revision']}) passed"))
 
 
 @task(help={"env": ENV_HELP, "release": RELEASE_HELP, "wait": WAIT_HELP, "timeout": TIMEOUT_HELP,
-            "yes": "confirm: required for a protected environment, and whenever not on a terminal"})
-def uninstall(c, env=None, release=None, wait=True, timeout="5m", yes=False):
+            "yes": "confirm: required for a protected environment, and whenever not on a terminal", **OUTPUT_HELP})
+def uninstall(c, env=None, release=None, wait=True, timeout="5m", yes=False, output=None, json=False):
     """Remove a release and its history."""
+    fmt = ui.output_format(output, json)
     seconds = dep.timeout_seconds(timeout)
     environment, name, access = _target(c, env, release)
     dep.confirm(environment, f"uninstall {name} from {environment.name}", yes=yes,
                 interactive=sys.stdin.isatty(), ask=input, always=True)
     dep.uninstall(access, name, wait=wait, timeout=seconds)
-    ui.say(f"uninstalled {name} from {environment.name} (namespace {access.namespace})")
+    document = {"release": name, "namespace": access.namespace, "uninstalled": True}
+    ui.render(document, fmt, lambda: ui.say(f"uninstalled {name} from {environment.name} (namespace {access.namespace})"))
 
 
-ns = Collection("release", deploy, rollback, history, status, diff, uninstall)
+ns = Collection("release", deploy, diff, status, list_, history, rollback, test, uninstall)

@@ -198,6 +198,9 @@ def _public_url(value: Any) -> str | None:
     return text
 
 
+HISTORY_MAX = 10  # Helm's own default for --history-max
+
+
 @dataclass(frozen=True)
 class Environment:
     name: str
@@ -207,6 +210,7 @@ class Environment:
     values: tuple[Path, ...]
     protected: bool
     create_namespace: bool = False  # a release's first install creates the namespace (helm --create-namespace)
+    history_max: int = HISTORY_MAX  # revisions Helm keeps per release (helm --history-max; 0: every one)
 
 
 @dataclass(frozen=True)
@@ -217,15 +221,39 @@ class Release:
     values: tuple[Path, ...]
     set: tuple[str, ...]  # default --set expressions
     secrets: tuple[tuple[str, str], ...]  # (values path, environment variable) pairs
+    namespace: str | None = None  # None: the environment's
+    environments: tuple[str, ...] | None = None  # the environments it is deployed to; None: every one
+    needs: tuple[str, ...] = ()  # releases deployed before it, when a whole environment is deployed
+
+    def namespace_in(self, environment: Environment) -> str:
+        return self.namespace or environment.namespace
 
 
 def resolve_release(
     root: Path, config: Mapping[str, Any], *, env_name: str | None, release_name: str | None
 ) -> tuple[Environment, Release]:
-    """The environment and release a release.* task works on, checked: each error names its setting."""
+    """One release of an environment: the one named, else the environment's only one; each error names its setting."""
+    environment, releases = resolve_environment(root, config, env_name=env_name)
+    names = [r.name for r in releases]
+    if release_name is None:
+        if len(releases) > 1:
+            raise ToolError(f"--release is required: {environment.name} has {', '.join(names)}")
+        return environment, releases[0]
+    if release_name not in names:
+        configured = _mapping(config, "releases", "release", "")
+        if release_name in configured:
+            raise ToolError(f"--release {release_name!r} is not deployed to {environment.name} (release.releases."
+                            f"{release_name}.environments); {environment.name} has {', '.join(names)}")
+        raise ToolError(f"--release {release_name!r}: not in invoke.yaml (release.releases); known: "
+                        f"{', '.join(configured)}")
+    return environment, releases[names.index(release_name)]
+
+
+def resolve_environment(root: Path, config: Mapping[str, Any], *, env_name: str | None) -> tuple[Environment, list[Release]]:
+    """An environment and the releases deployed to it, in invoke.yaml's order; their needs checked."""
     _known(config, DEFAULTS["release"], "release")
     environments = _mapping(config, "environments", "release", "environment name to its settings")
-    releases = _mapping(config, "releases", "release", "release name to its chart, version and values")
+    raw_releases = _mapping(config, "releases", "release", "release name to its chart, version and values")
     if not env_name:
         raise ToolError(f"--env is required; environments in invoke.yaml: {', '.join(environments) or 'none'}")
     if env_name not in environments:
@@ -233,15 +261,79 @@ def resolve_release(
             f"--env {env_name!r}: no such environment in invoke.yaml (release.environments); "
             f"known: {', '.join(environments) or 'none'}"
         )
-    if not releases:
+    if not raw_releases:
         raise ToolError("release.releases in invoke.yaml is empty; add a release (see README, Releases)")
-    if release_name is None:
-        if len(releases) > 1:
-            raise ToolError(f"--release is required: invoke.yaml has {', '.join(releases)}")
-        release_name = next(iter(releases))
-    if release_name not in releases:
-        raise ToolError(f"--release {release_name!r}: not in invoke.yaml (release.releases); known: {', '.join(releases)}")
-    return environment_settings(root, env_name, environments[env_name]), release_settings(root, release_name, releases[release_name])
+    releases = [release_settings(root, str(name), raw) for name, raw in raw_releases.items()]
+    check_needs(releases, list(environments))
+    chosen = [r for r in releases if r.environments is None or env_name in r.environments]
+    if not chosen:
+        raise ToolError(f"no release is deployed to {env_name}: every release lists other environments "
+                        "(release.releases.NAME.environments)")
+    return environment_settings(root, env_name, environments[env_name]), chosen
+
+
+def check_needs(releases: list[Release], environments: list[str]) -> None:
+    """Every environment and need names something that exists, each need is deployed wherever its release is,
+    and needs form no cycle: otherwise one line naming the releases."""
+    by_name = {r.name: r for r in releases}
+    for release in releases:
+        where = f"release.releases.{release.name}"
+        for name in release.environments or ():
+            if name not in environments:
+                raise ToolError(f"{where}.environments: {name!r} is not an environment (release.environments); "
+                                f"known: {', '.join(environments) or 'none'}")
+        for need in release.needs:
+            if need not in by_name:
+                raise ToolError(f"{where}.needs: {need!r} is not a release; known: {', '.join(by_name)}")
+            served = by_name[need].environments
+            missing = [e for e in release.environments or environments if served is not None and e not in served]
+            if missing:
+                raise ToolError(f"{where}.needs: {need} is not deployed to {', '.join(missing)}, where {release.name} "
+                                f"is; add {missing[0]} to release.releases.{need}.environments or remove the need")
+    cycle = _cycle(by_name)
+    if cycle:
+        raise ToolError(f"release.releases: needs form a cycle: {' -> '.join(cycle)}; remove one of these needs")
+
+
+def _cycle(releases: Mapping[str, Release]) -> list[str]:
+    """A cycle of needs as [a, b, ..., a], or [] when there is none (a depth-first search)."""
+    state: dict[str, str] = {}  # visiting | done
+    path: list[str] = []
+
+    def visit(name: str) -> list[str]:
+        state[name] = "visiting"
+        path.append(name)
+        for need in releases[name].needs:
+            if state.get(need) == "visiting":
+                return [*path[path.index(need):], need]
+            if need not in state and (found := visit(need)):
+                return found
+        path.pop()
+        state[name] = "done"
+        return []
+
+    for name in releases:
+        if name not in state and (found := visit(name)):
+            return found
+    return []
+
+
+def resolve_parallel(config: Mapping[str, Any], flag: int | None) -> int:
+    """How many releases of an environment deploy at once: --parallel > release.parallel (INVOKE_RELEASE_PARALLEL)."""
+    value = flag if flag is not None else config.get("parallel", DEFAULTS["release"]["parallel"])
+    where = "--parallel" if flag is not None else "release.parallel"
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ToolError(f"{where} is {_kind(value)}; use a whole number of releases, 1 or more (1: one at a time)")
+    return value
+
+
+def resolve_history_max(environment: Environment, flag: int | None) -> int:
+    """Revisions Helm keeps per release: --history-max > the environment's history_max > Helm's 10."""
+    if flag is None:
+        return environment.history_max
+    if flag < 0:
+        raise ToolError(f"--history-max {flag}: use 0 (keep every revision) or more")
+    return flag
 
 
 def environment_settings(root: Path, name: str, raw: Any) -> Environment:
@@ -261,6 +353,7 @@ def environment_settings(root: Path, name: str, raw: Any) -> Environment:
         name=name, namespace=namespace, kube_context=_text(raw, "kube_context", where),
         secrets_prefix=prefix or None, values=_paths(root, raw.get("values"), f"{where}.values"),
         protected=_flag(raw, "protected", where), create_namespace=_flag(raw, "create_namespace", where),
+        history_max=_count(raw, "history_max", where, HISTORY_MAX),
     )
 
 
@@ -286,11 +379,17 @@ def release_settings(root: Path, name: str, raw: Any) -> Release:
     if version is not None and not isinstance(version, str):
         raise ToolError(f"{where}.version in invoke.yaml is {_kind(version)}, not text; quote it (\"~0.1\", \"1.10.0\"): YAML "
                         "reads an unquoted 1.10 as the number 1.1")
+    namespace = _text(raw, "namespace", where)
+    if namespace is not None and not _NAMESPACE.match(namespace):
+        raise ToolError(f"{where}.namespace {namespace!r} is not a Kubernetes namespace (a DNS label: lowercase "
+                        "letters, digits and '-', 63 at most); fix it or remove it to use the environment's")
+    environments = _names(raw, "environments", where)
     return Release(
         name=name, chart=_text(raw, "chart", where) or name, version=version,
         values=_paths(root, raw.get("values"), f"{where}.values"),
         set=tuple(f"{k}={_scalar(v)}" for k, v in sets.items()),
         secrets=tuple((str(k), str(v)) for k, v in secrets.items()),
+        namespace=namespace, environments=environments, needs=_names(raw, "needs", where) or (),
     )
 
 
@@ -318,8 +417,9 @@ def _home(url: str) -> str:
 
 # --- types and names, checked as invoke.yaml is read ------------------------------------------------
 
-ENVIRONMENT_KEYS = ("namespace", "kube_context", "secrets_prefix", "values", "protected", "create_namespace")
-RELEASE_KEYS = ("chart", "version", "values", "set", "secrets")
+ENVIRONMENT_KEYS = ("namespace", "kube_context", "secrets_prefix", "values", "protected", "create_namespace",
+                    "history_max")
+RELEASE_KEYS = ("chart", "version", "values", "set", "secrets", "namespace", "environments", "needs")
 PROJECT_FILES = ("invoke.yaml", "invoke.yml", "invoke.json")  # what Invoke looks for next to tasks.py, in its order
 _VARIABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -364,8 +464,10 @@ def check_project_file(root: Path, framework: Mapping[str, Any]) -> None:
     _known(release, DEFAULTS["release"], "release")
     for name, raw in (release.get("environments") or {}).items():
         environment_settings(root, str(name), raw)
-    for name, raw in (release.get("releases") or {}).items():
-        release_settings(root, str(name), raw)
+    releases = [release_settings(root, str(name), raw) for name, raw in (release.get("releases") or {}).items()]
+    check_needs(releases, [str(name) for name in release.get("environments") or {}])
+    if "parallel" in release:
+        resolve_parallel(release, None)
 
 
 def _merges(data: Mapping[str, Any], defaults: Mapping[str, Any], where: str) -> None:
@@ -409,6 +511,24 @@ def _text(raw: Mapping[str, Any], key: str, where: str) -> str | None:
     if value is not None and not isinstance(value, str):
         raise ToolError(f"{where}.{key} in invoke.yaml is {_kind(value)}, not text; quote it")
     return value
+
+
+def _count(raw: Mapping[str, Any], key: str, where: str, default: int) -> int:
+    value = raw.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ToolError(f"{where}.{key} in invoke.yaml is {_kind(value)}; write a whole number, 0 or more")
+    return value
+
+
+def _names(raw: Mapping[str, Any], key: str, where: str) -> tuple[str, ...] | None:
+    """A list of names (environments, releases); None when the key is absent."""
+    value = raw.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ToolError(f"{where}.{key} in invoke.yaml must be a list of names, not {_kind(value)}"
+                        + (f"; write it as [{value}]" if isinstance(value, str) else ""))
+    return tuple(value)
 
 
 def _flag(raw: Mapping[str, Any], key: str, where: str) -> bool:

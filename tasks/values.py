@@ -10,16 +10,18 @@ from __future__ import annotations
 import copy
 import re
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from . import helm, safe_yaml, ui
+from . import archives, helm, safe_yaml, ui
 from .errors import ToolError
 from .settings import Environment, Release
 
-VALUES_ORDER = "chart defaults < release values files and set < environment values files < --values < --set"
+VALUES_ORDER = ("chart defaults < release values files and set < environment values files < --values < --set-json < "
+                "--set < --set-string < --set-file < secrets")
 _EXPANSION = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::(-?\d+)(?::(\d+))?)?\}")
 
 
@@ -80,9 +82,20 @@ def read_values(path: Path, where: str) -> dict[str, Any]:
     return loaded or {}
 
 
+@dataclass(frozen=True)
+class Overrides:
+    """What the command line puts over invoke.yaml's values, each flag repeatable, layered in Helm's order."""
+
+    values: tuple[str, ...] = ()  # -f files, relative to where you are (as helm -f)
+    set_json: tuple[str, ...] = ()
+    set: tuple[str, ...] = ()
+    set_string: tuple[str, ...] = ()
+    set_file: tuple[str, ...] = ()
+    set_secret: tuple[str, ...] = ()
+
+
 def layered_values(
-    release: Release, environment: Environment, values_files: Iterable[str], sets: Iterable[str],
-    secrets: Iterable[str], env: Mapping[str, str],
+    release: Release, environment: Environment, overrides: Overrides, env: Mapping[str, str],
 ) -> tuple[dict[str, Any], list[tuple[str | int, ...]]]:
     """(values layered in VALUES_ORDER, the paths that hold secrets); secret values registered before parsing."""
     layers: list[dict[str, Any]] = []
@@ -90,15 +103,17 @@ def layered_values(
     where = f"release.releases.{release.name}.set"
     layers += [_set(expand(s, env, where), where) for s in release.set]
     layers += [read_values(p, f"release.environments.{environment.name}.values") for p in environment.values]
-    layers += [read_values(Path(p), "--values") for p in values_files]  # like helm -f: relative to where you are
-    layers += [_set(expand(s, env, f"--set {s}"), "--set") for s in sets]
+    layers += [read_values(Path(p), "--values") for p in overrides.values]
+    for flag in ("set-json", "set", "set-string"):
+        layers += [_set(expand(s, env, f"--{flag} {s}"), f"--{flag}") for s in getattr(overrides, flag.replace("-", "_"))]
+    layers += [_set_file(s) for s in overrides.set_file]
     secret_paths: list[tuple[str | int, ...]] = []
-    for path, variable in [*release.secrets, *(_secret_flag(s) for s in secrets)]:
+    for path, variable in [*release.secrets, *(_secret_flag(s) for s in overrides.set_secret)]:
         value = env.get(variable)
         if value is None:
             raise ToolError(f"secret {path}: environment variable {variable} is not set; set it (a Drone secret)")
         ui.add_secret(value)
-        parsed = helm.parse_set(f"{path}={value}", literal=True)
+        parsed = helm.parse_set(f"{path}={value}", "set-literal")
         if not parsed:
             raise ToolError(f"secret {path!r}: not a values path; use dotted keys like db.password")
         layers.append(parsed)
@@ -145,9 +160,42 @@ def _has(node: Any, key: str | int) -> bool:
 
 
 def _set(expression: str, where: str) -> dict[str, Any]:
+    """--set, --set-json or --set-string (`where` names the flag, or the setting for invoke.yaml's `set:`)."""
     if "=" not in expression or expression.startswith("="):
-        raise ToolError(f"{where} {expression!r}: expected KEY=VALUE (e.g. image.tag=v1.2.3)")
-    return helm.parse_set(expression)
+        example = "config={\"debug\":true}" if where == "--set-json" else "image.tag=v1.2.3"
+        raise ToolError(f"{where} {expression!r}: expected KEY={'JSON' if where == '--set-json' else 'VALUE'} "
+                        f"(e.g. {example})")
+    return helm.parse_set(expression, where.removeprefix("--") if where.startswith("--") else "set")
+
+
+def _set_file(text: str) -> dict[str, Any]:
+    """--set-file KEY=FILE: the file's text is the value, verbatim, as helm --set-file reads it (not a secret:
+    use --set-secret for one). Read within Helm's 5 MiB limit for a file."""
+    key, _, name = text.partition("=")
+    if not key or not name:
+        raise ToolError(f"--set-file {text!r}: expected KEY=FILE (e.g. config.script=start.sh)")
+    path = Path(name).expanduser()
+    try:
+        with path.open("rb") as stream:
+            data = stream.read(archives.MAX_FILE + 1)
+    except FileNotFoundError:
+        raise ToolError(f"--set-file {text!r}: {path} not found") from None
+    except IsADirectoryError:
+        raise ToolError(f"--set-file {text!r}: {path} is a folder; name a file") from None
+    except OSError as exc:
+        raise ToolError(f"--set-file {text!r}: {path} cannot be read ({exc.strerror})") from None
+    if len(data) > archives.MAX_FILE:
+        raise ToolError(f"--set-file {text!r}: {path} is over 5 MiB, Helm's limit for a file; a release is stored in "
+                        "one Secret of at most 1 MiB anyway: mount big files from a ConfigMap or volume of their own")
+    try:
+        content = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ToolError(f"--set-file {text!r}: {path} is not UTF-8 text; base64-encode binary content "
+                        "(and b64dec it in the template)") from None
+    parsed = helm.parse_set(f"{key}={content}", "set-literal")
+    if not parsed:
+        raise ToolError(f"--set-file {text!r}: {key!r} is not a values path; use dotted keys like config.script")
+    return parsed
 
 
 def _secret_flag(text: str) -> tuple[str, str]:

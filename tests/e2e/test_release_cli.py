@@ -1,5 +1,6 @@
 """`invoke release.*` as a user types it, against Helm's real release code and the Kubernetes emulator."""
 
+import base64
 import json
 import os
 import signal
@@ -154,8 +155,7 @@ def test_rollback_in_a_protected_environment_needs_yes(cluster):
 
 
 def test_ci_credentials_come_from_the_environments_prefix(cluster):
-    env = {"KUBECONFIG": "/nonexistent", "STAGING_API_SERVER": cluster.emulator.url,
-           "STAGING_KUBERNETES_TOKEN": "token-for-staging-only"}
+    env = {"KUBECONFIG": "/nonexistent", **cluster.emulator.ci_env("STAGING", "token-for-staging-only")}
     result = invoke(cluster.project, "release.deploy", "--env", "staging", "--set", "image.tag=ci", env=env)
     assert "(STAGING_API_SERVER + STAGING_KUBERNETES_TOKEN, namespace" in result.stdout
     assert cluster.image() == f"{IMAGE}:ci"
@@ -271,3 +271,202 @@ def test_a_missing_namespace_is_named_or_created_when_the_environment_says_so(cl
     deploy(cluster, "--set", "image.tag=fresh")
     namespace = config["release"]["environments"]["staging"]["namespace"]
     assert ("v1", "namespaces", None, namespace) in cluster.emulator.store
+
+
+def configure(cluster, change):
+    """Edit the project's invoke.yaml: change(config) mutates the loaded mapping."""
+    import yaml
+
+    path = cluster.project / "invoke.yaml"
+    config = yaml.safe_load(path.read_text())
+    change(config)
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+
+
+def test_no_wait_returns_while_the_deployment_is_still_unready(cluster):
+    deploy(cluster, "--set", "image.tag=v1")
+    cluster.emulator.break_image(f"{IMAGE}:never-ready")
+    result = deploy(cluster, "--set", "image.tag=never-ready", "--no-wait")  # a waiting deploy would fail here
+    assert "not waiting (--no-wait)" in result.stdout and "rolls back a failure only when it waits" in result.stdout
+    assert cluster.image() == f"{IMAGE}:never-ready"
+    assert cluster.deployment()["status"]["unavailableReplicas"] == 1  # returned while the pods are not ready
+    assert history(cluster) == [(1, "superseded"), (2, "deployed")]
+
+
+def test_history_stays_at_the_limit_through_deploys_and_rollbacks(cluster):
+    configure(cluster, lambda c: c["release"]["environments"]["staging"].update(history_max=3))
+    for tag in ("v1", "v2", "v3", "v4", "v5"):
+        deploy(cluster, "--set", f"image.tag={tag}")
+    assert history(cluster) == [(3, "superseded"), (4, "superseded"), (5, "deployed")]
+    invoke(cluster.project, "release.rollback", "--env", "staging", env=cluster.env)
+    assert history(cluster) == [(4, "superseded"), (5, "superseded"), (6, "deployed")]
+    assert cluster.image() == f"{IMAGE}:v4"
+    deploy(cluster, "--set", "image.tag=v6", "--history-max", "2")
+    assert history(cluster) == [(6, "superseded"), (7, "deployed")]
+    assert len(cluster.release_secrets()) == 2
+
+
+def test_rollback_after_an_automatic_rollback_goes_to_the_older_content(cluster):
+    deploy(cluster, "--set", "image.tag=v1")
+    deploy(cluster, "--set", "image.tag=v2")
+    cluster.emulator.break_image(f"{IMAGE}:v3")
+    assert deploy(cluster, "--set", "image.tag=v3", "--timeout", "2s", check=False).returncode == 1
+    assert history(cluster) == [(1, "superseded"), (2, "superseded"), (3, "failed"), (4, "deployed")]
+    assert cluster.image() == f"{IMAGE}:v2"  # Helm's automatic rollback: revision 4 runs what 2 ran
+    result = invoke(cluster.project, "release.rollback", "--env", "staging", env=cluster.env)
+    assert "from revision 4 (deployed, hello-world-0.1.0) to revision 1" in result.stdout
+    assert cluster.image() == f"{IMAGE}:v1"
+
+
+def test_rolling_back_to_a_failed_revision_needs_allow_failed(cluster):
+    deploy(cluster, "--set", "image.tag=v1")
+    cluster.emulator.break_image(f"{IMAGE}:crash")
+    deploy(cluster, "--set", "image.tag=crash", "--timeout", "2s", check=False)
+    refused = invoke(cluster.project, "release.rollback", "--env", "staging", "--revision", "2", env=cluster.env,
+                     check=False)
+    assert refused.returncode == 1
+    assert refused.stderr == ("error: --revision 2 is failed: rolling back to it deploys what did not work; pass "
+                              "--allow-failed to do it anyway\n")
+    assert cluster.image() == f"{IMAGE}:v1" and len(history(cluster)) == 3
+    done = invoke(cluster.project, "release.rollback", "--env", "staging", "--revision", "2", "--allow-failed",
+                  "--no-wait", "--output", "json", env=cluster.env)
+    assert json.loads(done.stdout)["to"] == {"revision": 2, "status": "failed", "chart": "hello-world-0.1.0"}
+    assert cluster.image() == f"{IMAGE}:crash"
+
+
+def test_diff_says_not_installed_and_its_detailed_exitcode_gates_a_pipeline(cluster):
+    fresh = invoke(cluster.project, "release.diff", "--env", "staging", "--detailed-exitcode", env=cluster.env,
+                   check=False)
+    assert fresh.returncode == 2
+    assert fresh.stdout.startswith("--- hello-world (not installed)\n+++ hello-world (this deploy)\n")
+    deploy(cluster, "--set", "image.tag=v1")
+    same = invoke(cluster.project, "release.diff", "--env", "staging", "--set", "image.tag=v1", "--detailed-exitcode",
+                  env=cluster.env)
+    assert same.returncode == 0 and same.stdout.startswith("no changes")
+    changed = invoke(cluster.project, "release.diff", "--env", "staging", "--set", "image.tag=v2",
+                     "--detailed-exitcode", "--output", "json", env=cluster.env, check=False)
+    assert changed.returncode == 2 and changed.stderr == ""
+    found = json.loads(changed.stdout)
+    assert (found["changed"], found["installed"], found["revision"]) == (True, True, 1)
+    assert found["diff"].startswith("--- hello-world (revision 1, deployed)\n")
+    assert invoke(cluster.project, "release.diff", "--env", "staging", "--set", "image.tag=v2",
+                  env=cluster.env).returncode == 0  # without the flag, changes are no failure
+
+
+def test_a_release_over_the_1_mib_secret_limit_is_refused_before_anything_is_sent(cluster, tmp_path):
+    import yaml
+
+    big = tmp_path / "big.yaml"
+    big.write_text(yaml.safe_dump({"blob": os.urandom(1_600_000).hex(), "small": "x"}))  # 3.2 MB, as in the issue
+    requests = len(cluster.emulator.emulator.log)
+    result = deploy(cluster, "--values", str(big), check=False)
+    assert result.returncode == 1 and len(result.stderr.splitlines()) == 1
+    assert result.stderr.startswith("error: release hello-world: Helm would store hello-world 0.1.0 with these "
+                                    "values as a Secret of about 2.")
+    assert "over Kubernetes' 1 MiB limit for one; nothing was sent. Largest: values blob (3.1 MiB)," in result.stderr
+    assert cluster.emulator.emulator.log[requests:] == []  # the cluster was not even asked
+    deploy(cluster, "--values", str(big), "--set", "blob=gone")  # without the blob, it fits
+
+
+def test_set_json_set_string_and_set_file_layer_in_helms_order(cluster, tmp_path):
+    greeting = tmp_path / "greeting.txt"
+    greeting.write_text("hello, from a file\nwith: two lines\n")
+    deploy(cluster, "--set-json", 'image={"tag":"from-json","pullPolicy":"Always"}', "--set", "image.tag=from-set",
+           "--set-string", "replicaCount=2", "--set-file", f"secretEnv.GREETING={greeting}")
+    container = cluster.deployment()["spec"]["template"]["spec"]["containers"][0]
+    assert (container["image"], container["imagePullPolicy"]) == (f"{IMAGE}:from-set", "Always")  # --set over JSON
+    assert cluster.deployment()["spec"]["replicas"] == 2
+    with cluster.helm() as helm:
+        given = helm.get_values("hello-world")
+    assert given["replicaCount"] == "2"  # --set-string: Helm got text, not the number
+    secret = cluster.emulator.store[("v1", "secrets", cluster.namespaces["staging"], "hello-world-hello-world")]
+    assert base64.b64decode(secret["data"]["GREETING"]).decode() == greeting.read_text()
+    for flag, value, message in [
+        ("--set-json", "image={bad", "error: helm --set-json <value>: "),
+        ("--set-file", "a=missing.txt", "error: --set-file 'a=missing.txt': missing.txt not found"),
+        ("--set-file", "nothing", "error: --set-file 'nothing': expected KEY=FILE"),
+    ]:
+        refused = deploy(cluster, flag, value, check=False)
+        assert refused.returncode == 1 and refused.stderr.startswith(message) and len(refused.stderr.splitlines()) == 1
+    assert history(cluster) == [(1, "deployed")]
+
+
+def toolkit_chart(cluster, test_image="busybox:1.36"):
+    """A local chart with crds/ and a Helm test hook, deployed as the release `toolkit`."""
+    chart = cluster.project / "charts" / "toolkit"
+    (chart / "crds").mkdir(parents=True)
+    (chart / "templates" / "tests").mkdir(parents=True)
+    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: toolkit\nversion: 0.1.0\n")
+    (chart / "values.yaml").write_text(f"testImage: {test_image}\n")
+    (chart / "crds" / "widgets.yaml").write_text(
+        "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  name: widgets.example.com\n"
+        "spec:\n  group: example.com\n  scope: Namespaced\n  names: {plural: widgets, singular: widget, kind: Widget}\n"
+        "  versions:\n    - name: v1\n      served: true\n      storage: true\n"
+        "      schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}\n")
+    (chart / "templates" / "widget.yaml").write_text(
+        "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: {{ .Release.Name }}\nspec:\n  size: 3\n")
+    (chart / "templates" / "tests" / "check.yaml").write_text(
+        'apiVersion: v1\nkind: Pod\nmetadata:\n  name: "{{ .Release.Name }}-check"\n  annotations:\n'
+        '    "helm.sh/hook": test\nspec:\n  restartPolicy: Never\n  containers:\n'
+        '    - name: check\n      image: "{{ .Values.testImage }}"\n      command: [wget, -qO-, "http://widgets"]\n')
+    configure(cluster, lambda c: c["release"]["releases"].update(toolkit={"chart": "./charts/toolkit"}))
+
+
+def test_diff_shows_the_crds_a_first_install_creates_and_says_an_upgrade_leaves_them(cluster):
+    toolkit_chart(cluster)
+    fresh = invoke(cluster.project, "release.diff", "--env", "staging", "--release", "toolkit", env=cluster.env).stdout
+    assert "+# Source: toolkit/crds/widgets.yaml\n+apiVersion: apiextensions.k8s.io/v1\n" in fresh
+    assert fresh.index("+kind: CustomResourceDefinition") < fresh.index("+kind: Widget")  # Helm creates CRDs first
+    deploy(cluster, "--release", "toolkit")
+    assert cluster.emulator.store[("example.com/v1", "widgets", cluster.namespaces["staging"], "toolkit")]
+    again = invoke(cluster.project, "release.diff", "--env", "staging", "--release", "toolkit", env=cluster.env).stdout
+    assert again.splitlines() == [
+        "no changes: toolkit already runs what toolkit-0.1.0 renders",
+        ("note: toolkit-0.1.0 has crds/, which Helm creates on a first install only: an upgrade leaves the cluster's "
+        "CRDs as they are")]
+
+
+def test_release_test_runs_the_charts_test_hooks(cluster):
+    toolkit_chart(cluster, test_image="busybox:fails")
+    deploy(cluster, "--release", "toolkit")
+    passed = invoke(cluster.project, "release.test", "--env", "staging", "--release", "toolkit", env=cluster.env)
+    assert passed.stdout == "tests of toolkit (revision 1) passed\n"
+    cluster.emulator.break_image("busybox:fails")  # the test pod now exits non-zero
+    failed = invoke(cluster.project, "release.test", "--env", "staging", "--release", "toolkit", "--output", "json",
+                    env=cluster.env, check=False)
+    assert failed.returncode == 1 and failed.stdout == ""
+    assert failed.stderr.startswith("error: tests of toolkit (revision 1) failed: helm test toolkit")
+    assert "toolkit-check" in failed.stderr and len(failed.stderr.splitlines()) == 1
+
+
+def test_a_protected_deploy_on_a_terminal_shows_the_diff_before_it_asks(cluster):
+    import pty
+
+    def deploy_on_a_terminal(answer):
+        primary, secondary = pty.openpty()
+        process = subprocess.Popen(
+            [sys.executable, "-m", "invoke", "release.deploy", "--env", "production", "--set", "image.tag=v7"],
+            cwd=cluster.project, env={**os.environ, **cluster.env, "CI": "true"}, stdin=secondary,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        os.close(secondary)
+        shown = b""
+        while not shown.endswith(b"[y/N] "):  # the question is the last thing written before it reads
+            chunk = process.stdout.read1(4096)
+            assert chunk, shown.decode()
+            shown += chunk
+        os.write(primary, answer + b"\n")
+        _, errors = process.communicate()
+        os.close(primary)
+        return shown.decode(), process.returncode, errors.decode()
+
+    shown, code, errors = deploy_on_a_terminal(b"n")
+    assert shown.startswith("--- hello-world (not installed)\n+++ hello-world (this deploy)\n")
+    assert f'+          image: "{IMAGE}:v7"' in shown and "+  replicas: 3" in shown
+    assert shown.endswith("Deploy hello-world 0.1.0 as hello-world to production (kubeconfig context production, "
+                          f"namespace {cluster.namespaces['production']})? [y/N] ")
+    assert (code, errors) == (1, ("error: deploy hello-world 0.1.0 as hello-world to production (kubeconfig context "
+                                 f"production, namespace {cluster.namespaces['production']}): not confirmed; nothing "
+                                 "changed\n"))
+    assert cluster.release_secrets("production") == []
+    _, code, _ = deploy_on_a_terminal(b"y")
+    assert code == 0 and cluster.image("production") == f"{IMAGE}:v7"

@@ -120,26 +120,54 @@ def test_unsatisfiable_constraints_name_the_setting(constraint, message):
         chart_source.choose_version(ENTRIES, constraint, "app", "release.releases.app.version")
 
 
-def rev(n, status):
-    return {"name": "app", "revision": n, "status": status}
+def rev(n, status, content=None):
+    return {"name": "app", "revision": n, "status": status, "content": content or f"content of {n}"}
+
+
+def content(revision):
+    return revision["content"]
+
+
+def target(revisions, revision=None, allow_failed=False):
+    current, chosen = deploy.rollback_target(revisions, revision, content, allow_failed=allow_failed)
+    return current["revision"], chosen["revision"]
 
 
 def test_rollback_target_is_the_newest_good_revision_before_the_current_one_not_current_minus_one():
-    current, target = deploy.rollback_target([rev(1, "superseded"), rev(2, "failed"), rev(3, "failed")], None)
-    assert (current["revision"], target["revision"]) == (3, 1)
-    _, target = deploy.rollback_target([rev(1, "superseded"), rev(2, "deployed"), rev(3, "pending-upgrade")], None)
-    assert target["revision"] == 2
-    _, chosen = deploy.rollback_target([rev(1, "superseded"), rev(2, "deployed")], 1)
-    assert chosen["revision"] == 1
+    assert target([rev(1, "superseded"), rev(2, "failed"), rev(3, "failed")]) == (3, 1)
+    assert target([rev(1, "superseded"), rev(2, "deployed"), rev(3, "pending-upgrade")]) == (3, 2)
+    assert target([rev(1, "superseded"), rev(2, "deployed")], 1) == (2, 1)
+
+
+def test_after_an_automatic_rollback_the_target_is_older_content_not_what_runs_now():
+    revisions = [rev(1, "superseded", "v1"), rev(2, "superseded", "v2"), rev(3, "failed", "v3"),
+                 rev(4, "deployed", "v2")]  # 4 is Helm's "Rollback to 2"
+    assert target(revisions) == (4, 1)
+    assert target([*revisions[:2], rev(3, "superseded", "v2"), rev(4, "deployed", "v2")]) == (4, 1)
+
+
+def test_a_failed_or_stuck_current_revision_goes_back_to_the_newest_good_one_even_with_the_same_content():
+    assert target([rev(1, "deployed", "v1"), rev(2, "failed", "v2"), rev(3, "pending-rollback", "v1")]) == (3, 1)
+    assert target([rev(1, "superseded", "v1"), rev(2, "failed", "v1")]) == (2, 1)
+
+
+def test_a_failed_revision_is_a_target_only_when_allowed():
+    revisions = [rev(1, "superseded"), rev(2, "failed"), rev(3, "deployed")]
+    with pytest.raises(ToolError, match="^--revision 2 is failed: rolling back to it deploys what did not work; "
+                                        "pass --allow-failed to do it anyway$"):
+        target(revisions, 2)
+    assert target(revisions, 2, allow_failed=True) == (3, 2)
 
 
 @pytest.mark.parametrize("revisions, revision, message", [
     ([rev(1, "failed"), rev(2, "failed")], None, "nothing to roll back to: no revision before 2 was deployed"),
     ([rev(1, "deployed")], 7, "--revision 7: no such revision; known: 1"),
+    ([rev(1, "superseded", "same"), rev(2, "deployed", "same")], None,
+     r"nothing to roll back to: every earlier good revision \(1\) runs the same chart and values as revision 2"),
 ])
 def test_rollback_without_a_target_says_why(revisions, revision, message):
     with pytest.raises(ToolError, match=message):
-        deploy.rollback_target(revisions, revision)
+        target(revisions, revision)
 
 
 @pytest.mark.parametrize("status", deploy.PENDING)
@@ -193,7 +221,7 @@ def test_secret_values_are_masked_and_other_documents_kept_verbatim():
 
 def test_diff_marks_a_changed_secret_without_showing_it():
     changed = MANIFEST.replace("c2VjcmV0", "bmV3LXNlY3JldA==").replace("hello", "hi")
-    out = manifests.diff(MANIFEST, changed, "app")
+    out = manifests.diff(MANIFEST, changed, "app (revision 1, deployed)", "app (this deploy)")
     assert "-  KEY: '***'\n+  KEY: '*** (changed)'" in out
     assert "SAME: '*** (changed)'" not in out
     assert "-  greeting: hello\n+  greeting: hi" in out
@@ -229,7 +257,7 @@ CONFIG = {
 @pytest.mark.parametrize("env_name, release_name, message", [
     (None, "app", "--env is required; environments in invoke.yaml: staging"),
     ("qa", "app", "--env 'qa': no such environment in invoke.yaml"),
-    ("staging", None, "--release is required: invoke.yaml has app, other"),
+    ("staging", None, "--release is required: staging has app, other"),
     ("staging", "nope", "--release 'nope': not in invoke.yaml"),
 ])
 def test_release_settings_errors_name_the_flag_or_key(env_name, release_name, message):
@@ -272,7 +300,8 @@ def test_ci_variables_that_hold_credentials_are_refused_with_the_reason(name):
 def test_secret_paths_are_masked_in_a_copy_of_the_values_and_nothing_else():
     release = settings.Release("app", "app", None, (), ("image.tag=v1",), (("db.password", "DB_PW"),))
     env = {"DB_PW": "it's-a-s3cret: yes", "LIST": "second-item-secret", "SHORT": "x"}
-    values, paths = vals.layered_values(release, environment(), [], [], ["hosts[1].key=LIST", "pin=SHORT"], env)
+    overrides = vals.Overrides(set_secret=("hosts[1].key=LIST", "pin=SHORT"))
+    values, paths = vals.layered_values(release, environment(), overrides, env)
     assert paths == [("db", "password"), ("hosts", 1, "key"), ("pin",)]
     shown = vals.masked(values, paths)
     assert shown == {"image": {"tag": "v1"}, "db": {"password": "***"}, "hosts": [None, {"key": "***"}], "pin": "***"}

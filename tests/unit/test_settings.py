@@ -91,7 +91,8 @@ def test_booleans_are_booleans_and_unset_is_false():
     ({"secrets": {"db.password": "not a variable"}}, ("secrets.db.password is the text 'not a variable'; name the "
                                                      "environment variable")),
     ({"chrat": "x"}, "release.releases.app.chrat in invoke.yaml is not a setting; did you mean chart?"),
-    ({"needs": ["x"]}, "needs in invoke.yaml is not a setting; known: chart, version, values, set, secrets"),
+    ({"depends_on": ["x"]}, ("depends_on in invoke.yaml is not a setting; known: chart, version, values, set, secrets, "
+                             "namespace, environments, needs")),
 ])
 def test_release_settings_have_types_and_known_names(raw, message):
     with pytest.raises(ToolError) as error:

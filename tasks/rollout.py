@@ -1,0 +1,94 @@
+"""One action over every release of an environment: needs first, independent releases in parallel.
+
+Like helmfile: a release starts once every release it needs has succeeded, at most `parallel` at once;
+after a failure nothing new starts (what runs finishes), and every release gets an outcome. Helm's SDK
+runs in-process and its calls release the GIL, so the releases run in threads, one Helm config each.
+Ctrl-C (or SIGTERM) cancels every Helm call in progress, as for one release, and a second one stops
+waiting for them.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from . import helm
+from .errors import ToolError
+
+DONE, FAILED, SKIPPED, NOT_STARTED, INTERRUPTED = "done", "failed", "skipped", "not started", "interrupted"
+
+
+@dataclass
+class Outcome:
+    release: str
+    state: str  # DONE, FAILED, SKIPPED, NOT_STARTED or INTERRUPTED
+    detail: str = ""  # why it failed, or was skipped
+    result: Any = None  # what the action returned, when it is DONE
+
+
+def run(
+    needs: Mapping[str, Sequence[str]], action: Callable[[str], Any], *, parallel: int, stop_on_failure: bool = True,
+) -> tuple[list[Outcome], bool]:
+    """(an outcome per release in the order of `needs`, whether Ctrl-C stopped the run).
+
+    `needs` maps each release to those it needs (all of them keys of `needs`, with no cycle: settings
+    checked that); `action(release)` raises ToolError for a failure of that release alone.
+    """
+    outcomes: dict[str, Outcome] = {}
+    waiting = list(needs)
+    finished: queue.Queue[Outcome] = queue.Queue()
+    running = 0
+    stopping = interrupted = False
+
+    def work(name: str) -> None:
+        try:
+            finished.put(Outcome(name, DONE, result=action(name)))
+        except ToolError as exc:
+            finished.put(Outcome(name, FAILED, str(exc)))
+        except KeyboardInterrupt as exc:
+            finished.put(Outcome(name, INTERRUPTED, str(exc) or "stopped"))
+        except BaseException as exc:  # noqa: BLE001 - a bug in one release's action: reported with it, not lost
+            finished.put(Outcome(name, FAILED, f"unexpected {type(exc).__name__}: {exc} (a bug)"))
+
+    while True:
+        if not stopping:
+            for name in [n for n in waiting if all(outcomes.get(d, _PENDING).state == DONE for d in needs[n])]:
+                if running == parallel:
+                    break
+                waiting.remove(name)
+                running += 1
+                threading.Thread(target=work, args=(name,), name=f"release {name}", daemon=True).start()
+        if not running:
+            break
+        try:
+            outcome = finished.get()  # a signal interrupts the wait, here in the main thread
+        except KeyboardInterrupt:
+            if interrupted:
+                raise  # the second Ctrl-C: stop waiting for the releases being rolled back
+            interrupted = stopping = True
+            helm.cancel_running()
+            continue
+        running -= 1
+        outcomes[outcome.release] = outcome
+        stopping = stopping or (outcome.state != DONE and stop_on_failure)
+    for name in waiting:
+        blocker = _failed_need(name, needs, outcomes)
+        outcomes[name] = Outcome(name, SKIPPED, f"{blocker} failed") if blocker else Outcome(name, NOT_STARTED)
+    return [outcomes[name] for name in needs], interrupted
+
+
+_PENDING = Outcome("", NOT_STARTED)
+
+
+def _failed_need(name: str, needs: Mapping[str, Sequence[str]], outcomes: Mapping[str, Outcome]) -> str | None:
+    """The release that failed (or was stopped) among those `name` needs, directly or through others."""
+    for need in needs[name]:
+        state = outcomes.get(need, _PENDING).state
+        if state in (FAILED, INTERRUPTED):
+            return need
+        if state != DONE and (deeper := _failed_need(need, needs, outcomes)):
+            return deeper
+    return None

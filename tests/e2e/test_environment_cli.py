@@ -1,0 +1,141 @@
+"""`invoke release.*` over a whole environment: three releases (a needs b; c independent) on the emulator."""
+
+import json
+import re
+
+import pytest
+import yaml
+
+from tests.conftest import invoke
+
+API_IMAGE = "registry.example.com/hello-api"
+
+
+def three_releases(cluster, **b_settings):
+    """Staging gets a (in its own namespace, needing b), b (hello-api, in its own namespace) and c; the project's
+    hello-world release goes to production only. Returns (namespace of a, of b, of c)."""
+    suffix = cluster.namespaces["staging"]
+    own = {"a": f"a-{suffix}", "b": f"b-{suffix}"}
+    for namespace in own.values():
+        cluster.emulator.create_namespace(namespace)
+    path = cluster.project / "invoke.yaml"
+    config = yaml.safe_load(path.read_text())
+    releases = config["release"]["releases"]
+    hello = {**releases["hello-world"], "environments": ["production"]}
+    config["release"]["releases"] = {
+        "hello-world": hello,
+        "a": {"chart": "hello-world", "values": hello["values"], "needs": ["b"], "namespace": own["a"]},
+        "b": {"chart": "hello-api", "namespace": own["b"], **b_settings},
+        "c": {"chart": "hello-world", "values": hello["values"]},
+    }
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return own["a"], own["b"], suffix
+
+
+def run(cluster, task, *args, check=True):
+    return invoke(cluster.project, task, "--env", "staging", *args, env=cluster.env, check=check)
+
+
+def requests(cluster, namespace, writes=False):
+    """Positions in the emulator's request log of the requests to `namespace` (only writes, if asked)."""
+    return [i for i, line in enumerate(cluster.emulator.emulator.log) if f"/namespaces/{namespace}/" in line
+            and (not writes or line.startswith(("POST", "PUT", "PATCH")))]
+
+
+def stored_in(cluster, namespace):
+    return [key for key in cluster.emulator.store if key[2] == namespace]
+
+
+def test_an_environment_deploys_every_release_needs_first_and_independent_ones_alongside(cluster):
+    ns_a, ns_b, ns_c = three_releases(cluster)
+    start = len(cluster.emulator.emulator.log)
+    out = json.loads(run(cluster, "release.deploy", "--set", "image.tag=v1", "--output", "json").stdout)
+    assert [(r["release"], r["namespace"], r["outcome"], r["revision"]) for r in out["releases"]] == [
+        ("a", ns_a, "deployed", 1), ("b", ns_b, "deployed", 1), ("c", ns_c, "deployed", 1)]
+    b_writes = [i for i in requests(cluster, ns_b, writes=True) if i >= start]
+    assert max(b_writes) < min(requests(cluster, ns_a))  # a's first request came after b's last write
+    assert min(i for i in requests(cluster, ns_c) if i >= start) < max(b_writes)  # c ran while b did
+    for key in (("apps/v1", "deployments", ns_a, "a-hello-world"), ("apps/v1", "deployments", ns_b, "b-hello-api"),
+                ("apps/v1", "deployments", ns_c, "c-hello-world")):
+        assert cluster.emulator.store[key]["status"]["readyReplicas"] == 1
+
+
+def test_parallel_one_deploys_one_release_at_a_time_in_order(cluster):
+    ns_a, ns_b, ns_c = three_releases(cluster)
+    start = len(cluster.emulator.emulator.log)
+    run(cluster, "release.deploy", "--parallel", "1")
+    spans = {name: (min(i for i in requests(cluster, ns) if i >= start), max(requests(cluster, ns, writes=True)))
+             for name, ns in (("a", ns_a), ("b", ns_b), ("c", ns_c))}
+    assert spans["b"][1] < spans["a"][0] and spans["a"][1] < spans["c"][0]  # b, then a (its need met), then c
+
+
+def test_a_failed_need_stops_its_dependent_and_the_summary_says_so(cluster):
+    ns_a, ns_b, _ = three_releases(cluster, set={"image.tag": "broken"})
+    cluster.emulator.break_image(f"{API_IMAGE}:broken")
+    result = run(cluster, "release.deploy", "--timeout", "2s", check=False)
+    assert result.returncode == 1
+    assert re.search(r"^a\s+hello-world-0\.1\.0\s+\S+\s+skipped\s+b failed$", result.stdout, re.MULTILINE)
+    assert re.search(r"^b\s+hello-api-0\.1\.0\s+\S+\s+failed\s+deploy of hello-api 0\.1\.0 as b failed", result.stdout,
+                     re.MULTILINE)
+    assert re.search(r"^c\s+hello-world-0\.1\.0\s+\S+\s+deployed\s+revision 1 \(deployed\)$", result.stdout, re.MULTILINE)
+    assert result.stderr.startswith("error: b: deploy of hello-api 0.1.0 as b failed: ")
+    assert len(result.stderr.splitlines()) == 1
+    assert stored_in(cluster, ns_a) == []  # a was never started
+    assert not any(key[1] == "secrets" and key[3].startswith("sh.helm.") for key in stored_in(cluster, ns_b))
+
+
+def test_list_status_and_diff_cover_the_environment(cluster):
+    ns_a, ns_b, ns_c = three_releases(cluster)
+    listed = json.loads(run(cluster, "release.list", "--output", "json").stdout)
+    assert [(r["release"], r["namespace"], r["status"]) for r in listed] == [
+        ("a", ns_a, "not installed"), ("b", ns_b, "not installed"), ("c", ns_c, "not installed")]
+    fresh = run(cluster, "release.diff", "--detailed-exitcode", check=False)
+    assert fresh.returncode == 2
+    assert [line for line in fresh.stdout.splitlines() if line.startswith("--- ")] == [
+        "--- a (not installed)", "--- b (not installed)", "--- c (not installed)"]
+    run(cluster, "release.deploy", "--set", "image.tag=v1")
+    with cluster.helm() as helm:  # a release someone installed by hand, next to c
+        helm.install(str(cluster.project / "dist" / "repo" / "hello-world-0.1.0.tgz"), "stray", {})
+    status = json.loads(run(cluster, "release.status", "--output", "json").stdout)
+    assert [(s["release"], s["namespace"], s["status"], s["revision"]) for s in status] == [
+        ("a", ns_a, "deployed", 1), ("b", ns_b, "deployed", 1), ("c", ns_c, "deployed", 1)]
+    same = run(cluster, "release.diff", "--set", "image.tag=v1", "--detailed-exitcode")
+    assert same.stdout.count("no changes: ") == 3
+    listed = yaml.safe_load(run(cluster, "release.list", "--output", "yaml").stdout)
+    assert [(r["release"], r["namespace"], r["status"], r["configured"]) for r in listed] == [
+        ("a", ns_a, "deployed", True), ("b", ns_b, "deployed", True), ("c", ns_c, "deployed", True),
+        ("stray", ns_c, "deployed", False)]
+
+
+@pytest.mark.parametrize("needs, message", [
+    ({"a": ["b"], "b": ["a"]}, "error: release.releases: needs form a cycle: a -> b -> a; remove one of these needs"),
+    ({"a": ["nope"]}, "error: release.releases.a.needs: 'nope' is not a release; known: hello-world, a, b, c"),
+    ({"c": ["hello-world"]}, ("error: release.releases.c.needs: hello-world is not deployed to staging, where c is; "
+                             "add staging to release.releases.hello-world.environments or remove the need")),
+])
+def test_a_cycle_or_an_unknown_need_is_one_line_and_deploys_nothing(cluster, needs, message):
+    three_releases(cluster)
+    path = cluster.project / "invoke.yaml"
+    config = yaml.safe_load(path.read_text())
+    for name, listed in needs.items():
+        config["release"]["releases"][name]["needs"] = listed
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    result = run(cluster, "release.deploy", check=False)
+    assert result.returncode == 1 and result.stderr.startswith(message) and len(result.stderr.splitlines()) == 1
+    assert cluster.release_secrets() == []
+
+
+def test_a_protected_environment_asks_once_for_all_its_releases(cluster):
+    _, ns_b, _ = three_releases(cluster)
+    path = cluster.project / "invoke.yaml"
+    config = yaml.safe_load(path.read_text())
+    config["release"]["environments"]["staging"]["protected"] = True
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    refused = run(cluster, "release.deploy", check=False)
+    assert refused.returncode == 1
+    assert refused.stderr == ("error: environment staging is protected: pass --yes to deploy 3 releases to staging "
+                              "(a: hello-world 0.1.0, b: hello-api 0.1.0, c: hello-world 0.1.0) (not on a terminal, so "
+                              "nobody can confirm)\n")
+    assert stored_in(cluster, ns_b) == []
+    run(cluster, "release.deploy", "--yes")
+    assert cluster.release_secrets() == ["sh.helm.release.v1.c.v1"]
