@@ -31,12 +31,12 @@ HISTORY_HELP = "revisions Helm keeps per release (default: the environment's his
 VALUES_HELP = {
     "version": "exact chart version or constraint (~0.1, ^1.2, >=1.2 <2); default: the release's version",
     "values": "values file, as helm -f; above the release's and the environment's files, below the --set flags",
-    "set_json": "KEY=JSON, as helm --set-json",
-    "set_": "KEY=VALUE, as helm --set; ${DRONE_*}/${CI_*} expanded (${DRONE_COMMIT_SHA:0:7} too). "
+    "set_json": "a value as JSON, as helm --set-json",
+    "set_": "a value, as helm --set; ${DRONE_*}/${CI_*} expanded (${DRONE_COMMIT_SHA:0:7} too). "
             f"Values layer: {vals.VALUES_ORDER}",
-    "set_string": "KEY=VALUE, the value always text (as helm --set-string: image.tag=1.10 stays 1.10)",
-    "set_file": "KEY=FILE, the file's text as the value (as helm --set-file; not a secret, see --set-secret)",
-    "set_secret": "KEY=ENV_VAR: the value comes from that variable and is never printed",
+    "set_string": "a value that stays text, as helm --set-string (image.tag=2024 is not a number)",
+    "set_file": "a file's text as the value, as helm --set-file (not a secret: see --set-secret)",
+    "set_secret": "the value of that environment variable, never printed",
     "url": "chart repository (default: repo.url)",
 }
 DEPLOY_HELP = {
@@ -279,9 +279,9 @@ def list_(c, env=None, output=None, json=False):
          for r in rows]))
 
 
-@task(help={"env": ENV_HELP, "release": ALL_HELP, **{k: v for k, v in VALUES_HELP.items()},
+@task(help={"env": ENV_HELP, "release": ALL_HELP, **VALUES_HELP,
             "detailed_exitcode": "exit 2 when there are changes, 0 when none (helm diff's --detailed-exitcode)",
-            "parallel": PARALLEL_HELP, **OUTPUT_HELP}, iterable=ITERABLE)
+            "parallel": "releases compared at once (default: release.parallel, 4)", **OUTPUT_HELP}, iterable=ITERABLE)
 def diff(c, env=None, release=None, version=None, values=None, set_json=None, set_=None, set_string=None,
          set_file=None, set_secret=None, url=None, detailed_exitcode=False, parallel=None, output=None, json=False):
     """Show what a deploy would change (manifest diff); without --release, for every release of the environment."""
@@ -291,13 +291,16 @@ def diff(c, env=None, release=None, version=None, values=None, set_json=None, se
     plans = _plans(c, environment, releases, url, version,
                    _overrides(values, set_json, set_, set_string, set_file, set_secret))
     if len(plans) == 1:
-        found = [dep.render_diff(plans[0])]
+        found = dep.render_diff(plans[0])
+        ui.render(found, fmt, lambda: _show_diff(found))
+        changed = found["changed"]
     else:
         outcomes, _ = _each(plans, releases, dep.render_diff, parallel=limit, ordered=False)
+        every = [o.result for o in outcomes if o.state == rollout.DONE]
+        ui.render(every, fmt, lambda: [_show_diff(f) for f in every])
         _failures(outcomes, f"diff of {environment.name}")
-        found = [o.result for o in outcomes]
-    ui.render(found if len(found) > 1 else found[0], fmt, lambda: [_show_diff(f) for f in found])
-    if detailed_exitcode and any(f["changed"] for f in found):
+        changed = any(f["changed"] for f in every)
+    if detailed_exitcode and changed:
         raise Exit(code=2)
 
 

@@ -76,19 +76,20 @@ def run(
         stopping = stopping or (outcome.state != DONE and stop_on_failure)
     for name in waiting:
         blocker = _failed_need(name, needs, outcomes)
-        outcomes[name] = Outcome(name, SKIPPED, f"{blocker} failed") if blocker else Outcome(name, NOT_STARTED)
+        outcomes[name] = Outcome(name, SKIPPED, f"{blocker.release} {'failed' if blocker.state == FAILED else 'was stopped'}") \
+            if blocker else Outcome(name, NOT_STARTED)
     return [outcomes[name] for name in needs], interrupted
 
 
 _PENDING = Outcome("", NOT_STARTED)
 
 
-def _failed_need(name: str, needs: Mapping[str, Sequence[str]], outcomes: Mapping[str, Outcome]) -> str | None:
-    """The release that failed (or was stopped) among those `name` needs, directly or through others."""
+def _failed_need(name: str, needs: Mapping[str, Sequence[str]], outcomes: Mapping[str, Outcome]) -> Outcome | None:
+    """The outcome of the release that failed (or was stopped) among those `name` needs, directly or through others."""
     for need in needs[name]:
-        state = outcomes.get(need, _PENDING).state
-        if state in (FAILED, INTERRUPTED):
-            return need
-        if state != DONE and (deeper := _failed_need(need, needs, outcomes)):
+        outcome = outcomes.get(need, _PENDING)
+        if outcome.state in (FAILED, INTERRUPTED):
+            return outcome
+        if outcome.state != DONE and (deeper := _failed_need(need, needs, outcomes)):
             return deeper
     return None

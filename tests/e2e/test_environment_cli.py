@@ -2,6 +2,8 @@
 
 import json
 import re
+import signal
+import time
 
 import pytest
 import yaml
@@ -139,3 +141,26 @@ def test_a_protected_environment_asks_once_for_all_its_releases(cluster):
     assert stored_in(cluster, ns_b) == []
     run(cluster, "release.deploy", "--yes")
     assert cluster.release_secrets() == ["sh.helm.release.v1.c.v1"]
+
+
+def test_ctrl_c_during_an_environment_deploy_stops_every_release_and_says_where_each_is(cluster):
+    from tests.e2e.test_interrupt import IMAGE, start_deploy, stop
+
+    ns_a, ns_b, ns_c = three_releases(cluster, set={"image.tag": "hangs"})
+    cluster.emulator.break_image(f"{API_IMAGE}:hangs")
+    cluster.emulator.break_image(f"{IMAGE}:hangs")
+    process = start_deploy(cluster, "--set", "image.tag=hangs")  # b and c wait for pods that never get ready
+    while not all(("v1", "secrets", namespace, f"sh.helm.release.v1.{name}.v1") in cluster.emulator.store
+                  for name, namespace in (("b", ns_b), ("c", ns_c))):  # both are being deployed: observed
+        assert process.poll() is None, process.communicate()
+        time.sleep(0.02)  # one look at the store per turn, leaving the emulator's thread the interpreter
+    code, out, err = stop(process, signal.SIGINT)
+    assert code == 130
+    assert re.search(r"^a\s+hello-world-0\.1\.0\s+\S+\s+skipped\s+b was stopped$", out, re.MULTILINE)
+    assert re.search(r"^b\s+hello-api-0\.1\.0\s+\S+\s+interrupted\s+deploy of hello-api 0\.1\.0 as b stopped; the "
+                     r"release is not installed; nothing to recover$", out, re.MULTILINE)
+    assert err == ("interrupted: deploy of staging stopped; b: deploy of hello-api 0.1.0 as b stopped; the release is "
+                   "not installed; nothing to recover; c: deploy of hello-world 0.1.0 as c stopped; the release is not "
+                   "installed; nothing to recover\n")
+    assert [key for key in cluster.emulator.store if key[1] == "secrets" and key[2] in (ns_a, ns_b, ns_c)
+            and key[3].startswith("sh.helm.")] == []  # Helm removed both first installs
