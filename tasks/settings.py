@@ -432,6 +432,7 @@ def check_project_file(root: Path, framework: Mapping[str, Any]) -> None:
     checked against Invoke's defaults (`framework`) and ours, and every repo and release setting in it
     checked as the tasks will read it: one bad setting stops every task, before anything is done.
     """
+    _check_numbers(os.environ)
     path = next((root / name for name in PROJECT_FILES if (root / name).is_file()), None)
     if path is None:
         return
@@ -468,6 +469,17 @@ def check_project_file(root: Path, framework: Mapping[str, Any]) -> None:
     check_needs(releases, [str(name) for name in release.get("environments") or {}])
     if "parallel" in release:
         resolve_parallel(release, None)
+
+
+def _check_numbers(env: Mapping[str, str]) -> None:
+    """INVOKE_* variables of number settings: Invoke casts them with int(), a traceback for anything else."""
+    for section, defaults in DEFAULTS.items():
+        for name, default in defaults.items():
+            variable = f"INVOKE_{section}_{name}".upper()
+            if isinstance(default, int) and not isinstance(default, bool) and variable in env \
+                    and not env[variable].strip().isdigit():
+                raise ToolError(f"{variable} {env[variable]!r} is not a whole number; set it to one (e.g. {default}) "
+                                "or unset it")
 
 
 def _merges(data: Mapping[str, Any], defaults: Mapping[str, Any], where: str) -> None:

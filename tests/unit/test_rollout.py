@@ -117,3 +117,11 @@ def test_parallel_is_a_count_of_one_or_more():
     for config, flag in (({"parallel": 0}, None), ({"parallel": True}, None), ({}, 0)):
         with pytest.raises(ToolError, match="use a whole number of releases, 1 or more"):
             settings.resolve_parallel(config, flag)
+
+
+def test_invoke_release_parallel_that_is_no_number_is_one_line_not_invokes_traceback(tmp_path, monkeypatch):
+    monkeypatch.setenv("INVOKE_RELEASE_PARALLEL", "four")
+    with pytest.raises(ToolError, match="^INVOKE_RELEASE_PARALLEL 'four' is not a whole number; set it to one"):
+        settings.check_project_file(tmp_path, {})
+    monkeypatch.setenv("INVOKE_RELEASE_PARALLEL", "2")
+    settings.check_project_file(tmp_path, {})
