@@ -149,8 +149,11 @@ class Cluster:
 
 
 @pytest.fixture
-def cluster(k8s: Any, project: Path, tmp_path: Path) -> Cluster:
-    """The project published to its local folder repository, environments on fresh namespaces."""
+def cluster(k8s: Any, project: Path, tmp_path: Path) -> Iterator[Cluster]:
+    """The project published to its local folder repository, environments on fresh namespaces.
+
+    Images a test breaks (k8s.break_image) are healed after it: the emulator outlives the test.
+    """
     import yaml
 
     suffix = uuid.uuid4().hex[:8]
@@ -163,5 +166,6 @@ def cluster(k8s: Any, project: Path, tmp_path: Path) -> Cluster:
     kubeconfig = tmp_path / "kubeconfig"
     kubeconfig.write_text(k8s.kubeconfig(*namespaces))
     invoke(project, "repo.publish")
-    return Cluster(project, k8s, namespaces, {"KUBECONFIG": str(kubeconfig)})
+    yield Cluster(project, k8s, namespaces, {"KUBECONFIG": str(kubeconfig)})
+    k8s.emulator.broken.clear()
 

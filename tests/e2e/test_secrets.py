@@ -17,8 +17,8 @@ FORBIDDEN = [SECRET, base64.b64encode(SECRET.encode()).decode(), TOKEN, base64.b
 
 
 def test_every_release_task_keeps_secret_values_out_of_all_output(cluster):
-    env = {"KUBECONFIG": "/nonexistent", "STAGING_API_SERVER": cluster.emulator.url,
-           "STAGING_KUBERNETES_TOKEN": TOKEN, "API_KEY": SECRET, "OTHER_KEY": SECRET + "-2"}
+    env = {"KUBECONFIG": "/nonexistent", **cluster.emulator.ci_env("STAGING", TOKEN), "API_KEY": SECRET,
+           "OTHER_KEY": SECRET + "-2"}
     secret = ("--set-secret", "secretEnv.API_KEY=API_KEY")
     runs = [
         ("release.deploy", "--env", "staging", *secret, "--set", "image.tag=v1"),

@@ -1,17 +1,22 @@
-"""A Kubernetes API on 127.0.0.1 that Helm's own release code can talk to (tests only).
+"""A Kubernetes API on 127.0.0.1 that behaves like an API server for what Helm does (tests only).
 
-kmock 0.8's KubernetesEmulator (by the author of Kopf) serves discovery from a bundled K3s resource
-list; this subclass fills the gaps Helm v4 runs into, as found with helm_python 0.2.2 (Helm v4.2.3):
+kmock 0.8's KubernetesEmulator (by the author of Kopf) serves discovery from a bundled K3s resource list;
+this subclass serves the objects themselves, as an API server would:
 
-- the core group's groupVersion is served as "/v1": Helm then cannot map kind ServiceAccount;
-- Helm validates with fieldValidation=Strict after fetching /openapi/v3 (then /openapi/v2);
-- release storage sends Secret bodies as application/vnd.kubernetes.protobuf: decoded here;
-- PUT (replace), server-side apply (PATCH application/apply-patch+yaml), merge patches;
-- lists honour equality labelSelectors and carry a typed kind (SecretList), or Helm sees no releases;
-- writes into a namespace that does not exist fail with 404, as on a real API server;
-- watches: JSON lines, sendInitialEvents=true answered with a BOOKMARK annotated
-  k8s.io/initial-events-end, and Deployments marked ready at once, as their controller would, unless
-  their image is in `broken` (how a wait that times out, and the rollback after it, are tested).
+- authentication: a bearer token the emulator knows, else 401 (RunningEmulator.accept_token adds one);
+- writes: create, update (PUT, resourceVersion preconditions), JSON merge patch, strategic merge patch by
+  Kubernetes' merge keys and directives (k8s_merge), server-side apply with field managers and conflicts
+  (k8s_apply); Helm's release Secrets arrive as protobuf (k8s_protobuf);
+- what the registry does before storing: a body over 3 MiB is 413, a value its Go type refuses is refused
+  (400 on create/update, 422 on patch, 500 on apply, as each path does), defaults, validation as 422
+  (k8s_validation, including the 1 MiB limit of Secret and ConfigMap data), Service clusterIPs;
+- what controllers do, at once (k8s_controllers): ReplicaSets and Pods for Deployments, Pods for
+  StatefulSets/DaemonSets/Jobs, their statuses, Established CRDs whose resources are then served and listed
+  by discovery; a Pod whose image is in `broken` never gets ready (how waits that time out are tested);
+- deletes cascade to owned objects (garbage collection), namespaces and CRDs take their objects along;
+- lists and watches with label and field selectors, sendInitialEvents answered with a BOOKMARK annotated
+  k8s.io/initial-events-end; /openapi/v3 just enough for client-go to see PATCH takes fieldValidation;
+  the core group's groupVersion served as "v1" (kmock 0.8 says "/v1": Helm then cannot map kinds).
 
 Objects live in one dict; the server runs on its own event loop in a thread, so tests and `invoke`
 subprocesses reach it alike. Pinned with kmock==0.8: it touches kmock internals.
@@ -22,113 +27,61 @@ from __future__ import annotations
 import asyncio
 import base64
 import copy
+import datetime
+import ipaddress
 import itertools
 import json
+import ssl
+import tempfile
 import threading
 import uuid
-from collections.abc import Iterator
-from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import aiohttp.web
 import attrs
 import yaml
-from kmock import KubernetesEmulator, Server
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+from kmock import KubernetesEmulator, ResourceInfo, resource
 from kmock._internal.parsing import parse_path
 
-Key = tuple[str, str, str | None, str]  # (apiVersion-ish "group/version", plural, namespace, name)
+from tests.support import k8s_apply, k8s_controllers, k8s_merge, k8s_validation
+from tests.support.k8s_controllers import Key, now
+from tests.support.k8s_protobuf import decode_protobuf
+from tests.support.k8s_schema import mismatches, schema
+from tests.support.k8s_status import (
+    ApiError,
+    already_exists,
+    bad_request,
+    conflict,
+    go_plain,
+    invalid,
+    invalid_value,
+    not_found,
+    required,
+    too_large,
+    unauthorized,
+    unclassified,
+)
 
-
-# --- a protobuf wire-format reader: enough of Secret, ConfigMap and ObjectMeta -------------------
-
-def _fields(data: bytes) -> Iterator[tuple[int, int, Any]]:
-    i = 0
-    while i < len(data):
-        key, i = _varint(data, i)
-        number, wire = key >> 3, key & 7
-        value: Any
-        if wire == 0:
-            value, i = _varint(data, i)
-        elif wire == 2:
-            length, i = _varint(data, i)
-            value, i = data[i:i + length], i + length
-        elif wire == 1:
-            value, i = data[i:i + 8], i + 8
-        elif wire == 5:
-            value, i = data[i:i + 4], i + 4
-        else:
-            raise ValueError(f"protobuf wire type {wire} not supported")
-        yield number, wire, value
-
-
-def _varint(data: bytes, i: int) -> tuple[int, int]:
-    shift = result = 0
-    while True:
-        byte = data[i]
-        i += 1
-        result |= (byte & 0x7F) << shift
-        if not byte & 0x80:
-            return result, i
-        shift += 7
-
-
-def _map_entry(data: bytes) -> tuple[str, bytes]:
-    parts = {number: value for number, _, value in _fields(data)}
-    return parts.get(1, b"").decode(), parts.get(2, b"")
-
-
-def _object_meta(data: bytes) -> dict[str, Any]:
-    meta: dict[str, Any] = {}
-    names = {1: "name", 2: "generateName", 3: "namespace", 5: "uid", 6: "resourceVersion"}
-    for number, _, value in _fields(data):
-        if number in names:
-            meta[names[number]] = value.decode()
-        elif number in (11, 12):
-            k, v = _map_entry(value)
-            meta.setdefault("labels" if number == 11 else "annotations", {})[k] = v.decode()
-        elif number == 14:
-            meta.setdefault("finalizers", []).append(value.decode())
-    return meta
-
-
-def decode_protobuf(body: bytes) -> dict[str, Any]:
-    """A Secret or ConfigMap from Kubernetes' protobuf envelope ('k8s\\0' + runtime.Unknown)."""
-    if not body.startswith(b"k8s\x00"):
-        raise ValueError("not a Kubernetes protobuf body")
-    envelope = {number: value for number, _, value in _fields(body[4:])}
-    type_meta = {number: value.decode() for number, _, value in _fields(envelope.get(1, b""))}
-    api_version, kind = type_meta.get(1, "v1"), type_meta.get(2, "")
-    obj: dict[str, Any] = {"apiVersion": api_version, "kind": kind}
-    for number, wire, value in _fields(envelope.get(2, b"")):
-        if number == 1:
-            obj["metadata"] = _object_meta(value)
-        elif kind == "Secret" and number in (2, 4):
-            k, v = _map_entry(value)
-            field = "data" if number == 2 else "stringData"
-            obj.setdefault(field, {})[k] = base64.b64encode(v).decode() if number == 2 else v.decode()
-        elif kind == "Secret" and number == 3:
-            obj["type"] = value.decode()
-        elif kind == "ConfigMap" and number in (2, 3):
-            k, v = _map_entry(value)
-            field = "data" if number == 2 else "binaryData"
-            obj.setdefault(field, {})[k] = v.decode() if number == 2 else base64.b64encode(v).decode()
-        elif number == 5 and wire == 0 and kind == "Secret" or number == 4 and wire == 0 and kind == "ConfigMap":
-            obj["immutable"] = bool(value)
-    return obj
-
-
-# --- the emulator -------------------------------------------------------------------------------
-
+MAX_BODY = 3 * 1024 * 1024  # the API server's limit on a request body
+SERVICE_CIDR = ipaddress.ip_network("10.96.0.0/12")
+VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
 
 
 class HelmReadyEmulator(KubernetesEmulator):
-    """KubernetesEmulator plus what Helm v4 needs; see the module docstring."""
+    """KubernetesEmulator answering like an API server; see the module docstring."""
 
     def __attrs_post_init__(self) -> None:
         super().__attrs_post_init__()
         self.resources.load_bundled()
         self.store: dict[Key, dict[str, Any]] = {}
         self.broken: set[str] = set()  # images whose pods never get ready; all others are, at once
+        self.tokens: set[str] = set()  # bearer tokens that authenticate; anything else is 401
+        self.custom: dict[str, list[Any]] = {}  # CRD name -> the resources it serves
         self.revision = itertools.count(1)
         self.watchers: list[tuple[Key, dict[str, str], asyncio.Queue[dict[str, Any]]]] = []
         self.log: list[str] = []
@@ -136,17 +89,20 @@ class HelmReadyEmulator(KubernetesEmulator):
     async def __call__(self, raw: aiohttp.web.BaseRequest) -> aiohttp.web.StreamResponse:
         """Objects are served here (kmock's request parsing cannot take protobuf bodies); discovery by kmock."""
         self.log.append(f"{raw.method} {raw.path_qs}")
-        if raw.path.startswith("/openapi/v3"):
-            return aiohttp.web.json_response(self._openapi(raw.path.removeprefix("/openapi/v3").strip("/")))
-        path = parse_path(raw.path)
-        if path.group == "" and path.plural is None and path.namespace:  # /api/v1/namespaces/NAME itself
-            path = attrs.evolve(path, plural="namespaces", name=path.namespace, namespace=None)
-        if path.group is None or path.plural is None:
-            return await super().__call__(raw)
         try:
+            scheme, _, token = raw.headers.get("Authorization", "").partition(" ")
+            if scheme.lower() != "bearer" or token not in self.tokens:
+                raise unauthorized()
+            if raw.path.startswith("/openapi/v3"):
+                return aiohttp.web.json_response(self._openapi(raw.path.removeprefix("/openapi/v3").strip("/")))
+            path = parse_path(raw.path)
+            if path.group == "" and path.plural is None and path.namespace:  # /api/v1/namespaces/NAME itself
+                path = attrs.evolve(path, plural="namespaces", name=path.namespace, namespace=None)
+            if path.group is None or path.plural is None:
+                return await super().__call__(raw)
             return await self._serve(raw, path)
-        except _Status as status:
-            return aiohttp.web.json_response(status.body, status=status.body["code"])
+        except ApiError as error:
+            return aiohttp.web.json_response(error.body, status=error.body["code"])
 
     def _openapi(self, group_version: str) -> dict[str, Any]:
         """Just enough OpenAPI v3 for client-go to see that PATCH takes fieldValidation (Helm asks)."""
@@ -172,117 +128,239 @@ class HelmReadyEmulator(KubernetesEmulator):
         served["groupVersion"] = served["groupVersion"].lstrip("/")  # kmock 0.8 says "/v1" for core
         return served
 
-    # --- CRUD ---
+    # --- requests ---
 
     def _info(self, k8s: Any) -> Any:
         for key in self.resources:
             if (key.group, key.version, key.plural) == (k8s.group, k8s.version, k8s.plural):
                 return self.resources[key]
-        raise _Status(404, "NotFound", f"the server could not find the requested resource ({k8s.plural})")
+        raise ApiError(404, "NotFound", "the server could not find the requested resource")
 
     async def _serve(self, raw: aiohttp.web.BaseRequest, k8s: Any) -> aiohttp.web.StreamResponse:
         gv = f"{k8s.group}/{k8s.version}".lstrip("/")
         info = self._info(k8s)
         namespace = k8s.namespace if info.namespaced else None
-        name, method = k8s.name, raw.method
-        if k8s.subresource == "status" and name is None:
-            raise _Status(404, "NotFound", "no such subresource")
+        name, method, plural = k8s.name, raw.method, k8s.plural
+        if k8s.subresource not in (None, "status") or k8s.subresource and name is None:
+            raise ApiError(404, "NotFound", "the server could not find the requested resource")
         if method == "GET" and raw.query.get("watch") in ("true", "1"):
-            return await self._watch(raw, gv, k8s.plural, namespace, name, info)
+            return await self._watch(raw, gv, plural, namespace, name, info)
         if method == "GET" and name is None:
             items = [o for (g, p, ns, _), o in sorted(self.store.items(), key=lambda kv: str(kv[0]))
-                     if (g, p) == (gv, k8s.plural) and (namespace is None or ns == namespace)
-                     and _selected(o, raw.query.get("labelSelector", ""))]
+                     if (g, p) == (gv, plural) and (namespace is None or ns == namespace)
+                     and _selected(o, raw.query.get("labelSelector", ""))
+                     and _field_selected(o, raw.query.get("fieldSelector", ""))]
             return aiohttp.web.json_response({
                 "apiVersion": gv, "kind": f"{info.kind}List",
-                "metadata": {"resourceVersion": str(self._now_revision())}, "items": items})
-        key: Key = (gv, k8s.plural, namespace, name or "")
+                "metadata": {"resourceVersion": str(next(self.revision))}, "items": items})
+        key: Key = (gv, plural, namespace, name or "")
+        old = self.store.get(key)
         if method == "GET":
-            return aiohttp.web.json_response(self._get(key, info))
+            return aiohttp.web.json_response(self._get(key))
+        body = await _read_body(raw)
         if method == "DELETE":
-            obj = self._get(key, info)
-            del self.store[key]
-            await self._notify("DELETED", key, obj)
+            options = {**_decode(body, raw.headers.get("Content-Type", "")), **raw.query}
+            obj = self._get(key)
+            if "dryRun" not in raw.query:
+                await self._delete(key, orphan=options.get("propagationPolicy") == "Orphan")
             return aiohttp.web.json_response(obj)
         if namespace and ("v1", "namespaces", None, namespace) not in self.store:
-            raise _Status(404, "NotFound", f'namespaces "{namespace}" not found')  # as a real API server says
-        body = await raw.read()
-        data = _decode(body, raw.headers.get("Content-Type", ""))
-        dry_run = "dryRun" in raw.query
+            raise not_found("namespaces", "", namespace)  # as a real API server says
+        content_type = raw.headers.get("Content-Type", "").split(";")[0].strip()
+        data = _decode(body, content_type)
+        manager = raw.query.get("fieldManager") or raw.headers.get("User-Agent", "unknown").split("/")[0]
+        kind_schema = schema(k8s.group, info.kind)
+        owned = None
         if method == "POST":
-            key = (gv, k8s.plural, namespace, data.get("metadata", {}).get("name", ""))
+            meta = data.setdefault("metadata", {})
+            if not meta.get("name") and meta.get("generateName"):
+                meta["name"] = meta["generateName"] + k8s_controllers.template_hash({"n": str(uuid.uuid4())})[:5]
+            key = (gv, plural, namespace, meta.get("name") or "")
+            if meta.get("namespace") and meta["namespace"] != namespace:
+                raise bad_request("the namespace of the provided object does not match the namespace sent on the "
+                                  "request")
             if key in self.store:
-                raise _Status(409, "AlreadyExists", f'{k8s.plural} "{key[3]}" already exists')
-            return self._reply(await self._write(key, data, info, created=True, dry_run=dry_run), 201)
-        if method == "PUT":
-            self._get(key, info)
-            return self._reply(await self._write(key, data, info, created=False, dry_run=dry_run), 200)
-        if method == "PATCH":
-            kind = raw.headers.get("Content-Type", "")
-            existing = self.store.get(key)
-            if existing is None and "apply-patch" not in kind:
-                self._get(key, info)
-            if "apply-patch" in kind or existing is None:
-                merged = data
-            elif "json-patch" in kind:
-                raise _Status(415, "UnsupportedMediaType", "json-patch is not emulated")
+                raise already_exists(plural, k8s.group, key[3])
+            _refuse_types(data, kind_schema, "create", info.kind, gv)
+            old, new = None, data
+        elif method == "PUT":
+            old = self._get(key)
+            if data.get("metadata", {}).get("name") != name:
+                raise bad_request(f"the name of the object ({data.get('metadata', {}).get('name')}) does not match "
+                                  f"the name on the URL ({name})")
+            wanted = data.get("metadata", {}).get("resourceVersion")
+            if wanted and wanted != old["metadata"]["resourceVersion"]:
+                raise conflict(plural, k8s.group, name, "the object has been modified; please apply your changes to "
+                               "the latest version and try again")
+            _refuse_types(data, kind_schema, "create", info.kind, gv)
+            new = data
+        elif method == "PATCH" and content_type == "application/apply-patch+yaml":
+            if not raw.query.get("fieldManager"):
+                raise invalid("PatchOptions", "meta.k8s.io", "", [required("fieldManager",
+                                                                           "is required for apply patch")])
+            if data.get("apiVersion") != gv or data.get("kind") != info.kind:
+                raise bad_request(f"Incorrect version specified in apply patch. Specified patch version: "
+                                  f"{data.get('apiVersion', '')}, expected: {gv}")
+            _refuse_types(data, kind_schema, "apply", info.kind, gv, namespace, name)
+            new, owned = k8s_apply.apply(old, data, manager, raw.query.get("force") == "true", kind_schema)
+        elif method == "PATCH":
+            old = self._get(key)
+            custom = self._custom(k8s.group, k8s.version, plural)
+            if content_type == "application/strategic-merge-patch+json" and not custom:
+                new = k8s_merge.strategic_merge(old, data, kind_schema)
+                _refuse_types(new, kind_schema, "strategic", info.kind, gv, patch=data)
+            elif content_type == "application/merge-patch+json":
+                new = k8s_merge.json_merge(old, data)
+                _refuse_types(new, kind_schema, "merge", info.kind, gv)
             else:
-                merged = _merge(copy.deepcopy(existing), data)
-            if k8s.subresource == "status" and existing is not None:
-                merged = {**existing, "status": data.get("status", existing.get("status"))}
-            status = 201 if existing is None else 200
-            return self._reply(await self._write(key, merged, info, created=existing is None, dry_run=dry_run), status)
-        raise _Status(405, "MethodNotAllowed", f"{method} is not emulated")
+                raise ApiError(415, "UnsupportedMediaType", "the body of the request was in an unknown format - "
+                               "accepted media types include: application/json-patch+json, "
+                               "application/merge-patch+json, application/apply-patch+yaml")
+        else:
+            raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
+        if k8s.subresource == "status":
+            new = {**(old or {}), "status": new.get("status")}
+        written = self._admit(key, old, new, info, k8s.group, subresource=k8s.subresource, manager=manager,
+                              owned=owned)
+        if "dryRun" not in raw.query:
+            await self._commit(key, written)
+            await self._reconcile(key)
+        return aiohttp.web.json_response(written, status=201 if old is None else 200)
 
-    def _get(self, key: Key, info: Any) -> dict[str, Any]:
+    def _custom(self, group: str, version: str, plural: str) -> bool:
+        """Served for a CRD (no Go type: no strategic merge, lists kept as sent)."""
+        return any(resource(group, version, plural) in served for served in self.custom.values())
+
+    def _get(self, key: Key) -> dict[str, Any]:
         if key not in self.store:
-            raise _Status(404, "NotFound", f'{key[1]} "{key[3]}" not found')
+            raise not_found(key[1], key[0].rpartition("/")[0], key[3])
         return self.store[key]
 
-    def _now_revision(self) -> int:
-        return next(self.revision)
+    # --- the registry: what happens to an object between the request and the store ---
 
-    def _reply(self, obj: dict[str, Any], status: int) -> aiohttp.web.StreamResponse:
-        return aiohttp.web.json_response(obj, status=status)
-
-    async def _write(self, key: Key, data: dict[str, Any], info: Any, *, created: bool, dry_run: bool) -> dict[str, Any]:
-        gv, _, namespace, name = key
-        old = self.store.get(key)
-        obj = copy.deepcopy(data)
-        obj.setdefault("apiVersion", gv)
-        obj.setdefault("kind", info.kind)
+    def _admit(self, key: Key, old: dict[str, Any] | None, new: dict[str, Any], info: Any, group: str, *,
+               subresource: str | None, manager: str, owned: Any) -> dict[str, Any]:
+        gv, plural, namespace, name = key
+        obj = copy.deepcopy(new) if self._custom(group, gv.split("/")[-1], plural) else _omit_empty_lists(new)
+        obj["apiVersion"], obj["kind"] = gv, info.kind
         meta = obj.setdefault("metadata", {})
         meta.update(name=name, **({"namespace": namespace} if namespace else {}))
         meta.pop("managedFields", None)
         meta["uid"] = old["metadata"]["uid"] if old else str(uuid.uuid4())
-        meta["creationTimestamp"] = old["metadata"]["creationTimestamp"] if old else _timestamp()
-        spec_changed = old is None or old.get("spec") != obj.get("spec")
-        meta["generation"] = (old["metadata"].get("generation", 1) + (1 if spec_changed else 0)) if old else 1
-        meta["resourceVersion"] = str(self._now_revision())
-        if "stringData" in obj:
+        meta["creationTimestamp"] = old["metadata"]["creationTimestamp"] if old else now()
+        if "status" in info.subresources and subresource is None:  # status is written through /status only
+            obj.pop("status", None)
+            if old and "status" in old:
+                obj["status"] = old["status"]
+        if isinstance(obj.get("stringData"), dict):
             obj.setdefault("data", {}).update(
-                {k: base64.b64encode(v.encode()).decode() for k, v in obj.pop("stringData").items()})
-        if obj.get("kind") == "Deployment":
-            obj["status"] = self._deployment_status(obj, old)
-        if dry_run:
-            return obj
-        self.store[key] = obj
-        await self._notify("ADDED" if created else "MODIFIED", key, obj)
+                {k: base64.b64encode(str(v).encode()).decode() for k, v in obj.pop("stringData").items()})
+        k8s_validation.set_defaults(obj, info.kind)
+        if info.kind == "Service":
+            self._allocate_ips(obj, old)
+        errors = k8s_validation.validate(obj, old, info.kind)
+        if errors:
+            raise invalid(info.kind, group, name, errors)
+        changed = old is None or {k: v for k, v in old.items() if k not in ("metadata", "status")} != \
+            {k: v for k, v in obj.items() if k not in ("metadata", "status")}
+        meta["generation"] = 1 if old is None else old["metadata"].get("generation", 1) + (1 if changed else 0)
+        kind_schema = schema(group, info.kind)
+        if owned is None:
+            owned = k8s_apply.owners(old) if subresource else k8s_apply.record_update(old, obj, manager, kind_schema)
+        meta["managedFields"] = k8s_apply.managed_fields(owned, gv, now())
+        meta["resourceVersion"] = old["metadata"]["resourceVersion"] if old else ""
         return obj
 
-    def _deployment_status(self, obj: dict[str, Any], old: dict[str, Any] | None) -> dict[str, Any]:
-        replicas = obj.get("spec", {}).get("replicas", 1)
-        containers = obj.get("spec", {}).get("template", {}).get("spec", {}).get("containers", [])
-        if any(c.get("image") in self.broken for c in containers):
-            return {"observedGeneration": obj["metadata"]["generation"], "replicas": replicas,
-                    "updatedReplicas": replicas, "readyReplicas": 0, "availableReplicas": 0,
-                    "unavailableReplicas": replicas,
-                    "conditions": [{"type": "Available", "status": "False", "reason": "MinimumReplicasUnavailable"},
-                                   {"type": "Progressing", "status": "True", "reason": "ReplicaSetUpdated"}]}
-        return {"observedGeneration": obj["metadata"]["generation"], "replicas": replicas,
-                "updatedReplicas": replicas, "readyReplicas": replicas, "availableReplicas": replicas,
-                "conditions": [{"type": "Available", "status": "True", "reason": "MinimumReplicasAvailable"},
-                               {"type": "Progressing", "status": "True", "reason": "NewReplicaSetAvailable"}]}
+    def _allocate_ips(self, service: dict[str, Any], old: dict[str, Any] | None) -> None:
+        """ClusterIPs from 10.96.0.0/12, unique, kept on updates that leave them out; None stays None."""
+        spec = service["spec"]
+        kept = (old or {}).get("spec", {}).get("clusterIP")
+        if spec.get("type") == "ExternalName":
+            return
+        wanted = spec.get("clusterIP") or kept
+        if kept and wanted != kept:
+            raise invalid("Service", "", service["metadata"]["name"],
+                          [invalid_value("spec.clusterIPs[0]", [wanted], "may not change once set")])
+        if not wanted:
+            taken = {s["spec"].get("clusterIP") for (_, p, _, _), s in self.store.items() if p == "services"}
+            wanted = next(str(ip) for ip in itertools.islice(SERVICE_CIDR.hosts(), 10, None) if str(ip) not in taken)
+        elif wanted != "None" and not kept:
+            error = None
+            if ipaddress.ip_address(wanted) not in SERVICE_CIDR:
+                error = f"provided IP is not in the valid range. The range of valid IPs is {SERVICE_CIDR}"
+            elif any(s["spec"].get("clusterIP") == wanted for (_, p, _, _), s in self.store.items() if p == "services"):
+                error = "provided IP is already allocated"
+            if error:
+                raise invalid("Service", "", service["metadata"]["name"], [invalid_value(
+                    "spec.clusterIPs", [wanted], f"failed to allocate IP {wanted}: {error}")])
+        spec.update(clusterIP=wanted, clusterIPs=[wanted], internalTrafficPolicy="Cluster")
+        if wanted != "None":
+            spec.update(ipFamilies=["IPv4"], ipFamilyPolicy="SingleStack")
+
+    async def _commit(self, key: Key, obj: dict[str, Any] | None) -> None:
+        """Store (or delete, for None) and tell the watchers; an unchanged object is not written again."""
+        old = self.store.get(key)
+        if obj is None:
+            if old is not None:
+                del self.store[key]
+                await self._notify("DELETED", key, old)
+            return
+        if old is not None and _comparable(old) == _comparable(obj):
+            return
+        obj["metadata"]["resourceVersion"] = str(next(self.revision))
+        self.store[key] = obj
+        await self._notify("ADDED" if old is None else "MODIFIED", key, obj)
+
+    async def _reconcile(self, key: Key) -> None:
+        for child_key, child in k8s_controllers.reconcile(self.store, self.broken, key):
+            if child is not None and child_key in self.store:
+                child["metadata"]["resourceVersion"] = self.store[child_key]["metadata"]["resourceVersion"]
+            await self._commit(child_key, child)
+        crd = self.store.get(key)
+        if crd is not None and crd.get("kind") == "CustomResourceDefinition":
+            self._serve_custom(crd)
+
+    def _serve_custom(self, crd: dict[str, Any]) -> None:
+        """An Established CRD's resources join discovery (and so Helm's REST mapping)."""
+        for served in self.custom.pop(crd["metadata"]["name"], []):
+            del self.resources[served]
+        spec = crd["spec"]
+        names = crd["status"]["acceptedNames"]
+        info = ResourceInfo(namespaced=spec["scope"] == "Namespaced", kind=names["kind"], singular=names["singular"],
+                            verbs=set(VERBS), shortnames=set(names.get("shortNames") or []),
+                            categories=set(names.get("categories") or []))
+        for version in spec["versions"]:
+            if version.get("served", True):
+                served = resource(spec["group"], version["name"], names["plural"])
+                subresources = {"status"} if (version.get("subresources") or {}).get("status") is not None else set()
+                self.resources[served] = attrs.evolve(info, subresources=subresources)
+                self.custom.setdefault(crd["metadata"]["name"], []).append(served)
+
+    async def _delete(self, key: Key, *, orphan: bool = False) -> None:
+        """Delete with what garbage collection does: owned objects go too (or are orphaned)."""
+        obj = self.store.get(key)
+        if obj is None:
+            return
+        await self._commit(key, None)
+        uid = obj["metadata"]["uid"]
+        for other_key, other in list(self.store.items()):
+            refs = other["metadata"].get("ownerReferences") or []
+            if any(r.get("uid") == uid for r in refs):
+                if orphan:
+                    other = copy.deepcopy(other)
+                    other["metadata"]["ownerReferences"] = [r for r in refs if r.get("uid") != uid]
+                    await self._commit(other_key, other)
+                else:
+                    await self._delete(other_key)
+        if obj["kind"] == "Namespace":
+            for other_key in [k for k in self.store if k[2] == key[3]]:
+                await self._delete(other_key)
+        if obj["kind"] == "CustomResourceDefinition":
+            group, plural = obj["spec"]["group"], obj["spec"]["names"]["plural"]
+            for other_key in [k for k in self.store if k[0].split("/")[0] == group and k[1] == plural]:
+                await self._delete(other_key)
+            for served in self.custom.pop(obj["metadata"]["name"], []):
+                del self.resources[served]
 
     # --- watches ---
 
@@ -309,7 +387,7 @@ class HelmReadyEmulator(KubernetesEmulator):
                             and _field_selected(obj, query.get("fieldSelector", "")):
                         await response.write(json.dumps({"type": "ADDED", "object": obj}).encode() + b"\n")
                 bookmark = {"kind": info.kind, "apiVersion": gv, "metadata": {
-                    "resourceVersion": str(self._now_revision()),
+                    "resourceVersion": str(next(self.revision)),
                     "annotations": {"k8s.io/initial-events-end": "true"}}}
                 await response.write(json.dumps({"type": "BOOKMARK", "object": bookmark}).encode() + b"\n")
             timeout = float(query.get("timeoutSeconds", "300"))
@@ -323,33 +401,64 @@ class HelmReadyEmulator(KubernetesEmulator):
         return response
 
 
-class _Status(Exception):
-    def __init__(self, code: int, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.body: dict[str, Any] = {"apiVersion": "v1", "kind": "Status", "metadata": {}, "status": "Failure",
-                     "message": message, "reason": reason, "code": code}
+def _omit_empty_lists(value: Any) -> Any:
+    """A copy without empty lists: Go's omitempty, so a built-in type never stores `env: []`."""
+    if isinstance(value, dict):
+        return {k: _omit_empty_lists(v) for k, v in value.items() if v != []}
+    if isinstance(value, list):
+        return [_omit_empty_lists(v) for v in value]
+    return value
+
+
+def _comparable(obj: dict[str, Any]) -> dict[str, Any]:
+    """An object without what every write renews (resourceVersion, managedFields times)."""
+    managed = [{k: v for k, v in e.items() if k != "time"} for e in obj["metadata"].get("managedFields") or []]
+    return {**obj, "metadata": {**obj["metadata"], "resourceVersion": "", "managedFields": managed}}
+
+
+async def _read_body(raw: aiohttp.web.BaseRequest) -> bytes:
+    """The body, refused past the API server's 3 MiB (read in full, so the client sees the answer)."""
+    chunks, size = [], 0
+    async for chunk in raw.content.iter_chunked(1 << 16):
+        size += len(chunk)
+        if size <= MAX_BODY:
+            chunks.append(chunk)
+    if size > MAX_BODY:
+        raise too_large(MAX_BODY)
+    return b"".join(chunks)
 
 
 def _decode(body: bytes, content_type: str) -> dict[str, Any]:
     if not body:
         return {}
-    if "protobuf" in content_type:
-        return decode_protobuf(body)
-    if "yaml" in content_type:
-        return yaml.safe_load(body) or {}
-    return json.loads(body)
+    try:
+        if "protobuf" in content_type:
+            return decode_protobuf(body)
+        data = yaml.safe_load(body) if "yaml" in content_type else json.loads(body)
+    except (ValueError, yaml.YAMLError) as error:
+        raise bad_request(f"error decoding request body: {error}") from None
+    if not isinstance(data, dict):
+        raise bad_request("the body of the request must be an object")
+    return data
 
 
-def _merge(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
-    """JSON merge patch (RFC 7386); strategic merge patches are treated the same, which Helm's use allows."""
-    for k, v in patch.items():
-        if v is None:
-            base.pop(k, None)
-        elif isinstance(v, dict) and isinstance(base.get(k), dict):
-            base[k] = _merge(base[k], v)
-        else:
-            base[k] = v
-    return base
+def _refuse_types(obj: dict[str, Any], kind_schema: Any, path: str, kind: str, gv: str, namespace: str | None = None,
+                  name: str | None = None, patch: dict[str, Any] | None = None) -> None:
+    """A value its Go type cannot hold, refused as each request path of the API server words it."""
+    found = next(mismatches(obj, kind_schema), None)
+    if found is None:
+        return
+    if path == "create":
+        raise bad_request(f'{kind} in version "{gv.split("/")[-1]}" cannot be handled as a {kind}: '
+                          f"{found.decode_error()}")
+    if path == "apply":
+        raise unclassified(f"failed to create typed patch object ({namespace or ''}/{name}; "
+                           f"{gv}, Kind={kind}): {found.apply_error()}")
+    shown = go_plain(patch) if path == "strategic" else json.dumps(obj, separators=(",", ":"))
+    detail = f"unrecognized type: {found.expected.go}" if path == "strategic" else found.decode_error()
+    raise ApiError(422, "Invalid", f' "" is invalid: patch: Invalid value: "{shown}": {detail}',
+                   {"causes": [{"reason": "FieldValueInvalid", "message": f'Invalid value: "{shown}": {detail}',
+                                "field": "patch"}]})
 
 
 def _selected(obj: dict[str, Any], selector: str) -> bool:
@@ -382,12 +491,34 @@ def _field_selected(obj: dict[str, Any], selector: str) -> bool:
     return True
 
 
-def _timestamp() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+def _self_signed(directory: Path) -> tuple[bytes, ssl.SSLContext]:
+    """A certificate for 127.0.0.1 that is its own CA (PEM), and the server's TLS context with it."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "kubernetes-emulator")])
+    today = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(today - datetime.timedelta(days=1)).not_valid_after(today + datetime.timedelta(days=7))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+                                                    x509.DNSName("localhost")]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256()))
+    pem = certificate.public_bytes(serialization.Encoding.PEM)
+    (directory / "tls.crt").write_bytes(pem)
+    (directory / "tls.key").write_bytes(key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(directory / "tls.crt", directory / "tls.key")
+    return pem, context
 
 
 class RunningEmulator:
-    """The emulator served on 127.0.0.1 from a background thread; a kubeconfig that points at it."""
+    """The emulator served over HTTPS on 127.0.0.1 from a background thread; a kubeconfig that points at it.
+
+    HTTPS because client-go sends a kubeconfig's token only over TLS (clientcmd sets credentials for TLS
+    connections alone): over http:// every client is anonymous and no token could be checked.
+    """
 
     def __init__(self) -> None:
         self.emulator: HelmReadyEmulator | None = None
@@ -395,15 +526,25 @@ class RunningEmulator:
         self._started = threading.Event()
         self._stop: asyncio.Event | None = None
         self.url = ""
+        self.token = f"emulator-{uuid.uuid4().hex}"  # what kubeconfig() carries
+        self._files = tempfile.TemporaryDirectory(prefix="k8s-emulator-")
+        self.ca, self._tls = _self_signed(Path(self._files.name))  # the cluster's CA certificate, PEM
+        self.ca_file = str(Path(self._files.name) / "tls.crt")
         self._thread = threading.Thread(target=self.loop.run_until_complete, args=(self._main(),), daemon=True)
 
     async def _main(self) -> None:
         self._stop = asyncio.Event()
-        async with HelmReadyEmulator() as emulator, Server(emulator, host="127.0.0.1") as server:
+        async with HelmReadyEmulator() as emulator:
+            emulator.tokens.add(self.token)
+            runner = aiohttp.web.ServerRunner(aiohttp.web.Server(emulator), handle_signals=False)
+            await runner.setup()
+            site = aiohttp.web.TCPSite(runner, "127.0.0.1", 0, ssl_context=self._tls)
+            await site.start()
             self.emulator = emulator
-            self.url = f"http://127.0.0.1:{server.port}"
+            self.url = f"https://127.0.0.1:{runner.addresses[0][1]}"
             self._started.set()
             await self._stop.wait()
+            await runner.cleanup()
 
     def start(self) -> RunningEmulator:
         self._thread.start()
@@ -415,27 +556,47 @@ class RunningEmulator:
         if self._stop is not None:
             self.loop.call_soon_threadsafe(self._stop.set)
         self._thread.join(10)
+        self._files.cleanup()
+
+    @property
+    def ca_base64(self) -> str:
+        """The CA as CI secrets carry it (<PREFIX>_KUBERNETES_CERTIFICATE, kube_certificate)."""
+        return base64.b64encode(self.ca).decode()
 
     @property
     def store(self) -> dict[Key, dict[str, Any]]:
         assert self.emulator is not None
         return self.emulator.store
 
+    def accept_token(self, token: str) -> str:
+        """A bearer token the API server knows from now on (a CI secret a test passes as <PREFIX>_KUBERNETES_TOKEN)."""
+        assert self.emulator is not None
+        self.emulator.tokens.add(token)
+        return token
+
+    def ci_env(self, prefix: str, token: str) -> dict[str, str]:
+        """A CI's credentials for this cluster: <PREFIX>_API_SERVER, _KUBERNETES_TOKEN (accepted), _CERTIFICATE."""
+        return {f"{prefix}_API_SERVER": self.url, f"{prefix}_KUBERNETES_TOKEN": self.accept_token(token),
+                f"{prefix}_KUBERNETES_CERTIFICATE": self.ca_base64}
+
     def create_namespace(self, name: str) -> None:
         """What the platform team does once per environment; writes into namespaces that do not exist fail."""
         self.store[("v1", "namespaces", None, name)] = {
-            "apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "resourceVersion": "1"}}
+            "apiVersion": "v1", "kind": "Namespace",
+            "metadata": {"name": name, "uid": str(uuid.uuid4()), "resourceVersion": "1"},
+            "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}}
 
     def break_image(self, image: str) -> None:
-        """Deployments running `image` never become ready (a crash-looping release)."""
+        """Pods running `image` never become ready (a crash-looping release); nor does what owns them."""
         assert self.emulator is not None
         self.emulator.broken.add(image)
 
-    def kubeconfig(self, *contexts: str) -> str:
+    def kubeconfig(self, *contexts: str, token: str | None = None) -> str:
         """A kubeconfig with these contexts, all on the emulator; no current context (nothing may rely on it)."""
         return yaml.safe_dump({
             "apiVersion": "v1", "kind": "Config", "current-context": "",
-            "clusters": [{"name": "emulator", "cluster": {"server": self.url}}],
-            "users": [{"name": "emulator", "user": {}}],
+            "clusters": [{"name": "emulator", "cluster": {"server": self.url,
+                                                          "certificate-authority-data": self.ca_base64}}],
+            "users": [{"name": "emulator", "user": {"token": token or self.token}}],
             "contexts": [{"name": c, "context": {"cluster": "emulator", "user": "emulator"}} for c in contexts],
         })

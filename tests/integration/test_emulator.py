@@ -1,0 +1,508 @@
+"""The Kubernetes emulator answers as an API server would, so green release tests mean something.
+
+Spoken to as clients speak to it: plain HTTPS requests with a bearer token, and Helm itself (helm_python) with
+a kubeconfig from the emulator. Each test fails on the emulator that applied patches as JSON merge patches,
+had no controllers, no CRDs, no validation, no size limit and no authentication.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+import ssl
+import urllib.error
+import urllib.request
+import uuid
+from pathlib import Path
+from typing import Any
+
+import helm_python
+import pytest
+import yaml
+
+SMP = "application/strategic-merge-patch+json"
+MERGE = "application/merge-patch+json"
+APPLY = "application/apply-patch+yaml"
+
+
+# --- helpers: a client, a namespace, charts -------------------------------------------------------------
+
+def api(k8s: Any, method: str, path: str, body: Any = None, content_type: str = "application/json",
+        token: str | None = None) -> tuple[int, dict[str, Any]]:
+    """One request as client-go makes it: HTTPS verified against the cluster's CA, a bearer token."""
+    data = body if isinstance(body, bytes) or body is None else json.dumps(body).encode()
+    headers = {"Content-Type": content_type, "Accept": "application/json"}
+    if token != "":
+        headers["Authorization"] = f"Bearer {token or k8s.token}"
+    request = urllib.request.Request(k8s.url + path, data=data, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(request, context=ssl.create_default_context(cadata=k8s.ca.decode())) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+@pytest.fixture
+def ns(k8s: Any) -> str:
+    name = f"emu-{uuid.uuid4().hex[:8]}"
+    k8s.create_namespace(name)
+    return name
+
+
+def helm(k8s: Any, namespace: str, token: str | None = None) -> Any:
+    return helm_python.Config(kubeconfig_content=k8s.kubeconfig("emu", token=token), kube_context="emu",
+                              namespace=namespace)
+
+
+def make_chart(root: Path, name: str, templates: dict[str, str], values: dict[str, Any] | None = None,
+               crds: dict[str, str] | None = None) -> Path:
+    folder = root / name
+    (folder / "templates").mkdir(parents=True)
+    (folder / "Chart.yaml").write_text(f"apiVersion: v2\nname: {name}\nversion: 0.1.0\n")
+    (folder / "values.yaml").write_text(yaml.safe_dump(values or {}))
+    for file, text in templates.items():
+        (folder / "templates" / file).write_text(text)
+    for file, text in (crds or {}).items():
+        (folder / "crds").mkdir(exist_ok=True)
+        (folder / "crds" / file).write_text(text)
+    return folder
+
+
+def deployment(name: str, image: str = "nginx:1.27", **spec: Any) -> dict[str, Any]:
+    labels = {"app": name}
+    container = {"name": "web", "image": image, "imagePullPolicy": "Always",
+                 "ports": [{"name": "http", "containerPort": 8080}],
+                 "readinessProbe": {"httpGet": {"path": "/healthz", "port": "http"}}}
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name, "labels": labels},
+            "spec": {"replicas": 1, "selector": {"matchLabels": labels},
+                     "template": {"metadata": {"labels": labels}, "spec": {"containers": [container]}}, **spec}}
+
+
+def directives(value: Any) -> list[str]:
+    """Every key that starts with `$` anywhere in a stored object: patch directives must never be stored."""
+    if isinstance(value, dict):
+        return [k for k in value if k.startswith("$")] + [d for v in value.values() for d in directives(v)]
+    if isinstance(value, list):
+        return [d for v in value for d in directives(v)]
+    return []
+
+
+def pod_spec(obj: dict[str, Any]) -> dict[str, Any]:
+    spec: dict[str, Any] = obj["spec"]["template"]["spec"]
+    return spec
+
+
+# --- 1. strategic merge patch and server-side apply ---------------------------------------------------
+
+def test_a_three_way_strategic_merge_patch_changes_only_what_it_names_and_stores_no_directive(k8s, ns):
+    live = deployment("shop")
+    spec = pod_spec(live)
+    spec["containers"][0]["env"] = [{"name": "A", "value": "1"}, {"name": "B", "value": "2"}]
+    spec["containers"][0]["volumeMounts"] = [{"name": "cache", "mountPath": "/cache"}]
+    spec["initContainers"] = [{"name": "migrate", "image": "migrate:1", "args": ["up"]}]
+    spec["volumes"] = [{"name": "cache", "emptyDir": {}}]
+    spec["imagePullSecrets"] = [{"name": "registry"}]
+    spec["tolerations"] = [{"key": "spot", "operator": "Exists"}]
+    assert api(k8s, "POST", f"/apis/apps/v1/namespaces/{ns}/deployments", live)[0] == 201
+    patch = {"spec": {"template": {"spec": {  # what Helm 3 / kubectl send: only the differences, with directives
+        "$setElementOrder/containers": [{"name": "web"}],
+        "containers": [{"name": "web", "image": "nginx:1.28",
+                        "$setElementOrder/env": [{"name": "B"}, {"name": "C"}],
+                        "env": [{"name": "C", "value": "3"}, {"$patch": "delete", "name": "A"}],
+                        "$setElementOrder/ports": [{"containerPort": 8080}, {"containerPort": 9090}],
+                        "ports": [{"name": "metrics", "containerPort": 9090}],
+                        "$setElementOrder/volumeMounts": [{"mountPath": "/cache"}, {"mountPath": "/tmp"}],
+                        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}]}],
+        "initContainers": [{"name": "migrate", "image": "migrate:2"}],
+        "$setElementOrder/volumes": [{"name": "cache"}, {"name": "tmp"}],
+        "volumes": [{"name": "tmp", "emptyDir": {"medium": "Memory"}}],
+        "imagePullSecrets": [{"name": "mirror"}],
+        "tolerations": [{"key": "gpu", "operator": "Exists"}]}}}}
+    code, patched = api(k8s, "PATCH", f"/apis/apps/v1/namespaces/{ns}/deployments/shop", patch, SMP)
+    assert code == 200, patched
+    stored = k8s.store[("apps/v1", "deployments", ns, "shop")]
+    assert directives(stored) == []
+    spec = pod_spec(stored)
+    [web] = spec["containers"]
+    assert web["image"] == "nginx:1.28"
+    assert (web["imagePullPolicy"], web["readinessProbe"]) == ("Always", {"httpGet": {"path": "/healthz", "port": "http"}})
+    assert [(p["containerPort"], p["name"]) for p in web["ports"]] == [(8080, "http"), (9090, "metrics")]
+    assert web["env"] == [{"name": "B", "value": "2"}, {"name": "C", "value": "3"}]
+    assert [m["mountPath"] for m in web["volumeMounts"]] == ["/cache", "/tmp"]
+    assert spec["initContainers"][0]["image"] == "migrate:2" and spec["initContainers"][0]["args"] == ["up"]
+    assert [v["name"] for v in spec["volumes"]] == ["cache", "tmp"]
+    assert spec["imagePullSecrets"] == [{"name": "mirror"}, {"name": "registry"}]  # no order given: new first
+    assert spec["tolerations"] == [{"key": "gpu", "operator": "Exists"}]  # no merge key: replaced whole
+
+
+def test_strategic_merge_directives_replace_delete_retain_keys_and_primitive_lists(k8s, ns):
+    live = deployment("api")
+    live["metadata"]["finalizers"] = ["example.com/a", "example.com/b"]
+    pod_spec(live)["containers"][0]["resources"] = {"limits": {"cpu": "1"}, "requests": {"cpu": "500m"}}
+    pod_spec(live)["securityContext"] = {"runAsNonRoot": True}
+    pod_spec(live)["volumes"] = [{"name": "a", "emptyDir": {}}, {"name": "b", "emptyDir": {}}]
+    assert api(k8s, "POST", f"/apis/apps/v1/namespaces/{ns}/deployments", live)[0] == 201
+    path = f"/apis/apps/v1/namespaces/{ns}/deployments/api"
+    recreate = {"spec": {"strategy": {"type": "Recreate"}}}
+    code, refused = api(k8s, "PATCH", path, recreate, MERGE)  # the defaulted rollingUpdate stays: invalid
+    assert (code, refused["reason"]) == (422, "Invalid")
+    assert refused["details"]["causes"][0]["field"] == "spec.strategy.rollingUpdate"
+    code, _ = api(k8s, "PATCH", path, {"spec": {"strategy": {"$retainKeys": ["type"], "type": "Recreate"}}}, SMP)
+    assert code == 200
+    code, _ = api(k8s, "PATCH", path, {
+        "metadata": {"$deleteFromPrimitiveList/finalizers": ["example.com/a"]},
+        "spec": {"template": {"spec": {
+            "securityContext": {"$patch": "delete"},
+            "containers": [{"name": "web", "resources": {"$patch": "replace", "limits": {"memory": "1Gi"}}}],
+            "volumes": [{"$patch": "replace"}, {"name": "c", "emptyDir": {}}]}}}}, SMP)
+    assert code == 200
+    stored = k8s.store[("apps/v1", "deployments", ns, "api")]
+    assert stored["spec"]["strategy"] == {"type": "Recreate"}
+    assert stored["metadata"]["finalizers"] == ["example.com/b"]
+    assert pod_spec(stored)["securityContext"] == {}
+    assert pod_spec(stored)["containers"][0]["resources"] == {"limits": {"memory": "1Gi"}}
+    assert pod_spec(stored)["volumes"] == [{"name": "c", "emptyDir": {}}]
+    assert directives(stored) == []
+
+
+WEB = """apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers:
+        - name: web
+          image: {{ .Values.image }}
+          imagePullPolicy: Always
+          {{- with .Values.env }}
+          env: {{ toJson . }}
+          {{- end }}
+          ports: [{name: http, containerPort: 8080}]
+          readinessProbe: {httpGet: {path: /healthz, port: http}}
+"""
+
+
+def test_helm_upgrades_and_rollbacks_apply_what_the_chart_says_and_keep_what_others_set(k8s, ns, tmp_path):
+    chart = str(make_chart(tmp_path, "web", {"deployment.yaml": WEB}))
+    path = f"/apis/apps/v1/namespaces/{ns}/deployments/web"
+    with helm(k8s, ns) as client:
+        client.install(chart, "web", {"image": "web:1", "env": [{"name": "A", "value": "1"}]}, wait="watcher",
+                       timeout=60)
+        injected = {"metadata": {"annotations": {"team": "payments"}},
+                    "spec": {"template": {"spec": {"containers": [{"name": "proxy", "image": "envoy:1"}]}}}}
+        assert api(k8s, "PATCH", f"{path}?fieldManager=injector", injected, SMP)[0] == 200
+        client.upgrade(chart, "web", {"image": "web:2", "env": [{"name": "A", "value": "1"}, {"name": "B"}]},
+                       wait="watcher", timeout=60)
+        stored = k8s.store[("apps/v1", "deployments", ns, "web")]
+        web, proxy = pod_spec(stored)["containers"]
+        assert (web["image"], [e["name"] for e in web["env"]], proxy["image"]) == ("web:2", ["A", "B"], "envoy:1")
+        assert web["ports"][0]["containerPort"] == 8080 and web["readinessProbe"] and web["imagePullPolicy"] == "Always"
+        assert stored["metadata"]["annotations"]["team"] == "payments"
+        managers = {(m["manager"], m["operation"]) for m in stored["metadata"]["managedFields"]}
+        assert {("injector", "Update")} < managers and {op for _, op in managers} == {"Apply", "Update"}
+        client.upgrade(chart, "web", {"image": "web:3"}, wait="watcher", timeout=60)
+        web, proxy = pod_spec(k8s.store[("apps/v1", "deployments", ns, "web")])["containers"]
+        assert "env" not in web and proxy["name"] == "proxy"  # what the chart no longer says is removed
+        client.rollback("web", version=1, wait="watcher", timeout=60)
+    stored = k8s.store[("apps/v1", "deployments", ns, "web")]
+    web = pod_spec(stored)["containers"][0]
+    assert (web["image"], web["env"]) == ("web:1", [{"name": "A", "value": "1"}])
+    assert directives(stored) == []
+
+
+def test_server_side_apply_conflicts_with_another_managers_field_unless_forced(k8s, ns):
+    path = f"/apis/apps/v1/namespaces/{ns}/deployments/cart"
+    assert api(k8s, "PATCH", f"{path}?fieldManager=helm", deployment("cart"), APPLY)[0] == 201
+    assert api(k8s, "PATCH", f"{path}?fieldManager=kubectl", {"spec": {"replicas": 3}}, SMP)[0] == 200
+    wanted = {**deployment("cart"), "spec": {**deployment("cart")["spec"], "replicas": 2}}
+    code, refused = api(k8s, "PATCH", f"{path}?fieldManager=helm&force=false", wanted, APPLY)
+    assert (code, refused["reason"]) == (409, "Conflict")
+    assert refused["message"] == 'Apply failed with 1 conflict: conflict with "kubectl" using apps/v1: .spec.replicas'
+    assert k8s.store[("apps/v1", "deployments", ns, "cart")]["spec"]["replicas"] == 3
+    code, forced = api(k8s, "PATCH", f"{path}?fieldManager=helm&force=true", wanted, APPLY)
+    assert (code, forced["spec"]["replicas"]) == (200, 2)
+    owners = {m["manager"]: m["fieldsV1"] for m in forced["metadata"]["managedFields"]}
+    assert "f:replicas" in owners["helm"]["f:spec"] and "kubectl" not in owners
+
+
+# --- 2. Services ----------------------------------------------------------------------------------------
+
+def service(name: str, **spec: Any) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name},
+            "spec": {"selector": {"app": name}, "ports": [{"port": 80, "targetPort": 8080}], **spec}}
+
+
+def test_services_get_a_unique_cluster_ip_kept_across_updates_and_headless_stays_none(k8s, ns):
+    import ipaddress
+
+    base = f"/api/v1/namespaces/{ns}/services"
+    first, second = (api(k8s, "POST", base, service(n))[1] for n in ("first", "second"))
+    ips = [s["spec"]["clusterIP"] for s in (first, second)]
+    assert ips[0] != ips[1] and all(ipaddress.ip_address(ip) in ipaddress.ip_network("10.96.0.0/12") for ip in ips)
+    assert first["spec"]["clusterIPs"] == [ips[0]]
+    applied = api(k8s, "PATCH", f"{base}/first?fieldManager=helm", service("first"), APPLY)[1]
+    patched = api(k8s, "PATCH", f"{base}/first", {"spec": {"ports": [{"port": 80, "targetPort": 9090}]}}, SMP)[1]
+    assert applied["spec"]["clusterIP"] == patched["spec"]["clusterIP"] == ips[0]
+    assert patched["spec"]["ports"] == [{"port": 80, "targetPort": 9090, "protocol": "TCP"}]
+    code, refused = api(k8s, "PATCH", f"{base}/first", {"spec": {"clusterIP": ips[1]}}, MERGE)
+    assert (code, refused["details"]["causes"][0]["field"]) == (422, "spec.clusterIPs[0]")
+    code, taken = api(k8s, "POST", base, service("third", clusterIP=ips[1]))
+    assert code == 422 and "provided IP is already allocated" in taken["message"]
+    headless = api(k8s, "POST", base, service("peers", clusterIP="None"))[1]
+    assert headless["spec"]["clusterIP"] == "None"
+    assert api(k8s, "PATCH", f"{base}/peers", {"metadata": {"labels": {"a": "b"}}}, SMP)[1]["spec"]["clusterIP"] == "None"
+
+
+# --- 3. workloads: controllers and both of Helm's waits -------------------------------------------------
+
+def test_a_deployment_gets_replicasets_and_ready_pods_as_its_controller_would(k8s, ns):
+    assert api(k8s, "POST", f"/apis/apps/v1/namespaces/{ns}/deployments", deployment("shop", replicas=2))[0] == 201
+    shop = k8s.store[("apps/v1", "deployments", ns, "shop")]
+    status = shop["status"]
+    assert (status["observedGeneration"], status["readyReplicas"], status["updatedReplicas"]) == (1, 2, 2)
+    assert {c["type"]: (c["status"], c["reason"]) for c in status["conditions"]} == {
+        "Available": ("True", "MinimumReplicasAvailable"), "Progressing": ("True", "NewReplicaSetAvailable")}
+    [rs] = api(k8s, "GET", f"/apis/apps/v1/namespaces/{ns}/replicasets?labelSelector=app%3Dshop")[1]["items"]
+    assert rs["metadata"]["ownerReferences"][0]["uid"] == shop["metadata"]["uid"]
+    assert rs["status"]["readyReplicas"] == 2 and rs["status"]["observedGeneration"] == rs["metadata"]["generation"]
+    pods = api(k8s, "GET", f"/api/v1/namespaces/{ns}/pods?labelSelector=app%3Dshop")[1]["items"]
+    assert len(pods) == 2 and all(p["metadata"]["labels"]["pod-template-hash"] == rs["metadata"]["labels"][
+        "pod-template-hash"] for p in pods)
+    assert all({"type": "Ready", "status": "True"}.items() <= c.items() for p in pods for c in p["status"]["conditions"]
+               if c["type"] == "Ready")
+    api(k8s, "PATCH", f"/apis/apps/v1/namespaces/{ns}/deployments/shop",
+        {"spec": {"template": {"spec": {"containers": [{"name": "web", "image": "nginx:1.28"}]}}}}, SMP)
+    sets = api(k8s, "GET", f"/apis/apps/v1/namespaces/{ns}/replicasets?labelSelector=app%3Dshop")[1]["items"]
+    assert sorted((s["metadata"]["annotations"]["deployment.kubernetes.io/revision"], s["spec"]["replicas"])
+                  for s in sets) == [("1", 0), ("2", 2)]
+    assert k8s.store[("apps/v1", "deployments", ns, "shop")]["status"]["observedGeneration"] == 2
+    api(k8s, "DELETE", f"/apis/apps/v1/namespaces/{ns}/deployments/shop")
+    assert not [k for k in k8s.store if k[2] == ns and k[1] in ("replicasets", "pods")]  # garbage collected
+
+
+WORKLOADS = """apiVersion: apps/v1
+kind: Deployment
+metadata: {name: front}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: front}}
+  template:
+    metadata: {labels: {app: front}}
+    spec: {containers: [{name: front, image: "{{ .Values.images.deployment }}"}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: db}
+spec:
+  clusterIP: None
+  selector: {app: db}
+  ports: [{port: 5432}]
+---
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: db}
+spec:
+  replicas: 2
+  serviceName: db
+  selector: {matchLabels: {app: db}}
+  template:
+    metadata: {labels: {app: db}}
+    spec: {containers: [{name: db, image: "{{ .Values.images.statefulset }}"}]}
+---
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: agent}
+spec:
+  selector: {matchLabels: {app: agent}}
+  updateStrategy: {type: RollingUpdate, rollingUpdate: {maxUnavailable: 0, maxSurge: 1}}
+  template:
+    metadata: {labels: {app: agent}}
+    spec: {containers: [{name: agent, image: "{{ .Values.images.daemonset }}"}]}
+"""
+
+
+@pytest.mark.parametrize("strategy", ["watcher", "legacy"])
+@pytest.mark.parametrize("broken_kind", ["deployment", "statefulset", "daemonset"])
+def test_helms_waits_accept_ready_workloads_and_time_out_on_a_crash_looping_one(k8s, ns, tmp_path, strategy,
+                                                                               broken_kind):
+    images = {kind: f"example.com/{kind}:1" for kind in ("deployment", "statefulset", "daemonset")}
+    chart = str(make_chart(tmp_path, "workloads", {"all.yaml": WORKLOADS}, {"images": images}))
+    broken = f"example.com/{broken_kind}:crash-{uuid.uuid4().hex[:6]}"
+    k8s.break_image(broken)
+    with helm(k8s, ns) as client:
+        client.install(chart, "apps", {}, wait=strategy, timeout=60)
+        assert client.status("apps")["status"] == "deployed"
+        with pytest.raises(helm_python.HelmError) as failed:
+            client.upgrade(chart, "apps", {"images": {**images, broken_kind: broken}}, wait=strategy, timeout=2)
+        assert client.status("apps")["status"] == "failed"
+    name = {"deployment": "front", "statefulset": "db", "daemonset": "agent"}[broken_kind]
+    assert any(reason in str(failed.value) for reason in ("context deadline exceeded", "timed out", f"/{name} not ready"))
+
+
+# --- 4. CRDs ----------------------------------------------------------------------------------------------
+
+CRD = """apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: widgets.example.com}
+spec:
+  group: example.com
+  scope: Namespaced
+  names: {plural: widgets, singular: widget, kind: Widget, shortNames: [wd]}
+  versions:
+    - name: v1
+      served: true
+      storage: true
+      subresources: {status: {}}
+      schema:
+        openAPIV3Schema:
+          type: object
+          x-kubernetes-preserve-unknown-fields: true
+"""
+WIDGET = """apiVersion: example.com/v1
+kind: Widget
+metadata: {name: gear}
+spec: {teeth: 12}
+"""
+
+
+def test_a_chart_with_crds_installs_and_its_custom_resources_are_served(k8s, ns, tmp_path):
+    chart = str(make_chart(tmp_path, "widgets", {"widget.yaml": WIDGET}, crds={"widgets.yaml": CRD}))
+    with helm(k8s, ns) as client:
+        client.install(chart, "widgets", {}, wait="watcher", timeout=60)
+    crd = k8s.store[("apiextensions.k8s.io/v1", "customresourcedefinitions", None, "widgets.example.com")]
+    assert {c["type"]: c["status"] for c in crd["status"]["conditions"]} == {"NamesAccepted": "True",
+                                                                             "Established": "True"}
+    groups = api(k8s, "GET", "/apis")[1]["groups"]
+    assert {"groupVersion": "example.com/v1", "version": "v1"} in next(g for g in groups if g["name"] == "example.com")[
+        "versions"]
+    resources = {r["name"]: r for r in api(k8s, "GET", "/apis/example.com/v1")[1]["resources"]}
+    assert (resources["widgets"]["kind"], resources["widgets"]["namespaced"]) == ("Widget", True)
+    assert "widgets/status" in resources
+    code, gear = api(k8s, "GET", f"/apis/example.com/v1/namespaces/{ns}/widgets/gear")
+    assert (code, gear["spec"]) == (200, {"teeth": 12})
+    assert api(k8s, "PATCH", f"/apis/example.com/v1/namespaces/{ns}/widgets/gear", {"spec": {}}, SMP)[0] == 415
+    assert api(k8s, "DELETE", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/widgets.example.com")[0] == 200
+    assert "example.com" not in [g["name"] for g in api(k8s, "GET", "/apis")[1]["groups"]]
+    assert api(k8s, "GET", f"/apis/example.com/v1/namespaces/{ns}/widgets/gear")[0] == 404
+
+
+# --- 5. validation ----------------------------------------------------------------------------------------
+
+def test_a_value_its_go_type_refuses_is_refused_on_every_write_path_and_never_stored(k8s, ns):
+    base = f"/apis/apps/v1/namespaces/{ns}/deployments"
+    zebra = {**deployment("zoo"), "spec": {**deployment("zoo")["spec"], "replicas": "Zebra"}}
+    code, refused = api(k8s, "POST", base, zebra)
+    assert (code, refused["reason"]) == (400, "BadRequest")
+    assert refused["message"] == ('Deployment in version "v1" cannot be handled as a Deployment: json: cannot '
+                                  'unmarshal string into Go struct field DeploymentSpec.spec.replicas of type int32')
+    code, refused = api(k8s, "PATCH", f"{base}/zoo?fieldManager=helm", zebra, APPLY)
+    assert code == 500 and refused["message"].endswith(".spec.replicas: expected numeric (int or float), got string")
+    assert ("apps/v1", "deployments", ns, "zoo") not in k8s.store
+    assert api(k8s, "POST", base, deployment("zoo"))[0] == 201
+    for content_type in (SMP, MERGE):
+        code, refused = api(k8s, "PATCH", f"{base}/zoo", {"spec": {"replicas": "Zebra"}}, content_type)
+        assert (code, refused["reason"]) == (422, "Invalid"), refused
+    port = deployment("ports")
+    pod_spec(port)["containers"][0]["ports"] = [{"containerPort": "http"}]
+    code, refused = api(k8s, "POST", base, port)
+    assert code == 400 and "Go struct field ContainerPort.spec.template.spec.containers.ports.containerPort of " \
+                           "type int32" in refused["message"]
+    config = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings"}, "data": {"PORT": 8080}}
+    code, refused = api(k8s, "POST", f"/api/v1/namespaces/{ns}/configmaps", config)
+    assert code == 400 and "into Go struct field ConfigMap.data of type string" in refused["message"]
+    assert k8s.store[("apps/v1", "deployments", ns, "zoo")]["spec"]["replicas"] == 1
+
+
+def test_objects_the_api_servers_validation_refuses_get_422_naming_each_field(k8s, ns):
+    base = f"/apis/apps/v1/namespaces/{ns}/deployments"
+    mismatched = deployment("mismatch")
+    mismatched["spec"]["selector"] = {"matchLabels": {"app": "other"}}
+    nameless = deployment("nameless")
+    del pod_spec(nameless)["containers"][0]["image"]
+    far = deployment("far")
+    pod_spec(far)["containers"][0]["ports"][0]["containerPort"] = 70000
+    cases = [
+        (deployment("Bad_Name"), "metadata.name", "FieldValueInvalid"),
+        (mismatched, "spec.template.metadata.labels", "FieldValueInvalid"),
+        (nameless, "spec.template.spec.containers[0].image", "FieldValueRequired"),
+        (far, "spec.template.spec.containers[0].ports[0].containerPort", "FieldValueInvalid"),
+        ({**deployment("minus"), "spec": {**deployment("minus")["spec"], "replicas": -1}}, "spec.replicas",
+         "FieldValueInvalid"),
+    ]
+    for body, field, reason in cases:
+        code, refused = api(k8s, "POST", base, body)
+        assert (code, refused["reason"], refused["details"]["kind"]) == (422, "Invalid", "Deployment"), refused
+        assert (refused["details"]["causes"][0]["field"], refused["details"]["causes"][0]["reason"]) == (field, reason)
+        assert refused["message"].startswith(f'Deployment.apps "{body["metadata"]["name"]}" is invalid: {field}: ')
+    assert not [k for k in k8s.store if k[2] == ns]
+    code, refused = api(k8s, "POST", f"/api/v1/namespaces/{ns}/services", service("1st"))
+    assert code == 422 and "a DNS-1035 label must consist of lower case alphanumeric characters" in refused["message"]
+    assert api(k8s, "POST", base, deployment("moving"))[0] == 201
+    code, refused = api(k8s, "PATCH", f"{base}/moving", {"spec": {"selector": {"matchLabels": {"app": "x"}},
+                                                                  "template": {"metadata": {"labels": {"app": "x"}}}}},
+                        SMP)
+    assert code == 422 and refused["message"].endswith("field is immutable")
+
+
+def test_helm_cannot_install_replicas_zebra(k8s, ns, tmp_path):
+    template = WEB.replace("replicas: 1", "replicas: {{ .Values.replicas }}")
+    chart = str(make_chart(tmp_path, "zebra", {"deployment.yaml": template}))
+    with helm(k8s, ns) as client, pytest.raises(helm_python.HelmError) as failed:
+        client.install(chart, "zebra", {"image": "web:1", "replicas": "Zebra"}, wait="watcher", timeout=30)
+    assert ".spec.replicas: expected numeric (int or float), got string" in str(failed.value)
+    assert ("apps/v1", "deployments", ns, "web") not in k8s.store
+
+
+# --- 6. size limits -----------------------------------------------------------------------------------------
+
+def test_secret_and_configmap_data_over_1_mib_and_bodies_over_3_mib_are_refused_as_the_api_server_does(k8s, ns):
+    def secret(name: str, size: int) -> dict[str, Any]:
+        return {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name},
+                "data": {"blob": base64.b64encode(b"x" * size).decode()}}
+
+    base = f"/api/v1/namespaces/{ns}"
+    assert api(k8s, "POST", f"{base}/secrets", secret("fits", 1024 * 1024))[0] == 201
+    code, refused = api(k8s, "POST", f"{base}/secrets", secret("over", 1024 * 1024 + 1))
+    assert (code, refused["message"]) == (422, 'Secret "over" is invalid: data: Too long: must have at most 1048576 bytes')
+    config = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "over"}, "data": {"a": "x" * 2**20 + "y"}}
+    code, refused = api(k8s, "POST", f"{base}/configmaps", config)
+    assert (code, refused["message"]) == (422, 'ConfigMap "over" is invalid: []: Too long: must have at most 1048576 bytes')
+    code, refused = api(k8s, "POST", f"{base}/secrets", secret("huge", 3 * 1024 * 1024))
+    assert (code, refused["reason"], refused["message"]) == (413, "RequestEntityTooLarge",
+                                                             "Request entity too large: limit is 3145728")
+    assert [k[3] for k in k8s.store if k[2] == ns] == ["fits"]
+
+
+def test_a_release_whose_record_is_over_1_mib_fails_as_on_a_real_cluster(k8s, ns, tmp_path):
+    chart = str(make_chart(tmp_path, "big", {"deployment.yaml": WEB}))
+    noise = secrets.token_urlsafe(1_200_000)  # does not compress: Helm's release Secret ends up over 1 MiB
+    with helm(k8s, ns) as client, pytest.raises(helm_python.HelmError) as failed:
+        client.install(chart, "big", {"image": "web:1", "blob": noise}, wait="watcher", timeout=30)
+    assert "Too long: must have at most 1048576 bytes" in str(failed.value)
+    assert not [k for k in k8s.store if k[2] == ns]
+
+
+# --- 7. authentication --------------------------------------------------------------------------------------
+
+def test_a_wrong_or_missing_bearer_token_gets_401_everywhere(k8s, ns):
+    for path in ("/version", "/api", "/apis", "/api/v1", "/openapi/v3", f"/api/v1/namespaces/{ns}/secrets"):
+        for token in ("wrong-token", ""):
+            code, refused = api(k8s, "GET", path, token=token)
+            assert (code, refused["reason"], refused["message"]) == (401, "Unauthorized", "Unauthorized"), path
+        assert api(k8s, "GET", path)[0] == 200
+    ci = k8s.accept_token(f"ci-{uuid.uuid4().hex}")
+    assert api(k8s, "GET", f"/api/v1/namespaces/{ns}/secrets", token=ci)[0] == 200
+
+
+def test_helm_with_a_wrong_token_is_unauthorized_and_changes_nothing(k8s, ns, tmp_path):
+    chart = str(make_chart(tmp_path, "web", {"deployment.yaml": WEB}))
+    with helm(k8s, ns, token="not-a-known-token") as client, pytest.raises(helm_python.HelmError) as failed:
+        client.install(chart, "web", {"image": "web:1"}, wait="watcher", timeout=30)
+    assert "the server has asked for the client to provide credentials" in str(failed.value)
+    assert not [k for k in k8s.store if k[2] == ns]
