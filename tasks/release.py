@@ -116,7 +116,10 @@ def _show_diff(found: dict[str, Any]) -> None:
 def deploy(c, env=None, release=None, version=None, values=None, set_json=None, set_=None, set_string=None,
            set_file=None, set_secret=None, dry_run=False, wait=True, timeout="5m", history_max=None, parallel=None,
            yes=False, url=None, output=None, json=False):
-    """Upgrade --install a release, or every release of an environment in the order of their needs."""
+    """Upgrade --install one release or a whole environment.
+
+    Without --release: every release of the environment, those it needs first, independent ones in parallel.
+    """
     fmt = ui.output_format(output, json)
     seconds = dep.timeout_seconds(timeout)
     environment, releases = _releases(c, env, release)
@@ -195,7 +198,10 @@ def _summary(environment: str, rows: list[dict[str, Any]], dry_run: bool) -> Non
             "yes": "confirm a rollback in a protected environment", **OUTPUT_HELP})
 def rollback(c, env=None, release=None, revision=None, allow_failed=False, wait=True, timeout="5m", history_max=None,
              yes=False, output=None, json=False):
-    """Roll back to the last good revision that differs from what runs now."""
+    """Roll back to the last good revision.
+
+    The newest deployed or superseded one that differs from what runs now; --revision picks another.
+    """
     fmt = ui.output_format(output, json)
     seconds = dep.timeout_seconds(timeout)
     environment, name, access = _target(c, env, release)
@@ -233,7 +239,7 @@ def history(c, env=None, release=None, output=None, json=False):
 
 @task(help={"env": ENV_HELP, "release": ALL_HELP, **OUTPUT_HELP})
 def status(c, env=None, release=None, output=None, json=False):
-    """Show a release's status, chart and notes; without --release, every release of the environment."""
+    """Show the status, chart and notes of releases."""
     fmt = ui.output_format(output, json)
     environment, releases = _releases(c, env, release)
     if release is not None or len(releases) == 1:
@@ -264,7 +270,10 @@ def _status(found: dict[str, Any]) -> None:
 
 @task(name="list", help={"env": ENV_HELP, **OUTPUT_HELP})
 def list_(c, env=None, output=None, json=False):
-    """List the releases in the environment's namespaces (helm list --all), and those not installed yet."""
+    """List the releases in an environment (helm list).
+
+    Every status (helm list --all), releases installed by others too, and configured ones not installed yet.
+    """
     fmt = ui.output_format(output, json)
     environment, releases = settings.resolve_environment(ROOT, c.config.get("release", {}), env_name=env)
     access = cluster.cluster_access(environment, os.environ)
@@ -284,7 +293,10 @@ def list_(c, env=None, output=None, json=False):
             "parallel": "releases compared at once (default: release.parallel, 4)", **OUTPUT_HELP}, iterable=ITERABLE)
 def diff(c, env=None, release=None, version=None, values=None, set_json=None, set_=None, set_string=None,
          set_file=None, set_secret=None, url=None, detailed_exitcode=False, parallel=None, output=None, json=False):
-    """Show what a deploy would change (manifest diff); without --release, for every release of the environment."""
+    """Show what a deploy would change (manifest diff).
+
+    Without --release: for every release of the environment.
+    """
     fmt = ui.output_format(output, json)
     environment, releases = _releases(c, env, release)
     limit = settings.resolve_parallel(c.config.get("release", {}), parallel)

@@ -7,7 +7,7 @@ from tests.conftest import ROOT
 
 TASKS = ("repo.lint", "repo.package", "repo.index", "repo.sync", "repo.publish", "repo.serve", "release.deploy",
          "release.rollback", "release.history", "release.status", "release.diff", "release.uninstall", "config",
-         "repo.verify", "repo.doctor", "repo.list")
+         "repo.verify", "repo.doctor", "repo.list", "release.list", "release.test")
 
 
 def test_list_shows_every_task_on_one_line_without_importing_helm_or_boto3():
