@@ -14,7 +14,7 @@ import json
 import tarfile
 import zlib
 
-from tasks.errors import ToolError
+from .errors import ToolError
 
 MAX_CHART = 100 * 1024 * 1024  # Helm's MaxDecompressedChartSize: every file of a chart together
 MAX_FILE = 5 * 1024 * 1024  # Helm's MaxDecompressedFileSize: one file

@@ -21,8 +21,8 @@ from typing import Any
 
 import yaml
 
-from tasks import archives, safe_yaml
-from tasks.errors import ToolError
+from . import archives, safe_yaml
+from .errors import ToolError
 
 FIXED_EPOCH = 315532800  # 1980-01-01: the oldest date zip-based tools accept
 COMPRESSION = 6  # gzip level: Go's default, as Helm's own packages (9 costs 3x the CPU for 1-2% smaller)

@@ -10,11 +10,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tasks import charts, helm, signing
-from tasks import index as idx
-from tasks.errors import ToolError
-from tasks.serve import serving
-from tasks.store import INDEX, Store
+from . import charts, helm, signing
+from . import index as idx
+from .errors import ToolError
+from .serve import serving
+from .store import INDEX, Store
 
 PASS, WARN, FAIL = "pass", "warn", "fail"
 PUBLIC_GRANTEES = ("http://acs.amazonaws.com/groups/global/AllUsers",

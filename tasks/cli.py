@@ -16,8 +16,8 @@ from typing import Any
 
 import invoke
 
-from tasks import ui
-from tasks.errors import Reported, ToolError
+from . import ui
+from .errors import Reported, ToolError
 
 ROOT = Path(__file__).resolve().parent.parent  # where tasks.py lives: relative settings start here
 INTERRUPTED = 130  # the shell's code for a process ended by SIGINT
@@ -171,7 +171,7 @@ def customize(collection: invoke.Collection) -> None:
 
 def check_project() -> None:
     """invoke.yaml checked before Invoke merges it (Invoke's errors there are tracebacks): one line, exit 1."""
-    from tasks import settings
+    from . import settings
 
     try:
         settings.check_project_file(ROOT, invoke.Config.global_defaults())

@@ -10,9 +10,9 @@ from typing import Any
 
 from invoke import Context
 
-from tasks import settings, ui, urls
-from tasks.cli import ROOT, task
-from tasks.errors import ToolError
+from . import settings, ui, urls
+from .cli import ROOT, task
+from .errors import ToolError
 
 
 def _rows(c: Context) -> list[dict[str, str]]:
@@ -49,7 +49,7 @@ def _rows(c: Context) -> list[dict[str, str]]:
 
 def _cluster(environment: settings.Environment) -> str:
     try:
-        from tasks import deploy  # here, not at the top: `invoke --list` imports this module
+        from . import deploy  # here, not at the top: `invoke --list` imports this module
 
         return deploy.cluster_access(environment, os.environ).source
     except ToolError as exc:

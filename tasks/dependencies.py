@@ -22,9 +22,9 @@ from urllib.parse import quote, urlsplit
 
 import yaml
 
-from tasks import helm, ui
-from tasks.charts import ChartSource, Dependency
-from tasks.errors import ToolError
+from . import helm, ui
+from .charts import ChartSource, Dependency
+from .errors import ToolError
 
 READY = ("ok", "unpacked")  # helm dependency list: present in charts/, as an archive or a folder
 _LOCAL = ("file://",)

@@ -20,8 +20,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from tasks.charts import ChartSource
-from tasks.git import git
+from .charts import ChartSource
+from .git import git
 
 ANNOTATION = "invoke-charts/fingerprints"  # index.yaml annotations: {"NAME-VERSION": fingerprint}
 PACKAGING = "2"  # bump when packaging changes what bytes the same inputs give

@@ -15,8 +15,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from tasks import urls
-from tasks.errors import ToolError
+from . import urls
+from .errors import ToolError
 
 log = logging.getLogger("tasks.helm")
 

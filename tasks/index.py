@@ -22,8 +22,8 @@ import orjson
 import semver
 import yaml
 
-from tasks import safe_yaml
-from tasks.errors import ToolError
+from . import safe_yaml
+from .errors import ToolError
 
 _KEEP = {"tag:yaml.org,2002:bool", "tag:yaml.org,2002:null"}
 _USERINFO = re.compile(r"//[^/@]*@")  # credentials in a URL: never shown

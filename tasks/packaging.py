@@ -20,9 +20,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from tasks import charts, dependencies, helm
-from tasks.charts import ChartSource, Failure, Package, Tree
-from tasks.errors import ToolError
+from . import charts, dependencies, helm
+from .charts import ChartSource, Failure, Package, Tree
+from .errors import ToolError
 
 
 @dataclass

@@ -15,12 +15,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tasks import charts, packaging, page
-from tasks import fingerprints as fp
-from tasks import index as idx
-from tasks.charts import Package
-from tasks.errors import ConflictError, ToolError
-from tasks.store import INDEX, PAGE, Store
+from . import charts, packaging, page
+from . import fingerprints as fp
+from . import index as idx
+from .charts import Package
+from .errors import ConflictError, ToolError
+from .store import INDEX, PAGE, Store
 
 NEW, UNCHANGED, CONFLICT, REPLACE = "new", "unchanged", "conflict", "replace"
 ATTEMPTS = 12  # conditional index writes before giving up

@@ -18,11 +18,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from tasks import charts, helm, publish, ui
-from tasks.charts import Package
-from tasks.errors import ToolError
-from tasks.publish import NEW, REPLACE, UNCHANGED, Step
-from tasks.store import ecr_credentials
+from . import charts, helm, publish, ui
+from .charts import Package
+from .errors import ToolError
+from .publish import NEW, REPLACE, UNCHANGED, Step
+from .store import ecr_credentials
 
 USERNAME, PASSWORD = "HELM_REGISTRY_USERNAME", "HELM_REGISTRY_PASSWORD"
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")

@@ -9,12 +9,12 @@ from typing import Any
 
 from invoke import Collection, Context
 
-from tasks import charts, checks, dependencies, fingerprints, packaging, registry, settings, signing, ui
-from tasks import index as idx
-from tasks import publish as pub
-from tasks.cli import ROOT, task
-from tasks.errors import Reported, ToolError
-from tasks.store import S3Store, Store, open_store, read_only
+from . import charts, checks, dependencies, fingerprints, packaging, registry, settings, signing, ui
+from . import index as idx
+from . import publish as pub
+from .cli import ROOT, task
+from .errors import Reported, ToolError
+from .store import S3Store, Store, open_store, read_only
 
 URL_HELP = "repository: a folder, file://PATH or s3://BUCKET[/PREFIX] (default: repo.url in invoke.yaml, dist/repo)"
 PUBLIC_HELP = "base URL written into index.yaml urls (default: repo.public_url; unset: relative urls)"
@@ -252,7 +252,7 @@ def _steps_document(steps: list[pub.Step]) -> list[dict[str, Any]]:
 @task(help={"port": "port on 127.0.0.1 (default 8879, Helm 2's `helm serve` port)", "url": URL_HELP})
 def serve(c, port=None, url=None):
     """Serve the local folder repository to Helm on 127.0.0.1."""
-    from tasks.serve import serve_folder
+    from .serve import serve_folder
 
     s = _settings(c, url=url)
     serve_folder(s.url, port, announce=ui.say)

@@ -11,8 +11,8 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from tasks.errors import ToolError
-from tasks.store import INDEX, content_type
+from .errors import ToolError
+from .store import INDEX, content_type
 
 
 class _Handler(SimpleHTTPRequestHandler):

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import SplitResult, urlsplit
 
-from tasks import ui, urls
-from tasks.errors import ToolError
+from . import ui, urls
+from .errors import ToolError
 
 DEFAULTS: dict[str, Any] = {
     "repo": {
@@ -440,7 +440,7 @@ def check_project_file(root: Path, framework: Mapping[str, Any]) -> None:
 
     import yaml
 
-    from tasks import safe_yaml
+    from . import safe_yaml
 
     try:
         text = path.read_text(encoding="utf-8")

@@ -16,8 +16,8 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
-from tasks import helm, ui
-from tasks.errors import ToolError
+from . import helm, ui
+from .errors import ToolError
 
 KEY, PASSPHRASE = "HELM_SIGNING_KEY", "HELM_SIGNING_PASSPHRASE"
 _USER_ID = 13  # OpenPGP packet tag of a User ID

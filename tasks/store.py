@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from tasks import urls
-from tasks.errors import ConflictError, ToolError
+from . import urls
+from .errors import ConflictError, ToolError
 
 INDEX = "index.yaml"
 INDEX_TYPE = "application/x-yaml"  # what ChartMuseum serves

@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from typing import IO, Any, TextIO, cast
 from urllib.parse import quote, quote_plus
 
-from tasks import urls
+from . import urls
 
 _secrets: set[str] = set()
 _pattern: re.Pattern[str] | None = None  # every registered form, compiled on first use after a change
@@ -213,7 +213,7 @@ def output_format(output: str | None, as_json: bool = False) -> str:
     global _documents_only
     chosen = (output or ("json" if as_json else "table")).strip().lower()
     if chosen not in OUTPUTS:
-        from tasks.errors import ToolError
+        from .errors import ToolError
 
         raise ToolError(f"--output {output!r}: use table, json or yaml")
     _documents_only = chosen != "table"
