@@ -154,26 +154,27 @@ def deploy(c, env=None, release=None, version=None, values=None, set_json=None, 
         ui.render(document, fmt, lambda: _deployed([document], dry_run))
         return document
     outcomes, _ = _each(plans, releases, one, parallel=limit, ordered=True)
-    rows = [_outcome_row(o, next(p for p in plans if p.release == o.release)) for o in outcomes]
+    rows = [_outcome_row(o, next(p for p in plans if p.release == o.release), dry_run) for o in outcomes]
     document = {"environment": environment.name, "dry_run": dry_run, "releases": rows}
     ui.render(document, fmt, lambda: _summary(environment.name, rows, dry_run))
     _failures(outcomes, f"{'dry run' if dry_run else 'deploy'} of {environment.name}")
     return document
 
 
-def _outcome_row(outcome: rollout.Outcome, plan: dep.Plan) -> dict[str, Any]:
+def _outcome_row(outcome: rollout.Outcome, plan: dep.Plan, dry_run: bool) -> dict[str, Any]:
     result = outcome.result or {}
-    detail = outcome.detail or (f"revision {result['revision']} ({result['status']})" if result else "")
+    done = f"would be revision {result.get('revision')}" if dry_run else f"revision {result.get('revision')} ({result.get('status')})"
     return {"release": outcome.release, "chart": f"{plan.chart}-{plan.version}", "namespace": plan.access.namespace,
-            "outcome": OUTCOMES[outcome.state], "detail": detail, **{k: v for k, v in result.items() if k not in (
-                "release", "chart", "namespace")}}
+            "outcome": "rendered" if dry_run and result else OUTCOMES[outcome.state],
+            "detail": outcome.detail or (done if result else ""),
+            **{k: v for k, v in result.items() if k not in ("release", "chart", "namespace")}}
 
 
 def _deployed(documents: list[dict[str, Any]], dry_run: bool) -> None:
     """A deploy for people: the dry run's values and manifests, else the deployed revisions and their notes."""
     if dry_run:
         for document in documents:
-            ui.say("values (secrets masked):\n" + yaml.safe_dump(document["values"], sort_keys=True))
+            ui.say(f"{document['release']}: values (secrets masked):\n" + yaml.safe_dump(document["values"], sort_keys=True))
             ui.say(document["manifest"])
         ui.say("dry run: nothing changed in the cluster")
         return
@@ -186,7 +187,7 @@ def _deployed(documents: list[dict[str, Any]], dry_run: bool) -> None:
 
 def _summary(environment: str, rows: list[dict[str, Any]], dry_run: bool) -> None:
     if dry_run:
-        _deployed([row for row in rows if row["outcome"] == "deployed"], dry_run)
+        _deployed([row for row in rows if row["outcome"] == "rendered"], dry_run)
     ui.table(f"{'dry run of ' if dry_run else ''}{environment}", ["release", "chart", "namespace", "outcome", "detail"],
              [(r["release"], r["chart"], r["namespace"], r["outcome"], r["detail"]) for r in rows])
 

@@ -164,3 +164,17 @@ def test_ctrl_c_during_an_environment_deploy_stops_every_release_and_says_where_
                    "installed; nothing to recover\n")
     assert [key for key in cluster.emulator.store if key[1] == "secrets" and key[2] in (ns_a, ns_b, ns_c)
             and key[3].startswith("sh.helm.")] == []  # Helm removed both first installs
+
+
+def test_a_dry_run_of_an_environment_renders_every_release_and_changes_nothing(cluster):
+    three_releases(cluster)
+    before = {key: dict(value) for key, value in cluster.emulator.store.items()}
+    result = invoke(cluster.project, "release.deploy", "--env", "staging", "--dry-run", "--set-secret",
+                    "secretEnv.TOKEN=DEPLOY_TOKEN", env={**cluster.env, "DEPLOY_TOKEN": "dry-run-secret-value"})
+    assert cluster.emulator.store == before  # nothing written, not even a pending revision
+    for name in "abc":
+        assert f"\n{name}: values (secrets masked):\n" in result.stdout
+        assert re.search(rf"^{name}\s+hello-\S+\s+\S+\s+rendered\s+would be revision 1$", result.stdout, re.MULTILINE)
+    assert result.stdout.count("  TOKEN: '***'") == 5  # each release's values, hello-world's Secrets (a and c)
+    assert "dry-run-secret-value" not in result.stdout + result.stderr
+    assert "dry run: nothing changed in the cluster\ndry run of staging:\n" in result.stdout
