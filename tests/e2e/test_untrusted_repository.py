@@ -132,7 +132,7 @@ def test_an_entry_leading_outside_the_repository_is_never_deployed_or_hashed(rep
     assert lines[0].endswith("Remove the entry or restore index.yaml, then publish the chart again")
     assert [n for (_, plural, ns, n) in k8s.store if plural == "secrets" and ns in published[1]] == []
     assert verified.returncode == 1
-    findings = {(f["kind"], f["key"]) for f in json.loads(verified.stdout)}
+    findings = {(f["kind"], f["key"]) for f in json.loads(verified.stdout)["findings"]}
     assert findings == {("url", "hello-world 0.1.0"), ("orphan", "hello-world-0.1.0.tgz")}  # its package: unindexed
     assert digest[:8] not in verified.stdout + verified.stderr  # the file outside was not hashed
 
@@ -147,7 +147,7 @@ def test_an_entry_without_a_digest_is_not_deployed_and_verify_says_so(repository
         "the chart again (invoke repo.publish, with --force if the stored package differs) to record its digest")
     assert [n for (_, plural, ns, n) in k8s.store if plural == "secrets" and ns in published[1]] == []
     verified = invoke(project, "repo.verify", "--url", url, "--json", env=env, check=False)
-    assert [(f["kind"], f["key"]) for f in json.loads(verified.stdout)] == [("digest", "hello-world-0.1.0.tgz")]
+    assert [(f["kind"], f["key"]) for f in json.loads(verified.stdout)["findings"]] == [("digest", "hello-world-0.1.0.tgz")]
 
 
 def test_an_entry_under_the_public_url_is_deployed_from_the_repository_itself(repository):
