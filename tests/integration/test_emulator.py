@@ -24,6 +24,7 @@ import yaml
 SMP = "application/strategic-merge-patch+json"
 MERGE = "application/merge-patch+json"
 APPLY = "application/apply-patch+yaml"
+JSON_PATCH = "application/json-patch+json"
 
 
 # --- helpers: a client, a namespace, charts -------------------------------------------------------------
@@ -164,6 +165,22 @@ def test_strategic_merge_directives_replace_delete_retain_keys_and_primitive_lis
     assert pod_spec(stored)["containers"][0]["resources"] == {"limits": {"memory": "1Gi"}}
     assert pod_spec(stored)["volumes"] == [{"name": "c", "emptyDir": {}}]
     assert directives(stored) == []
+
+
+def test_a_json_patch_applies_all_its_operations_or_none(k8s, ns):
+    assert api(k8s, "POST", f"/apis/apps/v1/namespaces/{ns}/deployments", deployment("ops"))[0] == 201
+    path = f"/apis/apps/v1/namespaces/{ns}/deployments/ops"
+    code, patched = api(k8s, "PATCH", path, [
+        {"op": "replace", "path": "/spec/replicas", "value": 2},
+        {"op": "add", "path": "/spec/template/spec/containers/0/env", "value": [{"name": "A", "value": "1"}]},
+        {"op": "add", "path": "/metadata/labels/tier", "value": "web"}], JSON_PATCH)
+    assert code == 200, patched
+    assert (patched["spec"]["replicas"], patched["metadata"]["labels"]["tier"]) == (2, "web")
+    assert pod_spec(patched)["containers"][0]["env"] == [{"name": "A", "value": "1"}]
+    code, refused = api(k8s, "PATCH", path, [{"op": "replace", "path": "/spec/replicas", "value": 5},
+                                             {"op": "test", "path": "/spec/replicas", "value": 1}], JSON_PATCH)
+    assert code == 422, refused
+    assert k8s.store[("apps/v1", "deployments", ns, "ops")]["spec"]["replicas"] == 2
 
 
 WEB = """apiVersion: apps/v1

@@ -209,8 +209,8 @@ class HelmReadyEmulator(KubernetesEmulator):
             if content_type == "application/strategic-merge-patch+json" and not custom:
                 new = k8s_merge.strategic_merge(old, data, kind_schema)
                 _refuse_types(new, kind_schema, "strategic", info.kind, gv, patch=data)
-            elif content_type == "application/merge-patch+json":
-                new = k8s_merge.json_merge(old, data)
+            elif content_type in ("application/merge-patch+json", "application/json-patch+json"):
+                new = k8s_merge.json_merge(old, data) if "merge" in content_type else k8s_merge.json_patch(old, data)
                 _refuse_types(new, kind_schema, "merge", info.kind, gv)
             else:
                 raise ApiError(415, "UnsupportedMediaType", "the body of the request was in an unknown format - "
@@ -428,7 +428,8 @@ async def _read_body(raw: aiohttp.web.BaseRequest) -> bytes:
     return b"".join(chunks)
 
 
-def _decode(body: bytes, content_type: str) -> dict[str, Any]:
+def _decode(body: bytes, content_type: str) -> Any:
+    """An object (a list of operations for a JSON patch); what does not parse is 400."""
     if not body:
         return {}
     try:
@@ -437,8 +438,8 @@ def _decode(body: bytes, content_type: str) -> dict[str, Any]:
         data = yaml.safe_load(body) if "yaml" in content_type else json.loads(body)
     except (ValueError, yaml.YAMLError) as error:
         raise bad_request(f"error decoding request body: {error}") from None
-    if not isinstance(data, dict):
-        raise bad_request("the body of the request must be an object")
+    if not isinstance(data, list if content_type == "application/json-patch+json" else dict):
+        raise bad_request("the body of the request was not an object")
     return data
 
 

@@ -1,4 +1,4 @@
-"""Patches as the API server applies them: JSON merge patch (RFC 7386) and strategic merge patch.
+"""Patches as the API server applies them: JSON patch (RFC 6902), JSON merge patch (RFC 7386), strategic merge.
 
 Strategic merge follows k8s.io/apimachinery/pkg/util/strategicpatch (patch.go, StrategicMergeMapPatch): lists
 with a patchMergeKey merge item by item, the others are replaced; the directives of Helm's and kubectl's
@@ -12,7 +12,7 @@ import copy
 from typing import Any
 
 from tests.support.k8s_schema import Field
-from tests.support.k8s_status import bad_request, go_plain, unclassified
+from tests.support.k8s_status import ApiError, bad_request, go_plain, unclassified
 
 DIRECTIVE = "$patch"
 RETAIN_KEYS = "$retainKeys"
@@ -31,6 +31,73 @@ def json_merge(original: Any, patch: Any) -> Any:
         else:
             result[key] = json_merge(result.get(key), value)
     return result
+
+
+def json_patch(original: dict[str, Any], operations: Any) -> dict[str, Any]:
+    """RFC 6902: add, remove, replace, move, copy, test at JSON pointers; any failure refuses the whole patch."""
+    if not isinstance(operations, list):
+        raise bad_request("json: cannot unmarshal object into Go value of type jsonpatch.Patch")
+    document = copy.deepcopy(original)
+    for operation in operations:
+        op, path = operation.get("op"), operation.get("path", "")
+        if op in ("move", "copy"):
+            value = _pointer(document, operation.get("from", ""), remove=op == "move")[1]
+            document = _put(document, path, copy.deepcopy(value), insert=True)
+        elif op == "remove":
+            _pointer(document, path, remove=True)
+        elif op == "test":
+            if _pointer(document, path)[1] != operation.get("value"):
+                raise ApiError(422, "Invalid", f"the server rejected our request due to an error in our request: "
+                               f"testing value {path} failed")
+        elif op in ("add", "replace"):
+            if op == "replace":
+                _pointer(document, path)
+            document = _put(document, path, copy.deepcopy(operation.get("value")), insert=op == "add")
+        else:
+            raise bad_request(f"Unexpected kind: {op}")
+    return document
+
+
+def _split(path: str) -> list[str]:
+    return [part.replace("~1", "/").replace("~0", "~") for part in path.split("/")[1:]]
+
+
+def _pointer(document: Any, path: str, remove: bool = False) -> tuple[Any, Any]:
+    """(container, value) at a JSON pointer; missing is 422 as the API server answers a failed patch."""
+    parts, container = _split(path), None
+    value = document
+    for part in parts:
+        container = value
+        if isinstance(value, dict) and part in value:
+            value = value[part]
+        elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
+            value = value[int(part)]
+        else:
+            raise ApiError(422, "Invalid", f"the server rejected our request due to an error in our request: "
+                           f"doc is missing path: \"{path}\"")
+    if remove and container is not None:
+        del container[parts[-1] if isinstance(container, dict) else int(parts[-1])]
+    return container, value
+
+
+def _put(document: Any, path: str, value: Any, insert: bool) -> Any:
+    parts = _split(path)
+    if not parts:
+        return value
+    parent = _pointer(document, "/" + "/".join(p.replace("~", "~0").replace("/", "~1") for p in parts[:-1]))[1]
+    last = parts[-1]
+    if isinstance(parent, list):
+        index = len(parent) if last == "-" else int(last)
+        if insert:
+            parent.insert(index, value)
+        else:
+            parent[index] = value
+    elif isinstance(parent, dict):
+        parent[last] = value
+    else:
+        raise ApiError(422, "Invalid", f"the server rejected our request due to an error in our request: "
+                       f"doc is missing path: \"{path}\"")
+    return document
 
 
 def strategic_merge(original: dict[str, Any], patch: dict[str, Any], schema: Field) -> dict[str, Any]:
