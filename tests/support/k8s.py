@@ -4,9 +4,9 @@ kmock 0.8's KubernetesEmulator (by the author of Kopf) serves discovery from a b
 this subclass serves the objects themselves, as an API server would:
 
 - authentication: a bearer token the emulator knows, else 401 (RunningEmulator.accept_token adds one);
-- writes: create, update (PUT, resourceVersion preconditions), JSON merge patch, strategic merge patch by
-  Kubernetes' merge keys and directives (k8s_merge), server-side apply with field managers and conflicts
-  (k8s_apply); Helm's release Secrets arrive as protobuf (k8s_protobuf);
+- writes: create, update (PUT, resourceVersion preconditions), JSON patch, JSON merge patch, strategic merge
+  patch by Kubernetes' merge keys and directives (k8s_merge; not for custom resources), server-side apply
+  with field managers and conflicts (k8s_apply); Helm's release Secrets arrive as protobuf (k8s_protobuf);
 - what the registry does before storing: a body over 3 MiB is 413, a value its Go type refuses is refused
   (400 on create/update, 422 on patch, 500 on apply, as each path does), defaults, validation as 422
   (k8s_validation, including the 1 MiB limit of Secret and ConfigMap data), Service clusterIPs;
@@ -59,7 +59,6 @@ from tests.support.k8s_status import (
     conflict,
     go_plain,
     invalid,
-    invalid_value,
     not_found,
     required,
     too_large,
@@ -68,7 +67,6 @@ from tests.support.k8s_status import (
 )
 
 MAX_BODY = 3 * 1024 * 1024  # the API server's limit on a request body
-SERVICE_CIDR = ipaddress.ip_network("10.96.0.0/12")
 VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
 
 
@@ -257,7 +255,8 @@ class HelmReadyEmulator(KubernetesEmulator):
                 {k: base64.b64encode(str(v).encode()).decode() for k, v in obj.pop("stringData").items()})
         k8s_validation.set_defaults(obj, info.kind)
         if info.kind == "Service":
-            self._allocate_ips(obj, old)
+            taken = {s["spec"].get("clusterIP") for (_, p, _, _), s in self.store.items() if p == "services"}
+            k8s_validation.allocate_cluster_ip(obj, old, taken)
         errors = k8s_validation.validate(obj, old, info.kind)
         if errors:
             raise invalid(info.kind, group, name, errors)
@@ -270,32 +269,6 @@ class HelmReadyEmulator(KubernetesEmulator):
         meta["managedFields"] = k8s_apply.managed_fields(owned, gv, now())
         meta["resourceVersion"] = old["metadata"]["resourceVersion"] if old else ""
         return obj
-
-    def _allocate_ips(self, service: dict[str, Any], old: dict[str, Any] | None) -> None:
-        """ClusterIPs from 10.96.0.0/12, unique, kept on updates that leave them out; None stays None."""
-        spec = service["spec"]
-        kept = (old or {}).get("spec", {}).get("clusterIP")
-        if spec.get("type") == "ExternalName":
-            return
-        wanted = spec.get("clusterIP") or kept
-        if kept and wanted != kept:
-            raise invalid("Service", "", service["metadata"]["name"],
-                          [invalid_value("spec.clusterIPs[0]", [wanted], "may not change once set")])
-        if not wanted:
-            taken = {s["spec"].get("clusterIP") for (_, p, _, _), s in self.store.items() if p == "services"}
-            wanted = next(str(ip) for ip in itertools.islice(SERVICE_CIDR.hosts(), 10, None) if str(ip) not in taken)
-        elif wanted != "None" and not kept:
-            error = None
-            if ipaddress.ip_address(wanted) not in SERVICE_CIDR:
-                error = f"provided IP is not in the valid range. The range of valid IPs is {SERVICE_CIDR}"
-            elif any(s["spec"].get("clusterIP") == wanted for (_, p, _, _), s in self.store.items() if p == "services"):
-                error = "provided IP is already allocated"
-            if error:
-                raise invalid("Service", "", service["metadata"]["name"], [invalid_value(
-                    "spec.clusterIPs", [wanted], f"failed to allocate IP {wanted}: {error}")])
-        spec.update(clusterIP=wanted, clusterIPs=[wanted], internalTrafficPolicy="Cluster")
-        if wanted != "None":
-            spec.update(ipFamilies=["IPv4"], ipFamilyPolicy="SingleStack")
 
     async def _commit(self, key: Key, obj: dict[str, Any] | None) -> None:
         """Store (or delete, for None) and tell the watchers; an unchanged object is not written again."""

@@ -1,4 +1,4 @@
-"""What the API server does to an object before storing it: defaults, then validation, then size limits.
+"""What the API server does to an object before storing it: defaults, clusterIPs, validation, size limits.
 
 Checks and wording follow k8s.io/kubernetes pkg/apis/core/validation and pkg/apis/apps/validation for what
 charts get wrong: names (DNS-1123), labels, a workload's selector against its template, containers without a
@@ -9,14 +9,17 @@ name or image, ports, Service ports and types, ConfigMap/Secret keys and the 1 M
 from __future__ import annotations
 
 import base64
+import ipaddress
+import itertools
 import re
 from typing import Any
 
-from tests.support.k8s_status import FieldError, invalid_value, required
+from tests.support.k8s_status import FieldError, invalid, invalid_value, required
 
 WORKLOADS = ("Deployment", "ReplicaSet", "StatefulSet", "DaemonSet")
 MAX_DATA = 1024 * 1024  # core.MaxSecretSize: a Secret's or ConfigMap's data, in bytes
 MAX_ANNOTATIONS = 256 * 1024
+SERVICE_CIDR = ipaddress.ip_network("10.96.0.0/12")
 
 SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
@@ -106,6 +109,31 @@ def _pod_defaults(spec: Any) -> None:
         for port in container.get("ports") or []:
             if isinstance(port, dict):
                 port.setdefault("protocol", "TCP")
+
+
+def allocate_cluster_ip(service: dict[str, Any], old: dict[str, Any] | None, taken: set[str | None]) -> None:
+    """ClusterIPs from 10.96.0.0/12, unique, kept on updates that leave them out; None (headless) stays None."""
+    spec, name = service["spec"], service["metadata"]["name"]
+    kept = (old or {}).get("spec", {}).get("clusterIP")
+    if spec.get("type") == "ExternalName":
+        return
+    wanted = spec.get("clusterIP") or kept
+    if kept and wanted != kept:
+        raise invalid("Service", "", name, [invalid_value("spec.clusterIPs[0]", [wanted], "may not change once set")])
+    if not wanted:
+        wanted = next(str(ip) for ip in itertools.islice(SERVICE_CIDR.hosts(), 10, None) if str(ip) not in taken)
+    elif wanted != "None" and not kept:
+        error = None
+        if ipaddress.ip_address(wanted) not in SERVICE_CIDR:
+            error = f"provided IP is not in the valid range. The range of valid IPs is {SERVICE_CIDR}"
+        elif wanted in taken:
+            error = "provided IP is already allocated"
+        if error:
+            raise invalid("Service", "", name, [invalid_value("spec.clusterIPs", [wanted],
+                                                              f"failed to allocate IP {wanted}: {error}")])
+    spec.update(clusterIP=wanted, clusterIPs=[wanted], internalTrafficPolicy="Cluster")
+    if wanted != "None":
+        spec.update(ipFamilies=["IPv4"], ipFamilyPolicy="SingleStack")
 
 
 # --- validation --------------------------------------------------------------------------------------
