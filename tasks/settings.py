@@ -211,6 +211,7 @@ class Environment:
     protected: bool
     create_namespace: bool = False  # a release's first install creates the namespace (helm --create-namespace)
     history_max: int = HISTORY_MAX  # revisions Helm keeps per release (helm --history-max; 0: every one)
+    verify_keyring: Path | None = None  # when set, only charts signed by a key in this public keyring deploy
 
 
 @dataclass(frozen=True)
@@ -354,7 +355,13 @@ def environment_settings(root: Path, name: str, raw: Any) -> Environment:
         secrets_prefix=prefix or None, values=_paths(root, raw.get("values"), f"{where}.values"),
         protected=_flag(raw, "protected", where), create_namespace=_flag(raw, "create_namespace", where),
         history_max=_count(raw, "history_max", where, HISTORY_MAX),
+        verify_keyring=_keyring(root, _text(raw, "verify_keyring", where)),
     )
+
+
+def _keyring(root: Path, text: str | None) -> Path | None:
+    """A keyring path as written (~ is the home folder; relative to the project root)."""
+    return (root / Path(text).expanduser()).resolve() if text else None
 
 
 def release_settings(root: Path, name: str, raw: Any) -> Release:
@@ -418,7 +425,7 @@ def _home(url: str) -> str:
 # --- types and names, checked as invoke.yaml is read ------------------------------------------------
 
 ENVIRONMENT_KEYS = ("namespace", "kube_context", "secrets_prefix", "values", "protected", "create_namespace",
-                    "history_max")
+                    "history_max", "verify_keyring")
 RELEASE_KEYS = ("chart", "version", "values", "set", "secrets", "namespace", "environments", "needs")
 PROJECT_FILES = ("invoke.yaml", "invoke.yml", "invoke.json")  # what Invoke looks for next to tasks.py, in its order
 _VARIABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
