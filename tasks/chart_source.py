@@ -11,10 +11,10 @@ import os
 from pathlib import Path
 from typing import Any
 
-from . import charts, packaging
+from . import charts, packaging, registry, signing
 from . import index as idx
 from .errors import ToolError
-from .store import INDEX, Store
+from .store import INDEX, Store, open_store
 
 
 def choose_version(entries: list[dict[str, Any]], constraint: str | None, chart: str, where: str) -> dict[str, Any]:
@@ -49,11 +49,13 @@ def _parsed(entry: dict[str, Any], version_type: Any) -> Any:
 
 
 class Repository:
-    """A chart repository as releases read it: its index read once (an environment deploys many releases)."""
+    """A chart repository as releases read it: its index read once (an environment deploys many releases).
+    With a keyring, a chart deploys only when its .prov, beside it, holds a signature by a key in it."""
 
-    def __init__(self, store: Store, public_url: str | None = None) -> None:
+    def __init__(self, store: Store, public_url: str | None = None, keyring: Path | None = None) -> None:
         self.store = store
         self.public_url = public_url
+        self.keyring = keyring
         self.listed = f"{store.url}/{INDEX}"
 
     @functools.cached_property
@@ -84,7 +86,36 @@ class Repository:
         if charts.digest(package[0]) != entry["digest"]:
             raise ToolError(f"{store.url}/{key}: digest differs from index.yaml's; the repository is damaged, "
                             "republish the chart (invoke repo.publish --force)")
+        if self.keyring is not None:
+            provenance = store.read(f"{key}.prov")
+            signing.verify(package[0], provenance[0] if provenance else None, self.keyring, f"{store.url}/{key}")
         return str(entry["version"]), package[0]
+
+
+class Registry:
+    """Charts in an OCI registry as releases read them: versions from its tags, archives pulled by digest."""
+
+    def __init__(self, url: str, keyring: Path | None = None) -> None:
+        if keyring is not None:
+            raise ToolError(f"{url}: verify_keyring is checked for folder and S3 repositories; Helm's SDK here cannot "
+                            "fetch a provenance layer from a registry yet: deploy from the classic repository")
+        self.url = url
+
+    def fetch(self, chart: str, constraint: str | None, where: str) -> tuple[str, bytes]:
+        with registry.session(self.url, os.environ) as target:
+            versions = [tag.replace("_", "+") for tag in registry.versions(target, chart)]
+            if not versions:
+                raise ToolError(f"{self.url}: chart {chart!r} is not in this registry; publish it "
+                                "(invoke repo.publish) or fix repo.url")
+            version = str(choose_version([{"version": v} for v in versions], constraint, chart, where)["version"])
+            return version, registry.fetch(target, chart, version)
+
+
+def open_source(url: str, public_url: str | None, keyring: Path | None) -> Repository | Registry:
+    """Where releases take charts from: a registry (oci://), else a folder, S3 or HTTP repository."""
+    if url.startswith("oci://"):
+        return Registry(url, keyring)
+    return Repository(open_store(url), public_url, keyring)
 
 
 def local_chart(root: Path, chart: str, work_dir: Path) -> tuple[str, bytes]:

@@ -218,7 +218,7 @@ def describe(chart: str, version: str, origin: Mapping[str, str]) -> tuple[str, 
 # --- plan, then act -----------------------------------------------------------------------------
 
 def prepare(
-    root: Path, environment: Environment, release: Release, *, repository: chart_source.Repository,
+    root: Path, environment: Environment, release: Release, *, repository: chart_source.Repository | chart_source.Registry,
     version: str | None, overrides: Overrides, env: Mapping[str, str], work_dir: Path,
 ) -> Plan:
     """Everything a deploy needs, checked, before the cluster is touched."""

@@ -14,10 +14,9 @@ from invoke import Collection, Context, Exit
 from . import cluster, manifests, rollout, settings, ui
 from . import deploy as dep
 from . import values as vals
-from .chart_source import Repository
+from .chart_source import open_source
 from .cli import ROOT, task
 from .errors import Reported, ToolError
-from .store import open_store
 
 ENV_HELP = "environment from invoke.yaml (release.environments), e.g. staging"
 RELEASE_HELP = "release from invoke.yaml (release.releases); optional when the environment has only one"
@@ -65,7 +64,7 @@ def _plans(c: Context, environment: settings.Environment, releases: list[setting
     if version is not None and len(releases) > 1:
         raise ToolError(f"--version needs --release: {environment.name} has {', '.join(r.name for r in releases)}")
     repo = settings.resolve_repo(ROOT, c.config.get("repo", {}), url=url)
-    repository = Repository(open_store(repo.url), repo.public_url)
+    repository = open_source(repo.url, repo.public_url, environment.verify_keyring)
     return [dep.prepare(ROOT, environment, rel, repository=repository, version=version, overrides=overrides,
                         env=os.environ, work_dir=repo.build_dir) for rel in releases]
 

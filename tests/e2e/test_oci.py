@@ -114,3 +114,14 @@ def test_repo_list_reads_a_charts_versions_from_the_registrys_tags(project, regi
     assert json.loads(listed.stdout) == [{"chart": "hello-world", "version": "0.1.0"}]
     everything = invoke(project, "repo.list", "--url", url, check=False)
     assert everything.returncode == 1 and "pass --chart NAME" in everything.stderr
+
+
+def test_a_release_deploys_from_an_oci_registry(cluster, tmp_path):
+    with oci_registry(tmp_path / "registry") as host:
+        url = f"oci://{host}/charts"
+        invoke(cluster.project, "repo.publish", "--url", url)
+        deployed = invoke(cluster.project, "release.deploy", "--env", "staging", "--release", "hello-world",
+                          "--url", url, "-o", "json", env=cluster.env)
+    document = json.loads(deployed.stdout)
+    assert (document["chart"], document["status"]) == ("hello-world-0.1.0", "deployed")
+    assert cluster.deployment()["spec"]["template"]["spec"]["containers"][0]["image"]

@@ -81,3 +81,27 @@ def test_signing_without_a_key_or_with_a_wrong_passphrase_is_one_line_and_publis
     assert wrong.returncode == 1 and "cannot be signed with the key in HELM_SIGNING_KEY" in wrong.stderr
     assert not [line for line in secret_lines(key) if line in wrong.stdout + wrong.stderr]
     assert not (Path(project) / "dist" / "repo" / "index.yaml").exists()
+
+
+def test_an_environment_with_a_keyring_deploys_only_charts_signed_by_a_key_in_it(cluster, key):
+    import yaml
+
+    config = yaml.safe_load((cluster.project / "invoke.yaml").read_text())
+    config["release"]["environments"]["staging"]["verify_keyring"] = str(key[1])
+    (cluster.project / "invoke.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    deploy = ("release.deploy", "--env", "staging", "--release", "hello-world")
+    unsigned = invoke(cluster.project, *deploy, env=cluster.env, check=False)
+    assert unsigned.returncode == 1
+    assert "hello-world-0.1.0.tgz: not signed (no hello-world-0.1.0.tgz.prov beside it)" in unsigned.stderr
+    assert ("apps/v1", "deployments", cluster.namespaces["staging"], "hello-world-hello-world") not in cluster.emulator.store
+    chart_yaml = cluster.project / "charts" / "hello-world" / "Chart.yaml"
+    chart_yaml.write_text(chart_yaml.read_text().replace("version: 0.1.0", "version: 0.1.1"))
+    invoke(cluster.project, "repo.publish", "--sign", env=signing_env(key))
+    invoke(cluster.project, *deploy, env=cluster.env)
+    status = invoke(cluster.project, "release.status", "--env", "staging", "--release", "hello-world", "-o", "json",
+                    env=cluster.env)
+    assert json.loads(status.stdout)["chart"] == "hello-world-0.1.1"
+    prov = cluster.project / "dist" / "repo" / "hello-world-0.1.1.tgz.prov"
+    prov.write_text(prov.read_text().replace("sha256:", "sha256:0", 1))
+    tampered = invoke(cluster.project, *deploy, env=cluster.env, check=False)
+    assert tampered.returncode == 1 and "hello-world-0.1.1.tgz: signature refused" in tampered.stderr
