@@ -9,6 +9,7 @@ runs. Prints the median wall time of N runs of each and the heavy modules loaded
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
@@ -20,18 +21,23 @@ ROOT = Path(__file__).resolve().parent.parent
 HEAVY = ("boto3", "botocore", "helm_python", "rich", "yaml", "orjson", "semver")
 
 
+# As on a user's machine: Python caches bytecode (a sandbox may set PYTHONDONTWRITEBYTECODE; not here).
+ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+
 def median_seconds(cwd: Path, runs: int) -> float:
+    subprocess.run([sys.executable, "-m", "invoke", "--list"], cwd=cwd, check=True, capture_output=True, env=ENV)
     times = []
     for _ in range(runs):
         start = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "invoke", "--list"], cwd=cwd, check=True, capture_output=True)
+        subprocess.run([sys.executable, "-m", "invoke", "--list"], cwd=cwd, check=True, capture_output=True, env=ENV)
         times.append(time.perf_counter() - start)
     return statistics.median(times)
 
 
 def imported_heavy_modules() -> list[str]:
     out = subprocess.run([sys.executable, "-X", "importtime", "-m", "invoke", "--list"], cwd=ROOT, check=True,
-                         capture_output=True, text=True).stderr
+                         capture_output=True, text=True, env=ENV).stderr
     names = {line.rsplit("|", 1)[-1].strip().split(".")[0] for line in out.splitlines() if "|" in line}
     return sorted(names & set(HEAVY))
 

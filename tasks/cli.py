@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import importlib.util
 import logging
 import os
 import signal
@@ -12,6 +13,7 @@ import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import invoke
@@ -61,6 +63,22 @@ def _integer(flag: str) -> Callable[[str], int]:
 
     parse.placeholder = "INT"  # type: ignore[attr-defined]
     return parse
+
+
+def lazy(*names: str) -> list[ModuleType]:
+    """Modules of this package imported on first use, so `invoke --list` pays only for the task modules;
+    each module runs when a task first touches it. (Task modules import them under TYPE_CHECKING too.)"""
+    modules = []
+    for name in (f"{__package__}.{n}" for n in names):
+        if name not in sys.modules:
+            spec = importlib.util.find_spec(name)
+            assert spec is not None and spec.loader is not None, name
+            spec.loader = importlib.util.LazyLoader(spec.loader)
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[name] = module
+            spec.loader.exec_module(module)
+        modules.append(sys.modules[name])
+    return modules
 
 
 def task(help: dict[str, str], **options: Any) -> Callable[[Callable[..., Any]], invoke.Task]:

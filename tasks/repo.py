@@ -5,16 +5,23 @@ from __future__ import annotations
 import os
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from invoke import Collection, Context
 
-from . import charts, checks, dependencies, fingerprints, packaging, registry, settings, signing, ui
-from . import index as idx
-from . import publish as pub
-from .cli import ROOT, task
+from . import settings, ui
+from .cli import ROOT, lazy, task
 from .errors import Reported, ToolError
-from .store import S3Store, Store, open_store, read_only
+
+if TYPE_CHECKING:
+    from . import charts, checks, dependencies, fingerprints, packaging, registry, signing
+    from . import index as idx
+    from . import publish as pub
+    from . import store as stores
+else:  # imported when a task first needs them: `invoke --list` stays light
+    charts, checks, dependencies, fingerprints, packaging, registry, signing, stores, idx, pub = lazy(
+        "charts", "checks", "dependencies", "fingerprints", "packaging", "registry", "signing", "store", "index",
+        "publish")
 
 URL_HELP = "repository: a folder, file://PATH or s3://BUCKET[/PREFIX] (default: repo.url in invoke.yaml, dist/repo)"
 PUBLIC_HELP = "base URL written into index.yaml urls (default: repo.public_url; unset: relative urls)"
@@ -104,7 +111,7 @@ def index(c, url=None, public_url=None, force=False, output=None, json=False):
     """
     s = _settings(c, url=url, public_url=public_url)
     plan = pub.make_plan(
-        open_store(s.url), packaging.built(s.packages_dir), public_url=s.public_url, force=force, created=idx.timestamp()
+        stores.open_store(s.url), packaging.built(s.packages_dir), public_url=s.public_url, force=force, created=idx.timestamp()
     )
     pub.save(plan, s.build_dir)
     _show(plan, ui.output_format(output, json))
@@ -119,9 +126,9 @@ def sync(c, url=None, public_url=None, force=False, dry_run=False):
     (If-Match), else re-read, re-merged and retried with backoff.
     """
     s = _settings(c, url=url, public_url=public_url)
-    store, packages, created = open_store(s.url), packaging.built(s.packages_dir), idx.timestamp()
+    store, packages, created = stores.open_store(s.url), packaging.built(s.packages_dir), idx.timestamp()
     if not store.writable:
-        raise read_only(store)
+        raise stores.read_only(store)
     plan = pub.load(s.build_dir, packages, url=s.url, public_url=s.public_url, force=force)
     if plan is None:  # no `repo.index` before this: plan now, and show it
         plan = pub.make_plan(store, packages, public_url=s.public_url, force=force, created=created)
@@ -129,7 +136,7 @@ def sync(c, url=None, public_url=None, force=False, dry_run=False):
     return _apply(store, plan, packages, created, dry_run=dry_run)
 
 
-def _apply(store: Store, plan: pub.Plan, packages: list[charts.Package], created: str, *, dry_run: bool,
+def _apply(store: stores.Store, plan: pub.Plan, packages: list[charts.Package], created: str, *, dry_run: bool,
            not_rebuilt: int = 0) -> pub.Plan:
     if dry_run:
         pub.refuse_conflicts(plan)
@@ -166,9 +173,9 @@ def publish(c, url=None, public_url=None, chart=None, force=False, dry_run=False
     """
     fmt = ui.output_format(output)
     s = _settings(c, url=url, public_url=public_url, atomic=atomic or None, mirrors=mirror, sign=sign or None)
-    store = None if s.url.startswith("oci://") else open_store(s.url)
+    store = None if s.url.startswith("oci://") else stores.open_store(s.url)
     if store is not None and not store.writable:
-        raise read_only(store)
+        raise stores.read_only(store)
     tree = _tree(s, chart)
     with ExitStack() as stack:
         registries = [stack.enter_context(registry.session(u, os.environ))
@@ -266,7 +273,7 @@ def list_(c, url=None, chart=None, output=None, json=False):
     s = _settings(c, url=url)
     if s.url.startswith("oci://"):
         return _list_registry(s.url, chart, fmt)
-    index, _ = pub.read_index(open_store(s.url))
+    index, _ = pub.read_index(stores.open_store(s.url))
     if chart is not None and chart not in index.entries:
         raise ToolError(f"--chart {chart!r}: not in {s.url}; it has {', '.join(sorted(index.entries)) or 'no charts'}")
     rows = [{"chart": name, "version": e.get("version"), "app_version": e.get("appVersion", ""),
@@ -298,7 +305,7 @@ def verify(c, url=None, output=None, json=False, keyring=None):
     """
     fmt = ui.output_format(output, json)
     s = _settings(c, url=url)
-    findings = checks.verify(open_store(s.url), s.public_url, Path(keyring).expanduser() if keyring else None)
+    findings = checks.verify(stores.open_store(s.url), s.public_url, Path(keyring).expanduser() if keyring else None)
     ui.render({"url": s.url, "ok": not findings, "findings": [vars(f) for f in findings]}, fmt, lambda: ui.table(
         f"findings in {s.url}", ["kind", "key", "detail"], [(f.kind, f.key, f.detail) for f in findings]))
     if findings:
@@ -312,8 +319,8 @@ def doctor(c, url=None, output=None, json=False):
     """Check an S3 repository's security settings."""
     fmt = ui.output_format(output, json)
     s = _settings(c, url=url)
-    store = open_store(s.url)
-    if not isinstance(store, S3Store):
+    store = stores.open_store(s.url)
+    if not isinstance(store, stores.S3Store):
         raise ToolError(f"repo.url {s.url}: repo.doctor checks an S3 repository; pass --url s3://BUCKET")
     results = checks.doctor(store.settings())
     failed = [r.name for r in results if r.status == checks.FAIL]
