@@ -23,7 +23,7 @@ from . import chart_source, helm, ui
 from .cluster import Access, cluster_access, connect
 from .errors import ToolError
 from .git import git
-from .manifests import crd_manifest, diff
+from .manifests import crd_manifest, diff, mask_secrets
 from .settings import Environment, Release
 from .values import Overrides, layered_values, masked
 
@@ -295,6 +295,16 @@ def run(plan: Plan, *, wait: bool, timeout: int, dry_run: bool, history_max: int
                 now += (f"; create the namespace, or set release.environments.{plan.environment.name}"
                         ".create_namespace: true")
             raise ToolError(f"deploy of {plan.chart} {plan.version} as {plan.release} failed: {exc}{now}") from exc
+
+
+def apply(plan: Plan, *, wait: bool, timeout: int, dry_run: bool, history_max: int) -> dict[str, Any]:
+    """Deploy one planned release (run), said as it starts; the result as a document: revision, status and notes,
+    and for a dry run the values and manifest as they may be printed (secrets masked)."""
+    ui.say(f"{'dry run: ' if dry_run else ''}deploying {plan.shown}")
+    result = run(plan, wait=wait, timeout=timeout, dry_run=dry_run, history_max=history_max)
+    return {"release": plan.release, "namespace": plan.access.namespace, "chart": f"{plan.chart}-{plan.version}",
+            "revision": result.get("revision"), "status": result.get("status"), "notes": result.get("notes", ""),
+            **({"values": plan.shown_values, "manifest": mask_secrets(result.get("manifest", ""))} if dry_run else {})}
 
 
 def render_diff(plan: Plan) -> dict[str, Any]:

@@ -3,6 +3,7 @@ history and uninstall one release."""
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from collections.abc import Callable
@@ -11,7 +12,7 @@ from typing import Any
 import yaml
 from invoke import Collection, Context, Exit
 
-from . import cluster, manifests, rollout, settings, ui
+from . import cluster, rollout, settings, ui
 from . import deploy as dep
 from . import values as vals
 from .chart_source import open_source
@@ -138,15 +139,7 @@ def deploy(c, env=None, release=None, version=None, values=None, set_json=None, 
     if not wait and not dry_run:
         ui.say("not waiting (--no-wait): Helm records each release as deployed once Kubernetes accepts it, and rolls "
                "back a failure only when it waits for it; check with invoke release.status")
-
-    def one(plan: dep.Plan) -> dict[str, Any]:
-        ui.say(f"{'dry run: ' if dry_run else ''}deploying {plan.shown}")
-        result = dep.run(plan, wait=wait, timeout=seconds, dry_run=dry_run, history_max=keep)
-        return {"release": plan.release, "namespace": plan.access.namespace, "chart": f"{plan.chart}-{plan.version}",
-                "revision": result.get("revision"), "status": result.get("status"), "notes": result.get("notes", ""),
-                **({"values": plan.shown_values, "manifest": manifests.mask_secrets(result.get("manifest", ""))}
-                   if dry_run else {})}
-
+    one = functools.partial(dep.apply, wait=wait, timeout=seconds, dry_run=dry_run, history_max=keep)
     if len(plans) == 1:
         with ui.waiting(f"helm upgrade --install{' --wait' if wait and not dry_run else ''} ({timeout} at most)"):
             document = one(plans[0])
