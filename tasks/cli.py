@@ -24,7 +24,7 @@ from .errors import Reported, ToolError
 ROOT = Path(__file__).resolve().parent.parent  # where tasks.py lives: relative settings start here
 INTERRUPTED = 130  # the shell's code for a process ended by SIGINT
 EXIT_CODES = ("0 done; 1 refused (bad input, a failed chart or deploy: the error lines say why); 2 a bug "
-              "(invoke --debug shows it); 130 interrupted")
+              "(invoke --debug shows it), or release.diff --detailed-exitcode finding changes; 130 interrupted")
 
 # `invoke --debug` logs the command line and invoke.yaml before any task runs: redact from the start.
 ui.guard(os.environ)

@@ -51,6 +51,9 @@ def cluster_access(environment: Environment, env: Mapping[str, str]) -> Access:
                     f"(a Drone secret), or unset every {prefix}_* variable to use kube_context"
                 )
         ui.add_secret(present["KUBERNETES_TOKEN"])
+        if present["API_SERVER"].strip().lower().startswith("http://"):
+            raise ToolError(f"{names['API_SERVER']} is an http:// address: Kubernetes' client sends a bearer token "
+                            "over HTTPS only, so the API server would answer 401; use its https:// address")
         cluster: dict[str, Any] = {"server": present["API_SERVER"]}
         if "KUBERNETES_CERTIFICATE" in present:
             cluster["certificate-authority-data"] = present["KUBERNETES_CERTIFICATE"].strip()

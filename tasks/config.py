@@ -19,6 +19,13 @@ def _rows(c: Context) -> list[dict[str, str]]:
     repo = settings.resolve_repo(ROOT, c.config.get("repo", {}))
     rows = [{"setting": f"repo.{name}", "value": urls.redact(str(getattr(repo, name) or "")),
              "source": repo.sources[name]} for name in ("url", "public_url", "charts_dir", "build_dir")]
+    rows += [{"setting": "repo.atomic", "value": str(repo.atomic).lower(), "source": repo.sources["atomic"]},
+             {"setting": "repo.sign", "value": str(repo.sign).lower(), "source": repo.sources["sign"]},
+             {"setting": "repo.mirrors", "value": ", ".join(urls.redact(m) for m in repo.mirrors),
+              "source": repo.sources["mirrors"]}]
+    rows += [{"setting": f"repo.dependency_repositories.{name}", "source": "invoke.yaml",
+              "value": urls.redact(str(raw.get("url") if isinstance(raw, dict) else raw))}
+             for name, raw in repo.dependency_repositories.items()]
     release = c.config.get("release", {})
     for env_name, raw in (release.get("environments") or {}).items():
         environment = settings.environment_settings(ROOT, env_name, raw)
@@ -31,12 +38,22 @@ def _rows(c: Context) -> list[dict[str, str]]:
             {"setting": f"{where}.protected", "value": str(environment.protected).lower(), "source": "invoke.yaml"},
             {"setting": f"{where}.create_namespace", "value": str(environment.create_namespace).lower(),
              "source": "invoke.yaml"},
+            {"setting": f"{where}.history_max", "value": str(environment.history_max), "source": "invoke.yaml"},
+            {"setting": f"{where}.verify_keyring",
+             "value": _relative(environment.verify_keyring) if environment.verify_keyring else "",
+             "source": "invoke.yaml"},
         ]
+    rows.append({"setting": "release.parallel", "value": str(settings.resolve_parallel(release, None)),
+                 "source": "invoke.yaml / INVOKE_RELEASE_PARALLEL"})
     for name, raw in (release.get("releases") or {}).items():
         rel = settings.release_settings(ROOT, name, raw)
         where = f"release.releases.{name}"
         rows += [
             {"setting": f"{where}.chart", "value": f"{rel.chart} {rel.version or '(newest)'}", "source": "invoke.yaml"},
+            {"setting": f"{where}.namespace", "value": rel.namespace or "(the environment's)", "source": "invoke.yaml"},
+            {"setting": f"{where}.environments", "value": ", ".join(rel.environments or ("(every one)",)),
+             "source": "invoke.yaml"},
+            {"setting": f"{where}.needs", "value": ", ".join(rel.needs), "source": "invoke.yaml"},
             {"setting": f"{where}.values", "value": ", ".join(_relative(p) for p in rel.values), "source": "invoke.yaml"},
             *({"setting": f"{where}.set", "value": expression, "source": "invoke.yaml"} for expression in rel.set),
             *({"setting": f"{where}.secrets.{path}", "value": f"${variable} ({_presence(variable)})",
@@ -49,9 +66,9 @@ def _rows(c: Context) -> list[dict[str, str]]:
 
 def _cluster(environment: settings.Environment) -> str:
     try:
-        from . import deploy  # here, not at the top: `invoke --list` imports this module
+        from . import cluster  # here, not at the top: `invoke --list` imports this module
 
-        return deploy.cluster_access(environment, os.environ).source
+        return cluster.cluster_access(environment, os.environ).source
     except ToolError as exc:
         return f"not usable: {exc}"
 

@@ -331,3 +331,9 @@ def test_an_interrupted_deploy_says_where_the_release_is_and_the_command_that_re
     before = [{"revision": 1, "status": "deployed"}] if len(after) == 3 else []
     chart = {"chart_name": "app", "chart_version": "1.0.0"}
     assert deploy.left_at("staging", "app", before, [{**r, **chart} for r in after]) == message
+
+
+def test_a_token_is_never_sent_to_an_http_api_server():
+    env = {"STAGING_API_SERVER": "http://10.0.0.1:6443", "STAGING_KUBERNETES_TOKEN": "t0ken-for-staging"}
+    with pytest.raises(ToolError, match="STAGING_API_SERVER is an http:// address: .* use its https:// address"):
+        cluster.cluster_access(environment(), env)
