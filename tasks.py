@@ -1,11 +1,16 @@
 """The front door: `invoke --list` shows the repo and release collections built here."""
 
+import os
 import sys
 from pathlib import Path
 
 if sys.version_info < (3, 11):  # noqa: UP036 - on an older Python: one line instead of an ImportError
     sys.exit(f"error: Python {sys.version.split()[0]} is too old: these tasks need Python 3.11 or newer; create the "
              "virtualenv with python3.11 or later (README: Requirements)")
+
+# Invoke turns bytecode caching off (its --write-pyc) so a lone tasks.py leaves no clutter; the tasks/ package
+# is compiled on every run without it. Cached in tasks/__pycache__ (git-ignored) unless the user opted out.
+sys.dont_write_bytecode = bool(os.environ.get("PYTHONDONTWRITEBYTECODE"))
 
 from invoke import Collection
 

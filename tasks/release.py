@@ -7,17 +7,20 @@ import functools
 import os
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import yaml
 from invoke import Collection, Context, Exit
 
-from . import cluster, rollout, settings, ui
-from . import deploy as dep
-from . import values as vals
-from .chart_source import open_source
-from .cli import ROOT, task
+from . import rollout, settings, ui
+from .cli import ROOT, lazy, task
 from .errors import Reported, ToolError
+
+if TYPE_CHECKING:
+    from . import chart_source, cluster
+    from . import deploy as dep
+    from . import values as vals
+else:  # imported when a task first needs them: `invoke --list` stays light
+    chart_source, cluster, dep, vals = lazy("chart_source", "cluster", "deploy", "values")
 
 ENV_HELP = "environment from invoke.yaml (release.environments), e.g. staging"
 RELEASE_HELP = "release from invoke.yaml (release.releases); optional when the environment has only one"
@@ -33,7 +36,7 @@ VALUES_HELP = {
     "values": "values file, as helm -f; above the release's and the environment's files, below the --set flags",
     "set_json": "a value as JSON, as helm --set-json",
     "set_": "a value, as helm --set; ${DRONE_*}/${CI_*} expanded (${DRONE_COMMIT_SHA:0:7} too). "
-            f"Values layer: {vals.VALUES_ORDER}",
+            f"Values layer: {settings.VALUES_ORDER}",
     "set_string": "a value that stays text, as helm --set-string (image.tag=2024 is not a number)",
     "set_file": "a file's text as the value, as helm --set-file (not a secret: see --set-secret)",
     "set_secret": "the value of that environment variable, never printed",
@@ -65,7 +68,7 @@ def _plans(c: Context, environment: settings.Environment, releases: list[setting
     if version is not None and len(releases) > 1:
         raise ToolError(f"--version needs --release: {environment.name} has {', '.join(r.name for r in releases)}")
     repo = settings.resolve_repo(ROOT, c.config.get("repo", {}), url=url)
-    repository = open_source(repo.url, repo.public_url, environment.verify_keyring)
+    repository = chart_source.open_source(repo.url, repo.public_url, environment.verify_keyring)
     return [dep.prepare(ROOT, environment, rel, repository=repository, version=version, overrides=overrides,
                         env=os.environ, work_dir=repo.build_dir) for rel in releases]
 
@@ -166,6 +169,8 @@ def _deployed(documents: list[dict[str, Any]], dry_run: bool) -> None:
     """A deploy for people: the dry run's values and manifests, else the deployed revisions and their notes."""
     if dry_run:
         for document in documents:
+            import yaml
+
             ui.say(f"{document['release']}: values (secrets masked):\n" + yaml.safe_dump(document["values"], sort_keys=True))
             ui.say(document["manifest"])
         ui.say("dry run: nothing changed in the cluster")

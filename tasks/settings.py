@@ -199,6 +199,9 @@ def _public_url(value: Any) -> str | None:
 
 
 HISTORY_MAX = 10  # Helm's own default for --history-max
+# How a release's values layer, lowest first (tasks/values.py); here so task help can say it without loading that.
+VALUES_ORDER = ("chart defaults < release values files and set < environment values files < --values < --set-json < "
+                "--set < --set-string < --set-file < secrets")
 
 
 @dataclass(frozen=True)

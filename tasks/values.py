@@ -20,8 +20,6 @@ from . import archives, helm, safe_yaml, ui
 from .errors import ToolError
 from .settings import Environment, Release
 
-VALUES_ORDER = ("chart defaults < release values files and set < environment values files < --values < --set-json < "
-                "--set < --set-string < --set-file < secrets")
 _EXPANSION = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::(-?\d+)(?::(\d+))?)?\}")
 
 
