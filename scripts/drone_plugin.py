@@ -58,7 +58,8 @@ ALIASES = {
     "service_account": "kube_service_account", "wait": "wait_for_upgrade", "force": "force_upgrade",
 }
 SUPPORTED = frozenset({
-    "mode", "add_repos", "chart", "chart_version", "release", "namespace", "values", "values_files", "secrets",
+    "mode", "add_repos", "chart", "chart_version", "release", "namespace", "values", "string_values",
+    "values_files", "secrets", "history_max",
     "prefix", "kube_api_server", "kube_token", "kube_certificate", "wait_for_upgrade", "timeout", "dry_run",
     "debug", "create_namespace", "atomic_upgrade", "update_dependencies", "dependencies_action", "repo_url",
     "public_url",
@@ -66,7 +67,6 @@ SUPPORTED = frozenset({
 # Settings that change nothing deployed here: ignored, with this reason.
 IGNORED = {
     "kube_service_account": "with a token the account is the token's; the name only labels a kubeconfig entry",
-    "history_max": "the release keeps Helm's default history",
     "cleanup_failed_upgrade": "a failed deploy is rolled back, which removes what it created",
     "recreate_pods": "removed in Helm 3", "purge": "an uninstall always removes the history (Helm 3)",
     "tiller_ns": "Helm 3+ has no Tiller", "client_only": "Helm 3+ has no Tiller",
@@ -76,7 +76,6 @@ IGNORED = {
 # Settings that would change what is deployed, or where, and that this tool does not do: the step fails.
 # Booleans fail only when true (false is what the tool does anyway).
 REFUSED = {
-    "string_values": "the tasks have no --set-string yet; give such a value in a values file, quoted",
     "force_upgrade": "it replaces resources by deleting them; remove it",
     "reuse_values": "values are always given in full (values, values_files, secrets); remove it",
     "skip_crds": "CRDs in the chart are always installed; remove it",
@@ -101,7 +100,8 @@ BOOLEAN = frozenset({
 })
 KNOWN = SUPPORTED | set(IGNORED) | set(REFUSED)
 NAMES = sorted(KNOWN | set(ALIASES))
-DEPLOY_ONLY = ("add_repos", "chart", "chart_version", "values", "values_files", "secrets", "create_namespace",
+DEPLOY_ONLY = ("add_repos", "chart", "chart_version", "values", "string_values", "values_files", "secrets",
+               "create_namespace",
                "atomic_upgrade", "update_dependencies", "dependencies_action", "repo_url")  # no meaning to uninstall
 UPGRADE_EVENTS = ("push", "tag", "deployment", "pull_request", "promote", "rollback")  # drone-helm3's inference
 TRUE, FALSE = ("true", "t", "1", "yes", "on"), ("false", "f", "0", "no", "off")
@@ -203,16 +203,22 @@ def translate(settings: Mapping[str, Setting], env: Mapping[str, str], cwd: Path
     elif flag(settings, "update_dependencies") or "dependencies_action" in settings:
         warnings.append("dependencies are not updated: a chart from a repository holds them already")
     environment["create_namespace"] = flag(settings, "create_namespace")
-    sets, set_secrets = _values(settings, env)
+    if "history_max" in settings:
+        environment["history_max"] = _count(settings, "history_max")
+    sets, set_secrets = _values(settings, "values", env)
+    string_sets, string_secrets = _values(settings, "string_values", env)
+    set_secrets += string_secrets + [_secret(entry, settings["secrets"].source, env)
+                                     for entry in _list(settings, "secrets")]
     sources.update({"--set-secret": "setting secrets", "--set": "setting values", "--values": "setting values_files",
-                    "--version": "setting chart_version"})
+                    "--set-string": "setting string_values", "--version": "setting chart_version"})
     config = {
         "release": {"environments": {ENVIRONMENT: environment}, "releases": {release: {"chart": chart}}},
         "repo": {"build_dir": str(work), "dependency_repositories": repos},
     }
     arguments = {
         "env": ENVIRONMENT, "release": release, "url": url, "version": _value(settings, "chart_version"),
-        "set_": sets, "set_secret": set_secrets, "values": [str(cwd / f) for f in _list(settings, "values_files")],
+        "set_": sets, "set_string": string_sets, "set_secret": set_secrets,
+        "values": [str(cwd / f) for f in _list(settings, "values_files")],
         "wait": wait or flag(settings, "atomic_upgrade"),  # Helm: --atomic implies --wait
         "dry_run": flag(settings, "dry_run"), "timeout": timeout, "yes": True,
     }
@@ -243,6 +249,14 @@ def _required(settings: Mapping[str, Setting], name: str) -> str:
     if not _value(settings, name):
         raise PluginError(f"setting {name} is required")
     return settings[name].value.strip()
+
+
+def _count(settings: Mapping[str, Setting], name: str) -> int:
+    text = settings[name].value.strip()
+    if not text.isdigit():
+        raise PluginError(f"{settings[name].source} is {settings[name].value!r}, not a whole number; use e.g. 10 "
+                          "(0 keeps every revision)")
+    return int(text)
 
 
 def _list(settings: Mapping[str, Setting], name: str) -> list[str]:
@@ -390,15 +404,15 @@ def split_set(text: str) -> list[str]:
     return [item for item in [*items, current] if item]
 
 
-def _values(settings: Mapping[str, Setting], env: Mapping[str, str]) -> tuple[list[str], list[str]]:
-    """(--set items, --set-secret PATH=NAME items) from values and secrets.
+def _values(settings: Mapping[str, Setting], setting: str, env: Mapping[str, str]) -> tuple[list[str], list[str]]:
+    """(--set or --set-string items, --set-secret PATH=NAME items) from the values or string_values setting.
 
     A value that is exactly $NAME or ${NAME} (drone-helm3's `db=$DB_PASSWORD`) is the secret NAME;
     ${DRONE_*} and ${CI_*} are build variables the tasks expand; any other $ is refused.
     """
     sets, secrets = [], []
-    where = settings["values"].source if "values" in settings else ""
-    for item in split_set(_value(settings, "values") or ""):
+    where = settings[setting].source if setting in settings else ""
+    for item in split_set(_value(settings, setting) or ""):
         path, _, value = item.partition("=")
         reference = _REFERENCE.match(value.strip())
         name = reference and (reference.group(1) or reference.group(2))
@@ -416,7 +430,6 @@ def _values(settings: Mapping[str, Setting], env: Mapping[str, str]) -> tuple[li
                               f"a secret is a whole value ({path}=$NAME) or a secrets entry ({path}=NAME), "
                               "and a literal $ is written $$")
         sets.append(item)
-    secrets += [_secret(entry, settings["secrets"].source, env) for entry in _list(settings, "secrets")]
     return sets, secrets
 
 

@@ -52,8 +52,9 @@ def refusal(workspace, settings, env=None):
 
 
 BASE = {"chart": "./", "release": "app"}
-DEFAULTS: dict[str, object] = {"env": "drone", "release": "app", "url": None, "version": None, "set_": [], "set_secret": [], "values": [],
-            "wait": True, "dry_run": False, "timeout": "5m", "yes": True}
+DEFAULTS: dict[str, object] = {"env": "drone", "release": "app", "url": None, "version": None, "set_": [],
+                               "set_string": [], "set_secret": [], "values": [], "wait": True, "dry_run": False,
+                               "timeout": "5m", "yes": True}
 
 
 @pytest.mark.parametrize("settings, arguments", [
@@ -65,6 +66,8 @@ DEFAULTS: dict[str, object] = {"env": "drone", "release": "app", "url": None, "v
      {"set_secret": ["db.password=DB_PASSWORD", "api.key=API_KEY"]}),
     ({"secrets": "db.password=DB_PASSWORD,api.key=API_KEY"},
      {"set_secret": ["db.password=DB_PASSWORD", "api.key=API_KEY"]}),
+    ({"string_values": "build=0123,flag=true,db.password=$DB_PASSWORD"},
+     {"set_string": ["build=0123", "flag=true"], "set_secret": ["db.password=DB_PASSWORD"]}),
     ({"values_files": "values/a.yaml, values/b.yaml"}, {"values": ["WS/values/a.yaml", "WS/values/b.yaml"]}),
     ({"wait_for_upgrade": "false"}, {"wait": False}),
     ({"wait": "false"}, {"wait": False}),
@@ -81,13 +84,20 @@ DEFAULTS: dict[str, object] = {"env": "drone", "release": "app", "url": None, "v
      {"url": "https://charts.example.com", "version": "~1.2"}),
     ({"update_dependencies": "true"}, {}),
     ({"dependencies_action": "build"}, {}),
-    ({"debug": "true", "kube_service_account": "helm", "history_max": "5", "cleanup_failed_upgrade": "true"}, {}),
+    ({"debug": "true", "kube_service_account": "helm", "cleanup_failed_upgrade": "true"}, {}),
 ], ids=lambda v: str(v) if isinstance(v, dict) and v else None)
 def test_each_supported_setting_becomes_the_intended_release_deploy_argument(workspace, settings, arguments):
     made = call(workspace, {**BASE, **settings}, {**CREDENTIALS, "DB_PASSWORD": "p", "API_KEY": "k"})
     expected = {**DEFAULTS, **{k: [x.replace("WS", str(workspace)) for x in v] if k == "values" else v
                                for k, v in arguments.items()}}
     assert (made.task, made.arguments) == ("release.deploy", expected)
+
+
+def test_history_max_becomes_the_environments_history_limit(workspace):
+    made = call(workspace, {**BASE, "history_max": "5"})
+    assert made.config["release"]["environments"]["drone"]["history_max"] == 5
+    with pytest.raises(plugin.PluginError, match="history_max is 'many', not a whole number"):
+        call(workspace, {**BASE, "history_max": "many"})
 
 
 def test_the_release_environment_holds_namespace_credentials_and_create_namespace(workspace):
