@@ -146,8 +146,8 @@ def test_settings_that_would_deploy_something_else_fail_the_step_naming_them(clu
                                     "deleting them; remove it")),
         ({"reuse_values": "true"}, ("error: setting reuse_values: true is not supported: values are always given in "
                                    "full (values, values_files, secrets); remove it")),
-        ({"skip_crds": "true"}, "error: setting skip_crds: true is not supported: CRDs in the chart are always "
-                                "installed; remove it"),
+        ({"skip_crds": "true"}, ("error: setting skip_crds: true is not supported: CRDs in the chart are always "
+                                "installed; remove it")),
         ({"chart_verison": "9.9.9"}, ("error: setting chart_verison is unknown; did you mean chart_version? remove it "
                                      "(supported settings: README, Plugin mode)")),
     ):
