@@ -77,6 +77,7 @@ def lazy(*names: str) -> list[ModuleType]:
             module = importlib.util.module_from_spec(spec)
             sys.modules[name] = module
             spec.loader.exec_module(module)
+            setattr(sys.modules[__package__], name.rpartition(".")[2], module)  # as an import binds it
         modules.append(sys.modules[name])
     return modules
 

@@ -99,7 +99,7 @@ def test_the_issues_drone_helm3_step_deploys_and_names_its_settings_in_errors(cl
 
 def test_an_unreachable_cluster_is_named_by_the_setting_that_gave_it(tmp_path):
     result = plugin(chart_workspace(tmp_path), {"chart": "./", "release": "r", "namespace": "ns",
-                                                "kube_api_server": "http://127.0.0.1:9", "kube_token": "t-1234"})
+                                                "kube_api_server": "https://127.0.0.1:9", "kube_token": "t-1234"})
     assert result.returncode == 1
     line = result.stderr.strip().splitlines()[-1]
     assert "the API server in setting kube_api_server" in line, line
@@ -168,3 +168,10 @@ def test_a_prefix_whose_variables_are_missing_fails_instead_of_using_other_crede
     assert missing.stderr.strip() == ("error: STAGING_KUBERNETES_TOKEN is not set (setting prefix is STAGING); add it "
                                       "to the step's environment (from_secret: staging_kubernetes_token)")
     assert cluster.release_secrets() == []
+
+
+def test_an_http_api_server_is_refused_before_a_token_is_sent(tmp_path):
+    result = plugin(chart_workspace(tmp_path), {"chart": "./", "release": "r", "namespace": "ns",
+                                                "kube_api_server": "http://127.0.0.1:9", "kube_token": "t-1234"})
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1].startswith("error: setting kube_api_server is an http:// address")
