@@ -363,9 +363,14 @@ class HelmReadyEmulator(KubernetesEmulator):
                     "resourceVersion": str(next(self.revision)),
                     "annotations": {"k8s.io/initial-events-end": "true"}}}
                 await response.write(json.dumps({"type": "BOOKMARK", "object": bookmark}).encode() + b"\n")
-            timeout = float(query.get("timeoutSeconds", "300"))
-            while True:
-                event = await asyncio.wait_for(queue.get(), timeout)
+            deadline = asyncio.get_running_loop().time() + float(query.get("timeoutSeconds", "300"))
+            while asyncio.get_running_loop().time() < deadline:
+                if raw.transport is None or raw.transport.is_closing():
+                    break  # the client went away (a Helm process that ended): stop feeding its queue
+                try:
+                    event = await asyncio.wait_for(queue.get(), 1.0)
+                except TimeoutError:
+                    continue
                 await response.write(json.dumps(event).encode() + b"\n")
         except (TimeoutError, ConnectionResetError, asyncio.CancelledError):
             pass
