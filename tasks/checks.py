@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import charts, helm, signing
+from . import charts, helm, registry, signing
 from . import index as idx
 from .errors import ToolError
 from .serve import serving
@@ -78,6 +78,21 @@ def verify(store: Store, public_url: str | None = None, keyring: Path | None = N
     orphans = [k for k in stored if k.endswith(".tgz") and k not in wanted]
     return findings + [Finding("orphan", k, "package not in index.yaml: publish its chart again, or delete it")
                        for k in orphans]
+
+
+def verify_registry(target: registry.Registry, charts: list[str]) -> tuple[list[Finding], int]:
+    """(findings, versions checked) for an OCI registry, which has no index to start from: every version of
+    each chart of the checkout is pulled (the pull checks its digest: a registry is content-addressed) and
+    must load in Helm."""
+    findings, checked = [], 0
+    for name in charts:
+        for tag in registry.versions(target, name):
+            checked += 1
+            try:
+                helm.archive_metadata(registry.fetch(target, name, tag.replace("_", "+")), f"{name}:{tag}")
+            except ToolError as exc:
+                findings.append(Finding("package", f"{name}:{tag}", str(exc)))
+    return findings, checked
 
 
 def helm_loads(data: bytes) -> None:

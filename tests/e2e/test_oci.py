@@ -125,3 +125,12 @@ def test_a_release_deploys_from_an_oci_registry(cluster, tmp_path):
     document = json.loads(deployed.stdout)
     assert (document["chart"], document["status"]) == ("hello-world-0.1.0", "deployed")
     assert cluster.deployment()["spec"]["template"]["spec"]["containers"][0]["image"]
+
+
+def test_repo_verify_pulls_every_version_of_the_checkouts_charts_from_a_registry(project, registry):
+    url = f"oci://{registry}/charts"
+    invoke(project, "repo.publish", "--url", url)
+    verified = invoke(project, "repo.verify", "--url", url, "-o", "json")
+    assert json.loads(verified.stdout) == {"url": url, "ok": True, "checked": 3, "findings": []}
+    refused = invoke(project, "repo.verify", "--url", url, "--keyring", "pubring.gpg", check=False)
+    assert refused.returncode == 1 and "--keyring checks folder and S3 repositories" in refused.stderr
