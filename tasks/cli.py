@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-import importlib.util
+import importlib
 import logging
 import os
 import signal
@@ -13,7 +13,6 @@ import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import invoke
@@ -65,21 +64,21 @@ def _integer(flag: str) -> Callable[[str], int]:
     return parse
 
 
-def lazy(*names: str) -> list[ModuleType]:
-    """Modules of this package imported on first use, so `invoke --list` pays only for the task modules;
-    each module runs when a task first touches it. (Task modules import them under TYPE_CHECKING too.)"""
-    modules = []
-    for name in (f"{__package__}.{n}" for n in names):
-        if name not in sys.modules:
-            spec = importlib.util.find_spec(name)
-            assert spec is not None and spec.loader is not None, name
-            spec.loader = importlib.util.LazyLoader(spec.loader)
-            module = importlib.util.module_from_spec(spec)
-            sys.modules[name] = module
-            spec.loader.exec_module(module)
-            setattr(sys.modules[__package__], name.rpartition(".")[2], module)  # as an import binds it
-        modules.append(sys.modules[name])
-    return modules
+class _Deferred:
+    """A module of this package imported when a task first uses it (importlib's own lock makes that safe
+    from threads, which LazyLoader on Python 3.11 is not)."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __getattr__(self, attribute: str) -> Any:
+        return getattr(importlib.import_module(self._name), attribute)
+
+
+def lazy(*names: str) -> list[Any]:
+    """Modules of this package imported on first use, so `invoke --list` pays only for the task modules.
+    (Task modules import them under TYPE_CHECKING too, for the type checker.)"""
+    return [_Deferred(f"{__package__}.{name}") for name in names]
 
 
 def task(help: dict[str, str], **options: Any) -> Callable[[Callable[..., Any]], invoke.Task]:
