@@ -5,13 +5,17 @@ JSON is valid YAML, Helm's client reads it (`helm repo index --json` writes the 
 fraction of that. So the index is written as JSON (orjson: 6x faster than json to dump); a YAML index (written by Helm or another tool) is
 still read, once, through a loader that keeps every scalar but booleans and nulls a string, so
 `created` and `version: 1.10` round-trip exactly (invariant 4).
+
+The JSON is laid out a chart per line and a version per line. An index in that layout is read lazily: a
+chart's versions are parsed when first used and the others are written back as the bytes read, so merging
+one chart into 100,000 entries parses one chart (cf. Entries).
 """
 
 from __future__ import annotations
 
 import gc
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, MutableMapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -39,10 +43,78 @@ class _IndexLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: igno
     }
 
 
+class Entries(MutableMapping[str, list[dict[str, Any]]]):
+    """Chart name -> its versions, newest first. Charts of an index read in dump's layout stay bytes (`raw`:
+    where their JSON list is in `data`) until first used, then are parsed and checked."""
+
+    def __init__(self, parsed: dict[str, list[dict[str, Any]]] | None = None, data: bytes = b"",
+                 raw: dict[str, tuple[int, int]] | None = None, where: str = "index.yaml") -> None:
+        self._parsed = dict(parsed or {})
+        self._data, self._raw, self._where = data, raw or {}, where
+
+    def __getitem__(self, name: str) -> list[dict[str, Any]]:
+        if name not in self._parsed:
+            start, end = self._raw.pop(name)
+            try:
+                versions = orjson.loads(self._data[start:end])
+            except orjson.JSONDecodeError as exc:
+                raise ToolError(f"{self._where}: entries.{shown(name)} is not valid JSON ({exc}); restore the "
+                                "index") from None
+            self._parsed[name] = _checked(name, versions, self._where)
+        return self._parsed[name]
+
+    def __setitem__(self, name: str, versions: list[dict[str, Any]]) -> None:
+        self._raw.pop(name, None)
+        self._parsed[name] = versions
+
+    def __delitem__(self, name: str) -> None:
+        if self._raw.pop(name, None) is None:
+            del self._parsed[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter([*self._parsed, *self._raw])
+
+    def __len__(self) -> int:
+        return len(self._parsed) + len(self._raw)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._parsed or name in self._raw
+
+    def newest(self, name: str) -> tuple[dict[str, Any] | None, int]:
+        """A chart's newest version and how many it has, parsing only that version."""
+        if name not in self._raw:
+            versions = self[name]
+            return (versions[0] if versions else None), len(versions)
+        start, end = self._raw[name]
+        count = self._data.count(b"\n", start, end)  # a version per line
+        if not count:
+            return None, 0
+        line_end = self._data.find(b"\n", start + 2, end)
+        try:
+            first = orjson.loads(self._data[start + 1:line_end if line_end >= 0 else end].rstrip(b",]"))
+        except orjson.JSONDecodeError:
+            first = None
+        return (first if isinstance(first, dict) and "version" in first else self[name][0]), count
+
+    def blocks(self) -> Iterator[tuple[str, bytes | memoryview]]:
+        """Each chart's versions as the bytes of their JSON list, by name: unused ones as they were read."""
+        view = memoryview(self._data)
+        for name in sorted(self):
+            if name in self._raw:
+                start, end = self._raw[name]
+                yield name, view[start:end]
+            else:
+                yield name, b"[" + b",".join(b"\n  " + _json(e) for e in self._parsed[name]) + b"]"
+
+
 @dataclass
 class Index:
-    entries: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    entries: Entries = field(default_factory=Entries)
     extra: dict[str, Any] = field(default_factory=dict)  # serverInfo, annotations: kept as found
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.entries, Entries):
+            self.entries = Entries(self.entries)
 
     def get(self, name: str, version: str) -> dict[str, Any] | None:
         return next((e for e in self.entries.get(name, ()) if e.get("version") == version), None)
@@ -59,7 +131,7 @@ class Index:
         versions.sort(key=_version_key, reverse=True)
 
     def __len__(self) -> int:
-        return sum(len(v) for v in self.entries.values())
+        return sum(self.entries.newest(name)[1] for name in self.entries)
 
 
 def timestamp(now: datetime | None = None) -> str:
@@ -136,6 +208,9 @@ def load(data: bytes | None, where: str) -> Index:
     """Parse index.yaml (JSON or YAML); `where` names it in errors. No data is an empty repository."""
     if data is None:
         return Index()
+    laid_out = _laid_out(data, where)
+    if laid_out is not None:
+        return laid_out
     try:
         with _gc_paused():
             doc = _parse(data)
@@ -148,11 +223,58 @@ def load(data: bytes | None, where: str) -> Index:
         raise ToolError(f"{where}: not a Helm repository index (needs apiVersion and entries); restore it or remove it")
     entries = doc.pop("entries", None) or {}
     for name, versions in entries.items():
-        if not isinstance(versions, list) or not all(isinstance(e, dict) and "version" in e for e in versions):
-            raise ToolError(f"{where}: entries.{name} is not a list of chart versions; restore the index")
+        _checked(name, versions, where)
     for key in ("apiVersion", "generated"):
         doc.pop(key, None)
-    return Index(entries=entries, extra=doc)
+    return Index(entries=Entries(entries, where=where), extra=doc)
+
+
+def _checked(name: str, versions: Any, where: str) -> list[dict[str, Any]]:
+    if not isinstance(versions, list) or not all(isinstance(e, dict) and "version" in e for e in versions):
+        raise ToolError(f"{where}: entries.{shown(name)} is not a list of chart versions; restore the index")
+    return versions
+
+
+# UTF-8 of what YAML refuses (DEL, C1 controls, U+FFFE/F) or reads as a line break (NEL, U+2028/9)
+_NOT_YAML = re.compile(rb"\x7f|\xc2[\x80-\x9f]|\xef\xbf[\xbe\xbf]|\xe2\x80[\xa8\xa9]")
+_OPEN, _CLOSE = b',"entries":{', b'\n},"generated":'
+_CHART = re.compile(rb' ("(?:[^"\\\n]|\\.)*"):\[')  # a chart's line: its JSON-quoted name, then its versions
+
+
+def _laid_out(data: bytes, where: str) -> Index | None:
+    """An index in dump's layout, its charts kept as bytes (see Entries); None for any other document.
+
+    The head (apiVersion, annotations, ...) and the tail (generated) are parsed; each chart's name is read
+    from its line. JSON strings hold no raw newline, so every line that opens with ` "` is a chart's."""
+    head_end = data.find(b"\n")
+    tail = data.rfind(_CLOSE)
+    if not data.startswith(b'{"apiVersion":') or head_end < 0 or tail < head_end \
+            or not data.endswith(b"}\n") or not data[:head_end].endswith(_OPEN):
+        return None
+    try:
+        head = orjson.loads(data[:head_end - len(_OPEN)] + b"}")
+        last = orjson.loads(b"{" + data[tail + len(_CLOSE) - len(b'"generated":'):])
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(head, dict) or not isinstance(last, dict) or "entries" in head or "entries" in last:
+        return None
+    raw: dict[str, tuple[int, int]] = {}
+    at = head_end  # the newline before a chart's line
+    while at < tail:
+        found = _CHART.match(data, at + 1)
+        if found is None:
+            return None
+        following = data.find(b'\n "', found.end(), tail)
+        stop = tail if following < 0 else following
+        end = stop if following < 0 else stop - 1  # before the comma between charts
+        if data[end - 1:end] != b"]" or data[end:stop] not in (b"", b","):
+            return None
+        raw[orjson.loads(found.group(1))] = (found.end() - 1, end)
+        at = stop
+    doc = {**head, **last}
+    for key in ("apiVersion", "generated"):
+        doc.pop(key, None)
+    return Index(entries=Entries(data=data, raw=raw, where=where), extra=doc)
 
 
 def _parse(data: bytes) -> Any:
@@ -166,14 +288,19 @@ def _parse(data: bytes) -> Any:
 
 
 def dump(index: Index, generated: str | None = None) -> bytes:
-    """JSON-formatted YAML: Helm's client and `helm repo index --merge` read it."""
-    doc = {
-        "apiVersion": "v1",
-        **index.extra,
-        "entries": dict(sorted(index.entries.items())),
-        "generated": generated or timestamp(),
-    }
-    return orjson.dumps(doc) + b"\n"
+    """JSON-formatted YAML (Helm's client and `helm repo index --merge` read it), a chart per line and a
+    version per line, which load reads back lazily."""
+    parts: list[bytes | memoryview] = [_json({"apiVersion": "v1", **index.extra})[:-1], _OPEN]
+    for i, (name, block) in enumerate(index.entries.blocks()):
+        parts += [b",\n " if i else b"\n ", _json(name), b":", block]
+    parts += [_CLOSE, orjson.dumps(generated or timestamp()), b"}\n"]
+    return b"".join(parts)
+
+
+def _json(value: Any) -> bytes:
+    """orjson's JSON, with what YAML (so Helm's client) refuses or reads as a line break escaped: orjson
+    leaves DEL, C1 controls, U+FFFE/F and U+2028/9 raw."""
+    return _NOT_YAML.sub(lambda m: b"\\u%04x" % ord(m.group().decode()), orjson.dumps(value))
 
 
 @contextmanager

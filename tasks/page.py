@@ -24,8 +24,9 @@ th{background:#fafafa}.deprecated{color:#a00;font-weight:bold}.muted{color:#777}
 def render(index: idx.Index, public_url: str | None, name: str = "charts") -> bytes:
     """The page for `index`: each chart's newest version, and how to use this repository with Helm."""
     address = escape(public_url) if public_url else "URL"  # without repo.public_url the address is unknown here
-    rows = "".join(_row(versions[0], len(versions), name) for _, versions in sorted(index.entries.items()) if versions)
-    count = len(index.entries)
+    newest = [index.entries.newest(chart) for chart in sorted(index.entries)]
+    rows = "".join(_row(entry, versions, name) for entry, versions in newest if entry)
+    count, total = len(index.entries), sum(versions for _, versions in newest)
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
@@ -33,7 +34,7 @@ def render(index: idx.Index, public_url: str | None, name: str = "charts") -> by
 <title>Helm chart repository</title><style>{_STYLE}</style></head>
 <body>
 <h1>Helm chart repository</h1>
-<p>{count} chart{'' if count == 1 else 's'}, {len(index)} version{'' if len(index) == 1 else 's'}. To use it:</p>
+<p>{count} chart{'' if count == 1 else 's'}, {total} version{'' if total == 1 else 's'}. To use it:</p>
 <pre>helm repo add {escape(name)} {address}{'' if public_url else '   # URL: the address of this page'}
 helm repo update
 helm search repo {escape(name)}/</pre>

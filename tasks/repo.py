@@ -276,10 +276,11 @@ def list_(c, url=None, chart=None, output=None, json=False):
     index, _ = pub.read_index(stores.open_store(s.url))
     if chart is not None and chart not in index.entries:
         raise ToolError(f"--chart {chart!r}: not in {s.url}; it has {', '.join(sorted(index.entries)) or 'no charts'}")
+    shown = [(chart, e, len(index.entries[chart])) for e in index.entries[chart]] if chart else \
+        [(name, *index.entries.newest(name)) for name in sorted(index.entries)]
     rows = [{"chart": name, "version": e.get("version"), "app_version": e.get("appVersion", ""),
-             "created": e.get("created", ""), "versions": len(versions), "digest": e.get("digest", "")}
-            for name, versions in sorted(index.entries.items()) if chart in (None, name)
-            for e in (versions if chart else versions[:1])]
+             "created": e.get("created", ""), "versions": count, "digest": e.get("digest", "")}
+            for name, e, count in shown if e]
     ui.render(rows, fmt, lambda: ui.table(
         f"{s.url}", ["chart", "version", "app version", "published", "versions"],
         [(r["chart"], r["version"], r["app_version"], r["created"], r["versions"]) for r in rows]))

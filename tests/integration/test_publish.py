@@ -7,7 +7,7 @@ import pytest
 
 from tasks import charts, packaging, publish
 from tasks import index as idx
-from tasks.errors import ToolError
+from tasks.errors import ConflictError, ToolError
 from tasks.store import INDEX, LocalStore, S3Store
 
 
@@ -234,3 +234,15 @@ def test_an_object_over_the_read_limit_is_refused_without_reading_it_whole(store
         store.read("huge-1.0.0.tgz")
     store.overwrite("small-1.0.0.tgz", b"x" * 1000)
     assert store.read("small-1.0.0.tgz")[0] == b"x" * 1000
+
+
+def test_an_index_replaced_since_it_was_read_is_a_lost_race_even_with_the_same_size(store):
+    """The folder's ETag comes from the file's identity (inode, size, times), not a hash of its bytes."""
+    store.replace(INDEX, b"first", None)
+    _, etag = store.read(INDEX)
+    store.overwrite(INDEX, b"other")  # same size: another publisher's index
+    with pytest.raises(ConflictError):
+        store.replace(INDEX, b"third", etag)
+    _, current = store.read(INDEX)
+    store.replace(INDEX, b"third", current)
+    assert store.read(INDEX)[0] == b"third"

@@ -176,3 +176,74 @@ def test_a_billion_laughs_index_is_refused_with_helms_words():
     with pytest.raises(ToolError) as error:
         idx.load(data, "file:///repo/index.yaml")
     assert str(error.value).startswith("file:///repo/index.yaml: yaml: document contains excessive aliasing")
+
+
+NAMES = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=12)
+
+
+@given(st.dictionaries(NAMES, st.lists(st.tuples(st.integers(0, 9), st.text(max_size=8)), max_size=4), max_size=6),
+       st.dictionaries(st.text(max_size=6), st.text(max_size=6), max_size=2))
+def test_an_index_this_tool_wrote_reads_back_lazily_as_the_same_index(charts, annotations):
+    """Names and values with quotes, backslashes, newlines and non-ASCII: the lazy reading of dump's layout
+    gives what a full parse gives, and writing it again changes nothing."""
+    index = idx.Index(extra={"annotations": annotations} if annotations else {})
+    for name, versions in charts.items():
+        index.entries[name] = [{"name": name, "version": f"{v}.0.0", "description": d} for v, d in versions]
+    data = idx.dump(index, generated="T")
+    lazy = idx.load(data, "index.yaml")
+    assert lazy.entries._raw.keys() == charts.keys()  # nothing parsed yet: this is the lazy reading
+    assert json.loads(data) == yaml.safe_load(data) == {"apiVersion": "v1", **index.extra, "entries": charts and {
+        n: index.entries[n] for n in charts}, "generated": "T"}
+    assert idx.dump(lazy, generated="T") == data
+    assert [lazy.entries.newest(n) for n in sorted(charts)] == \
+        [(v[0] if v else None, len(v)) for v in (index.entries[n] for n in sorted(charts))]
+    assert lazy.entries == index.entries and lazy.extra == index.extra and len(lazy) == len(index)
+
+
+def test_a_merge_parses_only_the_chart_it_touches_and_writes_the_others_back_byte_for_byte():
+    index = idx.Index()
+    for name in ("alpha", "beta", "gamma"):
+        index.add(entry(name, "1.0.0"))
+    data = idx.dump(index, generated="T")
+    # another tool's entry that this tool would not write this way: kept exactly, since it is not touched
+    data = data.replace(b'{"name":"gamma","version":"1.0.0"', b'{"name":"gamma", "zz":1.50,"version":"1.0.0"')
+    lazy = idx.load(data, "index.yaml")
+    lazy.add(entry("beta", "2.0.0"))
+    merged = idx.dump(lazy, generated="T")
+    assert b'"zz":1.50' in merged and set(lazy.entries._raw) == {"alpha", "gamma"}
+    assert [e["version"] for e in idx.load(merged, "index.yaml").entries["beta"]] == ["2.0.0", "1.0.0"]
+
+
+def test_a_broken_chart_in_the_layout_is_refused_when_used_naming_it():
+    index = idx.Index()
+    index.add(entry("ok", "1.0.0"))
+    index.add(entry("bad", "1.0.0"))
+    data = idx.dump(index, generated="T").replace(b'{"name":"bad"', b'{"name":"bad",,')
+    lazy = idx.load(data, "s3://b/index.yaml")
+    assert lazy.get("ok", "1.0.0")["digest"] == "d"
+    with pytest.raises(ToolError, match=r"^s3://b/index.yaml: entries.bad is not valid JSON"):
+        lazy.get("bad", "1.0.0")
+
+
+@pytest.mark.parametrize("change", [
+    lambda d: d.replace(b"\n", b"\r\n"),  # an editor's line endings
+    lambda d: json.dumps(json.loads(d), indent=2).encode(),  # `helm repo index --json`'s layout
+    lambda d: d.replace(b'},"generated"', b'},"serverInfo":{},"generated"'),  # keys after entries
+    lambda d: d.replace(b'\n "app":[', b'\n "app" :['),
+])
+def test_an_index_in_another_layout_is_read_whole_with_the_same_result(change):
+    index = idx.Index(extra={"serverInfo": {}})
+    index.add(entry("app", "1.0.0"))
+    index.add(entry("lib", "0.1.0"))
+    read = idx.load(change(idx.dump(index, generated="T")), "index.yaml")
+    assert not read.entries._raw  # parsed whole
+    assert read.entries == index.entries and read.extra == index.extra
+
+
+def test_a_truncated_index_in_the_layout_is_refused_not_half_read():
+    index = idx.Index()
+    for name in ("a", "b", "c"):
+        index.add(entry(name, "1.0.0"))
+    data = idx.dump(index, generated="T")
+    with pytest.raises(ToolError, match="not valid YAML"):
+        idx.load(data[: len(data) // 2], "index.yaml")
