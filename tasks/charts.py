@@ -24,7 +24,6 @@ import yaml
 from . import archives, safe_yaml
 from .errors import ToolError
 
-FIXED_EPOCH = 315532800  # 1980-01-01: the oldest date zip-based tools accept
 COMPRESSION = 6  # gzip level: Go's default, as Helm's own packages (9 costs 3x the CPU for 1-2% smaller)
 MAX_FILE_SIZE = 5 * 1024 * 1024  # Helm's MaxDecompressedFileSize: larger files are refused by its loader
 _NAME = re.compile(r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$")  # what Helm's lint and Kubernetes names expect

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import importlib
 import logging
 import os
 import signal
@@ -62,23 +61,6 @@ def _integer(flag: str) -> Callable[[str], int]:
 
     parse.placeholder = "INT"  # type: ignore[attr-defined]
     return parse
-
-
-class _Deferred:
-    """A module of this package imported when a task first uses it (importlib's own lock makes that safe
-    from threads, which LazyLoader on Python 3.11 is not)."""
-
-    def __init__(self, name: str) -> None:
-        self._name = name
-
-    def __getattr__(self, attribute: str) -> Any:
-        return getattr(importlib.import_module(self._name), attribute)
-
-
-def lazy(*names: str) -> list[Any]:
-    """Modules of this package imported on first use, so `invoke --list` pays only for the task modules.
-    (Task modules import them under TYPE_CHECKING too, for the type checker.)"""
-    return [_Deferred(f"{__package__}.{name}") for name in names]
 
 
 def task(help: dict[str, str], **options: Any) -> Callable[[Callable[..., Any]], invoke.Task]:

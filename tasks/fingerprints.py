@@ -8,6 +8,11 @@ cover the whole tree, so a clean CI clone reads no chart file to know nothing ch
 They are kept in the repository's own index.yaml, as a top-level annotation (Helm's IndexFile has
 `annotations` "uninterpreted by Helm ... for other applications"), so a clean clone finds them with
 the one read it makes anyway, and Helm's clients ignore them.
+
+A whole tree has one fingerprint too, when git holds every input: the id of the charts folder's tree at
+HEAD with nothing below it modified, untracked or ignored. A publish of every chart records it with the
+charts it published (TREE), so the next clean checkout of the same tree knows, from two git calls and
+without reading a chart, that there is nothing to do.
 """
 
 from __future__ import annotations
@@ -18,12 +23,15 @@ import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .charts import ChartSource
 from .git import git
 
+if TYPE_CHECKING:  # charts is imported only when charts are read: not by a push whose tree is unchanged
+    from .charts import ChartSource
+
 ANNOTATION = "invoke-charts/fingerprints"  # index.yaml annotations: {"NAME-VERSION": fingerprint}
+TREE = "invoke-charts/tree"  # index.yaml annotations: {"key": tree_key, "charts": [[NAME, VERSION], ...]}
 PACKAGING = "2"  # bump when packaging changes what bytes the same inputs give
 
 
@@ -44,6 +52,47 @@ def annotate(annotations: dict[str, str], fingerprints: Mapping[str, str]) -> bo
         return False
     annotations[ANNOTATION] = text
     return True
+
+
+def tree_key(charts_dir: Path, epoch: int) -> str:
+    """The fingerprint of the whole tree when git holds every input, else "": the id of charts_dir's tree at
+    HEAD, nothing below it modified, untracked or ignored, and what else decides the bytes (as in `of`)."""
+    tree = git(charts_dir, "rev-parse", "--verify", "-q", "HEAD:./")
+    status = git(charts_dir, "status", "--porcelain", "-z", "--untracked-files=all", "--ignored=matching", "--",
+                 ".", strip=False, failed="failed") if tree else "not committed"
+    return "" if status else hashlib.sha256(f"{PACKAGING}\0{_helm_version()}\0{epoch}\0{tree}".encode()).hexdigest()
+
+
+def tree_record(tree: str, charts: list[ChartSource], fingerprints: Mapping[str, str], charts_dir: Path) -> str:
+    """The TREE annotation for a publish of every chart in charts_dir; "" when the tree's id does not stand for all
+    their inputs: a symlink (its target may live elsewhere) or a file:// dependency outside charts_dir."""
+    top = os.path.realpath(charts_dir)
+    for chart in charts:
+        for dependency in chart.dependencies:
+            target = os.path.realpath(os.path.join(chart.path, dependency.repository.removeprefix("file://")))
+            if dependency.repository.startswith("file://") and not target.startswith(top + os.sep):
+                return ""
+    if not tree or "\n120000 " in "\n" + git(charts_dir, "ls-files", "--stage", "-z", "--", ".", strip=False).replace(
+            "\0", "\n"):
+        return ""
+    published = sorted([c.name, c.version, fingerprints[key(c)]] for c in charts)
+    return json.dumps({"key": tree, "charts": published}, separators=(",", ":"))
+
+
+def published_tree(annotations: Mapping[str, str], tree: str) -> list[tuple[str, str]] | None:
+    """The charts (name, version) published from the tree `tree` (a tree_key), when the index's record is of that tree and
+    each still has the fingerprint it was published with (a --force from elsewhere changes it)."""
+    try:
+        found = json.loads(annotations.get(TREE, "{}"))
+        if not tree or not isinstance(found, dict) or found.get("key") != tree:
+            return None
+        known = recorded(annotations)
+        charts = [(str(name), str(version), str(fingerprint)) for name, version, fingerprint in found["charts"]]
+    except (ValueError, KeyError, TypeError):
+        return None
+    if any(known.get(f"{name}-{version}") != fingerprint for name, version, fingerprint in charts):
+        return None
+    return [(name, version) for name, version, _ in charts]
 
 
 def key(chart: ChartSource) -> str:

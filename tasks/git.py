@@ -6,11 +6,12 @@ import subprocess
 from pathlib import Path
 
 
-def git(cwd: Path, *args: str, strip: bool = True) -> str:
+def git(cwd: Path, *args: str, strip: bool = True, failed: str = "") -> str:
+    """git's output; `failed` when git is missing or fails (an empty answer unless the caller needs to tell)."""
     try:
         result = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=30, check=False)
     except (OSError, subprocess.SubprocessError):
-        return ""
+        return failed
     if result.returncode != 0:
-        return ""
+        return failed
     return result.stdout.strip() if strip else result.stdout

@@ -23,7 +23,6 @@ from typing import Any, ClassVar
 from urllib.parse import urlsplit, urlunsplit
 
 import orjson
-import semver
 import yaml
 
 from . import safe_yaml
@@ -319,6 +318,8 @@ def _gc_paused() -> Iterator[None]:
 
 def _version_key(e: dict[str, Any]) -> tuple[int, Any]:
     """Helm's order: valid SemVer versions by precedence; unparsable ones sort below all of them."""
+    import semver  # here: only adding an entry sorts versions; a push that changes nothing adds none
+
     text = str(e.get("version", "")).lstrip("v")
     try:
         return 1, semver.Version.parse(text, optional_minor_and_patch=True)

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from . import charts, dependencies, helm
+from . import charts, dependencies, helm, settings
 from .charts import ChartSource, Failure, Package, Tree
 from .errors import ToolError
 
@@ -29,18 +29,6 @@ from .errors import ToolError
 class Result:
     packages: list[Package]
     failures: list[Failure]  # in the order they happened, discovery's first
-
-
-def epoch(env: Mapping[str, str]) -> int:
-    """SOURCE_DATE_EPOCH, else 1980-01-01 (the oldest date zip-based tools accept)."""
-    if not env.get("SOURCE_DATE_EPOCH"):
-        return charts.FIXED_EPOCH
-    try:
-        return int(env["SOURCE_DATE_EPOCH"])
-    except ValueError:
-        raise ToolError(
-            f"SOURCE_DATE_EPOCH={env['SOURCE_DATE_EPOCH']!r} is not a number of seconds; unset or fix it"
-        ) from None
 
 
 class _Stage:
@@ -120,7 +108,7 @@ def _each(
     for failure in failures:
         failed(failure)
     broken = {(charts_dir / f.rel).resolve() for f in failures}
-    seconds = epoch(env)
+    seconds = settings.package_epoch(env)
     with _building(charts_dir, work_dir) as stage:
         for chart in _ordered(tree):
             blocked = [t for t in _local_targets(chart) if t in broken]
@@ -146,7 +134,7 @@ def build(
     repositories = repositories or dependencies.Repositories({}, env)
     packages: list[Package] = []
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    mtime = epoch(env)
+    mtime = settings.package_epoch(env)
     with tempfile.TemporaryDirectory(dir=out_dir.parent) as tmp:
         fresh = Path(tmp) / "packages"
         fresh.mkdir()

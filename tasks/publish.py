@@ -13,14 +13,19 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from . import charts, packaging, page
 from . import fingerprints as fp
 from . import index as idx
-from .charts import Package
+from .deferred import lazy
 from .errors import ConflictError, ToolError
 from .store import INDEX, PAGE, Store
+
+if TYPE_CHECKING:
+    from . import charts, packaging, page
+    from .charts import Package
+else:  # what builds and compares packages: not imported by a push that changes nothing
+    charts, packaging, page = lazy("charts", "packaging", "page")
 
 NEW, UNCHANGED, CONFLICT, REPLACE = "new", "unchanged", "conflict", "replace"
 ATTEMPTS = 12  # conditional index writes before giving up
@@ -44,6 +49,7 @@ class Plan:
     index: idx.Index = field(repr=False)
     fingerprints: dict[str, str] = field(default_factory=dict, repr=False)  # by NAME-VERSION, see fingerprints
     annotated: bool = False  # the index's fingerprints changed: it is written even with no new package
+    tree: str = ""  # the tree record to keep in the index (fingerprints.TREE), when this publish makes one
     warnings: list[str] = field(default_factory=list)  # what went wrong without failing the publish
 
     @property
@@ -68,10 +74,10 @@ def not_rebuilt(tree: charts.Tree, index: idx.Index, fresh: dict[str, str], forc
 
 def make_plan(
     store: Store, packages: list[Package], *, public_url: str | None, force: bool, created: str,
-    fingerprints: dict[str, str] | None = None, current: tuple[idx.Index, str | None] | None = None,
+    fingerprints: dict[str, str] | None = None, current: tuple[idx.Index, str | None] | None = None, tree: str = "",
 ) -> Plan:
     """Classify every package against the index (`current`, else read now) and merge the new ones into it;
-    the packages' fingerprints are recorded in the index's annotations."""
+    the packages' fingerprints (and the `tree` record) are kept in the index's annotations."""
     index, etag = current or read_index(store)
     steps = []
     for package in packages:
@@ -85,9 +91,12 @@ def make_plan(
     annotations = dict(annotations) if isinstance(annotations, dict) else {}
     annotated = fp.annotate(annotations, {k: v for k, v in fingerprints.items()
                                          if k in {f"{s.package.name}-{s.package.version}" for s in steps}})
+    if tree and annotations.get(fp.TREE) != tree:
+        annotations[fp.TREE] = tree
+        annotated = True
     if annotated:
         index.extra["annotations"] = annotations
-    return Plan(store.url, public_url, force, etag, steps, index, fingerprints, annotated)
+    return Plan(store.url, public_url, force, etag, steps, index, fingerprints, annotated, tree)
 
 
 def _classify(store: Store, index: idx.Index, package: Package, force: bool) -> Step:
@@ -176,7 +185,7 @@ def _apply(
         except ConflictError:
             sleep(min(2.0, 0.05 * 2**attempt) * random.uniform(0.5, 1.0))
             plan = make_plan(store, packages, public_url=plan.public_url, force=plan.force, created=created,
-                             fingerprints=plan.fingerprints)
+                             fingerprints=plan.fingerprints, tree=plan.tree)
             refuse_conflicts(plan)
             continue
         uploaded.add(INDEX)

@@ -11,16 +11,17 @@ from typing import TYPE_CHECKING, Any
 
 from invoke import Collection, Context, Exit
 
-from . import rollout, settings, ui
-from .cli import ROOT, lazy, task
+from . import settings, ui
+from .cli import ROOT, task
+from .deferred import lazy
 from .errors import Reported, ToolError
 
 if TYPE_CHECKING:
-    from . import chart_source, cluster
+    from . import chart_source, cluster, rollout
     from . import deploy as dep
     from . import values as vals
 else:  # imported when a task first needs them: `invoke --list` stays light
-    chart_source, cluster, dep, vals = lazy("chart_source", "cluster", "deploy", "values")
+    chart_source, cluster, dep, rollout, vals = lazy("chart_source", "cluster", "deploy", "rollout", "values")
 
 ENV_HELP = "environment from invoke.yaml (release.environments), e.g. staging"
 RELEASE_HELP = "release from invoke.yaml (release.releases); optional when the environment has only one"
@@ -49,8 +50,6 @@ DEPLOY_HELP = {
     "yes": "confirm a deploy to a protected environment (required when not on a terminal)", **OUTPUT_HELP,
 }
 ITERABLE = ["values", "set_json", "set_", "set_string", "set_file", "set_secret"]
-OUTCOMES = {rollout.DONE: "deployed", rollout.FAILED: "failed", rollout.SKIPPED: "skipped",
-            rollout.NOT_STARTED: "not started", rollout.INTERRUPTED: "interrupted"}
 
 
 def _releases(c: Context, env: str | None, release: str | None) -> tuple[settings.Environment, list[settings.Release]]:
@@ -160,7 +159,7 @@ def _outcome_row(outcome: rollout.Outcome, plan: dep.Plan, dry_run: bool) -> dic
     result = outcome.result or {}
     done = f"would be revision {result.get('revision')}" if dry_run else f"revision {result.get('revision')} ({result.get('status')})"
     return {"release": outcome.release, "chart": f"{plan.chart}-{plan.version}", "namespace": plan.access.namespace,
-            "outcome": "rendered" if dry_run and result else OUTCOMES[outcome.state],
+            "outcome": "rendered" if dry_run and result else rollout.SHOWN[outcome.state],
             "detail": outcome.detail or (done if result else ""),
             **{k: v for k, v in result.items() if k not in ("release", "chart", "namespace")}}
 

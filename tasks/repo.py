@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Any
 from invoke import Collection, Context
 
 from . import settings, ui
-from .cli import ROOT, lazy, task
+from .cli import ROOT, task
+from .deferred import lazy
 from .errors import Reported, ToolError
 
 if TYPE_CHECKING:
@@ -176,12 +177,18 @@ def publish(c, url=None, public_url=None, chart=None, force=False, dry_run=False
     store = None if s.url.startswith("oci://") else stores.open_store(s.url)
     if store is not None and not store.writable:
         raise stores.read_only(store)
+    epoch = settings.package_epoch(os.environ)
+    current = pub.read_index(store) if store else None
+    whole = fingerprints.tree_key(s.charts_dir, epoch) if store and not chart else ""
+    same = fingerprints.published_tree(current[0].extra.get("annotations") or {}, whole) \
+        if current and not force and not s.mirrors else None
+    if current and same is not None and all(current[0].get(name, version) for name, version in same):
+        return _published(s.url, fmt, dry_run, None, [], same, [])  # this very tree was published: no chart read
     tree = _tree(s, chart)
     with ExitStack() as stack:
         registries = [stack.enter_context(registry.session(u, os.environ))
                       for u in ([] if store else [s.url]) + list(s.mirrors)]
-        current = pub.read_index(store) if store else None
-        fresh = fingerprints.of(tree.charts, s.root, packaging.epoch(os.environ))
+        fresh = fingerprints.of(tree.charts, s.root, epoch)
         skipped = [ch for ch in pub.not_rebuilt(tree, current[0], fresh, force) if all(
             registry.tag(ch.version) in registry.versions(r, ch.name) for r in registries)] if current else []
         todo = charts.Tree([ch for ch in tree.charts if ch not in skipped], tree.failures, tree.warnings)
@@ -191,13 +198,18 @@ def publish(c, url=None, public_url=None, chart=None, force=False, dry_run=False
             raise ToolError(f"{len(result.failures)} chart(s) failed ({', '.join(f.name for f in result.failures)}) "
                             f"and repo.atomic is on: nothing published to {s.url}")
         created = idx.timestamp()
+        record = fingerprints.tree_record(whole, tree.charts, fresh, s.charts_dir) \
+            if whole and not tree.failures and not result.failures else ""
+        new_record = bool(record) and current is not None and \
+            (current[0].extra.get("annotations") or {}).get(fingerprints.TREE) != record
         plan = pub.make_plan(store, result.packages, public_url=s.public_url, force=force, created=created,
-                             fingerprints=fresh, current=current) if store and result.packages else None
+                             fingerprints=fresh, current=current, tree=record) \
+            if store and (result.packages or new_record) else None
         pushes = [(r, registry.plan(r, result.packages, force)) for r in registries]
         pub.refuse(([(plan.url, plan.steps)] if plan else []) + [(r.url, steps) for r, steps in pushes])
         if s.sign and not dry_run:
             _sign(([plan.steps] if plan else []) + [steps for _, steps in pushes], stack)
-        if fmt == "table" and plan:
+        if fmt == "table" and plan and plan.steps:
             _show(plan, fmt, verbose=verbose, not_rebuilt=len(skipped))
         if plan:
             plan = _apply(store, plan, result.packages, created, dry_run=dry_run, not_rebuilt=len(skipped))
@@ -207,15 +219,24 @@ def publish(c, url=None, public_url=None, chart=None, force=False, dry_run=False
         for r, steps in pushes:
             _push(r, steps, fmt, verbose=verbose, dry_run=dry_run, held=[*([s.url] if store else [])],
                   not_rebuilt=len(skipped))
-    skipped_rows = [{"chart": ch.name, "version": ch.version, "action": pub.UNCHANGED,
-                     "detail": "not rebuilt: inputs unchanged", "digest": ""} for ch in skipped]
-    ui.render({"url": s.url, "dry_run": dry_run, "failures": [{"chart": f.name, "folder": f.rel, "error": f.message}
-                                                               for f in result.failures],
-               "steps": sorted((_plan_document(plan)["steps"] if plan else
-                                _steps_document(pushes[0][1]) if pushes and not store else []) + skipped_rows,
-                               key=lambda r: (r["chart"], r["version"])),
-               "mirrors": {r.url: _steps_document(steps) for r, steps in pushes if r.url != s.url}}, fmt, lambda: None)
+    steps = _plan_document(plan)["steps"] if plan else _steps_document(pushes[0][1]) if pushes and not store else []
+    _published(s.url, fmt, dry_run, steps, result.failures, [(ch.name, ch.version) for ch in skipped],
+               [(r.url, st) for r, st in pushes if r.url != s.url])
     _finish("published", len(result.packages) + len(skipped), result.failures)
+
+
+def _published(url: str, fmt: str, dry_run: bool, steps: list[dict[str, Any]] | None, failures: list[charts.Failure],
+               skipped: list[tuple[str, str]], mirrors: list[tuple[str, list[pub.Step]]]) -> None:
+    """The publish's document (--output json|yaml); with no steps (None), the line a publish that changes nothing
+    prints, as the full path prints it."""
+    if steps is None:
+        ui.say(f"published to {url}: 0 new, {len(skipped)} unchanged ({len(skipped)} not rebuilt: inputs unchanged)")
+    rows = [{"chart": name, "version": version, "action": pub.UNCHANGED, "detail": "not rebuilt: inputs unchanged",
+             "digest": ""} for name, version in skipped]
+    ui.render({"url": url, "dry_run": dry_run, "failures": [{"chart": f.name, "folder": f.rel, "error": f.message}
+                                                            for f in failures],
+               "steps": sorted((steps or []) + rows, key=lambda r: (r["chart"], r["version"])),
+               "mirrors": {u: _steps_document(st) for u, st in mirrors}}, fmt, lambda: None)
 
 
 def _sign(targets: list[list[pub.Step]], stack: ExitStack) -> None:

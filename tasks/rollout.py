@@ -19,6 +19,8 @@ from . import helm
 from .errors import ToolError
 
 DONE, FAILED, SKIPPED, NOT_STARTED, INTERRUPTED = "done", "failed", "skipped", "not started", "interrupted"
+SHOWN = {DONE: "deployed", FAILED: "failed", SKIPPED: "skipped", NOT_STARTED: "not started",
+         INTERRUPTED: "interrupted"}  # a state as an outcome table says it
 
 
 @dataclass

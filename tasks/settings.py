@@ -36,6 +36,7 @@ DEFAULTS: dict[str, Any] = {
 }
 
 # Drone passes a plugin step's `settings:` as PLUGIN_<NAME>; they rank above invoke.yaml.
+FIXED_EPOCH = 315532800  # 1980-01-01, the oldest date zip-based tools accept: every package's timestamps
 DRONE_ENV = {"url": "PLUGIN_REPO_URL", "public_url": "PLUGIN_PUBLIC_URL"}
 
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
@@ -60,6 +61,18 @@ class RepoSettings:
     @property
     def packages_dir(self) -> Path:
         return self.build_dir / "packages"
+
+
+def package_epoch(env: Mapping[str, str]) -> int:
+    """The time every file of a package carries: SOURCE_DATE_EPOCH, else FIXED_EPOCH."""
+    if not env.get("SOURCE_DATE_EPOCH"):
+        return FIXED_EPOCH
+    try:
+        return int(env["SOURCE_DATE_EPOCH"])
+    except ValueError:
+        raise ToolError(
+            f"SOURCE_DATE_EPOCH={env['SOURCE_DATE_EPOCH']!r} is not a number of seconds; unset or fix it"
+        ) from None
 
 
 def pick(

@@ -7,13 +7,10 @@ packages are created only if absent, and index.yaml is replaced only if its ETag
 
 from __future__ import annotations
 
-import http.client
 import os
 import re
 import sys
 import tempfile
-import urllib.error
-import urllib.request
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -280,6 +277,10 @@ class HttpStore:
         self._auth = urls.basic_auth(user, password) if user is not None else None
 
     def read(self, key: str) -> tuple[bytes, str] | None:
+        import http.client  # here, not at the top: only a repository served over HTTP needs urllib's client
+        import urllib.error
+        import urllib.request
+
         request = urllib.request.Request(f"{self._base}/{key}")
         if self._auth:
             request.add_unredirected_header("Authorization", self._auth)

@@ -1,5 +1,7 @@
 """A push that changes nothing rebuilds nothing: fingerprints of each chart's inputs, kept in index.yaml."""
 
+import json
+import os
 import subprocess
 from pathlib import Path
 
@@ -72,7 +74,7 @@ def test_a_clean_clone_with_nothing_changed_builds_nothing_and_writes_nothing(ch
         result = invoke(clone, "repo.publish", "--url", bucket.url, env={**bucket.env, "AWS_ENDPOINT_URL_S3": counted})
     assert "0 new, 3 unchanged (3 not rebuilt: inputs unchanged)" in result.stdout
     assert proxy.requests == 1  # reading index.yaml is all a push that changes nothing costs
-    assert list((clone / "dist" / "packages").iterdir()) == []  # nothing was packaged
+    assert not list(clone.glob("dist/**/*.tgz"))  # nothing was packaged
     assert bucket.objects() == before
     (clone / "charts" / "hello-world" / "values.yaml").write_text("replicaCount: 2\n")
     (clone / "charts" / "hello-world" / "Chart.yaml").write_text(
@@ -82,3 +84,69 @@ def test_a_clean_clone_with_nothing_changed_builds_nothing_and_writes_nothing(ch
     assert sorted(p.name for p in (clone / "dist" / "packages").iterdir()) == ["hello-world-0.2.0.tgz"]
     forced = invoke(clone, "repo.publish", "--url", bucket.url, "--force", env=bucket.env)
     assert "0 new, 3 unchanged" in forced.stdout and "not rebuilt" not in forced.stdout  # --force rebuilds all
+
+
+def clone_of(checkout: Path, where: Path) -> Path:
+    subprocess.run(["git", "clone", "-q", "--depth", "1", f"file://{checkout}", str(where)], check=True)
+    return where
+
+
+def test_a_tree_key_stands_for_a_committed_tree_with_nothing_else_below_it(checkout, tmp_path):
+    key = fingerprints.tree_key(checkout / "charts", 0)
+    assert key and fingerprints.tree_key(clone_of(checkout, tmp_path / "clone") / "charts", 0) == key
+    assert fingerprints.tree_key(checkout / "charts", 1) != key  # SOURCE_DATE_EPOCH decides bytes too
+    assert fingerprints.tree_key(copy_project(tmp_path / "no-git") / "charts", 0) == ""
+    chart = checkout / "charts" / "hello-world"
+    (chart / "notes.txt").write_text("untracked")
+    assert fingerprints.tree_key(checkout / "charts", 0) == ""
+    (chart / "notes.txt").unlink()
+    (chart / "values.yaml").write_text("modified: true\n")
+    assert fingerprints.tree_key(checkout / "charts", 0) == ""
+    subprocess.run(["git", "checkout", "-q", "."], cwd=checkout, check=True)
+    assert fingerprints.tree_key(checkout / "charts", 0) == key
+    (chart / ".gitignore").write_text("*.local\n")
+    commit(checkout)
+    assert fingerprints.tree_key(checkout / "charts", 0) not in ("", key)
+    (chart / "values.local").write_text("ignored by git, packaged by Helm")
+    assert fingerprints.tree_key(checkout / "charts", 0) == ""
+
+
+def test_a_tree_with_a_symlink_or_a_dependency_outside_it_is_never_recorded(checkout, tmp_path):
+    tree = charts.discover(checkout / "charts")
+    fresh = fingerprints.of(tree.charts, checkout, 0)
+    key = fingerprints.tree_key(checkout / "charts", 0)
+    assert json.loads(fingerprints.tree_record(key, tree.charts, fresh, checkout / "charts"))["key"] == key
+    (checkout / "outside").mkdir()
+    os.symlink("../../outside", checkout / "charts" / "hello-world" / "linked")
+    commit(checkout)
+    assert fingerprints.tree_record(fingerprints.tree_key(checkout / "charts", 0), tree.charts, fresh,
+                                    checkout / "charts") == ""
+    assert fingerprints.tree_record(key, tree.charts, fresh, checkout / "charts" / "hello-api") == ""  # file:// out
+
+
+def test_a_clean_checkout_of_the_published_tree_reads_no_chart(checkout, tmp_path):
+    store = LocalStore(tmp_path / "repo")
+    invoke(checkout, "repo.publish", "--url", store.url)
+    record = json.loads(publish.read_index(store)[0].extra["annotations"][fingerprints.TREE])
+    assert [c[:2] for c in record["charts"]] == [["common", "0.1.0"], ["hello-api", "0.1.0"], ["hello-world", "0.1.0"]]
+    clone = clone_of(checkout, tmp_path / "clone")
+    chart_yaml = "charts/hello-world/Chart.yaml"
+    subprocess.run(["git", "update-index", "--assume-unchanged", chart_yaml], cwd=clone, check=True)
+    (clone / chart_yaml).write_text("not: [yaml")  # git is told not to look: only reading the chart would see it
+    result = invoke(clone, "repo.publish", "--url", store.url, "--output", "json")
+    assert "0 new, 3 unchanged (3 not rebuilt: inputs unchanged)" in result.stderr
+    assert [(r["chart"], r["action"]) for r in json.loads(result.stdout)["steps"]] == \
+        [("common", "unchanged"), ("hello-api", "unchanged"), ("hello-world", "unchanged")]
+    (clone / "charts" / "README.md").write_text("untracked: the tree is not the published one any more")
+    failed = invoke(clone, "repo.publish", "--url", store.url, check=False)
+    assert failed.returncode == 1 and "charts/hello-world/Chart.yaml: not valid YAML" in failed.stderr
+
+
+def test_the_tree_record_stands_for_nothing_once_a_version_is_replaced_from_elsewhere(checkout, tmp_path):
+    store = LocalStore(tmp_path / "repo")
+    invoke(checkout, "repo.publish", "--url", store.url)
+    other = copy_project(tmp_path / "other")
+    (other / "charts" / "hello-world" / "values.yaml").write_text("replicaCount: 5\n")
+    invoke(other, "repo.publish", "--url", store.url, "--force")  # same version, other content: replaced
+    result = invoke(clone_of(checkout, tmp_path / "clone"), "repo.publish", "--url", store.url, check=False)
+    assert result.returncode == 1 and "hello-world 0.1.0: already published with different content" in result.stderr

@@ -11,7 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tasks import charts, packaging
+from tasks import charts
+from tasks import settings as tool_settings
 from tasks.errors import ToolError
 
 
@@ -182,10 +183,10 @@ def test_normalize_gives_identical_bytes_whatever_the_mtimes_order_and_owner():
 
 
 def test_the_package_epoch_is_source_date_epoch_else_a_fixed_date_never_a_commit_time(tmp_path):
-    assert packaging.epoch({"SOURCE_DATE_EPOCH": "1700000000"}) == 1700000000
-    assert packaging.epoch({}) == charts.FIXED_EPOCH
+    assert tool_settings.package_epoch({"SOURCE_DATE_EPOCH": "1700000000"}) == 1700000000
+    assert tool_settings.package_epoch({}) == tool_settings.FIXED_EPOCH
     with pytest.raises(ToolError, match="SOURCE_DATE_EPOCH='soon' is not a number"):
-        packaging.epoch({"SOURCE_DATE_EPOCH": "soon"})
+        tool_settings.package_epoch({"SOURCE_DATE_EPOCH": "soon"})
 
 
 _names = st.lists(st.from_regex(r"c/[a-z]{1,8}(/[a-z]{1,8})?\.yaml", fullmatch=True), min_size=1, max_size=6, unique=True)

@@ -1,0 +1,24 @@
+"""Modules of this package imported on first use, so a command pays only for the modules it runs."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+
+class _Deferred:
+    """A module of this package imported when a task first uses it (importlib's own lock makes that safe
+    from threads, which LazyLoader on Python 3.11 is not)."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __getattr__(self, attribute: str) -> Any:
+        return getattr(importlib.import_module(self._name), attribute)
+
+
+def lazy(*names: str) -> list[Any]:
+    """Modules of this package imported on first use: `invoke --list` pays only for the task modules, a push
+    that changes nothing never imports packaging. (Importers import them under TYPE_CHECKING too, for the
+    type checker.)"""
+    return [_Deferred(f"{__package__}.{name}") for name in names]
