@@ -15,6 +15,7 @@ import re
 import tarfile
 import zlib
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -253,10 +254,11 @@ def _dependencies(
     return found, declared_in, lock if (chart_dir / lock).is_file() else None
 
 
-def check_files(chart: ChartSource) -> None:
+def check_files(chart: ChartSource, contents: bool = True) -> None:
     """What Helm's loader refuses, said before Helm reads anything (and when a chart is built, not at
     discovery: a push that builds nothing reads no chart file): symlinks leaving the chart or looping,
-    templates over its size limit; and templates and values must be UTF-8 (Kubernetes reads nothing else)."""
+    templates over its size limit; and templates and values must be UTF-8 (Kubernetes reads nothing else).
+    Without `contents` the text is not read here: check_text reads it in the package, which holds it anyway."""
     root = os.path.realpath(chart.path)
 
     def walk(folder: str, rel: str) -> None:
@@ -274,18 +276,31 @@ def check_files(chart: ChartSource) -> None:
                                         "copy the file into the chart instead")
                 if entry.is_dir(follow_symlinks=False):
                     walk(entry.path, f"{rel}{entry.name}/")
-                elif rel.startswith("templates/") or (not rel and os.path.splitext(entry.name)[1] in _TEXT):
-                    _check_text(entry, shown)
+                elif _text(f"{rel}{entry.name}"):
+                    if entry.stat().st_size > MAX_FILE_SIZE:  # checked before reading, as Helm's loader does
+                        raise ToolError(f'{shown}: chart file "{entry.name}" is larger than the maximum file size '
+                                        f"{MAX_FILE_SIZE} (Helm's limit); keep it out of the chart")
+                    if contents:
+                        with open(entry.path, "rb") as handle:
+                            _check_utf8(handle.read(), shown)
 
     walk(str(chart.path), "")
 
 
-def _check_text(entry: os.DirEntry[str], shown: str) -> None:
-    if entry.stat().st_size > MAX_FILE_SIZE:  # checked before reading, as Helm's loader does
-        raise ToolError(f'{shown}: chart file "{entry.name}" is larger than the maximum file size '
-                        f"{MAX_FILE_SIZE} (Helm's limit); keep it out of the chart")
-    with open(entry.path, "rb") as handle:
-        content = handle.read()
+def check_text(chart: ChartSource, files: Mapping[str, bytes]) -> None:
+    """check_files' text check on a package's files (NAME/PATH: content)."""
+    for name, content in files.items():
+        rel = name.partition("/")[2]
+        if _text(rel):
+            _check_utf8(content, f"{chart.where}/{rel}")
+
+
+def _text(rel: str) -> bool:
+    """Templates and the chart's top-level text files: what must be UTF-8."""
+    return rel.startswith("templates/") or ("/" not in rel and os.path.splitext(rel)[1] in _TEXT)
+
+
+def _check_utf8(content: bytes, shown: str) -> None:
     try:
         content.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -294,25 +309,31 @@ def _check_text(entry: os.DirEntry[str], shown: str) -> None:
 
 def normalize(data: bytes, mtime: int, where: str = "Helm's package") -> bytes:
     """Rewrite a chart archive so its bytes depend only on its content and `mtime` (read within Helm's limits)."""
+    return normalized(data, mtime, where)[0]
+
+
+def normalized(data: bytes, mtime: int, where: str = "Helm's package") -> tuple[bytes, dict[str, bytes]]:
+    """normalize(), and the archive's files by name (read once for both)."""
     fast = _normalize_ustar(data, mtime)
     if fast is not None:
         return fast
+    members = sorted(archives.read(data, where), key=lambda m: m[0].name)
     out = io.BytesIO()
     with (
         gzip.GzipFile(filename="", mode="wb", fileobj=out, mtime=0, compresslevel=COMPRESSION) as gz,
         tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as dst,
     ):
-        for member, content in sorted(archives.read(data, where), key=lambda m: m[0].name):
+        for member, content in members:
             if not member.isfile():
                 raise ToolError(f"{member.name}: unexpected {member.type!r} entry in Helm's archive")
             info = tarfile.TarInfo(member.name)
             info.size, info.mode, info.mtime = len(content), member.mode & 0o777, mtime
             dst.addfile(info, io.BytesIO(content))
-    return out.getvalue()
+    return out.getvalue(), {member.name: content for member, content in members}
 
 
-def _normalize_ustar(data: bytes, mtime: int) -> bytes | None:
-    """normalize() for the archives Helm writes (plain ustar files, short ASCII names, within its limits),
+def _normalize_ustar(data: bytes, mtime: int) -> tuple[bytes, dict[str, bytes]] | None:
+    """normalized() for the archives Helm writes (plain ustar files, short ASCII names, within its limits),
     byte for byte what tarfile's PAX writer and GzipFile give, at a fraction of their cost; None for
     anything else, which takes the general path (and its errors)."""
     inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
@@ -347,7 +368,8 @@ def _normalize_ustar(data: bytes, mtime: int) -> bytes | None:
     deflate = zlib.compressobj(COMPRESSION, zlib.DEFLATED, -zlib.MAX_WBITS, zlib.DEF_MEM_LEVEL, 0)
     body = deflate.compress(bytes(out)) + deflate.flush()
     trailer = (zlib.crc32(out) & 0xFFFFFFFF).to_bytes(4, "little") + (len(out) & 0xFFFFFFFF).to_bytes(4, "little")
-    return b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff" + body + trailer  # no name, mtime 0, level 6: xfl 0
+    gzipped = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff" + body + trailer  # no name, mtime 0, level 6: xfl 0
+    return gzipped, {name.decode(): content for name, _, content in files}
 
 
 def digest(data: bytes) -> str:

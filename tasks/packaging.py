@@ -100,10 +100,11 @@ def _local_targets(chart: ChartSource) -> list[Path]:
 
 def _each(
     tree: Tree, charts_dir: Path, work_dir: Path, env: Mapping[str, str], repositories: dependencies.Repositories,
-    failed: Callable[[Failure], None], act: Callable[[ChartSource, Path], None],
+    failed: Callable[[Failure], None], act: Callable[[ChartSource, Path], None], read_text: bool = True,
 ) -> list[Failure]:
     """Run `act` on each chart's prepared folder; a chart that fails (or uses a failed chart through file://)
-    becomes a Failure, reported through `failed` at once, and the others go on."""
+    becomes a Failure, reported through `failed` at once, and the others go on. Without `read_text`, `act`
+    checks the text of what it builds (charts.check_text)."""
     failures = list(tree.failures)
     for failure in failures:
         failed(failure)
@@ -116,7 +117,7 @@ def _each(
                 if blocked:
                     uses = blocked[0].relative_to(charts_dir.resolve()).as_posix()
                     raise ToolError(f"{chart.where}: not built: it uses {charts_dir.name}/{uses} (file://), which failed")
-                charts.check_files(chart)
+                charts.check_files(chart, contents=read_text)
                 act(chart, _prepared(chart, stage, repositories, seconds))
             except ToolError as exc:
                 failures.append(Failure(chart.rel, chart.name, stage.shown(str(exc))))
@@ -141,13 +142,17 @@ def build(
 
         def package(chart: ChartSource, folder: Path) -> None:
             raw = helm.package(folder, Path(tmp) / "raw")
-            data = charts.normalize(raw.read_bytes(), mtime)
+            data, files = charts.normalized(raw.read_bytes(), mtime)
+            charts.check_text(chart, files)
             metadata = helm.archive_metadata(data, raw.name)  # it must still load in Helm
-            (fresh / raw.name).write_bytes(data)
+            with open(raw, "r+b") as handle:  # Helm's file rewritten, then moved: cheaper than a second new file
+                handle.write(data)
+                handle.truncate()
+            raw.rename(fresh / raw.name)
             packages.append(Package(chart.name, chart.version, out_dir / raw.name, charts.digest(data), metadata))
             advance(chart)
 
-        failures = _each(tree, charts_dir, out_dir.parent, env, repositories, failed, package)
+        failures = _each(tree, charts_dir, out_dir.parent, env, repositories, failed, package, read_text=False)
         if out_dir.exists():
             shutil.rmtree(out_dir)
         fresh.rename(out_dir)

@@ -128,3 +128,17 @@ def test_a_dependency_from_a_chart_repository_is_fetched_over_http(project, tmp_
     finally:
         server.shutdown()
     assert "consumer/charts/hello-world/templates/deployment.yaml" in files
+
+
+def test_text_helm_would_package_must_be_utf8_and_what_helmignore_leaves_out_is_not_checked(project):
+    chart = project / "charts" / "hello-world"
+    (chart / "templates" / "latin1.yaml").write_bytes(b"# caf\xe9\n")
+    found = charts.discover(project / "charts")
+    built = packaging.build(found, project / "charts", project / "dist" / "packages", {})
+    assert [f.message for f in built.failures] == \
+        ["charts/hello-world/templates/latin1.yaml: not UTF-8 (byte 5); save it as UTF-8"]
+    assert sorted(p.name for p in (project / "dist" / "packages").iterdir()) == ["common-0.1.0.tgz",
+                                                                                  "hello-api-0.1.0.tgz"]
+    (chart / ".helmignore").write_text("templates/latin1.yaml\n")  # not in the package: nothing to refuse
+    data = build(project)["hello-world-0.1.0.tgz"]
+    assert "hello-world/templates/latin1.yaml" not in charts.archive_files(data)

@@ -210,12 +210,12 @@ def test_normalize_keeps_every_file_and_is_idempotent_whatever_the_order_and_mti
 def test_the_fast_normalize_gives_the_bytes_of_the_general_one(names, data):
     contents = {n: data.draw(st.binary(max_size=2000)) for n in names}
     raw = archive([(n, contents[n], data.draw(st.integers(0, 2**31))) for n in names])
-    fast = charts._normalize_ustar(raw, 315532800)
-    assert fast is not None
+    fast, files = charts._normalize_ustar(raw, 315532800) or (b"", {})
+    assert fast and files == contents
     fast_path = charts._normalize_ustar
     try:
         charts._normalize_ustar = lambda data, mtime: None  # type: ignore[assignment]
-        assert charts.normalize(raw, 315532800) == fast
+        assert charts.normalized(raw, 315532800) == (fast, files)
     finally:
         charts._normalize_ustar = fast_path
 
