@@ -125,15 +125,16 @@ def discover(charts_dir: Path, root: Path | None = None) -> Tree:
 
 def _chart_folders(charts_dir: Path, root: Path, warnings: list[str]) -> list[Path]:
     found: list[Path] = []
-    seen: set[Path] = set()
+    seen: set[str] = set()
 
-    def walk(folder: Path, top: Path) -> None:
-        real = folder.resolve()
+    def walk(folder: Path, real: str, top: Path) -> None:
+        """`real`: the folder's resolved path, carried down (resolving every folder again costs a stat per part)."""
         if real in seen:
             return
         seen.add(real)
         entries = sorted(os.scandir(folder), key=lambda e: e.name)
-        if (folder / "Chart.yaml").is_file():
+        is_chart = any(e.name == "Chart.yaml" and e.is_file() for e in entries)
+        if is_chart:
             found.append(folder)
         for entry in entries:
             try:
@@ -142,20 +143,22 @@ def _chart_folders(charts_dir: Path, root: Path, warnings: list[str]) -> list[Pa
             except OSError:  # a symlink loop: a file of some chart, which reading that chart reports
                 continue
             path = Path(entry.path)
-            if entry.name == "charts" and (folder / "Chart.yaml").is_file():
+            if entry.name == "charts" and is_chart:
                 continue  # subcharts vendored in a chart are part of it
+            target = os.path.join(real, entry.name)
             if entry.is_symlink():
                 try:
-                    target = path.resolve(strict=True)
+                    resolved = path.resolve(strict=True)
                 except (OSError, RuntimeError):
                     warnings.append(f"{_shown(path, top)}: symlink that does not resolve; skipped")
                     continue
-                if not target.is_relative_to(root):
-                    warnings.append(f"{_shown(path, top)}: symlink to {target}, outside the checkout; skipped")
+                if not resolved.is_relative_to(root):
+                    warnings.append(f"{_shown(path, top)}: symlink to {resolved}, outside the checkout; skipped")
                     continue
-            walk(path, top)
+                target = str(resolved)
+            walk(path, target, top)
 
-    walk(charts_dir, charts_dir)
+    walk(charts_dir, str(charts_dir.resolve()), charts_dir)
     return found
 
 

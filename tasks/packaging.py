@@ -76,11 +76,12 @@ def _prepared(chart: ChartSource, stage: _Stage, repositories: dependencies.Repo
 
 def _ordered(tree: Tree) -> list[ChartSource]:
     """Charts after the charts they use through file://, so a failure is known before its dependents run."""
-    by_path = {c.path.resolve(): c for c in tree.charts}
+    real = {c: c.path.resolve() for c in tree.charts}
+    by_path = {path: c for c, path in real.items()}
     done: dict[Path, ChartSource] = {}
 
     def visit(chart: ChartSource, seen: tuple[Path, ...]) -> None:
-        here = chart.path.resolve()
+        here = real[chart]
         if here in done or here in seen:
             return
         for target in _local_targets(chart):
