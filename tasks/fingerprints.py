@@ -31,7 +31,7 @@ if TYPE_CHECKING:  # charts is imported only when charts are read: not by a push
     from .charts import ChartSource
 
 ANNOTATION = "invoke-charts/fingerprints"  # index.yaml annotations: {"NAME-VERSION": fingerprint}
-TREE = "invoke-charts/tree"  # index.yaml annotations: {"key": tree_key, "charts": [[NAME, VERSION], ...]}
+TREE = "invoke-charts/tree"  # index.yaml annotations: {"key": tree_key, "charts": [[NAME, VERSION, fingerprint]]}
 PACKAGING = "2"  # bump when packaging changes what bytes the same inputs give
 
 
@@ -66,13 +66,15 @@ def tree_key(charts_dir: Path, epoch: int) -> str:
 def tree_record(tree: str, charts: list[ChartSource], fingerprints: Mapping[str, str], charts_dir: Path) -> str:
     """The TREE annotation for a publish of every chart in charts_dir; "" when the tree's id does not stand for all
     their inputs: a symlink (its target may live elsewhere) or a file:// dependency outside charts_dir."""
+    if not tree:
+        return ""
     top = os.path.realpath(charts_dir)
     for chart in charts:
         for dependency in chart.dependencies:
             target = os.path.realpath(os.path.join(chart.path, dependency.repository.removeprefix("file://")))
             if dependency.repository.startswith("file://") and not target.startswith(top + os.sep):
                 return ""
-    if not tree or "\n120000 " in "\n" + git(charts_dir, "ls-files", "--stage", "-z", "--", ".", strip=False).replace(
+    if "\n120000 " in "\n" + git(charts_dir, "ls-files", "--stage", "-z", "--", ".", strip=False).replace(
             "\0", "\n"):
         return ""
     published = sorted([c.name, c.version, fingerprints[key(c)]] for c in charts)
