@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from . import charts, packaging, registry, signing
+from . import archives, charts, packaging, registry, signing
 from . import index as idx
 from .errors import ToolError
 from .store import INDEX, Store, open_store
@@ -83,7 +83,7 @@ class Repository:
         package = store.read(key)
         if package is None:
             raise ToolError(f"{store.url}/{key}: in the index but missing from the repository; run invoke repo.publish")
-        if charts.digest(package[0]) != entry["digest"]:
+        if archives.digest(package[0]) != entry["digest"]:
             raise ToolError(f"{store.url}/{key}: digest differs from index.yaml's; the repository is damaged, "
                             "republish the chart (invoke repo.publish --force)")
         if self.keyring is not None:

@@ -7,13 +7,8 @@ Helm itself refuses is refused; what Helm's lint merely warns about is a warning
 
 from __future__ import annotations
 
-import gzip
-import hashlib
-import io
 import os
 import re
-import tarfile
-import zlib
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -25,8 +20,6 @@ import yaml
 from . import archives, safe_yaml
 from .errors import ToolError
 
-COMPRESSION = 6  # gzip level: Go's default, as Helm's own packages (9 costs 3x the CPU for 1-2% smaller)
-MAX_FILE_SIZE = 5 * 1024 * 1024  # Helm's MaxDecompressedFileSize: larger files are refused by its loader
 _NAME = re.compile(r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$")  # what Helm's lint and Kubernetes names expect
 # SemVer 2.0.0, the grammar from semver.org.
 SEMVER = re.compile(
@@ -280,9 +273,9 @@ def check_files(chart: ChartSource, contents: bool = True) -> None:
                 if entry.is_dir(follow_symlinks=False):
                     walk(entry.path, f"{rel}{entry.name}/")
                 elif _text(f"{rel}{entry.name}"):
-                    if entry.stat().st_size > MAX_FILE_SIZE:  # checked before reading, as Helm's loader does
+                    if entry.stat().st_size > archives.MAX_FILE:  # checked before reading, as Helm's loader does
                         raise ToolError(f'{shown}: chart file "{entry.name}" is larger than the maximum file size '
-                                        f"{MAX_FILE_SIZE} (Helm's limit); keep it out of the chart")
+                                        f"{archives.MAX_FILE} (Helm's limit); keep it out of the chart")
                     if contents:
                         with open(entry.path, "rb") as handle:
                             _check_utf8(handle.read(), shown)
@@ -308,77 +301,3 @@ def _check_utf8(content: bytes, shown: str) -> None:
         content.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ToolError(f"{shown}: not UTF-8 (byte {exc.start}); save it as UTF-8") from None
-
-
-def normalize(data: bytes, mtime: int, where: str = "Helm's package") -> bytes:
-    """Rewrite a chart archive so its bytes depend only on its content and `mtime` (read within Helm's limits)."""
-    return normalized(data, mtime, where)[0]
-
-
-def normalized(data: bytes, mtime: int, where: str = "Helm's package") -> tuple[bytes, dict[str, bytes]]:
-    """normalize(), and the archive's files by name (read once for both)."""
-    fast = _normalize_ustar(data, mtime)
-    if fast is not None:
-        return fast
-    members = sorted(archives.read(data, where), key=lambda m: m[0].name)
-    out = io.BytesIO()
-    with (
-        gzip.GzipFile(filename="", mode="wb", fileobj=out, mtime=0, compresslevel=COMPRESSION) as gz,
-        tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as dst,
-    ):
-        for member, content in members:
-            if not member.isfile():
-                raise ToolError(f"{member.name}: unexpected {member.type!r} entry in Helm's archive")
-            info = tarfile.TarInfo(member.name)
-            info.size, info.mode, info.mtime = len(content), member.mode & 0o777, mtime
-            dst.addfile(info, io.BytesIO(content))
-    return out.getvalue(), {member.name: content for member, content in members}
-
-
-def _normalize_ustar(data: bytes, mtime: int) -> tuple[bytes, dict[str, bytes]] | None:
-    """normalized() for the archives Helm writes (plain ustar files, short ASCII names, within its limits),
-    byte for byte what tarfile's PAX writer and GzipFile give, at a fraction of their cost; None for
-    anything else, which takes the general path (and its errors)."""
-    inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
-    try:
-        tar = inflate.decompress(data, archives.MAX_CHART)
-    except zlib.error:
-        return None
-    if inflate.unconsumed_tail or not inflate.eof:
-        return None
-    files: list[tuple[bytes, int, bytes]] = []
-    at = 0
-    while at + 512 <= len(tar) and tar[at:at + 512] != bytes(512):
-        header = tar[at:at + 512]
-        try:
-            size, mode = int(header[124:136].strip(b"\0 ") or b"0", 8), int(header[100:108].strip(b"\0 ") or b"0", 8)
-        except ValueError:
-            return None
-        name = header[0:100].rstrip(b"\0")
-        if header[257:262] == b"ustar" and header[345:500].strip(b"\0"):
-            name = header[345:500].rstrip(b"\0") + b"/" + name
-        if header[156:157] not in (b"0", b"\0") or size > archives.MAX_FILE or len(name) > 100 or not name.isascii():
-            return None
-        files.append((name, mode & 0o777, tar[at + 512:at + 512 + size]))
-        at += 512 + -(-size // 512) * 512
-    out = bytearray()
-    for name, mode, content in sorted(files):
-        fields = b"%07o\0%07o\0%07o\0%011o\0%011o\0" % (mode, 0, 0, len(content), mtime)
-        blank = name.ljust(100, b"\0") + fields + b" " * 8 + b"0" + bytes(100) + b"ustar\x0000" + bytes(247)
-        out += blank[:148] + b"%06o\0 " % sum(blank) + blank[156:] + content + bytes(-len(content) % 512)
-    out += bytes(1024)
-    out += bytes(-len(out) % tarfile.RECORDSIZE)
-    deflate = zlib.compressobj(COMPRESSION, zlib.DEFLATED, -zlib.MAX_WBITS, zlib.DEF_MEM_LEVEL, 0)
-    body = deflate.compress(bytes(out)) + deflate.flush()
-    trailer = (zlib.crc32(out) & 0xFFFFFFFF).to_bytes(4, "little") + (len(out) & 0xFFFFFFFF).to_bytes(4, "little")
-    gzipped = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff" + body + trailer  # no name, mtime 0, level 6: xfl 0
-    return gzipped, {name.decode(): content for name, _, content in files}
-
-
-def digest(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def archive_files(data: bytes, where: str = "chart archive") -> dict[str, bytes]:
-    """Every file in a chart archive by name: what two archives must share to hold the same chart."""
-    return {member.name: content for member, content in archives.read(data, where) if member.isfile()}

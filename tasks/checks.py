@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import charts, helm, registry, signing
+from . import archives, helm, registry, signing
 from . import index as idx
 from .errors import ToolError
 from .serve import serving
@@ -61,7 +61,7 @@ def verify(store: Store, public_url: str | None = None, keyring: Path | None = N
         package = store.read(key)
         if package is None:
             return Finding("missing", key, f"{what}: in index.yaml, not in the repository")
-        actual = charts.digest(package[0])
+        actual = archives.digest(package[0])
         if actual != entry["digest"]:
             return Finding("digest", key, f"{what}: sha256 {actual[:12]} != index digest {idx.shown(entry['digest'])[:12]}")
         if keyring is not None:

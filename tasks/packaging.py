@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from . import charts, dependencies, helm, settings
+from . import archives, charts, dependencies, helm, settings
 from .charts import ChartSource, Failure, Package, Tree
 from .errors import ToolError
 
@@ -143,14 +143,14 @@ def build(
 
         def package(chart: ChartSource, folder: Path) -> None:
             raw = helm.package(folder, Path(tmp) / "raw")
-            data, files = charts.normalized(raw.read_bytes(), mtime)
+            data, files = archives.normalized(raw.read_bytes(), mtime)
             charts.check_text(chart, files)
             metadata = helm.archive_metadata(data, raw.name)  # it must still load in Helm
             with open(raw, "r+b") as handle:  # Helm's file rewritten, then moved: cheaper than a second new file
                 handle.write(data)
                 handle.truncate()
             raw.rename(fresh / raw.name)
-            packages.append(Package(chart.name, chart.version, out_dir / raw.name, charts.digest(data), metadata))
+            packages.append(Package(chart.name, chart.version, out_dir / raw.name, archives.digest(data), metadata))
             advance(chart)
 
         failures = _each(tree, charts_dir, out_dir.parent, env, repositories, failed, package, read_text=False)
@@ -180,7 +180,7 @@ def built(out_dir: Path) -> list[Package]:
     for path in sorted(out_dir.glob("*.tgz")) if out_dir.is_dir() else []:
         data = path.read_bytes()
         meta = helm.archive_metadata(data, path.name)
-        packages.append(Package(str(meta["name"]), str(meta["version"]), path, charts.digest(data), meta))
+        packages.append(Package(str(meta["name"]), str(meta["version"]), path, archives.digest(data), meta))
     if not packages:
         raise ToolError(f"{out_dir}: no packages; run `invoke repo.package` first")
     return packages
@@ -189,7 +189,7 @@ def built(out_dir: Path) -> list[Package]:
 def comparable(data: bytes, where: str) -> dict[str, bytes]:
     """An archive's files with each lock's `generated` time blanked: two archives of the same chart built
     at different times (ours, Helm's own `helm package`) hold the same files apart from that stamp."""
-    files = charts.archive_files(data, where)
+    files = archives.archive_files(data, where)
     for name, content in files.items():
         if name.endswith(("/Chart.lock", "/requirements.lock")):
             files[name] = b"\n".join(line for line in content.split(b"\n") if not line.startswith(b"generated:"))

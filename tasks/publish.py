@@ -22,10 +22,10 @@ from .errors import ConflictError, ToolError
 from .store import INDEX, PAGE, Store
 
 if TYPE_CHECKING:
-    from . import charts, packaging, page
+    from . import archives, charts, packaging, page
     from .charts import Package
 else:  # what builds and compares packages: not imported by a push that changes nothing
-    charts, packaging, page = lazy("charts", "packaging", "page")
+    archives, packaging, page = lazy("archives", "packaging", "page")
 
 NEW, UNCHANGED, CONFLICT, REPLACE = "new", "unchanged", "conflict", "replace"
 ATTEMPTS = 12  # conditional index writes before giving up
@@ -107,7 +107,7 @@ def _classify(store: Store, index: idx.Index, package: Package, force: bool) -> 
     if published == package.digest:
         return Step(package, UNCHANGED, published=published)
     found = store.read(package.filename)
-    if found and charts.digest(found[0]) == package.digest:
+    if found and archives.digest(found[0]) == package.digest:
         return Step(package, REPLACE, "index entry out of date with the stored package: repaired", published)
     return compared(package, found[0] if found else None, f"{store.url}/{package.filename}", force, published)
 

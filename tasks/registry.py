@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from . import charts, helm, publish, ui
+from . import archives, helm, publish, ui
 from .charts import Package
 from .errors import ToolError
 from .publish import NEW, REPLACE, UNCHANGED, Step
@@ -109,10 +109,10 @@ def plan(registry: Registry, packages: list[Package], force: bool) -> list[Step]
             continue
         held = fetch(registry, package.name, package.version)
         where = f"{registry.reference(package.name)}:{tag(package.version)}"
-        if charts.digest(held) == package.digest:
+        if archives.digest(held) == package.digest:
             steps.append(Step(package, UNCHANGED, published=package.digest))
         else:
-            steps.append(publish.compared(package, held, where, force, charts.digest(held)))
+            steps.append(publish.compared(package, held, where, force, archives.digest(held)))
     return steps
 
 

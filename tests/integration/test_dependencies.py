@@ -10,7 +10,7 @@ import helm_python
 import pytest
 import yaml
 
-from tasks import charts, dependencies, packaging, publish, ui
+from tasks import archives, charts, dependencies, packaging, publish, ui
 from tasks.store import LocalStore
 from tests.conftest import copy_project
 from tests.support.http import basic_auth_server
@@ -47,7 +47,7 @@ def build(root: Path, env: dict[str, str], configured: dict | None = None) -> pa
 
 def files_of(result: packaging.Result, name: str) -> dict[str, bytes]:
     [package] = [p for p in result.packages if p.name == name]
-    return charts.archive_files(package.path.read_bytes())
+    return archives.archive_files(package.path.read_bytes())
 
 
 def helm_home(tmp_path: Path, url: str, **credentials: str) -> dict[str, str]:

@@ -8,7 +8,7 @@ from pathlib import Path
 import helm_python
 import pytest
 
-from tasks import charts, packaging
+from tasks import archives, charts, packaging
 from tasks.errors import ToolError
 from tests.conftest import copy_project
 
@@ -38,7 +38,7 @@ def test_two_checkouts_with_different_mtimes_give_byte_identical_packages(tmp_pa
 
 def test_package_with_a_file_dependency_contains_the_subchart_and_loads_in_helm(project):
     data = build(project)["hello-api-0.1.0.tgz"]
-    files = charts.archive_files(data)
+    files = archives.archive_files(data)
     assert "hello-api/charts/common/templates/_labels.tpl" in files
     lock = files["hello-api/Chart.lock"].decode()  # kept, as Helm keeps it, but stamped with the package epoch
     assert 'generated: "1980-01-01T00:00:00Z"' in lock
@@ -94,7 +94,7 @@ def test_a_committed_chart_lock_is_honoured_and_kept_in_the_package(project):
     (chart / "charts" / "common-0.1.0.tgz").unlink()
     lock = (chart / "Chart.lock").read_text()
     first = build(project)["hello-api-0.1.0.tgz"]
-    assert charts.archive_files(first)["hello-api/Chart.lock"].decode() == lock
+    assert archives.archive_files(first)["hello-api/Chart.lock"].decode() == lock
     assert build(project)["hello-api-0.1.0.tgz"] == first
     (chart / "Chart.yaml").write_text((chart / "Chart.yaml").read_text().replace("version: 0.1.0\n    repository",
                                                                                    "version: 0.2.0\n    repository"))
@@ -124,7 +124,7 @@ def test_a_dependency_from_a_chart_repository_is_fetched_over_http(project, tmp_
         (consumer / "Chart.yaml").write_text(
             "apiVersion: v2\nname: consumer\nversion: 1.0.0\ndependencies:\n"
             f"  - name: hello-world\n    version: ~0.1\n    repository: http://127.0.0.1:{server.server_port}\n")
-        files = charts.archive_files(build(project)["consumer-1.0.0.tgz"])
+        files = archives.archive_files(build(project)["consumer-1.0.0.tgz"])
     finally:
         server.shutdown()
     assert "consumer/charts/hello-world/templates/deployment.yaml" in files
@@ -141,4 +141,4 @@ def test_text_helm_would_package_must_be_utf8_and_what_helmignore_leaves_out_is_
                                                                                   "hello-api-0.1.0.tgz"]
     (chart / ".helmignore").write_text("templates/latin1.yaml\n")  # not in the package: nothing to refuse
     data = build(project)["hello-world-0.1.0.tgz"]
-    assert "hello-world/templates/latin1.yaml" not in charts.archive_files(data)
+    assert "hello-world/templates/latin1.yaml" not in archives.archive_files(data)

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from tasks import charts, packaging, publish
+from tasks import archives, charts, packaging, publish
 from tasks import index as idx
 from tasks.errors import ConflictError, ToolError
 from tasks.store import INDEX, LocalStore, S3Store
@@ -49,7 +49,7 @@ def test_first_publish_uploads_every_package_and_an_index_that_names_them(store,
     index = index_of(store)
     for package in packages:
         entry = index.get(package.name, package.version)
-        assert entry["digest"] == package.digest == charts.digest(store.read(package.filename)[0])
+        assert entry["digest"] == package.digest == archives.digest(store.read(package.filename)[0])
         assert entry["urls"] == [package.filename]
 
 
@@ -96,7 +96,7 @@ def test_force_replaces_the_package_and_keeps_created(store, tmp_path):
     done = run(store, packages, force=True)
     assert [s.action for s in done.steps] == [publish.REPLACE]
     entry = index_of(store).get("alpha", "1.0.0")
-    assert entry["digest"] == packages[0].digest == charts.digest(store.read("alpha-1.0.0.tgz")[0])
+    assert entry["digest"] == packages[0].digest == archives.digest(store.read("alpha-1.0.0.tgz")[0])
     assert entry["created"] == "2020-01-01T00:00:00.000000Z"
 
 
@@ -120,13 +120,13 @@ def test_an_archive_with_the_same_files_made_by_another_tool_is_unchanged_not_a_
     helm_made = Path(helm_python.package(tmp_path / "charts" / "alpha", destination=tmp_path / "helm"))
     assert store.create(helm_made.name, helm_made.read_bytes())
     index = idx.Index()
-    index.add(idx.entry({"name": "alpha", "version": "1.0.0"}, charts.digest(helm_made.read_bytes()), helm_made.name, "T"))
+    index.add(idx.entry({"name": "alpha", "version": "1.0.0"}, archives.digest(helm_made.read_bytes()), helm_made.name, "T"))
     store.replace(INDEX, idx.dump(index), None)
     packages = build(tmp_path)
-    assert packages[0].digest != charts.digest(helm_made.read_bytes())  # Helm's own archive carries mtimes
+    assert packages[0].digest != archives.digest(helm_made.read_bytes())  # Helm's own archive carries mtimes
     done = run(store, packages)
     assert [(s.action, s.detail) for s in done.steps] == [(publish.UNCHANGED, "same files as the published archive")]
-    assert index_of(store).get("alpha", "1.0.0")["digest"] == charts.digest(helm_made.read_bytes())
+    assert index_of(store).get("alpha", "1.0.0")["digest"] == archives.digest(helm_made.read_bytes())
 
 
 def test_a_package_left_by_a_killed_publisher_is_adopted_by_the_next_run(store, tmp_path):

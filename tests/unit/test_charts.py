@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tasks import charts
+from tasks import archives, charts
 from tasks import settings as tool_settings
 from tasks.errors import ToolError
 
@@ -139,7 +139,7 @@ def test_symlink_pointing_outside_the_chart_or_looping_is_refused_before_buildin
 def test_templates_must_be_utf8_and_within_helms_file_size(tmp_path):
     folder = write_chart(tmp_path, "charts/a", "apiVersion: v2\nname: a\nversion: 1.0.0\n")
     (folder / "templates").mkdir()
-    (folder / "templates" / "big.yaml").write_bytes(b"x" * (charts.MAX_FILE_SIZE + 1))
+    (folder / "templates" / "big.yaml").write_bytes(b"x" * (archives.MAX_FILE + 1))
     [chart] = charts.discover(tmp_path / "charts").charts
     with pytest.raises(ToolError, match='charts/a/templates/big.yaml: chart file "big.yaml" is larger than'):
         charts.check_files(chart)
@@ -174,12 +174,12 @@ def test_normalize_gives_identical_bytes_whatever_the_mtimes_order_and_owner():
     one = archive([("c/Chart.yaml", b"name: c", 1), ("c/values.yaml", b"a: 1", 2)])
     two = archive([("c/values.yaml", b"a: 1", 99999), ("c/Chart.yaml", b"name: c", 5)])
     assert one != two
-    assert charts.normalize(one, 315532800) == charts.normalize(two, 315532800)
-    with tarfile.open(fileobj=io.BytesIO(charts.normalize(one, 315532800))) as tar:
+    assert archives.normalize(one, 315532800) == archives.normalize(two, 315532800)
+    with tarfile.open(fileobj=io.BytesIO(archives.normalize(one, 315532800))) as tar:
         members = tar.getmembers()
     assert [m.name for m in members] == ["c/Chart.yaml", "c/values.yaml"]
     assert {(m.mtime, m.uid, m.gid, m.uname) for m in members} == {(315532800, 0, 0, "")}
-    assert charts.archive_files(charts.normalize(one, 1)) == {"c/Chart.yaml": b"name: c", "c/values.yaml": b"a: 1"}
+    assert archives.archive_files(archives.normalize(one, 1)) == {"c/Chart.yaml": b"name: c", "c/values.yaml": b"a: 1"}
 
 
 def test_the_package_epoch_is_source_date_epoch_else_a_fixed_date_never_a_commit_time(tmp_path):
@@ -199,10 +199,10 @@ def test_normalize_keeps_every_file_and_is_idempotent_whatever_the_order_and_mti
     mtimes = [data.draw(st.integers(0, 2**31)) for _ in names]
     shuffled = data.draw(st.permutations(names))
     raw = archive([(n, contents[n], m) for n, m in zip(shuffled, mtimes)])
-    once = charts.normalize(raw, 315532800)
-    assert charts.archive_files(once) == contents
-    assert charts.normalize(once, 315532800) == once
-    assert charts.normalize(archive([(n, contents[n], 7) for n in sorted(names)]), 315532800) == once
+    once = archives.normalize(raw, 315532800)
+    assert archives.archive_files(once) == contents
+    assert archives.normalize(once, 315532800) == once
+    assert archives.normalize(archive([(n, contents[n], 7) for n in sorted(names)]), 315532800) == once
 
 
 @settings(max_examples=40, deadline=None)
@@ -210,19 +210,19 @@ def test_normalize_keeps_every_file_and_is_idempotent_whatever_the_order_and_mti
 def test_the_fast_normalize_gives_the_bytes_of_the_general_one(names, data):
     contents = {n: data.draw(st.binary(max_size=2000)) for n in names}
     raw = archive([(n, contents[n], data.draw(st.integers(0, 2**31))) for n in names])
-    fast, files = charts._normalize_ustar(raw, 315532800) or (b"", {})
+    fast, files = archives._normalize_ustar(raw, 315532800) or (b"", {})
     assert fast and files == contents
-    fast_path = charts._normalize_ustar
+    fast_path = archives._normalize_ustar
     try:
-        charts._normalize_ustar = lambda data, mtime: None  # type: ignore[assignment]
-        assert charts.normalized(raw, 315532800) == (fast, files)
+        archives._normalize_ustar = lambda data, mtime: None  # type: ignore[assignment]
+        assert archives.normalized(raw, 315532800) == (fast, files)
     finally:
-        charts._normalize_ustar = fast_path
+        archives._normalize_ustar = fast_path
 
 
 def test_the_fast_normalize_leaves_what_it_does_not_know_to_the_general_one():
     long_name = "c/" + "x" * 120 + ".yaml"
     raw = archive([(long_name, b"a: 1", 1)])
-    assert charts._normalize_ustar(raw, 1) is None  # a pax header: the general path
-    assert charts.archive_files(charts.normalize(raw, 1)) == {long_name: b"a: 1"}
-    assert charts._normalize_ustar(b"not gzip", 1) is None
+    assert archives._normalize_ustar(raw, 1) is None  # a pax header: the general path
+    assert archives.archive_files(archives.normalize(raw, 1)) == {long_name: b"a: 1"}
+    assert archives._normalize_ustar(b"not gzip", 1) is None
