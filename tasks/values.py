@@ -58,16 +58,26 @@ def merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
     return base
 
 
-def read_values(path: Path, where: str) -> dict[str, Any]:
-    """A values file as Helm reads one (-f): a YAML mapping, its aliases within Helm's limit."""
+def _read(path: Path, where: str, *, missing: str, folder: str, limit: int | None = None) -> bytes:
+    """A file's bytes (at most limit + 1 of them, so a caller can tell it is over); a file that cannot be read
+    is one line naming `where` and the path, with `missing` or `folder` saying what to do."""
     try:
-        loaded = safe_yaml.load(path.read_text(encoding="utf-8"), yaml.SafeLoader)
+        with path.open("rb") as stream:
+            return stream.read(-1 if limit is None else limit + 1)
     except FileNotFoundError:
-        raise ToolError(f"{where}: {path} not found; create it or remove it from the list") from None
+        raise ToolError(f"{where}: {path} not found{missing}") from None
     except IsADirectoryError:
-        raise ToolError(f"{where}: {path} is a folder, not a values file; name a YAML file") from None
+        raise ToolError(f"{where}: {path} is a folder{folder}") from None
     except OSError as exc:
         raise ToolError(f"{where}: {path} cannot be read ({exc.strerror}); check it") from None
+
+
+def read_values(path: Path, where: str) -> dict[str, Any]:
+    """A values file as Helm reads one (-f): a YAML mapping, its aliases within Helm's limit."""
+    data = _read(path, where, missing="; create it or remove it from the list",
+                 folder=", not a values file; name a YAML file")
+    try:
+        loaded = safe_yaml.load(data.decode("utf-8"), yaml.SafeLoader)
     except UnicodeDecodeError:
         raise ToolError(f"{where}: {path} is not UTF-8 text") from None
     except safe_yaml.AliasError as exc:
@@ -173,15 +183,7 @@ def _set_file(text: str) -> dict[str, Any]:
     if not key or not name:
         raise ToolError(f"--set-file {text!r}: expected KEY=FILE (e.g. config.script=start.sh)")
     path = Path(name).expanduser()
-    try:
-        with path.open("rb") as stream:
-            data = stream.read(archives.MAX_FILE + 1)
-    except FileNotFoundError:
-        raise ToolError(f"--set-file {text!r}: {path} not found") from None
-    except IsADirectoryError:
-        raise ToolError(f"--set-file {text!r}: {path} is a folder; name a file") from None
-    except OSError as exc:
-        raise ToolError(f"--set-file {text!r}: {path} cannot be read ({exc.strerror})") from None
+    data = _read(path, f"--set-file {text!r}", missing="", folder="; name a file", limit=archives.MAX_FILE)
     if len(data) > archives.MAX_FILE:
         raise ToolError(f"--set-file {text!r}: {path} is over 5 MiB, Helm's limit for a file; a release is stored in "
                         "one Secret of at most 1 MiB anyway: mount big files from a ConfigMap or volume of their own")
