@@ -17,7 +17,6 @@ without reading a chart, that there is nothing to do.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import json
 import os
@@ -60,7 +59,7 @@ def tree_key(charts_dir: Path, epoch: int) -> str:
     tree = git(charts_dir, "rev-parse", "--verify", "-q", "HEAD:./")
     status = git(charts_dir, "status", "--porcelain", "-z", "--untracked-files=all", "--ignored=matching", "--",
                  ".", strip=False, failed="failed") if tree else "not committed"
-    return "" if status else hashlib.sha256(f"{PACKAGING}\0{_helm_version()}\0{epoch}\0{tree}".encode()).hexdigest()
+    return "" if status else f"{tree} {PACKAGING} helm-{_helm_version()} epoch-{epoch}"
 
 
 def tree_record(tree: str, charts: list[ChartSource], fingerprints: Mapping[str, str], charts_dir: Path) -> str:
@@ -103,6 +102,8 @@ def key(chart: ChartSource) -> str:
 
 def of(charts: list[ChartSource], root: Path, epoch: int) -> dict[str, str]:
     """Each chart's fingerprint, by key(chart)."""
+    import hashlib  # here, as in _blob_id: its OpenSSL start-up is not paid by a push that changes nothing
+
     folders = {c.path: os.path.realpath(c.path) for c in charts}
     blobs = _committed_blobs(root, sorted(set(folders.values())))
     base = f"{PACKAGING}\0{_helm_version()}\0{epoch}"
@@ -144,6 +145,8 @@ def _files(folder: str, blobs: Mapping[str, str], digest: Any) -> None:
 
 def _blob_id(handle: Any) -> str:
     """git's blob id of an open file (sha1 of "blob SIZE\0" and the content), streamed."""
+    import hashlib
+
     sha1 = hashlib.sha1(b"blob %d\0" % os.fstat(handle.fileno()).st_size, usedforsecurity=False)
     return hashlib.file_digest(handle, lambda: sha1).hexdigest()
 

@@ -27,6 +27,7 @@ import yaml
 
 from . import safe_yaml
 from .errors import ToolError
+from .store import INDEX, Store
 
 _KEEP = {"tag:yaml.org,2002:bool", "tag:yaml.org,2002:null"}
 _USERINFO = re.compile(r"//[^/@]*@")  # credentials in a URL: never shown
@@ -201,6 +202,12 @@ def shown(value: Any) -> str:
     """Untrusted text for a one-line message: control characters escaped, at most 100 characters."""
     text = str(value)
     return text if text.isprintable() and len(text) <= 100 else repr(text[:100])
+
+
+def read(store: Store) -> tuple[Index, str | None]:
+    """The repository's index and its ETag (None: no index yet)."""
+    found = store.read(INDEX)
+    return load(found[0] if found else None, f"{store.url}/{INDEX}"), found[1] if found else None
 
 
 def load(data: bytes | None, where: str) -> Index:

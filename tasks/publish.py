@@ -61,11 +61,6 @@ class Plan:
         return [s for s in self.steps if s.action == CONFLICT]
 
 
-def read_index(store: Store) -> tuple[idx.Index, str | None]:
-    found = store.read(INDEX)
-    return idx.load(found[0] if found else None, f"{store.url}/{INDEX}"), found[1] if found else None
-
-
 def not_rebuilt(tree: charts.Tree, index: idx.Index, fresh: dict[str, str], force: bool) -> list[charts.ChartSource]:
     """Charts published from exactly these inputs (their fingerprints match the index's): nothing to build."""
     known = {} if force else fp.recorded(index.extra.get("annotations") or {})
@@ -78,7 +73,7 @@ def make_plan(
 ) -> Plan:
     """Classify every package against the index (`current`, else read now) and merge the new ones into it;
     the packages' fingerprints (and the `tree` record) are kept in the index's annotations."""
-    index, etag = current or read_index(store)
+    index, etag = current or idx.read(store)
     steps = []
     for package in packages:
         step = _classify(store, index, package, force)

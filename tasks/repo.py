@@ -178,7 +178,7 @@ def publish(c, url=None, public_url=None, chart=None, force=False, dry_run=False
     if store is not None and not store.writable:
         raise stores.read_only(store)
     epoch = settings.package_epoch(os.environ)
-    current = pub.read_index(store) if store else None
+    current = idx.read(store) if store else None
     whole = fingerprints.tree_key(s.charts_dir, epoch) if store and not chart else ""
     same = fingerprints.published_tree(current[0].extra.get("annotations") or {}, whole) \
         if current and not force and not s.mirrors else None
@@ -231,6 +231,8 @@ def _published(url: str, fmt: str, dry_run: bool, steps: list[dict[str, Any]] | 
     prints, as the full path prints it."""
     if steps is None:
         ui.say(f"published to {url}: 0 new, {len(skipped)} unchanged ({len(skipped)} not rebuilt: inputs unchanged)")
+    if fmt == "table":
+        return  # people had the lines and tables as the publish went
     rows = [{"chart": name, "version": version, "action": pub.UNCHANGED, "detail": "not rebuilt: inputs unchanged",
              "digest": ""} for name, version in skipped]
     ui.render({"url": url, "dry_run": dry_run, "failures": [{"chart": f.name, "folder": f.rel, "error": f.message}
@@ -294,7 +296,7 @@ def list_(c, url=None, chart=None, output=None, json=False):
     s = _settings(c, url=url)
     if s.url.startswith("oci://"):
         return _list_registry(s.url, chart, fmt)
-    index, _ = pub.read_index(stores.open_store(s.url))
+    index, _ = idx.read(stores.open_store(s.url))
     if chart is not None and chart not in index.entries:
         raise ToolError(f"--chart {chart!r}: not in {s.url}; it has {', '.join(sorted(index.entries)) or 'no charts'}")
     shown = [(chart, e, len(index.entries[chart])) for e in index.entries[chart]] if chart else \

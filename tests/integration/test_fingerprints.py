@@ -8,7 +8,8 @@ from pathlib import Path
 import helm_python
 import pytest
 
-from tasks import charts, fingerprints, publish
+from tasks import charts, fingerprints
+from tasks import index as idx
 from tasks.store import LocalStore
 from tests.conftest import copy_project, invoke
 from tests.support.faults import fault_proxy
@@ -58,7 +59,7 @@ def test_fingerprints_round_trip_through_the_index_and_helm_still_reads_it(tmp_p
     assert fingerprints.recorded({fingerprints.ANNOTATION: "not json"}) == {}
     project = copy_project(tmp_path / "project")
     invoke(project, "repo.publish", "--url", store.url)
-    index, _ = publish.read_index(store)
+    index, _ = idx.read(store)
     assert set(fingerprints.recorded(index.extra["annotations"])) == {"common-0.1.0", "hello-api-0.1.0", "hello-world-0.1.0"}
     (tmp_path / "empty").mkdir()
     served = helm_python.repo_index_generate(tmp_path / "empty", merge=store.path / "index.yaml")  # Helm's own loader
@@ -127,12 +128,17 @@ def test_a_tree_with_a_symlink_or_a_dependency_outside_it_is_never_recorded(chec
 def test_a_clean_checkout_of_the_published_tree_reads_no_chart(checkout, tmp_path):
     store = LocalStore(tmp_path / "repo")
     invoke(checkout, "repo.publish", "--url", store.url)
-    record = json.loads(publish.read_index(store)[0].extra["annotations"][fingerprints.TREE])
+    record = json.loads(idx.read(store)[0].extra["annotations"][fingerprints.TREE])
     assert [c[:2] for c in record["charts"]] == [["common", "0.1.0"], ["hello-api", "0.1.0"], ["hello-world", "0.1.0"]]
     clone = clone_of(checkout, tmp_path / "clone")
     chart_yaml = "charts/hello-world/Chart.yaml"
     subprocess.run(["git", "update-index", "--assume-unchanged", chart_yaml], cwd=clone, check=True)
     (clone / chart_yaml).write_text("not: [yaml")  # git is told not to look: only reading the chart would see it
+    quiet = invoke(clone, "repo.publish", "--url", store.url, env={"PYTHONVERBOSE": "1"})  # -v: every module loaded
+    imported = {line.split("'")[1] for line in quiet.stderr.splitlines() if line.startswith("import '")}
+    assert "tasks.index" in imported  # what building, comparing or hashing packages needs is not even imported:
+    assert not imported & {"tasks.publish", "tasks.charts", "tasks.packaging", "tasks.archives", "hashlib", "semver",
+                            "tarfile", "helm_python", "boto3"}
     result = invoke(clone, "repo.publish", "--url", store.url, "--output", "json")
     assert "0 new, 3 unchanged (3 not rebuilt: inputs unchanged)" in result.stderr
     assert [(r["chart"], r["action"]) for r in json.loads(result.stdout)["steps"]] == \

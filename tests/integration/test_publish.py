@@ -31,7 +31,7 @@ def run(store, packages, *, force=False, public_url=None, created=None):
 
 
 def index_of(store) -> idx.Index:
-    return publish.read_index(store)[0]
+    return idx.read(store)[0]
 
 
 @pytest.fixture(params=["s3", "local"])
@@ -193,7 +193,7 @@ def test_a_publisher_that_keeps_losing_the_race_gives_up_clearly_and_leaves_the_
     real_replace = store.replace
 
     def always_changed(key, data, etag):
-        real_replace(key, idx.dump(index_of(store)), publish.read_index(store)[1])  # someone else wrote first
+        real_replace(key, idx.dump(index_of(store)), idx.read(store)[1])  # someone else wrote first
         raise publish.ConflictError("changed")
 
     monkeypatch.setattr(store, "replace", always_changed)
