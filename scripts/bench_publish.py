@@ -8,8 +8,11 @@
    of SMALL and LARGE charts, against Helm packaging the same charts in one process. Goal: <= 1.5x.
 
 Runs are interleaved; each ratio is printed with its min and median, the last line is the summary.
+With --instructions (needs valgrind), goal 1 is also counted in machine instructions (cachegrind, children
+included): the same on every run and every machine load, where CPU time on a shared machine drifts by up
+to 1.7x within an hour. (Not for goal 2: under valgrind, Go's idle threads spin and count.)
 
-    .venv/bin/python scripts/bench_publish.py [--runs 5] [--charts 100,300] [--slope 100,400]
+    .venv/bin/python scripts/bench_publish.py [--runs 5] [--charts 100,300] [--slope 100,400] [--instructions]
 """
 
 from __future__ import annotations
@@ -43,6 +46,17 @@ def cpu(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> float:
     return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
+def instructions(args: list[str], cwd: Path) -> int:
+    """Machine instructions one process and its children execute (valgrind's cachegrind, no cache simulation)."""
+    with tempfile.TemporaryDirectory() as out:
+        base = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+        subprocess.run(["valgrind", "--tool=cachegrind", "--cache-sim=no", "--trace-children=yes",
+                        f"--cachegrind-out-file={out}/cg.%p", *args], cwd=cwd, check=True, capture_output=True,
+                       env={**base, "CI": "true"})
+        return sum(int(line.split()[1]) for f in Path(out).iterdir() for line in f.read_text().splitlines()
+                   if line.startswith("summary:"))
+
+
 def project(where: Path, charts: int) -> Path:
     """A checkout with `charts` charts: copies of hello-world, each with a name of its own."""
     where.mkdir(parents=True)
@@ -70,6 +84,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--charts", default="100,300", help="tree sizes for the no-op publish")
     parser.add_argument("--slope", default="100,400", help="the two tree sizes for the packaging slope")
+    parser.add_argument("--instructions", action="store_true", help="goal 1 in instructions too (valgrind)")
     args = parser.parse_args()
     lines = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -99,7 +114,16 @@ def main() -> int:
             lines.append(summary(f"no-op publish of {size} charts from a clean clone vs an empty invoke task",
                                  ratios, 1.3))
             lines.append(summary("  the same, again in that clone (Python's bytecode of the tasks cached)", again, 1.3))
-            print("\n".join(lines[-2:]), flush=True)
+            if args.instructions:
+                clone = work / f"clone-{size}-counted"
+                subprocess.run(["git", "clone", "-q", "--depth", "1", f"file://{first}", str(clone)], check=True)
+                base_count = instructions(invoke("noop"), empty)
+                counts = [instructions(invoke("repo.publish", "--url", f"file://{repo}"), clone) for _ in range(2)]
+                lines.append(f"  in instructions: {counts[0] / base_count:.2f}x from the clean clone, "
+                             f"{counts[1] / base_count:.2f}x again ({counts[0] / 1e6:.0f}M, {counts[1] / 1e6:.0f}M; "
+                             f"empty task {base_count / 1e6:.0f}M)")
+                shutil.rmtree(clone)
+            print("\n".join(lines[-3 if args.instructions else -2:]), flush=True)
         small, large = (int(n) for n in args.slope.split(","))
         trees = {n: project(work / f"slope-{n}", n) for n in (small, large)}
         ratios = []
