@@ -129,7 +129,10 @@ def main() -> int:
         ratios = []
         seen: dict[tuple[str, int], list[float]] = {(who, n): [] for who in ("ours", "helm") for n in (small, large)}
         for _ in range(args.runs):
-            packaged = {n: cpu(invoke("repo.package"), trees[n]) for n in (small, large)}
+            packaged = {}
+            for n in (small, large):  # each side starts from an empty output folder, as CI's fresh clone does
+                shutil.rmtree(trees[n] / "dist", ignore_errors=True)
+                packaged[n] = cpu(invoke("repo.package"), trees[n])
             helm = {}
             for n in (small, large):
                 out = work / f"helm-out-{n}"
