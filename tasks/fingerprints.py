@@ -59,7 +59,7 @@ def tree_key(charts_dir: Path, epoch: int) -> str:
     tree = git(charts_dir, "rev-parse", "--verify", "-q", "HEAD:./")
     status = git(charts_dir, "status", "--porcelain", "-z", "--untracked-files=all", "--ignored=matching", "--",
                  ".", strip=False, failed="failed") if tree else "not committed"
-    return "" if status else f"{tree} {PACKAGING} helm-{_helm_version()} epoch-{epoch}"
+    return "" if status else f"{tree} packaging-{PACKAGING} helm-{_helm_version()} epoch-{epoch}"
 
 
 def tree_record(tree: str, charts: list[ChartSource], fingerprints: Mapping[str, str], charts_dir: Path) -> str:
