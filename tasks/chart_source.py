@@ -60,8 +60,7 @@ class Repository:
 
     @functools.cached_property
     def index(self) -> idx.Index:
-        found = self.store.read(INDEX)
-        return idx.load(found[0] if found else None, self.listed)
+        return idx.read(self.store)[0]
 
     def fetch(self, chart: str, constraint: str | None, where: str) -> tuple[str, bytes]:
         """(version, archive), verified against the index's digest.
