@@ -17,6 +17,7 @@ without reading a chart, that there is nothing to do.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import json
 import os
@@ -169,6 +170,7 @@ def _committed_blobs(root: Path, folders: list[str]) -> dict[str, str]:
     return blobs
 
 
+@functools.cache  # a full publish asks twice (tree_key, of): one listing of site-packages
 def _helm_version() -> str:
     """The installed helm-python-sdk's version, from its dist-info folder's name: importing helm_python
     would load the Go runtime, and importlib.metadata costs more than the whole no-op publish should."""
