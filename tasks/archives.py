@@ -1,5 +1,5 @@
 """Chart archives (.tgz): read as Helm's chart loader reads them (streamed, within its size limits), and
-rewritten so their bytes depend on their content alone (normalize: invariant 5).
+rewritten so their bytes depend on their content alone (normalized: invariant 5).
 
 A published package is untrusted input (invariant 9): a gzip bomb must not be decompressed whole. Helm
 refuses a member over 5 MiB and more than 100 MiB of files in total, checking each tar header before
@@ -71,13 +71,9 @@ class _Capped:
         return chunk
 
 
-def normalize(data: bytes, mtime: int, where: str = "Helm's package") -> bytes:
-    """Rewrite a chart archive so its bytes depend only on its content and `mtime` (read within Helm's limits)."""
-    return normalized(data, mtime, where)[0]
-
-
 def normalized(data: bytes, mtime: int, where: str = "Helm's package") -> tuple[bytes, dict[str, bytes]]:
-    """normalize(), and the archive's files by name (read once for both)."""
+    """A chart archive rewritten so its bytes depend only on its content and `mtime` (read within Helm's
+    limits), and its files by name (read once for both)."""
     fast = _normalize_ustar(data, mtime)
     if fast is not None:
         return fast
