@@ -9,7 +9,9 @@ import functools
 import hashlib
 import http.server
 import shutil
+import subprocess
 import threading
+from pathlib import Path
 
 import helm_python
 import pytest
@@ -17,7 +19,7 @@ import pytest
 from tasks import charts
 from tests.conftest import ROOT, copy_project, invoke
 
-CORPUS = ROOT.parent / "shared" / "corpus" / "real-charts" / "prometheus-community"
+CORPUS = Path("shared", "corpus", "real-charts", "prometheus-community")  # beside the checkout
 OFFLINE = {"HTTPS_PROXY": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9", "NO_PROXY": "127.0.0.1"}
 NEED_THE_NETWORK = {  # chart -> the repository it cannot reach
     "kube-prometheus-stack": "https://prometheus-community.github.io/helm-charts",
@@ -26,10 +28,22 @@ NEED_THE_NETWORK = {  # chart -> the repository it cannot reach
 }
 
 
+def corpus() -> Path:
+    """The corpus beside this checkout or, for a clone of a local checkout (CI runs on a fresh clone in a
+    scratch folder), beside the checkout it was cloned from."""
+    origin = subprocess.run(["git", "-C", str(ROOT), "config", "--get", "remote.origin.url"], capture_output=True,
+                            text=True, check=False).stdout.strip()
+    bases = [ROOT.parent] + ([Path(origin).resolve().parent] if origin and Path(origin).is_dir() else [])
+    found = next((base / CORPUS for base in bases if (base / CORPUS).is_dir()), None)
+    if found is None:
+        pytest.fail(f"{CORPUS} not found beside {' or '.join(map(str, bases))}; clone the project next to it")
+    return found
+
+
 @pytest.fixture(scope="module")
 def corpus_project(tmp_path_factory):
     project = copy_project(tmp_path_factory.mktemp("real") / "project")
-    for chart in sorted(p for p in CORPUS.iterdir() if (p / "Chart.yaml").is_file()):
+    for chart in sorted(p for p in corpus().iterdir() if (p / "Chart.yaml").is_file()):
         shutil.copytree(chart, project / "charts" / chart.name, symlinks=True)
     return project
 
