@@ -34,9 +34,19 @@ def _helm(command: str) -> Iterator[Any]:
         raise ToolError(f"helm {command}: {detail}") from exc
 
 
-def package(chart_dir: Path, destination: Path) -> Path:
-    with _helm(f"package {chart_dir}") as helm:
-        return Path(helm.package(chart_dir, destination=destination))
+def package(chart_dir: Path, destination: Path) -> tuple[Path, dict[str, Any]]:
+    """`helm package`, and the metadata the index entry takes from it: Helm's Package action is its loader, a
+    check that every declared dependency is in charts/, and its Save; run here step by step so the chart
+    Helm loaded gives the metadata, and the package is not loaded a second time."""
+    with _helm(f"package {chart_dir}") as helm, helm.Chart.load(chart_dir) as chart:
+        metadata: dict[str, Any] = chart.metadata
+        if metadata.get("dependencies"):  # Helm's action.CheckDependencies, its words
+            loaded = {sub.get("name") for sub in chart.dependencies}
+            missing = [d.get("name") for d in metadata["dependencies"] if d.get("name") not in loaded]
+            if missing:
+                raise ToolError(f"helm package {chart_dir}: found in Chart.yaml, but missing in charts/ directory: "
+                                f"{', '.join(map(str, missing))}")
+        return Path(chart.save(destination)), metadata
 
 
 def build_dependencies(chart_dir: Path, *, locked: bool, plain_http: bool = False) -> None:

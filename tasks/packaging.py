@@ -142,10 +142,9 @@ def build(
         fresh.mkdir()
 
         def package(chart: ChartSource, folder: Path) -> None:
-            raw = helm.package(folder, Path(tmp) / "raw")
+            raw, metadata = helm.package(folder, Path(tmp) / "raw")
             data, files = archives.normalized(raw.read_bytes(), mtime)
             charts.check_text(chart, files)
-            metadata = helm.archive_metadata(data, raw.name)  # it must still load in Helm
             with open(raw, "r+b") as handle:  # Helm's file rewritten, then moved: cheaper than a second new file
                 handle.write(data)
                 handle.truncate()

@@ -8,7 +8,7 @@ from pathlib import Path
 import helm_python
 import pytest
 
-from tasks import archives, charts, packaging
+from tasks import archives, charts, helm, packaging
 from tasks.errors import ToolError
 from tests.conftest import copy_project
 
@@ -142,3 +142,23 @@ def test_text_helm_would_package_must_be_utf8_and_what_helmignore_leaves_out_is_
     (chart / ".helmignore").write_text("templates/latin1.yaml\n")  # not in the package: nothing to refuse
     data = build(project)["hello-world-0.1.0.tgz"]
     assert "hello-world/templates/latin1.yaml" not in archives.archive_files(data)
+
+
+def test_packaging_is_helms_package_action_with_the_metadata_of_the_chart_it_loaded(project, tmp_path):
+    """tasks.helm.package runs Helm's Package action step by step: the same archive, the metadata a reload of
+    it gives, and Helm's own refusal of a declared dependency that is not in charts/."""
+    chart = project / "charts" / "hello-world"
+    ours, metadata = helm.package(chart, tmp_path / "ours")
+    theirs = Path(helm_python.package(chart, destination=tmp_path / "theirs"))
+    assert archives.archive_files(ours.read_bytes()) == archives.archive_files(theirs.read_bytes())
+    with helm_python.Chart.load(theirs) as reloaded:
+        assert metadata == reloaded.metadata
+    text = (chart / "Chart.yaml").read_text()
+    (chart / "Chart.yaml").write_text(text + "dependencies:\n  - name: absent\n    version: 1.0.0\n"
+                                      "    repository: https://charts.example.com\n")
+    with pytest.raises(helm_python.HelmError) as helms:
+        helm_python.package(chart, destination=tmp_path / "theirs")
+    with pytest.raises(ToolError) as refused:
+        helm.package(chart, tmp_path / "ours")
+    assert "found in Chart.yaml, but missing in charts/ directory: absent" in str(helms.value)
+    assert str(refused.value).endswith("found in Chart.yaml, but missing in charts/ directory: absent")
