@@ -1,10 +1,10 @@
-"""The chart repository: lint, package, index, sync, publish (= package + index + sync), serve."""
+"""The chart repository: lint, package, index, sync, publish (= package + index + sync), serve, list, verify,
+doctor. The tasks declare their flags; repo_commands does the work, except a publish's first question (is
+this very tree what the repository holds?), answered here so a push that changes nothing compiles no more."""
 
 from __future__ import annotations
 
 import os
-from contextlib import ExitStack
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from invoke import Collection, Context
@@ -12,17 +12,14 @@ from invoke import Collection, Context
 from . import settings, ui
 from .cli import ROOT, task
 from .deferred import lazy
-from .errors import Reported, ToolError
 
 if TYPE_CHECKING:
-    from . import charts, checks, dependencies, fingerprints, packaging, registry, signing
+    from . import fingerprints
     from . import index as idx
-    from . import publish as pub
+    from . import repo_commands as commands
     from . import store as stores
 else:  # imported when a task first needs them: `invoke --list` stays light
-    charts, checks, dependencies, fingerprints, packaging, registry, signing, stores, idx, pub = lazy(
-        "charts", "checks", "dependencies", "fingerprints", "packaging", "registry", "signing", "store", "index",
-        "publish")
+    commands, fingerprints, idx, stores = lazy("repo_commands", "fingerprints", "index", "store")
 
 URL_HELP = "repository: a folder, file://PATH or s3://BUCKET[/PREFIX] (default: repo.url in invoke.yaml, dist/repo)"
 PUBLIC_HELP = "base URL written into index.yaml urls (default: repo.public_url; unset: relative urls)"
@@ -38,48 +35,13 @@ def _settings(c: Context, **args: Any) -> settings.RepoSettings:
     return settings.resolve_repo(ROOT, c.config.get("repo", {}), **args)
 
 
-def _tree(s: settings.RepoSettings, chosen: list[str] | None) -> charts.Tree:
-    tree = charts.select(charts.discover(s.charts_dir, s.root), chosen)
-    for warning in tree.warnings + [w for chart in tree.charts for w in charts.lint_warnings(chart)]:
-        ui.warn(warning)
-    return tree
-
-
-def _repositories(s: settings.RepoSettings) -> dependencies.Repositories:
-    return dependencies.Repositories(s.dependency_repositories, os.environ)
-
-
-def _failed(failure: charts.Failure) -> None:
-    ui.error(failure.message)
-
-
-def _finish(verb: str, done: int, failures: list[charts.Failure]) -> None:
-    """The summary of a run over the tree; non-zero when any chart failed (each already said why)."""
-    if failures:
-        summary = f"{verb} {done}, failed {len(failures)}: {', '.join(f.name for f in failures)}"
-        ui.say(summary)
-        raise Reported(summary)
-
-
 @task(help={"chart": CHART_HELP}, iterable=["chart"])
 def lint(c, chart=None):
     """Lint every chart with Helm; errors fail.
 
     A chart with errors, or one that cannot be prepared, fails alone: the others are still linted.
     """
-    s = _settings(c)
-    tree = _tree(s, chart)
-    findings, failures = packaging.lint(tree, s.charts_dir, s.build_dir, os.environ, _repositories(s), _failed)
-    levels = {1: "info", 2: "warning", 3: "error"}
-    shown = [(ch.name, levels.get(m["severity"], "?"), m["path"], m["error"]) for ch, m in findings if m["severity"] > 1]
-    if shown:
-        ui.table("lint", ["chart", "level", "file", "message"], shown)
-    for name in sorted({ch.name for ch, m in findings if m["severity"] >= 3}):
-        failures.append(charts.Failure(name, name, f"{name}: Helm's lint found errors (the table above)"))
-        _failed(failures[-1])
-    ok = len(tree.charts) + len(tree.failures) - len(failures)
-    _finish("lint: ok", ok, failures)
-    ui.say(f"lint: {ok} chart(s) ok")
+    commands.lint(_settings(c), chart)
 
 
 @task(help={"chart": CHART_HELP}, iterable=["chart"])
@@ -89,18 +51,7 @@ def package(c, chart=None):
     A broken chart blocks only itself: each failure is one line, the others are packaged.
     Output: dist/packages/NAME-VERSION.tgz, byte-identical for the same content on any checkout.
     """
-    s = _settings(c)
-    result = _package(s, chart)
-    _finish("packaged", len(result.packages), result.failures)
-    return result.packages
-
-
-def _package(s: settings.RepoSettings, chosen: list[str] | None) -> packaging.Result:
-    tree = _tree(s, chosen)
-    result = packaging.build(tree, s.charts_dir, s.packages_dir, os.environ, _repositories(s), _advance(tree), _failed)
-    if result.packages:
-        ui.table("packages", ["chart", "version", "sha256"], [(p.name, p.version, p.digest[:16]) for p in result.packages])
-    return result
+    return commands.package(_settings(c), chart)
 
 
 @task(help={"url": URL_HELP, "public_url": PUBLIC_HELP, "force": FORCE_HELP, "output": OUTPUT_HELP, "json": JSON_HELP})
@@ -110,13 +61,8 @@ def index(c, url=None, public_url=None, force=False, output=None, json=False):
     Reads index.yaml from the repository, keeps every other entry and its `created`, and writes the
     merged index and the plan to dist/ for repo.sync. Nothing is written to the repository.
     """
-    s = _settings(c, url=url, public_url=public_url)
-    plan = pub.make_plan(
-        stores.open_store(s.url), packaging.built(s.packages_dir), public_url=s.public_url, force=force, created=idx.timestamp()
-    )
-    pub.save(plan, s.build_dir)
-    _show(plan, ui.output_format(output, json))
-    return plan
+    fmt = ui.output_format(output, json)
+    return commands.index(_settings(c, url=url, public_url=public_url), fmt, force)
 
 
 @task(help={"url": URL_HELP, "public_url": PUBLIC_HELP, "force": FORCE_HELP, "dry_run": DRY_HELP})
@@ -126,37 +72,7 @@ def sync(c, url=None, public_url=None, force=False, dry_run=False):
     Packages are created only if absent; index.yaml is written only if unchanged since it was read
     (If-Match), else re-read, re-merged and retried with backoff.
     """
-    s = _settings(c, url=url, public_url=public_url)
-    store, packages, created = stores.open_store(s.url), packaging.built(s.packages_dir), idx.timestamp()
-    if not store.writable:
-        raise stores.read_only(store)
-    plan = pub.load(s.build_dir, packages, url=s.url, public_url=s.public_url, force=force)
-    if plan is None:  # no `repo.index` before this: plan now, and show it
-        plan = pub.make_plan(store, packages, public_url=s.public_url, force=force, created=created)
-        _show(plan, "table")
-    return _apply(store, plan, packages, created, dry_run=dry_run)
-
-
-def _apply(store: stores.Store, plan: pub.Plan, packages: list[charts.Package], created: str, *, dry_run: bool,
-           not_rebuilt: int = 0) -> pub.Plan:
-    if dry_run:
-        pub.refuse_conflicts(plan)
-        ui.say(f"dry run: nothing written to {store.url}")
-        return plan
-    advance = ui.progress(plan.writes, "upload", lambda step: step.package.filename) if ui.interactive() \
-        else (lambda step: None)
-    done = pub.apply(store, plan, packages, created=created, advance=advance)
-    actions = [step.action for step in done.steps]
-    for step in done.steps:
-        if step.action == pub.REPLACE:
-            ui.warn(f"REPLACED {step.package.name} {step.package.version}: {step.detail}, now sha256:{step.package.digest[:12]}")
-    for warning in done.warnings:
-        ui.warn(warning)
-    unchanged = actions.count(pub.UNCHANGED) + not_rebuilt
-    replaced = f", {actions.count(pub.REPLACE)} replaced" if pub.REPLACE in actions else ""
-    ui.say(f"published to {store.url}: {actions.count(pub.NEW)} new{replaced}, {unchanged} unchanged"
-           + (f" ({not_rebuilt} not rebuilt: inputs unchanged)" if not_rebuilt else ""))
-    return done
+    return commands.sync(_settings(c, url=url, public_url=public_url), force, dry_run)
 
 
 @task(help={"url": URL_HELP, "public_url": PUBLIC_HELP, "chart": CHART_HELP, "force": FORCE_HELP, "dry_run": DRY_HELP,
@@ -183,100 +99,11 @@ def publish(c, url=None, public_url=None, chart=None, force=False, dry_run=False
     same = fingerprints.published_tree(current[0].extra.get("annotations") or {}, whole) \
         if current and not force and not s.mirrors else None
     if current and same is not None and all(current[0].get(name, version) for name, version in same):
-        return _published(s.url, fmt, dry_run, None, [], same, [])  # this very tree was published: no chart read
-    tree = _tree(s, chart)
-    with ExitStack() as stack:
-        registries = [stack.enter_context(registry.session(u, os.environ))
-                      for u in ([] if store else [s.url]) + list(s.mirrors)]
-        fresh = fingerprints.of(tree.charts, s.root, epoch)
-        skipped = [ch for ch in pub.not_rebuilt(tree, current[0], fresh, force) if all(
-            registry.tag(ch.version) in registry.versions(r, ch.name) for r in registries)] if current else []
-        todo = charts.Tree([ch for ch in tree.charts if ch not in skipped], tree.failures, tree.warnings)
-        result = packaging.build(todo, s.charts_dir, s.packages_dir, os.environ, _repositories(s), _advance(todo),
-                                 _failed)
-        if result.failures and s.atomic:
-            raise ToolError(f"{len(result.failures)} chart(s) failed ({', '.join(f.name for f in result.failures)}) "
-                            f"and repo.atomic is on: nothing published to {s.url}")
-        created = idx.timestamp()
-        record = fingerprints.tree_record(whole, tree.charts, fresh, s.charts_dir) \
-            if whole and not tree.failures and not result.failures else ""
-        new_record = bool(record) and current is not None and \
-            (current[0].extra.get("annotations") or {}).get(fingerprints.TREE) != record
-        plan = pub.make_plan(store, result.packages, public_url=s.public_url, force=force, created=created,
-                             fingerprints=fresh, current=current, tree=record) \
-            if store and (result.packages or new_record) else None
-        pushes = [(r, registry.plan(r, result.packages, force)) for r in registries]
-        pub.refuse(([(plan.url, plan.steps)] if plan else []) + [(r.url, steps) for r, steps in pushes])
-        if s.sign and not dry_run:
-            _sign(([plan.steps] if plan else []) + [steps for _, steps in pushes], stack)
-        if fmt == "table" and plan and plan.steps:
-            _show(plan, fmt, verbose=verbose, not_rebuilt=len(skipped))
-        if plan:
-            plan = _apply(store, plan, result.packages, created, dry_run=dry_run, not_rebuilt=len(skipped))
-        elif store:
-            ui.say(f"published to {s.url}: 0 new, {len(skipped)} unchanged ({len(skipped)} not rebuilt: inputs "
-                   "unchanged)")
-        for r, steps in pushes:
-            _push(r, steps, fmt, verbose=verbose, dry_run=dry_run, held=[*([s.url] if store else [])],
-                  not_rebuilt=len(skipped))
-    steps = _plan_document(plan)["steps"] if plan else _steps_document(pushes[0][1]) if pushes and not store else []
-    _published(s.url, fmt, dry_run, steps, result.failures, [(ch.name, ch.version) for ch in skipped],
-               [(r.url, st) for r, st in pushes if r.url != s.url])
-    _finish("published", len(result.packages) + len(skipped), result.failures)
-
-
-def _published(url: str, fmt: str, dry_run: bool, steps: list[dict[str, Any]] | None, failures: list[charts.Failure],
-               skipped: list[tuple[str, str]], mirrors: list[tuple[str, list[pub.Step]]]) -> None:
-    """The publish's document (--output json|yaml); with no steps (None), the line a publish that changes nothing
-    prints, as the full path prints it."""
-    if steps is None:
-        ui.say(f"published to {url}: 0 new, {len(skipped)} unchanged ({len(skipped)} not rebuilt: inputs unchanged)")
-    if fmt == "table":
-        return  # people had the lines and tables as the publish went
-    rows = [{"chart": name, "version": version, "action": pub.UNCHANGED, "detail": "not rebuilt: inputs unchanged",
-             "digest": ""} for name, version in skipped]
-    ui.render({"url": url, "dry_run": dry_run, "failures": [{"chart": f.name, "folder": f.rel, "error": f.message}
-                                                            for f in failures],
-               "steps": sorted((steps or []) + rows, key=lambda r: (r["chart"], r["version"])),
-               "mirrors": {u: _steps_document(st) for u, st in mirrors}}, fmt, lambda: None)
-
-
-def _sign(targets: list[list[pub.Step]], stack: ExitStack) -> None:
-    """Each package some target is about to receive gets its .prov beside it (signed once)."""
-    sign = stack.enter_context(signing.signer(os.environ))
-    written = {st.package.path for steps in targets for st in steps if st.action in (pub.NEW, pub.REPLACE)}
-    for path in sorted(written):
-        sign(path)
-
-
-def _push(target: registry.Registry, steps: list[pub.Step], fmt: str, *, verbose: bool, dry_run: bool,
-          held: list[str], not_rebuilt: int) -> None:
-    """One registry's share of a publish: its plan, then the pushes; a failure says what the others hold."""
-    if fmt == "table" and any(verbose or st.action != pub.UNCHANGED for st in steps):
-        ui.table(f"plan for {target.url}", ["chart", "version", "action", "detail"],
-                 [(st.package.name, st.package.version, st.action, st.detail) for st in steps
-                  if verbose or st.action != pub.UNCHANGED])
-    if dry_run:
-        ui.say(f"dry run: nothing pushed to {target.url}")
-        return
-    try:
-        pushed = registry.push(target, steps)
-    except ToolError as exc:
-        others = "; ".join(f"{url} holds every version of this publish" for url in held)
-        raise ToolError(f"{exc}; {others}" if others else str(exc)) from None
-    for st in pushed:
-        if st.action == pub.REPLACE:
-            ui.warn(f"REPLACED {st.package.name} {st.package.version} in {target.url}: {st.detail}")
-    actions = [st.action for st in steps]
-    replaced = f", {actions.count(pub.REPLACE)} replaced" if pub.REPLACE in actions else ""
-    ui.say(f"pushed to {target.url}: {actions.count(pub.NEW)} new{replaced}, "
-           f"{actions.count(pub.UNCHANGED) + not_rebuilt} unchanged")
-    held.append(target.url)
-
-
-def _steps_document(steps: list[pub.Step]) -> list[dict[str, Any]]:
-    return [{"chart": st.package.name, "version": st.package.version, "action": st.action, "detail": st.detail,
-             "digest": st.package.digest} for st in steps]
+        ui.say(f"published to {s.url}: 0 new, {len(same)} unchanged ({len(same)} not rebuilt: inputs unchanged)")
+        if fmt != "table":
+            commands.published(s.url, fmt, dry_run, [], [], same, [])
+        return  # this very tree was published: no chart read
+    commands.publish(s, fmt, store, current, whole, epoch, chart=chart, force=force, dry_run=dry_run, verbose=verbose)
 
 
 @task(help={"port": "port on 127.0.0.1 (default 8879, Helm 2's `helm serve` port)", "url": URL_HELP})
@@ -292,32 +119,7 @@ def serve(c, port=None, url=None):
             "output": OUTPUT_HELP, "json": JSON_HELP}, name="list")
 def list_(c, url=None, chart=None, output=None, json=False):
     """List the repository's charts and versions."""
-    fmt = ui.output_format(output, json)
-    s = _settings(c, url=url)
-    if s.url.startswith("oci://"):
-        return _list_registry(s.url, chart, fmt)
-    index, _ = idx.read(stores.open_store(s.url))
-    if chart is not None and chart not in index.entries:
-        raise ToolError(f"--chart {chart!r}: not in {s.url}; it has {', '.join(sorted(index.entries)) or 'no charts'}")
-    shown = [(chart, e, len(index.entries[chart])) for e in index.entries[chart]] if chart else \
-        [(name, *index.entries.newest(name)) for name in sorted(index.entries)]
-    rows = [{"chart": name, "version": e.get("version"), "app_version": e.get("appVersion", ""),
-             "created": e.get("created", ""), "versions": count, "digest": e.get("digest", "")}
-            for name, e, count in shown if e]
-    ui.render(rows, fmt, lambda: ui.table(
-        f"{s.url}", ["chart", "version", "app version", "published", "versions"],
-        [(r["chart"], r["version"], r["app_version"], r["created"], r["versions"]) for r in rows]))
-
-
-def _list_registry(url: str, chart: str | None, fmt: str) -> None:
-    """An OCI registry has no index: the versions of one chart, from its tags."""
-    if chart is None:
-        raise ToolError(f"{url}: an OCI registry has no index to list every chart from; pass --chart NAME")
-    with registry.session(url, os.environ) as target:
-        rows = [{"chart": chart, "version": v} for v in registry.versions(target, chart)]
-    if not rows:
-        raise ToolError(f"--chart {chart!r}: not in {url}")
-    ui.render(rows, fmt, lambda: ui.table(f"{url}/{chart}", ["chart", "version"], [(r["chart"], r["version"]) for r in rows]))
+    commands.list_(_settings(c, url=url), ui.output_format(output, json), chart)
 
 
 @task(help={"url": URL_HELP, "output": OUTPUT_HELP, "json": JSON_HELP,
@@ -327,71 +129,13 @@ def verify(c, url=None, output=None, json=False, keyring=None):
 
     With --keyring, every package's signature (its .prov) too, by Helm's own verify.
     """
-    fmt = ui.output_format(output, json)
-    s = _settings(c, url=url)
-    if s.url.startswith("oci://"):
-        return _verify_registry(s, fmt, keyring)
-    findings = checks.verify(stores.open_store(s.url), s.public_url, Path(keyring).expanduser() if keyring else None)
-    ui.render({"url": s.url, "ok": not findings, "findings": [vars(f) for f in findings]}, fmt, lambda: ui.table(
-        f"findings in {s.url}", ["kind", "key", "detail"], [(f.kind, f.key, f.detail) for f in findings]))
-    if findings:
-        where = "the table above" if fmt == "table" else f"the {fmt} document"
-        raise ToolError(f"{s.url}: {len(findings)} finding(s); {where} says what to do for each")
-    ui.say(f"{s.url}: index.yaml loads in Helm, every package present with its digest, no strays")
-
-
-def _verify_registry(s: settings.RepoSettings, fmt: str, keyring: str | None) -> None:
-    if keyring:
-        raise ToolError(f"{s.url}: --keyring checks folder and S3 repositories; Helm's SDK here cannot fetch a "
-                        "registry's provenance layer yet")
-    names = sorted({chart.name for chart in charts.discover(s.charts_dir, s.root).charts})
-    with registry.session(s.url, os.environ) as target:
-        findings, checked = checks.verify_registry(target, names)
-    ui.render({"url": s.url, "ok": not findings, "checked": checked, "findings": [vars(f) for f in findings]}, fmt,
-              lambda: ui.table(f"findings in {s.url}", ["kind", "key", "detail"],
-                               [(f.kind, f.key, f.detail) for f in findings]))
-    if findings:
-        where = "the table above" if fmt == "table" else f"the {fmt} document"
-        raise ToolError(f"{s.url}: {len(findings)} finding(s); {where} says what to do for each")
-    ui.say(f"{s.url}: {checked} version(s) of the {len(names)} chart(s) in {s.charts_dir.name}/ pull with their "
-           "digests and load in Helm")
+    commands.verify(_settings(c, url=url), ui.output_format(output, json), keyring)
 
 
 @task(help={"url": URL_HELP, "output": OUTPUT_HELP, "json": JSON_HELP})
 def doctor(c, url=None, output=None, json=False):
     """Check an S3 repository's security settings."""
-    fmt = ui.output_format(output, json)
-    s = _settings(c, url=url)
-    store = stores.open_store(s.url)
-    if not isinstance(store, stores.S3Store):
-        raise ToolError(f"repo.url {s.url}: repo.doctor checks an S3 repository; pass --url s3://BUCKET")
-    results = checks.doctor(store.settings())
-    failed = [r.name for r in results if r.status == checks.FAIL]
-    ui.render({"url": s.url, "ok": not failed, "checks": [vars(r) for r in results]}, fmt, lambda: ui.table(
-        f"doctor for {s.url}", ["check", "status", "detail", "fix"], [(r.name, r.status, r.detail, r.fix) for r in results]))
-    if failed:
-        where = "the table above" if fmt == "table" else f"the {fmt} document"
-        raise ToolError(f"{s.url}: {', '.join(failed)} failed; apply the fixes in {where}")
-
-
-def _show(plan: pub.Plan, fmt: str, *, verbose: bool = True, not_rebuilt: int = 0) -> None:
-    shown = [s for s in plan.steps if verbose or s.action != pub.UNCHANGED]
-    hidden = len(plan.steps) - len(shown) + not_rebuilt
-    title = f"plan for {plan.url}" + (f" ({hidden} unchanged not shown; --verbose shows them)" if hidden else "")
-    ui.render(_plan_document(plan), fmt, lambda: ui.table(
-        title, ["chart", "version", "action", "detail"],
-        [(s.package.name, s.package.version, s.action, s.detail) for s in shown]))
-
-
-def _plan_document(plan: pub.Plan) -> dict[str, Any]:
-    return {"url": plan.url, "steps": _steps_document(plan.steps)}
-
-
-def _advance(tree: charts.Tree) -> Any:
-    """A progress bar on a terminal; in CI nothing per chart (the summary says what happened)."""
-    if not ui.interactive():
-        return lambda chart: None
-    return ui.progress(tree.charts, "package", lambda ch: f"{ch.name} {ch.version}")
+    commands.doctor(_settings(c, url=url), ui.output_format(output, json))
 
 
 ns = Collection("repo", lint, package, index, sync, publish, serve, list_, verify, doctor)

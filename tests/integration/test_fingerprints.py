@@ -137,8 +137,8 @@ def test_a_clean_checkout_of_the_published_tree_reads_no_chart(checkout, tmp_pat
     quiet = invoke(clone, "repo.publish", "--url", store.url, env={"PYTHONVERBOSE": "1"})  # -v: every module loaded
     imported = {line.split("'")[1] for line in quiet.stderr.splitlines() if line.startswith("import '")}
     assert "tasks.index" in imported  # what building, comparing or hashing packages needs is not even imported:
-    assert not imported & {"tasks.publish", "tasks.charts", "tasks.packaging", "tasks.archives", "hashlib", "semver",
-                            "tarfile", "helm_python", "boto3"}
+    assert not imported & {"tasks.repo_commands", "tasks.release_commands", "tasks.publish", "tasks.charts",
+                            "tasks.packaging", "tasks.archives", "hashlib", "semver", "tarfile", "helm_python", "boto3"}
     result = invoke(clone, "repo.publish", "--url", store.url, "--output", "json")
     assert "0 new, 3 unchanged (3 not rebuilt: inputs unchanged)" in result.stderr
     assert [(r["chart"], r["action"]) for r in json.loads(result.stdout)["steps"]] == \

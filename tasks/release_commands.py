@@ -1,0 +1,272 @@
+"""What each release task does, behind the flags tasks/release.py declares: settings resolved, every release
+planned before any is deployed, Helm called through deploy, the outcome shown as a table or a document."""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from invoke import Context, Exit
+
+from . import settings, ui
+from .cli import ROOT
+from .deferred import lazy
+from .errors import Reported, ToolError
+
+if TYPE_CHECKING:
+    from . import chart_source, cluster, rollout
+    from . import deploy as dep
+    from . import values as vals
+else:  # imported when a task first needs them: `invoke --list` stays light
+    chart_source, cluster, dep, rollout, vals = lazy("chart_source", "cluster", "deploy", "rollout", "values")
+
+
+def _releases(c: Context, env: str | None, release: str | None) -> tuple[settings.Environment, list[settings.Release]]:
+    """The release named, else every release of the environment."""
+    config = c.config.get("release", {})
+    if release is not None:
+        environment, rel = settings.resolve_release(ROOT, config, env_name=env, release_name=release)
+        return environment, [rel]
+    return settings.resolve_environment(ROOT, config, env_name=env)
+
+
+def _plans(c: Context, environment: settings.Environment, releases: list[settings.Release], url: str | None,
+           version: str | None, overrides: vals.Overrides) -> list[dep.Plan]:
+    """Every release planned (chart fetched, values layered, size checked) before any of them is deployed."""
+    if version is not None and len(releases) > 1:
+        raise ToolError(f"--version needs --release: {environment.name} has {', '.join(r.name for r in releases)}")
+    repo = settings.resolve_repo(ROOT, c.config.get("repo", {}), url=url)
+    repository = chart_source.open_source(repo.url, repo.public_url, environment.verify_keyring)
+    return [dep.prepare(ROOT, environment, rel, repository=repository, version=version, overrides=overrides,
+                        env=os.environ, work_dir=repo.build_dir) for rel in releases]
+
+
+def _overrides(values: list[str] | None, set_json: list[str] | None, set_: list[str] | None,
+               set_string: list[str] | None, set_file: list[str] | None, set_secret: list[str] | None) -> vals.Overrides:
+    return vals.Overrides(*(tuple(flag or ()) for flag in (values, set_json, set_, set_string, set_file, set_secret)))
+
+
+def _target(c: Context, env: str | None, release: str | None) -> tuple[settings.Environment, str, cluster.Access]:
+    """The environment, the release's name and how to reach it, for tasks on one release that need no chart."""
+    environment, rel = settings.resolve_release(ROOT, c.config.get("release", {}), env_name=env, release_name=release)
+    vals.register_secrets(rel, os.environ)  # the release's notes and errors may hold them
+    return environment, rel.name, cluster.cluster_access(environment, os.environ).within(rel.namespace_in(environment))
+
+
+def _each(plans: list[dep.Plan], releases: list[settings.Release], action: Callable[[dep.Plan], Any], *,
+          parallel: int, ordered: bool) -> tuple[list[rollout.Outcome], bool]:
+    """`action` over the plans with rollout.run: in needs order when `ordered` (stopping at a failure)."""
+    by_name = {plan.release: plan for plan in plans}
+    needs = {rel.name: rel.needs if ordered else () for rel in releases}
+    return rollout.run(needs, lambda name: action(by_name[name]), parallel=parallel, stop_on_failure=ordered)
+
+
+def _failures(outcomes: list[rollout.Outcome], what: str) -> None:
+    """Each failed release on one error line, then exit 1; a Ctrl-C that stopped the run, exit 130."""
+    for outcome in outcomes:
+        if outcome.state == rollout.FAILED:
+            ui.error(f"{outcome.release}: {outcome.detail}")
+    stopped = [o for o in outcomes if o.state == rollout.INTERRUPTED]
+    if stopped:
+        raise KeyboardInterrupt(f"{what} stopped; " + "; ".join(f"{o.release}: {o.detail}" for o in stopped))
+    if any(o.state == rollout.FAILED for o in outcomes):
+        raise Reported(f"{what} failed")
+
+
+def _show_diff(*diffs: dict[str, Any]) -> None:
+    for found in diffs:
+        if not found["changed"]:
+            ui.say(f"no changes: {found['release']} already runs what {found['chart']} renders")
+        else:
+            ui.say(found["diff"].rstrip("\n"))
+        if found["crds_not_upgraded"]:
+            ui.say(f"note: {found['chart']} has crds/, which Helm creates on a first install only: an upgrade "
+                   "leaves the cluster's CRDs as they are")
+
+
+def _outcome_row(outcome: rollout.Outcome, plan: dep.Plan, dry_run: bool) -> dict[str, Any]:
+    result = outcome.result or {}
+    done = f"would be revision {result.get('revision')}" if dry_run else f"revision {result.get('revision')} ({result.get('status')})"
+    return {"release": outcome.release, "chart": f"{plan.chart}-{plan.version}", "namespace": plan.access.namespace,
+            "outcome": "rendered" if dry_run and result else rollout.SHOWN[outcome.state],
+            "detail": outcome.detail or (done if result else ""),
+            **{k: v for k, v in result.items() if k not in ("release", "chart", "namespace")}}
+
+
+def _deployed(documents: list[dict[str, Any]], dry_run: bool) -> None:
+    """A deploy for people: the dry run's values and manifests, else the deployed revisions and their notes."""
+    if dry_run:
+        for document in documents:
+            import yaml
+
+            ui.say(f"{document['release']}: values (secrets masked):\n" + yaml.safe_dump(document["values"], sort_keys=True))
+            ui.say(document["manifest"])
+        ui.say("dry run: nothing changed in the cluster")
+        return
+    ui.table("deployed", ["release", "revision", "status", "chart", "namespace"], [
+        (d["release"], d["revision"], d["status"], d["chart"], d["namespace"]) for d in documents])
+    for document in documents:
+        if document.get("notes"):
+            ui.say(document["notes"].rstrip())
+
+
+def _summary(environment: str, rows: list[dict[str, Any]], dry_run: bool) -> None:
+    if dry_run:
+        _deployed([row for row in rows if row["outcome"] == "rendered"], dry_run)
+    ui.table(f"{'dry run of ' if dry_run else ''}{environment}", ["release", "chart", "namespace", "outcome", "detail"],
+             [(r["release"], r["chart"], r["namespace"], r["outcome"], r["detail"]) for r in rows])
+
+
+def _revision(revision: dict[str, Any]) -> dict[str, Any]:
+    return {"revision": revision["revision"], "status": revision["status"],
+            "chart": f"{revision['chart_name']}-{revision['chart_version']}"}
+
+
+def _status(found: dict[str, Any]) -> None:
+    shown = {k: v for k, v in found.items() if k != "notes"}
+    ui.table(f"status of {found['release']}", ["field", "value"], [(k.replace("_", " "), v) for k, v in shown.items()])
+    if found["notes"]:
+        ui.say(found["notes"])
+
+
+def deploy(c: Context, fmt: str, *, env: str | None, release: str | None, version: str | None,
+           values: list[str] | None, set_json: list[str] | None, set_: list[str] | None, set_string: list[str] | None,
+           set_file: list[str] | None, set_secret: list[str] | None, dry_run: bool, wait: bool, timeout: str,
+           history_max: int | None, parallel: int | None, yes: bool, url: str | None) -> Any:
+    seconds = dep.timeout_seconds(timeout)
+    environment, releases = _releases(c, env, release)
+    limit = settings.resolve_parallel(c.config.get("release", {}), parallel)
+    keep = settings.resolve_history_max(environment, history_max)
+    plans = _plans(c, environment, releases, url, version,
+                   _overrides(values, set_json, set_, set_string, set_file, set_secret))
+    for plan in plans:
+        dep.refuse_if_too_large(plan)
+    if not dry_run:
+        if environment.protected and not yes and sys.stdin.isatty():  # what will change, before the question
+            for plan in plans:
+                _show_diff(dep.render_diff(plan))
+        what = plans[0].shown if len(plans) == 1 else (
+            f"{len(plans)} releases to {environment.name} ({', '.join(f'{p.release}: {p.chart} {p.version}' for p in plans)})")
+        dep.confirm(environment, f"deploy {what}", yes=yes, interactive=sys.stdin.isatty(), ask=input)
+    if not wait and not dry_run:
+        ui.say("not waiting (--no-wait): Helm records each release as deployed once Kubernetes accepts it, and rolls "
+               "back a failure only when it waits for it; check with invoke release.status")
+    one = functools.partial(dep.apply, wait=wait, timeout=seconds, dry_run=dry_run, history_max=keep)
+    if len(plans) == 1:
+        with ui.waiting(f"helm upgrade --install{' --wait' if wait and not dry_run else ''} ({timeout} at most)"):
+            document = one(plans[0])
+        ui.render(document, fmt, lambda: _deployed([document], dry_run))
+        return document
+    outcomes, _ = _each(plans, releases, one, parallel=limit, ordered=True)
+    rows = [_outcome_row(o, next(p for p in plans if p.release == o.release), dry_run) for o in outcomes]
+    document = {"environment": environment.name, "dry_run": dry_run, "releases": rows}
+    ui.render(document, fmt, lambda: _summary(environment.name, rows, dry_run))
+    _failures(outcomes, f"{'dry run' if dry_run else 'deploy'} of {environment.name}")
+    return document
+
+
+def rollback(c: Context, fmt: str, *, env: str | None, release: str | None, revision: int | None, allow_failed: bool,
+             wait: bool, timeout: str, history_max: int | None, yes: bool) -> Any:
+    seconds = dep.timeout_seconds(timeout)
+    environment, name, access = _target(c, env, release)
+    keep = settings.resolve_history_max(environment, history_max)
+    dep.confirm(environment, f"roll back {name} in {environment.name}", yes=yes, interactive=sys.stdin.isatty(),
+                ask=input)
+    current, target, now = dep.roll_back(access, name, revision, allow_failed=allow_failed, wait=wait,
+                                         timeout=seconds, history_max=keep)
+    document = {"release": name, "namespace": access.namespace, "from": _revision(current), "to": _revision(target),
+                "now": _revision(now)}
+    ui.render(document, fmt, lambda: ui.say(
+        f"rolled back {name} in {environment.name} from revision {current['revision']} ({current['status']}, "
+        f"{current['chart_name']}-{current['chart_version']}) to revision {target['revision']} "
+        f"({target['chart_name']}-{target['chart_version']}): now revision {now['revision']} {now['status']}"))
+    return document
+
+
+def history(c: Context, fmt: str, *, env: str | None, release: str | None) -> Any:
+    _, name, access = _target(c, env, release)
+    rows = [{"revision": r["revision"], "updated": r["deployed_at"], "status": r["status"],
+             "chart": f"{r['chart_name']}-{r['chart_version']}", "app_version": r.get("app_version", ""),
+             "description": " ".join(r["description"].split())} for r in dep.history(access, name)]
+    ui.render(rows, fmt, lambda: ui.table(
+        f"history of {name}", ["revision", "updated", "status", "chart", "app version", "description"],
+        [tuple(r.values()) for r in rows]))
+
+
+def status(c: Context, fmt: str, *, env: str | None, release: str | None) -> Any:
+    environment, releases = _releases(c, env, release)
+    if release is not None or len(releases) == 1:
+        _, name, access = _target(c, env, releases[0].name)
+        found = dep.status(access, name)
+        ui.render(found, fmt, lambda: _status(found))
+        return
+    access = cluster.cluster_access(environment, os.environ)
+    rows = []
+    for rel in releases:
+        vals.register_secrets(rel, os.environ)
+        try:
+            rows.append(dep.status(access.within(rel.namespace_in(environment)), rel.name))
+        except dep.NotInstalled:
+            rows.append({"release": rel.name, "namespace": rel.namespace_in(environment), "status": "not installed"})
+    ui.render(rows, fmt, lambda: ui.table(
+        f"status of {environment.name}", ["release", "namespace", "status", "revision", "chart", "last deployed"],
+        [(r["release"], r["namespace"], r["status"], r.get("revision", ""), r.get("chart", ""),
+          r.get("last_deployed", "")) for r in rows]))
+
+
+def list_(c: Context, fmt: str, *, env: str | None) -> Any:
+    environment, releases = settings.resolve_environment(ROOT, c.config.get("release", {}), env_name=env)
+    access = cluster.cluster_access(environment, os.environ)
+    configured = {rel.name: rel.namespace_in(environment) for rel in releases}
+    namespaces = dict.fromkeys([environment.namespace, *configured.values()])
+    rows = dep.listing([access.within(namespace) for namespace in namespaces], configured)
+    ui.render(rows, fmt, lambda: ui.table(
+        f"releases in {environment.name}", ["release", "namespace", "revision", "updated", "status", "chart",
+                                            "app version", "in invoke.yaml"],
+        [(*(r[k] if r[k] is not None else "" for k in ("release", "namespace", "revision", "updated", "status",
+                                                       "chart", "app_version")), "yes" if r["configured"] else "no")
+         for r in rows]))
+
+
+def diff(c: Context, fmt: str, *, env: str | None, release: str | None, version: str | None, values: list[str] | None,
+         set_json: list[str] | None, set_: list[str] | None, set_string: list[str] | None, set_file: list[str] | None,
+         set_secret: list[str] | None, url: str | None, detailed_exitcode: bool, parallel: int | None) -> Any:
+    environment, releases = _releases(c, env, release)
+    limit = settings.resolve_parallel(c.config.get("release", {}), parallel)
+    plans = _plans(c, environment, releases, url, version,
+                   _overrides(values, set_json, set_, set_string, set_file, set_secret))
+    if len(plans) == 1:
+        found = dep.render_diff(plans[0])
+        ui.render(found, fmt, lambda: _show_diff(found))
+        changed = found["changed"]
+    else:
+        outcomes, _ = _each(plans, releases, dep.render_diff, parallel=limit, ordered=False)
+        every = [o.result for o in outcomes if o.state == rollout.DONE]
+        ui.render(every, fmt, lambda: _show_diff(*every))
+        _failures(outcomes, f"diff of {environment.name}")
+        changed = any(f["changed"] for f in every)
+    if detailed_exitcode and changed:
+        raise Exit(code=2)
+
+
+def test(c: Context, fmt: str, *, env: str | None, release: str | None, timeout: str) -> Any:
+    seconds = dep.timeout_seconds(timeout)
+    _, name, access = _target(c, env, release)
+    with ui.waiting(f"helm test {name} ({timeout} at most)"):
+        result = dep.test(access, name, timeout=seconds)
+    ui.render(result, fmt, lambda: ui.say(f"tests of {name} (revision {result['revision']}) passed"))
+
+
+def uninstall(c: Context, fmt: str, *, env: str | None, release: str | None, wait: bool, timeout: str,
+              yes: bool) -> Any:
+    seconds = dep.timeout_seconds(timeout)
+    environment, name, access = _target(c, env, release)
+    dep.confirm(environment, f"uninstall {name} from {environment.name}", yes=yes,
+                interactive=sys.stdin.isatty(), ask=input, always=True)
+    dep.uninstall(access, name, wait=wait, timeout=seconds)
+    document = {"release": name, "namespace": access.namespace, "uninstalled": True}
+    ui.render(document, fmt, lambda: ui.say(f"uninstalled {name} from {environment.name} (namespace {access.namespace})"))
+
