@@ -21,8 +21,10 @@ from .errors import Reported, ToolError
 
 ROOT = Path(__file__).resolve().parent.parent  # where tasks.py lives: relative settings start here
 INTERRUPTED = 130  # the shell's code for a process ended by SIGINT
+CLOSED_PIPE = 141  # the shell's code for a process ended by SIGPIPE: what reads the output went away (| head)
 EXIT_CODES = ("0 done; 1 refused (bad input, a failed chart or deploy: the error lines say why); 2 a bug "
-              "(invoke --debug shows it), or release.diff --detailed-exitcode finding changes; 130 interrupted")
+              "(invoke --debug shows it), or release.diff --detailed-exitcode finding changes; 130 interrupted; "
+              "141 the output's reader closed it (| head)")
 
 # `invoke --debug` logs the command line and invoke.yaml before any task runs: redact from the start.
 ui.guard(os.environ)
@@ -83,7 +85,7 @@ def task(help: dict[str, str], **options: Any) -> Callable[[Callable[..., Any]],
             except ToolError as exc:
                 _traceback_if_debugging()
                 raise invoke.Exit(ui.redact(f"error: {exc}"), code=1) from None
-            except invoke.Exit:
+            except (invoke.Exit, BrokenPipeError):  # a closed pipe is no bug: it ends as Invoke's own output does
                 raise
             except KeyboardInterrupt as exc:
                 detail = str(exc) or f"{body.__name__.rstrip('_')} stopped before it finished; run it again"
@@ -167,6 +169,16 @@ def customize(collection: invoke.Collection) -> None:
         return f"error: {word!r} is not a task{hint} (invoke --list shows them all)"
 
     invoke.ParseError.__str__ = message  # type: ignore[method-assign,assignment]
+    hook = sys.excepthook
+
+    def closed_pipe(kind: type[BaseException], value: BaseException, trace: Any) -> None:
+        """`invoke --list | head`, `invoke repo.list | head`: once the reader has gone, end as `yes | head`
+        does, with no traceback (Invoke's own listing and help raise BrokenPipeError up to here)."""
+        if issubclass(kind, BrokenPipeError):
+            os._exit(CLOSED_PIPE)  # not sys.exit: flushing the rest of stdout at exit would fail again
+        hook(kind, value, trace)
+
+    sys.excepthook = closed_pipe
 
 
 def check_project() -> None:

@@ -69,3 +69,16 @@ def test_a_terminal_gets_tables_ci_and_no_color_get_plain_lines_without_escape_c
         plain = on_a_terminal(project, "repo.list", env=env)
         assert "\x1b[" not in plain and "╭" not in plain, env
         assert "hello-world" in plain
+
+
+@pytest.mark.parametrize("args", [["--list"], ["--help", "repo.publish"], ["config"], ["repo.publish", "-o", "json"]])
+def test_output_into_a_pipe_already_closed_ends_quietly_as_sigpipe_would(project, args):
+    """`invoke --list | head`: the reader gone before the first line (the read end closed before the command
+    starts, so every write fails) is exit 141, as for `yes | head`, and no traceback."""
+    read, write = os.pipe()
+    os.close(read)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("INVOKE_", "PLUGIN_", "DRONE"))}
+    result = subprocess.run([sys.executable, "-m", "invoke", *args], cwd=project, stdout=write, stderr=subprocess.PIPE,
+                            text=True, env={**env, "CI": "true"}, timeout=120, check=False)
+    os.close(write)
+    assert (result.returncode, result.stderr.count("Traceback"), "BrokenPipe" in result.stderr) == (141, 0, False)
