@@ -255,8 +255,6 @@ def check_files(chart: ChartSource, contents: bool = True) -> None:
     discovery: a push that builds nothing reads no chart file): symlinks leaving the chart or looping,
     templates over its size limit; and templates and values must be UTF-8 (Kubernetes reads nothing else).
     Without `contents` the text is not read here: check_text reads it in the package, which holds it anyway."""
-    root = os.path.realpath(chart.path)
-
     def walk(folder: str, rel: str) -> None:
         with os.scandir(folder) as entries:
             for entry in entries:
@@ -267,7 +265,7 @@ def check_files(chart: ChartSource, contents: bool = True) -> None:
                     except (OSError, RuntimeError):
                         raise ToolError(f"{shown}: symlink loop or dangling symlink ({os.readlink(entry.path)}); "
                                         "remove it or point it at a file in the chart") from None
-                    if not target.is_relative_to(root):
+                    if not target.is_relative_to(os.path.realpath(chart.path)):
                         raise ToolError(f"{shown}: symlink points outside the chart ({os.readlink(entry.path)}); "
                                         "copy the file into the chart instead")
                 if entry.is_dir(follow_symlinks=False):

@@ -162,3 +162,20 @@ def test_packaging_is_helms_package_action_with_the_metadata_of_the_chart_it_loa
         helm.package(chart, tmp_path / "ours")
     assert "found in Chart.yaml, but missing in charts/ directory: absent" in str(helms.value)
     assert str(refused.value).endswith("found in Chart.yaml, but missing in charts/ directory: absent")
+
+
+def test_a_chart_whose_file_dependency_fails_is_not_built_even_when_it_sorts_first(tmp_path):
+    """Charts are built after the charts they use through file://: `app` sorts before `zlib`, which it uses and
+    which fails (a template that is not UTF-8), so `app` is refused with the reason, not built against it."""
+    root = tmp_path / "charts"
+    for name, extra in (("app", "dependencies:\n  - {name: zlib, version: 0.1.0, repository: 'file://../zlib'}\n"),
+                        ("zlib", ""), ("plain", "")):
+        (root / name / "templates").mkdir(parents=True)
+        (root / name / "Chart.yaml").write_text(f"apiVersion: v2\nname: {name}\nversion: 0.1.0\n{extra}")
+    (root / "zlib" / "templates" / "cm.yaml").write_bytes(b"data: \xff\n")
+    failed: list[str] = []
+    built = packaging.build(charts.discover(root), root, tmp_path / "dist" / "packages", {},
+                            failed=lambda f: failed.append(f.name))
+    assert failed == ["zlib", "app"]
+    assert built.failures[1].message == "charts/app: not built: it uses charts/zlib (file://), which failed"
+    assert [p.name for p in built.packages] == ["plain"]
