@@ -33,6 +33,14 @@ if TYPE_CHECKING:  # charts is imported only when charts are read: not by a push
 ANNOTATION = "invoke-charts/fingerprints"  # index.yaml annotations: {"NAME-VERSION": fingerprint}
 TREE = "invoke-charts/tree"  # index.yaml annotations: {"key": tree_key, "charts": [[NAME, VERSION, fingerprint]]}
 PACKAGING = "2"  # bump when packaging changes what bytes the same inputs give
+NOT_REBUILT = "not rebuilt: inputs unchanged"
+
+
+def summary(verb: str, url: str, new: int, replaced: int, unchanged: int, not_rebuilt: int) -> str:
+    """The line a publish ends with for each target ("published to URL: ..."). Here, beside the fingerprints
+    that decide `not_rebuilt`, so a push that changes nothing prints it without loading the publish code."""
+    return (f"{verb} to {url}: {new} new{f', {replaced} replaced' if replaced else ''}, {unchanged} unchanged"
+            + (f" ({not_rebuilt} {NOT_REBUILT})" if not_rebuilt else ""))
 
 
 def recorded(annotations: Mapping[str, str]) -> dict[str, str]:

@@ -62,7 +62,7 @@ def index(c, url=None, public_url=None, force=False, output=None, json=False):
     merged index and the plan to dist/ for repo.sync. Nothing is written to the repository.
     """
     fmt = ui.output_format(output, json)
-    return commands.index(_settings(c, url=url, public_url=public_url), fmt, force)
+    return commands.index(_settings(c, url=url, public_url=public_url), fmt, force=force)
 
 
 @task(help={"url": URL_HELP, "public_url": PUBLIC_HELP, "force": FORCE_HELP, "dry_run": DRY_HELP})
@@ -72,7 +72,7 @@ def sync(c, url=None, public_url=None, force=False, dry_run=False):
     Packages are created only if absent; index.yaml is written only if unchanged since it was read
     (If-Match), else re-read, re-merged and retried with backoff.
     """
-    return commands.sync(_settings(c, url=url, public_url=public_url), force, dry_run)
+    return commands.sync(_settings(c, url=url, public_url=public_url), force=force, dry_run=dry_run)
 
 
 @task(help={"url": URL_HELP, "public_url": PUBLIC_HELP, "chart": CHART_HELP, "force": FORCE_HELP, "dry_run": DRY_HELP,
@@ -99,7 +99,7 @@ def publish(c, url=None, public_url=None, chart=None, force=False, dry_run=False
     same = fingerprints.published_tree(current[0].extra.get("annotations") or {}, whole) \
         if current and not force and not s.mirrors else None
     if current and same is not None and all(current[0].get(name, version) for name, version in same):
-        ui.say(f"published to {s.url}: 0 new, {len(same)} unchanged ({len(same)} not rebuilt: inputs unchanged)")
+        ui.say(fingerprints.summary("published", s.url, 0, 0, len(same), len(same)))
         if fmt != "table":
             commands.published(s.url, fmt, dry_run, [], [], same, [])
         return  # this very tree was published: no chart read
@@ -119,7 +119,8 @@ def serve(c, port=None, url=None):
             "output": OUTPUT_HELP, "json": JSON_HELP}, name="list")
 def list_(c, url=None, chart=None, output=None, json=False):
     """List the repository's charts and versions."""
-    commands.list_(_settings(c, url=url), ui.output_format(output, json), chart)
+    fmt = ui.output_format(output, json)
+    commands.list_(_settings(c, url=url), fmt, chart)
 
 
 @task(help={"url": URL_HELP, "output": OUTPUT_HELP, "json": JSON_HELP,
@@ -129,13 +130,15 @@ def verify(c, url=None, output=None, json=False, keyring=None):
 
     With --keyring, every package's signature (its .prov) too, by Helm's own verify.
     """
-    commands.verify(_settings(c, url=url), ui.output_format(output, json), keyring)
+    fmt = ui.output_format(output, json)
+    commands.verify(_settings(c, url=url), fmt, keyring)
 
 
 @task(help={"url": URL_HELP, "output": OUTPUT_HELP, "json": JSON_HELP})
 def doctor(c, url=None, output=None, json=False):
     """Check an S3 repository's security settings."""
-    commands.doctor(_settings(c, url=url), ui.output_format(output, json))
+    fmt = ui.output_format(output, json)
+    commands.doctor(_settings(c, url=url), fmt)
 
 
 ns = Collection("repo", lint, package, index, sync, publish, serve, list_, verify, doctor)

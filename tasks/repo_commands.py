@@ -75,7 +75,7 @@ def _package(s: settings.RepoSettings, chosen: list[str] | None) -> packaging.Re
     return result
 
 
-def index(s: settings.RepoSettings, fmt: str, force: bool) -> pub.Plan:
+def index(s: settings.RepoSettings, fmt: str, *, force: bool) -> pub.Plan:
     plan = pub.make_plan(
         stores.open_store(s.url), packaging.built(s.packages_dir), public_url=s.public_url, force=force, created=idx.timestamp()
     )
@@ -84,7 +84,7 @@ def index(s: settings.RepoSettings, fmt: str, force: bool) -> pub.Plan:
     return plan
 
 
-def sync(s: settings.RepoSettings, force: bool, dry_run: bool) -> pub.Plan:
+def sync(s: settings.RepoSettings, *, force: bool, dry_run: bool) -> pub.Plan:
     store, packages, created = stores.open_store(s.url), packaging.built(s.packages_dir), idx.timestamp()
     if not store.writable:
         raise stores.read_only(store)
@@ -110,10 +110,8 @@ def _apply(store: stores.Store, plan: pub.Plan, packages: list[charts.Package], 
             ui.warn(f"REPLACED {step.package.name} {step.package.version}: {step.detail}, now sha256:{step.package.digest[:12]}")
     for warning in done.warnings:
         ui.warn(warning)
-    unchanged = actions.count(pub.UNCHANGED) + not_rebuilt
-    replaced = f", {actions.count(pub.REPLACE)} replaced" if pub.REPLACE in actions else ""
-    ui.say(f"published to {store.url}: {actions.count(pub.NEW)} new{replaced}, {unchanged} unchanged"
-           + (f" ({not_rebuilt} not rebuilt: inputs unchanged)" if not_rebuilt else ""))
+    ui.say(fingerprints.summary("published", store.url, actions.count(pub.NEW), actions.count(pub.REPLACE),
+                                actions.count(pub.UNCHANGED) + not_rebuilt, not_rebuilt))
     return done
 
 
@@ -150,8 +148,7 @@ def publish(s: settings.RepoSettings, fmt: str, store: stores.Store | None, curr
         if plan and store:
             plan = _apply(store, plan, result.packages, created, dry_run=dry_run, not_rebuilt=len(skipped))
         elif store:
-            ui.say(f"published to {s.url}: 0 new, {len(skipped)} unchanged ({len(skipped)} not rebuilt: inputs "
-                   "unchanged)")
+            ui.say(fingerprints.summary("published", s.url, 0, 0, len(skipped), len(skipped)))
         for r, steps in pushes:
             _push(r, steps, fmt, verbose=verbose, dry_run=dry_run, held=[*([s.url] if store else [])],
                   not_rebuilt=len(skipped))
@@ -166,11 +163,11 @@ def published(url: str, fmt: str, dry_run: bool, steps: list[dict[str, Any]], fa
     """The publish's document (--output json|yaml): its steps, and a row for each chart not rebuilt."""
     if fmt == "table":
         return  # people had the lines and tables as the publish went
-    rows = [{"chart": name, "version": version, "action": pub.UNCHANGED, "detail": "not rebuilt: inputs unchanged",
+    rows = [{"chart": name, "version": version, "action": pub.UNCHANGED, "detail": fingerprints.NOT_REBUILT,
              "digest": ""} for name, version in skipped]
     ui.render({"url": url, "dry_run": dry_run, "failures": [{"chart": f.name, "folder": f.rel, "error": f.message}
                                                             for f in failures],
-               "steps": sorted((steps or []) + rows, key=lambda r: (r["chart"], r["version"])),
+               "steps": sorted(steps + rows, key=lambda r: (r["chart"], r["version"])),
                "mirrors": {u: _steps_document(st) for u, st in mirrors}}, fmt, lambda: None)
 
 
@@ -201,9 +198,8 @@ def _push(target: registry.Registry, steps: list[pub.Step], fmt: str, *, verbose
         if st.action == pub.REPLACE:
             ui.warn(f"REPLACED {st.package.name} {st.package.version} in {target.url}: {st.detail}")
     actions = [st.action for st in steps]
-    replaced = f", {actions.count(pub.REPLACE)} replaced" if pub.REPLACE in actions else ""
-    ui.say(f"pushed to {target.url}: {actions.count(pub.NEW)} new{replaced}, "
-           f"{actions.count(pub.UNCHANGED) + not_rebuilt} unchanged")
+    ui.say(fingerprints.summary("pushed", target.url, actions.count(pub.NEW), actions.count(pub.REPLACE),
+                                actions.count(pub.UNCHANGED) + not_rebuilt, not_rebuilt))
     held.append(target.url)
 
 
