@@ -76,7 +76,7 @@ def _prepared(chart: ChartSource, stage: _Stage, repositories: dependencies.Repo
 
 def _ordered(tree: Tree) -> list[ChartSource]:
     """Charts after the charts they use through file://, so a failure is known before its dependents run."""
-    if not any(_local_targets(c) for c in tree.charts):
+    if not any(d.repository.startswith("file://") for c in tree.charts for d in c.dependencies):
         return list(tree.charts)  # nothing to order: no chart's folder need be resolved
     real = {c: c.path.resolve() for c in tree.charts}
     by_path = {path: c for c, path in real.items()}

@@ -186,7 +186,7 @@ def rollback(c: Context, fmt: str, *, env: str | None, release: str | None, revi
     return document
 
 
-def history(c: Context, fmt: str, *, env: str | None, release: str | None) -> Any:
+def history(c: Context, fmt: str, *, env: str | None, release: str | None) -> None:
     _, name, access = _target(c, env, release)
     rows = [{"revision": r["revision"], "updated": r["deployed_at"], "status": r["status"],
              "chart": f"{r['chart_name']}-{r['chart_version']}", "app_version": r.get("app_version", ""),
@@ -196,7 +196,7 @@ def history(c: Context, fmt: str, *, env: str | None, release: str | None) -> An
         [tuple(r.values()) for r in rows]))
 
 
-def status(c: Context, fmt: str, *, env: str | None, release: str | None) -> Any:
+def status(c: Context, fmt: str, *, env: str | None, release: str | None) -> None:
     environment, releases = _releases(c, env, release)
     if release is not None or len(releases) == 1:
         _, name, access = _target(c, env, releases[0].name)
@@ -217,7 +217,7 @@ def status(c: Context, fmt: str, *, env: str | None, release: str | None) -> Any
           r.get("last_deployed", "")) for r in rows]))
 
 
-def list_(c: Context, fmt: str, *, env: str | None) -> Any:
+def list_(c: Context, fmt: str, *, env: str | None) -> None:
     environment, releases = settings.resolve_environment(ROOT, c.config.get("release", {}), env_name=env)
     access = cluster.cluster_access(environment, os.environ)
     configured = {rel.name: rel.namespace_in(environment) for rel in releases}
@@ -233,7 +233,7 @@ def list_(c: Context, fmt: str, *, env: str | None) -> Any:
 
 def diff(c: Context, fmt: str, *, env: str | None, release: str | None, version: str | None, values: list[str] | None,
          set_json: list[str] | None, set_: list[str] | None, set_string: list[str] | None, set_file: list[str] | None,
-         set_secret: list[str] | None, url: str | None, detailed_exitcode: bool, parallel: int | None) -> Any:
+         set_secret: list[str] | None, url: str | None, detailed_exitcode: bool, parallel: int | None) -> None:
     environment, releases = _releases(c, env, release)
     limit = settings.resolve_parallel(c.config.get("release", {}), parallel)
     plans = _plans(c, environment, releases, url, version,
@@ -252,7 +252,7 @@ def diff(c: Context, fmt: str, *, env: str | None, release: str | None, version:
         raise Exit(code=2)
 
 
-def test(c: Context, fmt: str, *, env: str | None, release: str | None, timeout: str) -> Any:
+def test(c: Context, fmt: str, *, env: str | None, release: str | None, timeout: str) -> None:
     seconds = dep.timeout_seconds(timeout)
     _, name, access = _target(c, env, release)
     with ui.waiting(f"helm test {name} ({timeout} at most)"):
@@ -261,7 +261,7 @@ def test(c: Context, fmt: str, *, env: str | None, release: str | None, timeout:
 
 
 def uninstall(c: Context, fmt: str, *, env: str | None, release: str | None, wait: bool, timeout: str,
-              yes: bool) -> Any:
+              yes: bool) -> None:
     seconds = dep.timeout_seconds(timeout)
     environment, name, access = _target(c, env, release)
     dep.confirm(environment, f"uninstall {name} from {environment.name}", yes=yes,
