@@ -10,7 +10,7 @@ import sys
 import threading
 import traceback
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -85,7 +85,12 @@ def task(help: dict[str, str], **options: Any) -> Callable[[Callable[..., Any]],
             except ToolError as exc:
                 _traceback_if_debugging()
                 raise invoke.Exit(ui.redact(f"error: {exc}"), code=1) from None
-            except (invoke.Exit, BrokenPipeError):  # a closed pipe is no bug: it ends as Invoke's own output does
+            except invoke.Exit:
+                raise
+            except BrokenPipeError:  # no bug: ended as Invoke's own output ends (exit 141), said where it may be read
+                with suppress(OSError):
+                    sys.stderr.write(f"interrupted: what read the output closed it before {body.__name__.rstrip('_')} "
+                                     "finished; run it again to finish\n")
                 raise
             except KeyboardInterrupt as exc:
                 detail = str(exc) or f"{body.__name__.rstrip('_')} stopped before it finished; run it again"
