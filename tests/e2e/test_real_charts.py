@@ -80,7 +80,11 @@ def check_published(index_url, expected, read):
     assert set(index["entries"]) == expected
     for name, versions in index["entries"].items():
         [entry] = versions
-        assert hashlib.sha256(read(entry["urls"][0])).hexdigest() == entry["digest"], name
+        data = read(entry["urls"][0])
+        assert hashlib.sha256(data).hexdigest() == entry["digest"], name
+        with helm_python.Chart.load_archive(data) as chart:  # the archive as rewritten loads in Helm, as its entry says
+            assert (chart.name, chart.version, chart.metadata.get("appVersion")) == (
+                name, entry["version"], entry.get("appVersion")), name
 
 
 def check_failures(result, expected):
