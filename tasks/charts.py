@@ -290,7 +290,10 @@ def check_text(chart: ChartSource, files: Mapping[str, bytes]) -> None:
 
 
 def _text(rel: str) -> bool:
-    """Templates and the chart's top-level text files: what must be UTF-8."""
+    """Templates and the chart's top-level text files, and those of each subchart vendored as a folder in its
+    charts/ (Helm renders those too): what must be UTF-8."""
+    while rel.startswith("charts/") and rel.count("/") >= 2:
+        rel = rel.split("/", 2)[2]
     return rel.startswith("templates/") or ("/" not in rel and os.path.splitext(rel)[1] in _TEXT)
 
 

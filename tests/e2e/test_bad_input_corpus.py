@@ -53,6 +53,7 @@ def apply(case, project):
         (project / path).parent.mkdir(parents=True, exist_ok=True)
         (project / path).write_text(text)
     for path, hexed in case.get("bytes", {}).items():
+        (project / path).parent.mkdir(parents=True, exist_ok=True)
         (project / path).write_bytes(bytes.fromhex(hexed))
     for path, size in case.get("size", {}).items():
         (project / path).write_bytes(os.urandom(size))
