@@ -17,12 +17,12 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 from urllib.parse import quote, urlsplit
 
 import yaml
 
-from . import helm, ui
+from . import helm, safe_yaml, ui
 from .charts import ChartSource, Dependency
 from .errors import ToolError
 
@@ -46,15 +46,6 @@ class Repository:
         parts = urlsplit(self.url)
         userinfo = quote(self.username or "", safe="") + ":" + quote(self.password or "", safe="")
         return parts._replace(netloc=f"{userinfo}@{parts.netloc}").geturl()
-
-
-class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
-    """Booleans and nulls resolved, every other scalar a string: `version: 1.10` stays 1.10 for Helm."""
-
-    yaml_implicit_resolvers: ClassVar = {
-        first: [(tag, regexp) for tag, regexp in resolvers if tag.endswith((":bool", ":null"))]
-        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-    }
 
 
 class Repositories:
@@ -123,7 +114,7 @@ def helm_repository_config(env: Mapping[str, str]) -> Path:
 
 def _helm_repositories(path: Path) -> dict[str, Repository]:
     try:
-        doc = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader) or {}
+        doc = yaml.load(path.read_text(encoding="utf-8"), Loader=safe_yaml.TextLoader) or {}
     except FileNotFoundError:
         return {}
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
@@ -179,8 +170,8 @@ def _build_through_urls(chart: ChartSource, stage_dir: Path, resolved: list[Repo
     declared_file, lock_file = stage_dir / declaring, stage_dir / lock_name
     original = declared_file.read_bytes()
     original_lock = lock_file.read_bytes() if lock_file.is_file() else None
-    doc = yaml.load(original, Loader=_Loader)
-    lock = yaml.load(original_lock, Loader=_Loader) if original_lock else None
+    doc = yaml.load(original, Loader=safe_yaml.TextLoader)
+    lock = yaml.load(original_lock, Loader=safe_yaml.TextLoader) if original_lock else None
     if lock is not None and lock.get("digest") != lock_digest(doc.get("dependencies"), lock.get("dependencies")):
         raise ToolError(f"{chart.where}/{lock_name} is out of sync with {declaring}; run helm dependency update "
                         "in the chart and commit the lock")
@@ -199,8 +190,8 @@ def _build_through_urls(chart: ChartSource, stage_dir: Path, resolved: list[Repo
     if original_lock is not None:
         lock_file.write_bytes(original_lock)
         return
-    written = yaml.load(lock_file.read_bytes(), Loader=_Loader)  # what Helm resolved, told in the author's terms
-    authored = yaml.load(original, Loader=_Loader)["dependencies"]
+    written = yaml.load(lock_file.read_bytes(), Loader=safe_yaml.TextLoader)  # what Helm resolved, told in the author's terms
+    authored = yaml.load(original, Loader=safe_yaml.TextLoader)["dependencies"]
     for entry, author in zip(written["dependencies"], authored):
         entry["repository"] = author.get("repository", "")
     written["digest"] = lock_digest(authored, written["dependencies"])

@@ -18,7 +18,7 @@ import re
 from collections.abc import Iterator, MutableMapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import orjson
@@ -28,18 +28,8 @@ from . import safe_yaml
 from .errors import ToolError
 from .store import INDEX, Store
 
-_KEEP = {"tag:yaml.org,2002:bool", "tag:yaml.org,2002:null"}
 _USERINFO = re.compile(r"//[^/@]*@")  # credentials in a URL: never shown
 _SEGMENT = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._+-]*$")  # a file or folder name of a package url
-
-
-class _IndexLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
-    """YAML loader that resolves only booleans and nulls: timestamps and versions stay strings."""
-
-    yaml_implicit_resolvers: ClassVar = {
-        first: [(tag, regexp) for tag, regexp in resolvers if tag in _KEEP]
-        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-    }
 
 
 class Entries(MutableMapping[str, list[dict[str, Any]]]):
@@ -289,7 +279,7 @@ def _parse(data: bytes) -> Any:
             return orjson.loads(data)
         except orjson.JSONDecodeError:
             pass
-    return safe_yaml.load(data, _IndexLoader)
+    return safe_yaml.load(data, safe_yaml.TextLoader)
 
 
 def dump(index: Index, generated: str | None = None) -> bytes:

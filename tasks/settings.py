@@ -463,8 +463,7 @@ def check_project_file(root: Path, framework: Mapping[str, Any]) -> None:
 
     try:
         text = path.read_text(encoding="utf-8")
-        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: a tenth of the pure-Python parse, every command
-        data = json.loads(text) if path.suffix == ".json" else safe_yaml.load(text, loader)
+        data = json.loads(text) if path.suffix == ".json" else safe_yaml.load(text, safe_yaml.SAFE_LOADER)
     except safe_yaml.AliasError as exc:
         raise ToolError(f"{path.name}: {exc}, which Helm refuses too; write the values out instead of aliasing them")
     except (UnicodeDecodeError, ValueError, yaml.YAMLError) as exc:
