@@ -29,6 +29,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = ("tasks.py", "tasks", "invoke.yaml", "environments")
+ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}  # bytecode cached, as for users
 HELM_PACKAGES = """
 import sys, pathlib, helm_python
 out = pathlib.Path(sys.argv[2])
@@ -40,8 +41,7 @@ for chart in sorted(pathlib.Path(sys.argv[1]).iterdir()):
 def cpu(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> float:
     """CPU seconds (user + system) of one child process."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    base = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}  # bytecode cached, as for users
-    subprocess.run(args, cwd=cwd, check=True, capture_output=True, env={**base, "CI": "true", **(env or {})})
+    subprocess.run(args, cwd=cwd, check=True, capture_output=True, env={**ENV, "CI": "true", **(env or {})})
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
@@ -49,10 +49,9 @@ def cpu(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> float:
 def instructions(args: list[str], cwd: Path) -> int:
     """Machine instructions one process and its children execute (valgrind's cachegrind, no cache simulation)."""
     with tempfile.TemporaryDirectory() as out:
-        base = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
         subprocess.run(["valgrind", "--tool=cachegrind", "--cache-sim=no", "--trace-children=yes",
                         f"--cachegrind-out-file={out}/cg.%p", *args], cwd=cwd, check=True, capture_output=True,
-                       env={**base, "CI": "true"})
+                       env={**ENV, "CI": "true"})
         return sum(int(line.split()[1]) for f in Path(out).iterdir() for line in f.read_text().splitlines()
                    if line.startswith("summary:"))
 
