@@ -1,9 +1,10 @@
 """`invoke --list` reads like a menu and stays instant: no Helm runtime, no boto3."""
 
+import json
 import subprocess
 import sys
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, invoke
 
 TASKS = ("repo.lint", "repo.package", "repo.index", "repo.sync", "repo.publish", "repo.serve", "release.deploy",
          "release.rollback", "release.history", "release.status", "release.diff", "release.uninstall", "config",
@@ -83,3 +84,16 @@ def test_a_mistyped_task_or_flag_gets_one_line_with_the_closest_name():
     shown = run("--help", "release.deploy").stdout
     assert "-s KEY=VALUE, --set=KEY=VALUE" in shown and "-f FILE, --values=FILE" in shown
     assert "Exit codes:\n  0 done; 1 refused" in shown and "130 interrupted" in shown
+
+
+def test_each_task_on_one_command_line_keeps_its_own_flags(project, tmp_path):
+    """The parse copies a task's flags only when the command line names it (cli.customize skips Invoke's copy
+    of the whole collection): the same task twice still gets two sets of flags."""
+    invoke(project, "repo.publish", "--url", str(tmp_path / "a"))
+    (tmp_path / "b").mkdir()
+    out = invoke(project, "repo.list", "--url", str(tmp_path / "a"), "-o", "json",
+                 "repo.list", "--url", str(tmp_path / "b"), "-o", "json").stdout
+    first, end = json.JSONDecoder().raw_decode(out)
+    assert [row["chart"] for row in first] == ["common", "hello-api", "hello-world"]
+    assert json.loads(out[end:]) == []
+
