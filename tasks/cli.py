@@ -9,7 +9,7 @@ import signal
 import sys
 import threading
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
@@ -207,6 +207,19 @@ def check_project() -> None:
     from . import settings
 
     try:
-        settings.check_project_file(ROOT, invoke.Config.global_defaults())
+        checked = settings.check_project_file(ROOT, invoke.Config.global_defaults())
     except ToolError as exc:
         sys.exit(ui.redact(f"error: {exc}"))
+    if checked and checked[0].suffix != ".json":
+        _parsed_once(*checked)
+
+
+def _parsed_once(path: Path, data: Mapping[str, Any]) -> None:
+    """Invoke reads the project's YAML file again, with its pure-Python loader (~4 ms): it gets the document
+    just checked instead (the same safe YAML, read by libyaml). Other files (~/.invoke.yaml) it reads itself."""
+    load = invoke.Config._load_yaml
+
+    def load_yaml(config: invoke.Config, file: Any) -> Any:
+        return data if Path(file) == path else load(config, file)
+
+    invoke.Config._load_yaml = invoke.Config._load_yml = load_yaml  # type: ignore[method-assign,assignment]

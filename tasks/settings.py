@@ -443,8 +443,9 @@ PROJECT_FILES = ("invoke.yaml", "invoke.yml", "invoke.json")  # what Invoke look
 _VARIABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
-def check_project_file(root: Path, framework: Mapping[str, Any]) -> None:
-    """The project's invoke.yaml, checked before Invoke merges it into its configuration.
+def check_project_file(root: Path, framework: Mapping[str, Any]) -> tuple[Path, Mapping[str, Any]] | None:
+    """The project's invoke.yaml, checked before Invoke merges it into its configuration; the file and
+    what it holds, once checked (None: no file, or an empty one).
 
     Invoke's own errors there are tracebacks (a list where it merges a mapping raises AmbiguousMergeError),
     and its YAML loader has no alias limit. So the file is read here first, with Helm's limit, its shape
@@ -454,7 +455,7 @@ def check_project_file(root: Path, framework: Mapping[str, Any]) -> None:
     _check_numbers(os.environ)
     path = next((root / name for name in PROJECT_FILES if (root / name).is_file()), None)
     if path is None:
-        return
+        return None
     import json
 
     import yaml
@@ -472,7 +473,7 @@ def check_project_file(root: Path, framework: Mapping[str, Any]) -> None:
         raise ToolError(f"{path.name}: not valid {'JSON' if path.suffix == '.json' else 'YAML'}{at} "
                         f"({getattr(exc, 'problem', None) or str(exc).splitlines()[0]}); fix it") from None
     if data is None:
-        return
+        return None
     if not isinstance(data, Mapping):
         raise ToolError(f"{path.name} must be a mapping of settings (repo:, release:), not {_kind(data)}")
     _merges(data, {**framework, **DEFAULTS}, "")
@@ -488,6 +489,7 @@ def check_project_file(root: Path, framework: Mapping[str, Any]) -> None:
     check_needs(releases, [str(name) for name in release.get("environments") or {}])
     if "parallel" in release:
         resolve_parallel(release, None)
+    return path, data
 
 
 def _check_numbers(env: Mapping[str, str]) -> None:

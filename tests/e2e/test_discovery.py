@@ -4,6 +4,8 @@ import json
 import subprocess
 import sys
 
+import invoke as invoke_lib
+
 from tests.conftest import ROOT, invoke
 
 TASKS = ("repo.lint", "repo.package", "repo.index", "repo.sync", "repo.publish", "repo.serve", "release.deploy",
@@ -97,3 +99,16 @@ def test_each_task_on_one_command_line_keeps_its_own_flags(project, tmp_path):
     assert [row["chart"] for row in first] == ["common", "hello-api", "hello-world"]
     assert json.loads(out[end:]) == []
 
+
+def test_invoke_merges_invoke_yaml_as_checked_without_parsing_it_again(monkeypatch):
+    import yaml
+
+    import tasks  # noqa: F401 - the front door: checks invoke.yaml and hands Invoke what it read
+
+    def parse_again(*args, **kwargs):
+        raise AssertionError("Invoke parsed invoke.yaml again")
+
+    monkeypatch.setattr(invoke_lib.config.yaml, "safe_load", parse_again)
+    config = invoke_lib.Config(project_location=str(ROOT))
+    config.load_project()
+    assert config.repo.url == yaml.safe_load((ROOT / "invoke.yaml").read_text())["repo"]["url"]
