@@ -132,14 +132,27 @@ def refuse(targets: list[tuple[str, list[Step]]]) -> None:
     """Nothing is written anywhere while any target holds one of the versions with other content."""
     found = [(url, s) for url, steps in targets for s in steps if s.action == CONFLICT]
     if found:
-        names = ", ".join(dict.fromkeys(f"{s.package.name} {s.package.version}" for _, s in found))
-        where = f" (in {', '.join(dict.fromkeys(url for url, _ in found))})" if len(targets) > 1 else ""
-        why = "".join(s.detail[s.detail.index(" (the published archive:"):] for _, s in found
-                      if " (the published archive:" in s.detail)
-        raise ToolError(
-            f"{names}: already published with different content{where}; a published version is immutable: "
-            f"bump version in the chart's Chart.yaml (or pass --force to replace it){why}"
-        )
+        raise ToolError(_conflict(found, len(targets) > 1))
+
+
+def conflicts(targets: list[tuple[str, list[Step]]]) -> dict[tuple[str, str], str]:
+    """Each (name, version) some target holds with other content, and the line that says so: a publish
+    leaves those charts out, as it leaves out a chart that fails to build."""
+    found: dict[tuple[str, str], list[tuple[str, Step]]] = {}
+    for url, steps in targets:
+        for s in steps:
+            if s.action == CONFLICT:
+                found.setdefault((s.package.name, s.package.version), []).append((url, s))
+    return {key: _conflict(hits, len(targets) > 1) for key, hits in found.items()}
+
+
+def _conflict(found: list[tuple[str, Step]], several: bool) -> str:
+    names = ", ".join(dict.fromkeys(f"{s.package.name} {s.package.version}" for _, s in found))
+    where = f" (in {', '.join(dict.fromkeys(url for url, _ in found))})" if several else ""
+    why = "".join(s.detail[s.detail.index(" (the published archive:"):] for _, s in found
+                  if " (the published archive:" in s.detail)
+    return (f"{names}: already published with different content{where}; a published version is immutable: "
+            f"bump version in the chart's Chart.yaml (or pass --force to replace it){why}")
 
 
 def apply(

@@ -132,15 +132,30 @@ def publish(s: settings.RepoSettings, fmt: str, store: stores.Store | None, curr
             raise ToolError(f"{len(result.failures)} chart(s) failed ({', '.join(f.name for f in result.failures)}) "
                             f"and repo.atomic is on: nothing published to {s.url}")
         created = idx.timestamp()
-        record = fingerprints.tree_record(whole, tree.charts, fresh, s.charts_dir) \
-            if whole and not tree.failures and not result.failures else ""
-        new_record = bool(record) and current is not None and \
-            (current[0].extra.get("annotations") or {}).get(fingerprints.TREE) != record
-        plan = pub.make_plan(store, result.packages, public_url=s.public_url, force=force, created=created,
-                             fingerprints=fresh, current=current, tree=record) \
-            if store and (result.packages or new_record) else None
-        pushes = [(r, registry.plan(r, result.packages, force)) for r in registries]
-        pub.refuse(([(plan.url, plan.steps)] if plan else []) + [(r.url, steps) for r, steps in pushes])
+
+        def planned(current: tuple[idx.Index, str | None] | None) -> tuple[
+                pub.Plan | None, list[tuple[registry.Registry, list[pub.Step]]]]:
+            record = fingerprints.tree_record(whole, tree.charts, fresh, s.charts_dir) \
+                if whole and not tree.failures and not result.failures else ""
+            new_record = bool(record) and current is not None and \
+                (current[0].extra.get("annotations") or {}).get(fingerprints.TREE) != record
+            plan = pub.make_plan(store, result.packages, public_url=s.public_url, force=force, created=created,
+                                 fingerprints=fresh, current=current, tree=record) \
+                if store and (result.packages or new_record) else None
+            return plan, [(r, registry.plan(r, result.packages, force)) for r in registries]
+
+        plan, pushes = planned(current)
+        targets = ([(plan.url, plan.steps)] if plan else []) + [(r.url, steps) for r, steps in pushes]
+        conflicts = {} if s.atomic else pub.conflicts(targets)
+        if conflicts:  # each such chart fails alone: the others are published, its fingerprint is not recorded
+            folders = {(ch.name, ch.version): ch.rel for ch in todo.charts}
+            for (name, version), message in conflicts.items():
+                result.failures.append(charts.Failure(folders.get((name, version), name), name, message))
+                _failed(result.failures[-1])
+            result.packages[:] = [p for p in result.packages if (p.name, p.version) not in conflicts]
+            plan, pushes = planned(None)  # the index read again: the first plan merged into the one read
+            targets = ([(plan.url, plan.steps)] if plan else []) + [(r.url, steps) for r, steps in pushes]
+        pub.refuse(targets)
         if s.sign and not dry_run:
             _sign(([plan.steps] if plan else []) + [steps for _, steps in pushes], stack)
         if fmt == "table" and plan and plan.steps:

@@ -9,6 +9,7 @@ import time
 import urllib.request
 
 import pytest
+import yaml
 
 from tasks import helm
 from tests.conftest import copy_project, invoke
@@ -67,6 +68,30 @@ def test_changed_chart_without_a_version_bump_is_refused_in_one_line(project, bu
     assert bucket.objects() == before
     forced = invoke(project, "repo.publish", "--force", "--url", bucket.url, env=bucket.env)
     assert "REPLACED hello-world 0.1.0" in forced.stderr
+
+
+def test_a_version_published_with_other_content_fails_alone_and_every_other_chart_is_published(project):
+    """One team's forgotten version bump is its chart's failure, not the repository's (unless --atomic)."""
+    invoke(project, "repo.publish")
+    index = project / "dist" / "repo" / "index.yaml"
+    world = project / "charts" / "hello-world" / "values.yaml"
+    world.write_text(world.read_text().replace("replicaCount: 1", "replicaCount: 2"))  # no bump
+    api = project / "charts" / "hello-api"
+    (api / "Chart.yaml").write_text((api / "Chart.yaml").read_text().replace("version: 0.1.0", "version: 0.2.0", 1))
+    result = invoke(project, "repo.publish", check=False)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [(
+        "error: hello-world 0.1.0: already published with different content; a published version is immutable: "
+        "bump version in the chart's Chart.yaml (or pass --force to replace it)")]
+    assert "published 2, failed 1: hello-world" in result.stdout
+    assert [e["version"] for e in yaml.safe_load(index.read_text())["entries"]["hello-api"]] == ["0.2.0", "0.1.0"]
+    again = invoke(project, "repo.publish", check=False)  # its new inputs were not recorded as published
+    assert again.returncode == 1 and "hello-world 0.1.0: already published" in again.stderr
+    (api / "Chart.yaml").write_text((api / "Chart.yaml").read_text().replace("version: 0.2.0", "version: 0.3.0", 1))
+    before = index.read_bytes()
+    atomic = invoke(project, "repo.publish", "--atomic", check=False)
+    assert atomic.returncode == 1 and "hello-world 0.1.0: already published" in atomic.stderr
+    assert index.read_bytes() == before and not (index.parent / "hello-api-0.3.0.tgz").exists()
 
 
 def break_chart_yaml(project, text):
@@ -165,7 +190,7 @@ def test_a_prefix_in_a_shared_bucket_is_a_repository_of_its_own(project, bucket,
 def test_list_shows_the_newest_version_of_each_chart_or_every_version_of_one(project):
     invoke(project, "repo.publish")
     chart_yaml = project / "charts" / "hello-world" / "Chart.yaml"
-    chart_yaml.write_text(chart_yaml.read_text().replace("version: 0.1.0", "version: 0.2.0"))
+    chart_yaml.write_text(chart_yaml.read_text().replace("version: 0.1.0", "version: 0.2.0", 1))
     invoke(project, "repo.publish")
     import json
 
