@@ -62,15 +62,21 @@ class RepoSettings(NamedTuple):  # NamedTuples, not frozen dataclasses: ~0.4 ms 
 
 
 def package_epoch(env: Mapping[str, str]) -> int:
-    """The time every file of a package carries: SOURCE_DATE_EPOCH, else FIXED_EPOCH."""
+    """The time every file of a package carries: SOURCE_DATE_EPOCH, else FIXED_EPOCH. Only what a tar header's
+    11 octal digits hold: anything else would be written as a header Helm's loader refuses (invalid tar header)."""
     if not env.get("SOURCE_DATE_EPOCH"):
         return FIXED_EPOCH
     try:
-        return int(env["SOURCE_DATE_EPOCH"])
+        epoch = int(env["SOURCE_DATE_EPOCH"])
     except ValueError:
         raise ToolError(
             f"SOURCE_DATE_EPOCH={env['SOURCE_DATE_EPOCH']!r} is not a number of seconds; unset or fix it"
         ) from None
+    most = 8**11 - 1  # 11 octal digits: 2242-03-16
+    if not 0 <= epoch <= most:
+        raise ToolError(f"SOURCE_DATE_EPOCH={epoch} is outside 0..{most}, the seconds a tar header can hold; "
+                        "unset it or give a time in that range")
+    return epoch
 
 
 def pick(

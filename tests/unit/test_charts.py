@@ -189,6 +189,14 @@ def test_the_package_epoch_is_source_date_epoch_else_a_fixed_date_never_a_commit
         tool_settings.package_epoch({"SOURCE_DATE_EPOCH": "soon"})
 
 
+def test_a_package_epoch_a_tar_header_cannot_hold_is_refused_naming_the_range():
+    """ustar's mtime is 11 octal digits: -5 or 8**11 would be written as a header Helm's loader refuses."""
+    assert tool_settings.package_epoch({"SOURCE_DATE_EPOCH": str(8**11 - 1)}) == 8**11 - 1
+    for bad in ("-5", str(8**11)):
+        with pytest.raises(ToolError, match=rf"SOURCE_DATE_EPOCH={bad} is outside 0\.\.8589934591"):
+            tool_settings.package_epoch({"SOURCE_DATE_EPOCH": bad})
+
+
 _names = st.lists(st.from_regex(r"c/[a-z]{1,8}(/[a-z]{1,8})?\.yaml", fullmatch=True), min_size=1, max_size=6, unique=True)
 
 
