@@ -11,6 +11,7 @@ checkout is never written to); the others are packaged straight from their folde
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
@@ -32,19 +33,32 @@ class Result:
 
 
 class _Stage:
-    """A scratch copy of the charts tree, made the first time a chart needs its dependencies built."""
+    """A scratch copy of the charts tree, made the first time a chart needs its dependencies built. It mirrors
+    the checkout's absolute layout (charts_dir at SCRATCH/<its real path>), so a `file://` path that leaves
+    charts_dir finds its chart, copied to the same place, as Helm finds it in the checkout."""
 
     def __init__(self, charts_dir: Path, work_dir: Path, stack: ExitStack) -> None:
         self.charts_dir, self.work_dir, self._stack = charts_dir, work_dir, stack
-        self._root: Path | None = None
+        self._scratch: Path | None = None
+        self._prepared: set[str] = set()
+
+    def _mirror(self, real: str) -> Path:
+        """Where the checkout's folder `real` (a real path) is in the scratch copy, made on first use."""
+        if self._scratch is None:
+            self.work_dir.mkdir(parents=True, exist_ok=True)
+            self._scratch = Path(self._stack.enter_context(
+                tempfile.TemporaryDirectory(dir=self.work_dir, prefix=".stage-")))
+            top = os.path.realpath(self.charts_dir)
+            shutil.copytree(top, self._scratch / top.lstrip("/"), symlinks=True)
+        folder = self._scratch / real.lstrip("/")
+        if not folder.exists():
+            shutil.copytree(real, folder, symlinks=True)
+        return folder
 
     def folder(self, chart: ChartSource) -> Path:
-        if self._root is None:
-            self.work_dir.mkdir(parents=True, exist_ok=True)
-            tmp = Path(self._stack.enter_context(tempfile.TemporaryDirectory(dir=self.work_dir, prefix=".stage-")))
-            self._root = tmp / self.charts_dir.name
-            shutil.copytree(self.charts_dir, self._root, symlinks=True)
-        folder = self._root
+        if not chart.path.is_relative_to(self.charts_dir):  # a chart outside the tree, used through file://
+            return self._mirror(os.path.realpath(chart.path))
+        folder = self._mirror(os.path.realpath(self.charts_dir))
         for part in Path(chart.rel).parts:  # a symlinked chart folder becomes a copy: never build in its target
             folder = folder / part
             if folder.is_symlink():
@@ -53,9 +67,20 @@ class _Stage:
                 shutil.copytree(target, folder, symlinks=True)
         return folder
 
+    def prepared(self, chart: ChartSource, repositories: dependencies.Repositories, generated: str) -> Path:
+        """The chart's scratch folder with its dependencies built (once, however many charts use it)."""
+        folder = self.folder(chart)
+        if str(folder) not in self._prepared:
+            self._prepared.add(str(folder))
+            dependencies.build(chart, folder, repositories, generated)
+        return folder
+
     def shown(self, message: str) -> str:
-        """Point the user at their checkout (charts/...), not at the scratch copy."""
-        return message.replace(str(self._root), self.charts_dir.name) if self._root else message
+        """Point the user at their checkout (charts/..., or the real path), not at the scratch copy."""
+        if self._scratch is None:
+            return message
+        charts = f"{self._scratch}{os.path.realpath(self.charts_dir)}"
+        return message.replace(charts, self.charts_dir.name).replace(str(self._scratch), "")
 
 
 @contextmanager
@@ -64,14 +89,37 @@ def _building(charts_dir: Path, work_dir: Path) -> Iterator[_Stage]:
         yield _Stage(charts_dir, work_dir, stack)
 
 
-def _prepared(chart: ChartSource, stage: _Stage, repositories: dependencies.Repositories, seconds: int) -> Path:
-    """The folder Helm should package: the chart's own, or a staged copy with its dependencies built."""
+def _prepared(chart: ChartSource, stage: _Stage, repositories: dependencies.Repositories, seconds: int,
+              known: Mapping[Path, ChartSource]) -> Path:
+    """The folder Helm should package: the chart's own, or a staged copy with its dependencies built, after
+    the dependencies of each chart it uses through file:// (deepest first): so a chart's package is the same
+    whether the charts it uses were built in the same run or not (--chart)."""
     if not chart.dependencies or dependencies.ready(chart.path):
         return chart.path
-    folder = stage.folder(chart)
     generated = datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    dependencies.build(chart, folder, repositories, generated)
-    return folder
+    for used in _used(chart, stage.charts_dir, known):
+        if used.dependencies and not dependencies.ready(used.path):
+            stage.prepared(used, repositories, generated)
+        else:
+            stage.folder(used)  # in the copy, where its file:// path leads (a chart outside charts_dir too)
+    return stage.prepared(chart, repositories, generated)
+
+
+def _used(chart: ChartSource, charts_dir: Path, known: Mapping[Path, ChartSource]) -> list[ChartSource]:
+    """The charts `chart` uses through file://, and those they use, deepest first (each once; a cycle stops)."""
+    found: dict[Path, ChartSource] = {}
+
+    def visit(source: ChartSource, seen: tuple[Path, ...]) -> None:
+        for target in _local_targets(source):
+            if target in found or target in seen or not (target / "Chart.yaml").is_file():
+                continue
+            inside = target.is_relative_to(charts_dir.resolve())
+            used = known.get(target) or charts.read(target, charts_dir.resolve() if inside else target.parent)
+            visit(used, (*seen, target))
+            found[target] = used
+
+    visit(chart, (chart.path.resolve(),))
+    return list(found.values())
 
 
 def _ordered(tree: Tree) -> list[ChartSource]:
@@ -113,6 +161,8 @@ def _each(
         failed(failure)
     broken = {(charts_dir / f.rel).resolve() for f in failures}
     seconds = settings.package_epoch(env)
+    known = {c.path.resolve(): c for c in tree.charts} if any(
+        d.repository.startswith("file://") for c in tree.charts for d in c.dependencies) else {}
     with _building(charts_dir, work_dir) as stage:
         for chart in _ordered(tree):
             blocked = [t for t in _local_targets(chart) if t in broken]
@@ -121,7 +171,7 @@ def _each(
                     uses = blocked[0].relative_to(charts_dir.resolve()).as_posix()
                     raise ToolError(f"{chart.where}: not built: it uses {charts_dir.name}/{uses} (file://), which failed")
                 charts.check_files(chart, contents=read_text)
-                act(chart, _prepared(chart, stage, repositories, seconds))
+                act(chart, _prepared(chart, stage, repositories, seconds, known))
             except ToolError as exc:
                 failures.append(Failure(chart.rel, chart.name, stage.shown(str(exc))))
                 broken.add(chart.path.resolve())

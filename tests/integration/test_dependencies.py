@@ -176,3 +176,47 @@ def test_an_oci_dependency_is_fetched_through_helms_registry_client(tmp_path, re
         result = build(tmp_path, {})
     assert result.failures == []
     assert "consumer/charts/hello-world/templates/deployment.yaml" in files_of(result, "consumer")
+
+
+def simple_chart(folder: Path, name: str, uses: str | None = None) -> Path:
+    (folder / "templates").mkdir(parents=True)
+    chart_yaml = f"apiVersion: v2\nname: {name}\nversion: 1.0.0\n"
+    if uses:
+        chart_yaml += f"dependencies:\n- name: {uses.rsplit('/', 1)[-1]}\n  version: 1.0.0\n  repository: file://{uses}\n"
+    (folder / "Chart.yaml").write_text(chart_yaml)
+    (folder / "templates" / "cm.yaml").write_text(f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n")
+    return folder
+
+
+def test_a_file_dependency_outside_the_charts_folder_is_built_as_helm_builds_it(tmp_path):
+    """file://../../lib (a chart beside charts/, as monorepos keep shared charts), which itself uses another."""
+    root = tmp_path / "project"
+    simple_chart(root / "charts" / "app", "app", "../../lib")
+    simple_chart(root / "lib", "lib", "../base")
+    simple_chart(root / "base", "base")
+    result = build(root, {})
+    assert not result.failures, result.failures
+    assert {"app/charts/lib/Chart.yaml", "app/charts/lib/charts/base/Chart.yaml"} <= set(files_of(result, "app"))
+    helm_side = tmp_path / "helm-side"
+    shutil.copytree(root, helm_side)
+    helm_python.dependency_update(helm_side / "lib")  # Helm builds each level when asked to, bottom up
+    helm_python.dependency_update(helm_side / "charts" / "app")
+    ours = packaging.comparable(next(p for p in result.packages if p.name == "app").path.read_bytes(), "ours")
+    made = helm_python.package(helm_side / "charts" / "app", destination=tmp_path / "helm-out")
+    theirs = packaging.comparable(Path(made).read_bytes(), "helm's")
+    assert ours == theirs
+    assert not (root / "lib" / "charts").exists() and not (root / "charts" / "app" / "charts").exists()
+
+
+def test_a_chart_using_a_file_chain_is_the_same_package_built_alone_or_with_the_tree(tmp_path):
+    """a uses b (file://) which uses c: b's own dependency is built before a takes b in, with --chart a too."""
+    root = tmp_path / "project"
+    simple_chart(root / "charts" / "a", "a", "../b")
+    simple_chart(root / "charts" / "b", "b", "../c")
+    simple_chart(root / "charts" / "c", "c")
+    whole = build(root, {})
+    alone = packaging.build(charts.select(charts.discover(root / "charts"), ["a"]), root / "charts",
+                            tmp_path / "alone", {}, dependencies.Repositories({}, {}))
+    [a_whole] = [p for p in whole.packages if p.name == "a"]
+    assert [p.name for p in alone.packages] == ["a"] and alone.packages[0].digest == a_whole.digest
+    assert "a/charts/b/charts/c/Chart.yaml" in files_of(alone, "a")
