@@ -27,6 +27,7 @@ from .charts import ChartSource, Dependency
 from .errors import ToolError
 
 READY = ("ok", "unpacked")  # helm dependency list: present in charts/, as an archive or a folder
+_LFS = b"version https://git-lfs.github.com/spec/"  # what a clone without `git lfs` holds instead of a file
 _LOCAL = ("file://",)
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
@@ -138,7 +139,16 @@ def _registered(repository: Repository) -> Repository:
 
 def ready(chart_dir: Path) -> bool:
     """Every dependency already in charts/ (vendored, the air-gapped way): Helm packages it as it is."""
-    return all(d["status"] in READY for d in helm.dependency_list(chart_dir))
+    try:
+        return all(d["status"] in READY for d in helm.dependency_list(chart_dir))
+    except ToolError:
+        for archive in sorted((chart_dir / "charts").glob("*.tgz")):
+            with open(archive, "rb") as handle:
+                if handle.read(len(_LFS)) == _LFS:  # a clone without `git lfs`: what Helm calls a bad gzip header
+                    raise ToolError(f"{archive}: a Git LFS pointer, not the chart archive; run `git lfs pull` (in "
+                                    "CI: fetch LFS files in the clone step)") from None
+        raise
+
 
 
 def build(chart: ChartSource, stage_dir: Path, repositories: Repositories, generated: str) -> None:

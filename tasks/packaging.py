@@ -76,11 +76,14 @@ class _Stage:
         return folder
 
     def shown(self, message: str) -> str:
-        """Point the user at their checkout (charts/..., or the real path), not at the scratch copy."""
-        if self._scratch is None:
-            return message
-        charts = f"{self._scratch}{os.path.realpath(self.charts_dir)}"
-        return message.replace(charts, self.charts_dir.name).replace(str(self._scratch), "")
+        """Point the user at their checkout as they see it (charts/...), not at the scratch copy or an absolute
+        path (Helm names the folders it was given)."""
+        if self._scratch is not None:
+            message = message.replace(f"{self._scratch}{os.path.realpath(self.charts_dir)}", self.charts_dir.name)
+            message = message.replace(str(self._scratch), "")
+        for absolute in dict.fromkeys((str(self.charts_dir.absolute()), os.path.realpath(self.charts_dir))):
+            message = message.replace(f"{absolute}/", f"{self.charts_dir.name}/")
+        return message
 
 
 @contextmanager

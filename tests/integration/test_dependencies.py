@@ -220,3 +220,22 @@ def test_a_chart_using_a_file_chain_is_the_same_package_built_alone_or_with_the_
     [a_whole] = [p for p in whole.packages if p.name == "a"]
     assert [p.name for p in alone.packages] == ["a"] and alone.packages[0].digest == a_whole.digest
     assert "a/charts/b/charts/c/Chart.yaml" in files_of(alone, "a")
+
+
+def test_a_vendored_archive_left_as_a_git_lfs_pointer_or_a_helm_refusal_names_the_file_in_the_checkout(tmp_path):
+    root = tmp_path / "project"
+    app = simple_chart(root / "charts" / "app", "app")
+    (app / "Chart.yaml").write_text("apiVersion: v2\nname: app\nversion: 1.0.0\ndependencies:\n- name: dep\n"
+                                    "  version: 1.0.0\n  repository: https://charts.example.com\n")
+    (app / "charts").mkdir()
+    (app / "charts" / "dep-1.0.0.tgz").write_text("version https://git-lfs.github.com/spec/v1\noid sha256:4d7a\n")
+    simple_chart(root / "charts" / "ok", "ok")
+    simple_chart(root / "charts" / "twice", "twice")
+    (root / "charts" / "twice" / "Chart.yaml").write_text(
+        "apiVersion: v2\nname: twice\nversion: 1.0.0\ndependencies:\n" + "- name: ok\n  version: 1.0.0\n"
+        "  repository: file://../ok\n" * 2)
+    messages = sorted(f.message for f in build(root, {}).failures)
+    assert messages == [
+        ("charts/app/charts/dep-1.0.0.tgz: a Git LFS pointer, not the chart archive; run `git lfs pull` (in CI: "
+         "fetch LFS files in the clone step)"),
+        'helm dependency list charts/twice: validation: more than one dependency with name or alias "ok"']
