@@ -190,6 +190,18 @@ def test_dry_run_renders_and_validates_but_changes_nothing(cluster):
     assert cluster.emulator.store == before
 
 
+def test_a_values_file_is_read_as_helm_reads_it_and_what_helm_refuses_is_one_line(cluster, tmp_path):
+    mine = tmp_path / "mine.yaml"
+    mine.write_text("db:\n  since: 2024-01-01\ncert: !!binary aGVsbG8=\nports:\n  1: one\n  true: two\n")
+    shown = json.loads(deploy(cluster, "--values", str(mine), "--dry-run", "--output", "json").stdout)["values"]
+    assert (shown["db"], shown["cert"], shown["ports"]) == ({"since": "2024-01-01"}, "hello", {"1": "one", "true": "two"})
+    mine.write_text("db:\n  big: .inf\n")
+    refused = deploy(cluster, "--values", str(mine), "--dry-run", check=False)
+    assert refused.returncode == 1 and refused.stdout == ""
+    assert refused.stderr == (f"error: --values: {mine}: db.big is .inf, which Helm refuses (JSON has no infinity or "
+                              "NaN); quote it to make it text, or write a number\n")
+
+
 def test_diff_shows_the_changed_image_against_the_deployed_release(cluster):
     deploy(cluster, "--set", "image.tag=v1")
     out = invoke(cluster.project, "release.diff", "--env", "staging", "--set", "image.tag=v2", env=cluster.env).stdout
