@@ -19,7 +19,7 @@ from collections.abc import Iterator, MutableMapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import orjson
 import yaml
@@ -29,7 +29,7 @@ from .errors import ToolError
 from .store import INDEX, Store
 
 _USERINFO = re.compile(r"//[^/@]*@")  # credentials in a URL: never shown
-_SEGMENT = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._+-]*$")  # a file or folder name of a package url
+_SEGMENT = re.compile(r"^[A-Za-z0-9_%+-][A-Za-z0-9._~%+-]*$")  # a file or folder name in a package url
 
 
 class Entries(MutableMapping[str, list[dict[str, Any]]]):
@@ -174,10 +174,19 @@ def _inside(url: str, bases: tuple[str | None, ...]) -> tuple[str, str]:
     segments = url.split("/")
     while len(segments) > 1 and segments[0] == ".":
         segments.pop(0)
-    odd = [s for s in segments if not _SEGMENT.match(s)]
+    names = [unquote(s) for s in segments]  # a url's %XX as a file name holds it (`publish` writes "a%20b-1.0.0.tgz")
+    odd = [s for s, name in zip(segments, names) if not _SEGMENT.match(s) or name.startswith(".") or "/" in name
+           or not name.isprintable()]
     if odd:
         return f"{repr(odd[0])[:40] if odd[0] else 'an empty part'} is not a plain file or folder name", ""
-    return "", "/".join(segments)
+    return "", "/".join(names)
+
+
+def package_url(filename: str, public_url: str | None) -> str:
+    """An entry's url: the package's file name, %-encoded where a URL would read it otherwise (a chart named
+    `a b` or `x?y`, which Helm accepts), below repo.public_url when there is one."""
+    name = quote(filename, safe="+")
+    return f"{public_url}/{name}" if public_url else name
 
 
 def _bare(url: str) -> str:

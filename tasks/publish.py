@@ -78,8 +78,8 @@ def make_plan(
     for package in packages:
         step = _classify(store, index, package, force)
         if step.action in (NEW, REPLACE):
-            url = f"{public_url}/{package.filename}" if public_url else package.filename
-            index.add(idx.entry(package.metadata, package.digest, url, created))
+            index.add(idx.entry(package.metadata, package.digest, idx.package_url(package.filename, public_url),
+                                created))
         steps.append(step)
     fingerprints = fingerprints or {}
     annotations = index.extra.get("annotations")

@@ -145,8 +145,13 @@ def free_port() -> int:
 
 
 def test_default_local_folder_repository_published_then_served_to_helm(project, tmp_path):
+    odd = ["a b", "x?y", "a%2e", "chärt"]  # names Helm packages; their urls are %-encoded, as a URL must carry them
+    for i, name in enumerate(odd):
+        (project / "charts" / f"odd-{i}" / "templates").mkdir(parents=True)
+        (project / "charts" / f"odd-{i}" / "Chart.yaml").write_text(f"apiVersion: v2\nname: {name}\nversion: 1.0.0\n")
     invoke(project, "repo.publish")
     assert (project / "dist" / "repo" / "index.yaml").exists()
+    assert "no strays" in invoke(project, "repo.verify").stdout
     port = free_port()
     server = subprocess.Popen([sys.executable, "-m", "invoke", "repo.serve", "--port", str(port)], cwd=project,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -160,9 +165,10 @@ def test_default_local_folder_repository_published_then_served_to_helm(project, 
             except OSError:
                 time.sleep(0.1)
         index = helm.repo_index(url)
-        assert sorted(index["entries"]) == sorted(CHARTS)
-        pulled = helm.pull("hello-world", "0.1.0", url, tmp_path)
-        assert pulled.read_bytes() == (project / "dist" / "repo" / "hello-world-0.1.0.tgz").read_bytes()
+        assert sorted(index["entries"]) == sorted([*CHARTS, *odd])
+        for name, version in [("hello-world", "0.1.0"), *((name, "1.0.0") for name in odd)]:
+            pulled = helm.pull(name, version, url, tmp_path)
+            assert pulled.read_bytes() == (project / "dist" / "repo" / f"{name}-{version}.tgz").read_bytes()
     finally:
         server.terminate()
         server.wait(10)

@@ -119,6 +119,10 @@ def test_a_yaml_flow_mapping_that_is_not_json_is_still_read():
     (["https://charts.example.com/team/charts/app-1.0.0.tgz"], "charts/app-1.0.0.tgz"),
     (["http://127.0.0.1:8879/app-1.0.0.tgz"], "app-1.0.0.tgz"),  # the repository's own URL
     (["app-1.0.0+build.7.tgz"], "app-1.0.0+build.7.tgz"),
+    (["a%20b-1.0.0.tgz"], "a b-1.0.0.tgz"),  # a name Helm accepts, %-encoded as publish writes it
+    (["x%3Fy-1.0.0.tgz"], "x?y-1.0.0.tgz"),
+    (["ch%C3%A4rt-1.0.0.tgz"], "chärt-1.0.0.tgz"),
+    (["-dash-1.0.0.tgz"], "-dash-1.0.0.tgz"),
     ([], "app-1.0.0.tgz"),
 ])
 def test_an_entrys_package_key_in_its_repository(urls, key):
@@ -144,6 +148,10 @@ def test_an_entrys_package_key_in_its_repository(urls, key):
     ("https://charts.example.com/teams/x.tgz", "not below repo.public_url"),
     ("https://charts.example.com/team/../x.tgz", "'..' is not a plain file or folder name"),
     ("http://[::1/x.tgz", "not a valid URL"),
+    ("%2e%2e/x.tgz", "'%2e%2e' is not a plain file or folder name"),  # encoded, still a way out
+    ("a%2Fb.tgz", "'a%2Fb.tgz' is not a plain file or folder name"),
+    ("%2elock", "is not a plain file or folder name"),
+    ("x%00.tgz", "is not a plain file or folder name"),
 ])
 def test_an_entry_pointing_outside_its_repository_is_refused_naming_the_entry_and_the_fix(url, why):
     with pytest.raises(ToolError) as error:
