@@ -87,6 +87,11 @@ class Repositories:
         if not isinstance(raw, Mapping) or not isinstance(raw.get("url"), str) or "://" not in raw["url"]:
             raise ToolError(f"{where} in invoke.yaml: expected a URL, or {{url: URL, username_env: VAR, "
                             "password_env: VAR}}")
+        unknown = sorted(set(raw) - {"url", "username_env", "password_env"})
+        if unknown:  # `password: ...` would be a secret in the repository, and silently unused
+            hint = f"; name the variable that holds it: {unknown[0]}_env" if unknown[0] in ("username", "password") \
+                else ": use url, username_env and password_env"
+            raise ToolError(f"{where}.{unknown[0]} in invoke.yaml: not a setting{hint}")
         credentials = {}
         for key in ("username", "password"):
             variable = raw.get(f"{key}_env")

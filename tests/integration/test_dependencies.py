@@ -129,6 +129,20 @@ def test_an_unknown_alias_says_where_to_define_it(tmp_path):
     assert str(tmp_path / "none.yaml") in failure.message
 
 
+@pytest.mark.parametrize("raw, message", [
+    ({"url": "https://charts.example.com", "username": "bob", "password": "hunter2-inline"},
+     ("repo.dependency_repositories.priv.password in invoke.yaml: not a setting; name the variable that holds it: "
+     "password_env")),
+    ({"url": "https://charts.example.com", "passwd_env": "X"},
+     ("repo.dependency_repositories.priv.passwd_env in invoke.yaml: not a setting: use url, username_env and "
+     "password_env")),
+])
+def test_a_dependency_repository_with_a_setting_it_does_not_have_is_refused_never_ignored(tmp_path, raw, message):
+    consumer(tmp_path, "@priv")
+    [failure] = build(tmp_path, {"HELM_REPOSITORY_CONFIG": str(tmp_path / "none.yaml")}, {"priv": raw}).failures
+    assert failure.message.endswith(message) and "hunter2-inline" not in failure.message
+
+
 def test_an_apiversion_v1_chart_builds_its_requirements_into_the_package(tmp_path, remote):
     consumer(tmp_path, f"file://{tmp_path}/source/charts/hello-world", api="v1")
     result = build(tmp_path, {})
