@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -252,33 +253,73 @@ def _dependencies(
 
 def check_files(chart: ChartSource, contents: bool = True) -> None:
     """What Helm's loader refuses, said before Helm reads anything (and when a chart is built, not at
-    discovery: a push that builds nothing reads no chart file): symlinks leaving the chart or looping,
-    templates over its size limit; and templates and values must be UTF-8 (Kubernetes reads nothing else).
+    discovery: a push that builds nothing reads no chart file): what files() refuses, templates over its size
+    limit; and templates and values must be UTF-8 (Kubernetes reads nothing else).
     Without `contents` the text is not read here: check_text reads it in the package, which holds it anyway."""
-    def walk(folder: str, rel: str) -> None:
-        with os.scandir(folder) as entries:
-            for entry in entries:
-                shown = f"{chart.where}/{rel}{entry.name}"
-                if entry.is_symlink():
-                    try:
-                        target = Path(entry.path).resolve(strict=True)
-                    except (OSError, RuntimeError):
-                        raise ToolError(f"{shown}: symlink loop or dangling symlink ({os.readlink(entry.path)}); "
-                                        "remove it or point it at a file in the chart") from None
-                    if not target.is_relative_to(os.path.realpath(chart.path)):
-                        raise ToolError(f"{shown}: symlink points outside the chart ({os.readlink(entry.path)}); "
-                                        "copy the file into the chart instead")
-                if entry.is_dir(follow_symlinks=False):
-                    walk(entry.path, f"{rel}{entry.name}/")
-                elif _text(f"{rel}{entry.name}"):
-                    if entry.stat().st_size > archives.MAX_FILE:  # checked before reading, as Helm's loader does
-                        raise ToolError(f'{shown}: chart file "{entry.name}" is larger than the maximum file size '
-                                        f"{archives.MAX_FILE} (Helm's limit); keep it out of the chart")
-                    if contents:
-                        with open(entry.path, "rb") as handle:
-                            _check_utf8(handle.read(), shown)
+    for rel, path in files(chart.path, os.path.realpath(chart.path), chart.where):
+        if _text(rel):
+            shown = f"{chart.where}/{rel}"
+            if os.stat(path).st_size > archives.MAX_FILE:  # checked before reading, as Helm's loader does
+                raise ToolError(f'{shown}: chart file "{os.path.basename(rel)}" is larger than the maximum file '
+                                f"size {archives.MAX_FILE} (Helm's limit); keep it out of the chart")
+            if contents:
+                with open(path, "rb") as handle:
+                    _check_utf8(handle.read(), shown)
 
-    walk(str(chart.path), "")
+
+def files(folder: Path | str, boundary: str, where: str) -> Iterator[tuple[str, str]]:
+    """Every file of a chart folder as (its path in the chart, the real path to read), files before folders, each
+    in name order, and only regular files: a FIFO or a device (a symlink to /dev/zero) is refused, never opened,
+    since reading it would block or never end (Helm refuses them too). Symlinks are followed, as Helm's loader
+    follows them, when they resolve inside `boundary` (a real path); a dangling one, a loop, or one that leads
+    elsewhere is refused. `where` names the folder in messages."""
+    def walk(path: str, rel: str, real: str, above: tuple[str, ...]) -> Iterator[tuple[str, str]]:
+        """`real`: the folder's real path, carried down; `above`: the real paths of the folders that hold it."""
+        folders = []
+        try:
+            with os.scandir(path) as scan:
+                entries = sorted(scan, key=lambda e: e.name)
+        except OSError as exc:
+            raise ToolError(f"{where}/{rel}: cannot list the folder ({exc.strerror}); fix its permissions") from None
+        for entry in entries:
+            shown, target, linked = f"{where}/{rel}{entry.name}", os.path.join(real, entry.name), entry.is_symlink()
+            if linked:
+                try:
+                    target = os.path.realpath(entry.path, strict=True)
+                except OSError:
+                    raise ToolError(f"{shown}: symlink loop or dangling symlink ({os.readlink(entry.path)}); "
+                                    "remove it or point it at a file in the chart") from None
+                mode = os.stat(target).st_mode
+            elif entry.is_dir(follow_symlinks=False):
+                mode = stat.S_IFDIR
+            elif entry.is_file(follow_symlinks=False):
+                mode = stat.S_IFREG
+            else:
+                mode = entry.stat(follow_symlinks=False).st_mode
+            if not stat.S_ISDIR(mode) and not stat.S_ISREG(mode):
+                raise ToolError(f"{shown}: {_kind(mode, linked, target)}, not a regular file; Helm cannot load it "
+                                "(irregular file): remove it")
+            if linked and target != boundary and not target.startswith(boundary + os.sep):
+                raise ToolError(f"{shown}: symlink points outside the chart ({os.readlink(entry.path)}); "
+                                "copy the file into the chart instead")
+            if not stat.S_ISDIR(mode):
+                yield f"{rel}{entry.name}", target
+            elif target in above:
+                raise ToolError(f"{shown}: symlink loop: it leads to {target}, a folder that holds it, which Helm "
+                                "would walk without end; remove it")
+            else:
+                folders.append((entry.path, f"{rel}{entry.name}/", target))
+        for inner, inner_rel, inner_real in folders:
+            yield from walk(inner, inner_rel, inner_real, (*above, inner_real))
+
+    real = os.path.realpath(folder)
+    return walk(str(folder), "", real, (real,))
+
+
+def _kind(mode: int, linked: bool, target: str) -> str:
+    kind = {stat.S_IFIFO: "a named pipe (FIFO)", stat.S_IFSOCK: "a socket", stat.S_IFCHR: "a character device",
+            stat.S_IFBLK: "a block device"}.get(stat.S_IFMT(mode), "a special file")
+    return f"symlink to {target}, {kind}" if linked else kind
 
 
 def check_text(chart: ChartSource, files: Mapping[str, bytes]) -> None:

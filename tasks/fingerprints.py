@@ -25,6 +25,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .errors import ToolError
 from .git import git
 
 if TYPE_CHECKING:  # charts is imported only when charts are read: not by a push whose tree is unchanged
@@ -136,20 +137,22 @@ def of(charts: list[ChartSource], root: Path, epoch: int) -> dict[str, str]:
 
 
 def _files(folder: str, blobs: Mapping[str, str], digest: Any) -> None:
-    """Every file's path in the folder and its git blob id: from git's index when committed unchanged,
-    else computed from the content as git would, so a checkout with or without git agrees."""
-    for parent, dirs, files in os.walk(folder):
-        dirs.sort()
-        for name in sorted(files):
-            path = os.path.join(parent, name)
-            blob = blobs.get(path)
+    """Every file in the folder by its path and git blob id: from git's index when committed unchanged, else
+    computed from the content as git would, so a checkout with or without git agrees. Only what charts.files()
+    lets through is opened (never a FIFO or a device, nor a symlink leading out of the chart). A folder holding
+    anything else gets a fingerprint never given twice: what was not read cannot vouch for the package, so it is
+    always built (a chart fails there anyway; a file:// dependency outside the tree is Helm's to judge)."""
+    from . import charts  # here: a push whose tree is unchanged reads no chart
+
+    try:
+        for rel, path in charts.files(folder, folder, folder):
+            blob = blobs.get(path)  # a symlink's real path: git's blob of the link itself is not what Helm reads
             if blob is None:
-                try:
-                    with open(path, "rb") as handle:
-                        blob = "git:" + _blob_id(handle)
-                except OSError:  # a dangling link or a loop: building the chart reports it
-                    blob = "unreadable"
-            digest.update(f"\0{os.path.relpath(path, folder)}\0{blob}".encode())
+                with open(path, "rb") as handle:
+                    blob = "git:" + _blob_id(handle)
+            digest.update(f"\0{rel}\0{blob}".encode())
+    except (ToolError, OSError) as exc:
+        digest.update(f"\0refused\0{exc}\0".encode() + os.urandom(16))
 
 
 def _blob_id(handle: Any) -> str:
