@@ -231,11 +231,10 @@ def layered_values(
         if value is None:
             raise ToolError(f"secret {path}: environment variable {variable} is not set; set it (a Drone secret)")
         ui.add_secret(value)
-        parsed = helm.parse_set(f"{path}={value}", "set-literal")
-        if not parsed:
-            raise ToolError(f"secret {path!r}: not a values path; use dotted keys like db.password")
-        layers.append(parsed)
-        secret_paths += _leaves(parsed)
+        layer, where_it_goes = _literal(path, value, f"secret {path!r}: not a values path; use dotted keys like "
+                                                     "db.password (list items as hosts[0])")
+        layers.append(layer)
+        secret_paths.append(where_it_goes)
     values: dict[str, Any] = {}
     for layer in layers:
         merge(values, layer)
@@ -263,18 +262,42 @@ def masked(values: dict[str, Any], paths: Iterable[tuple[str | int, ...]]) -> di
     """A copy of `values` with the value at each path replaced by the mask, and every other string redacted."""
     shown = copy.deepcopy(values)
     for path in paths:
-        node: Any = shown
-        for key in path[:-1]:
-            node = node[key] if _has(node, key) else None
-        if _has(node, path[-1]):
-            node[path[-1]] = ui.MASK
+        slot = _slot(shown, path)
+        if slot is not None:
+            slot[path[-1]] = ui.MASK
     return ui.redact_data(shown)
+
+
+def _slot(tree: Any, path: tuple[str | int, ...]) -> Any:
+    """The dict or list that holds the value at `path` in `tree`; None when there is no value there."""
+    node = tree
+    for key in path:
+        parent, node = node, node[key] if _has(node, key) else None
+    return parent if _has(parent, path[-1]) else None
 
 
 def _has(node: Any, key: str | int) -> bool:
     if isinstance(node, dict):
         return key in node
     return isinstance(node, list) and isinstance(key, int) and 0 <= key < len(node)
+
+
+_STAND_IN = "value"  # what a --set-literal key is parsed with, in place of its real value
+
+
+def _literal(key: str, value: str, refused: str) -> tuple[dict[str, Any], tuple[str | int, ...]]:
+    """({key: value} as --set-literal sets it, the value's path). The key is parsed on its own, with a stand-in for
+    the value, so no part of the value (a secret) ever reaches Helm's parser or the errors it writes."""
+    try:
+        parsed = helm.parse_set(f"{key}={_STAND_IN}", "set-literal")
+    except ToolError:
+        parsed = {}
+    paths = list(_leaves(parsed))
+    slot = _slot(parsed, paths[0]) if len(paths) == 1 else None
+    if slot is None or slot[paths[0][-1]] != _STAND_IN:  # `a=b`: the key ends at its `=`, the rest is no path
+        raise ToolError(refused)
+    slot[paths[0][-1]] = value
+    return parsed, paths[0]
 
 
 def _set(expression: str, where: str) -> dict[str, Any]:
@@ -302,10 +325,8 @@ def _set_file(text: str) -> dict[str, Any]:
     except UnicodeDecodeError:
         raise ToolError(f"--set-file {text!r}: {path} is not UTF-8 text; base64-encode binary content "
                         "(and b64dec it in the template)") from None
-    parsed = helm.parse_set(f"{key}={content}", "set-literal")
-    if not parsed:
-        raise ToolError(f"--set-file {text!r}: {key!r} is not a values path; use dotted keys like config.script")
-    return parsed
+    return _literal(key, content, f"--set-file {text!r}: {key!r} is not a values path; use dotted keys like "
+                                  "config.script")[0]
 
 
 def _secret_flag(text: str) -> tuple[str, str]:

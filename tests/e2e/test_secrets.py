@@ -165,6 +165,20 @@ def test_drone_credential_variables_never_expand_into_values(project):
         assert "credential-value-61" not in result.stdout + result.stderr
 
 
+def test_a_bad_secret_path_is_refused_before_any_part_of_the_secret_meets_helms_parser(project):
+    secret = "Secret-Value]x,y=z"  # Helm's parser read a[=... up to the `]` and quoted that much in its error
+    for args in (("--set-secret", "a[=DB_PASSWORD"), ("--set-secret", "a[0=DB_PASSWORD"),
+                 ("--debug", "--set-secret", "a[=DB_PASSWORD")):
+        debug, flags = (args[:1], args[1:]) if args[0] == "--debug" else ((), args)
+        result = invoke(project, *debug, "release.deploy", "--env", "staging", *flags, "--dry-run", "--output", "json",
+                        env={"DB_PASSWORD": secret}, check=False)
+        path = flags[1].split("=")[0]
+        assert result.returncode == 1 and result.stdout == ""
+        assert result.stderr.strip().splitlines()[-1] == (f"error: secret {path!r}: not a values path; use dotted keys "
+                                                          "like db.password (list items as hosts[0])")
+        assert not [part for part in ("Secret", "Value", "x,y", "y=z") if part in result.stderr], result.stderr
+
+
 # --- a repository behind HTTP basic auth ------------------------------------------------------------
 
 def test_a_basic_auth_repository_works_and_its_password_is_never_printed(cluster):
