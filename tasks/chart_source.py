@@ -102,7 +102,7 @@ class Registry:
 
     def fetch(self, chart: str, constraint: str | None, where: str) -> tuple[str, bytes]:
         with registry.session(self.url, os.environ) as target:
-            versions = [tag.replace("_", "+") for tag in registry.versions(target, chart)]
+            versions = registry.versions(target, chart)
             if not versions:
                 raise ToolError(f"{self.url}: chart {chart!r} is not in this registry; publish it "
                                 "(invoke repo.publish) or fix repo.url")

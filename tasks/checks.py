@@ -86,12 +86,13 @@ def verify_registry(target: registry.Registry, charts: list[str]) -> tuple[list[
     must load in Helm."""
     findings, checked = [], 0
     for name in charts:
-        for tag in registry.versions(target, name):
+        for version in registry.versions(target, name):
             checked += 1
+            where = f"{name}:{registry.tag(version)}"
             try:
-                helm.archive_metadata(registry.fetch(target, name, tag.replace("_", "+")), f"{name}:{tag}")
+                helm.archive_metadata(registry.fetch(target, name, version), where)
             except ToolError as exc:
-                findings.append(Finding("package", f"{name}:{tag}", str(exc)))
+                findings.append(Finding("package", where, str(exc)))
     return findings, checked
 
 

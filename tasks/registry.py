@@ -47,7 +47,8 @@ class Registry:
 
 
 def tag(version: str) -> str:
-    """OCI tags cannot hold '+': Helm writes a SemVer build suffix as '_'."""
+    """OCI tags cannot hold '+': Helm pushes a SemVer build suffix as '_' (and its tags() maps it back), so the
+    tag is for showing a reference; versions are compared as versions."""
     return version.replace("+", "_")
 
 
@@ -82,7 +83,8 @@ def _cause(exc: ToolError) -> str:
 
 
 def versions(registry: Registry, chart: str) -> list[str]:
-    """The tags the registry holds for a chart, newest first; [] for a chart it has never seen."""
+    """The chart versions the registry holds, newest first, as Helm reads them from its tags ('_' back to '+',
+    tags that are not SemVer left out); [] for a chart it has never seen."""
     try:
         return helm.registry_tags(registry.client, registry.reference(chart)) or []
     except ToolError as exc:
@@ -104,7 +106,7 @@ def plan(registry: Registry, packages: list[Package], force: bool) -> list[Step]
     """What pushing `packages` means for this registry, as publish's steps."""
     steps = []
     for package in packages:
-        if tag(package.version) not in versions(registry, package.name):
+        if package.version not in versions(registry, package.name):
             steps.append(Step(package, NEW))
             continue
         held = fetch(registry, package.name, package.version)

@@ -2,6 +2,7 @@
 
 import base64
 import json
+import urllib.request
 
 import helm_python
 import pytest
@@ -29,6 +30,14 @@ def pull(reference, destination):
 def tags(host, chart):
     client = helm_python.RegistryClient(plain_http=True)
     return client.tags(f"oci://{host}/charts/{chart}")
+
+
+def manifest_digest(host, chart, tag):
+    """What the tag points at, as the registry says: a push over the tag changes it."""
+    request = urllib.request.Request(f"http://{host}/v2/charts/{chart}/manifests/{tag}", method="HEAD",
+                                     headers={"Accept": "application/vnd.oci.image.manifest.v1+json"})
+    with urllib.request.urlopen(request) as response:
+        return response.headers["Docker-Content-Digest"]
 
 
 def test_publish_republish_refuse_and_force_against_a_registry_and_helm_pulls_what_was_pushed(project, registry,
@@ -134,3 +143,25 @@ def test_repo_verify_pulls_every_version_of_the_checkouts_charts_from_a_registry
     assert json.loads(verified.stdout) == {"url": url, "ok": True, "checked": 3, "findings": []}
     refused = invoke(project, "repo.verify", "--url", url, "--keyring", "pubring.gpg", check=False)
     assert refused.returncode == 1 and "--keyring checks folder and S3 repositories" in refused.stderr
+
+
+def test_a_version_with_build_metadata_is_unchanged_on_republish_and_refused_when_its_content_changed(project,
+                                                                                                       registry):
+    """OCI tags cannot hold '+': Helm pushes 0.2.0+build.1 as the tag 0.2.0_build.1 and lists it as 0.2.0+build.1."""
+    url = f"oci://{registry}/charts"
+    chart_yaml = project / "charts" / "hello-world" / "Chart.yaml"
+    chart_yaml.write_text(chart_yaml.read_text().replace("version: 0.1.0", "version: 0.2.0+build.1"))
+    invoke(project, "repo.publish", "--url", url, "-c", "hello-world")
+    digest = manifest_digest(registry, "hello-world", "0.2.0_build.1")
+    again = invoke(project, "repo.publish", "--url", url, "-c", "hello-world")
+    assert f"pushed to {url}: 0 new, 1 unchanged" in again.stdout
+    values = project / "charts" / "hello-world" / "values.yaml"
+    values.write_text(values.read_text().replace("replicaCount: 1", "replicaCount: 3"))
+    refused = invoke(project, "repo.publish", "--url", url, "-c", "hello-world", check=False)
+    assert refused.returncode == 1
+    assert "error: hello-world 0.2.0+build.1: already published with different content" in refused.stderr
+    assert manifest_digest(registry, "hello-world", "0.2.0_build.1") == digest  # nothing was pushed
+    listed = invoke(project, "repo.list", "--url", url, "--chart", "hello-world", "-o", "json")
+    assert json.loads(listed.stdout) == [{"chart": "hello-world", "version": "0.2.0+build.1"}]
+    verified = invoke(project, "repo.verify", "--url", url, "-o", "json")
+    assert json.loads(verified.stdout) == {"url": url, "ok": True, "checked": 1, "findings": []}
