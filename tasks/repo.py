@@ -77,18 +77,19 @@ def sync(c, url=None, public_url=None, force=False, dry_run=False):
 
 @task(help={"url": URL_HELP, "public_url": PUBLIC_HELP, "chart": CHART_HELP, "force": FORCE_HELP, "dry_run": DRY_HELP,
             "atomic": ATOMIC_HELP, "verbose": "show every chart in the plan, not only the ones that change",
-            "output": OUTPUT_HELP, "mirror": "an OCI registry to push to as well, oci://HOST/PATH (default: "
-            "repo.mirrors)", "sign": "sign every new package with the PGP key in HELM_SIGNING_KEY (passphrase: "
-            "HELM_SIGNING_PASSPHRASE) and publish its .prov (default: repo.sign)"}, iterable=["chart", "mirror"])
+            "output": OUTPUT_HELP, "json": JSON_HELP,
+            "mirror": "an OCI registry to push to as well, oci://HOST/PATH (default: repo.mirrors)",
+            "sign": "sign every new package with the PGP key in HELM_SIGNING_KEY (passphrase: HELM_SIGNING_PASSPHRASE) "
+                    "and publish its .prov (default: repo.sign)"}, iterable=["chart", "mirror"])
 def publish(c, url=None, public_url=None, chart=None, force=False, dry_run=False, atomic=False, verbose=False,
-            output=None, mirror=None, sign=False):
+            output=None, json=False, mirror=None, sign=False):
     """Package, index and sync: the command CI runs on master.
 
     Charts whose inputs did not change since they were published (their fingerprints, kept in
     index.yaml) are not rebuilt. A broken chart blocks only itself (unless --atomic). OCI mirrors get
     the same versions, under the same immutability contract.
     """
-    fmt = ui.output_format(output)
+    fmt = ui.output_format(output, json)
     s = _settings(c, url=url, public_url=public_url, atomic=atomic or None, mirrors=mirror, sign=sign or None)
     store = None if s.url.startswith("oci://") else stores.open_store(s.url)
     if store is not None and not store.writable:

@@ -36,8 +36,18 @@ def test_every_repository_report_is_one_document_on_stdout(project, fmt):
 
 def test_json_stays_an_alias_and_a_bad_output_is_one_line(project):
     assert json.loads(invoke(project, "repo.list", "--json").stdout) == []
+    assert {s["action"] for s in json.loads(invoke(project, "repo.publish", "--json").stdout)["steps"]} == {"new"}
     bad = invoke(project, "repo.list", "--output", "xml", check=False)
     assert bad.returncode == 1 and bad.stderr.strip() == "error: --output 'xml': use table, json or yaml"
+
+
+def test_every_task_with_an_output_flag_takes_json_as_its_alias():
+    import tasks
+
+    flags = {name: {argument.name for argument in tasks.ns[name].get_arguments()} for name in tasks.ns.task_names}
+    with_output = {name for name, names in flags.items() if "output" in names}
+    assert {"repo.publish", "repo.list", "config", "release.deploy"} <= with_output
+    assert {name for name in with_output if "json" not in flags[name]} == set()
 
 
 def on_a_terminal(project, *args, env):
