@@ -211,11 +211,13 @@ def interactive() -> bool:
 def output_format(output: str | None, as_json: bool = False) -> str:
     """The --output of a task (--json is its alias); json and yaml keep stdout for the document alone."""
     global _documents_only
+    from .errors import ToolError
+
     chosen = (output or ("json" if as_json else "table")).strip().lower()
     if chosen not in OUTPUTS:
-        from .errors import ToolError
-
         raise ToolError(f"--output {output!r}: use table, json or yaml")
+    if as_json and chosen != "json":  # `--json -o yaml`: neither wins silently
+        raise ToolError(f"--json and --output {output} disagree; give one of them")
     _documents_only = chosen != "table"
     return chosen
 

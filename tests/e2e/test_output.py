@@ -39,6 +39,10 @@ def test_json_stays_an_alias_and_a_bad_output_is_one_line(project):
     assert {s["action"] for s in json.loads(invoke(project, "repo.publish", "--json").stdout)["steps"]} == {"new"}
     bad = invoke(project, "repo.list", "--output", "xml", check=False)
     assert bad.returncode == 1 and bad.stderr.strip() == "error: --output 'xml': use table, json or yaml"
+    both = invoke(project, "repo.list", "--json", "-o", "yaml", check=False)
+    assert (both.returncode, both.stdout, both.stderr.strip()) == (
+        1, "", "error: --json and --output yaml disagree; give one of them")
+    assert json.loads(invoke(project, "repo.list", "--json", "-o", "json").stdout)  # the same thing twice is no conflict
 
 
 def test_every_task_with_an_output_flag_takes_json_as_its_alias():
