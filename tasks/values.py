@@ -1,6 +1,6 @@
 """Values layering: the release's files and `set:`, the environment's files, then the flags, as Helm merges them.
 
-${DRONE_*} and ${CI_*} expand in set expressions as Drone expands them; values from a secret source
+${DRONE_*} and ${CI_*} expand in set expressions as Drone expands them, each into one value; values from a secret source
 (`secrets:`, --set-secret) are registered with ui.add_secret before they are parsed, and their paths are
 kept so every printed copy of the values masks them.
 """
@@ -8,6 +8,7 @@ kept so every printed copy of the values masks them.
 from __future__ import annotations
 
 import copy
+import json
 import math
 import re
 import struct
@@ -25,17 +26,23 @@ from .settings import Environment, Release
 _EXPANSION = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::(-?\d+)(?::(\d+))?)?\}")
 
 
-def expand(text: str, env: Mapping[str, str], where: str) -> str:
+def expand(text: str, env: Mapping[str, str], where: str, *, json_values: bool = False) -> str:
     """${DRONE_*} and ${CI_*} as in Drone (${NAME}, ${NAME:OFFSET}, ${NAME:OFFSET:LENGTH}); $$ is a literal $.
 
     Only CI variables, and none that holds a credential (DRONE_NETRC_PASSWORD, CI_JOB_TOKEN, ...): expanding
-    those would let `--set x=${...}` put a secret into values that are printed and stored unmasked.
+    those would let `--set x=${...}` put a secret into values that are printed and stored unmasked. And each
+    expansion stays one value (or one key segment) whatever it holds: Drone expands before Helm parses, so a
+    branch named `x,image.repository=evil` would otherwise set a second value (_escaped).
     """
-
-    def one(match: re.Match[str]) -> str:
+    out: list[str] = []
+    at = 0
+    for match in _EXPANSION.finditer(text):
+        out.append(text[at:match.start()])
+        at = match.end()
         name, offset, length = match.groups()
         if name is None:
-            return "$"
+            out.append("$")
+            continue
         if not name.startswith(("DRONE_", "CI_")):
             raise ToolError(f"{where}: ${{{name}}} is not expanded: only ${{DRONE_*}} and ${{CI_*}} are")
         if ui.is_credential(name):
@@ -43,11 +50,44 @@ def expand(text: str, env: Mapping[str, str], where: str) -> str:
                             f"_PASSWORD, _KEY, ... are never expanded); to pass a secret, use --set-secret PATH={name}")
         if name not in env:
             raise ToolError(f"{where}: ${{{name}}} is not set; set it, or write $${{{name}}} for a literal")
-        value = env[name]
         start = int(offset or 0)
-        return value[start:start + int(length)] if length is not None else value[start:]
+        value = env[name][start:start + int(length)] if length is not None else env[name][start:]
+        out.append(_escaped(value, "".join(out), json_values, f"{where}: {match.group()}"))
+    return "".join(out) + text[at:]
 
-    return _EXPANSION.sub(one, text)
+
+_STRUCTURE = re.compile(r"[\\,=.\[\]{}]")  # what Helm's strvals parser reads as structure in a key or a value
+_JSON_SCALAR = re.compile(r"-?[0-9]+|true|false|null")  # JSON values with none of that structure in them
+
+
+def _escaped(value: str, before: str, json_values: bool, where: str) -> str:
+    """An expanded value made into one value or key segment where `before` leaves it.
+
+    Helm's strvals parser (--set, --set-string, a key of --set-json) splits at `,` `=` `.` `[` `]`, reads a
+    leading `{` as a list, and takes a backslash as escaping the next character anywhere: so each of those is
+    escaped. A --set-json value is JSON: inside a JSON string the value is JSON-escaped; outside one only a
+    number, true, false or null is one value.
+    """
+    state, escaping = "strvals", False  # strvals (a key, or any --set value), json, or string (inside a JSON one)
+    for char in before:
+        if escaping:
+            escaping = False
+        elif char == "\\" and state != "json":
+            escaping = True
+        elif json_values and state == "strvals" and char == "=":
+            state = "json"
+        elif char == '"' and state != "strvals":
+            state = "string" if state == "json" else "json"
+    if escaping:
+        raise ToolError(f"{where}: the backslash before it would escape the first character of its value; remove it")
+    if state == "string":
+        return json.dumps(value)[1:-1]
+    if state == "json":
+        if not _JSON_SCALAR.fullmatch(value):
+            raise ToolError(f"{where}: outside a JSON string it must hold a whole number, true, false or null; put it "
+                            "inside quotes to make its text a JSON string")
+        return value
+    return _STRUCTURE.sub(lambda found: "\\" + found.group(), value)
 
 
 def merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
@@ -223,7 +263,8 @@ def layered_values(
     layers += [read_values(p, f"release.environments.{environment.name}.values") for p in environment.values]
     layers += [read_values(Path(p), "--values") for p in overrides.values]
     for flag in ("set-json", "set", "set-string"):
-        layers += [_set(expand(s, env, f"--{flag} {s}"), f"--{flag}") for s in getattr(overrides, flag.replace("-", "_"))]
+        layers += [_set(expand(s, env, f"--{flag} {s}", json_values=flag == "set-json"), f"--{flag}")
+                   for s in getattr(overrides, flag.replace("-", "_"))]
     layers += [_set_file(s) for s in overrides.set_file]
     secret_paths: list[tuple[str | int, ...]] = []
     for path, variable in [*release.secrets, *(_secret_flag(s) for s in overrides.set_secret)]:

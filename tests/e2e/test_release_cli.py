@@ -66,6 +66,14 @@ def test_ci_variables_expand_in_set_like_the_articles_image_tag(cluster):
     assert cluster.image() == f"{IMAGE}:feature-x-abcdef0"
 
 
+def test_a_branch_name_cannot_inject_values_through_a_ci_variable(cluster):
+    branch = "feat,replicaCount=9,image.repository=evil.example/x"  # a branch name may hold , = . [ { \\
+    result = deploy(cluster, "--set", "image.tag=${DRONE_BRANCH}-${DRONE_COMMIT_SHA:0:7}", "--dry-run", "--output",
+                    "json", env={"DRONE_BRANCH": branch, "DRONE_COMMIT_SHA": "abcdef0123456789"})
+    values = json.loads(result.stdout)["values"]
+    assert values == {"image": {"repository": IMAGE, "tag": f"{branch}-abcdef0"}, "replicaCount": 1}
+
+
 def test_a_failed_upgrade_is_rolled_back_automatically(cluster):
     deploy(cluster, "--set", "image.tag=v1")
     cluster.emulator.break_image(f"{IMAGE}:crashloop")

@@ -1,7 +1,9 @@
-"""Values as Helm reads them: YAML files decoded as go-yaml v2 and sigs.k8s.io/yaml decode them."""
+"""Values as Helm reads them: YAML files as go-yaml v2 and sigs.k8s.io/yaml decode them, CI variables expanded into
+one value each, parsed by Helm's own strvals parser."""
 
 import pytest
 
+from tasks import settings
 from tasks import values as vals
 from tasks.errors import ToolError
 
@@ -46,3 +48,44 @@ def test_what_helm_refuses_to_read_is_one_line_naming_the_file_and_key(tmp_path,
     with pytest.raises(ToolError) as refused:
         read(tmp_path, text)
     assert str(refused.value).startswith(message.format(path=tmp_path / "values.yaml"))
+
+
+# --- CI variables expand into one value, whatever they hold ------------------------------------------
+
+STAGING = settings.Environment("staging", "staging", "staging", None, (), False)
+BRANCHES = ["feat,db.user=injected,image.repository=evil.example/x", "a\\,b=c", "{x,y}", "a[0]=1", "x.y", 'q"uote\\']
+
+
+def layered(branch, **flags):
+    """The values of a release with these flags, in a build of `branch`."""
+    return vals.layered_values(settings.Release("app", "app", None, (), (), ()), STAGING, vals.Overrides(**flags),
+                               {"DRONE_BRANCH": branch})[0]
+
+
+def test_an_expanded_ci_variable_stays_one_value_or_key_in_every_set_flavour():
+    wrong = []
+    for branch in BRANCHES:
+        for flags, expected in [
+            ({"set_string": ("db.tag=${DRONE_BRANCH}",)}, {"db": {"tag": branch}}),
+            ({"set": ("db.tag=${DRONE_BRANCH}-1,db.port=5432",)}, {"db": {"tag": f"{branch}-1", "port": 5432}}),
+            ({"set_string": ("labels.${DRONE_BRANCH}=on",)}, {"labels": {branch: "on"}}),
+            ({"set_string": ("hosts={${DRONE_BRANCH},b}",)}, {"hosts": [branch, "b"]}),
+            ({"set_json": ('db={"tag":"${DRONE_BRANCH}"}',)}, {"db": {"tag": branch}}),
+            ({"set_json": ("labels.${DRONE_BRANCH}=1",)}, {"labels": {branch: 1}}),
+        ]:
+            found = layered(branch, **flags)
+            if found != expected:
+                wrong.append((flags, branch, found))
+    assert wrong == []
+
+
+@pytest.mark.parametrize("flags, message", [
+    ({"set_json": ("db=${DRONE_BRANCH}",)},
+     "--set-json db=${DRONE_BRANCH}: ${DRONE_BRANCH}: outside a JSON string it must hold a whole number, true, false"),
+    ({"set": ("db=\\${DRONE_BRANCH}",)},
+     "--set db=\\${DRONE_BRANCH}: ${DRONE_BRANCH}: the backslash before it would escape the first character of its"),
+])
+def test_an_expansion_that_cannot_stay_one_value_is_refused(flags, message):
+    with pytest.raises(ToolError) as refused:
+        layered("feat,db.user=injected", **flags)
+    assert str(refused.value).startswith(message)
