@@ -53,6 +53,8 @@ def main(argv: list[str]) -> int:
     if len(argv) != 3:
         raise SystemExit("usage: preview_release.py RELEASE BRANCH CONFIG_OUT")
     release, branch, out = argv
+    if not branch.strip():  # `hello-world-` is no release name: DRONE_BRANCH unset, or a typo in the step
+        raise SystemExit("error: the branch (2nd argument) is empty; pass the branch name, e.g. \"$DRONE_BRANCH\"")
     project = yaml.safe_load((ROOT / "invoke.yaml").read_text(encoding="utf-8")) or {}
     if release not in ((project.get("release") or {}).get("releases") or {}):
         raise SystemExit(f"error: release {release!r} is not in invoke.yaml (release.releases)")

@@ -1,5 +1,7 @@
 """A branch's preview release name: a valid Helm release name and DNS-1123 label, one per branch."""
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -8,6 +10,7 @@ from hypothesis import strategies as st
 
 from scripts import preview_release
 from tasks import settings
+from tests.conftest import ROOT
 
 
 @pytest.mark.parametrize("branch, name", [
@@ -40,3 +43,14 @@ def test_the_preview_config_is_the_release_with_its_chart_from_the_checkout():
                                                         "values": ["environments/hello-world.yaml"]}}}}
     assert preview_release.config("hello-world", "hello-world-b", project) == {"release": {"releases": {
         "hello-world-b": {"chart": "./charts/hello-world", "values": ["environments/hello-world.yaml"]}}}}
+
+
+def test_an_empty_branch_is_one_line_and_no_release_name(tmp_path):
+    """PREVIEW=$(preview_release.py hello-world "$DRONE_BRANCH" ...) with the variable unset must stop the step,
+    not deploy a release named `hello-world-`."""
+    out = tmp_path / "preview.yaml"
+    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "preview_release.py"), "hello-world", "", str(out)],
+                            capture_output=True, text=True, timeout=60, check=False)
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr == "error: the branch (2nd argument) is empty; pass the branch name, e.g. \"$DRONE_BRANCH\"\n"
+    assert not out.exists()
