@@ -41,7 +41,9 @@ def cluster_access(environment: Environment, env: Mapping[str, str]) -> Access:
     """
     prefix = environment.secrets_prefix
     names = {k: f"{prefix}_{k}" for k in ("API_SERVER", "KUBERNETES_TOKEN", "KUBERNETES_CERTIFICATE")} if prefix else {}
-    present = {k: env[n] for k, n in names.items() if env.get(n)}
+    # As client-go reads a token file: what surrounds a value (the line break `echo ... | drone secret add` or a
+    # pasted secret leaves) is not part of it; left in, Go refuses the header and the error blames the server.
+    present = {k: env[n].strip() for k, n in names.items() if env.get(n, "").strip()}
     where = f"release.environments.{environment.name}"
     if present or (prefix and not environment.kube_context):
         for required in ("API_SERVER", "KUBERNETES_TOKEN"):
@@ -51,6 +53,9 @@ def cluster_access(environment: Environment, env: Mapping[str, str]) -> Access:
                     f"(a Drone secret), or unset every {prefix}_* variable to use kube_context"
                 )
         ui.add_secret(present["KUBERNETES_TOKEN"])
+        if any(char.isspace() for char in present["KUBERNETES_TOKEN"]):
+            raise ToolError(f"{names['KUBERNETES_TOKEN']} holds a line break or a space inside the token; set the "
+                            "secret to the token alone")
         if present["API_SERVER"].strip().lower().startswith("http://"):
             raise ToolError(f"{names['API_SERVER']} is an http:// address: Kubernetes' client sends a bearer token "
                             "over HTTPS only, so the API server would answer 401; use its https:// address")

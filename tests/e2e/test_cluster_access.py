@@ -1,0 +1,35 @@
+"""CI credentials as Drone secrets hold them: a token or address pasted with its line break still reaches the cluster."""
+
+import json
+
+import yaml
+
+from tests.conftest import invoke
+
+
+def staging_on(project, k8s, namespace):
+    config = yaml.safe_load((project / "invoke.yaml").read_text())
+    config["release"]["environments"]["staging"]["namespace"] = namespace
+    (project / "invoke.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    k8s.create_namespace(namespace)
+
+
+def test_a_token_and_server_with_surrounding_whitespace_are_read_as_kubectl_reads_a_token_file(project, k8s):
+    """`kubectl create token ... > token` and `echo $TOKEN | drone secret add` leave a line break; client-go trims
+    a token file, so the same secret must work here (it gave `invalid header field value for "Authorization"`)."""
+    staging_on(project, k8s, "token-newline")
+    env = k8s.ci_env("STAGING", "newline-token-4d2e")
+    env = {**env, "STAGING_KUBERNETES_TOKEN": env["STAGING_KUBERNETES_TOKEN"] + "\n",
+           "STAGING_API_SERVER": f" {env['STAGING_API_SERVER']}\n"}
+    result = invoke(project, "release.list", "--env", "staging", "--json", env=env)
+    assert [(r["release"], r["namespace"]) for r in json.loads(result.stdout)] == [("hello-world", "token-newline")]
+    assert "newline-token-4d2e" not in result.stdout + result.stderr
+
+
+def test_a_token_with_a_line_break_inside_is_one_line_naming_the_variable_never_the_token(project, k8s):
+    staging_on(project, k8s, "token-broken")
+    env = {**k8s.ci_env("STAGING", "split-token-9c1a"), "STAGING_KUBERNETES_TOKEN": "split-token\n-9c1a"}
+    result = invoke(project, "release.list", "--env", "staging", env=env, check=False)
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr == ("error: STAGING_KUBERNETES_TOKEN holds a line break or a space inside the token; set the "
+                             "secret to the token alone\n")
