@@ -17,12 +17,14 @@ from .errors import ToolError
 
 def _rows(c: Context) -> list[dict[str, str]]:
     repo = settings.resolve_repo(ROOT, c.config.get("repo", {}))
+    source = {name: "invoke.yaml" if found == "default" and _in_a_file(c, "repo", name) else found
+              for name, found in repo.sources.items()}
     rows = [{"setting": f"repo.{name}", "value": urls.redact(str(getattr(repo, name) or "")),
-             "source": repo.sources[name]} for name in ("url", "public_url", "charts_dir", "build_dir")]
-    rows += [{"setting": "repo.atomic", "value": str(repo.atomic).lower(), "source": repo.sources["atomic"]},
-             {"setting": "repo.sign", "value": str(repo.sign).lower(), "source": repo.sources["sign"]},
+             "source": source[name]} for name in ("url", "public_url", "charts_dir", "build_dir")]
+    rows += [{"setting": "repo.atomic", "value": str(repo.atomic).lower(), "source": source["atomic"]},
+             {"setting": "repo.sign", "value": str(repo.sign).lower(), "source": source["sign"]},
              {"setting": "repo.mirrors", "value": ", ".join(urls.redact(m) for m in repo.mirrors),
-              "source": repo.sources["mirrors"]}]
+              "source": source["mirrors"]}]
     rows += [{"setting": f"repo.dependency_repositories.{name}", "source": "invoke.yaml",
               "value": urls.redact(str(raw.get("url") if isinstance(raw, dict) else raw))}
              for name, raw in repo.dependency_repositories.items()]
@@ -62,6 +64,13 @@ def _rows(c: Context) -> list[dict[str, str]]:
     rows += [{"setting": name, "value": _presence(name) if ui.is_credential(name) else urls.redact(os.environ[name]),
               "source": "env"} for name in sorted(os.environ) if name.startswith(("DRONE_", "PLUGIN_"))]
     return rows
+
+
+def _in_a_file(c: Context, section: str, name: str) -> bool:
+    """Whether a config file (invoke.yaml, `invoke -f FILE`, ~/.invoke.yaml) sets section.name. Invoke merges the
+    files over tasks.py's defaults, so settings can tell a file's value from the default only when they differ."""
+    return any(((getattr(c.config, f"_{layer}", None) or {}).get(section) or {}).get(name) is not None
+               for layer in ("project", "runtime", "user", "system"))
 
 
 def _cluster(environment: settings.Environment) -> str:

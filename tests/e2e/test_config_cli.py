@@ -28,3 +28,12 @@ def test_a_flag_beats_the_drone_setting_which_beats_invoke_yaml(project):
     from_drone = invoke(project, "config", "--json", env={"PLUGIN_REPO_URL": "s3://drone-bucket"})
     rows = {r["setting"]: (r["value"], r["source"]) for r in json.loads(from_drone.stdout)}
     assert rows["repo.url"] == ("s3://drone-bucket", "env PLUGIN_REPO_URL")
+
+
+def test_a_value_invoke_yaml_sets_is_from_invoke_yaml_even_when_it_is_the_default(project):
+    """The project's invoke.yaml writes `url: dist/repo`, which is also the built-in default."""
+    assert "url: dist/repo" in (project / "invoke.yaml").read_text()
+    rows = {r["setting"]: (r["value"], r["source"]) for r in json.loads(invoke(project, "config", "--json").stdout)}
+    assert rows["repo.url"] == (f"file://{project.resolve()}/dist/repo", "invoke.yaml")
+    assert rows["repo.build_dir"][1] == "default"  # not in the file
+    assert rows["repo.public_url"] == ("", "default")  # `public_url: null` in the file sets nothing
