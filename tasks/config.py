@@ -99,4 +99,5 @@ def config(c, output=None, json=False):
     fmt = ui.output_format(output, json)
     rows = _rows(c)
     ui.render(rows, fmt, lambda: ui.table("settings (task flag > PLUGIN_* > INVOKE_* / invoke.yaml > default)",
-                                          ["setting", "value", "source"], [tuple(r.values()) for r in rows]))
+                                          ["setting", "value", "source"],
+                                          [(r["setting"], r["value"], r["source"]) for r in rows]))

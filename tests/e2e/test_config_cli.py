@@ -2,6 +2,8 @@
 
 import json
 
+import yaml
+
 from tests.conftest import invoke
 
 
@@ -37,3 +39,12 @@ def test_a_value_invoke_yaml_sets_is_from_invoke_yaml_even_when_it_is_the_defaul
     assert rows["repo.url"] == (f"file://{project.resolve()}/dist/repo", "invoke.yaml")
     assert rows["repo.build_dir"][1] == "default"  # not in the file
     assert rows["repo.public_url"] == ("", "default")  # `public_url: null` in the file sets nothing
+
+
+def test_the_table_shows_every_row_as_setting_value_source(project):
+    config = yaml.safe_load((project / "invoke.yaml").read_text())
+    config["repo"]["dependency_repositories"] = {"stable": "https://charts.example.com"}
+    (project / "invoke.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    lines = invoke(project, "config").stdout.splitlines()
+    assert next(line for line in lines if line.startswith("repo.dependency_repositories.")).split() == [
+        "repo.dependency_repositories.stable", "https://charts.example.com", "invoke.yaml"]
