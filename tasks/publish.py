@@ -11,7 +11,7 @@ import json
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -180,10 +180,11 @@ def _apply(
     store: Store, plan: Plan, packages: list[Package], created: str, advance: Callable[[Step], None],
     sleep: Callable[[float], None], uploaded: set[str],
 ) -> Plan:
+    notes: dict[str, str] = {}  # by package file: what the REPLACED line should say about its .prov
     for attempt in range(ATTEMPTS):
         for step in plan.writes:
             if step.package.filename not in uploaded:
-                _upload(store, step, plan.force)
+                notes[step.package.filename] = _upload(store, step, plan.force)
                 uploaded.add(step.package.filename)
                 advance(step)
         if not plan.writes and not plan.annotated and plan.etag is not None:
@@ -197,6 +198,8 @@ def _apply(
             refuse_conflicts(plan)
             continue
         uploaded.add(INDEX)
+        plan.steps = [replace(s, detail=f"{s.detail}; {notes[s.package.filename]}")
+                      if notes.get(s.package.filename) else s for s in plan.steps]
         _write_page(store, plan)
         return plan
     raise ToolError(
@@ -214,9 +217,15 @@ def _write_page(store: Store, plan: Plan) -> None:
         plan.warnings.append(f"{store.url}/{PAGE} not updated ({exc}); the next publish writes it")
 
 
-def _upload(store: Store, step: Step, force: bool) -> None:
+def _upload(store: Store, step: Step, force: bool) -> str:
+    """Put the package up, and its .prov when it was signed (--sign), before the index. Bytes that replace
+    others first lose a .prov that signs the old ones, so no moment shows a package with a wrong signature
+    (a missing one says "not signed", a wrong one "tampered"). Returns what the step's detail gains: the
+    stale .prov deleted, when nothing signed the new bytes."""
     data = step.package.path.read_bytes()
+    unsigned = ""
     if step.action == REPLACE:
+        unsigned = _unsign(store, step.package)
         store.overwrite(step.package.filename, data)
     elif not store.create(step.package.filename, data):
         found = store.read(step.package.filename)
@@ -227,10 +236,23 @@ def _upload(store: Store, step: Step, force: bool) -> None:
                 "or pass --force to replace it"
             )
         if found and found[0] != data:
+            unsigned = _unsign(store, step.package)
             store.overwrite(step.package.filename, data)
     provenance = step.package.path.with_name(step.package.filename + ".prov")
-    if provenance.is_file():  # signed (--sign): the signature goes up with its package, before the index
+    if provenance.is_file():
         store.overwrite(provenance.name, provenance.read_bytes())
+        return ""
+    return unsigned
+
+
+def _unsign(store: Store, package: Package) -> str:
+    """Delete the stored .prov unless it signs these very bytes (Helm's .prov names the archive's sha256)."""
+    key = f"{package.filename}.prov"
+    found = store.read(key)
+    if found is None or f"{package.filename}: sha256:{package.digest}".encode() in found[0]:
+        return ""
+    store.delete(key)
+    return f"{key} deleted: it signed the replaced bytes (publish with --sign to sign these)"
 
 
 def save(plan: Plan, build_dir: Path) -> None:

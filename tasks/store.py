@@ -46,6 +46,9 @@ class Store(Protocol):
     def overwrite(self, key: str, data: bytes) -> None:
         """Unconditional write: for --force, and to repair an index entry with the stored bytes."""
 
+    def delete(self, key: str) -> None:
+        """Remove the object, if there is one: a .prov that signs bytes --force replaced."""
+
     def keys(self) -> list[str]:
         """Every key in the repository."""
 
@@ -129,6 +132,9 @@ class LocalStore:
     def overwrite(self, key: str, data: bytes) -> None:
         os.replace(self._temp(data), self.path / key)
 
+    def delete(self, key: str) -> None:
+        (self.path / key).unlink(missing_ok=True)
+
     def keys(self) -> list[str]:
         return sorted(p.name for p in self.path.iterdir() if not p.name.startswith(".")) if self.path.is_dir() else []
 
@@ -198,6 +204,9 @@ class S3Store:
 
     def overwrite(self, key: str, data: bytes) -> None:
         self._put(key, data)
+
+    def delete(self, key: str) -> None:
+        self._call("DeleteObject", key)
 
     def keys(self) -> list[str]:
         pages = self._call("ListObjectsV2", None, Prefix=self.prefix)
@@ -310,6 +319,9 @@ class HttpStore:
         raise read_only(self)
 
     def overwrite(self, key: str, data: bytes) -> None:
+        raise read_only(self)
+
+    def delete(self, key: str) -> None:
         raise read_only(self)
 
     def keys(self) -> list[str]:

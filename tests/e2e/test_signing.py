@@ -105,3 +105,26 @@ def test_an_environment_with_a_keyring_deploys_only_charts_signed_by_a_key_in_it
     prov.write_text(prov.read_text().replace("sha256:", "sha256:0", 1))
     tampered = invoke(cluster.project, *deploy, env=cluster.env, check=False)
     assert tampered.returncode == 1 and "hello-world-0.1.1.tgz: signature refused" in tampered.stderr
+
+
+@pytest.mark.parametrize("kind", ["folder", "s3"])
+def test_a_forced_replace_keeps_no_prov_of_the_replaced_bytes_and_a_signed_one_signs_the_new(project, key, kind,
+                                                                                              request):
+    bucket = request.getfixturevalue("bucket") if kind == "s3" else None
+    target, env = (["--url", bucket.url], bucket.env) if bucket else ([], {})
+    invoke(project, "repo.publish", *target, "--sign", "-c", "hello-world", env={**env, **signing_env(key)})
+    values = project / "charts" / "hello-world" / "values.yaml"
+    values.write_text(values.read_text().replace("replicaCount: 1", "replicaCount: 3"))
+    forced = invoke(project, "repo.publish", *target, "--force", "-c", "hello-world", env=env)
+    assert ("; hello-world-0.1.0.tgz.prov deleted: it signed the replaced bytes (publish with --sign to sign these), "
+            "now sha256:") in forced.stderr
+    verify = ("repo.verify", *target, "--keyring", str(key[1]), "-o", "json")
+    unsigned = invoke(project, *verify, env=env, check=False)
+    assert [f["detail"].split(": ", 1)[1] for f in json.loads(unsigned.stdout)["findings"]] == [
+        ("not signed (no hello-world-0.1.0.tgz.prov beside it); publish it with --sign, or turn off the signature "
+         "requirement")]
+    values.write_text(values.read_text().replace("replicaCount: 3", "replicaCount: 4"))
+    resigned = invoke(project, "repo.publish", *target, "--force", "--sign", "-c", "hello-world",
+                      env={**env, **signing_env(key)})
+    assert ".prov deleted" not in resigned.stderr
+    assert json.loads(invoke(project, *verify, env=env).stdout)["ok"] is True
