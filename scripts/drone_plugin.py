@@ -150,10 +150,19 @@ def read_settings(env: Mapping[str, str]) -> dict[str, Setting]:
             value = env.get(variable, "")
             if not value:
                 continue
-            if canonical in found and found[canonical].value != value:
+            if canonical in found and not _same(canonical, found[canonical].value, value):
                 raise PluginError(f"{found[canonical].source} and {source} differ; keep one of them")
             found.setdefault(canonical, Setting(value, source))
     return found
+
+
+def _same(name: str, one: str, other: str) -> bool:
+    """Two values of one setting agree: a boolean's by what they mean (False and false, as Go's ParseBool reads
+    both), any other's as written."""
+    if name in BOOLEAN:
+        one, other = one.strip().lower(), other.strip().lower()
+        return one == other or {one, other} <= set(TRUE) or {one, other} <= set(FALSE)
+    return one == other
 
 
 def translate(settings: Mapping[str, Setting], env: Mapping[str, str], cwd: Path, work: Path) -> Call:

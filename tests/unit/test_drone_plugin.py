@@ -72,6 +72,8 @@ DEFAULTS: dict[str, object] = {"env": "drone", "release": "app", "url": None, "v
     ({"wait_for_upgrade": "false"}, {"wait": False}),
     ({"wait": "false"}, {"wait": False}),
     ({"wait": "false", "atomic_upgrade": "true"}, {"wait": True}),
+    ({"wait": "False", "wait_for_upgrade": "false"}, {"wait": False}),  # two names, one meaning: no conflict
+    ({"wait": "1", "wait_for_upgrade": "TRUE"}, {"wait": True}),
     ({"timeout": "300"}, {"timeout": "300s"}),
     ({"timeout": "1m30s"}, {"timeout": "1m30s"}),
     ({"dry_run": "true"}, {"dry_run": True}),
@@ -214,6 +216,8 @@ def test_a_setting_that_changes_nothing_deployed_is_ignored_with_a_warning(works
      "https://kubernetes.example.com) or as KUBE_API_SERVER in the step's environment, or use prefix")),
     ({}, {"API_SERVER": "https://a"}, ("setting kube_token is not set; give it in settings (kube_token: {from_secret: "
      "kube_token}) or as KUBE_TOKEN in the step's environment, or use prefix")),
+    ({"wait": "false", "wait_for_upgrade": "true"}, None, "setting wait and setting wait_for_upgrade differ; keep one "
+                                                          "of them"),
     ({"kube_api_server": "https://a"}, None, ("setting kube_api_server and KUBE_API_SERVER (environment) differ; keep "
                                              "one of them")),
     ({"kube_certificate": "not base64!"}, None, ("setting kube_certificate is not base64; give the cluster CA's PEM, "
