@@ -31,12 +31,13 @@ from __future__ import annotations
 
 import base64
 import difflib
+import json
 import os
 import re
 import shutil
 import sys
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -268,9 +269,24 @@ def _count(settings: Mapping[str, Setting], name: str) -> int:
     return int(text)
 
 
-def _list(settings: Mapping[str, Setting], name: str) -> list[str]:
-    """Drone passes a YAML list as one comma-separated string (so list members hold no commas, as upstream)."""
-    return [part.strip() for part in (_value(settings, name) or "").split(",") if part.strip()]
+def _list(settings: Mapping[str, Setting], name: str, split: Callable[[str], list[str]] = lambda text: text.split(",")
+          ) -> list[str]:
+    """A list setting's members. Drone passes a YAML list as one comma-separated string (so members hold no commas,
+    as upstream); a JSON list, as some write it ('["a=1","b=2"]'), is read as that list, not split into '["a=1"'.
+    Space around a member is layout (`a=1, b=2`), never part of a key."""
+    text = _value(settings, name) or ""
+    if text.startswith("["):
+        try:
+            members = json.loads(text)
+        except ValueError:
+            members = None
+        if not isinstance(members, list) or not all(isinstance(member, str) for member in members):
+            raise PluginError(f"{settings[name].source} starts with [ but is not a JSON list of strings; write a YAML "
+                              f"list ({name}: [a, b]) or one string (a,b)")
+        parts = [part for member in members for part in split(member)]
+    else:
+        parts = split(text)
+    return [part.strip() for part in parts if part.strip()]
 
 
 def _mode(settings: Mapping[str, Setting], env: Mapping[str, str]) -> str:
@@ -421,7 +437,7 @@ def _values(settings: Mapping[str, Setting], setting: str, env: Mapping[str, str
     """
     sets, secrets = [], []
     where = settings[setting].source if setting in settings else ""
-    for item in split_set(_value(settings, setting) or ""):
+    for item in _list(settings, setting, split_set):
         path, _, value = item.partition("=")
         reference = _REFERENCE.match(value.strip())
         name = reference and (reference.group(1) or reference.group(2))

@@ -77,7 +77,7 @@ def test_the_issues_drone_helm3_step_deploys_and_names_its_settings_in_errors(cl
     workspace = chart_workspace(tmp_path)
     settings = {"mode": "upgrade", "chart": "./", "release": "hello-world", "namespace": cluster.namespaces["staging"],
                 "kube_certificate": cluster.emulator.ca_base64, "kube_service_account": "helm", "skip_tls_verify": "false",
-                "values": "image.tag=v3"}
+                "values": '["image.tag=v3", "replicaCount=3, image.pullPolicy=Always"]'}  # a JSON list, spaces after commas
     env = {"KUBE_API_SERVER": cluster.emulator.url, "KUBE_TOKEN": cluster.emulator.accept_token("direct-token-31")}
     missing = plugin(workspace, settings, env={"KUBE_API_SERVER": cluster.emulator.url})
     assert missing.returncode == 1
@@ -93,6 +93,8 @@ def test_the_issues_drone_helm3_step_deploys_and_names_its_settings_in_errors(cl
     result = plugin(workspace, settings, env=env)
     assert result.returncode == 0, result.stderr
     assert cluster.image() == f"{IMAGE}:v3"
+    assert cluster.deployment()["spec"]["replicas"] == 3
+    assert cluster.deployment()["spec"]["template"]["spec"]["containers"][0]["imagePullPolicy"] == "Always"
     assert "warning: setting kube_service_account is ignored" in result.stderr
     never_printed(result, "direct-token-31")
 

@@ -60,6 +60,10 @@ DEFAULTS: dict[str, object] = {"env": "drone", "release": "app", "url": None, "v
 @pytest.mark.parametrize("settings, arguments", [
     ({}, {}),
     ({"values": "image.tag=v2,ports={80,443},name=a\\,b"}, {"set_": ["image.tag=v2", "ports={80,443}", "name=a\\,b"]}),
+    ({"values": "image.tag=v2, replicaCount=3 ,x=1"}, {"set_": ["image.tag=v2", "replicaCount=3", "x=1"]}),
+    ({"values": '["image.tag=v2", "replicaCount=2,x={1,2}"]'}, {"set_": ["image.tag=v2", "replicaCount=2", "x={1,2}"]}),
+    ({"values_files": '["values/a.yaml"]', "secrets": '["db.password=DB_PASSWORD"]'},
+     {"values": ["WS/values/a.yaml"], "set_secret": ["db.password=DB_PASSWORD"]}),
     ({"values": "tag=${DRONE_COMMIT_SHA:0:7},branch=$DRONE_BRANCH,price=$$5"},
      {"set_": ["tag=${DRONE_COMMIT_SHA:0:7}", "branch=${DRONE_BRANCH}", "price=$$5"]}),
     ({"values": "db.password=$DB_PASSWORD,api.key=${API_KEY}"},
@@ -216,8 +220,12 @@ def test_a_setting_that_changes_nothing_deployed_is_ignored_with_a_warning(works
      "https://kubernetes.example.com) or as KUBE_API_SERVER in the step's environment, or use prefix")),
     ({}, {"API_SERVER": "https://a"}, ("setting kube_token is not set; give it in settings (kube_token: {from_secret: "
      "kube_token}) or as KUBE_TOKEN in the step's environment, or use prefix")),
-    ({"wait": "false", "wait_for_upgrade": "true"}, None, "setting wait and setting wait_for_upgrade differ; keep one "
-                                                          "of them"),
+    ({"wait": "false", "wait_for_upgrade": "true"}, None, ("setting wait and setting wait_for_upgrade differ; keep one "
+                                                           "of them")),
+    ({"values": '["image.tag=v2", 2]'}, None, ("setting values starts with [ but is not a JSON list of strings; write "
+                                              "a YAML list (values: [a, b]) or one string (a,b)")),
+    ({"values": "[image.tag=v2]"}, None, ("setting values starts with [ but is not a JSON list of strings; write a YAML "
+                                         "list (values: [a, b]) or one string (a,b)")),
     ({"kube_api_server": "https://a"}, None, ("setting kube_api_server and KUBE_API_SERVER (environment) differ; keep "
                                              "one of them")),
     ({"kube_certificate": "not base64!"}, None, ("setting kube_certificate is not base64; give the cluster CA's PEM, "
