@@ -219,8 +219,9 @@ def translate(settings: Mapping[str, Setting], env: Mapping[str, str], cwd: Path
     string_sets, string_secrets = _values(settings, "string_values", env)
     set_secrets += string_secrets + [_secret(entry, settings["secrets"].source, env)
                                      for entry in _list(settings, "secrets")]
-    sources.update({"--set-secret": "setting secrets", "--set": "setting values", "--values": "setting values_files",
-                    "--set-string": "setting string_values", "--version": "setting chart_version"})
+    given = {"--set-secret": "secrets", "--set": "values", "--values": "values_files", "--set-string": "string_values",
+             "--version": "chart_version", f"release.environments.{ENVIRONMENT}.create_namespace": "create_namespace"}
+    sources.update({name: settings[setting].source for name, setting in given.items() if setting in settings})
     config = {
         "release": {"environments": {ENVIRONMENT: environment}, "releases": {release: {"chart": chart}}},
         "repo": {"build_dir": str(work), "dependency_repositories": repos},
@@ -236,9 +237,14 @@ def translate(settings: Mapping[str, Setting], env: Mapping[str, str], cwd: Path
 
 
 def rename(message: str, sources: Mapping[str, str]) -> str:
-    """A task's error line with the names the tasks use (PLUGIN_API_SERVER, --set) replaced by what the user wrote."""
+    """A task's error line with the names the tasks use (PLUGIN_API_SERVER, --set) replaced by what the user wrote.
+
+    A flag is renamed where a task names it as the culprit (`--set 'x': ...`, `--version: ...`), not in the Helm
+    command a message quotes (`helm upgrade ... --version 0.1.0`): that one is Helm's flag, not the user's setting.
+    """
     for name in sorted(sources, key=len, reverse=True):
-        message = re.sub(rf"(?<![\w.-]){re.escape(name)}(?![\w-])", sources[name].replace("\\", r"\\"), message)
+        after = r"(?=:| ')" if name.startswith("--") else r"(?![\w-])"
+        message = re.sub(rf"(?<![\w.-]){re.escape(name)}{after}", sources[name].replace("\\", r"\\"), message)
     return message
 
 

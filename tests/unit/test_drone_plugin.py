@@ -283,6 +283,19 @@ def test_task_error_lines_name_the_settings_the_user_wrote():
         "setting release: release name 'app' is invalid")
 
 
+def test_error_lines_name_only_settings_the_user_gave_and_never_rename_the_helm_command_they_quote(workspace):
+    helm_command = "helm upgrade --install app app --version 0.3.0 --namespace default (...): failed"
+    assert "--version" not in call(workspace, BASE).sources
+    sources = call(workspace, {**BASE, "chart_version": "0.3.0", "values": "a=1"}).sources
+    assert plugin.rename(helm_command, sources) == helm_command  # Helm's --version, not the setting
+    assert plugin.rename("--version: app 0.4.0 is not in the repository", sources) == (
+        "setting chart_version: app 0.4.0 is not in the repository")
+    assert plugin.rename("--set: ${X} is not set", sources) == "setting values: ${X} is not set"
+    assert plugin.rename("create the namespace, or set release.environments.drone.create_namespace: true",
+                         call(workspace, {**BASE, "create_namespace": "false"}).sources).endswith(
+        "or set setting create_namespace: true")
+
+
 @pytest.mark.parametrize("text, items", [
     ("a=1,b=2", ["a=1", "b=2"]), ("a={1,2},b=3", ["a={1,2}", "b=3"]), ("a=x\\,y,b=2", ["a=x\\,y", "b=2"]),
     ("a=1,", ["a=1"]), ("", []),
