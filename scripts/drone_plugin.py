@@ -220,8 +220,9 @@ def translate(settings: Mapping[str, Setting], env: Mapping[str, str], cwd: Path
     set_secrets += string_secrets + [_secret(entry, settings["secrets"].source, env)
                                      for entry in _list(settings, "secrets")]
     given = {"--set-secret": "secrets", "--set": "values", "--values": "values_files", "--set-string": "string_values",
-             "--version": "chart_version", f"release.environments.{ENVIRONMENT}.create_namespace": "create_namespace"}
+             "--version": "chart_version"}
     sources.update({name: settings[setting].source for name, setting in given.items() if setting in settings})
+    sources[f"release.environments.{ENVIRONMENT}.create_namespace"] = "setting create_namespace"  # what to set
     config = {
         "release": {"environments": {ENVIRONMENT: environment}, "releases": {release: {"chart": chart}}},
         "repo": {"build_dir": str(work), "dependency_repositories": repos},
