@@ -223,6 +223,8 @@ def translate(settings: Mapping[str, Setting], env: Mapping[str, str], cwd: Path
              "--version": "chart_version"}
     sources.update({name: settings[setting].source for name, setting in given.items() if setting in settings})
     sources[f"release.environments.{ENVIRONMENT}.create_namespace"] = "setting create_namespace"  # what to set
+    if url is not None:
+        sources["repo.url"] = settings["add_repos" if url in repos.values() else "repo_url"].source
     config = {
         "release": {"environments": {ENVIRONMENT: environment}, "releases": {release: {"chart": chart}}},
         "repo": {"build_dir": str(work), "dependency_repositories": repos},

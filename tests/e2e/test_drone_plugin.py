@@ -177,3 +177,20 @@ def test_an_http_api_server_is_refused_before_a_token_is_sent(tmp_path):
                                                 "kube_api_server": "http://127.0.0.1:9", "kube_token": "t-1234"})
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1].startswith("error: setting kube_api_server is an http:// address")
+
+
+def test_a_bad_add_repos_url_is_named_by_the_setting_the_user_wrote(tmp_path):
+    """The URL reaches release.deploy as its repository (repo.url, there): errors name add_repos (or helm_repos)."""
+    base = {"chart": "repo/hello-world", "release": "r", "namespace": "ns", "kube_api_server": "https://127.0.0.1:9",
+            "kube_token": "t-1234"}
+    ambiguous = plugin(tmp_path, {**base, "add_repos": "repo=http://user:$REPO_PASSWORD@127.0.0.1:9/charts"},
+                       env={"REPO_PASSWORD": "pass/word-77"})
+    assert (ambiguous.returncode, ambiguous.stderr.strip()) == (1, (
+        "error: setting add_repos 'http://***@127.0.0.1:9/charts': '@' after '/', '?' or '#' is ambiguous; "
+        "percent-encode them in a user name or password (/ %2F, ? %3F, # %23, @ %40)"))
+    unreachable = plugin(tmp_path, {**base, "helm_repos": "repo=http://user:$REPO_PASSWORD@127.0.0.1:9/charts"},
+                         env={"REPO_PASSWORD": "password-77"})
+    assert unreachable.returncode == 1
+    assert unreachable.stderr.strip().endswith("; check setting helm_repos"), unreachable.stderr
+    never_printed(ambiguous, "pass/word-77")
+    never_printed(unreachable, "password-77")

@@ -126,6 +126,9 @@ def test_a_repository_chart_is_fetched_by_name_and_add_repos_serve_its_dependenc
     assert made.config["release"]["releases"] == {"web": {"chart": "web"}}
     assert made.config["repo"]["dependency_repositories"] == {"repo": "https://c.example.com",
                                                               "deps": "https://u:pw@deps.example.com"}
+    assert made.sources["repo.url"] == "setting add_repos"  # what errors about the repository name
+    assert call(workspace, {"chart": "web", "release": "web", "repo_url": "s3://b"}).sources["repo.url"] == (
+        "setting repo_url")
 
 
 @pytest.mark.parametrize("settings, env, prefix, variables", [
