@@ -508,7 +508,7 @@ def main(argv: list[str], env: Mapping[str, str]) -> int:
     from invoke import Config, Context, Exit
 
     import tasks
-    from tasks import ui
+    from tasks import cluster, ui
 
     if {"-h", "--help"} & set(argv):
         print(usage())
@@ -523,6 +523,7 @@ def main(argv: list[str], env: Mapping[str, str]) -> int:
             print(usage())
             return 0
         os.environ.update(call.environment)
+        cluster.show_variables_as({variable: call.sources[variable] for variable in call.environment})
         if flag(settings, "debug"):
             logging.basicConfig(level=logging.DEBUG)
         try:

@@ -18,6 +18,14 @@ from . import helm, ui
 from .errors import ToolError
 from .settings import Environment
 
+_SHOWN: dict[str, str] = {}  # a variable the tasks read -> what its user wrote instead (see show_variables_as)
+
+
+def show_variables_as(names: Mapping[str, str]) -> None:
+    """Name these variables in every line as their user wrote them: the Drone plugin hands a step's KUBE_TOKEN (or
+    `kube_token` setting) to the tasks as PLUGIN_KUBERNETES_TOKEN, a name the user never wrote."""
+    _SHOWN.update(names)
+
 
 @dataclass(frozen=True)
 class Access:
@@ -40,10 +48,12 @@ def cluster_access(environment: Environment, env: Mapping[str, str]) -> Access:
     Never the current context, and never an unprefixed variable: either would deploy to the wrong cluster.
     """
     prefix = environment.secrets_prefix
-    names = {k: f"{prefix}_{k}" for k in ("API_SERVER", "KUBERNETES_TOKEN", "KUBERNETES_CERTIFICATE")} if prefix else {}
+    keys = ("API_SERVER", "KUBERNETES_TOKEN", "KUBERNETES_CERTIFICATE")
+    variables = {k: f"{prefix}_{k}" for k in keys} if prefix else {}
     # As client-go reads a token file: what surrounds a value (the line break `echo ... | drone secret add` or a
     # pasted secret leaves) is not part of it; left in, Go refuses the header and the error blames the server.
-    present = {k: env[n].strip() for k, n in names.items() if env.get(n, "").strip()}
+    present = {k: env[n].strip() for k, n in variables.items() if env.get(n, "").strip()}
+    names = {k: _SHOWN.get(n, n) for k, n in variables.items()}
     where = f"release.environments.{environment.name}"
     if present or (prefix and not environment.kube_context):
         for required in ("API_SERVER", "KUBERNETES_TOKEN"):
@@ -56,12 +66,12 @@ def cluster_access(environment: Environment, env: Mapping[str, str]) -> Access:
         if any(char.isspace() for char in present["KUBERNETES_TOKEN"]):
             raise ToolError(f"{names['KUBERNETES_TOKEN']} holds a line break or a space inside the token; set the "
                             "secret to the token alone")
-        if present["API_SERVER"].strip().lower().startswith("http://"):
+        if present["API_SERVER"].lower().startswith("http://"):
             raise ToolError(f"{names['API_SERVER']} is an http:// address: Kubernetes' client sends a bearer token "
                             "over HTTPS only, so the API server would answer 401; use its https:// address")
         cluster: dict[str, Any] = {"server": present["API_SERVER"]}
         if "KUBERNETES_CERTIFICATE" in present:
-            cluster["certificate-authority-data"] = present["KUBERNETES_CERTIFICATE"].strip()
+            cluster["certificate-authority-data"] = present["KUBERNETES_CERTIFICATE"]
             try:
                 base64.b64decode(cluster["certificate-authority-data"], validate=True)
             except ValueError:

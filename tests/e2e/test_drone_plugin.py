@@ -96,6 +96,9 @@ def test_the_issues_drone_helm3_step_deploys_and_names_its_settings_in_errors(cl
     assert cluster.deployment()["spec"]["replicas"] == 3
     assert cluster.deployment()["spec"]["template"]["spec"]["containers"][0]["imagePullPolicy"] == "Always"
     assert "warning: setting kube_service_account is ignored" in result.stderr
+    assert f"(KUBE_API_SERVER (environment) + KUBE_TOKEN (environment), namespace {cluster.namespaces['staging']})" \
+        in result.stdout  # the variables the step set, not the ones the plugin hands the tasks
+    assert "PLUGIN_" not in result.stdout + result.stderr
     never_printed(result, "direct-token-31")
 
 
