@@ -38,7 +38,10 @@ VALUES_HELP = {
 }
 DEPLOY_HELP = {
     "env": ENV_HELP, "release": ALL_HELP, **VALUES_HELP,
-    "dry_run": "render and validate against the cluster; change nothing, print the manifest (Secrets masked)",
+    "dry_run": "change nothing; check the chart, values and release state, render as Helm does (values.schema.json, "
+               "lookups, kinds the cluster serves, objects owned by others) and print the manifest (Secrets masked). "
+               "The API server never sees the objects: what only it refuses (a field of the wrong type, an invalid "
+               "object name) fails the real deploy",
     "wait": WAIT_HELP, "timeout": TIMEOUT_HELP, "history_max": HISTORY_HELP, "parallel": PARALLEL_HELP,
     "yes": "confirm a deploy to a protected environment (required when not on a terminal)", **OUTPUT_HELP,
 }
