@@ -53,6 +53,8 @@ class Repository:
     With a keyring, a chart deploys only when its .prov, beside it, holds a signature by a key in it."""
 
     def __init__(self, store: Store, public_url: str | None = None, keyring: Path | None = None) -> None:
+        if keyring is not None:
+            signing.check_keyring(keyring, "verify_keyring")
         self.store = store
         self.public_url = public_url
         self.keyring = keyring

@@ -34,6 +34,8 @@ def verify(store: Store, public_url: str | None = None, keyring: Path | None = N
 
     Nothing outside the repository is read or hashed: an entry whose url leads elsewhere is a finding itself.
     """
+    if keyring is not None:
+        signing.check_keyring(keyring, "--keyring")
     found = store.read(INDEX)
     if found is None:
         return [Finding("index", INDEX, "no index.yaml: not a chart repository yet; run invoke repo.publish")]

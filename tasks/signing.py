@@ -21,6 +21,7 @@ from .errors import ToolError
 
 KEY, PASSPHRASE = "HELM_SIGNING_KEY", "HELM_SIGNING_PASSPHRASE"
 _USER_ID = 13  # OpenPGP packet tag of a User ID
+_KEYS = (5, 6)  # packet tags a keyring starts with: a secret or a public key
 
 
 def dearmor(text: str, where: str) -> bytes:
@@ -38,27 +39,72 @@ def dearmor(text: str, where: str) -> bytes:
         raise ToolError(f"{where}: the key's armor is damaged (not base64); export it again") from None
 
 
-def user_id(packets: bytes, where: str) -> str:
-    """The key's first User ID: what Helm's signer is told to pick from the keyring."""
+def _packets(data: bytes) -> Iterator[tuple[int, bytes]]:
+    """(tag, body) of each OpenPGP packet (RFC 4880, section 4.2); ValueError where the data is not packets."""
     at = 0
-    while at < len(packets):
-        header = packets[at]
-        if header & 0x40:  # new format: tag in the low six bits, then a variable length
-            tag, at = header & 0x3F, at + 1
-            first = packets[at]
-            if first < 192:
-                length, at = first, at + 1
-            elif first < 224:
-                length, at = ((first - 192) << 8) + packets[at + 1] + 192, at + 2
-            else:
-                length, at = int.from_bytes(packets[at + 1:at + 5], "big"), at + 5
-        else:  # old format: tag in bits 2-5, length type in bits 0-1
-            tag, size = (header >> 2) & 0x0F, (1, 2, 4)[min(header & 3, 2)]
-            length, at = int.from_bytes(packets[at + 1:at + 1 + size], "big"), at + 1 + size
-        if tag == _USER_ID:
-            return packets[at:at + length].decode("utf-8", "replace")
+    while at < len(data):
+        header = data[at]
+        if not header & 0x80:
+            raise ValueError(f"byte {at} is not a packet header")
+        try:
+            if header & 0x40:  # new format: tag in the low six bits, then a variable length
+                tag, first = header & 0x3F, data[at + 1]
+                if first < 192:
+                    length, at = first, at + 2
+                elif first < 224:
+                    length, at = ((first - 192) << 8) + data[at + 2] + 192, at + 3
+                else:
+                    length, at = int.from_bytes(data[at + 2:at + 6], "big"), at + 6
+            else:  # old format: tag in bits 2-5, length type in bits 0-1
+                tag, size = (header >> 2) & 0x0F, (1, 2, 4)[min(header & 3, 2)]
+                length, at = int.from_bytes(data[at + 1:at + 1 + size], "big"), at + 1 + size
+        except IndexError:
+            raise ValueError("a packet header runs past the end") from None
+        if at + length > len(data):
+            raise ValueError("a packet runs past the end")
+        yield tag, data[at:at + length]
         at += length
-    raise ToolError(f"{where}: the key has no user ID; Helm's signer needs one (gpg --quick-add-uid)")
+
+
+def user_id(key: bytes, where: str) -> str:
+    """The key's first User ID: what Helm's signer is told to pick from the keyring."""
+    try:
+        found = next((body for tag, body in _packets(key) if tag == _USER_ID), None)
+    except ValueError as exc:
+        raise ToolError(f"{where}: the key is damaged ({exc}); export it again") from None
+    if found is None:
+        raise ToolError(f"{where}: the key has no user ID; Helm's signer needs one (gpg --quick-add-uid)")
+    return found.decode("utf-8", "replace")
+
+
+def check_keyring(path: Path, setting: str) -> None:
+    """Helm reads a binary OpenPGP keyring and nothing else: any other file would make every package look
+    tampered with, so it is refused once, before any package is checked."""
+    export = f"gpg --export KEY-ID > {path}"
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ToolError(f"{setting} {path}: keyring not found; export the signers' public keys there ({export})") from None
+    except OSError as exc:
+        raise ToolError(f"{setting} {path}: cannot be read ({exc.strerror}); check the path") from None
+    what = _not_a_keyring(data)
+    if what:
+        raise ToolError(f"{setting} {path}: {what}, not the binary keyring Helm reads; export one: {export}")
+
+
+def _not_a_keyring(data: bytes) -> str:
+    """What the file holds instead of a binary keyring; "" when it is one."""
+    if data.lstrip().startswith(b"-----BEGIN PGP"):
+        return "ASCII-armored"
+    if data[8:12] == b"KBXf":
+        return "a GnuPG keybox (what gpg keeps as pubring.kbx)"
+    try:
+        tags = [tag for tag, _ in _packets(data)]
+    except ValueError as exc:
+        return f"not OpenPGP data ({exc})"
+    if not tags:
+        return "empty"
+    return "" if tags[0] in _KEYS else "not OpenPGP keys"
 
 
 @contextmanager
@@ -72,11 +118,11 @@ def signer(env: Mapping[str, str]) -> Iterator[Callable[[Path], Path]]:
     ui.add_secret(armored)
     if passphrase:
         ui.add_secret(passphrase)
-    packets = dearmor(armored, KEY)
-    identity = user_id(packets, KEY)
+    key = dearmor(armored, KEY)
+    identity = user_id(key, KEY)
     with tempfile.TemporaryDirectory(prefix="invoke-sign-") as tmp:
         keyring = Path(tmp) / "secring.gpg"
-        keyring.write_bytes(packets)
+        keyring.write_bytes(key)
         secret = None
         if passphrase:
             secret = Path(tmp) / "passphrase"
@@ -101,8 +147,6 @@ def verify(archive: bytes, provenance: bytes | None, keyring: Path, where: str) 
     if provenance is None:
         raise ToolError(f"{where}: not signed (no {where.rsplit('/', 1)[-1]}.prov beside it); publish it with "
                         "--sign, or turn off the signature requirement")
-    if not keyring.is_file():
-        raise ToolError(f"{keyring}: keyring not found; export the signers' public keys there (gpg --export KEY-ID)")
     with tempfile.TemporaryDirectory(prefix="invoke-verify-") as tmp:
         path = Path(tmp) / where.rsplit("/", 1)[-1]
         path.write_bytes(archive)

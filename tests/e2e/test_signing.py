@@ -128,3 +128,40 @@ def test_a_forced_replace_keeps_no_prov_of_the_replaced_bytes_and_a_signed_one_s
                       env={**env, **signing_env(key)})
     assert ".prov deleted" not in resigned.stderr
     assert json.loads(invoke(project, *verify, env=env).stdout)["ok"] is True
+
+
+def unusable_keyrings(key, folder):
+    """(file, what it is) for the keyrings people have at hand that Helm cannot read: gpg's armored export and
+    its own keybox."""
+    home = key[1].parent
+    armored = folder / "pubring.asc"
+    armored.write_bytes(subprocess.run(["gpg", "--homedir", str(home), "--armor", "--export"], check=True,
+                                       capture_output=True).stdout)
+    return [(armored, "ASCII-armored"), (home / "pubring.kbx", "a GnuPG keybox (what gpg keeps as pubring.kbx)")]
+
+
+def test_repo_verify_refuses_a_keyring_helm_cannot_read_in_one_line_instead_of_a_finding_per_package(project, key,
+                                                                                                   tmp_path):
+    invoke(project, "repo.publish", "--sign", env=signing_env(key))
+    for keyring, what in unusable_keyrings(key, tmp_path):
+        refused = invoke(project, "repo.verify", "--keyring", str(keyring), check=False)
+        assert (refused.returncode, refused.stdout) == (1, "")
+        assert refused.stderr.strip().splitlines() == [
+            (f"error: --keyring {keyring}: {what}, not the binary keyring Helm reads; export one: "
+             f"gpg --export KEY-ID > {keyring}")]
+
+
+def test_an_environment_whose_keyring_helm_cannot_read_deploys_nothing_and_says_why_in_one_line(cluster, key,
+                                                                                                tmp_path):
+    import yaml
+
+    (keyring, what), _ = unusable_keyrings(key, tmp_path)
+    config = yaml.safe_load((cluster.project / "invoke.yaml").read_text())
+    config["release"]["environments"]["staging"]["verify_keyring"] = str(keyring)
+    (cluster.project / "invoke.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    refused = invoke(cluster.project, "release.deploy", "--env", "staging", env=cluster.env, check=False)
+    assert refused.returncode == 1
+    assert refused.stderr.strip().splitlines() == [
+        (f"error: verify_keyring {keyring}: {what}, not the binary keyring Helm reads; export one: "
+         f"gpg --export KEY-ID > {keyring}")]
+    assert cluster.release_secrets() == []
