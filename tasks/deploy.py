@@ -25,7 +25,7 @@ from .errors import ToolError
 from .git import git
 from .manifests import crd_manifest, diff, mask_secrets
 from .settings import Environment, Release
-from .values import Overrides, layered_values, masked
+from .values import Overrides, changed_secrets, layered_values, masked
 
 GOOD = ("deployed", "superseded")  # statuses a rollback may return to
 PENDING = ("pending-install", "pending-upgrade", "pending-rollback")
@@ -49,6 +49,7 @@ class Plan:
     crds: str = field(default="", repr=False)  # the chart's crds/ as a manifest
     stored: int = 0  # about how many bytes Helm's Secret for this revision would hold
     largest: tuple[tuple[str, int], ...] = ()  # what takes the most room in it: (what, bytes)
+    source: chart_source.Repository | chart_source.Registry | None = field(default=None, repr=False)  # other versions
 
     @property
     def shown_values(self) -> dict[str, Any]:
@@ -236,11 +237,16 @@ def prepare(
     contents = helm.chart_contents(archive, values, release.name, access.namespace)
     stored, largest = stored_size(release.name, access.namespace, contents, values, description)
     return Plan(release.name, environment, access, chart, chart_version, archive, values, description, labels,
-                tuple(secret_paths), crd_manifest(contents["crds"]), stored, tuple(largest))
+                tuple(secret_paths), crd_manifest(contents["crds"]), stored, tuple(largest),
+                None if chart_source.is_local(release.chart) else repository)
 
 
 class NotInstalled(ToolError):
     """The release has no revision in its namespace."""
+
+
+class NotShown(ToolError):
+    """A diff that cannot be rendered with its secrets masked (the chart refuses ***), so is not shown at all."""
 
 
 def installed(config: Any, access: Access, release: str) -> list[dict[str, Any]]:
@@ -270,17 +276,27 @@ def left_at(environment: str, release: str, before: list[dict[str, Any]], after:
 
 
 def run(plan: Plan, *, wait: bool, timeout: int, dry_run: bool, history_max: int) -> dict[str, Any]:
-    """helm upgrade --install with rollback on failure; a failure reports where the release ended up."""
+    """helm upgrade --install with rollback on failure; a failure reports where the release ended up.
+
+    The manifest and notes returned are what may be printed: with secrets in the values, Helm renders them once more
+    from the masked values (a dry run before the deploy, so as the same revision, install or upgrade), whatever
+    a template makes of a secret (b64enc, upper, printf); when the chart refuses the masks, they are withheld.
+    """
     with connect(plan.access) as config:
         revisions = helm.history(config, plan.release)
         refuse_if_stuck(revisions, recovery(plan.environment.name, plan.release, revisions))
         shown = f"{plan.chart} --version {plan.version} --namespace {plan.access.namespace} ({plan.access.source})"
-        try:
+
+        def upgrade(values: dict[str, Any], *, wait: bool, dry_run: bool) -> dict[str, Any]:
             return helm.upgrade_install(
-                config, plan.archive, plan.release, plan.values, install=not revisions, wait=wait, timeout=timeout,
+                config, plan.archive, plan.release, values, install=not revisions, wait=wait, timeout=timeout,
                 description=plan.description, labels=plan.labels, dry_run=dry_run,
                 create_namespace=plan.environment.create_namespace, history_max=history_max, shown=shown,
             )
+
+        try:
+            printable = _masked_render(upgrade, plan) if plan.secret_paths else None
+            result = upgrade(plan.values, wait=wait, dry_run=dry_run)
         except KeyboardInterrupt:
             stopped = f"{'dry run' if dry_run else 'deploy'} of {plan.chart} {plan.version} as {plan.release} stopped"
             if dry_run:
@@ -295,11 +311,28 @@ def run(plan: Plan, *, wait: bool, timeout: int, dry_run: bool, history_max: int
                 now += (f"; create the namespace, or set release.environments.{plan.environment.name}"
                         ".create_namespace: true")
             raise ToolError(f"deploy of {plan.chart} {plan.version} as {plan.release} failed: {exc}{now}") from exc
+    if isinstance(printable, str):
+        withheld = [what for what in (("manifest", "notes") if dry_run else ("notes",)) if result.get(what)]
+        if withheld:
+            ui.warn(f"{plan.release}: {' and '.join(withheld)} not shown: rendered with its secrets masked, the chart "
+                    f"fails ({printable})")
+        printable = {"manifest": "", "notes": ""}
+    return {**result, **(printable or {})}
+
+
+def _masked_render(upgrade: Callable[..., dict[str, Any]], plan: Plan) -> dict[str, str] | str:
+    """The manifest and notes of a dry run of `upgrade` with the plan's masked values; the reason, when the chart
+    refuses them (a schema that wants a longer password than ***, say)."""
+    try:
+        found = upgrade(plan.shown_values, wait=False, dry_run=True)
+    except ToolError as exc:
+        return str(exc)
+    return {"manifest": found.get("manifest", ""), "notes": found.get("notes", "")}
 
 
 def apply(plan: Plan, *, wait: bool, timeout: int, dry_run: bool, history_max: int) -> dict[str, Any]:
     """Deploy one planned release (run), said as it starts; the result as a document: revision, status and notes,
-    and for a dry run the values and manifest as they may be printed (secrets masked)."""
+    and for a dry run the values and manifest, all as they may be printed (secrets masked)."""
     ui.say(f"{'dry run: ' if dry_run else ''}deploying {plan.shown}")
     result = run(plan, wait=wait, timeout=timeout, dry_run=dry_run, history_max=history_max)
     return {"release": plan.release, "namespace": plan.access.namespace, "chart": f"{plan.chart}-{plan.version}",
@@ -309,18 +342,71 @@ def apply(plan: Plan, *, wait: bool, timeout: int, dry_run: bool, history_max: i
 
 def render_diff(plan: Plan) -> dict[str, Any]:
     """What a deploy would change: the diff against the release's last revision (or nothing, when it is not
-    installed), crds/ included on a first install, which is the only time Helm creates them."""
+    installed), crds/ included on a first install, which is the only time Helm creates them.
+
+    With secrets in the values, both sides are rendered from masked values, as helm-diff masks Secrets on both
+    sides: this deploy from the plan's, the deployed revision from its own (_deployed_shown); a secret whose value
+    changed is `*** (changed)` on this side, so what changed shows, and no rendering of a secret does.
+    """
     with connect(plan.access) as config:
         revisions = helm.history(config, plan.release)
         last = revisions[-1] if revisions else None
-        deployed = helm.revision_info(config, plan.release, last["revision"])["summary"].get("manifest", "") \
-            if last else ""
-        proposed = helm.render(config, plan.archive, plan.release, plan.values, install=not revisions)
-    before = f"{plan.release} (revision {last['revision']}, {last['status']})" if last else f"{plan.release} (not installed)"
-    text = diff(deployed, proposed if last else plan.crds + proposed, before, f"{plan.release} (this deploy)")
+        info = helm.revision_info(config, plan.release, last["revision"]) if last else {}
+        deployed, before = info.get("summary", {}).get("manifest", ""), info.get("config") or {}
+        values = plan.values
+        if plan.secret_paths:
+            values = masked(plan.values, plan.secret_paths, changed_secrets(before, plan.values, plan.secret_paths))
+            deployed = _deployed_shown(config, plan, last, deployed, before) if last else ""
+        try:
+            proposed = helm.render(config, plan.archive, plan.release, values, install=not revisions)
+        except ToolError as exc:
+            if not plan.secret_paths:
+                raise
+            raise NotShown(f"{plan.release}: no diff: rendered with its secrets masked, the chart fails ({exc})") from None
+    title = f"{plan.release} (revision {last['revision']}, {last['status']})" if last else f"{plan.release} (not installed)"
+    text = diff(deployed, proposed if last else plan.crds + proposed, title, f"{plan.release} (this deploy)")
     return {"release": plan.release, "namespace": plan.access.namespace, "chart": f"{plan.chart}-{plan.version}",
             "installed": last is not None, "revision": last["revision"] if last else None, "changed": bool(text),
             "diff": text, "crds_not_upgraded": bool(last and plan.crds)}
+
+
+def _deployed_shown(config: Any, plan: Plan, last: dict[str, Any], manifest: str, values: dict[str, Any]) -> str:
+    """The deployed revision's manifest rendered again from its values with the secrets masked, by the chart it ran.
+
+    Each document is shown so only when that chart renders it again from the real values byte for byte; one it
+    does not (its chart version is no longer in the repository and its template changed since, or it uses
+    randomness or lookup) is replaced by a line that says it cannot be shown.
+    """
+    archive = plan.archive
+    if (last["chart_name"], last["chart_version"]) != (plan.chart, plan.version) and plan.source is not None:
+        try:
+            archive = plan.source.fetch(last["chart_name"], last["chart_version"], f"revision {last['revision']}")[1]
+        except ToolError:
+            pass  # gone from the repository: this deploy's chart renders what it still can
+    again, shown = (_documents(_render(config, archive, plan.release, these))
+                    for these in (values, masked(values, plan.secret_paths)))
+    return "".join(f"---\n{shown[key]}" if again.get(key) == text and key in shown else
+                   f"---\n# Source: {key[0]}\n# (not shown: rendered again with its secrets masked, this document of "
+                   f"revision {last['revision']} differs)\n" for key, text in _documents(manifest).items())
+
+
+def _render(config: Any, archive: bytes, release: str, values: dict[str, Any]) -> str:
+    """helm.render as an upgrade of `release`; "" when the chart refuses these values."""
+    try:
+        return helm.render(config, archive, release, values, install=False)
+    except ToolError:
+        return ""
+
+
+def _documents(manifest: str) -> dict[tuple[str, int], str]:
+    """A rendered manifest's documents by (the template they come from, their order within it)."""
+    found: dict[tuple[str, int], str] = {}
+    for text in re.split(r"^---\n", manifest, flags=re.MULTILINE):
+        source = re.match(r"# Source: (.*)", text)
+        if source:
+            count = sum(1 for key in found if key[0] == source.group(1))
+            found[(source.group(1), count)] = text
+    return found
 
 
 def roll_back(

@@ -147,7 +147,10 @@ def deploy(c: Context, fmt: str, *, env: str | None, release: str | None, versio
     if not dry_run:
         if environment.protected and not yes and sys.stdin.isatty():  # what will change, before the question
             for plan in plans:
-                _show_diff(dep.render_diff(plan))
+                try:
+                    _show_diff(dep.render_diff(plan))
+                except dep.NotShown as exc:  # the deploy may still go ahead: the question says what it does
+                    ui.warn(str(exc))
         what = plans[0].shown if len(plans) == 1 else (
             f"{len(plans)} releases to {environment.name} ({', '.join(f'{p.release}: {p.chart} {p.version}' for p in plans)})")
         dep.confirm(environment, f"deploy {what}", yes=yes, interactive=sys.stdin.isatty(), ask=input)

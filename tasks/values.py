@@ -1,8 +1,8 @@
 """Values layering: the release's files and `set:`, the environment's files, then the flags, as Helm merges them.
 
-${DRONE_*} and ${CI_*} expand in set expressions as Drone expands them, each into one value; values from a secret source
-(`secrets:`, --set-secret) are registered with ui.add_secret before they are parsed, and their paths are
-kept so every printed copy of the values masks them.
+${DRONE_*} and ${CI_*} expand in set expressions as Drone expands them, each into one value. Values from a
+secret source (`secrets:`, --set-secret) are registered with ui.add_secret and never parsed (only their path is),
+and their paths are kept: what is printed is rendered from a copy where they are masked (masked).
 """
 
 from __future__ import annotations
@@ -299,14 +299,23 @@ def _leaves(tree: Any, path: tuple[str | int, ...] = ()) -> Iterator[tuple[str |
             yield from _leaves(value, (*path, key))
 
 
-def masked(values: dict[str, Any], paths: Iterable[tuple[str | int, ...]]) -> dict[str, Any]:
-    """A copy of `values` with the value at each path replaced by the mask, and every other string redacted."""
-    shown = copy.deepcopy(values)
+def masked(values: dict[str, Any], paths: Iterable[tuple[str | int, ...]],
+           changed: Iterable[tuple[str | int, ...]] = ()) -> dict[str, Any]:
+    """A copy of `values` with the value at each path replaced by the mask (`*** (changed)` at the `changed` ones,
+    so a diff of two renders shows that a secret changed, never how), and every other string redacted."""
+    shown, changed = copy.deepcopy(values), set(changed)
     for path in paths:
         slot = _slot(shown, path)
         if slot is not None:
-            slot[path[-1]] = ui.MASK
+            slot[path[-1]] = ui.MASK + (" (changed)" if path in changed else "")
     return ui.redact_data(shown)
+
+
+def changed_secrets(before: dict[str, Any], after: dict[str, Any],
+                    paths: Iterable[tuple[str | int, ...]]) -> list[tuple[str | int, ...]]:
+    """The secret paths that hold a value in both `before` and `after`, and not the same one."""
+    slots = [(path, _slot(before, path), _slot(after, path)) for path in paths]
+    return [path for path, old, new in slots if old is not None and new is not None and old[path[-1]] != new[path[-1]]]
 
 
 def _slot(tree: Any, path: tuple[str | int, ...]) -> Any:

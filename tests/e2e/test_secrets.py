@@ -117,9 +117,88 @@ def test_no_secret_shape_survives_any_release_task_in_any_encoding(cluster):
     dumped = yaml.safe_load(outputs[0][outputs[0].index("values (secrets masked):") + 24:].split("\n---")[0])
     assert dumped["secretEnv"] == {name.upper(): "***" for name in SHAPES}  # masked in the data, key by key
     assert all(f"{name.upper()}: '*** (changed)'" in outputs[3] for name in SHAPES)
-    assert "image: quay.io/honestbee/hello-drone-helm:***\n" in outputs[9]  # a secret copied into a Deployment
+    assert 'image: "quay.io/honestbee/hello-drone-helm:***"\n' in outputs[9]  # a secret copied into a Deployment
     secret = cluster.emulator.store[("v1", "secrets", cluster.namespaces["staging"], "hello-world-hello-world")]
     assert base64.b64decode(secret["data"]["PEM"]).decode() == PEM  # the real value did reach the cluster
+
+
+# --- what a template makes of a secret -----------------------------------------------------------------
+
+TRANSFORMS = ('  url_b64: {{ printf "postgres://%s:%s@db" .Values.db.user .Values.db.password | b64enc | quote }}\n'
+              "  upper: {{ .Values.db.password | upper | quote }}\n  b32: {{ .Values.db.password | b32enc | quote }}\n")
+
+
+def transforming_chart(cluster, version, extra=""):
+    """A chart `sec` whose ConfigMap and NOTES.txt print what templates make of db.password, published."""
+    chart = cluster.project / "charts" / "sec"
+    (chart / "templates").mkdir(parents=True, exist_ok=True)
+    (chart / "Chart.yaml").write_text(f"apiVersion: v2\nname: sec\nversion: {version}\n")
+    (chart / "values.yaml").write_text("db: {user: app, password: changeme}\n")
+    (chart / "templates" / "cm.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: sec\ndata:\n" + TRANSFORMS + extra)
+    (chart / "templates" / "NOTES.txt").write_text("connect with {{ .Values.db.password | upper }}\n")
+    invoke(cluster.project, "repo.publish", "--chart", "sec", env=cluster.env)
+
+
+def test_what_templates_make_of_a_secret_is_rendered_masked_in_dry_runs_diffs_and_notes(cluster):
+    import yaml as pyyaml
+
+    config = pyyaml.safe_load((cluster.project / "invoke.yaml").read_text())
+    config["release"]["releases"]["sec"] = {"chart": "sec"}
+    (cluster.project / "invoke.yaml").write_text(pyyaml.safe_dump(config, sort_keys=False))
+    transforming_chart(cluster, "0.1.0")
+    secret, rotated = "hunter2-Secret-Value", "rotated-Secret-Value9"
+    leaked = [form for value in (secret, rotated) for form in (
+        value.upper(), base64.b32encode(value.encode()).decode().rstrip("="),
+        base64.b64encode(f"postgres://app:{value}@db".encode()).decode()[:24])]
+
+    def release(*args, value=secret):
+        result = invoke(cluster.project, *args, "--env", "staging", "--release", "sec", "--set-secret",
+                        "db.password=DB_PASSWORD", env={**cluster.env, "DB_PASSWORD": value})
+        text = result.stdout + result.stderr
+        assert [form for form in leaked if form in text] == [] and found(text, {"s": secret, "r": rotated}) == []
+        return result.stdout
+
+    dry_run = release("release.deploy", "--dry-run")
+    assert '  upper: "***"\n' in dry_run and "cG9zdGdyZXM6Ly9hcHA6KioqQGRi" in dry_run  # base64 of postgres://app:***@db
+    assert json.loads(release("release.deploy", "--dry-run", "--output", "json"))["notes"] == "connect with ***\n"
+    assert json.loads(release("release.deploy", "--output", "json"))["notes"] == "connect with ***\n"
+    assert release("release.deploy").rstrip().endswith("connect with ***")
+    cm = cluster.emulator.store[("v1", "configmaps", cluster.namespaces["staging"], "sec")]
+    assert cm["data"]["upper"] == secret.upper()  # the release itself got the real value
+    assert release("release.diff").startswith("no changes")  # masked on both sides: an unchanged secret is no change
+    changed = release("release.diff", value=rotated)
+    assert '-  upper: "***"\n' in changed and '+  upper: "*** (CHANGED)"\n' in changed and "not shown" not in changed
+    transforming_chart(cluster, "0.2.0", extra="  lower: {{ .Values.db.password | lower | quote }}\n")
+    upgraded = release("release.diff")  # the deployed side rendered by the chart it ran, 0.1.0, from the repository
+    assert [line for line in upgraded.splitlines() if line[:1] in "+-" and line[:3] not in ("+++", "---")] == [
+        '+  lower: "***"']
+
+
+def test_notes_and_diffs_a_chart_cannot_render_with_masked_secrets_are_withheld_with_the_reason(cluster):
+    import yaml as pyyaml
+
+    chart = cluster.project / "charts" / "strict"
+    (chart / "templates").mkdir(parents=True)
+    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: strict\nversion: 0.1.0\n")
+    (chart / "values.schema.json").write_text('{"properties": {"password": {"type": "string", "minLength": 8}}}')
+    (chart / "templates" / "cm.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: strict\ndata:\n  p: {{ .Values.password | upper | quote }}\n")
+    (chart / "templates" / "NOTES.txt").write_text("password {{ .Values.password | upper }}\n")
+    config = pyyaml.safe_load((cluster.project / "invoke.yaml").read_text())
+    config["release"]["releases"]["strict"] = {"chart": "./charts/strict", "secrets": {"password": "DB_PASSWORD"}}
+    (cluster.project / "invoke.yaml").write_text(pyyaml.safe_dump(config, sort_keys=False))
+    env = {**cluster.env, "DB_PASSWORD": "long-enough-Secret"}
+    deployed = invoke(cluster.project, "release.deploy", "--env", "staging", "--release", "strict", env=env)
+    reason = ("rendered with its secrets masked, the chart fails (helm upgrade --install strict strict --version 0.1.0 "
+              f"--namespace {cluster.namespaces['staging']} (kubeconfig context staging) --history-max 10: values don't "
+              "meet the specifications of the schema(s) in the following chart(s): strict: - at '/password': minLength: "
+              "got 3, want 8)")
+    assert deployed.stderr == f"warning: strict: notes not shown: {reason}\n"
+    assert "password" not in deployed.stdout and "LONG-ENOUGH" not in deployed.stdout
+    diffed = invoke(cluster.project, "release.diff", "--env", "staging", "--release", "strict", env=env, check=False)
+    assert diffed.returncode == 1 and diffed.stderr.startswith("error: strict: no diff: rendered with its secrets masked")
+    assert "LONG-ENOUGH" not in diffed.stdout + diffed.stderr
 
 
 def test_config_shows_credentials_by_name_and_urls_without_userinfo(project):
