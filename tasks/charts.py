@@ -7,11 +7,13 @@ Helm itself refuses is refused; what Helm's lint merely warns about is a warning
 
 from __future__ import annotations
 
+import codecs
+import functools
 import os
 import re
 import stat
 from collections import defaultdict
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,7 +34,6 @@ SEMVER = re.compile(
 HELM_VERSION = re.compile(
     r"^v?\d+(\.\d+)?(\.\d+)?(-[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?(\+[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?$"
 )
-_TEXT = (".yaml", ".yml", ".json", ".tpl", ".txt")  # a chart's top-level text files, checked for UTF-8
 _YAML_LOADER = getattr(yaml, "CBaseLoader", yaml.BaseLoader)  # every scalar stays a string: 1.10 is not 1.1
 
 
@@ -49,6 +50,7 @@ class ChartSource:
     version: str
     path: Path  # the chart folder
     rel: str  # the folder relative to charts_dir, for messages and staging
+    checkout: str  # the checkout's real path: a symlink in the chart may lead anywhere inside it, not beyond
     dependencies: tuple[Dependency, ...] = ()  # Chart.yaml's, or requirements.yaml's for apiVersion v1
     lock: str | None = None  # Chart.lock or requirements.lock, when one is committed
     declared_in: str = "Chart.yaml"  # requirements.yaml for an apiVersion v1 chart that has one
@@ -98,10 +100,11 @@ def discover(charts_dir: Path, root: Path | None = None) -> Tree:
     if not charts_dir.is_dir():
         raise ToolError(f"{charts_dir}: charts folder not found; set repo.charts_dir or create it")
     tree = Tree()
-    for folder in _chart_folders(charts_dir, (root or charts_dir).resolve(), tree.warnings):
+    checkout = (root or charts_dir).resolve()
+    for folder in _chart_folders(charts_dir, checkout, tree.warnings):
         rel = folder.relative_to(charts_dir).as_posix()
         try:
-            tree.charts.append(read(folder, charts_dir))
+            tree.charts.append(read(folder, charts_dir, checkout))
         except ToolError as exc:
             tree.failures.append(Failure(rel, _declared_name(folder) or rel, str(exc)))
     by_release: dict[tuple[str, str], list[ChartSource]] = defaultdict(list)
@@ -163,8 +166,8 @@ def _shown(path: Path, charts_dir: Path) -> str:
 def _declared_name(folder: Path) -> str | None:
     """The name a broken Chart.yaml still declares, so a failure reads as the chart people know."""
     try:
-        text = (folder / "Chart.yaml").read_text(errors="replace")
-    except OSError:
+        text = _yaml_text(folder / "Chart.yaml", "Chart.yaml", errors="replace")
+    except (OSError, ToolError):
         return None
     match = re.search(r"^name:\s*['\"]?([A-Za-z0-9][\w.-]*)['\"]?\s*(#.*)?$", text, re.MULTILINE)
     return match.group(1) if match else None
@@ -184,8 +187,9 @@ def select(tree: Tree, names: list[str] | None) -> Tree:
                 [f for f in tree.failures if {f.name, f.rel} & set(names)], tree.warnings)
 
 
-def read(chart_dir: Path, charts_dir: Path) -> ChartSource:
-    """Validate Chart.yaml as Helm will, but with an error that names the file and the fix."""
+def read(chart_dir: Path, charts_dir: Path, checkout: Path | None = None) -> ChartSource:
+    """Validate Chart.yaml as Helm will, but with an error that names the file and the fix. `checkout` (resolved;
+    charts_dir when not given) bounds where the chart's symlinks may lead."""
     rel = chart_dir.relative_to(charts_dir).as_posix()
     where = f"{charts_dir.name}/{rel}/Chart.yaml"
     meta = _load_yaml(chart_dir / "Chart.yaml", where)
@@ -206,7 +210,8 @@ def read(chart_dir: Path, charts_dir: Path) -> ChartSource:
                         "(MAJOR.MINOR.PATCH[-PRE][+BUILD])")
     dependencies, declared_in, lock = _dependencies(chart_dir, meta, where, api)
     return ChartSource(name=name, version=version, path=chart_dir, rel=rel, dependencies=dependencies, lock=lock,
-                       declared_in=declared_in, where=f"{charts_dir.name}/{rel}")
+                       declared_in=declared_in, where=f"{charts_dir.name}/{rel}",
+                       checkout=str(checkout or charts_dir.resolve()))
 
 
 def lint_warnings(chart: ChartSource) -> list[str]:
@@ -223,13 +228,26 @@ def lint_warnings(chart: ChartSource) -> list[str]:
 
 def _load_yaml(path: Path, where: str) -> Any:
     try:
-        return safe_yaml.load(path.read_text(encoding="utf-8"), _YAML_LOADER)
+        return safe_yaml.load(_yaml_text(path, where), _YAML_LOADER)
     except UnicodeDecodeError:
-        raise ToolError(f"{where}: not UTF-8 text; save it as UTF-8") from None
+        raise ToolError(f"{where}: not UTF-8 text (nor UTF-16 with a byte order mark); save it as UTF-8") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f" at line {mark.line + 1}" if mark else ""
         raise ToolError(f"{where}: not valid YAML{line} ({getattr(exc, 'problem', exc)}); fix the syntax") from None
+
+
+def _yaml_text(path: Path, where: str, errors: str = "strict") -> str:
+    """A YAML file Helm parses, decoded as its YAML reader does: UTF-8 (a byte order mark dropped), or UTF-16
+    after a byte order mark (Windows PowerShell 5 writes that); read within Helm's file size."""
+    with open(path, "rb") as handle:
+        raw = handle.read(archives.MAX_FILE + 1)
+    if len(raw) > archives.MAX_FILE:
+        raise ToolError(f'{where}: chart file "{path.name}" is larger than the maximum file size {archives.MAX_FILE} '
+                        "(Helm's limit); shorten it")
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return raw.decode("utf-16", errors)
+    return raw.decode("utf-8-sig", errors)
 
 
 def _dependencies(
@@ -252,12 +270,12 @@ def _dependencies(
 
 
 def check_files(chart: ChartSource, contents: bool = True) -> None:
-    """What Helm's loader refuses, said before Helm reads anything (and when a chart is built, not at
-    discovery: a push that builds nothing reads no chart file): what files() refuses, templates over its size
-    limit; and templates and values must be UTF-8 (Kubernetes reads nothing else).
-    Without `contents` the text is not read here: check_text reads it in the package, which holds it anyway."""
-    for rel, path in files(chart.path, os.path.realpath(chart.path), chart.where):
-        if _text(rel):
+    """What Helm's loader refuses, said before Helm reads anything (and when a chart is built, not at discovery:
+    a push that builds nothing reads no chart file), among the files it reads: what files() refuses, templates over
+    its size limit; and templates must be UTF-8 (see _manifest). Without `contents` the text is not read here:
+    check_text reads it in the package, which holds it anyway."""
+    for rel, path in files(chart.path, chart.checkout, chart.where):
+        if _manifest(rel):
             shown = f"{chart.where}/{rel}"
             if os.stat(path).st_size > archives.MAX_FILE:  # checked before reading, as Helm's loader does
                 raise ToolError(f'{shown}: chart file "{os.path.basename(rel)}" is larger than the maximum file '
@@ -267,12 +285,15 @@ def check_files(chart: ChartSource, contents: bool = True) -> None:
                     _check_utf8(handle.read(), shown)
 
 
-def files(folder: Path | str, boundary: str, where: str) -> Iterator[tuple[str, str]]:
-    """Every file of a chart folder as (its path in the chart, the real path to read), files before folders, each
-    in name order, and only regular files: a FIFO or a device (a symlink to /dev/zero) is refused, never opened,
-    since reading it would block or never end (Helm refuses them too). Symlinks are followed, as Helm's loader
-    follows them, when they resolve inside `boundary` (a real path); a dangling one, a loop, or one that leads
-    elsewhere is refused. `where` names the folder in messages."""
+def files(folder: Path | str, checkout: str, where: str) -> Iterator[tuple[str, str]]:
+    """Every file Helm's loader reads from a chart folder, as (its path in the chart, the real path to read), files
+    before folders, each in name order. As Helm: the folder's .helmignore applies (an ignored folder is not
+    entered), symlinks are followed, and a dangling or looping one is refused even when .helmignore names it
+    (Helm resolves before it asks); a FIFO, socket or device is refused, never opened (reading one blocks or never
+    ends). Unlike Helm, a symlink is followed only inside `checkout` (a real path): see _readable. `where` names the
+    folder in messages."""
+    ignored = _helmignore(str(folder), checkout, where)
+
     def walk(path: str, rel: str, real: str, above: tuple[str, ...]) -> Iterator[tuple[str, str]]:
         """`real`: the folder's real path, carried down; `above`: the real paths of the folders that hold it."""
         folders = []
@@ -282,13 +303,14 @@ def files(folder: Path | str, boundary: str, where: str) -> Iterator[tuple[str, 
         except OSError as exc:
             raise ToolError(f"{where}/{rel}: cannot list the folder ({exc.strerror}); fix its permissions") from None
         for entry in entries:
-            shown, target, linked = f"{where}/{rel}{entry.name}", os.path.join(real, entry.name), entry.is_symlink()
-            if linked:
+            shown, target, link = f"{where}/{rel}{entry.name}", os.path.join(real, entry.name), None
+            if entry.is_symlink():
+                link = os.readlink(entry.path)
                 try:
                     target = os.path.realpath(entry.path, strict=True)
                 except OSError:
-                    raise ToolError(f"{shown}: symlink loop or dangling symlink ({os.readlink(entry.path)}); "
-                                    "remove it or point it at a file in the chart") from None
+                    raise ToolError(f"{shown}: symlink loop or dangling symlink ({link}); remove it or point it at a "
+                                    "file in the checkout (Helm refuses it even when .helmignore names it)") from None
                 mode = os.stat(target).st_mode
             elif entry.is_dir(follow_symlinks=False):
                 mode = stat.S_IFDIR
@@ -296,12 +318,9 @@ def files(folder: Path | str, boundary: str, where: str) -> Iterator[tuple[str, 
                 mode = stat.S_IFREG
             else:
                 mode = entry.stat(follow_symlinks=False).st_mode
-            if not stat.S_ISDIR(mode) and not stat.S_ISREG(mode):
-                raise ToolError(f"{shown}: {_kind(mode, linked, target)}, not a regular file; Helm cannot load it "
-                                "(irregular file): remove it")
-            if linked and target != boundary and not target.startswith(boundary + os.sep):
-                raise ToolError(f"{shown}: symlink points outside the chart ({os.readlink(entry.path)}); "
-                                "copy the file into the chart instead")
+            if ignored(f"{rel}{entry.name}", stat.S_ISDIR(mode)):
+                continue
+            _readable(shown, mode, target, link, checkout)
             if not stat.S_ISDIR(mode):
                 yield f"{rel}{entry.name}", target
             elif target in above:
@@ -316,30 +335,134 @@ def files(folder: Path | str, boundary: str, where: str) -> Iterator[tuple[str, 
     return walk(str(folder), "", real, (real,))
 
 
-def _kind(mode: int, linked: bool, target: str) -> str:
-    kind = {stat.S_IFIFO: "a named pipe (FIFO)", stat.S_IFSOCK: "a socket", stat.S_IFCHR: "a character device",
-            stat.S_IFBLK: "a block device"}.get(stat.S_IFMT(mode), "a special file")
-    return f"symlink to {target}, {kind}" if linked else kind
+def _readable(shown: str, mode: int, target: str, link: str | None, checkout: str) -> None:
+    """Refuse a file Helm cannot load (a FIFO, socket or device), and a symlink leading out of the checkout. Helm
+    would follow that one and package whatever it finds (/etc/passwd too); this tool draws the line at the checkout,
+    so a package holds nothing a reviewer of the repository cannot see."""
+    if not stat.S_ISDIR(mode) and not stat.S_ISREG(mode):
+        kind = {stat.S_IFIFO: "a named pipe (FIFO)", stat.S_IFSOCK: "a socket", stat.S_IFCHR: "a character device",
+                stat.S_IFBLK: "a block device"}.get(stat.S_IFMT(mode), "a special file")
+        raise ToolError(f"{shown}: {f'symlink to {target}, ' if link else ''}{kind}, not a regular file; Helm cannot "
+                        "load it (irregular file): remove it, or list it in the chart's .helmignore")
+    if link is not None and target != checkout and not target.startswith(checkout + os.sep):
+        raise ToolError(f"{shown}: symlink points outside the checkout ({link} -> {target}); Helm would package that "
+                        "file, this tool packages nothing from outside the checkout: copy it into the checkout")
+
+
+def _helmignore(folder: str, checkout: str, where: str) -> Callable[[str, bool], bool]:
+    """Whether Helm's loader leaves a path of the chart out (PATH, is a folder): the folder's .helmignore read as
+    Helm's pkg/ignore reads it, with its default rule templates/.?* last. Helm's rules are not git's: the first rule
+    that matches decides, a pattern without '/' matches the name alone, a trailing '/' only folders, a leading '/'
+    the whole path, and a `!rule` leaves out everything it does not match. A subchart's own .helmignore is not read
+    (Helm's loader reads only the top one)."""
+    path, shown, rules = os.path.join(folder, ".helmignore"), f"{where}/.helmignore", []
+    try:
+        real = os.path.realpath(path, strict=True)
+        mode = os.stat(real).st_mode
+    except OSError:
+        lines = []  # none (or dangling: Helm reads no rules then, and its walk refuses the link)
+    else:
+        if stat.S_ISDIR(mode):
+            raise ToolError(f"{shown}: a folder, where Helm reads its rules from a file; rename it")
+        _readable(shown, mode, real, os.readlink(path) if os.path.islink(path) else None, checkout)
+        with open(real, "rb") as handle:
+            raw = handle.read(archives.MAX_FILE + 1)
+        if len(raw) > archives.MAX_FILE:
+            raise ToolError(f'{shown}: chart file ".helmignore" is larger than the maximum file size '
+                            f"{archives.MAX_FILE} (Helm's limit); shorten it")
+        lines = raw.decode("utf-8", "surrogateescape").split("\n")  # file names are decoded the same way
+    for number, line in enumerate([*lines, "templates/.?*"], 1):
+        rule = line.strip()
+        if not rule or rule.startswith("#"):
+            continue
+        if "**" in rule:
+            raise ToolError(f"{shown}: line {number}: {rule!r}: Helm does not support '**' (double-star); name the "
+                            "folder ('tmp/') or each level ('*/*.bak')")
+        negate, rule = rule.startswith("!"), rule.removeprefix("!")
+        folder_only, rule = rule.endswith("/"), rule.removesuffix("/")
+        whole, rule = rule.startswith("/") or "/" in rule, rule.removeprefix("/")
+        rules.append((negate, folder_only, whole, _glob(rule)))
+
+    def ignored(rel: str, is_dir: bool) -> bool:
+        name = rel.rpartition("/")[2]
+        for negate, folder_only, whole, pattern in rules:
+            hit = pattern is not None and pattern.fullmatch(rel if whole else name) is not None
+            if negate and ((folder_only and not is_dir) or not hit):
+                return True
+            if not negate and hit and (is_dir or not folder_only):
+                return True
+        return False
+
+    return ignored
+
+
+@functools.lru_cache(maxsize=4096)  # most charts' .helmignore holds the same rules (helm create's)
+def _glob(pattern: str) -> re.Pattern[str] | None:
+    """Go's filepath.Match pattern as a regular expression: '*' and '?' never match '/', '[^...]' negates, '\\'
+    escapes. None for a pattern Go finds malformed: it never matches anything (Go reports the flaw once matching
+    reaches it, and Helm then counts the rule as no match; if it reaches it on "abc", Helm refuses the chart)."""
+    out, at = [], 0
+
+    def member(at: int) -> tuple[str, int]:  # Go's getEsc: one character of a class, escaped or not
+        if at >= len(pattern) or pattern[at] in "-]":
+            raise ValueError(pattern)
+        at += pattern[at] == "\\"
+        if at + 1 >= len(pattern):  # nothing left to close the class
+            raise ValueError(pattern)
+        return pattern[at], at + 1
+
+    try:
+        while at < len(pattern):
+            char, at = pattern[at], at + 1
+            if char == "*":
+                out.append("[^/]*")
+            elif char == "?":
+                out.append("[^/]")
+            elif char == "\\":
+                if at == len(pattern):
+                    raise ValueError(pattern)
+                out.append(re.escape(pattern[at]))
+                at += 1
+            elif char == "[":
+                negated = pattern.startswith("^", at)
+                at += negated
+                ranges: list[str] = []
+                while not (ranges and pattern.startswith("]", at)):
+                    low, at = member(at)
+                    high = low
+                    if pattern[at] == "-":
+                        high, at = member(at + 1)
+                    ranges.append(f"{re.escape(low)}-{re.escape(high)}" if low <= high else "")  # Go: matches nothing
+                at += 1
+                members = "".join(ranges)
+                out.append(f"[{'^' if negated else ''}{members}]" if members else "(?s:.)" if negated else "(?!)")
+            else:
+                out.append(re.escape(char))
+    except ValueError:
+        return None
+    return re.compile("".join(out))
 
 
 def check_text(chart: ChartSource, files: Mapping[str, bytes]) -> None:
     """check_files' text check on a package's files (NAME/PATH: content)."""
     for name, content in files.items():
         rel = name.partition("/")[2]
-        if _text(rel):
+        if _manifest(rel):
             _check_utf8(content, f"{chart.where}/{rel}")
 
 
-def _text(rel: str) -> bool:
-    """Templates and the chart's top-level text files, and those of each subchart vendored as a folder in its
-    charts/ (Helm renders those too): what must be UTF-8."""
+def _manifest(rel: str) -> bool:
+    """A template of the chart, or of a subchart vendored as a folder in its charts/: what it renders goes to
+    Kubernetes, which reads nothing but UTF-8, so it must be UTF-8 (Helm itself packages anything; NOTES.txt is
+    shown to people, never applied). The rest is Helm's to judge: it refuses a values.yaml that is not UTF-8."""
     while rel.startswith("charts/") and rel.count("/") >= 2:
         rel = rel.split("/", 2)[2]
-    return rel.startswith("templates/") or ("/" not in rel and os.path.splitext(rel)[1] in _TEXT)
+    return rel.startswith("templates/") and not rel.endswith("NOTES.txt")
 
 
 def _check_utf8(content: bytes, shown: str) -> None:
     try:
         content.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ToolError(f"{shown}: not UTF-8 (byte {exc.start}); save it as UTF-8") from None
+        raise ToolError(f"{shown}: not UTF-8 (byte {exc.start}); Helm packages it, but Kubernetes cannot read what "
+                        "it renders, so installing it would fail: save it as UTF-8") from None

@@ -115,6 +115,7 @@ def of(charts: list[ChartSource], root: Path, epoch: int) -> dict[str, str]:
     import hashlib  # here, as in _blob_id: its OpenSSL start-up is not paid by a push that changes nothing
 
     folders = {c.path: os.path.realpath(c.path) for c in charts}
+    checkout = os.path.realpath(root)
     blobs = _committed_blobs(root, sorted(set(folders.values())))
     base = f"{PACKAGING}\0{_helm_version()}\0{epoch}"
     by_folder = {folders[c.path]: c for c in charts}
@@ -123,8 +124,8 @@ def of(charts: list[ChartSource], root: Path, epoch: int) -> dict[str, str]:
     def one(folder: str, seen: tuple[str, ...]) -> str:
         if folder not in done:
             digest = hashlib.sha256(base.encode())
-            _files(folder, blobs, digest)
             chart = by_folder.get(folder)
+            _files(folder, chart.checkout if chart else checkout, blobs, digest)
             for dependency in chart.dependencies if chart else ():
                 if dependency.repository.startswith("file://"):
                     target = os.path.realpath(os.path.join(folder, dependency.repository.removeprefix("file://")))
@@ -136,16 +137,17 @@ def of(charts: list[ChartSource], root: Path, epoch: int) -> dict[str, str]:
     return {key(c): one(folders[c.path], ()) for c in charts}
 
 
-def _files(folder: str, blobs: Mapping[str, str], digest: Any) -> None:
-    """Every file in the folder by its path and git blob id: from git's index when committed unchanged, else
-    computed from the content as git would, so a checkout with or without git agrees. Only what charts.files()
-    lets through is opened (never a FIFO or a device, nor a symlink leading out of the chart). A folder holding
-    anything else gets a fingerprint never given twice: what was not read cannot vouch for the package, so it is
-    always built (a chart fails there anyway; a file:// dependency outside the tree is Helm's to judge)."""
+def _files(folder: str, checkout: str, blobs: Mapping[str, str], digest: Any) -> None:
+    """Every file Helm reads from the folder (charts.files: .helmignore applied, so an ignored file changes
+    nothing) by its path and git blob id: from git's index when committed unchanged, else computed from the content
+    as git would, so a checkout with or without git agrees. Only what charts.files() lets through is opened (never a
+    FIFO or a device, nor a symlink out of the checkout). A folder holding anything else gets a fingerprint never
+    given twice: what was not read cannot vouch for the package, so it is always built (a chart fails there anyway;
+    a file:// dependency outside the tree is Helm's to judge)."""
     from . import charts  # here: a push whose tree is unchanged reads no chart
 
     try:
-        for rel, path in charts.files(folder, folder, folder):
+        for rel, path in charts.files(folder, checkout, folder):
             blob = blobs.get(path)  # a symlink's real path: git's blob of the link itself is not what Helm reads
             if blob is None:
                 with open(path, "rb") as handle:

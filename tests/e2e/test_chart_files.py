@@ -2,6 +2,8 @@
 line naming the file; a chart that holds such a file fails alone."""
 
 import os
+import sys
+import tarfile
 
 from tests.conftest import invoke
 
@@ -19,13 +21,65 @@ def test_a_fifo_or_a_symlink_to_dev_zero_fails_its_chart_alone_and_is_never_open
     result = invoke(project, "repo.publish", check=False, timeout=60)
     assert result.returncode == 1
     assert result.stderr.splitlines() == [("error: charts/zero/templates/zero.yaml: symlink to /dev/zero, a character "
-                                           "device, not a regular file; Helm cannot load it (irregular file): remove it")]
+                                           "device, not a regular file; Helm cannot load it (irregular file): remove "
+                                           "it, or list it in the chart's .helmignore")]
     assert result.stdout.splitlines()[-1] == "published 3, failed 1: zero"
     os.mkfifo(new_chart(project, "pipe") / "templates" / "pipe.yaml")
     for task in ("repo.lint", "repo.publish"):
         result = invoke(project, task, "--chart", "pipe", "--chart", "hello-world", check=False, timeout=60)
         assert result.returncode == 1
         assert result.stderr.splitlines() == [("error: charts/pipe/templates/pipe.yaml: a named pipe (FIFO), not a "
-                                               "regular file; Helm cannot load it (irregular file): remove it")]
+                                               "regular file; Helm cannot load it (irregular file): remove it, or "
+                                               "list it in the chart's .helmignore")]
     assert sorted(p.name for p in (project / "dist" / "repo").glob("*.tgz")) == \
         ["common-0.1.0.tgz", "hello-api-0.1.0.tgz", "hello-world-0.1.0.tgz"]
+
+
+def packaged(project, name):
+    with tarfile.open(project / "dist" / "repo" / f"{name}-0.1.0.tgz") as tar:
+        return {m.name.partition("/")[2]: tar.extractfile(m).read() for m in tar if m.isfile()}
+
+
+def test_what_helmignore_leaves_out_is_never_checked(project):
+    """Each was refused though Helm never reads it, and lint refused the .bak that publish took."""
+    chart = new_chart(project, "z")
+    (chart / ".helmignore").write_text("big.yaml\n.venv/\ntmp/\n*.bak\n")
+    (chart / "big.yaml").write_bytes(b"x" * 6_000_000)
+    (chart / ".venv" / "bin").mkdir(parents=True)
+    os.symlink(sys.executable, chart / ".venv" / "bin" / "python")
+    (chart / "tmp").mkdir()
+    os.symlink("nowhere", chart / "tmp" / "dangling")
+    (chart / "templates" / "x.yaml.bak").write_bytes(b"a: caf\xe9\n")
+    for task in ("repo.lint", "repo.publish"):
+        assert invoke(project, task, "--chart", "z").stderr == ""
+    assert sorted(packaged(project, "z")) == [".helmignore", "Chart.yaml"]
+
+
+def test_a_file_shared_inside_the_checkout_is_packaged_one_from_beyond_it_is_refused(project, tmp_path):
+    chart = new_chart(project, "z")
+    (project / "shared").mkdir()
+    (project / "shared" / "common.yaml").write_text("shared: true\n")
+    (chart / "files").mkdir()
+    os.symlink("../../../shared/common.yaml", chart / "files" / "common.yaml")
+    invoke(project, "repo.publish", "--chart", "z")
+    assert packaged(project, "z")["files/common.yaml"] == b"shared: true\n"
+    (tmp_path / "elsewhere.yaml").write_text("not in the checkout\n")
+    os.symlink(tmp_path / "elsewhere.yaml", chart / "files" / "elsewhere.yaml")
+    result = invoke(project, "repo.lint", "--chart", "z", check=False)
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [(
+        f"error: charts/z/files/elsewhere.yaml: symlink points outside the checkout ({tmp_path}/elsewhere.yaml -> "
+        f"{tmp_path}/elsewhere.yaml); Helm would package that file, this tool packages nothing from outside the "
+        "checkout: copy it into the checkout")]
+
+
+def test_text_helm_and_kubernetes_accept_is_accepted(project):
+    """A Chart.yaml in UTF-16 with a byte order mark (Windows PowerShell 5's Out-File), which Helm's YAML reader
+    takes, and a Latin-1 NOTES.txt: Kubernetes never reads it."""
+    chart = new_chart(project, "z")
+    (chart / "Chart.yaml").write_bytes("\ufeffapiVersion: v2\r\nname: z\r\nversion: 0.1.0\r\n".encode("utf-16-le"))
+    (chart / "templates" / "NOTES.txt").write_bytes(b"Install\xe9\n")
+    for task in ("repo.lint", "repo.publish"):
+        assert invoke(project, task, "--chart", "z").stderr == ""
+    files = packaged(project, "z")
+    assert b"name: z" in files["Chart.yaml"] and files["templates/NOTES.txt"] == b"Install\xe9\n"

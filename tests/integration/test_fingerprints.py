@@ -156,3 +156,22 @@ def test_the_tree_record_stands_for_nothing_once_a_version_is_replaced_from_else
     invoke(other, "repo.publish", "--url", store.url, "--force")  # same version, other content: replaced
     result = invoke(clone_of(checkout, tmp_path / "clone"), "repo.publish", "--url", store.url, check=False)
     assert result.returncode == 1 and "hello-world 0.1.0: already published with different content" in result.stderr
+
+
+def test_a_fingerprint_covers_what_helm_reads_a_symlink_by_its_target_and_vouches_for_nothing_unread(checkout):
+    """Files .helmignore leaves out change nothing; a committed symlink is fingerprinted by the file Helm reads
+    through it (git's blob is the link); a folder that cannot be read whole is built every time."""
+    chart = checkout / "charts" / "hello-world"
+    (chart / ".helmignore").write_text("*.bak\n")
+    (checkout / "charts" / "shared.yaml").write_text("shared: 1\n")
+    os.symlink("../shared.yaml", chart / "shared.yaml")
+    commit(checkout)
+    first = prints(checkout)
+    (chart / "values.bak").write_text("Helm never reads it")
+    assert prints(checkout) == first
+    (checkout / "charts" / "shared.yaml").write_text("shared: 2\n")
+    commit(checkout)
+    assert prints(checkout)["hello-world-0.1.0"] != first["hello-world-0.1.0"]
+    os.symlink("nowhere", chart / "dangling.yaml")
+    assert prints(checkout)["hello-world-0.1.0"] != prints(checkout)["hello-world-0.1.0"]
+    assert prints(checkout)["hello-api-0.1.0"] == first["hello-api-0.1.0"]

@@ -136,7 +136,8 @@ def test_text_helm_would_package_must_be_utf8_and_what_helmignore_leaves_out_is_
     found = charts.discover(project / "charts")
     built = packaging.build(found, project / "charts", project / "dist" / "packages", {})
     assert [f.message for f in built.failures] == \
-        ["charts/hello-world/templates/latin1.yaml: not UTF-8 (byte 5); save it as UTF-8"]
+        [("charts/hello-world/templates/latin1.yaml: not UTF-8 (byte 5); Helm packages it, but Kubernetes cannot read "
+          "what it renders, so installing it would fail: save it as UTF-8")]
     assert sorted(p.name for p in (project / "dist" / "packages").iterdir()) == ["common-0.1.0.tgz",
                                                                                   "hello-api-0.1.0.tgz"]
     (chart / ".helmignore").write_text("templates/latin1.yaml\n")  # not in the package: nothing to refuse

@@ -123,12 +123,16 @@ def test_symlinked_chart_folders_are_followed_inside_the_checkout_and_warned_abo
     assert tree.warnings == [f"charts/ext: symlink to {tmp_path / 'elsewhere' / 'ext'}, outside the checkout; skipped"]
 
 
-def test_symlink_pointing_outside_the_chart_or_looping_is_refused_before_building(tmp_path):
-    folder = write_chart(tmp_path, "charts/a", "apiVersion: v2\nname: a\nversion: 1.0.0\n")
+def test_a_symlink_is_followed_inside_the_checkout_and_refused_beyond_it_or_looping(tmp_path):
+    """Helm follows every symlink; a chart may use a file shared in its checkout, nothing from beyond it."""
+    folder = write_chart(tmp_path, "checkout/charts/a", "apiVersion: v2\nname: a\nversion: 1.0.0\n")
+    (tmp_path / "checkout" / "shared.yaml").write_text("shared: true\n")
+    os.symlink("../../shared.yaml", folder / "shared.yaml")
+    [chart] = charts.discover(tmp_path / "checkout" / "charts", tmp_path / "checkout").charts
+    charts.check_files(chart)
     (tmp_path / "secret.txt").write_text("not for the chart")
     os.symlink(tmp_path / "secret.txt", folder / "leak.txt")
-    [chart] = charts.discover(tmp_path / "charts").charts
-    with pytest.raises(ToolError, match="charts/a/leak.txt: symlink points outside the chart"):
+    with pytest.raises(ToolError, match=r"charts/a/leak.txt: symlink points outside the checkout \(/.*secret.txt -> "):
         charts.check_files(chart)
     (folder / "leak.txt").unlink()
     os.symlink("loop.yaml", folder / "loop.yaml")

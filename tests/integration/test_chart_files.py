@@ -1,0 +1,55 @@
+"""charts.files() reads a chart folder as Helm's loader does: the same files, .helmignore applied the same way."""
+
+import os
+
+import helm_python
+import pytest
+
+from tasks import charts
+
+CASES = {
+    "names, rooted and structural rules": ("*.bak\n/top.txt\nsub/*.txt\n  trailing.txt  \r\n# comment\n",
+                                           ["a.bak", "sub/b.bak", "top.txt", "sub/top.txt", "sub/x.txt",
+                                            "sub/deeper/x.txt", "trailing.txt", "keep.txt"]),
+    "a folder rule leaves a file of that name in": ("tmp/\n", ["tmp/a.txt", "other/tmp"]),
+    "a glob that matches a folder leaves it out whole": ("*.d\nsub/*\n", ["conf.d/a.txt", "sub/deep/a.txt", "b.txt"]),
+    "the first match decides; a !rule leaves out what it does not match": (
+        "!Chart.yaml\n", ["templates/cm.yaml", "notes.txt"]),
+    "dot files in templates/ are Helm's default rule": ("", ["templates/.hidden.yaml", "templates/.git/x",
+                                                              "templates/sub/.kept.yaml", ".top"]),
+    "classes, escapes and a malformed rule Go never reports on 'abc'": (
+        "[ab]?.txt\n[^c]x.log\n\\*star\n/*[/^\n", ["a1.txt", "c1.txt", "ax.log", "cx.log", "*star", "zz"]),
+}
+
+
+def chart_at(folder, helmignore, paths):
+    (folder / "templates").mkdir(parents=True)
+    (folder / "Chart.yaml").write_text("apiVersion: v2\nname: c\nversion: 0.1.0\n")
+    (folder / "templates" / "cm.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n")
+    if helmignore:
+        (folder / ".helmignore").write_text(helmignore)
+    for path in paths:
+        (folder / path).parent.mkdir(parents=True, exist_ok=True)
+        (folder / path).write_text(path)
+    return folder
+
+
+def helm_reads(folder):
+    with helm_python.Chart.load(folder) as chart:
+        return {f["name"] for f in chart.files} | {t["name"] for t in chart.templates} | {"Chart.yaml"}
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_the_files_checked_are_the_files_helm_loads(tmp_path, case):
+    folder = chart_at(tmp_path / "c", *CASES[case])
+    assert {rel for rel, _ in charts.files(folder, str(tmp_path), "c")} == helm_reads(folder)
+
+
+def test_symlinks_are_followed_and_folder_rules_see_what_they_lead_to(tmp_path):
+    folder = chart_at(tmp_path / "c", "linked-dir/\n", ["real/a.txt"])
+    os.symlink("real", folder / "linked-dir")
+    os.symlink("real", folder / "walked")
+    os.symlink("real/a.txt", folder / "linked-file")
+    found = dict(charts.files(folder, str(tmp_path), "c"))
+    assert set(found) == helm_reads(folder)
+    assert found["walked/a.txt"] == found["linked-file"] == str(folder / "real" / "a.txt")
