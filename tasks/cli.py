@@ -35,6 +35,7 @@ ui.add_url_secrets(" ".join(sys.argv))
 SHORT = {"env": "e", "release": "r", "values": "f", "set": "s", "output": "o", "yes": "y", "dry-run": "n",
          "chart": "c", "url": "u", "verbose": "v"}
 INTEGERS = {"revision", "port", "parallel", "history-max"}  # typed: `--revision two` is refused by the parser
+ACCEPTS = {"output": "table, json or yaml"}  # a flag's values, for the line saying it was given none
 PLACEHOLDERS = {"values": "FILE", "set": "KEY=VALUE", "set-string": "KEY=VALUE", "set-json": "KEY=JSON",
                 "set-file": "KEY=FILE", "set-secret": "KEY=ENV_VAR", "chart": "NAME"}
 
@@ -160,6 +161,13 @@ def customize(collection: invoke.Collection) -> None:
 
     def message(error: invoke.ParseError) -> str:
         text = Exception.__str__(error)
+        valueless = re.fullmatch(r"Flag <Argument: ([\w-]+)(?: \((\w)\))?[^>]*> needed value and was not given one!",
+                                 text)
+        if valueless:  # `-o` with nothing after it
+            flag, short = valueless.groups()
+            takes = ACCEPTS.get(flag) or PLACEHOLDERS.get(flag) or ("INT" if flag in INTEGERS else "VALUE")
+            where = f" (invoke --help {error.context.name})" if error.context is not None and error.context.name else ""
+            return f"error: --{flag}{f' (-{short})' if short else ''} needs a value: {takes}{where}"
         unknown = re.fullmatch(r"No idea what '(.+)' is!", text)
         if not unknown:
             return f"error: {text}"

@@ -112,3 +112,16 @@ def test_invoke_merges_invoke_yaml_as_checked_without_parsing_it_again(monkeypat
     config = invoke_lib.Config(project_location=str(ROOT))
     config.load_project()
     assert config.repo.url == yaml.safe_load((ROOT / "invoke.yaml").read_text())["repo"]["url"]
+
+
+def test_a_flag_given_no_value_is_one_line_naming_it_and_what_it_takes():
+    def run(*args):
+        return subprocess.run([sys.executable, "-m", "invoke", *args], cwd=ROOT, capture_output=True, text=True,
+                              check=False)
+
+    for flag in ("-o", "--output"):
+        result = run("repo.list", flag)
+        assert result.returncode == 1 and result.stdout == ""
+        assert result.stderr == "error: --output (-o) needs a value: table, json or yaml (invoke --help repo.list)\n"
+    assert run("release.rollback", "--revision").stderr.strip() == (
+        "error: --revision needs a value: INT (invoke --help release.rollback)")
