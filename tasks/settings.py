@@ -125,7 +125,8 @@ def resolve_repo(
             raise ToolError(f"repo.{flag} in invoke.yaml is {values[flag]!r}: use true or false")
     if isinstance(values["mirrors"], str) or not all(isinstance(m, str) for m in values["mirrors"]):
         raise ToolError("repo.mirrors in invoke.yaml must be a list of oci://HOST/PATH registries")
-    registries = tuple(normalize_repo_url(m, root) for m in values["mirrors"])
+    named = "--mirror" if sources["mirrors"] == "flag" else "repo.mirrors"
+    registries = tuple(normalize_repo_url(m, root, named) for m in values["mirrors"])
     if any(not m.startswith("oci://") for m in registries):
         raise ToolError(f"repo.mirrors: {', '.join(m for m in registries if not m.startswith('oci://'))}: a mirror "
                         "is an OCI registry, oci://HOST/PATH")
@@ -145,7 +146,7 @@ def resolve_repo(
     )
 
 
-def normalize_repo_url(url: str, root: Path) -> str:
+def normalize_repo_url(url: str, root: Path, setting: str = "repo.url") -> str:
     """A folder path, file://PATH (relative to the project root), s3://BUCKET[/PREFIX] or http(s)://.
 
     Its userinfo (https://USER:PASSWORD@HOST) is a secret from here on: registered for redaction, and
@@ -153,7 +154,7 @@ def normalize_repo_url(url: str, root: Path) -> str:
     """
     url = url.strip()
     if not url:
-        raise ToolError("repo.url is empty: set it to a folder, file://PATH or s3://BUCKET[/PREFIX]")
+        raise ToolError(f"{setting} is empty: set it to a folder, file://PATH or s3://BUCKET[/PREFIX]")
     ui.add_url_secrets(url)
     scheme = url.partition("://")[0].lower() if "://" in url else ""
     if scheme in ("", "file"):
@@ -162,46 +163,46 @@ def normalize_repo_url(url: str, root: Path) -> str:
     if scheme in ("s3", "http", "https", "oci") and urls.split(url)[1] is not None:
         userinfo = url.partition("://")[2].rpartition("@")[0]
         if scheme == "s3":
-            raise ToolError(f"repo.url {urls.redact(url)!r}: credentials do not belong in the URL; remove them and "
+            raise ToolError(f"{setting} {urls.redact(url)!r}: credentials do not belong in the URL; remove them and "
                             "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE) instead")
         if scheme == "oci":
-            raise ToolError(f"repo.url {urls.redact(url)!r}: credentials do not belong in the URL; remove them and "
+            raise ToolError(f"{setting} {urls.redact(url)!r}: credentials do not belong in the URL; remove them and "
                             "set HELM_REGISTRY_USERNAME and HELM_REGISTRY_PASSWORD (ECR needs neither)")
         if set("/?#") & set(userinfo):
-            raise ToolError(f"repo.url {urls.redact(url)!r}: '@' after '/', '?' or '#' is ambiguous; percent-encode "
+            raise ToolError(f"{setting} {urls.redact(url)!r}: '@' after '/', '?' or '#' is ambiguous; percent-encode "
                             "them in a user name or password (/ %2F, ? %3F, # %23, @ %40)")
     if scheme == "s3":
-        parts = _parsed(url)
+        parts = _parsed(url, setting)
         if not _BUCKET.match(parts.netloc):
             raise ToolError(
-                f"repo.url {url!r}: {parts.netloc!r} is not a valid S3 bucket name "
+                f"{setting} {url!r}: {parts.netloc!r} is not a valid S3 bucket name "
                 "(3-63 lowercase letters, digits, dots, hyphens)"
             )
         prefix = parts.path.strip("/")
         return f"s3://{parts.netloc}/{prefix}" if prefix else f"s3://{parts.netloc}"
     if scheme == "oci":
-        parts = _parsed(url)
+        parts = _parsed(url, setting)
         if not parts.hostname or not parts.path.strip("/") or parts.query or parts.fragment:
-            raise ToolError(f"repo.url {url!r}: an OCI repository is oci://HOST[:PORT]/PATH (charts are pushed as "
+            raise ToolError(f"{setting} {url!r}: an OCI repository is oci://HOST[:PORT]/PATH (charts are pushed as "
                             "HOST/PATH/NAME:VERSION)")
         return f"oci://{parts.netloc.lower()}/{parts.path.strip('/')}"
     if scheme in ("http", "https"):
-        if not _parsed(url).hostname:
-            raise ToolError(f"repo.url {urls.redact(url)!r}: no host; use http(s)://HOST[:PORT][/PATH]")
+        if not _parsed(url, setting).hostname:
+            raise ToolError(f"{setting} {urls.redact(url)!r}: no host; use http(s)://HOST[:PORT][/PATH]")
         return url.rstrip("/")
     raise ToolError(
-        f"repo.url {urls.redact(url)!r}: unknown scheme {scheme!r}; use a folder path, file://PATH, s3://BUCKET[/PREFIX], "
+        f"{setting} {urls.redact(url)!r}: unknown scheme {scheme!r}; use a folder path, file://PATH, s3://BUCKET[/PREFIX], "
         "oci://HOST/PATH or http(s):// (read only)"
     )
 
 
-def _parsed(url: str) -> SplitResult:
+def _parsed(url: str, setting: str) -> SplitResult:
     """urlsplit, with a port that is no number refused too; a bad URL is one line that never shows credentials."""
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - raises for a port that is not a number
     except ValueError as exc:
-        raise ToolError(f"repo.url {urls.redact(url)!r}: not a valid URL ({exc}); "
+        raise ToolError(f"{setting} {urls.redact(url)!r}: not a valid URL ({exc}); "
                         "use a folder path, file://PATH, s3://BUCKET[/PREFIX] or http(s)://HOST[/PATH]") from None
     return parts
 

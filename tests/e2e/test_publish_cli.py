@@ -206,3 +206,13 @@ def test_list_shows_the_newest_version_of_each_chart_or_every_version_of_one(pro
     every = json.loads(invoke(project, "repo.list", "--chart", "hello-world", "--json").stdout)
     assert [r["version"] for r in every] == ["0.2.0", "0.1.0"]
     assert "hello-world  0.2.0" in invoke(project, "repo.list").stdout
+
+
+def test_a_bad_mirror_is_named_as_the_user_gave_it(project):
+    flag = invoke(project, "repo.publish", "--mirror", "oci://registry.example.com", check=False)
+    assert flag.returncode == 1 and flag.stderr.startswith(
+        "error: --mirror 'oci://registry.example.com': an OCI repository is oci://HOST[:PORT]/PATH")
+    config = project / "invoke.yaml"
+    config.write_text(config.read_text().replace("repo:\n", "repo:\n  mirrors: ['s3://bucket']\n", 1))
+    setting = invoke(project, "repo.publish", check=False)
+    assert setting.returncode == 1 and "error: repo.mirrors: s3://bucket: a mirror is an OCI registry" in setting.stderr
