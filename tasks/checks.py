@@ -23,14 +23,15 @@ PUBLIC_GRANTEES = ("http://acs.amazonaws.com/groups/global/AllUsers",
 
 @dataclass(frozen=True)
 class Finding:
-    kind: str  # missing, digest, orphan, index
+    kind: str  # missing, digest, package, signature, url, orphan, index
     key: str
     detail: str
 
 
 def verify(store: Store, public_url: str | None = None, keyring: Path | None = None) -> list[Finding]:
-    """Every entry's package exists with the entry's digest, no package is unindexed, Helm's client loads the index;
-    with a keyring, every package is signed (its .prov beside it) by a key in it.
+    """Every entry's package exists with the entry's digest and loads in Helm as the chart the entry names, no
+    package is unindexed, Helm's client loads the index; with a keyring, every package is signed (its .prov
+    beside it) by a key in it.
 
     Nothing outside the repository is read or hashed: an entry whose url leads elsewhere is a finding itself.
     """
@@ -66,6 +67,13 @@ def verify(store: Store, public_url: str | None = None, keyring: Path | None = N
         actual = archives.digest(package[0])
         if actual != entry["digest"]:
             return Finding("digest", key, f"{what}: sha256 {actual[:12]} != index digest {idx.shown(entry['digest'])[:12]}")
+        try:  # what a client does next: Helm loads it, and it is the chart its entry says
+            loaded = helm.archive_metadata(package[0], f"{store.url}/{key}")
+        except ToolError as exc:
+            return Finding("package", key, f"{exc}; no client can install it: publish the chart again as a new version")
+        if (str(loaded.get("name")), str(loaded.get("version"))) != (name, str(entry.get("version"))):
+            return Finding("package", key, f"{what}: the package holds {idx.shown(loaded.get('name'))} "
+                                           f"{idx.shown(loaded.get('version'))}; publish the chart again")
         if keyring is not None:
             provenance = store.read(f"{key}.prov")
             try:

@@ -1,8 +1,10 @@
 """repo.verify and repo.doctor against live repositories: a folder and moto buckets set up right and wrong."""
 
+import hashlib
 import json
 
 import pytest
+import yaml
 
 from tests.conftest import invoke
 
@@ -33,6 +35,26 @@ def test_verify_finds_missing_tampered_and_stray_packages(project):
     assert code == 1
     assert found == {("missing", "common-0.1.0.tgz"), ("digest", "hello-api-0.1.0.tgz"), ("orphan", "stray-9.9.9.tgz")}
     assert stderr.strip().endswith("3 finding(s); the json document says what to do for each")  # no table printed
+
+
+def test_verify_finds_a_package_whose_digest_matches_but_helm_cannot_load_or_that_holds_another_chart(project):
+    """An index written to match what is stored (by hand, by another tool): the digest alone vouches for nothing."""
+    invoke(project, "repo.publish")
+    repo = project / "dist" / "repo"
+    index = yaml.safe_load((repo / "index.yaml").read_text())
+    broken = b"\x1f\x8b" + bytes(40)  # gzip magic, then nothing Helm can read
+    (repo / "hello-api-0.1.0.tgz").write_bytes(broken)
+    index["entries"]["hello-api"][0]["digest"] = hashlib.sha256(broken).hexdigest()
+    other = (repo / "common-0.1.0.tgz").read_bytes()
+    (repo / "hello-world-0.1.0.tgz").write_bytes(other)
+    index["entries"]["hello-world"][0]["digest"] = hashlib.sha256(other).hexdigest()
+    (repo / "index.yaml").write_text(json.dumps(index))
+    result = invoke(project, "repo.verify", "--json", check=False)
+    assert result.returncode == 1
+    found = {f["key"]: f["detail"] for f in json.loads(result.stdout)["findings"] if f["kind"] == "package"}
+    assert set(found) == {"hello-api-0.1.0.tgz", "hello-world-0.1.0.tgz"}
+    assert found["hello-api-0.1.0.tgz"].endswith("no client can install it: publish the chart again as a new version")
+    assert found["hello-world-0.1.0.tgz"] == "hello-world 0.1.0: the package holds common 0.1.0; publish the chart again"
 
 
 @pytest.mark.parametrize("content, detail", [
