@@ -14,6 +14,7 @@ from typing import Any
 from . import archives, charts, packaging, registry, signing
 from . import index as idx
 from .errors import ToolError
+from .settings import Environment, Release
 from .store import INDEX, Store, open_store
 
 
@@ -119,11 +120,16 @@ def open_source(url: str, public_url: str | None, keyring: Path | None) -> Repos
     return Repository(open_store(url), public_url, keyring)
 
 
-def local_chart(root: Path, chart: str, work_dir: Path) -> tuple[str, bytes]:
-    """A chart folder in the checkout (./charts/NAME), packaged as repo.package would."""
-    folder = (root / chart).resolve()
+def local_chart(root: Path, environment: Environment, release: Release, work_dir: Path) -> tuple[str, bytes]:
+    """A chart folder in the checkout (./charts/NAME), packaged as repo.package would. A folder has no
+    signature: an environment that requires one refuses it, as it refuses a registry, rather than ignore it."""
+    if environment.verify_keyring is not None:
+        raise ToolError(f"release.environments.{environment.name}.verify_keyring: release {release.name}'s chart "
+                        f"{release.chart} is a folder, which has no signature to check; deploy it from the chart "
+                        "repository (chart: NAME, published with --sign), or to an environment without verify_keyring")
+    folder = (root / release.chart).resolve()
     if not (folder / "Chart.yaml").exists():
-        raise ToolError(f"chart {chart!r}: {folder}/Chart.yaml not found")
+        raise ToolError(f"chart {release.chart!r}: {folder}/Chart.yaml not found")
     found = charts.read(folder, folder.parent)
     built = packaging.build(charts.Tree([found]), folder.parent, work_dir / "local-packages", os.environ)
     if built.failures:

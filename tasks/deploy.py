@@ -227,7 +227,7 @@ def prepare(
     values, secret_paths = layered_values(release, environment, overrides, env)
     where = f"release.releases.{release.name}"
     if chart_source.is_local(release.chart):
-        chart_version, archive = chart_source.local_chart(root, release.chart, work_dir)
+        chart_version, archive = chart_source.local_chart(root, environment, release, work_dir)
         chart = Path(release.chart).name
     else:
         chart = release.chart

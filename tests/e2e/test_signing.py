@@ -165,3 +165,22 @@ def test_an_environment_whose_keyring_helm_cannot_read_deploys_nothing_and_says_
         (f"error: verify_keyring {keyring}: {what}, not the binary keyring Helm reads; export one: "
          f"gpg --export KEY-ID > {keyring}")]
     assert cluster.release_secrets() == []
+
+
+def test_an_environment_with_a_keyring_refuses_a_local_chart_folder_which_has_no_signature(cluster, key):
+    import yaml
+
+    config = yaml.safe_load((cluster.project / "invoke.yaml").read_text())
+    config["release"]["environments"]["staging"]["verify_keyring"] = str(key[1])
+    config["release"]["releases"]["hello-world"]["chart"] = "./charts/hello-world"
+    (cluster.project / "invoke.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    refused = invoke(cluster.project, "release.deploy", "--env", "staging", "--release", "hello-world",
+                     env=cluster.env, check=False)
+    assert refused.returncode == 1
+    assert refused.stderr.strip().splitlines() == [
+        ("error: release.environments.staging.verify_keyring: release hello-world's chart ./charts/hello-world is a "
+         "folder, which has no signature to check; deploy it from the chart repository (chart: NAME, published with "
+         "--sign), or to an environment without verify_keyring")]
+    assert cluster.release_secrets() == []
+    assert invoke(cluster.project, "release.deploy", "--env", "production", "--release", "hello-world", "--yes",
+                  env=cluster.env).returncode == 0  # no keyring there: the folder deploys
