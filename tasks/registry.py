@@ -10,6 +10,7 @@ never in the user's Helm configuration. Plain HTTP is used for a loopback regist
 
 from __future__ import annotations
 
+import re
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -44,6 +45,20 @@ class Registry:
 
     def reference(self, chart: str) -> str:
         return f"{self.url}/{chart}"
+
+
+_SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
+                     r"(-(0|[1-9]\d*|\d*[A-Za-z-][0-9A-Za-z-]*)(\.(0|[1-9]\d*|\d*[A-Za-z-][0-9A-Za-z-]*))*)?"
+                     r"(\+[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?$")  # semver.org's: what Helm's tags() keeps
+
+
+def unlisted(version: str) -> str:
+    """Why a registry could not keep this version immutable ("" when it can): Helm lists only strict SemVer 2
+    tags, so a push of `v1.2.3` or `1.2` could never be told from a new one, and would overwrite silently."""
+    if _SEMVER.match(version):
+        return ""
+    return (f"version {version!r} is not strict SemVer 2 (MAJOR.MINOR.PATCH[-PRE][+BUILD]), the only versions an "
+            "OCI registry lists, so its immutability could not be checked; give the chart such a version to push it")
 
 
 def tag(version: str) -> str:

@@ -124,10 +124,15 @@ def publish(s: settings.RepoSettings, fmt: str, store: stores.Store | None, curr
                       for u in ([] if store else [s.url]) + list(s.mirrors)]
         fresh = fingerprints.of(tree.charts, s.root, epoch)
         skipped = [ch for ch in pub.not_rebuilt(tree, current[0], fresh, force) if all(
-            registry.tag(ch.version) in registry.versions(r, ch.name) for r in registries)] if current else []
+            ch.version in registry.versions(r, ch.name) for r in registries)] if current else []
         todo = charts.Tree([ch for ch in tree.charts if ch not in skipped], tree.failures, tree.warnings)
         result = packaging.build(todo, s.charts_dir, s.packages_dir, os.environ, _repositories(s), _advance(todo),
                                  _failed)
+        for package in [p for p in result.packages if registries and registry.unlisted(p.version)]:
+            result.packages.remove(package)
+            result.failures.append(charts.Failure(package.name, package.name, f"{package.name} {package.version}: "
+                                                  f"{registry.unlisted(package.version)}"))
+            _failed(result.failures[-1])
         if result.failures and s.atomic:
             raise ToolError(f"{len(result.failures)} chart(s) failed ({', '.join(f.name for f in result.failures)}) "
                             f"and repo.atomic is on: nothing published to {s.url}")

@@ -165,3 +165,20 @@ def test_a_version_with_build_metadata_is_unchanged_on_republish_and_refused_whe
     assert json.loads(listed.stdout) == [{"chart": "hello-world", "version": "0.2.0+build.1"}]
     verified = invoke(project, "repo.verify", "--url", url, "-o", "json")
     assert json.loads(verified.stdout) == {"url": url, "ok": True, "checked": 1, "findings": []}
+
+
+def test_a_version_a_registry_cannot_list_fails_alone_instead_of_being_overwritten_unseen(project, registry, tmp_path):
+    """Helm lists only strict SemVer 2 tags: `v0.3.0` pushed would look new on every publish, and be replaced."""
+    url = f"oci://{registry}/charts"
+    chart_yaml = project / "charts" / "hello-world" / "Chart.yaml"
+    chart_yaml.write_text(chart_yaml.read_text().replace("version: 0.1.0", "version: v0.3.0"))
+    result = invoke(project, "repo.publish", "--url", url, check=False)
+    assert result.returncode == 1
+    assert ("error: hello-world v0.3.0: version 'v0.3.0' is not strict SemVer 2 (MAJOR.MINOR.PATCH[-PRE][+BUILD]), "
+            "the only versions an OCI registry lists") in result.stderr
+    assert "published 2, failed 1: hello-world" in result.stdout
+    assert tags(registry, "common") == ["0.1.0"]
+    with pytest.raises(helm_python.HelmRegistryError, match="name unknown"):  # never pushed
+        tags(registry, "hello-world")
+    folder = invoke(project, "repo.publish", "--url", str(tmp_path / "folder"))  # a classic repository takes it
+    assert "3 new" in folder.stdout
