@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
@@ -49,10 +50,10 @@ class _Stage:
             self._scratch = Path(self._stack.enter_context(
                 tempfile.TemporaryDirectory(dir=self.work_dir, prefix=".stage-")))
             top = os.path.realpath(self.charts_dir)
-            shutil.copytree(top, self._scratch / top.lstrip("/"), symlinks=True)
+            _copy(top, self._scratch / top.lstrip("/"))
         folder = self._scratch / real.lstrip("/")
         if not folder.exists():
-            shutil.copytree(real, folder, symlinks=True)
+            _copy(real, folder)
         return folder
 
     def folder(self, chart: ChartSource) -> Path:
@@ -84,6 +85,31 @@ class _Stage:
         for absolute in dict.fromkeys((str(self.charts_dir.absolute()), os.path.realpath(self.charts_dir))):
             message = message.replace(f"{absolute}/", f"{self.charts_dir.name}/")
         return message
+
+
+def _copy(source: str, target: Path, copying: tuple[str, ...] = ()) -> None:
+    """A folder copied as Helm reads it: a symlink within the folder stays one, one leading out of it becomes
+    what it leads to (Helm follows it; in the copy its path would lead nowhere) unless that is a folder being
+    copied (a loop, which check_files refuses); a FIFO, socket or device is left out, never opened."""
+    def special(folder: str, names: list[str]) -> list[str]:
+        return [n for n in names if not stat.S_ISREG(mode := os.lstat(os.path.join(folder, n)).st_mode)
+                and not stat.S_ISDIR(mode) and not stat.S_ISLNK(mode)]
+
+    shutil.copytree(source, target, symlinks=True, ignore=special)
+    for parent, dirs, files in os.walk(target):
+        for name in dirs + files:
+            copied = os.path.join(parent, name)
+            if not os.path.islink(copied):
+                continue
+            led = os.path.realpath(os.path.join(source, os.path.relpath(copied, target)))
+            if os.path.commonpath([led, source]) == source:
+                continue
+            if os.path.isfile(led) and stat.S_ISREG(os.stat(led).st_mode):
+                os.unlink(copied)
+                shutil.copy2(led, copied)
+            elif os.path.isdir(led) and not any(os.path.commonpath([led, c]) == led for c in (*copying, source)):
+                os.unlink(copied)
+                _copy(led, Path(copied), (*copying, source))
 
 
 @contextmanager

@@ -2,6 +2,7 @@
 line naming the file; a chart that holds such a file fails alone."""
 
 import os
+import shutil
 import sys
 import tarfile
 
@@ -24,9 +25,10 @@ def test_a_fifo_or_a_symlink_to_dev_zero_fails_its_chart_alone_and_is_never_open
                                            "device, not a regular file; Helm cannot load it (irregular file): remove "
                                            "it, or list it in the chart's .helmignore")]
     assert result.stdout.splitlines()[-1] == "published 3, failed 1: zero"
+    shutil.rmtree(project / "charts" / "zero")
     os.mkfifo(new_chart(project, "pipe") / "templates" / "pipe.yaml")
-    for task in ("repo.lint", "repo.publish"):
-        result = invoke(project, task, "--chart", "pipe", "--chart", "hello-world", check=False, timeout=60)
+    for task in ("repo.lint", "repo.publish"):  # the whole tree: hello-api's dependencies are built in a copy of it
+        result = invoke(project, task, check=False, timeout=60)
         assert result.returncode == 1
         assert result.stderr.splitlines() == [("error: charts/pipe/templates/pipe.yaml: a named pipe (FIFO), not a "
                                                "regular file; Helm cannot load it (irregular file): remove it, or "
@@ -61,8 +63,11 @@ def test_a_file_shared_inside_the_checkout_is_packaged_one_from_beyond_it_is_ref
     (project / "shared" / "common.yaml").write_text("shared: true\n")
     (chart / "files").mkdir()
     os.symlink("../../../shared/common.yaml", chart / "files" / "common.yaml")
-    invoke(project, "repo.publish", "--chart", "z")
+    api = project / "charts" / "hello-api"  # its dependencies are built in a scratch copy, where the link leads nowhere
+    os.symlink("../../shared", api / "shared")
+    invoke(project, "repo.publish")
     assert packaged(project, "z")["files/common.yaml"] == b"shared: true\n"
+    assert packaged(project, "hello-api")["shared/common.yaml"] == b"shared: true\n"
     (tmp_path / "elsewhere.yaml").write_text("not in the checkout\n")
     os.symlink(tmp_path / "elsewhere.yaml", chart / "files" / "elsewhere.yaml")
     result = invoke(project, "repo.lint", "--chart", "z", check=False)
