@@ -124,7 +124,7 @@ def of(charts: list[ChartSource], root: Path, epoch: int) -> dict[str, str]:
     def one(folder: str, seen: tuple[str, ...]) -> str:
         if folder not in done:
             digest = hashlib.sha256(base.encode())
-            chart = by_folder.get(folder)
+            chart = by_folder.get(folder) or _used(folder, checkout)
             _files(folder, chart.checkout if chart else checkout, blobs, digest)
             for dependency in chart.dependencies if chart else ():
                 if dependency.repository.startswith("file://"):
@@ -135,6 +135,19 @@ def of(charts: list[ChartSource], root: Path, epoch: int) -> dict[str, str]:
         return done[folder]
 
     return {key(c): one(folders[c.path], ()) for c in charts}
+
+
+def _used(folder: str, checkout: str) -> ChartSource | None:
+    """A chart used through file:// that is not among those fingerprinted (outside charts/, or not chosen
+    with --chart): its own file:// dependencies are built into the package too, so they count. None when it
+    cannot be read (the chart that uses it then fails to build, and no fingerprint is kept)."""
+    from . import charts
+    from .errors import ToolError
+
+    try:
+        return charts.read(Path(folder), Path(folder).parent, Path(checkout))
+    except (ToolError, OSError):
+        return None
 
 
 def _files(folder: str, checkout: str, blobs: Mapping[str, str], digest: Any) -> None:

@@ -51,6 +51,19 @@ def test_a_fingerprint_follows_the_charts_inputs_and_nothing_else(checkout, tmp_
     assert prints(checkout, epoch=1)["hello-world-0.1.0"] != changed["hello-world-0.1.0"]  # SOURCE_DATE_EPOCH too
 
 
+def test_a_chart_used_through_file_counts_with_what_it_uses_itself_chosen_or_not_inside_charts_or_not(tmp_path):
+    """app uses lib (beside charts/), which uses base: base is built into app's package, so it is in its inputs."""
+    root = tmp_path / "project"
+    for folder, name, uses in [("charts/app", "app", "../../lib"), ("lib", "lib", "../base"), ("base", "base", None)]:
+        (root / folder / "templates").mkdir(parents=True)
+        dependency = f"dependencies:\n- name: {uses.rsplit('/', 1)[-1]}\n  version: 1.0.0\n  repository: file://{uses}\n" \
+            if uses else ""
+        (root / folder / "Chart.yaml").write_text(f"apiVersion: v2\nname: {name}\nversion: 1.0.0\n{dependency}")
+    first = prints(root)
+    (root / "base" / "templates" / "cm.yaml").write_text("kind: ConfigMap\n")
+    assert prints(root)["app-1.0.0"] != first["app-1.0.0"]
+
+
 def test_fingerprints_round_trip_through_the_index_and_helm_still_reads_it(tmp_path):
     store = LocalStore(tmp_path / "repo")
     annotations: dict[str, str] = {}
