@@ -31,8 +31,9 @@ SEMVER = re.compile(
     r"(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$"
 )
 # What Helm accepts as a chart version: Masterminds semver's NewVersion (v prefix, MINOR and PATCH optional).
-HELM_VERSION = re.compile(
-    r"^v?\d+(\.\d+)?(\.\d+)?(-[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?(\+[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?$"
+_PRE = r"(0|[1-9]\d*|\d*[A-Za-z-][0-9A-Za-z-]*)"  # Masterminds/semver: a numeric pre-release part has no leading 0
+HELM_VERSION = re.compile(  # what Helm's version check (Masterminds/semver NewVersion) accepts; each number fits 64 bits
+    rf"^v?(\d+)(\.(\d+))?(\.(\d+))?(-{_PRE}(\.{_PRE})*)?(\+[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?$"
 )
 _YAML_LOADER = getattr(yaml, "CBaseLoader", yaml.BaseLoader)  # every scalar stays a string: 1.10 is not 1.1
 
@@ -205,7 +206,8 @@ def read(chart_dir: Path, charts_dir: Path, checkout: Path | None = None) -> Cha
                         "use lowercase letters, digits and '-'")
     if not version:
         raise ToolError(f"{where}: 'version' is missing; add version: 0.1.0 (SemVer 2)")
-    if not isinstance(version, str) or not HELM_VERSION.match(version):
+    parsed = HELM_VERSION.match(version) if isinstance(version, str) else None
+    if not parsed or any(int(n) >= 2**64 for n in parsed.group(1, 3, 5) if n):
         raise ToolError(f"{where}: version {version!r} is not a version Helm accepts; use SemVer 2 "
                         "(MAJOR.MINOR.PATCH[-PRE][+BUILD])")
     dependencies, declared_in, lock = _dependencies(chart_dir, meta, where, api)

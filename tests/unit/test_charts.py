@@ -60,6 +60,8 @@ def test_version_like_1_10_stays_a_string(tmp_path):
     ("apiVersion: v2\nname: a\n", "'version' is missing"),
     ("apiVersion: v2\nname: a\nversion: 1.2.3.4\n", "version '1.2.3.4' is not a version Helm accepts"),
     ("apiVersion: v2\nname: a\nversion: latest\n", "version 'latest' is not a version Helm accepts"),
+    ("apiVersion: v2\nname: a\nversion: 1.0.0-rc.01\n", "version '1.0.0-rc.01' is not a version Helm accepts"),
+    ("apiVersion: v2\nname: a\nversion: 18446744073709551616.0.0\n", "is not a version Helm accepts"),  # 2**64
     ("apiVersion: v3\nname: a\nversion: 1.0.0\n", "apiVersion 'v3' is not supported"),
     ("name: a\nversion: 1.0.0\n", "apiVersion None is not supported"),
     ("apiVersion: v2\nname: team/a\nversion: 1.0.0\n", "name 'team/a' is invalid"),
