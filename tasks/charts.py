@@ -454,12 +454,12 @@ def check_text(chart: ChartSource, files: Mapping[str, bytes]) -> None:
 
 
 def _manifest(rel: str) -> bool:
-    """A template of the chart, or of a subchart vendored as a folder in its charts/: what it renders goes to
+    """A template or a CRD of the chart, or of a subchart vendored as a folder in its charts/: it goes to
     Kubernetes, which reads nothing but UTF-8, so it must be UTF-8 (Helm itself packages anything; NOTES.txt is
     shown to people, never applied). The rest is Helm's to judge: it refuses a values.yaml that is not UTF-8."""
     while rel.startswith("charts/") and rel.count("/") >= 2:
         rel = rel.split("/", 2)[2]
-    return rel.startswith("templates/") and not rel.endswith("NOTES.txt")
+    return rel.startswith(("templates/", "crds/")) and not rel.endswith("NOTES.txt")
 
 
 def _check_utf8(content: bytes, shown: str) -> None:
