@@ -71,7 +71,8 @@ def cluster_access(environment: Environment, env: Mapping[str, str]) -> Access:
                             "over HTTPS only, so the API server would answer 401; use its https:// address")
         cluster: dict[str, Any] = {"server": present["API_SERVER"]}
         if "KUBERNETES_CERTIFICATE" in present:
-            cluster["certificate-authority-data"] = present["KUBERNETES_CERTIFICATE"]
+            # `base64` wraps its output at 76 columns; Go's decoder (kubectl's) skips the line breaks too
+            cluster["certificate-authority-data"] = "".join(present["KUBERNETES_CERTIFICATE"].split())
             try:
                 base64.b64decode(cluster["certificate-authority-data"], validate=True)
             except ValueError:

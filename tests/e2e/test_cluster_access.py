@@ -14,13 +14,15 @@ def staging_on(project, k8s, namespace):
     k8s.create_namespace(namespace)
 
 
-def test_a_token_and_server_with_surrounding_whitespace_are_read_as_kubectl_reads_a_token_file(project, k8s):
+def test_a_token_server_and_ca_with_line_breaks_around_are_read_as_kubectl_reads_them(project, k8s):
     """`kubectl create token ... > token` and `echo $TOKEN | drone secret add` leave a line break; client-go trims
     a token file, so the same secret must work here (it gave `invalid header field value for "Authorization"`)."""
     staging_on(project, k8s, "token-newline")
     env = k8s.ci_env("STAGING", "newline-token-4d2e")
+    ca = env["STAGING_KUBERNETES_CERTIFICATE"]  # as `base64` prints it: wrapped at 76 columns, as kubectl reads it
     env = {**env, "STAGING_KUBERNETES_TOKEN": env["STAGING_KUBERNETES_TOKEN"] + "\n",
-           "STAGING_API_SERVER": f" {env['STAGING_API_SERVER']}\n"}
+           "STAGING_API_SERVER": f" {env['STAGING_API_SERVER']}\n",
+           "STAGING_KUBERNETES_CERTIFICATE": "\n".join(ca[i:i + 76] for i in range(0, len(ca), 76)) + "\n"}
     result = invoke(project, "release.list", "--env", "staging", "--json", env=env)
     assert [(r["release"], r["namespace"]) for r in json.loads(result.stdout)] == [("hello-world", "token-newline")]
     assert "newline-token-4d2e" not in result.stdout + result.stderr
