@@ -3,6 +3,7 @@ planned before any is deployed, Helm called through deploy, the outcome shown as
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import sys
@@ -120,6 +121,13 @@ def _summary(environment: str, rows: list[dict[str, Any]], dry_run: bool) -> Non
              [(r["release"], r["chart"], r["namespace"], r["outcome"], r["detail"]) for r in rows])
 
 
+def _ask(question: str) -> str:
+    """input(), with the question on stderr: stdout may go to a file, or hold the -o json|yaml document alone, and
+    the person who must answer would not see it."""
+    with contextlib.redirect_stdout(sys.stderr):
+        return input(ui.redact(question))
+
+
 def _revision(revision: dict[str, Any]) -> dict[str, Any]:
     return {"revision": revision["revision"], "status": revision["status"],
             "chart": f"{revision['chart_name']}-{revision['chart_version']}"}
@@ -153,7 +161,7 @@ def deploy(c: Context, fmt: str, *, env: str | None, release: str | None, versio
                     ui.warn(str(exc))
         what = plans[0].shown if len(plans) == 1 else (
             f"{len(plans)} releases to {environment.name} ({', '.join(f'{p.release}: {p.chart} {p.version}' for p in plans)})")
-        dep.confirm(environment, f"deploy {what}", yes=yes, interactive=sys.stdin.isatty(), ask=input)
+        dep.confirm(environment, f"deploy {what}", yes=yes, interactive=sys.stdin.isatty(), ask=_ask)
     if not wait and not dry_run:
         ui.say("not waiting (--no-wait): Helm records each release as deployed once Kubernetes accepts it, and rolls "
                "back a failure only when it waits for it; check with invoke release.status")
@@ -177,7 +185,7 @@ def rollback(c: Context, fmt: str, *, env: str | None, release: str | None, revi
     environment, name, access = _target(c, env, release)
     keep = settings.resolve_history_max(environment, history_max)
     dep.confirm(environment, f"roll back {name} in {environment.name}", yes=yes, interactive=sys.stdin.isatty(),
-                ask=input)
+                ask=_ask)
     current, target, now = dep.roll_back(access, name, revision, allow_failed=allow_failed, wait=wait,
                                          timeout=seconds, history_max=keep)
     document = {"release": name, "namespace": access.namespace, "from": _revision(current), "to": _revision(target),
@@ -268,7 +276,7 @@ def uninstall(c: Context, fmt: str, *, env: str | None, release: str | None, wai
     seconds = dep.timeout_seconds(timeout)
     environment, name, access = _target(c, env, release)
     dep.confirm(environment, f"uninstall {name} from {environment.name}", yes=yes,
-                interactive=sys.stdin.isatty(), ask=input, always=True)
+                interactive=sys.stdin.isatty(), ask=_ask, always=True)
     dep.uninstall(access, name, wait=wait, timeout=seconds)
     document = {"release": name, "namespace": access.namespace, "uninstalled": True}
     ui.render(document, fmt, lambda: ui.say(f"uninstalled {name} from {environment.name} (namespace {access.namespace})"))

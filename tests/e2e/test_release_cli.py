@@ -3,6 +3,7 @@
 import base64
 import json
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -459,34 +460,60 @@ def test_release_test_runs_the_charts_test_hooks(cluster):
     assert "toolkit-check" in failed.stderr and len(failed.stderr.splitlines()) == 1
 
 
-def test_a_protected_deploy_on_a_terminal_shows_the_diff_before_it_asks(cluster):
+def on_a_terminal(cluster, *args, answer, stdout_to_file=False):
+    """`invoke ARGS` with a terminal as stdin and stderr (stdout too, unless it goes to a file), `answer` typed
+    once its question shows: (what the terminal showed, stdout when it went to a file, exit code)."""
     import pty
 
-    def deploy_on_a_terminal(answer):
-        primary, secondary = pty.openpty()
-        process = subprocess.Popen(
-            [sys.executable, "-m", "invoke", "release.deploy", "--env", "production", "--set", "image.tag=v7"],
-            cwd=cluster.project, env={**os.environ, **cluster.env, "CI": "true"}, stdin=secondary,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        os.close(secondary)
-        shown = b""
-        while not shown.endswith(b"[y/N] "):  # the question is the last thing written before it reads
-            chunk = process.stdout.read1(4096)
-            assert chunk, shown.decode()
-            shown += chunk
-        os.write(primary, answer + b"\n")
-        _, errors = process.communicate()
-        os.close(primary)
-        return shown.decode(), process.returncode, errors.decode()
+    primary, secondary = pty.openpty()
+    process = subprocess.Popen([sys.executable, "-m", "invoke", *args], cwd=cluster.project,
+                               env={**os.environ, **cluster.env, "CI": "true"}, stdin=secondary,
+                               stdout=subprocess.PIPE if stdout_to_file else secondary, stderr=secondary)
+    os.close(secondary)
+    shown, answered, deadline = b"", False, time.monotonic() + 60
+    while True:
+        if not answered and shown.endswith(b"[y/N] "):  # the question is the last thing written before it reads
+            os.write(primary, answer)
+            answered = True
+        if not select.select([primary], [], [], max(deadline - time.monotonic(), 0))[0]:
+            process.kill()  # never asked on the terminal
+            break
+        try:
+            chunk = os.read(primary, 4096)
+        except OSError:  # the process has closed the terminal
+            break
+        shown += chunk
+    out, _ = process.communicate()
+    os.close(primary)
+    assert answered, shown.decode()
+    return shown.decode().replace("\r\n", "\n"), (out or b"").decode(), process.returncode
 
-    shown, code, errors = deploy_on_a_terminal(b"n")
+
+def test_a_protected_deploy_on_a_terminal_shows_the_diff_before_it_asks(cluster):
+    args = ("release.deploy", "--env", "production", "--set", "image.tag=v7")
+    shown, _, code = on_a_terminal(cluster, *args, answer=b"n\n")
     assert shown.startswith("--- hello-world (not installed)\n+++ hello-world (this deploy)\n")
     assert f'+          image: "{IMAGE}:v7"' in shown and "+  replicas: 3" in shown
-    assert shown.endswith("Deploy hello-world 0.1.0 as hello-world to production (kubeconfig context production, "
-                          f"namespace {cluster.namespaces['production']})? [y/N] ")
-    assert (code, errors) == (1, ("error: deploy hello-world 0.1.0 as hello-world to production (kubeconfig context "
-                                 f"production, namespace {cluster.namespaces['production']}): not confirmed; nothing "
-                                 "changed\n"))
-    assert cluster.release_secrets("production") == []
-    _, code, _ = deploy_on_a_terminal(b"y")
+    deploying = (f"hello-world 0.1.0 as hello-world to production (kubeconfig context production, namespace "
+                 f"{cluster.namespaces['production']})")
+    assert shown.endswith(f"Deploy {deploying}? [y/N] n\nerror: deploy {deploying}: not confirmed; nothing changed\n")
+    assert code == 1 and cluster.release_secrets("production") == []
+    _, _, code = on_a_terminal(cluster, *args, answer=b"y\n")
     assert code == 0 and cluster.image("production") == f"{IMAGE}:v7"
+
+
+def test_the_question_goes_to_the_terminal_when_stdout_holds_the_json_document(cluster):
+    for tag in ("v1", "v2"):
+        shown, out, code = on_a_terminal(cluster, "release.deploy", "-e", "production", "-o", "json", "-s",
+                                         f"image.tag={tag}", answer=b"y\n", stdout_to_file=True)
+        assert code == 0 and "Deploy hello-world 0.1.0 as hello-world to production" in shown
+        assert (json.loads(out)["revision"], cluster.image("production")) == (int(tag[1]), f"{IMAGE}:{tag}")
+    shown, out, code = on_a_terminal(cluster, "release.rollback", "-e", "production", "-o", "json", answer=b"y\n",
+                                     stdout_to_file=True)
+    assert code == 0 and "Roll back hello-world in production? [y/N] " in shown
+    assert json.loads(out)["to"]["revision"] == 1 and cluster.image("production") == f"{IMAGE}:v1"
+    shown, out, code = on_a_terminal(cluster, "release.uninstall", "-e", "production", "-o", "yaml", answer=b"y\n",
+                                     stdout_to_file=True)
+    assert code == 0 and "Uninstall hello-world from production? [y/N] " in shown
+    assert out.endswith("uninstalled: true\n") and "?" not in out
+    assert cluster.release_secrets("production") == []
