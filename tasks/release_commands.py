@@ -123,9 +123,13 @@ def _summary(environment: str, rows: list[dict[str, Any]], dry_run: bool) -> Non
 
 def _ask(question: str) -> str:
     """input(), with the question on stderr: stdout may go to a file, or hold the -o json|yaml document alone, and
-    the person who must answer would not see it."""
+    the person who must answer would not see it. Ctrl-D (end of input) is no answer, so a no, on a line of its own."""
     with contextlib.redirect_stdout(sys.stderr):
-        return input(ui.redact(question))
+        try:
+            return input(ui.redact(question))
+        except EOFError:
+            print()
+            return ""
 
 
 def _revision(revision: dict[str, Any]) -> dict[str, Any]:

@@ -517,3 +517,14 @@ def test_the_question_goes_to_the_terminal_when_stdout_holds_the_json_document(c
     assert code == 0 and "Uninstall hello-world from production? [y/N] " in shown
     assert out.endswith("uninstalled: true\n") and "?" not in out
     assert cluster.release_secrets("production") == []
+
+
+def test_ctrl_d_at_the_question_is_a_no_and_changes_nothing(cluster):
+    deploying = (f"hello-world 0.1.0 as hello-world to production (kubeconfig context production, namespace "
+                 f"{cluster.namespaces['production']})")
+    for task, what in [("release.deploy", f"deploy {deploying}"), ("release.rollback", "roll back hello-world in production"),
+                       ("release.uninstall", "uninstall hello-world from production")]:
+        shown, _, code = on_a_terminal(cluster, task, "--env", "production", answer=b"\x04")
+        assert code == 1
+        assert shown.endswith(f"? [y/N] \nerror: {what}: not confirmed; nothing changed\n")
+    assert cluster.release_secrets("production") == []
