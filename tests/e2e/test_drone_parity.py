@@ -14,8 +14,12 @@ from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from scripts import preview_release
+from tasks import settings as config
+from tasks import values as vals
 from tests.conftest import ROOT, copy_project
 from tests.support.drone import build_envsubst, substitute
 
@@ -192,3 +196,59 @@ def test_pipeline_and_project_yaml_are_yamllint_clean():
     result = subprocess.run([sys.executable, "-m", "yamllint", "-s", "-d", config, *files], cwd=ROOT,
                             capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stdout
+
+
+# --- what invoke expands in values is what Drone's own substitution gives -----------------------------
+
+def deployed(text: str, variables: dict[str, str]):
+    """The value `--set-string x=TEXT` deploys in a build with these variables."""
+    release = config.Release("app", "app", None, (), (), ())
+    staging = config.Environment("staging", "staging", "staging", None, (), False)
+    return vals.layered_values(release, staging, vals.Overrides(set_string=(f"x={text}",)), variables)[0]["x"]
+
+
+TAGGED = {"DRONE_TAG": "v1.2.3", "DRONE_BRANCH": "feature/login.v2", "DRONE_COMMIT_SHA": "9f8e7d6c5b4a3928",
+          "DRONE_REPO_NAME": "Hello_World", "CI_EMPTY": ""}
+
+
+@pytest.mark.parametrize("text", [
+    "${DRONE_TAG##v}", "${DRONE_TAG#v}", "${DRONE_TAG#*.}", "${DRONE_TAG##*.}", "${DRONE_TAG%.*}", "${DRONE_TAG%%.*}",
+    "${DRONE_BRANCH##*/}", "${DRONE_BRANCH%/*}", "${DRONE_BRANCH/\\//-}", "${DRONE_BRANCH//\\//-}", "${DRONE_BRANCH//./}",
+    "${DRONE_TAG/#v/release-}", "${DRONE_TAG/%3/4}", "${DRONE_TAG/./_}", "${DRONE_TAG:-latest}", "${CI_EMPTY:-latest}",
+    "${CI_EMPTY=latest}", "${CI_EMPTY:=latest}", "${CI_EMPTY:-${DRONE_COMMIT_SHA:0:8}}", "${DRONE_TAG^^}", "${DRONE_TAG^}",
+    "${DRONE_REPO_NAME,,}", "${DRONE_REPO_NAME,}", "${#DRONE_COMMIT_SHA}",
+    "${DRONE_COMMIT_SHA:-4}", "${DRONE_COMMIT_SHA:-4:2}", "${DRONE_TAG#[a-z]}",
+    "${DRONE_TAG##[^0-9]}", "${DRONE_TAG%?}", "${DRONE_TAG:0:${#DRONE_TAG}}", "${DRONE_BRANCH#${DRONE_TAG:0:1}}",
+    "app-${DRONE_TAG##v}-${DRONE_COMMIT_SHA:0:7}", "${DRONE_BRANCH%%/*}",
+])
+def test_every_substitution_form_deploys_what_drones_own_envsubst_gives(envsubst, text):
+    assert deployed(text, TAGGED) == substitute(envsubst, text, TAGGED)
+
+
+def test_a_variable_without_braces_is_what_the_steps_shell_makes_of_it(envsubst):
+    shell = subprocess.run(["/bin/sh", "-c", f"printf %s \"{substitute(envsubst, 'v-$DRONE_TAG', TAGGED)}\""],
+                           env=TAGGED, capture_output=True, text=True, check=True)
+    assert deployed("v-$DRONE_TAG", TAGGED) == shell.stdout == "v-v1.2.3"
+
+
+TEXT = st.text(alphabet="abv01._-", max_size=4)
+GLOB = st.lists(st.sampled_from(["a", "v", "1", ".", "-", "/", "*", "?", "[a-z]", "[^0-9]", "[.v]"]), min_size=1,
+                max_size=4).map("".join)
+EXPRESSIONS = st.one_of(
+    st.sampled_from(["${X}", "${#X}", "${X^}", "${X^^}", "${X,}", "${X,,}"]),
+    st.tuples(st.integers(-9, 9), st.none() | st.integers(0, 9)).map(
+        lambda p: f"${{X:{p[0]}}}" if p[1] is None else f"${{X:{p[0]}:{p[1]}}}"),
+    st.tuples(st.sampled_from([":-", "=", ":="]), TEXT).map(lambda p: f"${{X{p[0]}{p[1]}}}"),
+    st.tuples(st.sampled_from(["#", "##"]), GLOB).map(lambda p: f"${{X{p[0]}{p[1]}}}"),
+    st.tuples(st.sampled_from(["%", "%%"]), GLOB.filter(lambda g: "[" not in g)).map(lambda p: f"${{X{p[0]}{p[1]}}}"),
+    st.tuples(st.sampled_from(["/", "//"]), TEXT.filter(bool), TEXT).map(lambda p: f"${{X{p[0]}{p[1]}/{p[2]}}}"),
+    st.tuples(st.sampled_from(["/#", "/%"]), TEXT.filter(bool), TEXT.filter(bool)).map(
+        lambda p: f"${{X{p[0]}{p[1]}/{p[2]}}}"),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=st.text(alphabet="abvV01._-/", max_size=10), expression=EXPRESSIONS)
+def test_drones_forms_on_any_value_deploy_what_drone_gives(envsubst, value, expression):
+    text = expression.replace("X", "DRONE_X")
+    assert deployed(text, {"DRONE_X": value}) == substitute(envsubst, text, {"DRONE_X": value})

@@ -75,6 +75,25 @@ def test_a_branch_name_cannot_inject_values_through_a_ci_variable(cluster):
     assert values == {"image": {"repository": IMAGE, "tag": f"{branch}-abcdef0"}, "replicaCount": 1}
 
 
+def test_drones_substitution_forms_expand_in_set_flags_and_invoke_yaml_as_in_a_pipeline(cluster):
+    import yaml
+
+    config = yaml.safe_load((cluster.project / "invoke.yaml").read_text())
+    config["release"]["releases"]["hello-world"]["set"] = {"podAnnotations.branch": "${DRONE_BRANCH/\\//-}"}
+    (cluster.project / "invoke.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    build = {"DRONE_TAG": "v1.2.3", "DRONE_BRANCH": "feature/login"}
+    for flag, tag in [("image.tag=${DRONE_TAG##v}", "1.2.3"), ("image.tag=${DRONE_TAG:-latest}", "v1.2.3"),
+                      ("image.tag=${DRONE_TAG^^}", "V1.2.3"), ("image.tag=$DRONE_TAG", "v1.2.3"),
+                      ("image.tag=${DRONE_BRANCH//\\//-}-${DRONE_PR:-0}", "feature-login-0")]:
+        result = deploy(cluster, "-r", "hello-world", "-n", "-o", "json", "-s", flag, env=build)
+        values = json.loads(result.stdout)["values"]
+        assert (values["image"]["tag"], values["podAnnotations"]) == (tag, {"branch": "feature-login"}), flag
+    refused = deploy(cluster, "-n", "-s", "image.tag=${DRONE_TAG:0:-2}", env=build, check=False)
+    assert (refused.returncode, refused.stdout) == (1, "")
+    assert refused.stderr == ("error: --set image.tag=${DRONE_TAG:0:-2}: ${DRONE_TAG:0:-2}: a negative length makes "
+                              "Drone's substitution fail; use ${DRONE_TAG%GLOB} to cut the end\n")
+
+
 def test_a_failed_upgrade_is_rolled_back_automatically(cluster):
     deploy(cluster, "--set", "image.tag=v1")
     cluster.emulator.break_image(f"{IMAGE}:crashloop")

@@ -21,7 +21,7 @@ def environment(**overrides):
 @pytest.mark.parametrize("text, expected", [
     ("${DRONE_BRANCH}-${DRONE_COMMIT_SHA:0:7}", "main-abcdef0"),
     ("${DRONE_COMMIT_SHA:4}", "ef0123456789"),
-    ("${DRONE_COMMIT_SHA:-4}", "6789"),
+    ("${DRONE_COMMIT_SHA:-4}", "abcdef0123456789"),  # :- is a default, in Drone as in a shell; not an offset of -4
     ("cost-$$5", "cost-$5"),
     ("plain", "plain"),
     ("${CI_BUILD}", "7"),

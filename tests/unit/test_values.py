@@ -72,6 +72,9 @@ def test_an_expanded_ci_variable_stays_one_value_or_key_in_every_set_flavour():
             ({"set_string": ("hosts={${DRONE_BRANCH},b}",)}, {"hosts": [branch, "b"]}),
             ({"set_json": ('db={"tag":"${DRONE_BRANCH}"}',)}, {"db": {"tag": branch}}),
             ({"set_json": ("labels.${DRONE_BRANCH}=1",)}, {"labels": {branch: 1}}),
+            ({"set": ("db.tag=${DRONE_BRANCH:-none}",)}, {"db": {"tag": branch}}),
+            ({"set": ("db.tag=${CI_UNSET:-${DRONE_BRANCH}}",)}, {"db": {"tag": branch}}),
+            ({"set": ("db.tag=$DRONE_BRANCH",)}, {"db": {"tag": branch}}),
         ]:
             found = layered(branch, **flags)
             if found != expected:
@@ -89,3 +92,28 @@ def test_an_expansion_that_cannot_stay_one_value_is_refused(flags, message):
     with pytest.raises(ToolError) as refused:
         layered("feat,db.user=injected", **flags)
     assert str(refused.value).startswith(message)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("${DRONE_TAG:+x}", ("${DRONE_TAG:+x}: Drone evaluates :+ as :- (unlike a shell), so it is not used; write "
+                        "${DRONE_TAG:-DEFAULT}")),
+    ("${DRONE_TAG:0:-2}", "${DRONE_TAG:0:-2}: a negative length makes Drone's substitution fail; use ${DRONE_TAG%GLOB}"),
+    ("${DRONE_TAG: -2}", "${DRONE_TAG: -2}: offset and length must be whole numbers, as in ${DRONE_TAG:0:7}"),
+    ("${DRONE_TAG/#v/}", ("${DRONE_TAG/#v/}: Drone leaves the value unchanged when NEW is empty (unlike a shell); "
+                         "write ${DRONE_TAG#TEXT} to remove TEXT")),
+    ("${DRONE_TAG%[0-9]}", "${DRONE_TAG%[0-9]}: Drone matches a %-pattern reversed, so [ and \\ in it do not mean"),
+    ("${DRONE_TAG#[0-9}", "${DRONE_TAG#[0-9}: '[0-9' is not a pattern Drone can match"),
+    ("${DRONE_TAG-x}", "${DRONE_TAG-x}: '-' is not part of a substitution Drone evaluates (${NAME}, ${#NAME}, "),
+    ("${DRONE_TAG/v}", "${DRONE_TAG/v}: expected /NEW after the text to replace"),
+    ("${DRONE_TAG##}", "${DRONE_TAG##}: its pattern or offset is empty, which Drone refuses"),
+    ("v-${DRONE_TAG", "${DRONE_TAG: the ${ is never closed; write $$ for a literal $"),
+    ("${}", "${}: a variable name must follow ${"),
+    ("${DRONE_UNSET##v}", "${DRONE_UNSET} is not set; set it, give a default (${DRONE_UNSET:-DEFAULT}), or write $$"),
+    ("$HOME", "${HOME} is not expanded: only ${DRONE_*} and ${CI_*} are; write $$ for a literal $"),
+    ("${DRONE_TAG:-$DRONE_NETRC_PASSWORD}", "${DRONE_NETRC_PASSWORD} is a credential"),
+])
+def test_what_drone_would_not_evaluate_as_a_shell_does_is_one_line_naming_the_flag(text, message):
+    with pytest.raises(ToolError) as refused:
+        vals.expand(text, {"DRONE_TAG": "v1.2.3", "DRONE_NETRC_PASSWORD": "hunter22"}, f"--set x={text}")
+    assert str(refused.value).startswith(f"--set x={text}: {message}")
+    assert "\n" not in str(refused.value)
