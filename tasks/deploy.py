@@ -220,11 +220,11 @@ def describe(chart: str, version: str, origin: Mapping[str, str]) -> tuple[str, 
 
 def prepare(
     root: Path, environment: Environment, release: Release, *, repository: chart_source.Repository | chart_source.Registry,
-    version: str | None, overrides: Overrides, env: Mapping[str, str], work_dir: Path,
+    version: str | None, overrides: Overrides, env: Mapping[str, str], work_dir: Path, typed_set: Mapping[str, Any],
 ) -> Plan:
-    """Everything a deploy needs, checked, before the cluster is touched."""
+    """Everything a deploy needs, checked, before the cluster is touched (`typed_set`: values.layered_values')."""
     access = cluster_access(environment, env).within(release.namespace_in(environment))
-    values, secret_paths = layered_values(release, environment, overrides, env)
+    values, secret_paths = layered_values(release, environment, overrides, env, typed_set)
     where = f"release.releases.{release.name}"
     if chart_source.is_local(release.chart):
         chart_version, archive = chart_source.local_chart(root, environment, release, work_dir)

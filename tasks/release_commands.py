@@ -7,7 +7,7 @@ import contextlib
 import functools
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from invoke import Context, Exit
@@ -42,7 +42,13 @@ def _plans(c: Context, environment: settings.Environment, releases: list[setting
     repo = settings.resolve_repo(ROOT, c.config.get("repo", {}), url=url)
     repository = chart_source.open_source(repo.url, repo.public_url, environment.verify_keyring)
     return [dep.prepare(ROOT, environment, rel, repository=repository, version=version, overrides=overrides,
-                        env=os.environ, work_dir=repo.build_dir) for rel in releases]
+                        env=os.environ, work_dir=repo.build_dir, typed_set=_typed_set(c, rel.name)) for rel in releases]
+
+
+def _typed_set(c: Context, release: str) -> Mapping[str, Any]:
+    """The release's `set:` as invoke.yaml types it (settings checked its shape): settings.Release.set holds each
+    entry as --set text, where a quoted "2024" and the number 2024 are the same."""
+    return (c.config.get("release", {}).get("releases", {}).get(release) or {}).get("set") or {}
 
 
 def _overrides(values: list[str] | None, set_json: list[str] | None, set_: list[str] | None,

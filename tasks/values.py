@@ -32,7 +32,7 @@ _FORMS = ("${NAME}, ${#NAME}, ${NAME:OFFSET:LENGTH}, ${NAME:-DEFAULT}, ${NAME#GL
           "${NAME^^}, ${NAME,,}, ...: see README, Values")
 
 
-def expand(text: str, env: Mapping[str, str], where: str, *, json_values: bool = False) -> str:
+def expand(text: str, env: Mapping[str, str], where: str, *, json_values: bool = False, literal: bool = False) -> str:
     """${DRONE_*} and ${CI_*} in every form Drone's own substitution (github.com/drone/envsubst) evaluates (README,
     Values), with its results; $NAME as a Drone step's shell reads it; $$ is a literal $. Users copy these from pipelines.
 
@@ -41,15 +41,16 @@ def expand(text: str, env: Mapping[str, str], where: str, *, json_values: bool =
     is an error (Drone makes it empty) unless a default is given. What Drone evaluates in a way nobody means (its
     :+ and :? are :-, a negative length fails it, a non-numeric offset or a [class] in a %-pattern changes nothing)
     is refused. And each expansion stays one value (or one key segment) whatever it holds: Drone expands before
-    Helm parses, so a branch named `x,image.repository=evil` would otherwise set a second value (_escaped).
+    Helm parses, so a branch named `x,image.repository=evil` would otherwise set a second value (_escaped). A
+    `literal` text is a whole value that nothing parses (a `set:` entry's), so its expansions go in as they are.
     """
     out: list[str] = []
     at, reader = 0, _Substitution(text, where)
     while (start := text.find("$", at)) != -1:
         out.append(text[at:start])
         node, at = reader.dollar(start)
-        if isinstance(node, str):
-            out.append(node)
+        if isinstance(node, str) or literal:
+            out.append(node if isinstance(node, str) else _evaluate(node, env, where))
         else:
             out.append(_escaped(_evaluate(node, env, where), "".join(out), json_values, f"{where}: {node.text}"))
     return "".join(out) + text[at:]
@@ -460,12 +461,14 @@ class Overrides:
 
 def layered_values(
     release: Release, environment: Environment, overrides: Overrides, env: Mapping[str, str],
+    typed_set: Mapping[str, Any],
 ) -> tuple[dict[str, Any], list[tuple[str | int, ...]]]:
-    """(values layered in VALUES_ORDER, the paths that hold secrets); secret values registered before parsing."""
+    """(values layered in VALUES_ORDER, the paths that hold secrets); secret values registered before parsing.
+    `typed_set` is the release's `set:` as invoke.yaml types it (release.set has it as --set text)."""
     layers: list[dict[str, Any]] = []
     layers += [read_values(p, f"release.releases.{release.name}.values") for p in release.values]
-    where = f"release.releases.{release.name}.set"
-    layers += [_set(expand(s, env, where), where) for s in release.set]
+    layers += [_typed(str(key), value, env, f"release.releases.{release.name}.set.{key}")
+               for key, value in typed_set.items()]
     layers += [read_values(p, f"release.environments.{environment.name}.values") for p in environment.values]
     layers += [read_values(Path(p), "--values") for p in overrides.values]
     for flag in ("set-json", "set", "set-string"):
@@ -541,11 +544,12 @@ def _has(node: Any, key: str | int) -> bool:
 _STAND_IN = "value"  # what a --set-literal key is parsed with, in place of its real value
 
 
-def _literal(key: str, value: str, refused: str) -> tuple[dict[str, Any], tuple[str | int, ...]]:
-    """({key: value} as --set-literal sets it, the value's path). The key is parsed on its own, with a stand-in for
-    the value, so no part of the value (a secret) ever reaches Helm's parser or the errors it writes."""
+def _literal(key: str, value: Any, refused: str, flag: str = "set-literal") -> tuple[dict[str, Any], tuple[str | int, ...]]:
+    """({key: value} as --set-literal sets it, the value's path). The key is parsed on its own (as `flag` parses
+    keys), with a stand-in for the value, so no part of the value (a secret) ever reaches Helm's parser or the errors
+    it writes."""
     try:
-        parsed = helm.parse_set(f"{key}={_STAND_IN}", "set-literal")
+        parsed = helm.parse_set(f"{key}={_STAND_IN}", flag)
     except ToolError:
         parsed = {}
     paths = list(_leaves(parsed))
@@ -556,13 +560,26 @@ def _literal(key: str, value: str, refused: str) -> tuple[dict[str, Any], tuple[
     return parsed, paths[0]
 
 
+def _typed(key: str, value: Any, env: Mapping[str, str], where: str) -> dict[str, Any]:
+    """A `set:` entry of invoke.yaml: its dotted key parsed as --set parses one, its value of the type YAML gave it
+    (a quoted "2024" stays text, 2024 is a number), as --set-json would set it. Never parsed again as --set text,
+    which would make "2024" a number and "a,b" two keys."""
+    if isinstance(value, str):
+        value = expand(value, env, where, literal=True)
+    elif isinstance(value, float) and not math.isfinite(value) or not isinstance(value, bool | int | float | None):
+        raise ToolError(f"{where} is {value}, which Helm cannot take (YAML read it as a {type(value).__name__}); "
+                        "quote it in invoke.yaml to make it text")
+    return _literal(expand(key, env, where), value, f"{where}: {key!r} is not a values path; use dotted keys like "
+                                                    "image.tag (list items as hosts[0])", "set")[0]
+
+
 def _set(expression: str, where: str) -> dict[str, Any]:
-    """--set, --set-json or --set-string (`where` names the flag, or the setting for invoke.yaml's `set:`)."""
+    """--set, --set-json or --set-string (`where` names the flag)."""
     if "=" not in expression or expression.startswith("="):
         example = "config={\"debug\":true}" if where == "--set-json" else "image.tag=v1.2.3"
         raise ToolError(f"{where} {expression!r}: expected KEY={'JSON' if where == '--set-json' else 'VALUE'} "
                         f"(e.g. {example})")
-    return helm.parse_set(expression, where.removeprefix("--") if where.startswith("--") else "set")
+    return helm.parse_set(expression, where.removeprefix("--"))
 
 
 def _set_file(text: str) -> dict[str, Any]:

@@ -204,7 +204,7 @@ def deployed(text: str, variables: dict[str, str]):
     """The value `--set-string x=TEXT` deploys in a build with these variables."""
     release = config.Release("app", "app", None, (), (), ())
     staging = config.Environment("staging", "staging", "staging", None, (), False)
-    return vals.layered_values(release, staging, vals.Overrides(set_string=(f"x={text}",)), variables)[0]["x"]
+    return vals.layered_values(release, staging, vals.Overrides(set_string=(f"x={text}",)), variables, {})[0]["x"]
 
 
 TAGGED = {"DRONE_TAG": "v1.2.3", "DRONE_BRANCH": "feature/login.v2", "DRONE_COMMIT_SHA": "9f8e7d6c5b4a3928",

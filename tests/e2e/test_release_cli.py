@@ -94,6 +94,26 @@ def test_drones_substitution_forms_expand_in_set_flags_and_invoke_yaml_as_in_a_p
                               "Drone's substitution fail; use ${DRONE_TAG%GLOB} to cut the end\n")
 
 
+def test_set_in_invoke_yaml_keeps_yaml_types_so_a_quoted_number_stays_text(cluster):
+    import yaml
+
+    path = cluster.project / "invoke.yaml"
+    config = yaml.safe_load(path.read_text())
+    config["release"]["releases"]["hello-world"]["set"] = {
+        "image.tag": "2024", "podAnnotations.count": 2, "podAnnotations.note": "a,b", "podAnnotations.list": "{x,y}",
+        "podAnnotations.flag": "true", "podAnnotations.build": "${DRONE_TAG##v}"}
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    assert "image.tag: '2024'" in path.read_text()
+    values = json.loads(deploy(cluster, "-n", "-o", "json", env={"DRONE_TAG": "v1.2.3"}).stdout)["values"]
+    assert values["image"]["tag"] == "2024"
+    assert values["podAnnotations"] == {"count": 2, "note": "a,b", "list": "{x,y}", "flag": "true", "build": "1.2.3"}
+    path.write_text(path.read_text().replace("image.tag: '2024'", "image.tag: 2024-01-01"))
+    refused = deploy(cluster, "-n", check=False)
+    assert (refused.returncode, refused.stdout, cluster.release_secrets()) == (1, "", [])
+    assert refused.stderr == ("error: release.releases.hello-world.set.image.tag is 2024-01-01, which Helm cannot "
+                              "take (YAML read it as a date); quote it in invoke.yaml to make it text\n")
+
+
 def test_a_failed_upgrade_is_rolled_back_automatically(cluster):
     deploy(cluster, "--set", "image.tag=v1")
     cluster.emulator.break_image(f"{IMAGE}:crashloop")

@@ -26,7 +26,7 @@ def test_the_estimate_is_within_its_margin_of_the_secret_helm_stores(cluster, tm
     environment, release = settings.resolve_release(cluster.project, config, env_name="staging", release_name=None)
     plan = deploy.prepare(cluster.project, environment, release, repository=Repository(open_store(
         f"file://{cluster.project}/dist/repo")), version=None, overrides=Overrides(values=(str(values),)), env=env,
-        work_dir=tmp_path)
+        work_dir=tmp_path, typed_set={})
     result = deploy.run(plan, wait=False, timeout=30, dry_run=False, history_max=10)
     stored = cluster.emulator.store[("v1", "secrets", cluster.namespaces["staging"],
                                      f"sh.helm.release.v1.hello-world.v{result['revision']}")]

@@ -301,7 +301,7 @@ def test_secret_paths_are_masked_in_a_copy_of_the_values_and_nothing_else():
     release = settings.Release("app", "app", None, (), ("image.tag=v1",), (("db.password", "DB_PW"),))
     env = {"DB_PW": "it's-a-s3cret: yes", "LIST": "second-item-secret", "SHORT": "x"}
     overrides = vals.Overrides(set_secret=("hosts[1].key=LIST", "pin=SHORT"))
-    values, paths = vals.layered_values(release, environment(), overrides, env)
+    values, paths = vals.layered_values(release, environment(), overrides, env, {"image.tag": "v1"})
     assert paths == [("db", "password"), ("hosts", 1, "key"), ("pin",)]
     shown = vals.masked(values, paths)
     assert shown == {"image": {"tag": "v1"}, "db": {"password": "***"}, "hosts": [None, {"key": "***"}], "pin": "***"}

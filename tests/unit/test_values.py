@@ -1,6 +1,8 @@
 """Values as Helm reads them: YAML files as go-yaml v2 and sigs.k8s.io/yaml decode them, CI variables expanded into
 one value each, parsed by Helm's own strvals parser."""
 
+import datetime
+
 import pytest
 
 from tasks import settings
@@ -59,7 +61,7 @@ BRANCHES = ["feat,db.user=injected,image.repository=evil.example/x", "a\\,b=c", 
 def layered(branch, **flags):
     """The values of a release with these flags, in a build of `branch`."""
     return vals.layered_values(settings.Release("app", "app", None, (), (), ()), STAGING, vals.Overrides(**flags),
-                               {"DRONE_BRANCH": branch})[0]
+                               {"DRONE_BRANCH": branch}, {})[0]
 
 
 def test_an_expanded_ci_variable_stays_one_value_or_key_in_every_set_flavour():
@@ -117,3 +119,30 @@ def test_what_drone_would_not_evaluate_as_a_shell_does_is_one_line_naming_the_fl
         vals.expand(text, {"DRONE_TAG": "v1.2.3", "DRONE_NETRC_PASSWORD": "hunter22"}, f"--set x={text}")
     assert str(refused.value).startswith(f"--set x={text}: {message}")
     assert "\n" not in str(refused.value)
+
+
+# --- invoke.yaml's set: keeps YAML's types ----------------------------------------------------------
+
+def test_a_set_entry_of_invoke_yaml_keeps_the_type_yaml_gave_it_and_is_never_parsed_as_set_text():
+    typed = {"image.tag": "2024", "extra.flag": "true", "extra.list": "{x,y}", "podAnnotations.note": "a,b=c",
+             "replicaCount": 3, "debug": True, "ratio": 1.5, "gone": None, "labels.build": "${DRONE_TAG##v}",
+             "hosts[1]": "x.example", "labels.${DRONE_BRANCH}": "on"}
+    values = vals.layered_values(settings.Release("app", "app", None, (), (), ()), STAGING, vals.Overrides(),
+                                 {"DRONE_TAG": "v1.2.3", "DRONE_BRANCH": "a.b"}, typed)[0]
+    assert values == {"image": {"tag": "2024"}, "extra": {"flag": "true", "list": "{x,y}"},
+                      "podAnnotations": {"note": "a,b=c"}, "replicaCount": 3, "debug": True, "ratio": 1.5,
+                      "gone": None, "labels": {"build": "1.2.3", "a.b": "on"}, "hosts": [None, "x.example"]}
+
+
+@pytest.mark.parametrize("key, value, message", [
+    ("since", datetime.date(2024, 1, 1), ("release.releases.app.set.since is 2024-01-01, which Helm cannot take (YAML "
+                                          "read it as a date); quote it in invoke.yaml to make it text")),
+    ("ratio", float("inf"), "release.releases.app.set.ratio is inf, which Helm cannot take"),
+    (".note", "x", "release.releases.app.set..note: '.note' is not a values path; use dotted keys like image.tag"),
+    ("podAnnotations.note", "${HOME}", "release.releases.app.set.podAnnotations.note: ${HOME} is not expanded"),
+])
+def test_a_set_entry_helm_cannot_take_is_one_line_naming_the_setting(key, value, message):
+    with pytest.raises(ToolError) as refused:
+        vals.layered_values(settings.Release("app", "app", None, (), (), ()), STAGING, vals.Overrides(), {},
+                            {key: value})
+    assert str(refused.value).startswith(message)
