@@ -472,8 +472,9 @@ def layered_values(
     layers += [read_values(p, f"release.environments.{environment.name}.values") for p in environment.values]
     layers += [read_values(Path(p), "--values") for p in overrides.values]
     for flag in ("set-json", "set", "set-string"):
-        layers += [_set(expand(s, env, f"--{flag} {s}", json_values=flag == "set-json"), f"--{flag}")
-                   for s in getattr(overrides, flag.replace("-", "_"))]
+        layers += [_set(expand(s, env, f"--{flag} {s}", json_values=flag == "set-json"), flag,
+                        f"--{flag} {s!r}" if ui.redact(s) == s else f"--{flag} #{n} (not shown: it holds a secret)")
+                   for n, s in enumerate(getattr(overrides, flag.replace("-", "_")), 1)]
     layers += [_set_file(s) for s in overrides.set_file]
     secret_paths: list[tuple[str | int, ...]] = []
     for path, variable in [*release.secrets, *(_secret_flag(s) for s in overrides.set_secret)]:
@@ -573,13 +574,63 @@ def _typed(key: str, value: Any, env: Mapping[str, str], where: str) -> dict[str
                                                     "image.tag (list items as hosts[0])", "set")[0]
 
 
-def _set(expression: str, where: str) -> dict[str, Any]:
-    """--set, --set-json or --set-string (`where` names the flag)."""
+def _set(expression: str, flag: str, where: str) -> dict[str, Any]:
+    """--set, --set-json or --set-string (`flag`), its errors naming which one (`where`): with several, Helm's own
+    `helm --set <value>: key "b" has no value` does not say. An item whose key has an empty part (`.a=1`, `[0]=x`,
+    the `=2` of `a=1,=2`) is refused, as --set-file and --set-secret refuse one: Helm's parser drops it unsaid."""
     if "=" not in expression or expression.startswith("="):
-        example = "config={\"debug\":true}" if where == "--set-json" else "image.tag=v1.2.3"
-        raise ToolError(f"{where} {expression!r}: expected KEY={'JSON' if where == '--set-json' else 'VALUE'} "
-                        f"(e.g. {example})")
-    return helm.parse_set(expression, where.removeprefix("--"))
+        example = "config={\"debug\":true}" if flag == "set-json" else "image.tag=v1.2.3"
+        raise ToolError(f"{where}: expected KEY={'JSON' if flag == 'set-json' else 'VALUE'} (e.g. {example})")
+    keyless = _keyless(expression, flag == "set-json")
+    if keyless is not None:
+        shown = repr(keyless) if ui.redact(keyless) == keyless else "an item"
+        raise ToolError(f"{where}: {shown} sets nothing (a part of its key is empty, and Helm's parser skips it); use "
+                        "dotted keys like image.tag (list items as hosts[0])")
+    try:
+        return helm.parse_set(expression, flag)
+    except ToolError as exc:
+        raise ToolError(f"{where}: {str(exc).removeprefix(f'helm --{flag} <value>: ')}") from None
+
+
+def _keyless(expression: str, json_values: bool) -> str | None:
+    """The first item of a --set expression with an empty key part, which Helm's strvals skips (its set() ignores
+    an empty key); None when there is none. Items are read as strvals reads them: a backslash escapes the next
+    character, a key ends at `=`, its value at a `,` outside a leading {list} (or after one JSON value)."""
+    at = 0
+    while at < len(expression):
+        start, parts = at, [""]
+        while at < len(expression) and expression[at] not in "=,":
+            escaped = expression[at] == "\\"
+            if expression[at] == "." and not escaped:
+                parts.append("")
+            else:
+                parts[-1] += expression[at:at + 1 + escaped]
+            at += 1 + escaped
+        if at == len(expression) or expression[at] == ",":
+            return None  # a key with no value: Helm's parser refuses it in its own words
+        at = _value_end(expression, at + 1, json_values)
+        if any(not part or part.startswith("[") for part in parts):
+            return expression[start:at].removesuffix(",")
+    return None
+
+
+def _value_end(expression: str, at: int, json_values: bool) -> int:
+    """Where the next item starts after the value that starts at `at` (past its `,`)."""
+    if json_values:
+        at = len(expression) - len(expression[at:].lstrip())
+        if not expression.startswith(",", at) and at < len(expression):
+            try:
+                at = json.JSONDecoder().raw_decode(expression, at)[1]
+            except ValueError:
+                return len(expression)  # Helm's parser refuses it in its own words
+            at = len(expression) - len(expression[at:].lstrip())
+        return at + expression.startswith(",", at)
+    closing = "}" if expression.startswith("{", at) else ","
+    while at < len(expression) and expression[at] != closing:
+        at += 2 if expression[at] == "\\" else 1
+    if closing == "}":
+        at += 1
+    return at + expression.startswith(",", at)
 
 
 def _set_file(text: str) -> dict[str, Any]:

@@ -272,6 +272,21 @@ def test_unknown_environment_and_bad_set_are_one_line_and_deploy_nothing(cluster
     assert cluster.release_secrets() == []
 
 
+def test_a_set_that_would_set_nothing_or_that_helm_refuses_is_named_among_several(cluster):
+    for args, message in [
+        (("-s", "replicaCount=2", "-s", "a=1,=2"), ("error: --set 'a=1,=2': '=2' sets nothing (a part of its key is "
+                                                   "empty, and Helm's parser skips it); use dotted keys like image.tag")),
+        (("-s", ".a=1"), "error: --set '.a=1': '.a=1' sets nothing"),
+        (("-s", "[0]=x"), "error: --set '[0]=x': '[0]=x' sets nothing"),
+        (("-s", "replicaCount=2", "-s", "podAnnotations.note=a,b", "-s", "image.tag=v1"),
+         "error: --set 'podAnnotations.note=a,b': key \"b\" has no value\n"),
+    ]:
+        result = deploy(cluster, *args, check=False)
+        assert (result.returncode, result.stdout) == (1, "") and result.stderr.startswith(message), result.stderr
+        assert len(result.stderr.splitlines()) == 1
+    assert cluster.release_secrets() == []
+
+
 def test_deploy_fetches_the_chart_from_the_private_s3_bucket(cluster, bucket):
     invoke(cluster.project, "repo.publish", "--url", bucket.url, env=bucket.env)
     result = deploy(cluster, "--url", bucket.url, "--set", "image.tag=from-s3", env=bucket.env)
@@ -442,7 +457,7 @@ def test_set_json_set_string_and_set_file_layer_in_helms_order(cluster, tmp_path
     secret = cluster.emulator.store[("v1", "secrets", cluster.namespaces["staging"], "hello-world-hello-world")]
     assert base64.b64decode(secret["data"]["GREETING"]).decode() == greeting.read_text()
     for flag, value, message in [
-        ("--set-json", "image={bad", "error: helm --set-json <value>: "),
+        ("--set-json", "image={bad", "error: --set-json 'image={bad': invalid character 'b' looking for beginning of "),
         ("--set-file", "a=missing.txt", "error: --set-file 'a=missing.txt': missing.txt not found"),
         ("--set-file", "nothing", "error: --set-file 'nothing': expected KEY=FILE"),
     ]:

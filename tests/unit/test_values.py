@@ -5,7 +5,7 @@ import datetime
 
 import pytest
 
-from tasks import settings
+from tasks import settings, ui
 from tasks import values as vals
 from tasks.errors import ToolError
 
@@ -146,3 +146,35 @@ def test_a_set_entry_helm_cannot_take_is_one_line_naming_the_setting(key, value,
         vals.layered_values(settings.Release("app", "app", None, (), (), ()), STAGING, vals.Overrides(), {},
                             {key: value})
     assert str(refused.value).startswith(message)
+
+
+# --- a --set item that would set nothing, and which --set failed ------------------------------------
+
+@pytest.mark.parametrize("flags, message", [
+    ({"set": ("replicaCount=2", ".a=1")}, "--set '.a=1': '.a=1' sets nothing (a part of its key is empty"),
+    ({"set": ("[0]=x",)}, "--set '[0]=x': '[0]=x' sets nothing"),
+    ({"set": ("a=1,=2",)}, "--set 'a=1,=2': '=2' sets nothing"),
+    ({"set_string": ("a={x,y},.c=3",)}, "--set-string 'a={x,y},.c=3': '.c=3' sets nothing"),
+    ({"set_json": ('a={"k":1,".k":2},b[0].=1',)}, "--set-json 'a={\"k\":1,\".k\":2},b[0].=1': 'b[0].=1' sets nothing"),
+])
+def test_a_set_item_helms_parser_would_skip_is_refused_naming_it(flags, message):
+    with pytest.raises(ToolError) as refused:
+        layered("main", **flags)
+    assert str(refused.value).startswith(message)
+
+
+def test_only_a_key_is_checked_for_empty_parts_not_commas_and_dots_in_values_lists_or_json():
+    assert layered("main", set=("a={x,.y},b=x\\,.z,c\\.d=1",), set_json=('e={"k":[1,2],".l":3},f=[4]',)) == {
+        "a": ["x", ".y"], "b": "x,.z", "c.d": 1, "e": {"k": [1, 2], ".l": 3}, "f": [4]}
+    with pytest.raises(ToolError, match=r"'\.z=1' sets nothing"):
+        layered("main", set=("a={x,.y},b=x\\,.z,.z=1",))
+
+
+def test_of_several_set_flags_the_one_helm_refuses_is_named_unless_it_holds_a_secret():
+    with pytest.raises(ToolError) as refused:
+        layered("main", set=("replicaCount=2", "podAnnotations.note=a,b", "image.tag=v1"))
+    assert str(refused.value) == "--set 'podAnnotations.note=a,b': key \"b\" has no value"
+    ui.add_secret("a-password-in-a-set")
+    with pytest.raises(ToolError) as refused:
+        layered("main", set=("replicaCount=2", "db.password=a-password-in-a-set,b"))
+    assert str(refused.value) == "--set #2 (not shown: it holds a secret): key \"b\" has no value"
