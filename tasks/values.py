@@ -477,13 +477,15 @@ def layered_values(
                    for n, s in enumerate(getattr(overrides, flag.replace("-", "_")), 1)]
     layers += [_set_file(s) for s in overrides.set_file]
     secret_paths: list[tuple[str | int, ...]] = []
-    for path, variable in [*release.secrets, *(_secret_flag(s) for s in overrides.set_secret)]:
+    sources = [(path, variable, f"release.releases.{release.name}.secrets.{path}") for path, variable in release.secrets]
+    sources += [(*_secret_flag(text), f"--set-secret {text!r}") for text in overrides.set_secret]
+    for path, variable, where in sources:
         value = env.get(variable)
         if value is None:
-            raise ToolError(f"secret {path}: environment variable {variable} is not set; set it (a Drone secret)")
+            raise ToolError(f"{where}: environment variable {variable} is not set; set it (a Drone secret)")
         ui.add_secret(value)
-        layer, where_it_goes = _literal(path, value, f"secret {path!r}: not a values path; use dotted keys like "
-                                                     "db.password (list items as hosts[0])")
+        layer, where_it_goes = _literal(path, value, f"{where}: not a values path; use dotted keys like db.password "
+                                                     "(list items as hosts[0])")
         layers.append(layer)
         secret_paths.append(where_it_goes)
     values: dict[str, Any] = {}

@@ -251,11 +251,27 @@ def test_a_bad_secret_path_is_refused_before_any_part_of_the_secret_meets_helms_
         debug, flags = (args[:1], args[1:]) if args[0] == "--debug" else ((), args)
         result = invoke(project, *debug, "release.deploy", "--env", "staging", *flags, "--dry-run", "--output", "json",
                         env={"DB_PASSWORD": secret}, check=False)
-        path = flags[1].split("=")[0]
         assert result.returncode == 1 and result.stdout == ""
-        assert result.stderr.strip().splitlines()[-1] == (f"error: secret {path!r}: not a values path; use dotted keys "
-                                                          "like db.password (list items as hosts[0])")
+        assert result.stderr.strip().splitlines()[-1] == (f"error: --set-secret {flags[1]!r}: not a values path; use "
+                                                          "dotted keys like db.password (list items as hosts[0])")
         assert not [part for part in ("Secret", "Value", "x,y", "y=z") if part in result.stderr], result.stderr
+
+
+def test_a_release_secret_that_is_missing_or_misplaced_names_its_release_and_setting(cluster):
+    config = yaml.safe_load((cluster.project / "invoke.yaml").read_text())
+    config["release"]["releases"]["api"] = {"chart": "hello-world", "secrets": {"db.password": "MISSING_VAR"}}
+    (cluster.project / "invoke.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    refused = invoke(cluster.project, "release.deploy", "--env", "staging", env=cluster.env, check=False)
+    assert (refused.returncode, refused.stdout) == (1, "")
+    assert refused.stderr == ("error: release.releases.api.secrets.db.password: environment variable MISSING_VAR is "
+                              "not set; set it (a Drone secret)\n")
+    config["release"]["releases"]["api"]["secrets"] = {"db[": "DB_PASSWORD"}
+    (cluster.project / "invoke.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    refused = invoke(cluster.project, "release.deploy", "--env", "staging", env={**cluster.env, "DB_PASSWORD": SECRET},
+                     check=False)
+    assert refused.stderr == ("error: release.releases.api.secrets.db[: not a values path; use dotted keys like "
+                              "db.password (list items as hosts[0])\n")
+    assert cluster.release_secrets() == []  # every release is planned first: hello-world was not deployed either
 
 
 # --- a repository behind HTTP basic auth ------------------------------------------------------------
