@@ -43,23 +43,26 @@ class _Stage:
         self._scratch: Path | None = None
         self._prepared: set[str] = set()
 
-    def _mirror(self, real: str) -> Path:
+    def _mirror(self, real: str, checkout: str) -> Path:
         """Where the checkout's folder `real` (a real path) is in the scratch copy, made on first use."""
-        if self._scratch is None:
-            self.work_dir.mkdir(parents=True, exist_ok=True)
-            self._scratch = Path(self._stack.enter_context(
-                tempfile.TemporaryDirectory(dir=self.work_dir, prefix=".stage-")))
-            top = os.path.realpath(self.charts_dir)
-            _copy(top, self._scratch / top.lstrip("/"))
-        folder = self._scratch / real.lstrip("/")
-        if not folder.exists():
-            _copy(real, folder)
+        try:
+            if self._scratch is None:
+                self.work_dir.mkdir(parents=True, exist_ok=True)
+                self._scratch = Path(self._stack.enter_context(
+                    tempfile.TemporaryDirectory(dir=self.work_dir, prefix=".stage-")))
+                top = os.path.realpath(self.charts_dir)
+                _copy(top, _beneath(self._scratch, top), checkout)
+            folder = _beneath(self._scratch, real)
+            if not folder.exists():
+                _copy(real, folder, checkout)
+        except (OSError, shutil.Error) as exc:
+            raise ToolError(f"{real}: cannot be copied for the dependency build ({exc}); fix its permissions") from None
         return folder
 
     def folder(self, chart: ChartSource) -> Path:
         if not chart.path.is_relative_to(self.charts_dir):  # a chart outside the tree, used through file://
-            return self._mirror(os.path.realpath(chart.path))
-        folder = self._mirror(os.path.realpath(self.charts_dir))
+            return self._mirror(os.path.realpath(chart.path), chart.checkout)
+        folder = self._mirror(os.path.realpath(self.charts_dir), chart.checkout)
         for part in Path(chart.rel).parts:  # a symlinked chart folder becomes a copy: never build in its target
             folder = folder / part
             if folder.is_symlink():
@@ -80,17 +83,26 @@ class _Stage:
         """Point the user at their checkout as they see it (charts/...), not at the scratch copy or an absolute
         path (Helm names the folders it was given)."""
         if self._scratch is not None:
-            message = message.replace(f"{self._scratch}{os.path.realpath(self.charts_dir)}", self.charts_dir.name)
+            message = message.replace(str(_beneath(self._scratch, os.path.realpath(self.charts_dir))),
+                                      self.charts_dir.name)
             message = message.replace(str(self._scratch), "")
         for absolute in dict.fromkeys((str(self.charts_dir.absolute()), os.path.realpath(self.charts_dir))):
             message = message.replace(f"{absolute}/", f"{self.charts_dir.name}/")
         return message
 
 
-def _copy(source: str, target: Path, copying: tuple[str, ...] = ()) -> None:
+def _beneath(scratch: Path, real: str) -> Path:
+    """The place of the absolute path `real` in the scratch copy (a Windows drive becomes a folder)."""
+    path = Path(real)
+    return scratch / path.drive.rstrip(":\\") / path.relative_to(path.anchor)
+
+
+def _copy(source: str, target: Path, checkout: str, copying: tuple[str, ...] = ()) -> None:
     """A folder copied as Helm reads it: a symlink within the folder stays one, one leading out of it becomes
     what it leads to (Helm follows it; in the copy its path would lead nowhere) unless that is a folder being
-    copied (a loop, which check_files refuses); a FIFO, socket or device is left out, never opened."""
+    copied (a loop, which check_files refuses), and one leading out of the checkout is left out (nothing from
+    beyond the checkout is packaged; check_files refuses it in a chart being built or used); a FIFO, socket
+    or device is left out, never opened."""
     def special(folder: str, names: list[str]) -> list[str]:
         return [n for n in names if not stat.S_ISREG(mode := os.lstat(os.path.join(folder, n)).st_mode)
                 and not stat.S_ISDIR(mode) and not stat.S_ISLNK(mode)]
@@ -104,12 +116,13 @@ def _copy(source: str, target: Path, copying: tuple[str, ...] = ()) -> None:
             led = os.path.realpath(os.path.join(source, os.path.relpath(copied, target)))
             if os.path.commonpath([led, source]) == source:
                 continue
+            os.unlink(copied)
+            if os.path.commonpath([led, checkout]) != checkout:
+                continue
             if os.path.isfile(led) and stat.S_ISREG(os.stat(led).st_mode):
-                os.unlink(copied)
                 shutil.copy2(led, copied)
             elif os.path.isdir(led) and not any(os.path.commonpath([led, c]) == led for c in (*copying, source)):
-                os.unlink(copied)
-                _copy(led, Path(copied), (*copying, source))
+                _copy(led, Path(copied), checkout, (*copying, source))
 
 
 @contextmanager
@@ -127,6 +140,7 @@ def _prepared(chart: ChartSource, stage: _Stage, repositories: dependencies.Repo
         return chart.path
     generated = datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     for used in _used(chart, stage.charts_dir, known):
+        charts.check_files(used)  # what it holds goes into this chart's package: the same checks
         if used.dependencies and not dependencies.ready(used.path):
             stage.prepared(used, repositories, generated)
         else:
@@ -143,7 +157,8 @@ def _used(chart: ChartSource, charts_dir: Path, known: Mapping[Path, ChartSource
             if target in found or target in seen or not (target / "Chart.yaml").is_file():
                 continue
             inside = target.is_relative_to(charts_dir.resolve())
-            used = known.get(target) or charts.read(target, charts_dir.resolve() if inside else target.parent)
+            used = known.get(target) or charts.read(target, charts_dir.resolve() if inside else target.parent,
+                                                    Path(chart.checkout))
             visit(used, (*seen, target))
             found[target] = used
 

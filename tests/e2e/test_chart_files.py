@@ -88,3 +88,19 @@ def test_text_helm_and_kubernetes_accept_is_accepted(project):
         assert invoke(project, task, "--chart", "z").stderr == ""
     files = packaged(project, "z")
     assert b"name: z" in files["Chart.yaml"] and files["templates/NOTES.txt"] == b"Install\xe9\n"
+
+
+def test_a_chart_used_through_file_is_checked_as_a_chart_being_built_and_nothing_beyond_the_checkout_is_copied(
+        project, tmp_path):
+    """--chart app builds lib only as app's dependency: a symlink out of the checkout in lib must not reach app's
+    package (nor the scratch copy), as it would not if lib were built itself."""
+    (tmp_path / "outside.txt").write_text("not in the checkout\n")
+    lib = new_chart(project, "lib")
+    os.symlink(tmp_path / "outside.txt", lib / "leak.txt")
+    app = new_chart(project, "app")
+    (app / "Chart.yaml").write_text("apiVersion: v2\nname: app\nversion: 0.1.0\ndependencies:\n- name: lib\n"
+                                    "  version: 0.1.0\n  repository: file://../lib\n")
+    result = invoke(project, "repo.publish", "--chart", "app", check=False)
+    assert result.returncode == 1 and result.stderr.startswith("error: charts/lib/leak.txt: symlink points outside "
+                                                               "the checkout")
+    assert not (project / "dist" / "repo" / "app-0.1.0.tgz").exists()
