@@ -142,7 +142,6 @@ def _used(folder: str, checkout: str) -> ChartSource | None:
     with --chart): its own file:// dependencies are built into the package too, so they count. None when it
     cannot be read (the chart that uses it then fails to build, and no fingerprint is kept)."""
     from . import charts
-    from .errors import ToolError
 
     try:
         return charts.read(Path(folder), Path(folder).parent, Path(checkout))

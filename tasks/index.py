@@ -176,7 +176,7 @@ def _inside(url: str, bases: tuple[str | None, ...]) -> tuple[str, str]:
         segments.pop(0)
     names = [unquote(s) for s in segments]  # a url's %XX as a file name holds it (`publish` writes "a%20b-1.0.0.tgz")
     odd = [s for s, name in zip(segments, names) if not _SEGMENT.match(s) or name.startswith(".") or "/" in name
-           or not name.isprintable()]
+           or "\\" in name or not name.isprintable()]
     if odd:
         return f"{repr(odd[0])[:40] if odd[0] else 'an empty part'} is not a plain file or folder name", ""
     return "", "/".join(names)

@@ -128,9 +128,11 @@ def publish(s: settings.RepoSettings, fmt: str, store: stores.Store | None, curr
         todo = charts.Tree([ch for ch in tree.charts if ch not in skipped], tree.failures, tree.warnings)
         result = packaging.build(todo, s.charts_dir, s.packages_dir, os.environ, _repositories(s), _advance(todo),
                                  _failed)
+        folders = {(ch.name, ch.version): ch.rel for ch in todo.charts}
         for package in [p for p in result.packages if registries and registry.unlisted(p.version)]:
             result.packages.remove(package)
-            result.failures.append(charts.Failure(package.name, package.name, f"{package.name} {package.version}: "
+            result.failures.append(charts.Failure(folders.get((package.name, package.version), package.name),
+                                                  package.name, f"{package.name} {package.version}: "
                                                   f"{registry.unlisted(package.version)}"))
             _failed(result.failures[-1])
         if result.failures and s.atomic:
@@ -153,7 +155,6 @@ def publish(s: settings.RepoSettings, fmt: str, store: stores.Store | None, curr
         targets = ([(plan.url, plan.steps)] if plan else []) + [(r.url, steps) for r, steps in pushes]
         conflicts = {} if s.atomic else pub.conflicts(targets)
         if conflicts:  # each such chart fails alone: the others are published, its fingerprint is not recorded
-            folders = {(ch.name, ch.version): ch.rel for ch in todo.charts}
             for (name, version), message in conflicts.items():
                 result.failures.append(charts.Failure(folders.get((name, version), name), name, message))
                 _failed(result.failures[-1])

@@ -152,6 +152,7 @@ def test_an_entrys_package_key_in_its_repository(urls, key):
     ("a%2Fb.tgz", "'a%2Fb.tgz' is not a plain file or folder name"),
     ("%2elock", "is not a plain file or folder name"),
     ("x%00.tgz", "is not a plain file or folder name"),
+    ("x%5C..%5Cy.tgz", "is not a plain file or folder name"),
 ])
 def test_an_entry_pointing_outside_its_repository_is_refused_naming_the_entry_and_the_fix(url, why):
     with pytest.raises(ToolError) as error:
