@@ -14,7 +14,7 @@ import getpass
 import gzip
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,7 @@ from .values import Overrides, changed_secrets, layered_values, masked
 GOOD = ("deployed", "superseded")  # statuses a rollback may return to
 PENDING = ("pending-install", "pending-upgrade", "pending-rollback")
 MAX_STORED = 1024 * 1024  # Kubernetes' limit on a Secret's data, and Helm stores each revision in one Secret
+SECRET_PATHS = "secret-paths"  # labels secret-paths.0, .1, ...: where a revision's values hold secrets
 ESTIMATE_ERROR = 0.1  # how far stored_size may be from Helm's own gzip (measured: up to 8% either way)
 _DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 
@@ -216,6 +217,36 @@ def describe(chart: str, version: str, origin: Mapping[str, str]) -> tuple[str, 
     return "; ".join(parts), {k: v for k, v in labels.items() if v}
 
 
+def secret_labels(paths: Iterable[tuple[str | int, ...]]) -> dict[str, str]:
+    """Where the revision's values hold secrets (the paths, never the values), as labels: status and diff run
+    later without the deploy's --set-secret, and must still know what to mask. Label values are 63 characters of
+    [A-Za-z0-9_.-], so the JSON list of paths is base32 (lowercase, unpadded) in pieces, counted: Helm merges a
+    revision's labels into the last one's, so pieces of a longer record before stay behind, and are not read."""
+    found = sorted({tuple(path) for path in paths}, key=json.dumps)
+    code = base64.b32encode(json.dumps(found).encode()).decode().rstrip("=").lower() if found else ""
+    pieces = [code[i:i + 63] for i in range(0, len(code), 63)]
+    return {f"{SECRET_PATHS}.count": str(len(pieces)), **{f"{SECRET_PATHS}.{i}": p for i, p in enumerate(pieces)}}
+
+
+def recorded_secret_paths(revisions: list[dict[str, Any]]) -> set[tuple[str | int, ...]]:
+    """Every secret path the revisions recorded (secret_labels): the union, as a rollback revision holds the values
+    of an earlier one. A record that does not read is the path (): the caller cannot know what to mask."""
+    found: set[tuple[str | int, ...]] = set()
+    for revision in revisions:
+        labels = revision.get("labels") or {}
+        count = labels.get(f"{SECRET_PATHS}.count")
+        if count is None:
+            continue
+        code = "".join(labels.get(f"{SECRET_PATHS}.{i}", "?") for i in range(int(count))) \
+            if count.isdigit() and int(count) <= len(labels) else "?"
+        try:
+            found |= {tuple(path) for path in json.loads(base64.b32decode(code.upper() + "=" * (-len(code) % 8)))} \
+                if code else set()
+        except (ValueError, TypeError):
+            found.add(())
+    return found
+
+
 # --- plan, then act -----------------------------------------------------------------------------
 
 def prepare(
@@ -234,6 +265,7 @@ def prepare(
         chart_version, archive = repository.fetch(chart, version or release.version,
                                                   f"{where}.version" if not version else "--version")
     description, labels = describe(chart, chart_version, deployer(env, root))
+    labels.update(secret_labels(secret_paths))
     contents = helm.chart_contents(archive, values, release.name, access.namespace)
     stored, largest = stored_size(release.name, access.namespace, contents, values, description)
     return Plan(release.name, environment, access, chart, chart_version, archive, values, description, labels,
@@ -346,21 +378,25 @@ def render_diff(plan: Plan) -> dict[str, Any]:
 
     With secrets in the values, both sides are rendered from masked values, as helm-diff masks Secrets on both
     sides: this deploy from the plan's, the deployed revision from its own (_deployed_shown); a secret whose value
-    changed is `*** (changed)` on this side, so what changed shows, and no rendering of a secret does.
+    changed is `*** (changed)` on this side, so what changed shows, and no rendering of a secret does. Where
+    secrets are is what this deploy says and what every revision recorded (a --set-secret not given this time).
     """
     with connect(plan.access) as config:
         revisions = helm.history(config, plan.release)
         last = revisions[-1] if revisions else None
         info = helm.revision_info(config, plan.release, last["revision"]) if last else {}
         deployed, before = info.get("summary", {}).get("manifest", ""), info.get("config") or {}
-        values = plan.values
-        if plan.secret_paths:
-            values = masked(plan.values, plan.secret_paths, changed_secrets(before, plan.values, plan.secret_paths))
-            deployed = _deployed_shown(config, plan, last, deployed, before) if last else ""
+        values, paths = plan.values, set(plan.secret_paths) | recorded_secret_paths(revisions)
+        if () in paths:
+            raise NotShown(f"{plan.release}: no diff: where its secrets are, as its revisions recorded it (labels "
+                           f"{SECRET_PATHS}.N), does not read, so the diff could show them")
+        if paths:
+            values = masked(plan.values, paths, changed_secrets(before, plan.values, paths))
+            deployed = _deployed_shown(config, plan, last, deployed, before, paths) if last else ""
         try:
             proposed = helm.render(config, plan.archive, plan.release, values, install=not revisions)
         except ToolError as exc:
-            if not plan.secret_paths:
+            if not paths:
                 raise
             raise NotShown(f"{plan.release}: no diff: rendered with its secrets masked, the chart fails ({exc})") from None
     title = f"{plan.release} (revision {last['revision']}, {last['status']})" if last else f"{plan.release} (not installed)"
@@ -370,7 +406,8 @@ def render_diff(plan: Plan) -> dict[str, Any]:
             "diff": text, "crds_not_upgraded": bool(last and plan.crds)}
 
 
-def _deployed_shown(config: Any, plan: Plan, last: dict[str, Any], manifest: str, values: dict[str, Any]) -> str:
+def _deployed_shown(config: Any, plan: Plan, last: dict[str, Any], manifest: str, values: dict[str, Any],
+                    paths: set[tuple[str | int, ...]]) -> str:
     """The deployed revision's manifest rendered again from its values with the secrets masked, by the chart it ran.
 
     Each document is shown so only when that chart renders it again from the real values byte for byte; one it
@@ -384,7 +421,7 @@ def _deployed_shown(config: Any, plan: Plan, last: dict[str, Any], manifest: str
         except ToolError:
             pass  # gone from the repository: this deploy's chart renders what it still can
     again, shown = (_documents(_render(config, archive, plan.release, these))
-                    for these in (values, masked(values, plan.secret_paths)))
+                    for these in (values, masked(values, paths)))
     return "".join(f"---\n{shown[key]}" if again.get(key) == text and key in shown else
                    f"---\n# Source: {key[0]}\n# (not shown: rendered again with its secrets masked, this document of "
                    f"revision {last['revision']} differs)\n" for key, text in _documents(manifest).items())
@@ -435,16 +472,27 @@ def history(access: Access, release: str) -> list[dict[str, Any]]:
                 for r in installed(config, access, release)]
 
 
-def status(access: Access, release: str) -> dict[str, Any]:
-    """Status, revision, chart, last deployed and notes; never values or the manifest (they may hold secrets)."""
+def status(access: Access, release: str, configured: Iterable[str]) -> dict[str, Any]:
+    """Status, revision, chart, last deployed and notes; never values or the manifest (they may hold secrets).
+
+    Notes are left out (a warning says why) when the revision's values hold secrets, as the revisions recorded or
+    the release's `configured` secrets (values paths): Helm rendered them from the real values, and a template's b64enc or upper of a
+    secret is no literal to mask; the deploy printed them rendered from masked values."""
     with connect(access) as config:
-        info = helm.revision_info(config, release, installed(config, access, release)[-1]["revision"])
+        revisions = installed(config, access, release)
+        info = helm.revision_info(config, release, revisions[-1]["revision"])
     summary, details = info["summary"], info["info"]
+    notes = details.get("notes", "")
+    paths = {".".join(map(str, path)) or "a record that does not read" for path in recorded_secret_paths(revisions)}
+    paths |= set(configured)
+    if notes and paths:
+        ui.warn(f"{release}: notes not shown: revision {summary['revision']} was deployed with secret values "
+                f"({', '.join(sorted(paths))}); the deploy printed them masked")
     return {
         "release": release, "namespace": access.namespace, "status": summary["status"],
         "revision": summary["revision"], "chart": f"{summary['chart_name']}-{summary['chart_version']}",
         "app_version": summary.get("app_version", ""), "last_deployed": details.get("last_deployed", ""),
-        "description": details.get("description", ""), "notes": details.get("notes", ""),
+        "description": details.get("description", ""), "notes": "" if paths else notes,
     }
 
 

@@ -221,7 +221,7 @@ def status(c: Context, fmt: str, *, env: str | None, release: str | None) -> Non
     environment, releases = _releases(c, env, release)
     if release is not None or len(releases) == 1:
         _, name, access = _target(c, env, releases[0].name)
-        found = dep.status(access, name)
+        found = dep.status(access, name, [path for path, _ in releases[0].secrets])
         ui.render(found, fmt, lambda: _status(found))
         return
     access = cluster.cluster_access(environment, os.environ)
@@ -229,7 +229,8 @@ def status(c: Context, fmt: str, *, env: str | None, release: str | None) -> Non
     for rel in releases:
         vals.register_secrets(rel, os.environ)
         try:
-            rows.append(dep.status(access.within(rel.namespace_in(environment)), rel.name))
+            rows.append(dep.status(access.within(rel.namespace_in(environment)), rel.name,
+                                   [path for path, _ in rel.secrets]))
         except dep.NotInstalled:
             rows.append({"release": rel.name, "namespace": rel.namespace_in(environment), "status": "not installed"})
     ui.render(rows, fmt, lambda: ui.table(

@@ -175,6 +175,44 @@ def test_what_templates_make_of_a_secret_is_rendered_masked_in_dry_runs_diffs_an
         '+  lower: "***"']
 
 
+def test_where_a_deploy_put_secrets_is_recorded_so_later_tasks_without_them_show_no_rendering_of_one(cluster):
+    """A --set-secret is given to the deploy only: status and diff run later (another pipeline, a laptop) know
+    nothing of it but what the revision recorded, and must still show no rendering of the secret."""
+    config = yaml.safe_load((cluster.project / "invoke.yaml").read_text())
+    config["release"]["releases"]["sec"] = {"chart": "sec"}
+    (cluster.project / "invoke.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    transforming_chart(cluster, "0.1.0")
+    secret = "hunter2-Secret-Value"
+    leaked = [secret, secret.upper(), base64.b32encode(secret.encode()).decode().rstrip("="),
+              base64.b64encode(f"postgres://app:{secret}@db".encode()).decode()[:24]]
+    invoke(cluster.project, "release.deploy", "--env", "staging", "--release", "sec", "--set-secret",
+           "db.password=DB_PASSWORD", "--set-secret", "tls.certificates.internal-service-key[0]=DB_PASSWORD",
+           env={**cluster.env, "DB_PASSWORD": secret})  # two paths: more than one label's 63 characters
+
+    def later(*args):
+        result = invoke(cluster.project, *args, "--env", "staging", "--release", "sec", env=cluster.env)
+        assert [form for form in leaked if form in result.stdout + result.stderr] == []
+        return result
+
+    status = later("release.status")
+    assert "connect with" not in status.stdout and status.stderr == (
+        "warning: sec: notes not shown: revision 1 was deployed with secret values (db.password, "
+        "tls.certificates.internal-service-key.0); the deploy printed them masked\n")
+    assert json.loads(later("release.status", "--output", "json").stdout)["notes"] == ""
+    diffed = later("release.diff").stdout  # without the secret, this deploy would set the chart's own password
+    assert '-  upper: "***"\n' in diffed and '+  upper: "CHANGEME"\n' in diffed
+    labels = cluster.emulator.store[("v1", "secrets", cluster.namespaces["staging"], "sh.helm.release.v1.sec.v1")][
+        "metadata"]["labels"]
+    assert sorted(k for k in labels if k.startswith("secret-paths.")) == ["secret-paths.0", "secret-paths.1",
+                                                                          "secret-paths.count"]
+    assert not [text for text in labels.values() for form in leaked if form in text]
+    del labels["secret-paths.0"]  # a record that does not read: nothing is shown as if it held no secret
+    assert "a record that does not read" in later("release.status").stderr
+    refused = invoke(cluster.project, "release.diff", "--env", "staging", "--release", "sec", env=cluster.env,
+                     check=False)
+    assert refused.returncode == 1 and refused.stderr.startswith("error: sec: no diff: where its secrets are")
+
+
 def test_notes_and_diffs_a_chart_cannot_render_with_masked_secrets_are_withheld_with_the_reason(cluster):
     import yaml as pyyaml
 

@@ -192,6 +192,28 @@ def test_description_and_labels_record_chart_commit_author_and_build():
                       "deployed-by": "Alice_Example__alice_example.com"}
 
 
+def test_secret_paths_are_recorded_as_valid_label_values_and_read_back_from_every_revision():
+    import re
+
+    paths = [("db", "password"), ("hosts", 0, "key"), ("tls", "certificat\u00e9", "a/b.c d")]
+    labels = deploy.secret_labels(paths + [("db", "password")])
+    assert labels["secret-paths.count"] == str(len(labels) - 1) != "1"
+    assert all(re.fullmatch(r"[a-z2-7]{1,63}", v) for k, v in labels.items() if k != "secret-paths.count")
+    assert deploy.secret_labels([]) == {"secret-paths.count": "0"}
+    revisions = [{"labels": {"chart-version": "1.0.0"}}, {"labels": labels}, {"labels": deploy.secret_labels([("x",)])}]
+    assert deploy.recorded_secret_paths(revisions) == {*paths, ("x",)}
+    assert deploy.recorded_secret_paths([{"labels": {"owner": "helm"}}, {}]) == set()
+    # Helm merges a revision's labels into the last one's: a shorter record leaves pieces of the longer one behind
+    assert deploy.recorded_secret_paths([{"labels": {**labels, **deploy.secret_labels([("x",)])}}]) == {("x",)}
+    assert deploy.recorded_secret_paths([{"labels": {**labels, **deploy.secret_labels([])}}]) == set()
+    damaged = {**labels, "secret-paths.0": labels["secret-paths.0"][:-3]}
+    missing = {k: v for k, v in labels.items() if k != "secret-paths.0"}
+    assert deploy.recorded_secret_paths([{"labels": damaged}]) == deploy.recorded_secret_paths([{"labels": missing}]) \
+        == deploy.recorded_secret_paths([{"labels": {**labels, "secret-paths.count": "x"}}]) \
+        == deploy.recorded_secret_paths([{"labels": {"secret-paths.count": "9" * 30}}]) \
+        == {()}  # a record that does not read: nothing can be shown as if it held no secret
+
+
 MANIFEST = """---
 # Source: app/templates/secret.yaml
 apiVersion: v1
