@@ -8,7 +8,6 @@ Helm itself refuses is refused; what Helm's lint merely warns about is a warning
 from __future__ import annotations
 
 import codecs
-import functools
 import os
 import re
 import stat
@@ -20,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from . import archives, safe_yaml
+from . import archives, helmignore, safe_yaml
 from .errors import ToolError
 
 _NAME = re.compile(r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$")  # what Helm's lint and Kubernetes names expect
@@ -242,14 +241,20 @@ def _load_yaml(path: Path, where: str) -> Any:
 def _yaml_text(path: Path, where: str, errors: str = "strict") -> str:
     """A YAML file Helm parses, decoded as its YAML reader does: UTF-8 (a byte order mark dropped), or UTF-16
     after a byte order mark (Windows PowerShell 5 writes that); read within Helm's file size."""
-    with open(path, "rb") as handle:
-        raw = handle.read(archives.MAX_FILE + 1)
-    if len(raw) > archives.MAX_FILE:
-        raise ToolError(f'{where}: chart file "{path.name}" is larger than the maximum file size {archives.MAX_FILE} '
-                        "(Helm's limit); shorten it")
+    raw = _chart_file(path, where)
     if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return raw.decode("utf-16", errors)
     return raw.decode("utf-8-sig", errors)
+
+
+def _chart_file(path: Path | str, shown: str) -> bytes:
+    """A file of the chart Helm reads whole, read within Helm's file size (never more: it may be anything)."""
+    with open(path, "rb") as handle:
+        raw = handle.read(archives.MAX_FILE + 1)
+    if len(raw) > archives.MAX_FILE:
+        raise ToolError(f'{shown}: chart file "{os.path.basename(path)}" is larger than the maximum file size '
+                        f"{archives.MAX_FILE} (Helm's limit); shorten it")
+    return raw
 
 
 def _dependencies(
@@ -352,97 +357,19 @@ def _readable(shown: str, mode: int, target: str, link: str | None, checkout: st
 
 
 def _helmignore(folder: str, checkout: str, where: str) -> Callable[[str, bool], bool]:
-    """Whether Helm's loader leaves a path of the chart out (PATH, is a folder): the folder's .helmignore read as
-    Helm's pkg/ignore reads it, with its default rule templates/.?* last. Helm's rules are not git's: the first rule
-    that matches decides, a pattern without '/' matches the name alone, a trailing '/' only folders, a leading '/'
-    the whole path, and a `!rule` leaves out everything it does not match. A subchart's own .helmignore is not read
-    (Helm's loader reads only the top one)."""
-    path, shown, rules = os.path.join(folder, ".helmignore"), f"{where}/.helmignore", []
+    """The folder's .helmignore (helmignore.rules), read with the checks any chart file gets. A subchart's own
+    .helmignore is not read (Helm's loader reads only the top one)."""
+    path, shown = os.path.join(folder, ".helmignore"), f"{where}/.helmignore"
     try:
         real = os.path.realpath(path, strict=True)
         mode = os.stat(real).st_mode
     except OSError:
-        lines = []  # none (or dangling: Helm reads no rules then, and its walk refuses the link)
-    else:
-        if stat.S_ISDIR(mode):
-            raise ToolError(f"{shown}: a folder, where Helm reads its rules from a file; rename it")
-        _readable(shown, mode, real, os.readlink(path) if os.path.islink(path) else None, checkout)
-        with open(real, "rb") as handle:
-            raw = handle.read(archives.MAX_FILE + 1)
-        if len(raw) > archives.MAX_FILE:
-            raise ToolError(f'{shown}: chart file ".helmignore" is larger than the maximum file size '
-                            f"{archives.MAX_FILE} (Helm's limit); shorten it")
-        lines = raw.decode("utf-8", "surrogateescape").split("\n")  # file names are decoded the same way
-    for number, line in enumerate([*lines, "templates/.?*"], 1):
-        rule = line.strip()
-        if not rule or rule.startswith("#"):
-            continue
-        if "**" in rule:
-            raise ToolError(f"{shown}: line {number}: {rule!r}: Helm does not support '**' (double-star); name the "
-                            "folder ('tmp/') or each level ('*/*.bak')")
-        negate, rule = rule.startswith("!"), rule.removeprefix("!")
-        folder_only, rule = rule.endswith("/"), rule.removesuffix("/")
-        whole, rule = rule.startswith("/") or "/" in rule, rule.removeprefix("/")
-        rules.append((negate, folder_only, whole, _glob(rule)))
-
-    def ignored(rel: str, is_dir: bool) -> bool:
-        name = rel.rpartition("/")[2]
-        for negate, folder_only, whole, pattern in rules:
-            hit = pattern is not None and pattern.fullmatch(rel if whole else name) is not None
-            if negate and ((folder_only and not is_dir) or not hit):
-                return True
-            if not negate and hit and (is_dir or not folder_only):
-                return True
-        return False
-
-    return ignored
-
-
-@functools.lru_cache(maxsize=4096)  # most charts' .helmignore holds the same rules (helm create's)
-def _glob(pattern: str) -> re.Pattern[str] | None:
-    """Go's filepath.Match pattern as a regular expression: '*' and '?' never match '/', '[^...]' negates, '\\'
-    escapes. None for a pattern Go finds malformed: it never matches anything (Go reports the flaw once matching
-    reaches it, and Helm then counts the rule as no match; if it reaches it on "abc", Helm refuses the chart)."""
-    out, at = [], 0
-
-    def member(at: int) -> tuple[str, int]:  # Go's getEsc: one character of a class, escaped or not
-        if at >= len(pattern) or pattern[at] in "-]":
-            raise ValueError(pattern)
-        at += pattern[at] == "\\"
-        if at + 1 >= len(pattern):  # nothing left to close the class
-            raise ValueError(pattern)
-        return pattern[at], at + 1
-
-    try:
-        while at < len(pattern):
-            char, at = pattern[at], at + 1
-            if char == "*":
-                out.append("[^/]*")
-            elif char == "?":
-                out.append("[^/]")
-            elif char == "\\":
-                if at == len(pattern):
-                    raise ValueError(pattern)
-                out.append(re.escape(pattern[at]))
-                at += 1
-            elif char == "[":
-                negated = pattern.startswith("^", at)
-                at += negated
-                ranges: list[str] = []
-                while not (ranges and pattern.startswith("]", at)):
-                    low, at = member(at)
-                    high = low
-                    if pattern[at] == "-":
-                        high, at = member(at + 1)
-                    ranges.append(f"{re.escape(low)}-{re.escape(high)}" if low <= high else "")  # Go: matches nothing
-                at += 1
-                members = "".join(ranges)
-                out.append(f"[{'^' if negated else ''}{members}]" if members else "(?s:.)" if negated else "(?!)")
-            else:
-                out.append(re.escape(char))
-    except ValueError:
-        return None
-    return re.compile("".join(out))
+        return helmignore.rules([], shown)  # none (or dangling: Helm reads no rules then, and its walk refuses the link)
+    if stat.S_ISDIR(mode):
+        raise ToolError(f"{shown}: a folder, where Helm reads its rules from a file; rename it")
+    _readable(shown, mode, real, os.readlink(path) if os.path.islink(path) else None, checkout)
+    lines = _chart_file(real, shown).decode("utf-8", "surrogateescape").split("\n")  # as file names are decoded
+    return helmignore.rules(lines, shown)
 
 
 def check_text(chart: ChartSource, files: Mapping[str, bytes]) -> None:
