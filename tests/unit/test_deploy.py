@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tasks import chart_source, cluster, deploy, manifests, settings, ui
+from tasks import chart_source, cluster, deploy, drone_subst, manifests, settings, ui
 from tasks import values as vals
 from tasks.errors import ToolError
 
@@ -28,14 +28,14 @@ def environment(**overrides):
 ])
 def test_ci_variables_expand_like_drone(text, expected):
     env = {"DRONE_BRANCH": "main", "DRONE_COMMIT_SHA": "abcdef0123456789", "CI_BUILD": "7"}
-    assert vals.expand(text, env, "--set") == expected
+    assert drone_subst.expand(text, env, "--set") == expected
 
 
 def test_only_ci_variables_expand_so_a_set_cannot_pull_in_a_secret():
     with pytest.raises(ToolError, match=r"--set: \$\{AWS_SECRET_ACCESS_KEY\} is not expanded"):
-        vals.expand("${AWS_SECRET_ACCESS_KEY}", {"AWS_SECRET_ACCESS_KEY": "x"}, "--set")
+        drone_subst.expand("${AWS_SECRET_ACCESS_KEY}", {"AWS_SECRET_ACCESS_KEY": "x"}, "--set")
     with pytest.raises(ToolError, match=r"\$\{DRONE_TAG\} is not set"):
-        vals.expand("${DRONE_TAG}", {}, "--set")
+        drone_subst.expand("${DRONE_TAG}", {}, "--set")
 
 
 @pytest.mark.parametrize("text, seconds", [("5m", 300), ("90s", 90), ("1h30m", 5400), ("42", 42)])
@@ -316,7 +316,7 @@ def test_ci_variables_that_hold_credentials_are_refused_with_the_reason(name):
     with pytest.raises(ToolError, match=rf"--set x=\${{{name}}}: \${{{name}}} is a credential \(DRONE_NETRC_\* and names "
                                         rf"ending in _TOKEN, _PASSWORD, _KEY, \.\.\. are never expanded\); to pass a "
                                         rf"secret, use --set-secret PATH={name}"):
-        vals.expand(f"${{{name}}}", {name: "credential-value"}, f"--set x=${{{name}}}")
+        drone_subst.expand(f"${{{name}}}", {name: "credential-value"}, f"--set x=${{{name}}}")
 
 
 def test_secret_paths_are_masked_in_a_copy_of_the_values_and_nothing_else():

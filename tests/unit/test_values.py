@@ -5,7 +5,7 @@ import datetime
 
 import pytest
 
-from tasks import settings, ui
+from tasks import drone_subst, settings, ui, values_files
 from tasks import values as vals
 from tasks.errors import ToolError
 
@@ -13,7 +13,7 @@ from tasks.errors import ToolError
 def read(tmp_path, text):
     path = tmp_path / "values.yaml"
     path.write_text(text)
-    return vals.read_values(path, "--values")
+    return values_files.read_values(path, "--values")
 
 
 def test_timestamps_and_binary_are_the_text_helm_reads_not_python_dates_or_bytes(tmp_path):
@@ -116,7 +116,7 @@ def test_an_expansion_that_cannot_stay_one_value_is_refused(flags, message):
 ])
 def test_what_drone_would_not_evaluate_as_a_shell_does_is_one_line_naming_the_flag(text, message):
     with pytest.raises(ToolError) as refused:
-        vals.expand(text, {"DRONE_TAG": "v1.2.3", "DRONE_NETRC_PASSWORD": "hunter22"}, f"--set x={text}")
+        drone_subst.expand(text, {"DRONE_TAG": "v1.2.3", "DRONE_NETRC_PASSWORD": "hunter22"}, f"--set x={text}")
     assert str(refused.value).startswith(f"--set x={text}: {message}")
     assert "\n" not in str(refused.value)
 
