@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from . import ui
 from .errors import ToolError
+from .globs import go_pattern
 
 _SHELL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")  # $NAME, as the shell of a Drone step reads it
 _DRONE_NAME = re.compile(r"\w+")  # ${NAME}: Drone's envsubst takes letters, digits and _
@@ -208,51 +209,13 @@ def _trimmed(value: str, pattern: str, variable: _Variable, where: str) -> str:
     suffix = variable.operator.startswith("%")
     if suffix:
         value, pattern = value[::-1], pattern[::-1]
-    glob = _glob(pattern, f"{where}: {variable.text}")
+    glob = go_pattern(pattern)
+    if glob is None:
+        raise ToolError(f"{where}: {variable.text}: {pattern!r} is not a pattern Drone can match (an unclosed [ or a \\ "
+                        "at the end)")
     sizes = range(len(value), 0, -1) if len(variable.operator) == 2 else range(1, len(value) + 1)
     size = next((n for n in sizes if glob.fullmatch(value[:n])), 0)
     return value[size:][::-1] if suffix else value[size:]
-
-
-def _glob(pattern: str, where: str) -> re.Pattern[str]:
-    """A pattern as Drone's path.Match reads it: * any run, ? any character (/ too), [a-z] and [^a-z] classes,
-    \\ escaping the next character. A malformed one is refused (Drone would leave the value unchanged)."""
-    bad = ToolError(f"{where}: {pattern!r} is not a pattern Drone can match (an unclosed [ or a \\ at the end)")
-
-    def single(at: int) -> tuple[str, int]:  # getEsc: a class's character, maybe escaped, never at the end
-        if at >= len(pattern) or pattern[at] in "-]":
-            raise bad
-        at += pattern[at] == "\\"
-        if at + 1 >= len(pattern):
-            raise bad
-        return pattern[at], at + 1
-
-    regex, at = [], 0
-    while at < len(pattern):
-        char = pattern[at]
-        at += 1
-        if char in "*?":
-            regex.append(".*" if char == "*" else ".")
-        elif char == "\\":
-            if at == len(pattern):
-                raise bad
-            regex.append(re.escape(pattern[at]))
-            at += 1
-        elif char == "[":
-            negated = pattern.startswith("^", at)
-            at += negated
-            ranges: list[str] = []
-            count = 0
-            while not (pattern.startswith("]", at) and count):
-                low, at = single(at)
-                high, at = single(at + 1) if pattern[at] == "-" else (low, at)
-                ranges += [f"{re.escape(low)}-{re.escape(high)}"] if low <= high else []
-                count += 1
-            at += 1
-            regex.append(f"[{'^' if negated else ''}{''.join(ranges)}]" if ranges else "." if negated else "(?!)")
-        else:
-            regex.append(re.escape(char))
-    return re.compile("".join(regex), re.DOTALL)
 
 
 _STRUCTURE = re.compile(r"[\\,=.\[\]{}]")  # what Helm's strvals parser reads as structure in a key or a value

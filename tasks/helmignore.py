@@ -7,11 +7,11 @@ match; patterns are Go's filepath.Match, not shell globs, and '**' is refused. H
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Callable
 
 from .errors import ToolError
+from .globs import go_pattern
 
 
 def rules(lines: list[str], shown: str) -> Callable[[str, bool], bool]:
@@ -28,7 +28,7 @@ def rules(lines: list[str], shown: str) -> Callable[[str, bool], bool]:
         negate, rule = rule.startswith("!"), rule.removeprefix("!")
         folder_only, rule = rule.endswith("/"), rule.removesuffix("/")
         whole, rule = rule.startswith("/") or "/" in rule, rule.removeprefix("/")
-        found.append((negate, folder_only, whole, _glob(rule)))
+        found.append((negate, folder_only, whole, go_pattern(rule, "/")))
 
     def ignored(rel: str, is_dir: bool) -> bool:
         name = rel.rpartition("/")[2]
@@ -41,50 +41,3 @@ def rules(lines: list[str], shown: str) -> Callable[[str, bool], bool]:
         return False
 
     return ignored
-
-
-@functools.lru_cache(maxsize=4096)  # most charts' .helmignore holds the same rules (helm create's)
-def _glob(pattern: str) -> re.Pattern[str] | None:
-    """Go's filepath.Match pattern as a regular expression: '*' and '?' never match '/', '[^...]' negates, '\\'
-    escapes. None for a pattern Go finds malformed: it never matches anything (Go reports the flaw once matching
-    reaches it, and Helm then counts the rule as no match; if it reaches it on "abc", Helm refuses the chart)."""
-    out, at = [], 0
-
-    def member(at: int) -> tuple[str, int]:  # Go's getEsc: one character of a class, escaped or not
-        if at >= len(pattern) or pattern[at] in "-]":
-            raise ValueError(pattern)
-        at += pattern[at] == "\\"
-        if at + 1 >= len(pattern):  # nothing left to close the class
-            raise ValueError(pattern)
-        return pattern[at], at + 1
-
-    try:
-        while at < len(pattern):
-            char, at = pattern[at], at + 1
-            if char == "*":
-                out.append("[^/]*")
-            elif char == "?":
-                out.append("[^/]")
-            elif char == "\\":
-                if at == len(pattern):
-                    raise ValueError(pattern)
-                out.append(re.escape(pattern[at]))
-                at += 1
-            elif char == "[":
-                negated = pattern.startswith("^", at)
-                at += negated
-                ranges: list[str] = []
-                while not (ranges and pattern.startswith("]", at)):
-                    low, at = member(at)
-                    high = low
-                    if pattern[at] == "-":
-                        high, at = member(at + 1)
-                    ranges.append(f"{re.escape(low)}-{re.escape(high)}" if low <= high else "")  # Go: matches nothing
-                at += 1
-                members = "".join(ranges)
-                out.append(f"[{'^' if negated else ''}{members}]" if members else "(?s:.)" if negated else "(?!)")
-            else:
-                out.append(re.escape(char))
-    except ValueError:
-        return None
-    return re.compile("".join(out))

@@ -1,0 +1,53 @@
+"""Go's path.Match patterns as Python regular expressions: Helm reads .helmignore rules with filepath.Match, and
+Drone's envsubst reads ${NAME#GLOB} with its copy of path.Match, so both match here what they match there."""
+
+from __future__ import annotations
+
+import functools
+import re
+
+
+@functools.lru_cache(maxsize=4096)  # most charts' .helmignore holds the same rules (helm create's)
+def go_pattern(pattern: str, separator: str = "") -> re.Pattern[str] | None:
+    """`pattern` as Go matches it: '*' any run and '?' any one character, neither matching `separator` (filepath's
+    '/'; Drone's copy has none), [a-z] and [^a-z] classes, '\\' escaping the next character. None for a pattern Go
+    finds malformed (an unclosed class, a class without a character, a '\\' at the end)."""
+    one = f"[^{re.escape(separator)}]" if separator else "."
+    out, at = [], 0
+
+    def member(at: int) -> tuple[str, int]:  # Go's getEsc: one character of a class, escaped or not
+        if at >= len(pattern) or pattern[at] in "-]":
+            raise ValueError(pattern)
+        at += pattern[at] == "\\"
+        if at + 1 >= len(pattern):  # nothing left to close the class
+            raise ValueError(pattern)
+        return pattern[at], at + 1
+
+    try:
+        while at < len(pattern):
+            char, at = pattern[at], at + 1
+            if char in "*?":
+                out.append(one + "*" if char == "*" else one)
+            elif char == "\\":
+                if at == len(pattern):
+                    raise ValueError(pattern)
+                out.append(re.escape(pattern[at]))
+                at += 1
+            elif char == "[":
+                negated = pattern.startswith("^", at)
+                at += negated
+                ranges: list[str] = []
+                while not (ranges and pattern.startswith("]", at)):
+                    low, at = member(at)
+                    high = low
+                    if pattern[at] == "-":
+                        high, at = member(at + 1)
+                    ranges.append(f"{re.escape(low)}-{re.escape(high)}" if low <= high else "")  # Go: matches nothing
+                at += 1
+                members = "".join(ranges)
+                out.append(f"[{'^' if negated else ''}{members}]" if members else "." if negated else "(?!)")
+            else:
+                out.append(re.escape(char))
+    except ValueError:
+        return None
+    return re.compile("".join(out), re.DOTALL)
