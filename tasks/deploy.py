@@ -228,15 +228,17 @@ def secret_labels(paths: Iterable[tuple[str | int, ...]]) -> dict[str, str]:
     return {f"{SECRET_PATHS}.count": str(len(pieces)), **{f"{SECRET_PATHS}.{i}": p for i, p in enumerate(pieces)}}
 
 
-def recorded_secret_paths(revisions: list[dict[str, Any]]) -> set[tuple[str | int, ...]]:
+def recorded_secret_paths(revisions: list[dict[str, Any]]) -> set[tuple[str | int, ...]] | None:
     """Every secret path the revisions recorded (secret_labels): the union, as a rollback revision holds the values
-    of an earlier one. A record that does not read is the path (): the caller cannot know what to mask."""
-    found: set[tuple[str | int, ...]] = set()
+    of an earlier one; None when none recorded any (deployed before this tool did, or by another). A record that
+    does not read is the path (): the caller cannot know what to mask."""
+    found: set[tuple[str | int, ...]] | None = None
     for revision in revisions:
         labels = revision.get("labels") or {}
         count = labels.get(f"{SECRET_PATHS}.count")
         if count is None:
             continue
+        found = found or set()
         code = "".join(labels.get(f"{SECRET_PATHS}.{i}", "?") for i in range(int(count))) \
             if count.isdigit() and int(count) <= len(labels) else "?"
         try:
@@ -386,7 +388,7 @@ def render_diff(plan: Plan) -> dict[str, Any]:
         last = revisions[-1] if revisions else None
         info = helm.revision_info(config, plan.release, last["revision"]) if last else {}
         deployed, before = info.get("summary", {}).get("manifest", ""), info.get("config") or {}
-        values, paths = plan.values, set(plan.secret_paths) | recorded_secret_paths(revisions)
+        values, paths = plan.values, set(plan.secret_paths) | (recorded_secret_paths(revisions) or set())
         if () in paths:
             raise NotShown(f"{plan.release}: no diff: where its secrets are, as its revisions recorded it (labels "
                            f"{SECRET_PATHS}.N), does not read, so the diff could show them")
@@ -394,7 +396,7 @@ def render_diff(plan: Plan) -> dict[str, Any]:
             values = masked(plan.values, paths, changed_secrets(before, plan.values, paths))
             deployed = _deployed_shown(config, plan, last, deployed, before, paths) if last else ""
         try:
-            proposed = helm.render(config, plan.archive, plan.release, values, install=not revisions)
+            proposed = helm.render(config, plan.archive, plan.release, values, install=not revisions)["manifest"]
         except ToolError as exc:
             if not paths:
                 raise
@@ -420,19 +422,20 @@ def _deployed_shown(config: Any, plan: Plan, last: dict[str, Any], manifest: str
             archive = plan.source.fetch(last["chart_name"], last["chart_version"], f"revision {last['revision']}")[1]
         except ToolError:
             pass  # gone from the repository: this deploy's chart renders what it still can
-    again, shown = (_documents(_render(config, archive, plan.release, these))
+    again, shown = (_documents((_render(config, archive, plan.release, these) or {}).get("manifest", ""))
                     for these in (values, masked(values, paths)))
     return "".join(f"---\n{shown[key]}" if again.get(key) == text and key in shown else
                    f"---\n# Source: {key[0]}\n# (not shown: rendered again with its secrets masked, this document of "
                    f"revision {last['revision']} differs)\n" for key, text in _documents(manifest).items())
 
 
-def _render(config: Any, archive: bytes, release: str, values: dict[str, Any]) -> str:
-    """helm.render as an upgrade of `release`; "" when the chart refuses these values."""
+def _render(config: Any, archive: bytes, release: str, values: dict[str, Any], install: bool = False
+            ) -> dict[str, str] | None:
+    """helm.render (an upgrade of `release` unless `install`); None when the chart refuses these values."""
     try:
-        return helm.render(config, archive, release, values, install=False)
+        return helm.render(config, archive, release, values, install=install)
     except ToolError:
-        return ""
+        return None
 
 
 def _documents(manifest: str) -> dict[tuple[str, int], str]:
@@ -472,28 +475,54 @@ def history(access: Access, release: str) -> list[dict[str, Any]]:
                 for r in installed(config, access, release)]
 
 
-def status(access: Access, release: str, configured: Iterable[str]) -> dict[str, Any]:
-    """Status, revision, chart, last deployed and notes; never values or the manifest (they may hold secrets).
+def status(access: Access, release: str, configured: bool, source: chart_source.Repository | chart_source.Registry | None,
+           *, notes: bool = True) -> dict[str, Any]:
+    """Status, revision, chart, last deployed and notes (unless not `notes`: ""); never values or the manifest (they
+    may hold secrets).
 
-    Notes are left out (a warning says why) when the revision's values hold secrets, as the revisions recorded or
-    the release's `configured` secrets (values paths): Helm rendered them from the real values, and a template's b64enc or upper of a
-    secret is no literal to mask; the deploy printed them rendered from masked values."""
+    Helm rendered the notes from the real values: when they held secrets (as the revisions recorded; or the release
+    has `configured` secrets and no revision recorded where), a template's b64enc or upper of one is no text to mask.
+    Those notes are shown as _notes_shown renders them again, masked, or not at all (a warning says why)."""
     with connect(access) as config:
         revisions = installed(config, access, release)
         info = helm.revision_info(config, release, revisions[-1]["revision"])
-    summary, details = info["summary"], info["info"]
-    notes = details.get("notes", "")
-    paths = {".".join(map(str, path)) or "a record that does not read" for path in recorded_secret_paths(revisions)}
-    paths |= set(configured)
-    if notes and paths:
-        ui.warn(f"{release}: notes not shown: revision {summary['revision']} was deployed with secret values "
-                f"({', '.join(sorted(paths))}); the deploy printed them masked")
+        summary, details = info["summary"], info["info"]
+        text, paths = details.get("notes", "") if notes else "", recorded_secret_paths(revisions)
+        if text and (paths or (paths is None and configured)):
+            text = _notes_shown(config, release, summary, text, info.get("config") or {}, paths, source)
     return {
         "release": release, "namespace": access.namespace, "status": summary["status"],
         "revision": summary["revision"], "chart": f"{summary['chart_name']}-{summary['chart_version']}",
         "app_version": summary.get("app_version", ""), "last_deployed": details.get("last_deployed", ""),
-        "description": details.get("description", ""), "notes": "" if paths else notes,
+        "description": details.get("description", ""), "notes": text,
     }
+
+
+def _notes_shown(config: Any, release: str, summary: dict[str, Any], notes: str, values: dict[str, Any],
+                 paths: set[tuple[str | int, ...]] | None, source: chart_source.Repository | chart_source.Registry | None
+                 ) -> str:
+    """A revision's notes rendered again from its values with its secrets masked, by its chart from the repository,
+    when that chart renders the real values into the very notes Helm stored; else "", and a warning says why."""
+    revision = summary["revision"]
+    if paths is None:
+        reason = "it does not record where (deployed before this tool recorded it, or by another tool)"
+    elif () in paths:
+        reason = f"where, as recorded (labels {SECRET_PATHS}.N), does not read"
+    elif source is None:
+        reason = "its chart is a folder, not a published version to render them again with"
+    else:
+        try:
+            archive = source.fetch(summary["chart_name"], summary["chart_version"], f"revision {revision}")[1]
+        except ToolError as exc:
+            reason = f"its chart cannot be fetched to render them masked ({exc})"
+        else:
+            again = _render(config, archive, release, values, install=revision == 1)
+            shown = _render(config, archive, release, masked(values, paths), install=revision == 1)
+            if again is not None and again["notes"] == notes and shown is not None:
+                return shown["notes"]
+            reason = "its chart does not render them again the same with the secrets masked"
+    ui.warn(f"{release}: notes not shown: revision {revision} was deployed with secret values; {reason}")
+    return ""
 
 
 def test(access: Access, release: str, *, timeout: int) -> dict[str, Any]:

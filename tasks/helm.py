@@ -271,12 +271,12 @@ def _signalled(call: Callable[[Any], Any], context: Any) -> Any:
     return outcome["result"]
 
 
-def render(config: Any, archive: bytes, release: str, values: dict[str, Any], *, install: bool) -> str:
-    """The manifests an upgrade would apply now, rendered by Helm against the cluster; nothing is stored."""
+def render(config: Any, archive: bytes, release: str, values: dict[str, Any], *, install: bool) -> dict[str, str]:
+    """The manifest and notes an upgrade would apply now, rendered by Helm against the cluster; nothing is stored."""
     with _helm(f"upgrade --install {release} --dry-run=client") as helm, helm.Chart.load_archive(archive) as chart:
         action = config.install if install else config.upgrade
-        manifest: str = action(chart, release, values, dry_run="client").get("manifest", "")
-        return manifest
+        found = action(chart, release, values, dry_run="client")
+        return {"manifest": found.get("manifest", ""), "notes": found.get("notes", "")}
 
 
 def rollback(config: Any, release: str, revision: int, *, wait: bool, timeout: int, history_max: int) -> None:

@@ -219,9 +219,15 @@ def history(c: Context, fmt: str, *, env: str | None, release: str | None) -> No
 
 def status(c: Context, fmt: str, *, env: str | None, release: str | None) -> None:
     environment, releases = _releases(c, env, release)
+    repo = settings.resolve_repo(ROOT, c.config.get("repo", {}))
+    repository = chart_source.open_source(repo.url, repo.public_url, environment.verify_keyring)
+
+    def source(rel: settings.Release) -> chart_source.Repository | chart_source.Registry | None:
+        return None if chart_source.is_local(rel.chart) else repository  # where its notes are rendered masked
+
     if release is not None or len(releases) == 1:
         _, name, access = _target(c, env, releases[0].name)
-        found = dep.status(access, name, [path for path, _ in releases[0].secrets])
+        found = dep.status(access, name, bool(releases[0].secrets), source(releases[0]))
         ui.render(found, fmt, lambda: _status(found))
         return
     access = cluster.cluster_access(environment, os.environ)
@@ -229,8 +235,8 @@ def status(c: Context, fmt: str, *, env: str | None, release: str | None) -> Non
     for rel in releases:
         vals.register_secrets(rel, os.environ)
         try:
-            rows.append(dep.status(access.within(rel.namespace_in(environment)), rel.name,
-                                   [path for path, _ in rel.secrets]))
+            rows.append(dep.status(access.within(rel.namespace_in(environment)), rel.name, bool(rel.secrets),
+                                   source(rel), notes=fmt != "table"))  # the table has no notes to render
         except dep.NotInstalled:
             rows.append({"release": rel.name, "namespace": rel.namespace_in(environment), "status": "not installed"})
     ui.render(rows, fmt, lambda: ui.table(

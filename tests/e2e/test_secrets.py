@@ -194,11 +194,9 @@ def test_where_a_deploy_put_secrets_is_recorded_so_later_tasks_without_them_show
         assert [form for form in leaked if form in result.stdout + result.stderr] == []
         return result
 
-    status = later("release.status")
-    assert "connect with" not in status.stdout and status.stderr == (
-        "warning: sec: notes not shown: revision 1 was deployed with secret values (db.password, "
-        "tls.certificates.internal-service-key.0); the deploy printed them masked\n")
-    assert json.loads(later("release.status", "--output", "json").stdout)["notes"] == ""
+    status = later("release.status")  # the notes rendered again by the published chart, from masked values
+    assert status.stdout.rstrip().endswith("connect with ***") and status.stderr == ""
+    assert json.loads(later("release.status", "--output", "json").stdout)["notes"] == "connect with ***\n"
     diffed = later("release.diff").stdout  # without the secret, this deploy would set the chart's own password
     assert '-  upper: "***"\n' in diffed and '+  upper: "CHANGEME"\n' in diffed
     labels = cluster.emulator.store[("v1", "secrets", cluster.namespaces["staging"], "sh.helm.release.v1.sec.v1")][
@@ -207,10 +205,44 @@ def test_where_a_deploy_put_secrets_is_recorded_so_later_tasks_without_them_show
                                                                           "secret-paths.count"]
     assert not [text for text in labels.values() for form in leaked if form in text]
     del labels["secret-paths.0"]  # a record that does not read: nothing is shown as if it held no secret
-    assert "a record that does not read" in later("release.status").stderr
+    assert later("release.status").stderr == ("warning: sec: notes not shown: revision 1 was deployed with secret "
+                                              "values; where, as recorded (labels secret-paths.N), does not read\n")
     refused = invoke(cluster.project, "release.diff", "--env", "staging", "--release", "sec", env=cluster.env,
                      check=False)
     assert refused.returncode == 1 and refused.stderr.startswith("error: sec: no diff: where its secrets are")
+
+
+def test_status_shows_notes_of_a_revision_with_secrets_only_as_its_chart_renders_them_again_masked(cluster):
+    config = yaml.safe_load((cluster.project / "invoke.yaml").read_text())
+    config["release"]["releases"]["sec"] = {"chart": "sec", "secrets": {"db.password": "DB_PASSWORD"}}
+    (cluster.project / "invoke.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    transforming_chart(cluster, "0.1.0")
+    (cluster.project / "charts" / "sec" / "templates" / "NOTES.txt").write_text(
+        "revision {{ .Release.Revision }}: {{ .Values.db.password | upper }}\n")
+    invoke(cluster.project, "repo.publish", "--chart", "sec", "--force", env=cluster.env)
+    secret = "hunter2-Secret-Value"
+    env = {**cluster.env, "DB_PASSWORD": secret}
+
+    def run(task):
+        result = invoke(cluster.project, task, "--env", "staging", "--release", "sec", env=env)
+        assert secret.upper() not in result.stdout + result.stderr
+        return result
+
+    run("release.deploy")
+    first = run("release.status")
+    assert first.stdout.rstrip().endswith("revision 1: ***") and first.stderr == ""
+    run("release.deploy")  # revision 2: rendered again now, as an upgrade, its notes would say revision 3
+    assert run("release.status").stderr == (
+        "warning: sec: notes not shown: revision 2 was deployed with secret values; its chart does not render them "
+        "again the same with the secrets masked\n")
+    for revision in (1, 2):  # as a release deployed before revisions recorded where their secrets are
+        key = ("v1", "secrets", cluster.namespaces["staging"], f"sh.helm.release.v1.sec.v{revision}")
+        labels = cluster.emulator.store[key]["metadata"]["labels"]
+        for name in [k for k in labels if k.startswith("secret-paths.")]:
+            del labels[name]
+    assert run("release.status").stderr == (
+        "warning: sec: notes not shown: revision 2 was deployed with secret values; it does not record where "
+        "(deployed before this tool recorded it, or by another tool)\n")
 
 
 def test_notes_and_diffs_a_chart_cannot_render_with_masked_secrets_are_withheld_with_the_reason(cluster):

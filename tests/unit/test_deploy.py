@@ -202,7 +202,8 @@ def test_secret_paths_are_recorded_as_valid_label_values_and_read_back_from_ever
     assert deploy.secret_labels([]) == {"secret-paths.count": "0"}
     revisions = [{"labels": {"chart-version": "1.0.0"}}, {"labels": labels}, {"labels": deploy.secret_labels([("x",)])}]
     assert deploy.recorded_secret_paths(revisions) == {*paths, ("x",)}
-    assert deploy.recorded_secret_paths([{"labels": {"owner": "helm"}}, {}]) == set()
+    assert deploy.recorded_secret_paths([{"labels": {"owner": "helm"}}, {}]) is None  # nothing recorded: unknown
+    assert deploy.recorded_secret_paths([{"labels": deploy.secret_labels([])}, {}]) == set()  # recorded: none
     # Helm merges a revision's labels into the last one's: a shorter record leaves pieces of the longer one behind
     assert deploy.recorded_secret_paths([{"labels": {**labels, **deploy.secret_labels([("x",)])}}]) == {("x",)}
     assert deploy.recorded_secret_paths([{"labels": {**labels, **deploy.secret_labels([])}}]) == set()
