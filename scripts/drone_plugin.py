@@ -109,7 +109,8 @@ TRUE, FALSE = ("true", "t", "1", "yes", "on"), ("false", "f", "0", "no", "off")
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*"
 _VARIABLE = re.compile(rf"\$(?:({_NAME})|\{{({_NAME})\}})")  # $NAME or ${NAME}
 _REFERENCE = re.compile(rf"^{_VARIABLE.pattern}$")  # a whole value that is one
-_EXPANDED = re.compile(r"\$\$|\$\{(?:DRONE|CI)_[A-Za-z0-9_]*(?::-?\d+(?::\d+)?)?\}")  # what the tasks expand in --set
+_BUILD_VARIABLE = re.compile(r"\$(\{)?(?:DRONE|CI)_")  # ${DRONE_*} or $CI_*: the tasks expand them in --set
+_BUILD_VARIABLE_NAME = re.compile(r"\w*")  # the rest of $DRONE_NAME
 _DURATION = re.compile(r"^(?:\d+h)?(?:\d+m)?(?:\d+s)?$")
 
 
@@ -456,7 +457,7 @@ def _values(settings: Mapping[str, Setting], setting: str, env: Mapping[str, str
         if name:
             sets.append(f"{path}=${{{name}}}")
             continue
-        left = _EXPANDED.sub("", value)
+        left = _without_build_variables(value)
         if "$" in left:
             found = _VARIABLE.search(left)
             shown = found.group(0) if found else "$"
@@ -465,6 +466,29 @@ def _values(settings: Mapping[str, Setting], setting: str, env: Mapping[str, str
                               "and a literal $ is written $$")
         sets.append(item)
     return sets, secrets
+
+
+def _without_build_variables(value: str) -> str:
+    """`value` without what the tasks expand in it: $$, and each ${DRONE_*} or ${CI_*} (to its closing brace, so in
+    any of Drone's forms: ${DRONE_TAG##v}, ${CI_X:-default}, ...) or $DRONE_*; the tasks check those themselves."""
+    out, at = [], 0
+    while (start := value.find("$", at)) != -1:
+        out.append(value[at:start])
+        found = _BUILD_VARIABLE.match(value, start)
+        if value.startswith("$$", start):
+            at = start + 2
+        elif found and found.group(1):  # to the brace that closes it
+            depth, at = 0, start + 1
+            while at < len(value) and not (value[at] == "}" and depth == 1):
+                depth += {"{": 1, "}": -1}.get(value[at], 0)
+                at += 1
+            at += 1
+        elif found:
+            at = _BUILD_VARIABLE_NAME.match(value, found.end()).end()  # type: ignore[union-attr]
+        else:
+            out.append("$")
+            at = start + 1
+    return "".join(out) + value[at:]
 
 
 def _secret(entry: str, where: str, env: Mapping[str, str]) -> str:

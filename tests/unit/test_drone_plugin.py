@@ -66,6 +66,8 @@ DEFAULTS: dict[str, object] = {"env": "drone", "release": "app", "url": None, "v
      {"values": ["WS/values/a.yaml"], "set_secret": ["db.password=DB_PASSWORD"]}),
     ({"values": "tag=${DRONE_COMMIT_SHA:0:7},branch=$DRONE_BRANCH,price=$$5"},
      {"set_": ["tag=${DRONE_COMMIT_SHA:0:7}", "branch=${DRONE_BRANCH}", "price=$$5"]}),
+    ({"values": "tag=${DRONE_TAG##v},name=app-$DRONE_BRANCH,x=${CI_X:-${DRONE_TAG}}"},  # every form the tasks expand
+     {"set_": ["tag=${DRONE_TAG##v}", "name=app-$DRONE_BRANCH", "x=${CI_X:-${DRONE_TAG}}"]}),
     ({"values": "db.password=$DB_PASSWORD,api.key=${API_KEY}"},
      {"set_secret": ["db.password=DB_PASSWORD", "api.key=API_KEY"]}),
     ({"secrets": "db.password=DB_PASSWORD,api.key=API_KEY"},
@@ -214,6 +216,9 @@ def test_a_setting_that_changes_nothing_deployed_is_ignored_with_a_warning(works
      "written $$")),
     ({"values": "tag=v-${GIT_SHA}"}, None, ("setting values: tag holds ${GIT_SHA} inside its value, which would be "
      "deployed literally; a secret is a whole value (tag=$NAME) or a secrets entry (tag=NAME), and a literal $ is "
+     "written $$")),
+    ({"values": "tag=${DRONE_TAG##v}-$HOST"}, None, ("setting values: tag holds $HOST inside its value, which would "
+     "be deployed literally; a secret is a whole value (tag=$NAME) or a secrets entry (tag=NAME), and a literal $ is "
      "written $$")),
     ({"values": "db=$DB_PASS"}, None, ("setting values: db reads DB_PASS, which is not set; add DB_PASS to the step's "
                                       "environment (from_secret: ...)")),
