@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import getpass
 import gzip
+import hashlib
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -30,6 +31,7 @@ from .values import Overrides, changed_secrets, layered_values, masked
 GOOD = ("deployed", "superseded")  # statuses a rollback may return to
 PENDING = ("pending-install", "pending-upgrade", "pending-rollback")
 MAX_STORED = 1024 * 1024  # Kubernetes' limit on a Secret's data, and Helm stores each revision in one Secret
+Source = chart_source.Repository | chart_source.Registry  # where published charts are
 SECRET_PATHS = "secret-paths"  # labels secret-paths.0, .1, ...: where a revision's values hold secrets
 ESTIMATE_ERROR = 0.1  # how far stored_size may be from Helm's own gzip (measured: up to 8% either way)
 _DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
@@ -50,7 +52,7 @@ class Plan:
     crds: str = field(default="", repr=False)  # the chart's crds/ as a manifest
     stored: int = 0  # about how many bytes Helm's Secret for this revision would hold
     largest: tuple[tuple[str, int], ...] = ()  # what takes the most room in it: (what, bytes)
-    source: chart_source.Repository | chart_source.Registry | None = field(default=None, repr=False)  # other versions
+    source: Source | None = field(default=None, repr=False)  # other versions
 
     @property
     def shown_values(self) -> dict[str, Any]:
@@ -217,42 +219,68 @@ def describe(chart: str, version: str, origin: Mapping[str, str]) -> tuple[str, 
     return "; ".join(parts), {k: v for k, v in labels.items() if v}
 
 
-def secret_labels(paths: Iterable[tuple[str | int, ...]]) -> dict[str, str]:
+def secret_labels(paths: Iterable[tuple[str | int, ...]], values: Mapping[str, Any]) -> dict[str, str]:
     """Where the revision's values hold secrets (the paths, never the values), as labels: status and diff run
     later without the deploy's --set-secret, and must still know what to mask. Label values are 63 characters of
-    [A-Za-z0-9_.-], so the JSON list of paths is base32 (lowercase, unpadded) in pieces, counted: Helm merges a
-    revision's labels into the last one's, so pieces of a longer record before stay behind, and are not read."""
+    [A-Za-z0-9_.-], so the JSON list of paths is base32 (lowercase, unpadded) in pieces, counted. Helm's upgrade
+    merges its labels into the last revision's, so a plain `helm upgrade` keeps a record that may no longer be
+    of its values: the record names the values' keys by a digest (_keys_digest), and one that does not match is
+    no record."""
     found = sorted({tuple(path) for path in paths}, key=json.dumps)
     code = base64.b32encode(json.dumps(found).encode()).decode().rstrip("=").lower() if found else ""
     pieces = [code[i:i + 63] for i in range(0, len(code), 63)]
-    return {f"{SECRET_PATHS}.count": str(len(pieces)), **{f"{SECRET_PATHS}.{i}": p for i, p in enumerate(pieces)}}
+    return {f"{SECRET_PATHS}.count": str(len(pieces)), f"{SECRET_PATHS}.keys": _keys_digest(values),
+            **{f"{SECRET_PATHS}.{i}": p for i, p in enumerate(pieces)}}
 
 
-def recorded_secret_paths(revisions: list[dict[str, Any]]) -> set[tuple[str | int, ...]] | None:
-    """Every secret path the revisions recorded (secret_labels): the union, as a rollback revision holds the values
-    of an earlier one; None when none recorded any (deployed before this tool did, or by another). A record that
-    does not read is the path (): the caller cannot know what to mask."""
-    found: set[tuple[str | int, ...]] | None = None
-    for revision in revisions:
-        labels = revision.get("labels") or {}
-        count = labels.get(f"{SECRET_PATHS}.count")
-        if count is None:
-            continue
-        found = found or set()
-        code = "".join(labels.get(f"{SECRET_PATHS}.{i}", "?") for i in range(int(count))) \
-            if count.isdigit() and int(count) <= len(labels) else "?"
-        try:
-            found |= {tuple(path) for path in json.loads(base64.b32decode(code.upper() + "=" * (-len(code) % 8)))} \
-                if code else set()
-        except (ValueError, TypeError):
-            found.add(())
-    return found
+def _keys_digest(values: Any) -> str:
+    """A digest of where values has a value (its leaves' paths, never the values): what Helm stores as a
+    revision's config, read back, has the same."""
+    def leaves(node: Any, path: tuple[str | int, ...]) -> Iterable[tuple[str | int, ...]]:
+        if isinstance(node, Mapping) and node:
+            for key, child in node.items():
+                yield from leaves(child, (*path, str(key)))
+        elif isinstance(node, list) and node:
+            for index, child in enumerate(node):
+                yield from leaves(child, (*path, index))
+        elif node is not None:
+            yield path
+
+    return hashlib.sha256(json.dumps(sorted(leaves(values, ()), key=json.dumps)).encode()).hexdigest()[:32]
+
+
+def recorded_secret_paths(revision: Mapping[str, Any], values: Mapping[str, Any]) -> set[tuple[str | int, ...]] | None:
+    """Where a revision's `values` (its config) hold secrets, as it recorded them (secret_labels; a rollback
+    copies the record with the values); None when it has no record of them (deployed before this tool recorded
+    it, or by another tool), and {()} when its record does not read: the caller cannot know what to mask."""
+    labels = revision.get("labels") or {}
+    count = labels.get(f"{SECRET_PATHS}.count")
+    if count is None or labels.get(f"{SECRET_PATHS}.keys") != _keys_digest(values):
+        return None
+    try:
+        if not (count.isascii() and count.isdigit()) or int(count) > len(labels):
+            raise ValueError(count)
+        code = "".join(labels[f"{SECRET_PATHS}.{i}"] for i in range(int(count)))
+        found = json.loads(base64.b32decode(code.upper() + "=" * (-len(code) % 8))) if code else []
+        if not isinstance(found, list) or not all(
+                isinstance(path, list) and path and all(isinstance(k, (str, int)) for k in path) for path in found):
+            raise ValueError(found)
+    except (KeyError, ValueError, TypeError):
+        return {()}
+    return {tuple(path) for path in found}
+
+
+def any_record(revisions: list[dict[str, Any]]) -> bool:
+    """Whether any revision records where its secrets are (secret_labels): then one that does not (a rollback to a
+    revision an older tool or plain Helm made, a plain `helm upgrade` that changed the keys) may hold secrets
+    where nobody knows."""
+    return any(f"{SECRET_PATHS}.count" in (r.get("labels") or {}) for r in revisions)
 
 
 # --- plan, then act -----------------------------------------------------------------------------
 
 def prepare(
-    root: Path, environment: Environment, release: Release, *, repository: chart_source.Repository | chart_source.Registry,
+    root: Path, environment: Environment, release: Release, *, repository: Source,
     version: str | None, overrides: Overrides, env: Mapping[str, str], work_dir: Path, typed_set: Mapping[str, Any],
 ) -> Plan:
     """Everything a deploy needs, checked, before the cluster is touched (`typed_set`: values.layered_values')."""
@@ -267,7 +295,7 @@ def prepare(
         chart_version, archive = repository.fetch(chart, version or release.version,
                                                   f"{where}.version" if not version else "--version")
     description, labels = describe(chart, chart_version, deployer(env, root))
-    labels.update(secret_labels(secret_paths))
+    labels.update(secret_labels(secret_paths, values))
     contents = helm.chart_contents(archive, values, release.name, access.namespace)
     stored, largest = stored_size(release.name, access.namespace, contents, values, description)
     return Plan(release.name, environment, access, chart, chart_version, archive, values, description, labels,
@@ -280,7 +308,8 @@ class NotInstalled(ToolError):
 
 
 class NotShown(ToolError):
-    """A diff that cannot be rendered with its secrets masked (the chart refuses ***), so is not shown at all."""
+    """A diff that cannot be rendered with its secrets masked (the chart refuses ***, or where they are is not
+    known), so is not shown at all; the message does not name the release, as a list of releases' failures does."""
 
 
 def installed(config: Any, access: Access, release: str) -> list[dict[str, Any]]:
@@ -381,17 +410,19 @@ def render_diff(plan: Plan) -> dict[str, Any]:
     With secrets in the values, both sides are rendered from masked values, as helm-diff masks Secrets on both
     sides: this deploy from the plan's, the deployed revision from its own (_deployed_shown); a secret whose value
     changed is `*** (changed)` on this side, so what changed shows, and no rendering of a secret does. Where
-    secrets are is what this deploy says and what every revision recorded (a --set-secret not given this time).
+    secrets are is what this deploy says and what the deployed revision recorded (a --set-secret not given this
+    time); when it recorded nothing but another revision did (any_record), nothing is shown.
     """
     with connect(plan.access) as config:
         revisions = helm.history(config, plan.release)
         last = revisions[-1] if revisions else None
         info = helm.revision_info(config, plan.release, last["revision"]) if last else {}
         deployed, before = info.get("summary", {}).get("manifest", ""), info.get("config") or {}
-        values, paths = plan.values, set(plan.secret_paths) | (recorded_secret_paths(revisions) or set())
-        if () in paths:
-            raise NotShown(f"{plan.release}: no diff: where its secrets are, as its revisions recorded it (labels "
-                           f"{SECRET_PATHS}.N), does not read, so the diff could show them")
+        recorded = recorded_secret_paths(last, before) if last else set()
+        if last and (() in (recorded or set()) or recorded is None and any_record(revisions)):
+            raise NotShown(f"no diff: {_unrecorded(last, recorded)}, so the diff could show them; deploy it with "
+                           "its secrets (the new revision records where they are)")
+        values, paths = plan.values, set(plan.secret_paths) | (recorded or set())
         if paths:
             values = masked(plan.values, paths, changed_secrets(before, plan.values, paths))
             deployed = _deployed_shown(config, plan, last, deployed, before, paths) if last else ""
@@ -400,7 +431,7 @@ def render_diff(plan: Plan) -> dict[str, Any]:
         except ToolError as exc:
             if not paths:
                 raise
-            raise NotShown(f"{plan.release}: no diff: rendered with its secrets masked, the chart fails ({exc})") from None
+            raise NotShown(f"no diff: rendered with its secrets masked, the chart fails ({exc})") from None
     title = f"{plan.release} (revision {last['revision']}, {last['status']})" if last else f"{plan.release} (not installed)"
     text = diff(deployed, proposed if last else plan.crds + proposed, title, f"{plan.release} (this deploy)")
     return {"release": plan.release, "namespace": plan.access.namespace, "chart": f"{plan.chart}-{plan.version}",
@@ -475,21 +506,23 @@ def history(access: Access, release: str) -> list[dict[str, Any]]:
                 for r in installed(config, access, release)]
 
 
-def status(access: Access, release: str, configured: bool, source: chart_source.Repository | chart_source.Registry | None,
+def status(access: Access, release: str, has_configured_secrets: bool, source: Callable[[], Source] | None,
            *, notes: bool = True) -> dict[str, Any]:
     """Status, revision, chart, last deployed and notes (unless not `notes`: ""); never values or the manifest (they
     may hold secrets).
 
-    Helm rendered the notes from the real values: when they held secrets (as the revisions recorded; or the release
-    has `configured` secrets and no revision recorded where), a template's b64enc or upper of one is no text to mask.
-    Those notes are shown as _notes_shown renders them again, masked, or not at all (a warning says why)."""
+    Helm rendered the notes from the real values: when they held secrets (as the revision recorded; or when it
+    recorded nothing, and the release has configured secrets or another revision recorded: any_record), a template's
+    b64enc or upper of one is no text to mask. Those notes are shown as _notes_shown renders them again, masked,
+    by the revision's chart from `source` (opened only then; None for a chart folder), or not at all (a warning
+    says why)."""
     with connect(access) as config:
         revisions = installed(config, access, release)
         info = helm.revision_info(config, release, revisions[-1]["revision"])
-        summary, details = info["summary"], info["info"]
-        text, paths = details.get("notes", "") if notes else "", recorded_secret_paths(revisions)
-        if text and (paths or (paths is None and configured)):
-            text = _notes_shown(config, release, summary, text, info.get("config") or {}, paths, source)
+        summary, details, values = info["summary"], info["info"], info.get("config") or {}
+        text, paths = details.get("notes", "") if notes else "", recorded_secret_paths(revisions[-1], values)
+        if text and (paths or paths is None and (has_configured_secrets or any_record(revisions))):
+            text = _notes_shown(config, release, revisions[-1], text, values, paths, source)
     return {
         "release": release, "namespace": access.namespace, "status": summary["status"],
         "revision": summary["revision"], "chart": f"{summary['chart_name']}-{summary['chart_version']}",
@@ -498,30 +531,39 @@ def status(access: Access, release: str, configured: bool, source: chart_source.
     }
 
 
-def _notes_shown(config: Any, release: str, summary: dict[str, Any], notes: str, values: dict[str, Any],
-                 paths: set[tuple[str | int, ...]] | None, source: chart_source.Repository | chart_source.Registry | None
-                 ) -> str:
+def _unrecorded(revision: dict[str, Any], paths: set[tuple[str | int, ...]] | None) -> str:
+    """Why where a revision's secrets are is not known (recorded_secret_paths gave None or {()})."""
+    if paths is None:
+        return (f"revision {revision['revision']} does not record where its values hold secrets (deployed before this "
+                "tool recorded it, or by another tool)")
+    return f"where revision {revision['revision']}'s values hold secrets, as recorded (labels {SECRET_PATHS}.*), " \
+        "does not read"
+
+
+def _notes_shown(config: Any, release: str, revision: dict[str, Any], notes: str, values: dict[str, Any],
+                 paths: set[tuple[str | int, ...]] | None, source: Callable[[], Source] | None) -> str:
     """A revision's notes rendered again from its values with its secrets masked, by its chart from the repository,
     when that chart renders the real values into the very notes Helm stored; else "", and a warning says why."""
-    revision = summary["revision"]
-    if paths is None:
-        reason = "it does not record where (deployed before this tool recorded it, or by another tool)"
-    elif () in paths:
-        reason = f"where, as recorded (labels {SECRET_PATHS}.N), does not read"
+    number, install = revision["revision"], revision["revision"] == 1
+    if paths is None or () in paths:
+        reason = _unrecorded(revision, paths)
     elif source is None:
         reason = "its chart is a folder, not a published version to render them again with"
     else:
         try:
-            archive = source.fetch(summary["chart_name"], summary["chart_version"], f"revision {revision}")[1]
+            archive = source().fetch(revision["chart_name"], revision["chart_version"], f"revision {number}")[1]
+            again = helm.render(config, archive, release, values, install=install)["notes"]
         except ToolError as exc:
-            reason = f"its chart cannot be fetched to render them masked ({exc})"
+            reason = f"its chart does not render them again ({exc})"
         else:
-            again = _render(config, archive, release, values, install=revision == 1)
-            shown = _render(config, archive, release, masked(values, paths), install=revision == 1)
-            if again is not None and again["notes"] == notes and shown is not None:
+            shown = _render(config, archive, release, masked(values, paths), install=install)
+            if again != notes:
+                reason = "its chart renders them otherwise now (randomness, lookup, or a chart republished)"
+            elif shown is None:
+                reason = "its chart refuses its values with the secrets masked"
+            else:
                 return shown["notes"]
-            reason = "its chart does not render them again the same with the secrets masked"
-    ui.warn(f"{release}: notes not shown: revision {revision} was deployed with secret values; {reason}")
+    ui.warn(f"{release}: notes not shown: revision {number} was deployed with secret values; {reason}")
     return ""
 
 

@@ -168,7 +168,7 @@ def deploy(c: Context, fmt: str, *, env: str | None, release: str | None, versio
                 try:
                     _show_diff(dep.render_diff(plan))
                 except dep.NotShown as exc:  # the deploy may still go ahead: the question says what it does
-                    ui.warn(str(exc))
+                    ui.warn(f"{plan.release}: {exc}")
         what = plans[0].shown if len(plans) == 1 else (
             f"{len(plans)} releases to {environment.name} ({', '.join(f'{p.release}: {p.chart} {p.version}' for p in plans)})")
         dep.confirm(environment, f"deploy {what}", yes=yes, interactive=sys.stdin.isatty(), ask=_ask)
@@ -219,11 +219,14 @@ def history(c: Context, fmt: str, *, env: str | None, release: str | None) -> No
 
 def status(c: Context, fmt: str, *, env: str | None, release: str | None) -> None:
     environment, releases = _releases(c, env, release)
-    repo = settings.resolve_repo(ROOT, c.config.get("repo", {}))
-    repository = chart_source.open_source(repo.url, repo.public_url, environment.verify_keyring)
 
-    def source(rel: settings.Release) -> chart_source.Repository | chart_source.Registry | None:
-        return None if chart_source.is_local(rel.chart) else repository  # where its notes are rendered masked
+    @functools.cache
+    def repository() -> dep.Source:  # opened only to render notes of a revision with secrets again, masked
+        repo = settings.resolve_repo(ROOT, c.config.get("repo", {}))
+        return chart_source.open_source(repo.url, repo.public_url, environment.verify_keyring)
+
+    def source(rel: settings.Release) -> Callable[[], dep.Source] | None:
+        return None if chart_source.is_local(rel.chart) else repository
 
     if release is not None or len(releases) == 1:
         _, name, access = _target(c, env, releases[0].name)
@@ -267,7 +270,10 @@ def diff(c: Context, fmt: str, *, env: str | None, release: str | None, version:
     plans = _plans(c, environment, releases, url, version,
                    _overrides(values, set_json, set_, set_string, set_file, set_secret))
     if len(plans) == 1:
-        found = dep.render_diff(plans[0])
+        try:
+            found = dep.render_diff(plans[0])
+        except dep.NotShown as exc:
+            raise dep.NotShown(f"{plans[0].release}: {exc}") from None
         ui.render(found, fmt, lambda: _show_diff(found))
         changed = found["changed"]
     else:

@@ -50,6 +50,20 @@ def test_deploy_records_chart_version_commit_and_build_link(cluster):
     assert "values" not in status and "manifest" not in status
 
 
+def test_status_reads_the_cluster_only_so_a_repository_it_does_not_need_cannot_fail_it(cluster):
+    import yaml
+
+    deploy(cluster, "--set", "image.tag=v1")
+    config = yaml.safe_load((cluster.project / "invoke.yaml").read_text())
+    config["release"]["environments"]["staging"]["verify_keyring"] = str(cluster.project / "moved.gpg")
+    config["repo"] = {"url": "oci://127.0.0.1:9/charts"}  # a registry: Helm's SDK here checks no signature there
+    (cluster.project / "invoke.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    status = json.loads(invoke(cluster.project, "release.status", "--env", "staging", "--json", env=cluster.env).stdout)
+    assert (status["status"], status["revision"]) == ("deployed", 1)
+    refused = deploy(cluster, check=False)  # a deploy does need it, and says so
+    assert refused.returncode == 1 and "verify_keyring is checked for folder and S3 repositories" in refused.stderr
+
+
 def test_values_layer_release_file_then_environment_file_then_values_then_set(cluster, tmp_path):
     mine = tmp_path / "mine.yaml"
     mine.write_text("replicaCount: 4\nimage:\n  tag: from-file\n  pullPolicy: Always\n")

@@ -202,14 +202,15 @@ def test_where_a_deploy_put_secrets_is_recorded_so_later_tasks_without_them_show
     labels = cluster.emulator.store[("v1", "secrets", cluster.namespaces["staging"], "sh.helm.release.v1.sec.v1")][
         "metadata"]["labels"]
     assert sorted(k for k in labels if k.startswith("secret-paths.")) == ["secret-paths.0", "secret-paths.1",
-                                                                          "secret-paths.count"]
+                                                                          "secret-paths.count", "secret-paths.keys"]
     assert not [text for text in labels.values() for form in leaked if form in text]
     del labels["secret-paths.0"]  # a record that does not read: nothing is shown as if it held no secret
     assert later("release.status").stderr == ("warning: sec: notes not shown: revision 1 was deployed with secret "
-                                              "values; where, as recorded (labels secret-paths.N), does not read\n")
+                                              "values; where revision 1's values hold secrets, as recorded (labels "
+                                              "secret-paths.*), does not read\n")
     refused = invoke(cluster.project, "release.diff", "--env", "staging", "--release", "sec", env=cluster.env,
                      check=False)
-    assert refused.returncode == 1 and refused.stderr.startswith("error: sec: no diff: where its secrets are")
+    assert refused.returncode == 1 and refused.stderr.startswith("error: sec: no diff: where revision 1's values hold secrets")
 
 
 def test_status_shows_notes_of_a_revision_with_secrets_only_as_its_chart_renders_them_again_masked(cluster):
@@ -233,16 +234,51 @@ def test_status_shows_notes_of_a_revision_with_secrets_only_as_its_chart_renders
     assert first.stdout.rstrip().endswith("revision 1: ***") and first.stderr == ""
     run("release.deploy")  # revision 2: rendered again now, as an upgrade, its notes would say revision 3
     assert run("release.status").stderr == (
-        "warning: sec: notes not shown: revision 2 was deployed with secret values; its chart does not render them "
-        "again the same with the secrets masked\n")
+        "warning: sec: notes not shown: revision 2 was deployed with secret values; its chart renders them otherwise "
+        "now (randomness, lookup, or a chart republished)\n")
     for revision in (1, 2):  # as a release deployed before revisions recorded where their secrets are
         key = ("v1", "secrets", cluster.namespaces["staging"], f"sh.helm.release.v1.sec.v{revision}")
         labels = cluster.emulator.store[key]["metadata"]["labels"]
         for name in [k for k in labels if k.startswith("secret-paths.")]:
             del labels[name]
     assert run("release.status").stderr == (
-        "warning: sec: notes not shown: revision 2 was deployed with secret values; it does not record where "
-        "(deployed before this tool recorded it, or by another tool)\n")
+        "warning: sec: notes not shown: revision 2 was deployed with secret values; revision 2 does not record where "
+        "its values hold secrets (deployed before this tool recorded it, or by another tool)\n")
+
+
+def test_a_revision_whose_record_is_not_of_its_values_is_shown_as_one_that_may_hold_secrets_anywhere(cluster):
+    """Helm's upgrade merges the last revision's labels into the new one's, and its rollback copies the target's:
+    a plain `helm upgrade` that puts a secret in the values keeps a record of this tool's that says there is
+    none. Status and diff must not take it at its word."""
+    config = yaml.safe_load((cluster.project / "invoke.yaml").read_text())
+    config["release"]["releases"]["sec"] = {"chart": "sec"}
+    (cluster.project / "invoke.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    transforming_chart(cluster, "0.1.0")
+    secret = "hunter2-Secret-Value"
+
+    def run(*args, check=True):
+        result = invoke(cluster.project, *args, "--env", "staging", "--release", "sec", check=check,
+                        env={**cluster.env, "DB_PASSWORD": "tool-Secret-Value"})
+        assert [v for v in (secret.upper(), "TOOL-SECRET-VALUE") if v in result.stdout + result.stderr] == []
+        return result
+
+    run("release.deploy")  # revision 1: no secrets, recorded as none
+    assert run("release.status").stdout.rstrip().endswith("connect with CHANGEME")
+    with cluster.helm() as helm:  # revision 2: plain Helm, a secret given as a value
+        helm.upgrade(str(cluster.project / "dist" / "repo" / "sec-0.1.0.tgz"), "sec", {"db": {"password": secret}})
+    labels = cluster.emulator.store[("v1", "secrets", cluster.namespaces["staging"], "sh.helm.release.v1.sec.v2")][
+        "metadata"]["labels"]
+    assert labels["secret-paths.count"] == "0"  # what Helm kept from revision 1
+    unknown = "revision 2 does not record where its values hold secrets (deployed before this tool recorded it, or by "
+    assert run("release.status").stderr.startswith(f"warning: sec: notes not shown: revision 2 was deployed with "
+                                                   f"secret values; {unknown}")
+    refused = run("release.diff", check=False)
+    assert refused.returncode == 1 and refused.stderr.startswith(f"error: sec: no diff: {unknown}")
+    run("release.deploy", "--set-secret", "db.password=DB_PASSWORD")  # revision 3 records where
+    rolled = run("release.rollback", "--revision", "2").stdout  # revision 4: revision 2's values and labels
+    assert "now revision 4" in rolled
+    shown = json.loads(run("release.status", "--output", "json").stdout)
+    assert shown["revision"] == 4 and shown["notes"] == ""
 
 
 def test_notes_and_diffs_a_chart_cannot_render_with_masked_secrets_are_withheld_with_the_reason(cluster):

@@ -1,5 +1,7 @@
 """Release planning on data: CI variable expansion, durations, cluster access, versions, rollback target."""
 
+import base64
+import json
 from pathlib import Path
 
 import pytest
@@ -192,27 +194,39 @@ def test_description_and_labels_record_chart_commit_author_and_build():
                       "deployed-by": "Alice_Example__alice_example.com"}
 
 
-def test_secret_paths_are_recorded_as_valid_label_values_and_read_back_from_every_revision():
+def test_secret_paths_are_recorded_as_valid_label_values_and_read_back_only_for_the_values_they_were_recorded_with():
     import re
 
     paths = [("db", "password"), ("hosts", 0, "key"), ("tls", "certificat\u00e9", "a/b.c d")]
-    labels = deploy.secret_labels(paths + [("db", "password")])
-    assert labels["secret-paths.count"] == str(len(labels) - 1) != "1"
-    assert all(re.fullmatch(r"[a-z2-7]{1,63}", v) for k, v in labels.items() if k != "secret-paths.count")
-    assert deploy.secret_labels([]) == {"secret-paths.count": "0"}
-    revisions = [{"labels": {"chart-version": "1.0.0"}}, {"labels": labels}, {"labels": deploy.secret_labels([("x",)])}]
-    assert deploy.recorded_secret_paths(revisions) == {*paths, ("x",)}
-    assert deploy.recorded_secret_paths([{"labels": {"owner": "helm"}}, {}]) is None  # nothing recorded: unknown
-    assert deploy.recorded_secret_paths([{"labels": deploy.secret_labels([])}, {}]) == set()  # recorded: none
-    # Helm merges a revision's labels into the last one's: a shorter record leaves pieces of the longer one behind
-    assert deploy.recorded_secret_paths([{"labels": {**labels, **deploy.secret_labels([("x",)])}}]) == {("x",)}
-    assert deploy.recorded_secret_paths([{"labels": {**labels, **deploy.secret_labels([])}}]) == set()
+    values = {"db": {"password": "x", "host": "db"}, "hosts": [{"key": "k"}], "tls": {"certificat\u00e9": {"a/b.c d": 1}},
+              "empty": {}, "unset": None}
+    labels = deploy.secret_labels(paths + [("db", "password")], values)
+    assert labels["secret-paths.count"] == str(len(labels) - 2) != "1"
+    assert all(re.fullmatch(r"[a-z2-7]{1,63}", v) for k, v in labels.items() if k.split(".")[1].isdigit())
+    assert re.fullmatch(r"[0-9a-f]{32}", labels["secret-paths.keys"])
+    assert deploy.recorded_secret_paths({"labels": labels}, values) == set(paths)
+    # what Helm stores as the config, read back: the same keys; other values at them are the same record
+    stored = {**json.loads(json.dumps(values)), "db": {"host": "other", "password": "y"}, "unset": None}
+    assert deploy.recorded_secret_paths({"labels": labels}, stored) == set(paths)
+    none = deploy.secret_labels([], values)
+    assert none["secret-paths.count"] == "0" and deploy.recorded_secret_paths({"labels": none}, values) == set()
+    assert deploy.recorded_secret_paths({"labels": {"owner": "helm"}}, values) is None  # nothing recorded: unknown
+    # a plain `helm upgrade` merges its labels into the last revision's: a record of other keys is no record
+    for changed in ({**values, "extra": "1"}, {**values, "hosts": [{"key": "k"}, {"key": "l"}]}, {"db": values["db"]}):
+        assert deploy.recorded_secret_paths({"labels": labels}, changed) is None
+    # Helm merges labels: a shorter record leaves pieces of the longer one behind, which are not read
+    assert deploy.recorded_secret_paths({"labels": {**labels, **deploy.secret_labels([("x",)], values)}}, values) \
+        == {("x",)}
+    assert deploy.recorded_secret_paths({"labels": {**labels, **none}}, values) == set()
     damaged = {**labels, "secret-paths.0": labels["secret-paths.0"][:-3]}
     missing = {k: v for k, v in labels.items() if k != "secret-paths.0"}
-    assert deploy.recorded_secret_paths([{"labels": damaged}]) == deploy.recorded_secret_paths([{"labels": missing}]) \
-        == deploy.recorded_secret_paths([{"labels": {**labels, "secret-paths.count": "x"}}]) \
-        == deploy.recorded_secret_paths([{"labels": {"secret-paths.count": "9" * 30}}]) \
-        == {()}  # a record that does not read: nothing can be shown as if it held no secret
+    not_paths = deploy.secret_labels([], values) | {"secret-paths.count": "1", "secret-paths.0": base64.b32encode(
+        b'[["a"], "b"]').decode().rstrip("=").lower()}
+    for record in (damaged, missing, {**labels, "secret-paths.count": "x"}, {**labels, "secret-paths.count": "\u0663"},
+                   {**labels, "secret-paths.count": "9" * 30}, not_paths):
+        assert deploy.recorded_secret_paths({"labels": record}, values) == {()}  # nothing shown as if no secret
+    assert deploy.any_record([{"labels": {"owner": "helm"}}, {"labels": none}, {}])
+    assert not deploy.any_record([{"labels": {"owner": "helm"}}, {}])
 
 
 MANIFEST = """---
