@@ -24,7 +24,7 @@ from . import chart_source, helm, ui
 from .cluster import Access, cluster_access, connect
 from .errors import ToolError
 from .git import git
-from .manifests import crd_manifest, diff, mask_secrets
+from .manifests import crd_manifest, derived_values, diff, mask_secrets
 from .settings import Environment, Release
 from .values import Overrides, changed_secrets, layered_values, masked
 
@@ -297,10 +297,21 @@ def prepare(
     description, labels = describe(chart, chart_version, deployer(env, root))
     labels.update(secret_labels(secret_paths, values))
     contents = helm.chart_contents(archive, values, release.name, access.namespace)
+    if secret_paths and contents["rendered"]:
+        _mask_derived(archive, contents["rendered"], masked(values, secret_paths), release.name, access.namespace)
     stored, largest = stored_size(release.name, access.namespace, contents, values, description)
     return Plan(release.name, environment, access, chart, chart_version, archive, values, description, labels,
                 tuple(secret_paths), crd_manifest(contents["crds"]), stored, tuple(largest),
                 None if chart_source.is_local(release.chart) else repository)
+
+
+def _mask_derived(archive: bytes, rendered: dict[str, str], shown: dict[str, Any], release: str, namespace: str) -> None:
+    """What the chart's templates make of the secrets (rendered), against what they make of `shown` (the values
+    with them masked), is masked in all output from now on like the secrets themselves: an error from Helm or the
+    API server may quote it. When the chart refuses the masked values there is no telling, and nothing is added."""
+    again = helm.chart_contents(archive, shown, release, namespace)["rendered"]
+    for text in derived_values(rendered, again) if again is not None else ():
+        ui.add_secret(text)
 
 
 class NotInstalled(ToolError):
@@ -499,20 +510,20 @@ def roll_back(
         return current, target, helm.history(config, release)[-1]
 
 
-def history(access: Access, release: str) -> list[dict[str, Any]]:
-    """Each revision with its description (from `helm get all`)."""
+def history(access: Access, release: str, has_configured_secrets: bool) -> list[dict[str, Any]]:
+    """Each revision with its description (from `helm get all`; _description)."""
     with connect(access) as config:
-        return [{**r, "description": helm.revision_info(config, release, r["revision"])["info"].get("description", "")}
-                for r in installed(config, access, release)]
+        revisions = installed(config, access, release)
+        return [{**r, "description": _description(release, r, helm.revision_info(config, release, r["revision"]),
+                                                  revisions, has_configured_secrets)} for r in revisions]
 
 
 def status(access: Access, release: str, has_configured_secrets: bool, source: Callable[[], Source] | None,
            *, notes: bool = True) -> dict[str, Any]:
-    """Status, revision, chart, last deployed and notes (unless not `notes`: ""); never values or the manifest (they
-    may hold secrets).
+    """Status, revision, chart, last deployed, description (_description) and notes (unless not `notes`: "");
+    never values or the manifest (they may hold secrets).
 
-    Helm rendered the notes from the real values: when they held secrets (as the revision recorded; or when it
-    recorded nothing, and the release has configured secrets or another revision recorded: any_record), a template's
+    Helm rendered the notes from the real values: when they may hold secrets (_may_hold_secrets), a template's
     b64enc or upper of one is no text to mask. Those notes are shown as _notes_shown renders them again, masked,
     by the revision's chart from `source` (opened only then; None for a chart folder), or not at all (a warning
     says why)."""
@@ -520,15 +531,38 @@ def status(access: Access, release: str, has_configured_secrets: bool, source: C
         revisions = installed(config, access, release)
         info = helm.revision_info(config, release, revisions[-1]["revision"])
         summary, details, values = info["summary"], info["info"], info.get("config") or {}
-        text, paths = details.get("notes", "") if notes else "", recorded_secret_paths(revisions[-1], values)
-        if text and (paths or paths is None and (has_configured_secrets or any_record(revisions))):
-            text = _notes_shown(config, release, revisions[-1], text, values, paths, source)
+        text = details.get("notes", "") if notes else ""
+        if text and _may_hold_secrets(revisions[-1], values, revisions, has_configured_secrets):
+            text = _notes_shown(config, release, revisions[-1], text, values,
+                                recorded_secret_paths(revisions[-1], values), source)
+        description = _description(release, revisions[-1], info, revisions, has_configured_secrets)
     return {
         "release": release, "namespace": access.namespace, "status": summary["status"],
         "revision": summary["revision"], "chart": f"{summary['chart_name']}-{summary['chart_version']}",
         "app_version": summary.get("app_version", ""), "last_deployed": details.get("last_deployed", ""),
-        "description": details.get("description", ""), "notes": text,
+        "description": description, "notes": text,
     }
+
+
+def _may_hold_secrets(revision: dict[str, Any], values: dict[str, Any], revisions: list[dict[str, Any]],
+                      has_configured_secrets: bool) -> bool:
+    """Whether a revision's values held secrets: as it recorded; or, when it recorded nothing, as the release
+    has configured secrets or another revision recorded (any_record)."""
+    paths = recorded_secret_paths(revision, values)
+    return bool(paths) or paths is None and (has_configured_secrets or any_record(revisions))
+
+
+def _description(release: str, revision: dict[str, Any], info: dict[str, Any], revisions: list[dict[str, Any]],
+                 has_configured_secrets: bool) -> str:
+    """A revision's description. Helm's of a failed one is `Upgrade "NAME" failed: ERROR`, which may quote what a
+    template made of a secret (an API server's `Invalid value: "..."`, the object's name): there is no telling
+    what, so when its values may hold secrets, the error is left out (the deploy printed it, masked)."""
+    text: str = info["info"].get("description", "")
+    head, failed, _ = text.partition(" failed: ")
+    if revision.get("status") != "failed" or not failed or not _may_hold_secrets(
+            revision, info.get("config") or {}, revisions, has_configured_secrets):
+        return text
+    return f"{head} failed (the error is not shown: it may quote what a template made of a secret value)"
 
 
 def _unrecorded(revision: dict[str, Any], paths: set[tuple[str | int, ...]] | None) -> str:

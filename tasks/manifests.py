@@ -4,7 +4,9 @@ chart's crds/ as a manifest (Helm creates them on a first install only, outside 
 from __future__ import annotations
 
 import difflib
+import os
 import re
+from collections.abc import Mapping
 from typing import Any
 
 import yaml
@@ -28,6 +30,29 @@ def _secret_values(manifest: str) -> dict[tuple[str, str], Any]:
             for _, doc in _documents(manifest) if isinstance(doc, dict) and doc.get("kind") == "Secret"
             for field in ("data", "stringData") if isinstance(doc.get(field), dict)
             for key, value in doc[field].items()}
+
+
+def derived_values(real: Mapping[str, str], masked: Mapping[str, str]) -> set[str]:
+    """What templates made of secret values (an upper, a b64enc, a name built from one): the text where each
+    rendered template (name -> text) differs, line by line, from the same template rendered from the values with
+    the secrets masked. An API server's error quotes such text (`Invalid value: "..."`), so it is as secret."""
+    found: set[str] = set()
+    for name, text in real.items():
+        other = masked.get(name, "")
+        if text == other:
+            continue
+        old, new = text.splitlines(), other.splitlines()
+        for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, old, new, autojunk=False).get_opcodes():
+            if tag != "equal":
+                found.update(_middle(line, new[j1 + k] if j1 + k < j2 else "") for k, line in enumerate(old[i1:i2]))
+    return {text for text in found if text.strip()}
+
+
+def _middle(real: str, masked: str) -> str:
+    """`real` without what it has in common with `masked` at its start and its end."""
+    start = len(os.path.commonprefix([real, masked]))
+    end = len(os.path.commonprefix([real[start:][::-1], masked[start:][::-1]]))
+    return real[start:len(real) - end].strip()
 
 
 def mask_secrets(manifest: str, changed: frozenset[tuple[str, str]] = frozenset()) -> str:

@@ -56,11 +56,12 @@ def _overrides(values: list[str] | None, set_json: list[str] | None, set_: list[
     return vals.Overrides(*(tuple(flag or ()) for flag in (values, set_json, set_, set_string, set_file, set_secret)))
 
 
-def _target(c: Context, env: str | None, release: str | None) -> tuple[settings.Environment, str, cluster.Access]:
-    """The environment, the release's name and how to reach it, for tasks on one release that need no chart."""
+def _target(c: Context, env: str | None, release: str | None
+            ) -> tuple[settings.Environment, settings.Release, cluster.Access]:
+    """The environment, the release and how to reach it, for tasks on one release that need no chart."""
     environment, rel = settings.resolve_release(ROOT, c.config.get("release", {}), env_name=env, release_name=release)
     vals.register_secrets(rel, os.environ)  # the release's notes and errors may hold them
-    return environment, rel.name, cluster.cluster_access(environment, os.environ).within(rel.namespace_in(environment))
+    return environment, rel, cluster.cluster_access(environment, os.environ).within(rel.namespace_in(environment))
 
 
 def _each(plans: list[dep.Plan], releases: list[settings.Release], action: Callable[[dep.Plan], Any], *,
@@ -192,7 +193,8 @@ def deploy(c: Context, fmt: str, *, env: str | None, release: str | None, versio
 def rollback(c: Context, fmt: str, *, env: str | None, release: str | None, revision: int | None, allow_failed: bool,
              wait: bool, timeout: str, history_max: int | None, yes: bool) -> Any:
     seconds = dep.timeout_seconds(timeout)
-    environment, name, access = _target(c, env, release)
+    environment, rel, access = _target(c, env, release)
+    name = rel.name
     keep = settings.resolve_history_max(environment, history_max)
     dep.confirm(environment, f"roll back {name} in {environment.name}", yes=yes, interactive=sys.stdin.isatty(),
                 ask=_ask)
@@ -208,10 +210,11 @@ def rollback(c: Context, fmt: str, *, env: str | None, release: str | None, revi
 
 
 def history(c: Context, fmt: str, *, env: str | None, release: str | None) -> None:
-    _, name, access = _target(c, env, release)
+    _, rel, access = _target(c, env, release)
+    name = rel.name
     rows = [{"revision": r["revision"], "updated": r["deployed_at"], "status": r["status"],
              "chart": f"{r['chart_name']}-{r['chart_version']}", "app_version": r.get("app_version", ""),
-             "description": " ".join(r["description"].split())} for r in dep.history(access, name)]
+             "description": " ".join(r["description"].split())} for r in dep.history(access, name, bool(rel.secrets))]
     ui.render(rows, fmt, lambda: ui.table(
         f"history of {name}", ["revision", "updated", "status", "chart", "app version", "description"],
         [tuple(r.values()) for r in rows]))
@@ -229,8 +232,8 @@ def status(c: Context, fmt: str, *, env: str | None, release: str | None) -> Non
         return None if chart_source.is_local(rel.chart) else repository
 
     if release is not None or len(releases) == 1:
-        _, name, access = _target(c, env, releases[0].name)
-        found = dep.status(access, name, bool(releases[0].secrets), source(releases[0]))
+        _, rel, access = _target(c, env, releases[0].name)
+        found = dep.status(access, rel.name, bool(rel.secrets), source(rel))
         ui.render(found, fmt, lambda: _status(found))
         return
     access = cluster.cluster_access(environment, os.environ)
@@ -288,7 +291,8 @@ def diff(c: Context, fmt: str, *, env: str | None, release: str | None, version:
 
 def test(c: Context, fmt: str, *, env: str | None, release: str | None, timeout: str) -> None:
     seconds = dep.timeout_seconds(timeout)
-    _, name, access = _target(c, env, release)
+    _, rel, access = _target(c, env, release)
+    name = rel.name
     with ui.waiting(f"helm test {name} ({timeout} at most)"):
         result = dep.test(access, name, timeout=seconds)
     ui.render(result, fmt, lambda: ui.say(f"tests of {name} (revision {result['revision']}) passed"))
@@ -297,7 +301,8 @@ def test(c: Context, fmt: str, *, env: str | None, release: str | None, timeout:
 def uninstall(c: Context, fmt: str, *, env: str | None, release: str | None, wait: bool, timeout: str,
               yes: bool) -> None:
     seconds = dep.timeout_seconds(timeout)
-    environment, name, access = _target(c, env, release)
+    environment, rel, access = _target(c, env, release)
+    name = rel.name
     dep.confirm(environment, f"uninstall {name} from {environment.name}", yes=yes,
                 interactive=sys.stdin.isatty(), ask=_ask, always=True)
     dep.uninstall(access, name, wait=wait, timeout=seconds)

@@ -281,6 +281,38 @@ def test_a_revision_whose_record_is_not_of_its_values_is_shown_as_one_that_may_h
     assert shown["revision"] == 4 and shown["notes"] == ""
 
 
+def test_what_templates_make_of_a_secret_is_masked_in_errors_that_quote_it_and_in_the_history_that_stores_them(
+        cluster):
+    """An API server refuses a name a template built from a secret and quotes it (`Invalid value: "..."`): the
+    deploy masks it, as what the chart's templates make of the secret. Helm stores that error as the failed
+    revision's description, which history prints and where nothing tells what to mask: it is left out."""
+    config = yaml.safe_load((cluster.project / "invoke.yaml").read_text())
+    config["release"]["releases"]["sec"] = {"chart": "sec", "secrets": {"db.password": "DB_PASSWORD"}}
+    (cluster.project / "invoke.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    transforming_chart(cluster, "0.1.0")
+    secret = "hunter2-Secret-Value"
+
+    def run(*args, check=True):
+        result = invoke(cluster.project, *args, "--env", "staging", "--release", "sec", check=check,
+                        env={**cluster.env, "DB_PASSWORD": secret})
+        assert [form for form in (secret.upper(), secret.lower()) if form in result.stdout + result.stderr] == []
+        return result
+
+    run("release.deploy")
+    (cluster.project / "charts" / "sec" / "templates" / "named.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: db-{{ .Values.db.password | upper }}\n"
+        "  labels:\n    user: {{ .Values.db.password | lower | quote }}\n")
+    transforming_chart(cluster, "0.2.0")
+    failed = run("release.deploy", check=False)
+    assert failed.returncode == 1 and 'ConfigMap "db-***" is invalid: metadata.name: Invalid value: "db-***": ' \
+        "a lowercase RFC 1123 subdomain" in failed.stderr
+    rows = json.loads(run("release.history", "--output", "json").stdout)
+    assert [r["status"] for r in rows] == ["superseded", "failed", "deployed"]
+    left_out = 'Upgrade "sec" failed (the error is not shown: it may quote what a template made of a secret value)'
+    assert rows[1]["description"] == left_out and left_out in run("release.history").stdout
+    assert rows[0]["description"].startswith("sec-0.1.0; ")  # the descriptions of others are as they were
+
+
 def test_notes_and_diffs_a_chart_cannot_render_with_masked_secrets_are_withheld_with_the_reason(cluster):
     import yaml as pyyaml
 

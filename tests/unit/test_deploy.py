@@ -353,6 +353,19 @@ def test_a_secret_a_chart_copies_into_another_document_is_masked_in_its_data():
     assert "# Source: app/templates/cm.yaml\n" in masked
 
 
+def test_what_templates_make_of_a_secret_is_the_text_where_renders_from_real_and_masked_values_differ():
+    cert = "-----BEGIN KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7\n-----END KEY-----"
+    real = {"app/templates/cm.yaml": "kind: ConfigMap\nmetadata:\n  name: db-HUNTER2\ndata:\n  url: \"pg://app:"
+                                     "hunter2@db\"\n  same: value\n  cert: |\n" + "".join(
+                                         f"    {line}\n" for line in cert.splitlines()) + "  after: kept\n",
+            "app/templates/NOTES.txt": "connect with aHVudGVyMg==\n", "app/templates/plain.yaml": "kind: x\n"}
+    masked = {"app/templates/cm.yaml": "kind: ConfigMap\nmetadata:\n  name: db-***\ndata:\n  url: \"pg://app:***@db\"\n"
+                                       "  same: value\n  cert: |\n    ***\n  after: kept\n",
+              "app/templates/NOTES.txt": "connect with Kioq\n", "app/templates/plain.yaml": "kind: x\n"}
+    assert manifests.derived_values(real, masked) == {"HUNTER2", "hunter2", *cert.splitlines(), "aHVudGVyMg=="}
+    assert manifests.derived_values(real, real) == set()
+
+
 @pytest.mark.parametrize("after, message", [
     ([], "the release is not installed; nothing to recover"),
     ([{"revision": 1, "status": "superseded"}, {"revision": 2, "status": "failed"}, {"revision": 3, "status": "deployed"}],
