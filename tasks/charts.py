@@ -368,7 +368,7 @@ def _helmignore(folder: str, checkout: str, where: str) -> Callable[[str, bool],
     if stat.S_ISDIR(mode):
         raise ToolError(f"{shown}: a folder, where Helm reads its rules from a file; rename it")
     _readable(shown, mode, real, os.readlink(path) if os.path.islink(path) else None, checkout)
-    lines = _chart_file(real, shown).decode("utf-8", "surrogateescape").split("\n")  # as file names are decoded
+    lines = _chart_file(path, shown).decode("utf-8", "surrogateescape").split("\n")  # as file names are decoded
     return helmignore.rules(lines, shown)
 
 

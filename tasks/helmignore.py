@@ -3,6 +3,7 @@
 Helm's rules are not git's: the first rule that matches decides, a pattern without '/' matches the name alone,
 a trailing '/' only folders, a leading '/' the whole path, and a `!rule` leaves out everything it does not
 match; patterns are Go's filepath.Match, not shell globs, and '**' is refused. Helm adds templates/.?* last.
+A malformed pattern ('[a-') matches nothing, as Go's Match reports it only when the match gets that far.
 """
 
 from __future__ import annotations

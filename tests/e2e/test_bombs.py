@@ -111,6 +111,10 @@ BOMBS = {
     "chart with a 1 GiB template": (
         lambda p: sparse(p / "charts" / "hello-world" / "templates" / "big.yaml", 1024 ** 3),
         ["repo.package"], 'chart file "big.yaml" is larger than the maximum file size 5242880'),
+    ".helmignore, a link to a 1 GiB file in the checkout": (
+        lambda p: ((p / "docs").mkdir(exist_ok=True), sparse(p / "docs" / "huge.txt", 1024 ** 3),
+                   (p / "charts" / "hello-world" / ".helmignore").unlink(missing_ok=True), os.symlink("../../docs/huge.txt", p / "charts" / "hello-world" / ".helmignore")),
+        ["repo.package"], '.helmignore: chart file ".helmignore" is larger than the maximum file size 5242880'),
 }
 
 
