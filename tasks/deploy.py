@@ -26,7 +26,7 @@ from .errors import ToolError
 from .git import git
 from .manifests import crd_manifest, derived_values, diff, mask_secrets
 from .settings import Environment, Release
-from .values import Overrides, changed_secrets, layered_values, masked
+from .values import Overrides, changed_secrets, layered_values, leaves, masked
 
 GOOD = ("deployed", "superseded")  # statuses a rollback may return to
 PENDING = ("pending-install", "pending-upgrade", "pending-rollback")
@@ -233,20 +233,10 @@ def secret_labels(paths: Iterable[tuple[str | int, ...]], values: Mapping[str, A
             **{f"{SECRET_PATHS}.{i}": p for i, p in enumerate(pieces)}}
 
 
-def _keys_digest(values: Any) -> str:
+def _keys_digest(values: Mapping[str, Any]) -> str:
     """A digest of where values has a value (its leaves' paths, never the values): what Helm stores as a
     revision's config, read back, has the same."""
-    def leaves(node: Any, path: tuple[str | int, ...]) -> Iterable[tuple[str | int, ...]]:
-        if isinstance(node, Mapping) and node:
-            for key, child in node.items():
-                yield from leaves(child, (*path, str(key)))
-        elif isinstance(node, list) and node:
-            for index, child in enumerate(node):
-                yield from leaves(child, (*path, index))
-        elif node is not None:
-            yield path
-
-    return hashlib.sha256(json.dumps(sorted(leaves(values, ()), key=json.dumps)).encode()).hexdigest()[:32]
+    return hashlib.sha256(json.dumps(sorted(leaves(values), key=json.dumps)).encode()).hexdigest()[:32]
 
 
 def recorded_secret_paths(revision: Mapping[str, Any], values: Mapping[str, Any]) -> set[tuple[str | int, ...]] | None:
@@ -298,7 +288,8 @@ def prepare(
     labels.update(secret_labels(secret_paths, values))
     contents = helm.chart_contents(archive, values, release.name, access.namespace)
     if secret_paths and contents["rendered"]:
-        _mask_derived(archive, contents["rendered"], masked(values, secret_paths), release.name, access.namespace)
+        _mask_derived(archive, contents["rendered"], masked(values, secret_paths, lines=True), release.name,
+                      access.namespace)
     stored, largest = stored_size(release.name, access.namespace, contents, values, description)
     return Plan(release.name, environment, access, chart, chart_version, archive, values, description, labels,
                 tuple(secret_paths), crd_manifest(contents["crds"]), stored, tuple(largest),
@@ -514,8 +505,8 @@ def history(access: Access, release: str, has_configured_secrets: bool) -> list[
     """Each revision with its description (from `helm get all`; _description)."""
     with connect(access) as config:
         revisions = installed(config, access, release)
-        return [{**r, "description": _description(release, r, helm.revision_info(config, release, r["revision"]),
-                                                  revisions, has_configured_secrets)} for r in revisions]
+        return [{**r, "description": _description(r, helm.revision_info(config, release, r["revision"]), revisions,
+                                                  has_configured_secrets)} for r in revisions]
 
 
 def status(access: Access, release: str, has_configured_secrets: bool, source: Callable[[], Source] | None,
@@ -535,7 +526,7 @@ def status(access: Access, release: str, has_configured_secrets: bool, source: C
         if text and _may_hold_secrets(revisions[-1], values, revisions, has_configured_secrets):
             text = _notes_shown(config, release, revisions[-1], text, values,
                                 recorded_secret_paths(revisions[-1], values), source)
-        description = _description(release, revisions[-1], info, revisions, has_configured_secrets)
+        description = _description(revisions[-1], info, revisions, has_configured_secrets)
     return {
         "release": release, "namespace": access.namespace, "status": summary["status"],
         "revision": summary["revision"], "chart": f"{summary['chart_name']}-{summary['chart_version']}",
@@ -552,15 +543,15 @@ def _may_hold_secrets(revision: dict[str, Any], values: dict[str, Any], revision
     return bool(paths) or paths is None and (has_configured_secrets or any_record(revisions))
 
 
-def _description(release: str, revision: dict[str, Any], info: dict[str, Any], revisions: list[dict[str, Any]],
+def _description(revision: dict[str, Any], info: dict[str, Any], revisions: list[dict[str, Any]],
                  has_configured_secrets: bool) -> str:
-    """A revision's description. Helm's of a failed one is `Upgrade "NAME" failed: ERROR`, which may quote what a
-    template made of a secret (an API server's `Invalid value: "..."`, the object's name): there is no telling
-    what, so when its values may hold secrets, the error is left out (the deploy printed it, masked)."""
+    """A revision's description. Helm's of a failed one is `Upgrade "NAME" failed: ERROR` (kept when a later
+    upgrade or a failed rollback makes it superseded), which may quote what a template made of a secret (an API
+    server's `Invalid value: "..."`, the object's name): there is no telling what, so when its values may hold
+    secrets, the error is left out (the deploy printed it, masked)."""
     text: str = info["info"].get("description", "")
     head, failed, _ = text.partition(" failed: ")
-    if revision.get("status") != "failed" or not failed or not _may_hold_secrets(
-            revision, info.get("config") or {}, revisions, has_configured_secrets):
+    if not failed or not _may_hold_secrets(revision, info.get("config") or {}, revisions, has_configured_secrets):
         return text
     return f"{head} failed (the error is not shown: it may quote what a template made of a secret value)"
 
@@ -586,12 +577,14 @@ def _notes_shown(config: Any, release: str, revision: dict[str, Any], notes: str
     else:
         try:
             archive = source().fetch(revision["chart_name"], revision["chart_version"], f"revision {number}")[1]
-            again = helm.render(config, archive, release, values, install=install)["notes"]
         except ToolError as exc:
-            reason = f"its chart does not render them again ({exc})"
-        else:
-            shown = _render(config, archive, release, masked(values, paths), install=install)
-            if again != notes:
+            reason = f"its chart cannot be fetched to render them again ({exc})"
+        else:  # Helm's error from the real values may quote what a template made of a secret: not shown
+            again, shown = (_render(config, archive, release, these, install=install)
+                            for these in (values, masked(values, paths)))
+            if again is None:
+                reason = "its chart fails to render them again from its values"
+            elif again["notes"] != notes:
                 reason = "its chart renders them otherwise now (randomness, lookup, or a chart republished)"
             elif shown is None:
                 reason = "its chart refuses its values with the secrets masked"

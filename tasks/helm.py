@@ -181,6 +181,11 @@ def revision_info(config: Any, release: str, revision: int) -> dict[str, Any]:
         return info
 
 
+# An upgrade with no values of its own would deploy the last revision's (Helm's reuseValues), secrets and all:
+# it deploys these values over the chart's defaults, as an install does.
+_RESET = {"reset_values": True}
+
+
 def upgrade_install(
     config: Any, archive: bytes, release: str, values: dict[str, Any], *, install: bool, wait: bool, timeout: int,
     description: str, labels: dict[str, str], dry_run: bool, create_namespace: bool, history_max: int, shown: str,
@@ -191,7 +196,7 @@ def upgrade_install(
     """
     flags = f"{' --wait --rollback-on-failure' if wait else ''} --history-max {history_max}"
     with _helm(f"upgrade --install {release} {shown}{flags}") as helm, helm.Chart.load_archive(archive) as chart:
-        options = {"create_namespace": create_namespace} if install else {"max_history": history_max}
+        options = {"create_namespace": create_namespace} if install else {"max_history": history_max, **_RESET}
         action = config.install if install else config.upgrade
         result: dict[str, Any] = _interruptible(lambda context: action(
             chart, release, values, timeout=timeout, wait="watcher" if wait else None,
@@ -274,8 +279,8 @@ def _signalled(call: Callable[[Any], Any], context: Any) -> Any:
 def render(config: Any, archive: bytes, release: str, values: dict[str, Any], *, install: bool) -> dict[str, str]:
     """The manifest and notes an upgrade would apply now, rendered by Helm against the cluster; nothing is stored."""
     with _helm(f"upgrade --install {release} --dry-run=client") as helm, helm.Chart.load_archive(archive) as chart:
-        action = config.install if install else config.upgrade
-        found = action(chart, release, values, dry_run="client")
+        found = (config.install(chart, release, values, dry_run="client") if install else
+                 config.upgrade(chart, release, values, dry_run="client", **_RESET))
         return {"manifest": found.get("manifest", ""), "notes": found.get("notes", "")}
 
 

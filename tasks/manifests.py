@@ -1,17 +1,21 @@
-"""Rendered manifests: Secrets masked (and any document holding a registered secret), the diff of two, and a
-chart's crds/ as a manifest (Helm creates them on a first install only, outside the release's manifest)."""
+"""Rendered manifests: Secrets masked (and any document holding a registered secret), what templates made of
+secrets (derived_values), the diff of two, and a chart's crds/ as a manifest (Helm creates them on a first
+install only, outside the release's manifest)."""
 
 from __future__ import annotations
 
 import difflib
-import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import yaml
 
 from . import ui
+
+_WORDS = re.compile(r"\w+|\W")  # what derived_values compares: runs of word characters, each other one alone
+_PLAIN = re.compile(r"(?i:true|false|yes|no|on|off|null)|[-+]?[0-9][0-9._]*[A-Za-z]{0,2}")  # a test's, a count's
+_ALIGNED = 1000  # lines: where two renders differ in how many lines they have over more, aligning them is too slow
 
 
 def _documents(manifest: str) -> list[tuple[str, Any]]:
@@ -33,26 +37,44 @@ def _secret_values(manifest: str) -> dict[tuple[str, str], Any]:
 
 
 def derived_values(real: Mapping[str, str], masked: Mapping[str, str]) -> set[str]:
-    """What templates made of secret values (an upper, a b64enc, a name built from one): the text where each
-    rendered template (name -> text) differs, line by line, from the same template rendered from the values with
-    the secrets masked. An API server's error quotes such text (`Invalid value: "..."`), so it is as secret."""
+    """What templates made of secret values (an upper, a b64enc, a name built from one): where each rendered
+    template (name -> text) differs from the same template rendered from the values with the secrets masked, run
+    by run of words. An API server's error quotes such text (`Invalid value: "..."`), so it is as secret. What a
+    test or a count of a secret gives (true, 128Mi) and PEM armour lines are left: masked everywhere they would
+    garble the output, and tell next to nothing."""
     found: set[str] = set()
     for name, text in real.items():
         other = masked.get(name, "")
-        if text == other:
-            continue
-        old, new = text.splitlines(), other.splitlines()
-        for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, old, new, autojunk=False).get_opcodes():
-            if tag != "equal":
-                found.update(_middle(line, new[j1 + k] if j1 + k < j2 else "") for k, line in enumerate(old[i1:i2]))
-    return {text for text in found if text.strip()}
+        if text != other:
+            old, new = text.splitlines(), other.splitlines()
+            for line, shown in zip(old, new) if len(old) == len(new) else _changed_lines(old, new):
+                found.update(_differing(line, shown) if line != shown else ())
+    return {text for text in found if len(text) >= ui.MIN_LENGTH and not _PLAIN.fullmatch(text)
+            and not ui.ARMOUR.fullmatch(text)}
 
 
-def _middle(real: str, masked: str) -> str:
-    """`real` without what it has in common with `masked` at its start and its end."""
-    start = len(os.path.commonprefix([real, masked]))
-    end = len(os.path.commonprefix([real[start:][::-1], masked[start:][::-1]]))
-    return real[start:len(real) - end].strip()
+def _changed_lines(old: list[str], new: list[str]) -> Iterator[tuple[str, str]]:
+    """Each line of `old` that `new` does not have, with the line `new` has in its place ("" if none), within
+    the lines between what they start and end with alike (none, when there are more than _ALIGNED of them)."""
+    start, end, shorter = 0, 0, min(len(old), len(new))
+    while start < shorter and old[start] == new[start]:
+        start += 1
+    while end < shorter - start and old[-1 - end] == new[-1 - end]:
+        end += 1
+    old, new = old[start:len(old) - end], new[start:len(new) - end]
+    if max(len(old), len(new)) > _ALIGNED:
+        return
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, old, new, autojunk=False).get_opcodes():
+        if tag != "equal":
+            yield from ((line, new[j1 + k] if j1 + k < j2 else "") for k, line in enumerate(old[i1:i2]))
+
+
+def _differing(line: str, shown: str) -> Iterator[str]:
+    """Each run of words of `line` that `shown` has something else in place of."""
+    words, others = _WORDS.findall(line), _WORDS.findall(shown)
+    for tag, i1, i2, _, _ in difflib.SequenceMatcher(None, words, others, autojunk=False).get_opcodes():
+        if tag in ("replace", "delete"):
+            yield "".join(words[i1:i2]).strip()
 
 
 def mask_secrets(manifest: str, changed: frozenset[tuple[str, str]] = frozenset()) -> str:

@@ -30,7 +30,7 @@ _pattern: re.Pattern[str] | None = None  # every registered form, compiled on fi
 MASK = urls.MASK
 MIN_LENGTH = 3  # shorter values are not masked: they would garble every line they happen to appear in
 LINE_LENGTH = 8  # a line of a multi-line secret is masked on its own from this length on
-_ARMOUR = re.compile(r"-----(BEGIN|END) [A-Z0-9 ]+-----")  # a PEM's header and footer lines are not secret
+ARMOUR = re.compile(r"-----(BEGIN|END) [A-Z0-9 ]+-----")  # a PEM's header and footer lines are not secret
 # Environment variables whose values are credentials whatever else happens (AWS keys, cluster tokens, ...).
 SECRET_SUFFIXES = ("_TOKEN", "_PASSWORD", "_PASSWD", "_PASS", "_PASSPHRASE", "_SECRET", "_KEY", "_CREDENTIALS",
                    "_CERTIFICATE", "_AUTH", "_NETRC_USERNAME")
@@ -49,7 +49,7 @@ def add_secret(value: str) -> None:
         return
     lines = [line.strip() for line in value.strip().splitlines()]
     # A PEM body line printed alone is a leak; its BEGIN/END lines and short lines are not secret.
-    alone = [line for line in lines if len(line) >= LINE_LENGTH and not _ARMOUR.fullmatch(line)] if len(lines) > 1 else []
+    alone = [line for line in lines if len(line) >= LINE_LENGTH and not ARMOUR.fullmatch(line)] if len(lines) > 1 else []
     for part in {value, value.strip(), *alone}:
         _secrets.update(form for form in _encodings(part) if len(form.strip()) >= MIN_LENGTH)
     _pattern = None

@@ -88,25 +88,27 @@ def register_secrets(release: Release, env: Mapping[str, str]) -> None:
             ui.add_secret(env[variable])
 
 
-def _leaves(tree: Any, path: tuple[str | int, ...] = ()) -> Iterator[tuple[str | int, ...]]:
-    """The path of every value in a parsed --set tree (list padding Helm adds for a[2]=x is not a value)."""
+def leaves(tree: Any, path: tuple[str | int, ...] = ()) -> Iterator[tuple[str | int, ...]]:
+    """The path of every value in a tree of values (None, as list padding Helm adds for a[2]=x, is no value)."""
     if not isinstance(tree, dict | list):
         yield path
         return
     for key, value in tree.items() if isinstance(tree, dict) else enumerate(tree):
         if value is not None:
-            yield from _leaves(value, (*path, key))
+            yield from leaves(value, (*path, key))
 
 
 def masked(values: dict[str, Any], paths: Iterable[tuple[str | int, ...]],
-           changed: Iterable[tuple[str | int, ...]] = ()) -> dict[str, Any]:
+           changed: Iterable[tuple[str | int, ...]] = (), *, lines: bool = False) -> dict[str, Any]:
     """A copy of `values` with the value at each path replaced by the mask (`*** (changed)` at the `changed` ones,
-    so a diff of two renders shows that a secret changed, never how), and every other string redacted."""
+    so a diff of two renders shows that a secret changed, never how), and every other string redacted. With
+    `lines`, a mask has as many lines as the value it replaces: a render keeps the lines of one from the values."""
     shown, changed = copy.deepcopy(values), set(changed)
     for path in paths:
         slot = _slot(shown, path)
         if slot is not None:
-            slot[path[-1]] = ui.MASK + (" (changed)" if path in changed else "")
+            count = str(slot[path[-1]]).count("\n") + 1 if lines else 1
+            slot[path[-1]] = "\n".join([ui.MASK + (" (changed)" if path in changed else "")] * count)
     return ui.redact_data(shown)
 
 
@@ -142,7 +144,7 @@ def _literal(key: str, value: Any, refused: str, flag: str = "set-literal") -> t
         parsed = helm.parse_set(f"{key}={_STAND_IN}", flag)
     except ToolError:
         parsed = {}
-    paths = list(_leaves(parsed))
+    paths = list(leaves(parsed))
     slot = _slot(parsed, paths[0]) if len(paths) == 1 else None
     if slot is None or slot[paths[0][-1]] != _STAND_IN:  # `a=b`: the key ends at its `=`, the rest is no path
         raise ToolError(refused)

@@ -213,6 +213,30 @@ def test_where_a_deploy_put_secrets_is_recorded_so_later_tasks_without_them_show
     assert refused.returncode == 1 and refused.stderr.startswith("error: sec: no diff: where revision 1's values hold secrets")
 
 
+def test_a_deploy_with_no_values_of_its_own_deploys_the_charts_defaults_not_the_last_revisions_secrets(cluster):
+    """Helm's upgrade reuses the last revision's values when given none (reuseValues): a deploy that no longer
+    passes --set-secret would deploy, print and diff the old secret."""
+    config = yaml.safe_load((cluster.project / "invoke.yaml").read_text())
+    config["release"]["releases"]["sec"] = {"chart": "sec"}
+    del config["release"]["environments"]["staging"]["values"]  # so that this deploy has no values at all
+    (cluster.project / "invoke.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    transforming_chart(cluster, "0.1.0")
+    secret = "hunter2-Secret-Value"
+
+    def run(*args):
+        result = invoke(cluster.project, *args, "--env", "staging", "--release", "sec",
+                        env={**cluster.env, "DB_PASSWORD": secret})
+        assert secret.upper() not in result.stdout + result.stderr
+        return result.stdout
+
+    run("release.deploy", "--set-secret", "db.password=DB_PASSWORD")
+    diffed = run("release.diff")
+    assert '-  upper: "***"\n' in diffed and '+  upper: "CHANGEME"\n' in diffed
+    assert run("release.deploy").rstrip().endswith("connect with CHANGEME")
+    deployed = cluster.emulator.store[("v1", "configmaps", cluster.namespaces["staging"], "sec")]["data"]
+    assert deployed["upper"] == "CHANGEME"
+
+
 def test_status_shows_notes_of_a_revision_with_secrets_only_as_its_chart_renders_them_again_masked(cluster):
     config = yaml.safe_load((cluster.project / "invoke.yaml").read_text())
     config["release"]["releases"]["sec"] = {"chart": "sec", "secrets": {"db.password": "DB_PASSWORD"}}
@@ -303,13 +327,17 @@ def test_what_templates_make_of_a_secret_is_masked_in_errors_that_quote_it_and_i
         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: db-{{ .Values.db.password | upper }}\n"
         "  labels:\n    user: {{ .Values.db.password | lower | quote }}\n")
     transforming_chart(cluster, "0.2.0")
-    failed = run("release.deploy", check=False)
+    failed = run("release.deploy", "--no-wait", check=False)
     assert failed.returncode == 1 and 'ConfigMap "db-***" is invalid: metadata.name: Invalid value: "db-***": ' \
         "a lowercase RFC 1123 subdomain" in failed.stderr
     rows = json.loads(run("release.history", "--output", "json").stdout)
-    assert [r["status"] for r in rows] == ["superseded", "failed", "deployed"]
+    assert [r["status"] for r in rows] == ["deployed", "failed"]
     left_out = 'Upgrade "sec" failed (the error is not shown: it may quote what a template made of a secret value)'
     assert rows[1]["description"] == left_out and left_out in run("release.history").stdout
+    assert json.loads(run("release.status", "--output", "json").stdout)["description"] == left_out
+    run("release.rollback")
+    rows = json.loads(run("release.history", "--output", "json").stdout)
+    assert [r["status"] for r in rows] == ["superseded", "failed", "deployed"] and rows[1]["description"] == left_out
     assert rows[0]["description"].startswith("sec-0.1.0; ")  # the descriptions of others are as they were
 
 

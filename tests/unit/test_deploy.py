@@ -353,6 +353,20 @@ def test_a_secret_a_chart_copies_into_another_document_is_masked_in_its_data():
     assert "# Source: app/templates/cm.yaml\n" in masked
 
 
+def test_the_error_helm_stored_as_a_description_is_left_out_when_the_values_may_hold_secrets_whatever_the_status():
+    values = {"db": {"password": "x"}}
+    error = 'Upgrade "sec" failed: ConfigMap "db-X" is invalid: metadata.name: Invalid value: "db-X"'
+    info = {"info": {"description": error}, "config": values}
+    secrets, none = deploy.secret_labels([("db", "password")], values), deploy.secret_labels([], values)
+    for status in ("failed", "superseded"):  # Helm makes a failed revision superseded, and keeps its description
+        revision = {"status": status, "labels": secrets}
+        assert deploy._description(revision, info, [revision], False) == (
+            'Upgrade "sec" failed (the error is not shown: it may quote what a template made of a secret value)')
+    assert deploy._description({"labels": none}, info, [{"labels": none}], True) == error  # recorded: no secrets
+    assert deploy._description({"labels": {}}, info, [{"labels": {}}], False) == error  # no record, none configured
+    assert deploy._description({"labels": {}}, info, [{"labels": {}}], True) != error
+
+
 def test_what_templates_make_of_a_secret_is_the_text_where_renders_from_real_and_masked_values_differ():
     cert = "-----BEGIN KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7\n-----END KEY-----"
     real = {"app/templates/cm.yaml": "kind: ConfigMap\nmetadata:\n  name: db-HUNTER2\ndata:\n  url: \"pg://app:"
@@ -362,8 +376,13 @@ def test_what_templates_make_of_a_secret_is_the_text_where_renders_from_real_and
     masked = {"app/templates/cm.yaml": "kind: ConfigMap\nmetadata:\n  name: db-***\ndata:\n  url: \"pg://app:***@db\"\n"
                                        "  same: value\n  cert: |\n    ***\n  after: kept\n",
               "app/templates/NOTES.txt": "connect with Kioq\n", "app/templates/plain.yaml": "kind: x\n"}
-    assert manifests.derived_values(real, masked) == {"HUNTER2", "hunter2", *cert.splitlines(), "aHVudGVyMg=="}
+    assert manifests.derived_values(real, masked) == {"HUNTER2", "hunter2", cert.splitlines()[1], "aHVudGVyMg=="}
     assert manifests.derived_values(real, real) == set()
+    assert vals.masked({"cert": cert}, [("cert",)], lines=True) == {"cert": "***\n***\n***"}  # lines kept
+    # each value on a line on its own (an error may quote one); a test or a count of a secret is no text to mask
+    line = {"t.yaml": "a: HUNTER2-X and hunter2.x\nstrong: true\nsize: 128Mi\nsum: 9f86d081884c7d65\n"}
+    shown = {"t.yaml": "a: *** and ***\nstrong: false\nsize: 3Mi\nsum: 7ad5d5d3bb0e9b25\n"}
+    assert manifests.derived_values(line, shown) == {"HUNTER2-X", "hunter2.x", "9f86d081884c7d65"}
 
 
 @pytest.mark.parametrize("after, message", [
