@@ -72,6 +72,15 @@ def changed_chart(project):
     write(project / "charts" / "hello-world" / "templates" / "extra.yaml", "# changed\n")
 
 
+def huge_helmignore(project):
+    """The chart's .helmignore a link to a 1 GiB file elsewhere in the checkout."""
+    (project / "docs").mkdir(exist_ok=True)
+    sparse(project / "docs" / "huge.txt", 1024 ** 3)
+    link = project / "charts" / "hello-world" / ".helmignore"
+    link.unlink(missing_ok=True)
+    link.symlink_to("../../docs/huge.txt")
+
+
 def sparse(path, size):
     """A file of `size` bytes that takes no disk space."""
     with open(path, "wb") as handle:
@@ -112,8 +121,7 @@ BOMBS = {
         lambda p: sparse(p / "charts" / "hello-world" / "templates" / "big.yaml", 1024 ** 3),
         ["repo.package"], 'chart file "big.yaml" is larger than the maximum file size 5242880'),
     ".helmignore, a link to a 1 GiB file in the checkout": (
-        lambda p: ((p / "docs").mkdir(exist_ok=True), sparse(p / "docs" / "huge.txt", 1024 ** 3),
-                   (p / "charts" / "hello-world" / ".helmignore").unlink(missing_ok=True), os.symlink("../../docs/huge.txt", p / "charts" / "hello-world" / ".helmignore")),
+        huge_helmignore,
         ["repo.package"], '.helmignore: chart file ".helmignore" is larger than the maximum file size 5242880'),
 }
 
