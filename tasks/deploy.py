@@ -1,21 +1,20 @@
-"""Release actions: plan a deploy, then deploy, roll back, test, inspect and uninstall one release.
+"""Release actions: plan a deploy, then deploy, roll back, test and uninstall one release.
 
 The plan is made before anything touches the cluster, so bad input (unknown environment, missing
 values file, malformed --set, missing credentials, no matching version, a release too large for
 Kubernetes) fails with nothing deployed. Values layering (values.py), cluster access (cluster.py),
-manifests and their diff (manifests.py) and the chart's source (chart_source.py) are modules of their own;
-rollout.py runs these actions over every release of an environment.
+manifests and their diff (manifests.py), the chart's source (chart_source.py) and what a revision records
+(revisions.py) are modules of their own; release_info.py shows installed releases, and rollout.py runs these
+actions over every release of an environment.
 """
 
 from __future__ import annotations
 
 import base64
-import getpass
 import gzip
-import hashlib
 import json
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,16 +22,15 @@ from typing import Any
 from . import chart_source, helm, ui
 from .cluster import Access, cluster_access, connect
 from .errors import ToolError
-from .git import git
 from .manifests import crd_manifest, derived_values, diff, mask_secrets
+from .revisions import any_record, deployer, describe, recorded_secret_paths, secret_labels, unrecorded
 from .settings import Environment, Release
-from .values import Overrides, changed_secrets, layered_values, leaves, masked
+from .values import Overrides, changed_secrets, layered_values, masked
 
 GOOD = ("deployed", "superseded")  # statuses a rollback may return to
 PENDING = ("pending-install", "pending-upgrade", "pending-rollback")
 MAX_STORED = 1024 * 1024  # Kubernetes' limit on a Secret's data, and Helm stores each revision in one Secret
 Source = chart_source.Repository | chart_source.Registry  # where published charts are
-SECRET_PATHS = "secret-paths"  # labels secret-paths.0, .1, ...: where a revision's values hold secrets
 ESTIMATE_ERROR = 0.1  # how far stored_size may be from Helm's own gzip (measured: up to 8% either way)
 _DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 
@@ -195,78 +193,6 @@ def confirm(environment: Environment, what: str, *, yes: bool, interactive: bool
         raise ToolError(f"{what}: not confirmed; nothing changed")
 
 
-# --- what a revision records ------------------------------------------------------------------------
-
-def deployer(env: Mapping[str, str], root: Path) -> dict[str, str]:
-    """Who and what deployed: recorded in the release's description and labels."""
-    commit = env.get("DRONE_COMMIT_SHA") or git(root, "rev-parse", "HEAD")
-    who = env.get("DRONE_COMMIT_AUTHOR") or git(root, "config", "user.email") or getpass.getuser()
-    return {"commit": commit, "who": who, "build": env.get("DRONE_BUILD_LINK", "")}
-
-
-def label_value(text: str) -> str:
-    """Kubernetes label values: 63 characters of [A-Za-z0-9_.-], starting and ending alphanumeric."""
-    return re.sub(r"[^A-Za-z0-9_.-]", "_", text)[:63].strip("_.-")
-
-
-def describe(chart: str, version: str, origin: Mapping[str, str]) -> tuple[str, dict[str, str]]:
-    parts = [f"{chart}-{version}"]
-    parts += [f"commit {origin['commit'][:12]}"] if origin.get("commit") else []
-    parts += [f"by {origin['who']}"] if origin.get("who") else []
-    parts += [origin["build"]] if origin.get("build") else []
-    labels = {"chart-version": label_value(version), "git-commit": label_value(origin.get("commit", "")),
-              "deployed-by": label_value(origin.get("who", ""))}
-    return "; ".join(parts), {k: v for k, v in labels.items() if v}
-
-
-def secret_labels(paths: Iterable[tuple[str | int, ...]], values: Mapping[str, Any]) -> dict[str, str]:
-    """Where the revision's values hold secrets (the paths, never the values), as labels: status and diff run
-    later without the deploy's --set-secret, and must still know what to mask. Label values are 63 characters of
-    [A-Za-z0-9_.-], so the JSON list of paths is base32 (lowercase, unpadded) in pieces, counted. Helm's upgrade
-    merges its labels into the last revision's, so a plain `helm upgrade` keeps a record that may no longer be
-    of its values: the record names the values' keys by a digest (_keys_digest), and one that does not match is
-    no record."""
-    found = sorted({tuple(path) for path in paths}, key=json.dumps)
-    code = base64.b32encode(json.dumps(found).encode()).decode().rstrip("=").lower() if found else ""
-    pieces = [code[i:i + 63] for i in range(0, len(code), 63)]
-    return {f"{SECRET_PATHS}.count": str(len(pieces)), f"{SECRET_PATHS}.keys": _keys_digest(values),
-            **{f"{SECRET_PATHS}.{i}": p for i, p in enumerate(pieces)}}
-
-
-def _keys_digest(values: Mapping[str, Any]) -> str:
-    """A digest of where values has a value (its leaves' paths, never the values): what Helm stores as a
-    revision's config, read back, has the same."""
-    return hashlib.sha256(json.dumps(sorted(leaves(values), key=json.dumps)).encode()).hexdigest()[:32]
-
-
-def recorded_secret_paths(revision: Mapping[str, Any], values: Mapping[str, Any]) -> set[tuple[str | int, ...]] | None:
-    """Where a revision's `values` (its config) hold secrets, as it recorded them (secret_labels; a rollback
-    copies the record with the values); None when it has no record of them (deployed before this tool recorded
-    it, or by another tool), and {()} when its record does not read: the caller cannot know what to mask."""
-    labels = revision.get("labels") or {}
-    count = labels.get(f"{SECRET_PATHS}.count")
-    if count is None or labels.get(f"{SECRET_PATHS}.keys") != _keys_digest(values):
-        return None
-    try:
-        if not (count.isascii() and count.isdigit()) or int(count) > len(labels):
-            raise ValueError(count)
-        code = "".join(labels[f"{SECRET_PATHS}.{i}"] for i in range(int(count)))
-        found = json.loads(base64.b32decode(code.upper() + "=" * (-len(code) % 8))) if code else []
-        if not isinstance(found, list) or not all(
-                isinstance(path, list) and path and all(isinstance(k, (str, int)) for k in path) for path in found):
-            raise ValueError(found)
-    except (KeyError, ValueError, TypeError):
-        return {()}
-    return {tuple(path) for path in found}
-
-
-def any_record(revisions: list[dict[str, Any]]) -> bool:
-    """Whether any revision records where its secrets are (secret_labels): then one that does not (a rollback to a
-    revision an older tool or plain Helm made, a plain `helm upgrade` that changed the keys) may hold secrets
-    where nobody knows."""
-    return any(f"{SECRET_PATHS}.count" in (r.get("labels") or {}) for r in revisions)
-
-
 # --- plan, then act -----------------------------------------------------------------------------
 
 def prepare(
@@ -422,7 +348,7 @@ def render_diff(plan: Plan) -> dict[str, Any]:
         deployed, before = info.get("summary", {}).get("manifest", ""), info.get("config") or {}
         recorded = recorded_secret_paths(last, before) if last else set()
         if last and (() in (recorded or set()) or recorded is None and any_record(revisions)):
-            raise NotShown(f"no diff: {_unrecorded(last, recorded)}, so the diff could show them; deploy it with "
+            raise NotShown(f"no diff: {unrecorded(last, recorded)}, so the diff could show them; deploy it with "
                            "its secrets (the new revision records where they are)")
         values, paths = plan.values, set(plan.secret_paths) | (recorded or set())
         if paths:
@@ -455,14 +381,14 @@ def _deployed_shown(config: Any, plan: Plan, last: dict[str, Any], manifest: str
             archive = plan.source.fetch(last["chart_name"], last["chart_version"], f"revision {last['revision']}")[1]
         except ToolError:
             pass  # gone from the repository: this deploy's chart renders what it still can
-    again, shown = (_documents((_render(config, archive, plan.release, these) or {}).get("manifest", ""))
+    again, shown = (_documents((try_render(config, archive, plan.release, these) or {}).get("manifest", ""))
                     for these in (values, masked(values, paths)))
     return "".join(f"---\n{shown[key]}" if again.get(key) == text and key in shown else
                    f"---\n# Source: {key[0]}\n# (not shown: rendered again with its secrets masked, this document of "
                    f"revision {last['revision']} differs)\n" for key, text in _documents(manifest).items())
 
 
-def _render(config: Any, archive: bytes, release: str, values: dict[str, Any], install: bool = False
+def try_render(config: Any, archive: bytes, release: str, values: dict[str, Any], install: bool = False
             ) -> dict[str, str] | None:
     """helm.render (an upgrade of `release` unless `install`); None when the chart refuses these values."""
     try:
@@ -501,99 +427,6 @@ def roll_back(
         return current, target, helm.history(config, release)[-1]
 
 
-def history(access: Access, release: str, has_configured_secrets: bool) -> list[dict[str, Any]]:
-    """Each revision with its description (from `helm get all`; _description)."""
-    with connect(access) as config:
-        revisions = installed(config, access, release)
-        return [{**r, "description": _description(r, helm.revision_info(config, release, r["revision"]), revisions,
-                                                  has_configured_secrets)} for r in revisions]
-
-
-def status(access: Access, release: str, has_configured_secrets: bool, source: Callable[[], Source] | None,
-           *, notes: bool = True) -> dict[str, Any]:
-    """Status, revision, chart, last deployed, description (_description) and notes (unless not `notes`: "");
-    never values or the manifest (they may hold secrets).
-
-    Helm rendered the notes from the real values: when they may hold secrets (_may_hold_secrets), a template's
-    b64enc or upper of one is no text to mask. Those notes are shown as _notes_shown renders them again, masked,
-    by the revision's chart from `source` (opened only then; None for a chart folder), or not at all (a warning
-    says why)."""
-    with connect(access) as config:
-        revisions = installed(config, access, release)
-        info = helm.revision_info(config, release, revisions[-1]["revision"])
-        summary, details, values = info["summary"], info["info"], info.get("config") or {}
-        text = details.get("notes", "") if notes else ""
-        if text and _may_hold_secrets(revisions[-1], values, revisions, has_configured_secrets):
-            text = _notes_shown(config, release, revisions[-1], text, values,
-                                recorded_secret_paths(revisions[-1], values), source)
-        description = _description(revisions[-1], info, revisions, has_configured_secrets)
-    return {
-        "release": release, "namespace": access.namespace, "status": summary["status"],
-        "revision": summary["revision"], "chart": f"{summary['chart_name']}-{summary['chart_version']}",
-        "app_version": summary.get("app_version", ""), "last_deployed": details.get("last_deployed", ""),
-        "description": description, "notes": text,
-    }
-
-
-def _may_hold_secrets(revision: dict[str, Any], values: dict[str, Any], revisions: list[dict[str, Any]],
-                      has_configured_secrets: bool) -> bool:
-    """Whether a revision's values held secrets: as it recorded; or, when it recorded nothing, as the release
-    has configured secrets or another revision recorded (any_record)."""
-    paths = recorded_secret_paths(revision, values)
-    return bool(paths) or paths is None and (has_configured_secrets or any_record(revisions))
-
-
-def _description(revision: dict[str, Any], info: dict[str, Any], revisions: list[dict[str, Any]],
-                 has_configured_secrets: bool) -> str:
-    """A revision's description. Helm's of a failed one is `Upgrade "NAME" failed: ERROR` (kept when a later
-    upgrade or a failed rollback makes it superseded), which may quote what a template made of a secret (an API
-    server's `Invalid value: "..."`, the object's name): there is no telling what, so when its values may hold
-    secrets, the error is left out (the deploy printed it, masked)."""
-    text: str = info["info"].get("description", "")
-    head, failed, _ = text.partition(" failed: ")
-    if not failed or not _may_hold_secrets(revision, info.get("config") or {}, revisions, has_configured_secrets):
-        return text
-    return f"{head} failed (the error is not shown: it may quote what a template made of a secret value)"
-
-
-def _unrecorded(revision: dict[str, Any], paths: set[tuple[str | int, ...]] | None) -> str:
-    """Why where a revision's secrets are is not known (recorded_secret_paths gave None or {()})."""
-    if paths is None:
-        return (f"revision {revision['revision']} does not record where its values hold secrets (deployed before this "
-                "tool recorded it, or by another tool)")
-    return f"where revision {revision['revision']}'s values hold secrets, as recorded (labels {SECRET_PATHS}.*), " \
-        "does not read"
-
-
-def _notes_shown(config: Any, release: str, revision: dict[str, Any], notes: str, values: dict[str, Any],
-                 paths: set[tuple[str | int, ...]] | None, source: Callable[[], Source] | None) -> str:
-    """A revision's notes rendered again from its values with its secrets masked, by its chart from the repository,
-    when that chart renders the real values into the very notes Helm stored; else "", and a warning says why."""
-    number, install = revision["revision"], revision["revision"] == 1
-    if paths is None or () in paths:
-        reason = _unrecorded(revision, paths)
-    elif source is None:
-        reason = "its chart is a folder, not a published version to render them again with"
-    else:
-        try:
-            archive = source().fetch(revision["chart_name"], revision["chart_version"], f"revision {number}")[1]
-        except ToolError as exc:
-            reason = f"its chart cannot be fetched to render them again ({exc})"
-        else:  # Helm's error from the real values may quote what a template made of a secret: not shown
-            again, shown = (_render(config, archive, release, these, install=install)
-                            for these in (values, masked(values, paths)))
-            if again is None:
-                reason = "its chart fails to render them again from its values"
-            elif again["notes"] != notes:
-                reason = "its chart renders them otherwise now (randomness, lookup, or a chart republished)"
-            elif shown is None:
-                reason = "its chart refuses its values with the secrets masked"
-            else:
-                return shown["notes"]
-    ui.warn(f"{release}: notes not shown: revision {number} was deployed with secret values; {reason}")
-    return ""
-
-
 def test(access: Access, release: str, *, timeout: int) -> dict[str, Any]:
     """`helm test`: the release's test hooks run, and their pods removed; a failing one is one line."""
     with connect(access) as config:
@@ -603,22 +436,6 @@ def test(access: Access, release: str, *, timeout: int) -> dict[str, Any]:
         except ToolError as exc:
             raise ToolError(f"tests of {release} (revision {current['revision']}) failed: {exc}") from exc
     return {"release": release, "namespace": access.namespace, "revision": current["revision"], "tests": "passed"}
-
-
-def listing(accesses: list[Access], configured: Mapping[str, str]) -> list[dict[str, Any]]:
-    """`helm list --all` over namespaces, plus each configured release (name -> namespace) not installed there."""
-    rows = []
-    for access in accesses:
-        with connect(access) as config:
-            rows += [{"release": r["name"], "namespace": r.get("namespace", access.namespace),
-                      "revision": r["revision"], "updated": r.get("deployed_at", ""), "status": r["status"],
-                      "chart": f"{r['chart_name']}-{r['chart_version']}", "app_version": r.get("app_version", ""),
-                      "configured": r["name"] in configured} for r in helm.releases(config)]
-    found = {(row["release"], row["namespace"]) for row in rows}
-    rows += [{"release": name, "namespace": namespace, "revision": None, "updated": "", "status": "not installed",
-              "chart": "", "app_version": "", "configured": True}
-             for name, namespace in configured.items() if (name, namespace) not in found]
-    return sorted(rows, key=lambda row: (row["namespace"], row["release"]))
 
 
 def uninstall(access: Access, release: str, *, wait: bool, timeout: int) -> None:

@@ -1,5 +1,6 @@
 """What each release task does, behind the flags tasks/release.py declares: settings resolved, every release
-planned before any is deployed, Helm called through deploy, the outcome shown as a table or a document."""
+planned before any is deployed, Helm called through deploy (and release_info to show what is installed), the
+outcome shown as a table or a document."""
 
 from __future__ import annotations
 
@@ -18,11 +19,12 @@ from .deferred import lazy
 from .errors import Reported, ToolError
 
 if TYPE_CHECKING:
-    from . import chart_source, cluster, rollout
+    from . import chart_source, cluster, release_info, rollout
     from . import deploy as dep
     from . import values as vals
 else:  # imported when a task first needs them: `invoke --list` stays light
-    chart_source, cluster, dep, rollout, vals = lazy("chart_source", "cluster", "deploy", "rollout", "values")
+    chart_source, cluster, dep, release_info, rollout, vals = lazy("chart_source", "cluster", "deploy", "release_info",
+                                                                   "rollout", "values")
 
 
 def _releases(c: Context, env: str | None, release: str | None) -> tuple[settings.Environment, list[settings.Release]]:
@@ -214,7 +216,8 @@ def history(c: Context, fmt: str, *, env: str | None, release: str | None) -> No
     name = rel.name
     rows = [{"revision": r["revision"], "updated": r["deployed_at"], "status": r["status"],
              "chart": f"{r['chart_name']}-{r['chart_version']}", "app_version": r.get("app_version", ""),
-             "description": " ".join(r["description"].split())} for r in dep.history(access, name, bool(rel.secrets))]
+             "description": " ".join(r["description"].split())}
+            for r in release_info.history(access, name, bool(rel.secrets))]
     ui.render(rows, fmt, lambda: ui.table(
         f"history of {name}", ["revision", "updated", "status", "chart", "app version", "description"],
         [tuple(r.values()) for r in rows]))
@@ -233,7 +236,7 @@ def status(c: Context, fmt: str, *, env: str | None, release: str | None) -> Non
 
     if release is not None or len(releases) == 1:
         _, rel, access = _target(c, env, releases[0].name)
-        found = dep.status(access, rel.name, bool(rel.secrets), source(rel))
+        found = release_info.status(access, rel.name, bool(rel.secrets), source(rel))
         ui.render(found, fmt, lambda: _status(found))
         return
     access = cluster.cluster_access(environment, os.environ)
@@ -241,8 +244,8 @@ def status(c: Context, fmt: str, *, env: str | None, release: str | None) -> Non
     for rel in releases:
         vals.register_secrets(rel, os.environ)
         try:
-            rows.append(dep.status(access.within(rel.namespace_in(environment)), rel.name, bool(rel.secrets),
-                                   source(rel), notes=fmt != "table"))  # the table has no notes to render
+            rows.append(release_info.status(access.within(rel.namespace_in(environment)), rel.name,
+                                            bool(rel.secrets), source(rel), notes=fmt != "table"))  # no notes shown
         except dep.NotInstalled:
             rows.append({"release": rel.name, "namespace": rel.namespace_in(environment), "status": "not installed"})
     ui.render(rows, fmt, lambda: ui.table(
@@ -256,7 +259,7 @@ def list_(c: Context, fmt: str, *, env: str | None) -> None:
     access = cluster.cluster_access(environment, os.environ)
     configured = {rel.name: rel.namespace_in(environment) for rel in releases}
     namespaces = dict.fromkeys([environment.namespace, *configured.values()])
-    rows = dep.listing([access.within(namespace) for namespace in namespaces], configured)
+    rows = release_info.listing([access.within(namespace) for namespace in namespaces], configured)
     ui.render(rows, fmt, lambda: ui.table(
         f"releases in {environment.name}", ["release", "namespace", "revision", "updated", "status", "chart",
                                             "app version", "in invoke.yaml"],
