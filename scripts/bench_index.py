@@ -72,7 +72,10 @@ def project(where: Path) -> Path:
     where.mkdir(parents=True)
     for name in ("tasks.py", "tasks", "invoke.yaml", "environments"):
         source = ROOT / name
-        (shutil.copytree if source.is_dir() else shutil.copy)(source, where / name)
+        if source.is_dir():  # not its __pycache__: the checkout's bytecode is not in a clone
+            shutil.copytree(source, where / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy(source, where / name)
     chart = where / "charts" / "newcomer"
     (chart / "templates").mkdir(parents=True)
     (chart / "Chart.yaml").write_text("apiVersion: v2\nname: newcomer\nversion: 1.0.0\n")
