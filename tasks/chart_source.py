@@ -13,8 +13,8 @@ from typing import Any
 
 from . import archives, charts, packaging, registry, signing
 from . import index as idx
+from .environments import Environment, Release
 from .errors import ToolError
-from .settings import Environment, Release
 from .store import INDEX, Store, open_store
 
 

@@ -15,8 +15,8 @@ from typing import Any
 import yaml
 
 from . import helm, ui
+from .environments import Environment
 from .errors import ToolError
-from .settings import Environment
 
 _SHOWN: dict[str, str] = {}  # a variable the tasks read -> what its user wrote instead (see show_variables_as)
 

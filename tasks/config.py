@@ -10,7 +10,7 @@ from typing import Any
 
 from invoke import Context
 
-from . import settings, ui, urls
+from . import environments, settings, ui, urls
 from .cli import ROOT, task
 from .errors import ToolError
 
@@ -30,7 +30,7 @@ def _rows(c: Context) -> list[dict[str, str]]:
              for name, raw in repo.dependency_repositories.items()]
     release = c.config.get("release", {})
     for env_name, raw in (release.get("environments") or {}).items():
-        environment = settings.environment_settings(ROOT, env_name, raw)
+        environment = environments.environment_settings(ROOT, env_name, raw)
         where = f"release.environments.{env_name}"
         rows += [
             {"setting": f"{where}.namespace", "value": environment.namespace, "source": "invoke.yaml"},
@@ -45,10 +45,10 @@ def _rows(c: Context) -> list[dict[str, str]]:
              "value": _relative(environment.verify_keyring) if environment.verify_keyring else "",
              "source": "invoke.yaml"},
         ]
-    rows.append({"setting": "release.parallel", "value": str(settings.resolve_parallel(release, None)),
+    rows.append({"setting": "release.parallel", "value": str(environments.resolve_parallel(release, None)),
                  "source": "invoke.yaml / INVOKE_RELEASE_PARALLEL"})
     for name, raw in (release.get("releases") or {}).items():
-        rel = settings.release_settings(ROOT, name, raw)
+        rel = environments.release_settings(ROOT, name, raw)
         where = f"release.releases.{name}"
         rows += [
             {"setting": f"{where}.chart", "value": f"{rel.chart} {rel.version or '(newest)'}", "source": "invoke.yaml"},
@@ -73,7 +73,7 @@ def _in_a_file(c: Context, section: str, name: str) -> bool:
                for layer in ("project", "runtime", "user", "system"))
 
 
-def _cluster(environment: settings.Environment) -> str:
+def _cluster(environment: environments.Environment) -> str:
     try:
         from . import cluster  # here, not at the top: `invoke --list` imports this module
 

@@ -21,10 +21,10 @@ from typing import Any
 
 from . import chart_source, helm, ui
 from .cluster import Access, cluster_access, connect
+from .environments import Environment, Release
 from .errors import ToolError
 from .manifests import crd_manifest, derived_values, diff, mask_secrets
 from .revisions import any_record, deployer, describe, recorded_secret_paths, secret_labels, unrecorded
-from .settings import Environment, Release
 from .values import Overrides, changed_secrets, layered_values, masked
 
 GOOD = ("deployed", "superseded")  # statuses a rollback may return to

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from invoke import Collection
 
-from . import settings, ui
+from . import environments, ui
 from .cli import task
 from .deferred import lazy
 
@@ -30,7 +30,7 @@ VALUES_HELP = {
     "values": "values file, as helm -f; above the release's and the environment's files, below the --set flags",
     "set_json": "a value as JSON, as helm --set-json",
     "set_": "a value, as helm --set; ${DRONE_*}/${CI_*} expanded (${DRONE_COMMIT_SHA:0:7} too). "
-            f"Values layer: {settings.VALUES_ORDER}",
+            f"Values layer: {environments.VALUES_ORDER}",
     "set_string": "a value that stays text, as helm --set-string (image.tag=2024 is not a number)",
     "set_file": "a file's text as the value, as helm --set-file (not a secret: see --set-secret)",
     "set_secret": "the value of that environment variable, never printed",

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from invoke import Context, Exit
 
-from . import settings, ui
+from . import environments, settings, ui
 from .cli import ROOT
 from .deferred import lazy
 from .errors import Reported, ToolError
@@ -27,16 +27,17 @@ else:  # imported when a task first needs them: `invoke --list` stays light
                                                                    "rollout", "values")
 
 
-def _releases(c: Context, env: str | None, release: str | None) -> tuple[settings.Environment, list[settings.Release]]:
+def _releases(c: Context, env: str | None, release: str | None
+              ) -> tuple[environments.Environment, list[environments.Release]]:
     """The release named, else every release of the environment."""
     config = c.config.get("release", {})
     if release is not None:
-        environment, rel = settings.resolve_release(ROOT, config, env_name=env, release_name=release)
+        environment, rel = environments.resolve_release(ROOT, config, env_name=env, release_name=release)
         return environment, [rel]
-    return settings.resolve_environment(ROOT, config, env_name=env)
+    return environments.resolve_environment(ROOT, config, env_name=env)
 
 
-def _plans(c: Context, environment: settings.Environment, releases: list[settings.Release], url: str | None,
+def _plans(c: Context, environment: environments.Environment, releases: list[environments.Release], url: str | None,
            version: str | None, overrides: vals.Overrides) -> list[dep.Plan]:
     """Every release planned (chart fetched, values layered, size checked) before any of them is deployed."""
     if version is not None and len(releases) > 1:
@@ -48,8 +49,8 @@ def _plans(c: Context, environment: settings.Environment, releases: list[setting
 
 
 def _typed_set(c: Context, release: str) -> Mapping[str, Any]:
-    """The release's `set:` as invoke.yaml types it (settings checked its shape): settings.Release.set holds each
-    entry as --set text, where a quoted "2024" and the number 2024 are the same."""
+    """The release's `set:` as invoke.yaml types it (environments checked its shape): Release.set holds each entry
+    as --set text, where a quoted "2024" and the number 2024 are the same."""
     return (c.config.get("release", {}).get("releases", {}).get(release) or {}).get("set") or {}
 
 
@@ -59,14 +60,15 @@ def _overrides(values: list[str] | None, set_json: list[str] | None, set_: list[
 
 
 def _target(c: Context, env: str | None, release: str | None
-            ) -> tuple[settings.Environment, settings.Release, cluster.Access]:
+            ) -> tuple[environments.Environment, environments.Release, cluster.Access]:
     """The environment, the release and how to reach it, for tasks on one release that need no chart."""
-    environment, rel = settings.resolve_release(ROOT, c.config.get("release", {}), env_name=env, release_name=release)
+    environment, rel = environments.resolve_release(ROOT, c.config.get("release", {}), env_name=env,
+                                                    release_name=release)
     vals.register_secrets(rel, os.environ)  # the release's notes and errors may hold them
     return environment, rel, cluster.cluster_access(environment, os.environ).within(rel.namespace_in(environment))
 
 
-def _each(plans: list[dep.Plan], releases: list[settings.Release], action: Callable[[dep.Plan], Any], *,
+def _each(plans: list[dep.Plan], releases: list[environments.Release], action: Callable[[dep.Plan], Any], *,
           parallel: int, ordered: bool) -> tuple[list[rollout.Outcome], bool]:
     """`action` over the plans with rollout.run: in needs order when `ordered` (stopping at a failure)."""
     by_name = {plan.release: plan for plan in plans}
@@ -159,8 +161,8 @@ def deploy(c: Context, fmt: str, *, env: str | None, release: str | None, versio
            history_max: int | None, parallel: int | None, yes: bool, url: str | None) -> Any:
     seconds = dep.timeout_seconds(timeout)
     environment, releases = _releases(c, env, release)
-    limit = settings.resolve_parallel(c.config.get("release", {}), parallel)
-    keep = settings.resolve_history_max(environment, history_max)
+    limit = environments.resolve_parallel(c.config.get("release", {}), parallel)
+    keep = environments.resolve_history_max(environment, history_max)
     plans = _plans(c, environment, releases, url, version,
                    _overrides(values, set_json, set_, set_string, set_file, set_secret))
     for plan in plans:
@@ -197,7 +199,7 @@ def rollback(c: Context, fmt: str, *, env: str | None, release: str | None, revi
     seconds = dep.timeout_seconds(timeout)
     environment, rel, access = _target(c, env, release)
     name = rel.name
-    keep = settings.resolve_history_max(environment, history_max)
+    keep = environments.resolve_history_max(environment, history_max)
     dep.confirm(environment, f"roll back {name} in {environment.name}", yes=yes, interactive=sys.stdin.isatty(),
                 ask=_ask)
     current, target, now = dep.roll_back(access, name, revision, allow_failed=allow_failed, wait=wait,
@@ -231,7 +233,7 @@ def status(c: Context, fmt: str, *, env: str | None, release: str | None) -> Non
         repo = settings.resolve_repo(ROOT, c.config.get("repo", {}))
         return chart_source.open_source(repo.url, repo.public_url, environment.verify_keyring)
 
-    def source(rel: settings.Release) -> Callable[[], dep.Source] | None:
+    def source(rel: environments.Release) -> Callable[[], dep.Source] | None:
         return None if chart_source.is_local(rel.chart) else repository
 
     if release is not None or len(releases) == 1:
@@ -255,7 +257,7 @@ def status(c: Context, fmt: str, *, env: str | None, release: str | None) -> Non
 
 
 def list_(c: Context, fmt: str, *, env: str | None) -> None:
-    environment, releases = settings.resolve_environment(ROOT, c.config.get("release", {}), env_name=env)
+    environment, releases = environments.resolve_environment(ROOT, c.config.get("release", {}), env_name=env)
     access = cluster.cluster_access(environment, os.environ)
     configured = {rel.name: rel.namespace_in(environment) for rel in releases}
     namespaces = dict.fromkeys([environment.namespace, *configured.values()])
@@ -272,7 +274,7 @@ def diff(c: Context, fmt: str, *, env: str | None, release: str | None, version:
          set_json: list[str] | None, set_: list[str] | None, set_string: list[str] | None, set_file: list[str] | None,
          set_secret: list[str] | None, url: str | None, detailed_exitcode: bool, parallel: int | None) -> None:
     environment, releases = _releases(c, env, release)
-    limit = settings.resolve_parallel(c.config.get("release", {}), parallel)
+    limit = environments.resolve_parallel(c.config.get("release", {}), parallel)
     plans = _plans(c, environment, releases, url, version,
                    _overrides(values, set_json, set_, set_string, set_file, set_secret))
     if len(plans) == 1:

@@ -19,8 +19,8 @@ from typing import Any
 
 from . import archives, helm, ui
 from .drone_subst import expand
+from .environments import Environment, Release
 from .errors import ToolError
-from .settings import Environment, Release
 from .values_files import read_bytes, read_values
 
 

@@ -18,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scripts import preview_release
-from tasks import settings as config
+from tasks import environments
 from tasks import values as vals
 from tests.conftest import ROOT, copy_project
 from tests.support.drone import build_envsubst, substitute
@@ -202,8 +202,8 @@ def test_pipeline_and_project_yaml_are_yamllint_clean():
 
 def deployed(text: str, variables: dict[str, str]):
     """The value `--set-string x=TEXT` deploys in a build with these variables."""
-    release = config.Release("app", "app", None, (), (), ())
-    staging = config.Environment("staging", "staging", "staging", None, (), False)
+    release = environments.Release("app", "app", None, (), (), ())
+    staging = environments.Environment("staging", "staging", "staging", None, (), False)
     return vals.layered_values(release, staging, vals.Overrides(set_string=(f"x={text}",)), variables, {})[0]["x"]
 
 

@@ -6,7 +6,7 @@ import os
 import pytest
 import yaml
 
-from tasks import deploy, settings
+from tasks import deploy, environments
 from tasks.chart_source import Repository
 from tasks.store import open_store
 from tasks.values import Overrides
@@ -23,7 +23,7 @@ def test_the_estimate_is_within_its_margin_of_the_secret_helm_stores(cluster, tm
     values.write_text(yaml.safe_dump({"blob": blob}))
     env = {**os.environ, **cluster.emulator.ci_env("STAGING", "token-for-the-size-test")}  # Helm runs in this process
     config = yaml.safe_load((cluster.project / "invoke.yaml").read_text())["release"]
-    environment, release = settings.resolve_release(cluster.project, config, env_name="staging", release_name=None)
+    environment, release = environments.resolve_release(cluster.project, config, env_name="staging", release_name=None)
     plan = deploy.prepare(cluster.project, environment, release, repository=Repository(open_store(
         f"file://{cluster.project}/dist/repo")), version=None, overrides=Overrides(values=(str(values),)), env=env,
         work_dir=tmp_path, typed_set={})

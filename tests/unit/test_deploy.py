@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tasks import chart_source, cluster, deploy, drone_subst, manifests, settings, ui
+from tasks import chart_source, cluster, deploy, drone_subst, environments, manifests, ui
 from tasks import values as vals
 from tasks.errors import ToolError
 
@@ -15,7 +15,7 @@ ROOT = Path("/project")
 def environment(**overrides):
     base = {"name": "staging", "namespace": "staging", "kube_context": "staging", "secrets_prefix": "STAGING",
             "values": (), "protected": False}
-    return settings.Environment(**{**base, **overrides})
+    return environments.Environment(**{**base, **overrides})
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -254,7 +254,7 @@ CONFIG = {
 ])
 def test_release_settings_errors_name_the_flag_or_key(env_name, release_name, message):
     with pytest.raises(ToolError, match=message.replace("(", r"\(").replace(")", r"\)")):
-        settings.resolve_release(ROOT, CONFIG, env_name=env_name, release_name=release_name)
+        environments.resolve_release(ROOT, CONFIG, env_name=env_name, release_name=release_name)
 
 
 @pytest.mark.parametrize("releases, message", [
@@ -264,20 +264,20 @@ def test_release_settings_errors_name_the_flag_or_key(env_name, release_name, me
 ])
 def test_bad_release_config_names_the_key(releases, message):
     with pytest.raises(ToolError, match=message):
-        settings.resolve_release(ROOT, {**CONFIG, "releases": releases}, env_name="staging", release_name=None)
+        environments.resolve_release(ROOT, {**CONFIG, "releases": releases}, env_name="staging", release_name=None)
 
 
 def test_environment_without_namespace_is_refused():
     config = {**CONFIG, "environments": {"staging": {"kube_context": "x"}}}
     with pytest.raises(ToolError, match="release.environments.staging.namespace is missing"):
-        settings.resolve_release(ROOT, config, env_name="staging", release_name="app")
+        environments.resolve_release(ROOT, config, env_name="staging", release_name="app")
 
 
 @pytest.mark.parametrize("namespace", ["team.a", "Staging", "x" * 64, "-a"])
 def test_a_namespace_kubernetes_would_refuse_is_refused_naming_the_key(namespace):
     config = {**CONFIG, "environments": {"staging": {"namespace": namespace, "kube_context": "x"}}}
     with pytest.raises(ToolError, match=r"release.environments.staging.namespace is '.*' \(invalid\)"):
-        settings.resolve_release(ROOT, config, env_name="staging", release_name="app")
+        environments.resolve_release(ROOT, config, env_name="staging", release_name="app")
 
 
 @pytest.mark.parametrize("name", ["DRONE_NETRC_PASSWORD", "DRONE_NETRC_USERNAME", "CI_JOB_TOKEN", "DRONE_SSH_KEY",
@@ -290,7 +290,7 @@ def test_ci_variables_that_hold_credentials_are_refused_with_the_reason(name):
 
 
 def test_secret_paths_are_masked_in_a_copy_of_the_values_and_nothing_else():
-    release = settings.Release("app", "app", None, (), ("image.tag=v1",), (("db.password", "DB_PW"),))
+    release = environments.Release("app", "app", None, (), ("image.tag=v1",), (("db.password", "DB_PW"),))
     env = {"DB_PW": "it's-a-s3cret: yes", "LIST": "second-item-secret", "SHORT": "x"}
     overrides = vals.Overrides(set_secret=("hosts[1].key=LIST", "pin=SHORT"))
     values, paths = vals.layered_values(release, environment(), overrides, env, {"image.tag": "v1"})

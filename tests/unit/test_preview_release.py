@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from scripts import preview_release
-from tasks import settings
+from tasks import environments
 from tests.conftest import ROOT
 
 
@@ -34,7 +34,7 @@ def test_branches_that_slug_alike_are_still_two_releases():
 def test_every_branch_name_gives_a_release_name_helm_and_kubernetes_accept(branch):
     name = preview_release.name("hello-world", branch)
     assert len(name) <= 53 and name.startswith("hello-world-")
-    assert settings.release_settings(Path("."), name, {}).name == name  # the tasks' own check (Helm's rule)
+    assert environments.release_settings(Path("."), name, {}).name == name  # the tasks' own check (Helm's rule)
     assert "." not in name and not name.endswith("-")  # and a DNS-1123 label
 
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from tasks import rollout, settings
+from tasks import environments, rollout, settings
 from tasks.errors import ToolError
 
 
@@ -76,13 +76,13 @@ def config(**releases):
 
 
 def test_an_environment_holds_the_releases_that_name_it_or_name_none():
-    environment, releases = settings.resolve_environment(Path("/p"), config(
+    environment, releases = environments.resolve_environment(Path("/p"), config(
         web={"needs": ["db"]}, db={"namespace": "data"}, tool={"environments": ["production"]}), env_name="staging")
     assert [(r.name, r.needs, r.namespace_in(environment)) for r in releases] == [
         ("web", ("db",), "staging"), ("db", (), "data")]
     with pytest.raises(ToolError, match=r"^--release 'tool' is not deployed to staging \(release.releases.tool."
                                         r"environments\); staging has web, db$"):
-        settings.resolve_release(Path("/p"), config(web={}, db={}, tool={"environments": ["production"]}),
+        environments.resolve_release(Path("/p"), config(web={}, db={}, tool={"environments": ["production"]}),
                                  env_name="staging", release_name="tool")
 
 
@@ -97,7 +97,7 @@ def test_an_environment_holds_the_releases_that_name_it_or_name_none():
 ])
 def test_bad_needs_environments_and_namespaces_are_one_line_naming_the_releases(releases, message):
     with pytest.raises(ToolError, match=message):
-        settings.resolve_environment(Path("/p"), config(**releases), env_name="staging")
+        environments.resolve_environment(Path("/p"), config(**releases), env_name="staging")
 
 
 @pytest.mark.parametrize("raw, message", [
@@ -107,16 +107,16 @@ def test_bad_needs_environments_and_namespaces_are_one_line_naming_the_releases(
 ])
 def test_history_max_is_a_count(raw, message):
     with pytest.raises(ToolError, match=message):
-        settings.environment_settings(Path("/p"), "staging", {"namespace": "s", **raw})
+        environments.environment_settings(Path("/p"), "staging", {"namespace": "s", **raw})
 
 
 def test_parallel_is_a_count_of_one_or_more():
-    assert settings.resolve_parallel({}, None) == 4
-    assert settings.resolve_parallel({"parallel": 2}, None) == 2
-    assert settings.resolve_parallel({"parallel": 2}, 1) == 1
+    assert environments.resolve_parallel({}, None) == 4
+    assert environments.resolve_parallel({"parallel": 2}, None) == 2
+    assert environments.resolve_parallel({"parallel": 2}, 1) == 1
     for config, flag in (({"parallel": 0}, None), ({"parallel": True}, None), ({}, 0)):
         with pytest.raises(ToolError, match="use a whole number of releases, 1 or more"):
-            settings.resolve_parallel(config, flag)
+            environments.resolve_parallel(config, flag)
 
 
 def test_invoke_release_parallel_that_is_no_number_is_one_line_not_invokes_traceback(tmp_path, monkeypatch):

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from tasks import settings
+from tasks import environments, settings
 from tasks.errors import ToolError
 
 ROOT = Path("/project")
@@ -57,7 +57,7 @@ def test_public_url_must_be_http_and_loses_its_trailing_slash():
 
 
 def environment(**raw):
-    return settings.environment_settings(ROOT, "staging", {"namespace": "staging", **raw})
+    return environments.environment_settings(ROOT, "staging", {"namespace": "staging", **raw})
 
 
 @pytest.mark.parametrize("key, value, message", [
@@ -96,12 +96,13 @@ def test_booleans_are_booleans_and_unset_is_false():
 ])
 def test_release_settings_have_types_and_known_names(raw, message):
     with pytest.raises(ToolError) as error:
-        settings.release_settings(ROOT, "app", raw)
+        environments.release_settings(ROOT, "app", raw)
     assert message in str(error.value)
 
 
 def test_set_values_are_written_as_helm_reads_them():
-    release = settings.release_settings(ROOT, "app", {"set": {"debug": True, "replicas": 3, "tag": "v1", "x": None}})
+    raw = {"set": {"debug": True, "replicas": 3, "tag": "v1", "x": None}}
+    release = environments.release_settings(ROOT, "app", raw)
     assert release.set == ("debug=true", "replicas=3", "tag=v1", "x=null")
 
 
@@ -131,7 +132,7 @@ def test_repo_settings_have_types_and_known_names(config, message):
 
 def test_release_sections_that_are_not_mappings_are_named():
     with pytest.raises(ToolError, match="release.environments in invoke.yaml must be a mapping of environment name"):
-        settings.resolve_release(ROOT, {"environments": ["staging"], "releases": {}}, env_name="staging",
+        environments.resolve_release(ROOT, {"environments": ["staging"], "releases": {}}, env_name="staging",
                                  release_name=None)
 
 

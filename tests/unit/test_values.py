@@ -5,7 +5,7 @@ import datetime
 
 import pytest
 
-from tasks import drone_subst, settings, ui, values_files
+from tasks import drone_subst, environments, ui, values_files
 from tasks import values as vals
 from tasks.errors import ToolError
 
@@ -54,13 +54,13 @@ def test_what_helm_refuses_to_read_is_one_line_naming_the_file_and_key(tmp_path,
 
 # --- CI variables expand into one value, whatever they hold ------------------------------------------
 
-STAGING = settings.Environment("staging", "staging", "staging", None, (), False)
+STAGING = environments.Environment("staging", "staging", "staging", None, (), False)
 BRANCHES = ["feat,db.user=injected,image.repository=evil.example/x", "a\\,b=c", "{x,y}", "a[0]=1", "x.y", 'q"uote\\']
 
 
 def layered(branch, **flags):
     """The values of a release with these flags, in a build of `branch`."""
-    return vals.layered_values(settings.Release("app", "app", None, (), (), ()), STAGING, vals.Overrides(**flags),
+    return vals.layered_values(environments.Release("app", "app", None, (), (), ()), STAGING, vals.Overrides(**flags),
                                {"DRONE_BRANCH": branch}, {})[0]
 
 
@@ -127,7 +127,7 @@ def test_a_set_entry_of_invoke_yaml_keeps_the_type_yaml_gave_it_and_is_never_par
     typed = {"image.tag": "2024", "extra.flag": "true", "extra.list": "{x,y}", "podAnnotations.note": "a,b=c",
              "replicaCount": 3, "debug": True, "ratio": 1.5, "gone": None, "labels.build": "${DRONE_TAG##v}",
              "hosts[1]": "x.example", "labels.${DRONE_BRANCH}": "on"}
-    values = vals.layered_values(settings.Release("app", "app", None, (), (), ()), STAGING, vals.Overrides(),
+    values = vals.layered_values(environments.Release("app", "app", None, (), (), ()), STAGING, vals.Overrides(),
                                  {"DRONE_TAG": "v1.2.3", "DRONE_BRANCH": "a.b"}, typed)[0]
     assert values == {"image": {"tag": "2024"}, "extra": {"flag": "true", "list": "{x,y}"},
                       "podAnnotations": {"note": "a,b=c"}, "replicaCount": 3, "debug": True, "ratio": 1.5,
@@ -143,7 +143,7 @@ def test_a_set_entry_of_invoke_yaml_keeps_the_type_yaml_gave_it_and_is_never_par
 ])
 def test_a_set_entry_helm_cannot_take_is_one_line_naming_the_setting(key, value, message):
     with pytest.raises(ToolError) as refused:
-        vals.layered_values(settings.Release("app", "app", None, (), (), ()), STAGING, vals.Overrides(), {},
+        vals.layered_values(environments.Release("app", "app", None, (), (), ()), STAGING, vals.Overrides(), {},
                             {key: value})
     assert str(refused.value).startswith(message)
 
