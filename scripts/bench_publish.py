@@ -28,7 +28,10 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PROJECT = ("tasks.py", "tasks", "invoke.yaml", "environments")
+sys.path.insert(0, str(ROOT))
+
+from tests.conftest import TOOL_FILES, copy_project
+
 ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}  # bytecode cached, as for users
 HELM_PACKAGES = """
 import sys, pathlib, helm_python
@@ -63,13 +66,7 @@ def instructions(args: list[str], cwd: Path) -> tuple[int, int]:
 
 def project(where: Path, charts: int) -> Path:
     """A checkout with `charts` charts: copies of hello-world, each with a name of its own."""
-    where.mkdir(parents=True)
-    for name in PROJECT:
-        source = ROOT / name
-        if source.is_dir():  # not its __pycache__: the checkout's bytecode is not in a clone
-            shutil.copytree(source, where / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy(source, where / name)
+    copy_project(where, TOOL_FILES)
     for i in range(charts):
         chart = where / "charts" / f"chart-{i:04d}"
         shutil.copytree(ROOT / "charts" / "hello-world", chart, ignore=shutil.ignore_patterns("__pycache__"))
@@ -125,12 +122,12 @@ def main() -> int:
                 clone = work / f"clone-{size}-counted"
                 subprocess.run(["git", "clone", "-q", "--depth", "1", f"file://{first}", str(clone)], check=True)
                 base_count = instructions(invoke("noop"), empty)[0]
-                (clean, by_git), (again_count, _) = (
+                (clean, by_git), (again_in_clone, _) = (
                     instructions(invoke("repo.publish", "--url", f"file://{repo}"), clone) for _ in range(2))
                 lines.append(f"  in instructions: {clean / base_count:.2f}x from the clean clone, "
-                             f"{again_count / base_count:.2f}x again ({clean / 1e6:.0f}M, of which git "
-                             f"{by_git / 1e6:.0f}M: its first status in a clone reads every file again; "
-                             f"{again_count / 1e6:.0f}M; empty task {base_count / 1e6:.0f}M)")
+                             f"{again_in_clone / base_count:.2f}x again (clean {clean / 1e6:.0f}M, of which git "
+                             f"{by_git / 1e6:.0f}M: its first status in a clone reads every file again; again "
+                             f"{again_in_clone / 1e6:.0f}M; empty task {base_count / 1e6:.0f}M)")
                 shutil.rmtree(clone)
             print("\n".join(lines[-3 if args.instructions else -2:]), flush=True)
         small, large = (int(n) for n in args.slope.split(","))

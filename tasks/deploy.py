@@ -4,8 +4,8 @@ The plan is made before anything touches the cluster, so bad input (unknown envi
 values file, malformed --set, missing credentials, no matching version, a release too large for
 Kubernetes) fails with nothing deployed. Values layering (values.py), cluster access (cluster.py),
 manifests and their diff (manifests.py), the chart's source (chart_source.py) and what a revision records
-(revisions.py) are modules of their own; release_info.py shows installed releases, and rollout.py runs these
-actions over every release of an environment.
+(revision_records.py) are modules of their own; release_info.py shows installed releases, and rollout.py runs
+these actions over every release of an environment.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from .cluster import Access, cluster_access, connect
 from .environments import Environment, Release
 from .errors import ToolError
 from .manifests import crd_manifest, derived_values, diff, mask_secrets
-from .revisions import any_record, deployer, describe, recorded_secret_paths, secret_labels, unrecorded
+from .revision_records import any_record, deployer, describe, recorded_secret_paths, secret_labels, unrecorded
 from .values import Overrides, changed_secrets, layered_values, masked
 
 GOOD = ("deployed", "superseded")  # statuses a rollback may return to
@@ -389,7 +389,7 @@ def _deployed_shown(config: Any, plan: Plan, last: dict[str, Any], manifest: str
 
 
 def try_render(config: Any, archive: bytes, release: str, values: dict[str, Any], install: bool = False
-            ) -> dict[str, str] | None:
+               ) -> dict[str, str] | None:
     """helm.render (an upgrade of `release` unless `install`); None when the chart refuses these values."""
     try:
         return helm.render(config, archive, release, values, install=install)

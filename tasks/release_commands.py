@@ -246,8 +246,9 @@ def status(c: Context, fmt: str, *, env: str | None, release: str | None) -> Non
     for rel in releases:
         vals.register_secrets(rel, os.environ)
         try:
+            # the table has no notes to render
             rows.append(release_info.status(access.within(rel.namespace_in(environment)), rel.name,
-                                            bool(rel.secrets), source(rel), notes=fmt != "table"))  # no notes shown
+                                            bool(rel.secrets), source(rel), notes=fmt != "table"))
         except dep.NotInstalled:
             rows.append({"release": rel.name, "namespace": rel.namespace_in(environment), "status": "not installed"})
     ui.render(rows, fmt, lambda: ui.table(

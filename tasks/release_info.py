@@ -1,5 +1,6 @@
 """What is shown of installed releases: each one's history and status, and a listing over namespaces. Never
-values or manifests; a revision's notes and description only as far as they cannot show a secret (revisions)."""
+values or manifests; a revision's notes and description only as far as they cannot show a secret
+(revision_records)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from . import helm, ui
 from .cluster import Access, connect
 from .deploy import Source, installed, try_render
 from .errors import ToolError
-from .revisions import may_hold_secrets, recorded_secret_paths, shown_description, unrecorded
+from .revision_records import may_hold_secrets, recorded_secret_paths, shown_description, unrecorded
 from .values import masked
 
 

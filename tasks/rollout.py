@@ -36,8 +36,8 @@ def run(
 ) -> tuple[list[Outcome], bool]:
     """(an outcome per release in the order of `needs`, whether Ctrl-C stopped the run).
 
-    `needs` maps each release to those it needs (all of them keys of `needs`, with no cycle: settings
-    checked that); `action(release)` raises ToolError for a failure of that release alone.
+    `needs` maps each release to those it needs (all of them keys of `needs`, with no cycle:
+    environments.check_needs checked that); `action(release)` raises ToolError for a failure of that release alone.
     """
     outcomes: dict[str, Outcome] = {}
     waiting = list(needs)

@@ -1,4 +1,5 @@
-"""The one resolver: task argument > Drone (PLUGIN_*) env > invoke config (invoke.yaml, INVOKE_*) > defaults.
+"""Settings in one order of precedence (pick): task argument > Drone (PLUGIN_*) env > invoke config (invoke.yaml,
+INVOKE_*) > defaults.
 
 Tasks hand over what Invoke parsed and what its config holds; this module validates it and returns
 immutable records, so every other module works on checked values and never on raw config. Here: the

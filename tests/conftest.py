@@ -9,7 +9,7 @@ import shutil
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PROJECT_FILES = ("tasks.py", "tasks", "charts", "environments", "invoke.yaml", "requirements.txt")
+TOOL_FILES = ("tasks.py", "tasks", "environments", "invoke.yaml")  # the tool, without charts
+PROJECT_FILES = (*TOOL_FILES, "charts", "requirements.txt")
 FAKE_AWS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
 
 
@@ -86,8 +87,9 @@ def project(tmp_path: Path) -> Path:
     return copy_project(tmp_path / "project")
 
 
-def copy_project(target: Path) -> Path:
-    for name in PROJECT_FILES:
+def copy_project(target: Path, names: Iterable[str] = PROJECT_FILES) -> Path:
+    """`names` of this checkout copied into target, without bytecode (a clone has none)."""
+    for name in names:
         source = ROOT / name
         if source.is_dir():
             shutil.copytree(source, target / name, ignore=shutil.ignore_patterns("__pycache__"))

@@ -83,7 +83,7 @@ def test_an_environment_holds_the_releases_that_name_it_or_name_none():
     with pytest.raises(ToolError, match=r"^--release 'tool' is not deployed to staging \(release.releases.tool."
                                         r"environments\); staging has web, db$"):
         environments.resolve_release(Path("/p"), config(web={}, db={}, tool={"environments": ["production"]}),
-                                 env_name="staging", release_name="tool")
+                                     env_name="staging", release_name="tool")
 
 
 @pytest.mark.parametrize("releases, message", [
