@@ -58,7 +58,8 @@ def instructions(args: list[str], cwd: Path) -> tuple[int, int]:
                        env={**ENV, "CI": "true"})
         total = git = 0
         for f in Path(out).iterdir():  # one file per process: "cmd: PROGRAM ARGS", "summary: COUNT"
-            fields = dict(line.split(": ", 1) for line in f.read_text().splitlines() if line[:4] in ("cmd:", "summ"))
+            lines = f.read_text().splitlines()
+            fields = dict(line.split(": ", 1) for line in lines if line.startswith(("cmd: ", "summary: ")))
             total += int(fields["summary"])
             git += int(fields["summary"]) if Path(fields["cmd"].split()[0]).name == "git" else 0
         return total, git

@@ -19,8 +19,16 @@ def history(access: Access, release: str, has_configured_secrets: bool) -> list[
     """Each revision with its description (from `helm get all`; shown_description)."""
     with connect(access) as config:
         revisions = installed(config, access, release)
-        return [{**r, "description": shown_description(r, helm.revision_info(config, release, r["revision"]),
-                                                       revisions, has_configured_secrets)} for r in revisions]
+        return [{**r, "description": _description(r, helm.revision_info(config, release, r["revision"]), revisions,
+                                                  has_configured_secrets)} for r in revisions]
+
+
+def _description(revision: dict[str, Any], info: dict[str, Any], revisions: list[dict[str, Any]],
+                 has_configured_secrets: bool) -> str:
+    """A revision's description as it may be shown (shown_description), from `helm get all`'s `info`."""
+    paths = recorded_secret_paths(revision, info.get("config") or {})
+    return shown_description(info["info"].get("description", ""),
+                             may_hold_secrets(paths, revisions, has_configured_secrets))
 
 
 def status(access: Access, release: str, has_configured_secrets: bool, source: Callable[[], Source] | None,
@@ -36,11 +44,12 @@ def status(access: Access, release: str, has_configured_secrets: bool, source: C
         revisions = installed(config, access, release)
         info = helm.revision_info(config, release, revisions[-1]["revision"])
         summary, details, values = info["summary"], info["info"], info.get("config") or {}
+        paths = recorded_secret_paths(revisions[-1], values)
+        hold = may_hold_secrets(paths, revisions, has_configured_secrets)
         text = details.get("notes", "") if notes else ""
-        if text and may_hold_secrets(revisions[-1], values, revisions, has_configured_secrets):
-            text = _notes_shown(config, release, revisions[-1], text, values,
-                                recorded_secret_paths(revisions[-1], values), source)
-        description = shown_description(revisions[-1], info, revisions, has_configured_secrets)
+        if text and hold:
+            text = _notes_shown(config, release, revisions[-1], text, values, paths, source)
+        description = shown_description(details.get("description", ""), hold)
     return {
         "release": release, "namespace": access.namespace, "status": summary["status"],
         "revision": summary["revision"], "chart": f"{summary['chart_name']}-{summary['chart_version']}",

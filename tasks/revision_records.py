@@ -89,23 +89,20 @@ def any_record(revisions: list[dict[str, Any]]) -> bool:
     return any(f"{SECRET_PATHS}.count" in (r.get("labels") or {}) for r in revisions)
 
 
-def may_hold_secrets(revision: dict[str, Any], values: dict[str, Any], revisions: list[dict[str, Any]],
+def may_hold_secrets(paths: set[tuple[str | int, ...]] | None, revisions: list[dict[str, Any]],
                      has_configured_secrets: bool) -> bool:
-    """Whether a revision's values held secrets: as it recorded; or, when it recorded nothing, as the release
-    has configured secrets or another revision recorded (any_record)."""
-    paths = recorded_secret_paths(revision, values)
+    """Whether a revision's values held secrets, from what it recorded (`paths`: recorded_secret_paths); when it
+    recorded nothing, as the release has configured secrets or another revision recorded (any_record)."""
     return bool(paths) or paths is None and (has_configured_secrets or any_record(revisions))
 
 
-def shown_description(revision: dict[str, Any], info: dict[str, Any], revisions: list[dict[str, Any]],
-                      has_configured_secrets: bool) -> str:
+def shown_description(text: str, may_hold: bool) -> str:
     """A revision's description. Helm's of a failed one is `Upgrade "NAME" failed: ERROR` (kept when a later
     upgrade or a failed rollback makes it superseded), which may quote what a template made of a secret (an API
     server's `Invalid value: "..."`, the object's name): there is no telling what, so when its values may hold
-    secrets, the error is left out (the deploy printed it, masked)."""
-    text: str = info["info"].get("description", "")
+    secrets (may_hold_secrets), the error is left out (the deploy printed it, masked)."""
     head, failed, _ = text.partition(" failed: ")
-    if not failed or not may_hold_secrets(revision, info.get("config") or {}, revisions, has_configured_secrets):
+    if not failed or not may_hold:
         return text
     return f"{head} failed (the error is not shown: it may quote what a template made of a secret value)"
 

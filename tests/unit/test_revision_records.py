@@ -16,34 +16,34 @@ def test_description_and_labels_record_chart_commit_author_and_build():
 
 
 def test_secret_paths_are_recorded_as_valid_label_values_and_read_back_only_for_the_values_they_were_recorded_with():
+    recorded, labels_of = revision_records.recorded_secret_paths, revision_records.secret_labels
     paths = [("db", "password"), ("hosts", 0, "key"), ("tls", "certificat\u00e9", "a/b.c d")]
     values = {"db": {"password": "x", "host": "db"}, "hosts": [{"key": "k"}], "tls": {"certificat\u00e9": {"a/b.c d": 1}},
               "empty": {}, "unset": None}
-    labels = revision_records.secret_labels(paths + [("db", "password")], values)
+    labels = labels_of(paths + [("db", "password")], values)
     assert labels["secret-paths.count"] == str(len(labels) - 2) != "1"
     assert all(re.fullmatch(r"[a-z2-7]{1,63}", v) for k, v in labels.items() if k.split(".")[1].isdigit())
     assert re.fullmatch(r"[0-9a-f]{32}", labels["secret-paths.keys"])
-    assert revision_records.recorded_secret_paths({"labels": labels}, values) == set(paths)
+    assert recorded({"labels": labels}, values) == set(paths)
     # what Helm stores as the config, read back: the same keys; other values at them are the same record
     stored = {**json.loads(json.dumps(values)), "db": {"host": "other", "password": "y"}, "unset": None}
-    assert revision_records.recorded_secret_paths({"labels": labels}, stored) == set(paths)
-    none = revision_records.secret_labels([], values)
-    assert none["secret-paths.count"] == "0" and revision_records.recorded_secret_paths({"labels": none}, values) == set()
-    assert revision_records.recorded_secret_paths({"labels": {"owner": "helm"}}, values) is None  # nothing recorded: unknown
+    assert recorded({"labels": labels}, stored) == set(paths)
+    none = labels_of([], values)
+    assert none["secret-paths.count"] == "0" and recorded({"labels": none}, values) == set()
+    assert recorded({"labels": {"owner": "helm"}}, values) is None  # nothing recorded: unknown
     # a plain `helm upgrade` merges its labels into the last revision's: a record of other keys is no record
     for changed in ({**values, "extra": "1"}, {**values, "hosts": [{"key": "k"}, {"key": "l"}]}, {"db": values["db"]}):
-        assert revision_records.recorded_secret_paths({"labels": labels}, changed) is None
+        assert recorded({"labels": labels}, changed) is None
     # Helm merges labels: a shorter record leaves pieces of the longer one behind, which are not read
-    assert revision_records.recorded_secret_paths({"labels": {**labels, **revision_records.secret_labels([("x",)], values)}}, values) \
-        == {("x",)}
-    assert revision_records.recorded_secret_paths({"labels": {**labels, **none}}, values) == set()
+    assert recorded({"labels": {**labels, **labels_of([("x",)], values)}}, values) == {("x",)}
+    assert recorded({"labels": {**labels, **none}}, values) == set()
     damaged = {**labels, "secret-paths.0": labels["secret-paths.0"][:-3]}
     missing = {k: v for k, v in labels.items() if k != "secret-paths.0"}
-    not_paths = revision_records.secret_labels([], values) | {"secret-paths.count": "1", "secret-paths.0": base64.b32encode(
-        b'[["a"], "b"]').decode().rstrip("=").lower()}
+    not_paths = labels_of([], values) | {
+        "secret-paths.count": "1", "secret-paths.0": base64.b32encode(b'[["a"], "b"]').decode().rstrip("=").lower()}
     for record in (damaged, missing, {**labels, "secret-paths.count": "x"}, {**labels, "secret-paths.count": "\u0663"},
                    {**labels, "secret-paths.count": "9" * 30}, not_paths):
-        assert revision_records.recorded_secret_paths({"labels": record}, values) == {()}  # nothing shown as if no secret
+        assert recorded({"labels": record}, values) == {()}  # nothing shown as if no secret
     assert revision_records.any_record([{"labels": {"owner": "helm"}}, {"labels": none}, {}])
     assert not revision_records.any_record([{"labels": {"owner": "helm"}}, {}])
 
@@ -51,12 +51,17 @@ def test_secret_paths_are_recorded_as_valid_label_values_and_read_back_only_for_
 def test_the_error_helm_stored_as_a_description_is_left_out_when_the_values_may_hold_secrets_whatever_the_status():
     values = {"db": {"password": "x"}}
     error = 'Upgrade "sec" failed: ConfigMap "db-X" is invalid: metadata.name: Invalid value: "db-X"'
-    info = {"info": {"description": error}, "config": values}
-    secrets, none = revision_records.secret_labels([("db", "password")], values), revision_records.secret_labels([], values)
+    secrets = revision_records.secret_labels([("db", "password")], values)
+    none = revision_records.secret_labels([], values)
+
+    def shown(revision, configured):
+        paths = revision_records.recorded_secret_paths(revision, values)
+        return revision_records.shown_description(
+            error, revision_records.may_hold_secrets(paths, [revision], configured))
+
     for status in ("failed", "superseded"):  # Helm makes a failed revision superseded, and keeps its description
-        revision = {"status": status, "labels": secrets}
-        assert revision_records.shown_description(revision, info, [revision], False) == (
+        assert shown({"status": status, "labels": secrets}, False) == (
             'Upgrade "sec" failed (the error is not shown: it may quote what a template made of a secret value)')
-    assert revision_records.shown_description({"labels": none}, info, [{"labels": none}], True) == error  # recorded: no secrets
-    assert revision_records.shown_description({"labels": {}}, info, [{"labels": {}}], False) == error  # no record, none configured
-    assert revision_records.shown_description({"labels": {}}, info, [{"labels": {}}], True) != error
+    assert shown({"labels": none}, True) == error  # recorded: no secrets
+    assert shown({"labels": {}}, False) == error  # no record, none configured
+    assert shown({"labels": {}}, True) != error
