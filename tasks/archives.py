@@ -92,6 +92,10 @@ def normalized(data: bytes, mtime: int, where: str = "Helm's package") -> tuple[
     return out.getvalue(), {member.name: content for member, content in members}
 
 
+_USTAR_TAIL = b"0" + bytes(100) + b"ustar\x0000" + bytes(247)  # a file's header after its checksum: ustar, no owner
+_USTAR_SUM = 8 * ord(" ") + sum(_USTAR_TAIL)
+
+
 def _normalize_ustar(data: bytes, mtime: int) -> tuple[bytes, dict[str, bytes]] | None:
     """normalized() for the archives Helm writes (plain ustar files, short ASCII names, within its limits),
     byte for byte what tarfile's PAX writer and GzipFile give, at a fraction of their cost; None for
@@ -121,12 +125,13 @@ def _normalize_ustar(data: bytes, mtime: int) -> tuple[bytes, dict[str, bytes]] 
     out = bytearray()
     for name, mode, content in sorted(files):
         fields = b"%07o\0%07o\0%07o\0%011o\0%011o\0" % (mode, 0, 0, len(content), mtime)
-        blank = name.ljust(100, b"\0") + fields + b" " * 8 + b"0" + bytes(100) + b"ustar\x0000" + bytes(247)
-        out += blank[:148] + b"%06o\0 " % sum(blank) + blank[156:] + content + bytes(-len(content) % 512)
+        checksum = sum(name) + sum(fields) + _USTAR_SUM  # the header's bytes with 8 spaces for the checksum itself
+        out += name.ljust(100, b"\0") + fields + b"%06o\0 " % checksum + _USTAR_TAIL + content
+        out += bytes(-len(content) % 512)
     out += bytes(1024)
     out += bytes(-len(out) % tarfile.RECORDSIZE)
     deflate = zlib.compressobj(COMPRESSION, zlib.DEFLATED, -zlib.MAX_WBITS, zlib.DEF_MEM_LEVEL, 0)
-    body = deflate.compress(bytes(out)) + deflate.flush()
+    body = deflate.compress(out) + deflate.flush()
     trailer = (zlib.crc32(out) & 0xFFFFFFFF).to_bytes(4, "little") + (len(out) & 0xFFFFFFFF).to_bytes(4, "little")
     gzipped = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff" + body + trailer  # no name, mtime 0, level 6: xfl 0
     return gzipped, {name.decode(): content for name, _, content in files}

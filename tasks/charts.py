@@ -249,8 +249,11 @@ def _yaml_text(path: Path, where: str, errors: str = "strict") -> str:
 
 def _chart_file(path: Path | str, shown: str) -> bytes:
     """A file of the chart Helm reads whole, read within Helm's file size (never more: it may be anything)."""
-    with open(path, "rb") as handle:
-        raw = handle.read(archives.MAX_FILE + 1)
+    with open(path, "rb") as handle:  # read to its size, not to the limit: a 5 MiB buffer costs more than the read
+        want = min(os.fstat(handle.fileno()).st_size, archives.MAX_FILE) + 1
+        raw = handle.read(want)
+        if len(raw) == want:  # longer than its size said (it grew, or a size the kernel cannot tell): read on, bounded
+            raw += handle.read(archives.MAX_FILE + 1 - want)
     if len(raw) > archives.MAX_FILE:
         raise ToolError(f'{shown}: chart file "{os.path.basename(path)}" is larger than the maximum file size '
                         f"{archives.MAX_FILE} (Helm's limit); shorten it")
@@ -309,8 +312,9 @@ def files(folder: Path | str, checkout: str, where: str) -> Iterator[tuple[str, 
                 entries = sorted(scan, key=lambda e: e.name)
         except OSError as exc:
             raise ToolError(f"{where}/{rel}: cannot list the folder ({exc.strerror}); fix its permissions") from None
+        inside = real if real.endswith(os.sep) else real + os.sep
         for entry in entries:
-            shown, target, link = f"{where}/{rel}{entry.name}", os.path.join(real, entry.name), None
+            shown, target, link = f"{where}/{rel}{entry.name}", inside + entry.name, None
             if entry.is_symlink():
                 link = os.readlink(entry.path)
                 try:
@@ -327,7 +331,8 @@ def files(folder: Path | str, checkout: str, where: str) -> Iterator[tuple[str, 
                 mode = entry.stat(follow_symlinks=False).st_mode
             if ignored(f"{rel}{entry.name}", stat.S_ISDIR(mode)):
                 continue
-            _readable(shown, mode, target, link, checkout)
+            if link is not None or mode not in (stat.S_IFREG, stat.S_IFDIR):
+                _readable(shown, mode, target, link, checkout)
             if not stat.S_ISDIR(mode):
                 yield f"{rel}{entry.name}", target
             elif target in above:
@@ -361,13 +366,15 @@ def _helmignore(folder: str, checkout: str, where: str) -> Callable[[str, bool],
     .helmignore is not read (Helm's loader reads only the top one)."""
     path, shown = os.path.join(folder, ".helmignore"), f"{where}/.helmignore"
     try:
-        real = os.path.realpath(path, strict=True)
-        mode = os.stat(real).st_mode
+        mode, real, link = os.lstat(path).st_mode, path, None  # the usual case: no symlink, nothing to resolve
+        if stat.S_ISLNK(mode):
+            real, link = os.path.realpath(path, strict=True), os.readlink(path)
+            mode = os.stat(real).st_mode
     except OSError:
         return helmignore.rules([], shown)  # none (or dangling: Helm reads no rules then, and its walk refuses the link)
     if stat.S_ISDIR(mode):
         raise ToolError(f"{shown}: a folder, where Helm reads its rules from a file; rename it")
-    _readable(shown, mode, real, os.readlink(path) if os.path.islink(path) else None, checkout)
+    _readable(shown, mode, real, link, checkout)
     lines = _chart_file(path, shown).decode("utf-8", "surrogateescape").split("\n")  # as file names are decoded
     return helmignore.rules(lines, shown)
 

@@ -154,6 +154,19 @@ def test_templates_must_be_utf8_and_within_helms_file_size(tmp_path):
         charts.check_files(chart)
 
 
+def test_a_file_helm_reads_whole_is_read_past_the_size_it_reports_and_never_past_helms_limit(tmp_path):
+    """Chart.yaml and .helmignore are read to the size the file reports, then on: a file whose size the kernel
+    cannot tell (/proc reports 0) is still read whole, and one over Helm's limit is refused at the limit."""
+    assert len(Path("/proc/self/cmdline").read_bytes()) > 1
+    assert charts._chart_file("/proc/self/cmdline", "cmdline") == Path("/proc/self/cmdline").read_bytes()
+    exact = tmp_path / "exact.yaml"
+    exact.write_bytes(b"a" * archives.MAX_FILE)
+    assert charts._chart_file(exact, "exact.yaml") == exact.read_bytes()
+    exact.write_bytes(b"a" * (archives.MAX_FILE + 1))
+    with pytest.raises(ToolError, match='exact.yaml: chart file "exact.yaml" is larger than the maximum file size'):
+        charts._chart_file(exact, "exact.yaml")
+
+
 def test_chart_selection_takes_names_or_folders_and_ignores_the_state_of_the_others(tmp_path):
     write_chart(tmp_path, "a", "apiVersion: v2\nname: a\nversion: 1.0.0\n")
     write_chart(tmp_path, "group/b", "apiVersion: v2\nname: b\nversion: 1.0.0\n")
