@@ -198,8 +198,9 @@ def _each(
     failed: Callable[[Failure], None], act: Callable[[ChartSource, Path], None], read_text: bool = True,
 ) -> list[Failure]:
     """Run `act` on each chart's prepared folder; a chart that fails (or uses a failed chart through file://)
-    becomes a Failure, reported through `failed` at once, and the others go on. Without `read_text`, `act`
-    checks the text of what it builds (charts.check_text)."""
+    becomes a Failure, reported through `failed` at once, and the others go on. Without `read_text`, the caller
+    checks the text of what it builds (charts.check_text), except for a chart others use through file://: that one
+    is checked here, so they are not built when it fails."""
     failures = list(tree.failures)
     for failure in failures:
         failed(failure)
@@ -207,6 +208,7 @@ def _each(
     seconds = settings.package_epoch(env)
     known = {c.path.resolve(): c for c in tree.charts} if any(
         d.repository.startswith("file://") for c in tree.charts for d in c.dependencies) else {}
+    used = {target for chart in known.values() for target in _local_targets(chart)}
     with _building(charts_dir, work_dir) as stage:
         for chart in _ordered(tree):
             blocked = [t for t in _local_targets(chart) if t in broken]
@@ -214,7 +216,7 @@ def _each(
                 if blocked:
                     uses = blocked[0].relative_to(charts_dir.resolve()).as_posix()
                     raise ToolError(f"{chart.where}: not built: it uses {charts_dir.name}/{uses} (file://), which failed")
-                charts.check_files(chart, contents=read_text)
+                charts.check_files(chart, contents=read_text or bool(used) and chart.path.resolve() in used)
                 act(chart, _prepared(chart, stage, repositories, seconds, known))
             except ToolError as exc:
                 failures.append(Failure(chart.rel, chart.name, stage.shown(str(exc))))
@@ -238,17 +240,24 @@ def build(
         fresh.mkdir()
 
         def package(chart: ChartSource, folder: Path) -> None:
-            raw, metadata = helm.package(folder, Path(tmp) / "raw")
-            data, files = archives.normalized(raw.read_bytes(), mtime)
-            charts.check_text(chart, files)
+            helmed.append((chart, *helm.package(folder, Path(tmp) / "raw")))
+            advance(chart)
+
+        helmed: list[tuple[ChartSource, Path, dict[str, Any]]] = []
+        failures = _each(tree, charts_dir, out_dir.parent, env, repositories, failed, package, read_text=False)
+        for chart, raw, metadata in helmed:  # after Helm's loop, not turn by turn with it: each keeps its caches warm
+            try:
+                data, files = archives.normalized(raw.read_bytes(), mtime)
+                charts.check_text(chart, files)
+            except ToolError as exc:
+                failures.append(Failure(chart.rel, chart.name, str(exc)))
+                failed(failures[-1])
+                continue
             with open(raw, "r+b") as handle:  # Helm's file rewritten, then moved: cheaper than a second new file
                 handle.write(data)
                 handle.truncate()
             raw.rename(fresh / raw.name)
             packages.append(Package(chart.name, chart.version, out_dir / raw.name, archives.digest(data), metadata))
-            advance(chart)
-
-        failures = _each(tree, charts_dir, out_dir.parent, env, repositories, failed, package, read_text=False)
         if out_dir.exists():
             shutil.rmtree(out_dir)
         fresh.rename(out_dir)
