@@ -41,11 +41,13 @@ for chart in sorted(pathlib.Path(sys.argv[1]).iterdir()):
 """
 
 
-def cpu(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> float:
-    """CPU seconds (user + system) of one child process."""
+def cpu(args: list[str], cwd: Path, env: dict[str, str] | None = None, user: list[float] | None = None) -> float:
+    """CPU seconds (user + system) of one child process; its user seconds alone are appended to `user`."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     subprocess.run(args, cwd=cwd, check=True, capture_output=True, env={**ENV, "CI": "true", **(env or {})})
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if user is not None:
+        user.append(after.ru_utime - before.ru_utime)
     return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
@@ -133,25 +135,31 @@ def main() -> int:
             print("\n".join(lines[-3 if args.instructions else -2:]), flush=True)
         small, large = (int(n) for n in args.slope.split(","))
         trees = {n: project(work / f"slope-{n}", n) for n in (small, large)}
-        ratios = []
+        ratios, user_ratios = [], []
         seen: dict[tuple[str, int], list[float]] = {(who, n): [] for who in ("ours", "helm") for n in (small, large)}
+        user: dict[tuple[str, int], list[float]] = {(who, n): [] for who in ("ours", "helm") for n in (small, large)}
         for _ in range(args.runs):
             packaged = {}
             for n in (small, large):  # each side starts from an empty output folder, as CI's fresh clone does
                 shutil.rmtree(trees[n] / "dist", ignore_errors=True)
-                packaged[n] = cpu(invoke("repo.package"), trees[n])
+                packaged[n] = cpu(invoke("repo.package"), trees[n], user=user[("ours", n)])
             helm = {}
             for n in (small, large):
                 out = work / f"helm-out-{n}"
                 shutil.rmtree(out, ignore_errors=True)
-                helm[n] = cpu([sys.executable, "-c", HELM_PACKAGES, str(trees[n] / "charts"), str(out)], work)
+                helm[n] = cpu([sys.executable, "-c", HELM_PACKAGES, str(trees[n] / "charts"), str(out)], work,
+                             user=user[("helm", n)])
                 seen[("ours", n)].append(packaged[n])
                 seen[("helm", n)].append(helm[n])
             ours_slope = (packaged[large] - packaged[small]) / (large - small)
             helm_slope = (helm[large] - helm[small]) / (large - small)
             print(f"  per chart: ours {ours_slope * 1000:.1f} ms, Helm's {helm_slope * 1000:.1f} ms", flush=True)
             ratios.append(ours_slope / helm_slope)
+            user_ratios.append((user[("ours", large)][-1] - user[("ours", small)][-1])
+                               / (user[("helm", large)][-1] - user[("helm", small)][-1]))
         lines.append(summary(f"packaging slope {small}->{large} charts vs Helm in one process", ratios, 1.5))
+        lines.append(f"  user time alone (the kernel's share, creating each package file, varies by run and folder): "
+                     f"min {min(user_ratios):.2f}x, median {statistics.median(user_ratios):.2f}x")
         fastest = {who: (min(seen[(who, large)]) - min(seen[(who, small)])) / (large - small) for who in ("ours", "helm")}
         lines.append(f"  the same from each size's fastest run: ours {fastest['ours'] * 1000:.2f} ms, Helm's "
                      f"{fastest['helm'] * 1000:.2f} ms a chart: {fastest['ours'] / fastest['helm']:.2f}x")

@@ -246,14 +246,15 @@ def build(
         helmed: list[tuple[ChartSource, Path, dict[str, Any]]] = []
         failures = _each(tree, charts_dir, out_dir.parent, env, repositories, failed, package, read_text=False)
         for chart, raw, metadata in helmed:  # after Helm's loop, not turn by turn with it: each keeps its caches warm
-            try:
-                data, files = archives.normalized(raw.read_bytes(), mtime)
-                charts.check_text(chart, files)
-            except ToolError as exc:
-                failures.append(Failure(chart.rel, chart.name, str(exc)))
-                failed(failures[-1])
-                continue
             with open(raw, "r+b") as handle:  # Helm's file rewritten, then moved: cheaper than a second new file
+                try:
+                    data, files = archives.normalized(handle.read(), mtime)
+                    charts.check_text(chart, files)
+                except ToolError as exc:
+                    failures.append(Failure(chart.rel, chart.name, str(exc)))
+                    failed(failures[-1])
+                    continue
+                handle.seek(0)
                 handle.write(data)
                 handle.truncate()
             raw.rename(fresh / raw.name)
