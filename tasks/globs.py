@@ -51,3 +51,48 @@ def go_pattern(pattern: str, separator: str = "") -> re.Pattern[str] | None:
     except ValueError:
         return None
     return re.compile("".join(out), re.DOTALL)
+
+
+@functools.lru_cache(maxsize=4096)  # as go_pattern: charts share their rules
+def go_match_refuses(pattern: str, name: str) -> bool:
+    """Whether Go's filepath.Match(pattern, name) answers ErrBadPattern. It checks a chunk (a run between '*'s)
+    only when the match reaches it, so whether a malformed pattern is refused depends on the name: Helm refuses a
+    .helmignore rule when its match of "abc" reaches the malformed part (the rest match nothing)."""
+    while pattern:
+        star, chunk, pattern = _chunk(pattern)
+        if star and not chunk:  # a trailing '*': Go answers at once
+            return False
+        compiled = go_pattern(chunk, "/")
+        if compiled is None:
+            return True
+        found = compiled.match(name)
+        if found and (found.end() == len(name) or pattern):
+            name = name[found.end():]
+            continue
+        for skip in range(1, len(name) + 1) if star else ():  # '*' skips up to the next '/'
+            if name[skip - 1] == "/":
+                return False
+            found = compiled.match(name, skip)
+            if found and (pattern or found.end() == len(name)):
+                name = name[found.end():]
+                break
+        else:
+            return False
+    return False
+
+
+def _chunk(pattern: str) -> tuple[bool, str, str]:
+    """Go's scanChunk: whether `pattern` starts with '*', the run after it up to the next '*' outside a class,
+    and the rest."""
+    rest = pattern.lstrip("*")
+    inside, at = False, 0
+    while at < len(rest):
+        char = rest[at]
+        if char == "\\":
+            at += at + 1 < len(rest)
+        elif char in "[]":
+            inside = char == "["
+        elif char == "*" and not inside:
+            break
+        at += 1
+    return len(rest) < len(pattern), rest[:at], rest[at:]

@@ -3,7 +3,8 @@
 Helm's rules are not git's: the first rule that matches decides, a pattern without '/' matches the name alone,
 a trailing '/' only folders, a leading '/' the whole path, and a `!rule` leaves out everything it does not
 match; patterns are Go's filepath.Match, not shell globs, and '**' is refused. Helm adds templates/.?* last.
-A malformed pattern ('[a-') matches nothing, as Go's Match reports it only when the match gets that far.
+Helm refuses a malformed pattern ('[a-') when Go's Match of "abc" reaches the malformed part (so do we, in
+one line naming the file and the rule, where Helm names neither); one it lets through matches nothing.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import re
 from collections.abc import Callable
 
 from .errors import ToolError
-from .globs import go_pattern
+from .globs import go_match_refuses, go_pattern
 
 
 def rules(lines: list[str], shown: str) -> Callable[[str, bool], bool]:
@@ -26,6 +27,9 @@ def rules(lines: list[str], shown: str) -> Callable[[str, bool], bool]:
         if "**" in rule:
             raise ToolError(f"{shown}: line {number}: {rule!r}: Helm does not support '**' (double-star); name the "
                             "folder ('tmp/') or each level ('*/*.bak')")
+        if go_match_refuses(rule, "abc"):
+            raise ToolError(f"{shown}: line {number}: {rule!r}: Helm refuses this pattern (an unclosed or empty "
+                            "'[...]', or a '\\' at the end); close the class, or write '\\[' for a '[' in a name")
         negate, rule = rule.startswith("!"), rule.removeprefix("!")
         folder_only, rule = rule.endswith("/"), rule.removesuffix("/")
         whole, rule = rule.startswith("/") or "/" in rule, rule.removeprefix("/")

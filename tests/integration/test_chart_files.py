@@ -1,11 +1,13 @@
 """charts.files() reads a chart folder as Helm's loader does: the same files, .helmignore applied the same way."""
 
 import os
+import re
 
 import helm_python
 import pytest
 
 from tasks import charts
+from tasks.errors import ToolError
 
 CASES = {
     "names, rooted and structural rules": ("*.bak\n/top.txt\nsub/*.txt\n  trailing.txt  \r\n# comment\n",
@@ -44,6 +46,26 @@ def test_the_files_checked_are_the_files_helm_loads(tmp_path, case):
     folder = chart_at(tmp_path / "c", *CASES[case])
     assert {rel for rel, _ in charts.files(folder, str(tmp_path), "c")} == helm_reads(folder)
 
+
+MALFORMED = {  # rule: whether Helm refuses it (Go's Match of "abc" reaches the malformed part)
+    "*.sw[a-": True, "templates/[abc": True, "notes\\": True, "x[]y": True, "!logs/[": True, "a*[": True,
+    "b*a[-": False, "zz*[": False, "a-?*b\\": False,
+}
+
+
+@pytest.mark.parametrize("rule", MALFORMED)
+def test_a_malformed_rule_is_refused_with_its_line_exactly_when_helm_refuses_it(tmp_path, rule):
+    folder = chart_at(tmp_path / "c", f"# editor files\n{rule}\n", ["a.txt", "b.swp"])
+    try:
+        helm_refuses = not helm_reads(folder)
+    except helm_python.HelmError as exc:
+        helm_refuses = "syntax error in pattern" in str(exc)
+    assert helm_refuses is MALFORMED[rule]
+    if MALFORMED[rule]:
+        with pytest.raises(ToolError, match=rf"^c/.helmignore: line 2: {re.escape(repr(rule))}: Helm refuses this "):
+            list(charts.files(folder, str(tmp_path), "c"))
+    else:  # it matches nothing, in Helm and here
+        assert {rel for rel, _ in charts.files(folder, str(tmp_path), "c")} == helm_reads(folder)
 
 def test_symlinks_are_followed_and_folder_rules_see_what_they_lead_to(tmp_path):
     folder = chart_at(tmp_path / "c", "linked-dir/\n", ["real/a.txt"])
