@@ -172,7 +172,7 @@ def _evaluate(variable: _Variable, env: Mapping[str, str], where: str) -> str:
     if not operator:
         return value
     if operator == "#len":
-        return str(len(value))
+        return str(len(_utf8(value)))  # Go's len: bytes
     if operator == ":":
         if not all(_INTEGER.fullmatch(arg) for arg in args):
             raise ToolError(f"{where}: {variable.text}: offset and length must be whole numbers, as in "
@@ -181,8 +181,9 @@ def _evaluate(variable: _Variable, env: Mapping[str, str], where: str) -> str:
         if length is not None and length < 0:
             raise ToolError(f"{where}: {variable.text}: a negative length makes Drone's substitution fail; use "
                             f"${{{variable.name}%GLOB}} to cut the end")
-        start = max(len(value) + offset, 0) if offset < 0 else offset
-        return value[start:] if length is None else value[start:start + length]
+        data = _utf8(value)
+        start = max(len(data) + offset, 0) if offset < 0 else offset
+        return _cut(data, start, len(data) if length is None else start + length, variable, where)
     if operator in ("^^", ",,"):
         return "".join(_case(char, operator == "^^") for char in value)
     if operator in ("^", ","):
@@ -213,9 +214,25 @@ def _trimmed(value: str, pattern: str, variable: _Variable, where: str) -> str:
     if glob is None:
         raise ToolError(f"{where}: {variable.text}: {pattern!r} is not a pattern Drone can match (an unclosed [ or a \\ "
                         "at the end)")
-    sizes = range(len(value), 0, -1) if len(variable.operator) == 2 else range(1, len(value) + 1)
-    size = next((n for n in sizes if glob.fullmatch(value[:n])), 0)
-    return value[size:][::-1] if suffix else value[size:]
+    data = _utf8(value)  # Drone tries prefixes by bytes: one cut inside a character is a character to '?'
+    sizes = range(len(data), 0, -1) if len(variable.operator) == 2 else range(1, len(data) + 1)
+    size = next((n for n in sizes if glob.fullmatch(data[:n].decode("utf-8", "surrogateescape"))), 0)
+    kept = _cut(data, size, len(data), variable, where)
+    return kept[::-1] if suffix else kept
+
+
+def _utf8(value: str) -> bytes:
+    """A value as Go holds it: its UTF-8 bytes (an environment's stray bytes kept as they came)."""
+    return value.encode("utf-8", "surrogateescape")
+
+
+def _cut(data: bytes, start: int, end: int, variable: _Variable, where: str) -> str:
+    """data[start:end], as Drone cuts a value: by bytes. Refused where a cut falls inside a character: Drone
+    would then hand on broken UTF-8 (or U+FFFD in its place), which nobody means."""
+    if any(0x80 <= byte < 0xC0 for byte in data[start:start + 1] + data[end:end + 1]):
+        raise ToolError(f"{where}: {variable.text}: Drone counts bytes, not characters, and would cut a character of "
+                        f"${{{variable.name}}} in two here; cut where a character ends (one outside ASCII is 2-4 bytes)")
+    return data[start:end].decode("utf-8", "surrogateescape")
 
 
 _STRUCTURE = re.compile(r"[\\,=.\[\]{}]")  # what Helm's strvals parser reads as structure in a key or a value

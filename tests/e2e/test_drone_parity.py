@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from scripts import preview_release
 from tasks import environments
 from tasks import values as vals
+from tasks.errors import ToolError
 from tests.conftest import ROOT, copy_project
 from tests.support.drone import build_envsubst, substitute
 
@@ -252,3 +253,28 @@ EXPRESSIONS = st.one_of(
 def test_drones_forms_on_any_value_deploy_what_drone_gives(envsubst, value, expression):
     text = expression.replace("X", "DRONE_X")
     assert deployed(text, {"DRONE_X": value}) == substitute(envsubst, text, {"DRONE_X": value})
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=st.text(alphabet="av1.-/éß€𝄞", max_size=8), expression=EXPRESSIONS)
+def test_drone_counts_bytes_and_a_form_that_would_cut_a_character_in_two_is_refused(envsubst, value, expression):
+    """Drone's lengths, offsets and trims count UTF-8 bytes (é is 2, € 3, 𝄞 4): the same here, and where Drone's
+    result would cut a character in two (broken UTF-8, or U+FFFD in its place) it is refused, nowhere else."""
+    text = expression.replace("X", "DRONE_X")
+    drone = substitute(envsubst, text, {"DRONE_X": value})
+    broken = drone.encode("utf-8", "surrogateescape") != drone.encode("utf-8", "replace") or "\ufffd" in drone
+    try:
+        ours = deployed(text, {"DRONE_X": value})
+    except ToolError as exc:
+        assert "would cut a character of ${DRONE_X} in two" in str(exc) and broken, (str(exc), drone)
+        return
+    assert ours == drone and not broken
+
+
+def test_a_commit_author_cut_to_ten_bytes_is_what_drone_gives(envsubst):
+    author = {"DRONE_COMMIT_AUTHOR_NAME": "José Müller"}
+    assert deployed("${DRONE_COMMIT_AUTHOR_NAME:0:10}", author) == "José Mül" == substitute(
+        envsubst, "${DRONE_COMMIT_AUTHOR_NAME:0:10}", author)
+    assert deployed("${#DRONE_COMMIT_AUTHOR_NAME}", author) == "13"
+    with pytest.raises(ToolError, match=r"\$\{DRONE_COMMIT_AUTHOR_NAME:0:4\}: Drone counts bytes, not characters"):
+        deployed("${DRONE_COMMIT_AUTHOR_NAME:0:4}", author)

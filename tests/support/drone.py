@@ -30,6 +30,6 @@ def build_envsubst(directory: Path) -> Path:
 def substitute(binary: Path, text: str, variables: dict[str, str]) -> str:
     """`text` as Drone evaluates it with these variables: ${NAME}, ${NAME:0:7}, ${NAME,,}, $$ ... ."""
     done = subprocess.run([str(binary)], input=text, env=variables, capture_output=True, text=True, timeout=30,
-                          check=False)
+                          check=False, errors="surrogateescape")  # bytes that are not UTF-8 kept, to be seen
     assert done.returncode == 0, f"Drone's substitution refused the text: {done.stderr}"
     return done.stdout
