@@ -154,7 +154,7 @@ def redact(text: str) -> str:
 def _compiled() -> re.Pattern[str]:
     global _pattern
     if _pattern is None:
-        forms = {_unfolded(form).strip() for form in _secrets}
+        forms = {_unfolded(form).strip() for form in tuple(_secrets)}  # a snapshot: other threads add to it
         _pattern = re.compile("|".join(re.escape(form) for form in sorted(forms, key=len, reverse=True) if form))
     return _pattern
 
