@@ -423,6 +423,8 @@ def roll_back(
                     info["summary"].get("manifest"))
 
         current, target = rollback_target(revisions, revision, content, allow_failed=allow_failed)
+        for stored in (current, target):  # their secrets, rotated since or not, may be quoted by what goes wrong
+            recorded_secret_paths(stored, helm.revision_info(config, release, stored["revision"]).get("config") or {})
         helm.rollback(config, release, target["revision"], wait=wait, timeout=timeout, history_max=history_max)
         return current, target, helm.history(config, release)[-1]
 

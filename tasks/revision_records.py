@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .git import git
-from .values import leaves
+from .values import leaves, register_stored
 
 SECRET_PATHS = "secret-paths"  # labels secret-paths.0, .1, ...: where a revision's values hold secrets
 
@@ -64,7 +64,8 @@ def _keys_digest(values: Mapping[str, Any]) -> str:
 def recorded_secret_paths(revision: Mapping[str, Any], values: Mapping[str, Any]) -> set[tuple[str | int, ...]] | None:
     """Where a revision's `values` (its config) hold secrets, as it recorded them (secret_labels; a rollback
     copies the record with the values); None when it has no record of them (deployed before this tool recorded
-    it, or by another tool), and {()} when its record does not read: the caller cannot know what to mask."""
+    it, or by another tool), and {()} when its record does not read: the caller cannot know what to mask. The
+    values found there are secrets from now on (values.register_stored)."""
     labels = revision.get("labels") or {}
     count = labels.get(f"{SECRET_PATHS}.count")
     if count is None or labels.get(f"{SECRET_PATHS}.keys") != _keys_digest(values):
@@ -79,7 +80,9 @@ def recorded_secret_paths(revision: Mapping[str, Any], values: Mapping[str, Any]
             raise ValueError(found)
     except (KeyError, ValueError, TypeError):
         return {()}
-    return {tuple(path) for path in found}
+    paths = {tuple(path) for path in found}
+    register_stored(values, paths)
+    return paths
 
 
 def any_record(revisions: list[dict[str, Any]]) -> bool:

@@ -88,6 +88,15 @@ def register_secrets(release: Release, env: Mapping[str, str]) -> None:
             ui.add_secret(env[variable])
 
 
+def register_stored(values: Mapping[str, Any], paths: Iterable[tuple[str | int, ...]]) -> None:
+    """A revision's stored values at its secret paths are secrets too: one rotated since is in no environment,
+    yet a rollback applies it again and an error from Helm or the API server may quote it."""
+    for path in paths:
+        slot = _slot(values, path) if path else None
+        if slot is not None and isinstance(slot[path[-1]], str | int | float):
+            ui.add_secret(str(slot[path[-1]]))
+
+
 def leaves(tree: Any, path: tuple[str | int, ...] = ()) -> Iterator[tuple[str | int, ...]]:
     """The path of every value in a tree of values (None, as list padding Helm adds for a[2]=x, is no value)."""
     if not isinstance(tree, dict | list):

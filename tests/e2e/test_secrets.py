@@ -472,3 +472,44 @@ def test_a_password_in_invoke_yaml_is_masked_even_in_invokes_own_debug_log(proje
         result = invoke(project, *args, check=False)
         assert "Yaml-Pw-4711" not in result.stdout + result.stderr, args
         assert "https://***@127.0.0.1:9/c" in result.stdout + result.stderr
+
+
+def test_a_rollback_masks_the_secret_its_target_revision_stored_though_it_was_rotated_since(cluster):
+    """A rollback applies a revision's stored values again: a secret rotated since is in no environment, yet the
+    API server may quote it. Here a Deployment is named from it, and someone recreated it with another selector:
+    Helm's Go code warns of it on the process's stderr itself, and the API server refuses the rollback."""
+    import copy
+
+    config = yaml.safe_load((cluster.project / "invoke.yaml").read_text())
+    config["release"]["releases"]["sec"] = {"chart": "sec", "secrets": {"db.password": "DB_PASSWORD"}}
+    (cluster.project / "invoke.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    chart = cluster.project / "charts" / "sec"
+    (chart / "templates").mkdir(parents=True)
+    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: sec\nversion: 0.1.0\n")
+    (chart / "values.yaml").write_text("db: {password: changeme}\n")
+    (chart / "templates" / "web.yaml").write_text(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web-{{ .Values.db.password }}\nspec:\n"
+        "  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n"
+        "    spec: {containers: [{name: web, image: nginx}]}\n")
+    invoke(cluster.project, "repo.publish", "--chart", "sec", env=cluster.env)
+    old, rotated = "hunter2-old-secret9", "rotated-new-secret7"
+
+    def run(*args, check=True):
+        result = invoke(cluster.project, *args, "--env", "staging", "--release", "sec", check=check,
+                        env={**cluster.env, "DB_PASSWORD": rotated})
+        assert old not in result.stdout + result.stderr
+        return result
+
+    invoke(cluster.project, "release.deploy", "--env", "staging", "--release", "sec",
+           env={**cluster.env, "DB_PASSWORD": old})
+    key = ("apps/v1", "deployments", cluster.namespaces["staging"], f"web-{old}")
+    recreated = copy.deepcopy(cluster.emulator.store[key])
+    run("release.deploy")  # revision 2, the secret rotated: Helm deletes web-<old>
+    assert key not in cluster.emulator.store
+    recreated["spec"]["selector"] = {"matchLabels": {"app": "other"}}
+    recreated["spec"]["template"]["metadata"]["labels"] = {"app": "other"}
+    cluster.emulator.store[key] = recreated
+    failed = run("release.rollback", "--revision", "1", check=False)
+    assert failed.returncode == 1 and 'Deployment.apps "web-***" is invalid: spec.selector' in failed.stderr
+    assert "WARN resource exists on cluster but not in original release" in failed.stderr  # Helm's line, masked
+    assert "name=web-*** kind=Deployment" in failed.stderr
