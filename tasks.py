@@ -17,8 +17,9 @@ from invoke import Collection
 # Invoke loads tasks.py before a tasks/ package, so tasks.py is made the package of the tasks/ folder.
 __path__ = [str(Path(__file__).with_suffix(""))]
 
-from tasks import cli, config, release, repo, settings
+from tasks import cli, config, native_stderr, release, repo, settings
 
+native_stderr.guard()  # what Helm's Go code and commands write to stderr themselves is redacted too
 cli.check_project()  # before Invoke merges invoke.yaml, whose errors there would be tracebacks
 ns = Collection(repo.ns, release.ns, config.config)
 ns.configure(settings.DEFAULTS)

@@ -16,7 +16,7 @@ from typing import Any
 
 import invoke
 
-from . import native_stderr, ui
+from . import ui
 from .errors import Reported, ToolError
 
 ROOT = Path(__file__).resolve().parent.parent  # where tasks.py lives: relative settings start here
@@ -78,7 +78,6 @@ def task(help: dict[str, str], **options: Any) -> Callable[[Callable[..., Any]],
         @functools.wraps(body)
         def run(c: invoke.Context, *args: Any, **kwargs: Any) -> Any:
             ui.guard(os.environ)
-            native_stderr.arm()
             try:
                 with _terminate_interrupts():
                     return body(c, *args, **kwargs)

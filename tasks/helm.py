@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from . import native_stderr, urls
+from . import urls
 from .errors import ToolError
 
 log = logging.getLogger("tasks.helm")
@@ -26,7 +26,6 @@ def _helm(command: str) -> Iterator[Any]:
     """Yield the helm_python module; log `command`; turn Helm's errors into one clear line."""
     import helm_python
 
-    native_stderr.guard()  # what Helm's Go code writes to fd 2 itself is redacted too
     log.debug("helm %s", command)
     try:
         yield helm_python

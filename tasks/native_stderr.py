@@ -1,7 +1,8 @@
 """Helm's own lines on the process's stderr, redacted. Helm's Go code logs some warnings with Go's default logger
 straight to file descriptor 2 (its kube client: "WARN resource exists on cluster but not in original release ...
-name=web-<a secret>"), past sys.stderr and every logging filter. In a task, once Helm is loaded, fd 2 becomes a
-pipe whose lines reach the real stderr through ui.redact; Python's own output goes there directly, as before.
+name=web-<a secret>"), past sys.stderr and every logging filter. In the invoke process (tasks.py guards it before
+anything is printed), fd 2 is a pipe whose lines reach the real stderr through ui.redact: Go's, and those of the
+commands a task runs. Python's own output goes to the real stderr directly, as before (TTY, colours, progress).
 """
 
 from __future__ import annotations
@@ -9,45 +10,39 @@ from __future__ import annotations
 import atexit
 import contextlib
 import io
+import logging
 import os
 import sys
 import threading
 
 from . import ui
 
-_armed = False
 _pump: threading.Thread | None = None
-_installing = threading.Lock()  # releases deploy in threads: the first to load Helm installs it
-
-
-def arm() -> None:
-    """Every task arms it (cli); tests that call Helm in the test process keep their own fd 2."""
-    global _armed
-    _armed = True
 
 
 def guard() -> None:
-    """Route fd 2 through ui.redact, once a process, when armed (called as Helm is loaded)."""
+    """Route fd 2 through ui.redact, once a process; sys.stderr and the logging handlers on it write to the real
+    stderr, in whole lines."""
     global _pump
-    if not _armed or _pump is not None:
+    old = sys.stderr
+    if _pump is not None or old is None:
         return
-    with _installing:
-        if _pump is None:
-            _pump = _install()
-
-
-def _install() -> threading.Thread:
-    sys.stderr.flush()
-    real = os.dup(2)
+    try:
+        real = os.dup(2)
+    except OSError:  # no stderr at all: nothing to show, nothing to keep from it
+        return
+    old.flush()
     read, write = os.pipe()
     os.dup2(write, 2)
     os.close(write)
-    sys.stderr = io.TextIOWrapper(io.FileIO(real, "w", closefd=False), encoding=sys.stderr.encoding,
-                                  errors=sys.stderr.errors, line_buffering=True, write_through=True)
-    pump = threading.Thread(target=_redacted, args=(read, real), name="stderr-redaction", daemon=True)
-    pump.start()
-    atexit.register(_drain, pump)
-    return pump
+    sys.stderr = io.TextIOWrapper(io.FileIO(real, "w", closefd=False), encoding=old.encoding, errors=old.errors,
+                                  line_buffering=True)
+    for handler in logging.getLogger().handlers:  # invoke --debug's, set up before the tasks load
+        if isinstance(handler, logging.StreamHandler) and handler.stream is old:
+            handler.setStream(sys.stderr)
+    _pump = threading.Thread(target=_redacted, args=(read, real), name="stderr-redaction", daemon=True)
+    _pump.start()
+    atexit.register(_drain, _pump)
 
 
 def _redacted(read: int, real: int) -> None:
