@@ -410,10 +410,12 @@ def _documents(manifest: str) -> dict[tuple[str, int], str]:
 
 def roll_back(
     access: Access, release: str, revision: int | None, *, allow_failed: bool, wait: bool, timeout: int,
-    history_max: int,
+    history_max: int, source: Callable[[], Source] | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
     """(from, to, now): roll back to the newest good revision that differs from what runs (or --revision);
-    the recovery for a stuck release too."""
+    the recovery for a stuck release too. The secrets the two revisions stored, rotated since or not, and what
+    their charts' templates made of them (each chart from `source`, rendered again) are masked: what goes wrong
+    may quote them."""
     with connect(access) as config:
         revisions = installed(config, access, release)
 
@@ -423,10 +425,30 @@ def roll_back(
                     info["summary"].get("manifest"))
 
         current, target = rollback_target(revisions, revision, content, allow_failed=allow_failed)
-        for stored in (current, target):  # their secrets, rotated since or not, may be quoted by what goes wrong
-            recorded_secret_paths(stored, helm.revision_info(config, release, stored["revision"]).get("config") or {})
+        for stored in (current, target):
+            _mask_stored(config, access, release, stored, source)
         helm.rollback(config, release, target["revision"], wait=wait, timeout=timeout, history_max=history_max)
         return current, target, helm.history(config, release)[-1]
+
+
+def _mask_stored(config: Any, access: Access, release: str, revision: dict[str, Any],
+                 source: Callable[[], Source] | None) -> None:
+    """A revision's stored secrets (recorded_secret_paths registers them) and what its chart's templates make of
+    them, masked from now on; a chart no longer in the repository is said to leave those unknown."""
+    values = helm.revision_info(config, release, revision["revision"]).get("config") or {}
+    paths = recorded_secret_paths(revision, values)
+    if not paths or () in paths or source is None:
+        return
+    chart = f"{revision['chart_name']}-{revision['chart_version']}"
+    try:
+        archive = source().fetch(revision["chart_name"], revision["chart_version"], f"revision {revision['revision']}")[1]
+    except ToolError:
+        ui.warn(f"{release}: {chart} of revision {revision['revision']} is not in the repository: what its "
+                "templates made of its secrets is not known, and not masked")
+        return
+    rendered = helm.chart_contents(archive, values, release, access.namespace)["rendered"]
+    if rendered:
+        _mask_derived(archive, rendered, masked(values, paths, lines=True), release, access.namespace)
 
 
 def test(access: Access, release: str, *, timeout: int) -> dict[str, Any]:

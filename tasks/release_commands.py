@@ -59,6 +59,17 @@ def _overrides(values: list[str] | None, set_json: list[str] | None, set_: list[
     return vals.Overrides(*(tuple(flag or ()) for flag in (values, set_json, set_, set_string, set_file, set_secret)))
 
 
+def _repository(c: Context, environment: environments.Environment) -> Callable[[], dep.Source]:
+    """The chart repository, opened once, when first called: to render a stored revision's chart again, with its
+    secrets masked."""
+    @functools.cache
+    def repository() -> dep.Source:
+        repo = settings.resolve_repo(ROOT, c.config.get("repo", {}))
+        return chart_source.open_source(repo.url, repo.public_url, environment.verify_keyring)
+
+    return repository
+
+
 def _target(c: Context, env: str | None, release: str | None
             ) -> tuple[environments.Environment, environments.Release, cluster.Access]:
     """The environment, the release and how to reach it, for tasks on one release that need no chart."""
@@ -203,7 +214,8 @@ def rollback(c: Context, fmt: str, *, env: str | None, release: str | None, revi
     dep.confirm(environment, f"roll back {name} in {environment.name}", yes=yes, interactive=sys.stdin.isatty(),
                 ask=_ask)
     current, target, now = dep.roll_back(access, name, revision, allow_failed=allow_failed, wait=wait,
-                                         timeout=seconds, history_max=keep)
+                                         timeout=seconds, history_max=keep,
+                                         source=None if chart_source.is_local(rel.chart) else _repository(c, environment))
     document = {"release": name, "namespace": access.namespace, "from": _revision(current), "to": _revision(target),
                 "now": _revision(now)}
     ui.render(document, fmt, lambda: ui.say(
@@ -227,11 +239,7 @@ def history(c: Context, fmt: str, *, env: str | None, release: str | None) -> No
 
 def status(c: Context, fmt: str, *, env: str | None, release: str | None) -> None:
     environment, releases = _releases(c, env, release)
-
-    @functools.cache
-    def repository() -> dep.Source:  # opened only to render notes of a revision with secrets again, masked
-        repo = settings.resolve_repo(ROOT, c.config.get("repo", {}))
-        return chart_source.open_source(repo.url, repo.public_url, environment.verify_keyring)
+    repository = _repository(c, environment)
 
     def source(rel: environments.Release) -> Callable[[], dep.Source] | None:
         return None if chart_source.is_local(rel.chart) else repository

@@ -474,42 +474,80 @@ def test_a_password_in_invoke_yaml_is_masked_even_in_invokes_own_debug_log(proje
         assert "https://***@127.0.0.1:9/c" in result.stdout + result.stderr
 
 
-def test_a_rollback_masks_the_secret_its_target_revision_stored_though_it_was_rotated_since(cluster):
-    """A rollback applies a revision's stored values again: a secret rotated since is in no environment, yet the
-    API server may quote it. Here a Deployment is named from it, and someone recreated it with another selector:
-    Helm's Go code warns of it on the process's stderr itself, and the API server refuses the rollback."""
-    import copy
-
+def deployment_named_from_the_secret(cluster, version, name):
+    """Release `sec` (its secret db.password from DB_PASSWORD): chart `version`, a Deployment named `name` (a
+    template expression), published."""
     config = yaml.safe_load((cluster.project / "invoke.yaml").read_text())
     config["release"]["releases"]["sec"] = {"chart": "sec", "secrets": {"db.password": "DB_PASSWORD"}}
     (cluster.project / "invoke.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     chart = cluster.project / "charts" / "sec"
-    (chart / "templates").mkdir(parents=True)
-    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: sec\nversion: 0.1.0\n")
+    (chart / "templates").mkdir(parents=True, exist_ok=True)
+    (chart / "Chart.yaml").write_text(f"apiVersion: v2\nname: sec\nversion: {version}\n")
     (chart / "values.yaml").write_text("db: {password: changeme}\n")
     (chart / "templates" / "web.yaml").write_text(
-        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web-{{ .Values.db.password }}\nspec:\n"
+        f"apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {name}\nspec:\n"
         "  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n"
         "    spec: {containers: [{name: web, image: nginx}]}\n")
     invoke(cluster.project, "repo.publish", "--chart", "sec", env=cluster.env)
+
+
+def recreated_with_another_selector(cluster, name, deployed):
+    """The Deployment `name`, as `deployed` (copied while it ran), back in the cluster with another selector: what
+    someone recreated by hand. A rollback to the revision that made it first finds it, then cannot apply it."""
+    key = ("apps/v1", "deployments", cluster.namespaces["staging"], name)
+    assert key not in cluster.emulator.store  # the next revision removed it
+    deployed["spec"]["selector"] = {"matchLabels": {"app": "other"}}
+    deployed["spec"]["template"]["metadata"]["labels"] = {"app": "other"}
+    cluster.emulator.store[key] = deployed
+
+
+def test_a_rollback_masks_the_secret_its_target_revision_stored_though_it_was_rotated_since(cluster):
+    """A rollback applies a revision's stored values again: a secret rotated since is in no environment, yet the
+    API server may quote it. Helm's Go code warns of the recreated Deployment on the process's stderr itself, and
+    the API server refuses the rollback, both naming it."""
+    import copy
+
+    deployment_named_from_the_secret(cluster, "0.1.0", "web-{{ .Values.db.password }}")
     old, rotated = "hunter2-old-secret9", "rotated-new-secret7"
-
-    def run(*args, check=True):
-        result = invoke(cluster.project, *args, "--env", "staging", "--release", "sec", check=check,
-                        env={**cluster.env, "DB_PASSWORD": rotated})
-        assert old not in result.stdout + result.stderr
-        return result
-
     invoke(cluster.project, "release.deploy", "--env", "staging", "--release", "sec",
            env={**cluster.env, "DB_PASSWORD": old})
-    key = ("apps/v1", "deployments", cluster.namespaces["staging"], f"web-{old}")
-    recreated = copy.deepcopy(cluster.emulator.store[key])
-    run("release.deploy")  # revision 2, the secret rotated: Helm deletes web-<old>
-    assert key not in cluster.emulator.store
-    recreated["spec"]["selector"] = {"matchLabels": {"app": "other"}}
-    recreated["spec"]["template"]["metadata"]["labels"] = {"app": "other"}
-    cluster.emulator.store[key] = recreated
-    failed = run("release.rollback", "--revision", "1", check=False)
+    deployed = copy.deepcopy(cluster.emulator.store[("apps/v1", "deployments", cluster.namespaces["staging"],
+                                                     f"web-{old}")])
+    invoke(cluster.project, "release.deploy", "--env", "staging", "--release", "sec",
+           env={**cluster.env, "DB_PASSWORD": rotated})
+    recreated_with_another_selector(cluster, f"web-{old}", deployed)
+    failed = invoke(cluster.project, "release.rollback", "--env", "staging", "--release", "sec", "--revision", "1",
+                    env={**cluster.env, "DB_PASSWORD": rotated}, check=False)
+    assert old not in failed.stdout + failed.stderr
     assert failed.returncode == 1 and 'Deployment.apps "web-***" is invalid: spec.selector' in failed.stderr
     assert "WARN resource exists on cluster but not in original release" in failed.stderr  # Helm's line, masked
     assert "name=web-*** kind=Deployment" in failed.stderr
+
+
+def test_a_rollback_masks_what_the_target_revisions_templates_made_of_its_secret(cluster):
+    """The same, with the name a template's `lower` of the secret: the target revision's chart, fetched from the
+    repository, is rendered again from its stored values and from them masked, and what differs is masked."""
+    import copy
+
+    secret = "Hunter2-Mixed-Secret"
+    deployment_named_from_the_secret(cluster, "0.1.0", "web-{{ .Values.db.password | lower }}")
+
+    def run(*args, check=True):
+        result = invoke(cluster.project, *args, "--env", "staging", "--release", "sec", check=check,
+                        env={**cluster.env, "DB_PASSWORD": secret})
+        assert [form for form in (secret, secret.lower()) if form in result.stdout + result.stderr] == []
+        return result
+
+    run("release.deploy")
+    deployed = copy.deepcopy(cluster.emulator.store[("apps/v1", "deployments", cluster.namespaces["staging"],
+                                                     f"web-{secret.lower()}")])
+    deployment_named_from_the_secret(cluster, "0.2.0", "app-{{ .Values.db.password | lower }}")
+    run("release.deploy")
+    recreated_with_another_selector(cluster, f"web-{secret.lower()}", deployed)
+    failed = run("release.rollback", "--revision", "1", check=False)
+    assert failed.returncode == 1 and 'Deployment.apps "web-***" is invalid: spec.selector' in failed.stderr
+    del cluster.emulator.store[("apps/v1", "deployments", cluster.namespaces["staging"], f"web-{secret.lower()}")]
+    (cluster.project / "dist" / "repo" / "sec-0.1.0.tgz").unlink()  # its chart gone: said, and the rollback goes on
+    rolled = run("release.rollback", "--revision", "1")
+    assert "warning: sec: sec-0.1.0 of revision 1 is not in the repository: what its templates made of its secrets " \
+           "is not known, and not masked" in rolled.stderr and "now revision 4 deployed" in rolled.stdout
