@@ -434,7 +434,7 @@ def roll_back(
 def _mask_stored(config: Any, access: Access, release: str, revision: dict[str, Any],
                  source: Callable[[], Source] | None) -> None:
     """A revision's stored secrets (recorded_secret_paths registers them) and what its chart's templates make of
-    them, masked from now on; a chart no longer in the repository is said to leave those unknown."""
+    them, masked from now on; a chart the repository no longer gives is said to leave those unknown."""
     values = helm.revision_info(config, release, revision["revision"]).get("config") or {}
     paths = recorded_secret_paths(revision, values)
     if not paths or () in paths or source is None:
@@ -442,9 +442,9 @@ def _mask_stored(config: Any, access: Access, release: str, revision: dict[str, 
     chart = f"{revision['chart_name']}-{revision['chart_version']}"
     try:
         archive = source().fetch(revision["chart_name"], revision["chart_version"], f"revision {revision['revision']}")[1]
-    except ToolError:
-        ui.warn(f"{release}: {chart} of revision {revision['revision']} is not in the repository: what its "
-                "templates made of its secrets is not known, and not masked")
+    except ToolError as exc:
+        ui.warn(f"{release}: what the templates of {chart} (revision {revision['revision']}) made of its secrets is "
+                f"not known, and not masked: {exc}")
         return
     rendered = helm.chart_contents(archive, values, release, access.namespace)["rendered"]
     if rendered:

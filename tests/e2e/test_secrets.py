@@ -549,5 +549,5 @@ def test_a_rollback_masks_what_the_target_revisions_templates_made_of_its_secret
     del cluster.emulator.store[("apps/v1", "deployments", cluster.namespaces["staging"], f"web-{secret.lower()}")]
     (cluster.project / "dist" / "repo" / "sec-0.1.0.tgz").unlink()  # its chart gone: said, and the rollback goes on
     rolled = run("release.rollback", "--revision", "1")
-    assert "warning: sec: sec-0.1.0 of revision 1 is not in the repository: what its templates made of its secrets " \
-           "is not known, and not masked" in rolled.stderr and "now revision 4 deployed" in rolled.stdout
+    assert "warning: sec: what the templates of sec-0.1.0 (revision 1) made of its secrets is not known, and not " \
+           "masked: " in rolled.stderr and "now revision 4 deployed" in rolled.stdout
