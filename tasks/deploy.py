@@ -11,10 +11,11 @@ these actions over every release of an environment.
 from __future__ import annotations
 
 import base64
+import functools
 import gzip
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -214,19 +215,20 @@ def prepare(
     labels.update(secret_labels(secret_paths, values))
     contents = helm.chart_contents(archive, values, release.name, access.namespace)
     if secret_paths and contents["rendered"]:
-        _mask_derived(archive, contents["rendered"], masked(values, secret_paths, lines=True), release.name,
-                      access.namespace)
+        _mask_derived(archive, contents["rendered"], values, secret_paths, release.name, access.namespace)
     stored, largest = stored_size(release.name, access.namespace, contents, values, description)
     return Plan(release.name, environment, access, chart, chart_version, archive, values, description, labels,
                 tuple(secret_paths), crd_manifest(contents["crds"]), stored, tuple(largest),
                 None if chart_source.is_local(release.chart) else repository)
 
 
-def _mask_derived(archive: bytes, rendered: dict[str, str], shown: dict[str, Any], release: str, namespace: str) -> None:
-    """What the chart's templates make of the secrets (rendered), against what they make of `shown` (the values
-    with them masked), is masked in all output from now on like the secrets themselves: an error from Helm or the
-    API server may quote it. When the chart refuses the masked values there is no telling, and nothing is added."""
-    again = helm.chart_contents(archive, shown, release, namespace)["rendered"]
+def _mask_derived(archive: bytes, rendered: dict[str, str], values: dict[str, Any],
+                  paths: Iterable[tuple[str | int, ...]], release: str, namespace: str) -> None:
+    """What the chart's templates make of the secrets at `paths` (rendered, from `values`), against what they make
+    of the values with those masked, is masked in all output from now on like the secrets themselves: an error
+    from Helm or the API server may quote it. When the chart refuses the masked values there is no telling, and
+    nothing is added."""
+    again = helm.chart_contents(archive, masked(values, paths, lines=True), release, namespace)["rendered"]
     for text in derived_values(rendered, again) if again is not None else ():
         ui.add_secret(text)
 
@@ -418,37 +420,39 @@ def roll_back(
     may quote them."""
     with connect(access) as config:
         revisions = installed(config, access, release)
+        info = functools.cache(lambda number: helm.revision_info(config, release, number))
+        archive = functools.cache(lambda chart, version: source().fetch(chart, version, "rollback")[1]) if source else None
 
         def content(revision: dict[str, Any]) -> tuple[Any, ...]:
-            info = helm.revision_info(config, release, revision["revision"])
-            return (revision.get("chart_name"), revision.get("chart_version"), info.get("config"),
-                    info["summary"].get("manifest"))
+            found = info(revision["revision"])
+            return (revision.get("chart_name"), revision.get("chart_version"), found.get("config"),
+                    found["summary"].get("manifest"))
 
         current, target = rollback_target(revisions, revision, content, allow_failed=allow_failed)
         for stored in (current, target):
-            _mask_stored(config, access, release, stored, source)
+            _mask_stored(access, release, stored, info(stored["revision"]).get("config") or {}, archive)
         helm.rollback(config, release, target["revision"], wait=wait, timeout=timeout, history_max=history_max)
         return current, target, helm.history(config, release)[-1]
 
 
-def _mask_stored(config: Any, access: Access, release: str, revision: dict[str, Any],
-                 source: Callable[[], Source] | None) -> None:
-    """A revision's stored secrets (recorded_secret_paths registers them) and what its chart's templates make of
-    them, masked from now on; a chart the repository no longer gives is said to leave those unknown."""
-    values = helm.revision_info(config, release, revision["revision"]).get("config") or {}
+def _mask_stored(access: Access, release: str, revision: dict[str, Any], values: dict[str, Any],
+                 archive: Callable[[str, str], bytes] | None) -> None:
+    """A revision's stored secrets (recorded_secret_paths registers them) and what its chart (`archive` of its name
+    and version) makes of them, masked from now on; a chart the repository no longer gives is said to leave
+    those unknown."""
     paths = recorded_secret_paths(revision, values)
-    if not paths or () in paths or source is None:
+    if not paths or () in paths or archive is None:
         return
     chart = f"{revision['chart_name']}-{revision['chart_version']}"
     try:
-        archive = source().fetch(revision["chart_name"], revision["chart_version"], f"revision {revision['revision']}")[1]
+        package = archive(revision["chart_name"], revision["chart_version"])
     except ToolError as exc:
         ui.warn(f"{release}: what the templates of {chart} (revision {revision['revision']}) made of its secrets is "
                 f"not known, and not masked: {exc}")
         return
-    rendered = helm.chart_contents(archive, values, release, access.namespace)["rendered"]
+    rendered = helm.chart_contents(package, values, release, access.namespace)["rendered"]
     if rendered:
-        _mask_derived(archive, rendered, masked(values, paths, lines=True), release, access.namespace)
+        _mask_derived(package, rendered, values, paths, release, access.namespace)
 
 
 def test(access: Access, release: str, *, timeout: int) -> dict[str, Any]:
