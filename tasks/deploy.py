@@ -415,13 +415,11 @@ def roll_back(
     history_max: int, source: Callable[[], Source] | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
     """(from, to, now): roll back to the newest good revision that differs from what runs (or --revision);
-    the recovery for a stuck release too. The secrets the two revisions stored, rotated since or not, and what
-    their charts' templates made of them (each chart from `source`, rendered again) are masked: what goes wrong
-    may quote them."""
+    the recovery for a stuck release too. What the two revisions stored of their secrets is masked (_stored_secrets):
+    what goes wrong may quote it, rotated since or not."""
     with connect(access) as config:
         revisions = installed(config, access, release)
-        info = functools.cache(lambda number: helm.revision_info(config, release, number))
-        archive = functools.cache(lambda chart, version: source().fetch(chart, version, "rollback")[1]) if source else None
+        info, mask = _stored_secrets(config, access, release, source)
 
         def content(revision: dict[str, Any]) -> tuple[Any, ...]:
             found = info(revision["revision"])
@@ -430,35 +428,49 @@ def roll_back(
 
         current, target = rollback_target(revisions, revision, content, allow_failed=allow_failed)
         for stored in (current, target):
-            _mask_stored(access, release, stored, info(stored["revision"]).get("config") or {}, archive)
+            mask(stored)
         helm.rollback(config, release, target["revision"], wait=wait, timeout=timeout, history_max=history_max)
         return current, target, helm.history(config, release)[-1]
 
 
-def _mask_stored(access: Access, release: str, revision: dict[str, Any], values: dict[str, Any],
-                 archive: Callable[[str, str], bytes] | None) -> None:
-    """A revision's stored secrets (recorded_secret_paths registers them) and what its chart (`archive` of its name
-    and version) makes of them, masked from now on; a chart the repository no longer gives is said to leave
-    those unknown."""
-    paths = recorded_secret_paths(revision, values)
-    if not paths or () in paths or archive is None:
-        return
-    chart = f"{revision['chart_name']}-{revision['chart_version']}"
-    try:
-        package = archive(revision["chart_name"], revision["chart_version"])
-    except ToolError as exc:
-        ui.warn(f"{release}: what the templates of {chart} (revision {revision['revision']}) made of its secrets is "
-                f"not known, and not masked: {exc}")
-        return
-    rendered = helm.chart_contents(package, values, release, access.namespace)["rendered"]
-    if rendered:
-        _mask_derived(package, rendered, values, paths, release, access.namespace)
+def _stored_secrets(config: Any, access: Access, release: str, source: Callable[[], Source] | None
+                    ) -> tuple[Callable[[int], dict[str, Any]], Callable[[dict[str, Any]], None]]:
+    """(info, mask): a revision's `helm get all` by its number, each read once; and what masks a revision's stored
+    secrets (recorded_secret_paths registers them) and what its chart makes of them, from now on: its chart is
+    fetched from `source` (each version once) and rendered again from the stored values and from them masked. The
+    environment's secrets of today may not be the ones a revision holds, nor its templates' forms of them; a chart
+    the repository no longer gives is said to leave those unknown."""
+    info = functools.cache(lambda number: helm.revision_info(config, release, number))
+    archive = functools.cache(lambda chart, version: source().fetch(chart, version, "its history")[1]) \
+        if source else None
+
+    def mask(revision: dict[str, Any]) -> None:
+        if not any_record([revision]):  # no record, no paths: the environment's secrets are all there is to mask
+            return
+        values = info(revision["revision"]).get("config") or {}
+        paths = recorded_secret_paths(revision, values)
+        if not paths or () in paths or archive is None:
+            return
+        chart = f"{revision['chart_name']}-{revision['chart_version']}"
+        try:
+            package = archive(revision["chart_name"], revision["chart_version"])
+        except ToolError as exc:
+            ui.warn(f"{release}: what the templates of {chart} (revision {revision['revision']}) made of its secrets "
+                    f"is not known, and not masked: {exc}")
+            return
+        rendered = helm.chart_contents(package, values, release, access.namespace)["rendered"]
+        if rendered:
+            _mask_derived(package, rendered, values, paths, release, access.namespace)
+
+    return info, mask
 
 
-def test(access: Access, release: str, *, timeout: int) -> dict[str, Any]:
-    """`helm test`: the release's test hooks run, and their pods removed; a failing one is one line."""
+def test(access: Access, release: str, *, timeout: int, source: Callable[[], Source] | None = None) -> dict[str, Any]:
+    """`helm test`: the release's test hooks run, and their pods removed; a failing one is one line, and may name
+    what the templates made of a secret (_stored_secrets)."""
     with connect(access) as config:
         current = installed(config, access, release)[-1]
+        _stored_secrets(config, access, release, source)[1](current)
         try:
             helm.test(config, release, timeout=timeout)
         except ToolError as exc:
@@ -466,7 +478,10 @@ def test(access: Access, release: str, *, timeout: int) -> dict[str, Any]:
     return {"release": release, "namespace": access.namespace, "revision": current["revision"], "tests": "passed"}
 
 
-def uninstall(access: Access, release: str, *, wait: bool, timeout: int) -> None:
+def uninstall(access: Access, release: str, *, wait: bool, timeout: int,
+              source: Callable[[], Source] | None = None) -> None:
+    """`helm uninstall`; what fails, and Helm's log of what it deletes, name resources the templates may have named
+    from a secret (_stored_secrets)."""
     with connect(access) as config:
-        installed(config, access, release)
+        _stored_secrets(config, access, release, source)[1](installed(config, access, release)[-1])
         helm.uninstall(config, release, wait=wait, timeout=timeout)

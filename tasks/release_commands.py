@@ -70,6 +70,12 @@ def _repository(c: Context, environment: environments.Environment) -> Callable[[
     return repository
 
 
+def _published(c: Context, environment: environments.Environment, rel: environments.Release
+               ) -> Callable[[], dep.Source] | None:
+    """Where the release's stored revisions' charts are fetched from (_repository); None for a chart folder."""
+    return None if chart_source.is_local(rel.chart) else _repository(c, environment)
+
+
 def _target(c: Context, env: str | None, release: str | None
             ) -> tuple[environments.Environment, environments.Release, cluster.Access]:
     """The environment, the release and how to reach it, for tasks on one release that need no chart."""
@@ -215,7 +221,7 @@ def rollback(c: Context, fmt: str, *, env: str | None, release: str | None, revi
                 ask=_ask)
     current, target, now = dep.roll_back(access, name, revision, allow_failed=allow_failed, wait=wait,
                                          timeout=seconds, history_max=keep,
-                                         source=None if chart_source.is_local(rel.chart) else _repository(c, environment))
+                                         source=_published(c, environment, rel))
     document = {"release": name, "namespace": access.namespace, "from": _revision(current), "to": _revision(target),
                 "now": _revision(now)}
     ui.render(document, fmt, lambda: ui.say(
@@ -305,10 +311,10 @@ def diff(c: Context, fmt: str, *, env: str | None, release: str | None, version:
 
 def test(c: Context, fmt: str, *, env: str | None, release: str | None, timeout: str) -> None:
     seconds = dep.timeout_seconds(timeout)
-    _, rel, access = _target(c, env, release)
+    environment, rel, access = _target(c, env, release)
     name = rel.name
     with ui.waiting(f"helm test {name} ({timeout} at most)"):
-        result = dep.test(access, name, timeout=seconds)
+        result = dep.test(access, name, timeout=seconds, source=_published(c, environment, rel))
     ui.render(result, fmt, lambda: ui.say(f"tests of {name} (revision {result['revision']}) passed"))
 
 
@@ -319,7 +325,7 @@ def uninstall(c: Context, fmt: str, *, env: str | None, release: str | None, wai
     name = rel.name
     dep.confirm(environment, f"uninstall {name} from {environment.name}", yes=yes,
                 interactive=sys.stdin.isatty(), ask=_ask, always=True)
-    dep.uninstall(access, name, wait=wait, timeout=seconds)
+    dep.uninstall(access, name, wait=wait, timeout=seconds, source=_published(c, environment, rel))
     document = {"release": name, "namespace": access.namespace, "uninstalled": True}
     ui.render(document, fmt, lambda: ui.say(f"uninstalled {name} from {environment.name} (namespace {access.namespace})"))
 

@@ -551,3 +551,23 @@ def test_a_rollback_masks_what_the_target_revisions_templates_made_of_its_secret
     rolled = run("release.rollback", "--revision", "1")
     assert "warning: sec: what the templates of sec-0.1.0 (revision 1) made of its secrets is not known, and not " \
            "masked: " in rolled.stderr and "now revision 4 deployed" in rolled.stdout
+
+
+def test_release_test_masks_what_the_templates_made_of_a_secret(cluster):
+    """`helm test` names a failed test pod; named by a template's `lower` of the secret, it is masked, as a deploy
+    masks it: the current revision's chart is fetched and rendered again from its stored values and from them
+    masked."""
+    secret = "Hunter2-Mixed-Secret"
+    tests = cluster.project / "charts" / "sec" / "templates" / "tests"
+    tests.mkdir(parents=True)
+    (tests / "check.yaml").write_text(
+        'apiVersion: v1\nkind: Pod\nmetadata:\n  name: check-{{ .Values.db.password | lower }}\n  annotations:\n'
+        '    "helm.sh/hook": test\nspec:\n  restartPolicy: Never\n  containers:\n'
+        '    - {name: check, image: "busybox:fails", command: ["true"]}\n')
+    deployment_named_from_the_secret(cluster, "0.1.0", "web-{{ .Values.db.password | lower }}")
+    env = {**cluster.env, "DB_PASSWORD": secret}
+    invoke(cluster.project, "release.deploy", "--env", "staging", "--release", "sec", env=env)
+    cluster.emulator.break_image("busybox:fails")
+    failed = invoke(cluster.project, "release.test", "--env", "staging", "--release", "sec", env=env, check=False)
+    assert failed.returncode == 1 and "check-*** failed" in failed.stderr, failed.stderr
+    assert secret.lower() not in failed.stdout + failed.stderr
