@@ -10,28 +10,109 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from . import urls
+from . import ui, urls
 from .errors import ToolError
 
 log = logging.getLogger("tasks.helm")
 
 
-@contextmanager
-def _helm(command: str) -> Iterator[Any]:
-    """Yield the helm_python module; log `command`; turn Helm's errors into one clear line."""
+class _Heard:
+    """What Helm logged during one call; `mixed` once another call overlapped it (its records are not told apart:
+    they arrive on Go's threads)."""
+
+    def __init__(self) -> None:
+        self.records: deque[str] = deque(maxlen=200)  # the last ones: a long wait logs on
+        self.mixed = False
+
+
+_listening: list[_Heard] = []
+_warnings: list[str] = []  # Helm's warnings and errors not yet shown
+_heard_lock = threading.Lock()
+
+
+class _Bridge(logging.Handler):
+    """Helm's own log records (helm_python's bridge): a debug line each (`invoke --debug`, as `helm --debug`); heard
+    by the calls in progress, for what Helm only logs of a failure (_logged_cause); a warning or an error kept
+    for the end of the call (_warned), as Helm's CLI prints those without --debug."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = record.getMessage()
+        with _heard_lock:
+            for heard in _listening:
+                heard.records.append(text)
+            if record.levelno >= logging.WARNING:
+                _warnings.append(text)
+        log.debug("helm: %s", text)
+
+
+def _bridged() -> Any:
+    """helm_python, its log records bridged (once, before any Config exists: helm_python gives them only to those
+    made later)."""
     import helm_python
 
+    records = logging.getLogger("tasks.helm.native")
+    if not records.handlers:
+        records.addHandler(_Bridge())
+        records.setLevel(logging.DEBUG)
+        records.propagate = False
+        helm_python.enable_logging(logging.DEBUG, logger=records)
+    return helm_python
+
+
+@contextmanager
+def _helm(command: str) -> Iterator[Any]:
+    """Yield the helm_python module; log `command`; turn Helm's errors into one clear line, with the cause Helm
+    logged and left out of it (_logged_cause); then what Helm warned of (_warned)."""
+    helm_python = _bridged()
     log.debug("helm %s", command)
+    heard = _Heard()
+    with _heard_lock:
+        for other in _listening:
+            other.mixed = heard.mixed = True
+        _listening.append(heard)
+    detail = ""
     try:
         yield helm_python
     except helm_python.HelmError as exc:
         detail = " ".join(str(exc).split())
+        detail += _logged_cause(heard, detail)
         raise ToolError(f"helm {command}: {detail}") from exc
+    except KeyboardInterrupt:  # Helm's context cancelled (_interruptible): the caller says where the release is
+        detail = "context canceled"
+        raise
+    finally:
+        with _heard_lock:
+            _listening.remove(heard)
+        _warned(detail)
+
+
+def _warned(detail: str) -> None:
+    """Each warning or error Helm logged, once, as a warning; not one that only repeats the failure `detail` (a
+    rollback's "Rollback "NAME" failed: ERROR", an upgrade's "upgrade failed ... error=ERROR")."""
+    with _heard_lock:
+        shown, _warnings[:] = list(_warnings), []
+    for text in shown:
+        cause = " ".join(text.partition(" error=")[2].split())
+        if not detail or not (detail in " ".join(text.split()) or cause and cause in detail):
+            ui.warn(f"helm: {text}")
+
+
+def _logged_cause(heard: _Heard, detail: str) -> str:
+    """": CAUSE" when the last error Helm logged during the call is not in its own error (its uninstall returns
+    "failed to delete release: NAME" and logs which resources the API server would not delete, and why); "" when
+    it is, or none was logged, or another call's records may be among those heard."""
+    with _heard_lock:
+        logged = [text for text in heard.records if " error=" in text] if not heard.mixed else []
+    cause = " ".join(logged[-1].partition(" error=")[2].split()) if logged else ""
+    if cause.startswith("[") and cause.endswith("]"):  # a list of errors, as Go's slog prints one
+        cause = cause[1:-1]
+    return f": {cause}" if cause and cause not in detail else ""
 
 
 def package(chart_dir: Path, destination: Path) -> tuple[Path, dict[str, Any]]:

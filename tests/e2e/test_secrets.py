@@ -553,10 +553,10 @@ def test_a_rollback_masks_what_the_target_revisions_templates_made_of_its_secret
            "masked: " in rolled.stderr and "now revision 4 deployed" in rolled.stdout
 
 
-def test_release_test_masks_what_the_templates_made_of_a_secret(cluster):
-    """`helm test` names a failed test pod; named by a template's `lower` of the secret, it is masked, as a deploy
-    masks it: the current revision's chart is fetched and rendered again from its stored values and from them
-    masked."""
+def test_release_test_and_uninstall_mask_what_the_templates_made_of_a_secret(cluster):
+    """`helm test` names a failed test pod, and an uninstall the resources the API server would not delete (Helm only
+    logs those: the error says why); named by a template's `lower` of the secret, each is masked, as a deploy masks
+    it: the current revision's chart is fetched and rendered again from its stored values and from them masked."""
     secret = "Hunter2-Mixed-Secret"
     tests = cluster.project / "charts" / "sec" / "templates" / "tests"
     tests.mkdir(parents=True)
@@ -570,4 +570,20 @@ def test_release_test_masks_what_the_templates_made_of_a_secret(cluster):
     cluster.emulator.break_image("busybox:fails")
     failed = invoke(cluster.project, "release.test", "--env", "staging", "--release", "sec", env=env, check=False)
     assert failed.returncode == 1 and "check-*** failed" in failed.stderr, failed.stderr
-    assert secret.lower() not in failed.stdout + failed.stderr
+    namespace = cluster.namespaces["staging"]
+    web = ("apps/v1", "deployments", namespace, f"web-{secret.lower()}")
+    cluster.emulator.forbid_delete(web)
+    refused = invoke(cluster.project, "release.uninstall", "--env", "staging", "--release", "sec", "--yes", env=env,
+                     check=False)
+    assert refused.returncode == 1 and refused.stderr == (
+        'error: helm uninstall sec: failed to delete release: sec: deployments.apps "web-***" is forbidden: User '
+        '"system:serviceaccount:ci:deployer" cannot delete resource "deployments" in API group "apps" in the '
+        f'namespace "{namespace}"\n')
+    debugged = invoke(cluster.project, "--debug", "release.uninstall", "--env", "staging", "--release", "sec", "--yes",
+                      env=env, check=False)
+    assert "helm: starting delete resource namespace=" in debugged.stderr  # Helm's own debug records, as helm --debug
+    cluster.emulator.forbid_delete(web, forbidden=False)  # RBAC fixed: the release, left uninstalling, is uninstalled
+    invoke(cluster.project, "release.uninstall", "--env", "staging", "--release", "sec", "--yes", env=env)
+    assert cluster.release_secrets() == [] and web not in cluster.emulator.store
+    for result in (failed, refused, debugged):
+        assert [form for form in (secret, secret.lower()) if form in result.stdout + result.stderr] == []

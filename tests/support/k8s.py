@@ -57,6 +57,7 @@ from tests.support.k8s_status import (
     already_exists,
     bad_request,
     conflict,
+    forbidden,
     go_plain,
     invalid,
     not_found,
@@ -79,6 +80,7 @@ class HelmReadyEmulator(KubernetesEmulator):
         self.store: dict[Key, dict[str, Any]] = {}
         self.broken: set[str] = set()  # images whose pods never get ready; all others are, at once
         self.tokens: set[str] = set()  # bearer tokens that authenticate; anything else is 401
+        self.undeletable: set[Key] = set()  # objects RBAC does not let anyone delete: 403
         self.custom: dict[str, list[Any]] = {}  # CRD name -> the resources it serves
         self.revision = itertools.count(1)
         self.watchers: list[tuple[Key, dict[str, str], asyncio.Queue[dict[str, Any]]]] = []
@@ -159,6 +161,8 @@ class HelmReadyEmulator(KubernetesEmulator):
         if method == "DELETE":
             options = {**_decode(body, raw.headers.get("Content-Type", "")), **raw.query}
             obj = self._get(key)
+            if key in self.undeletable:
+                raise forbidden("delete", plural, k8s.group, key[3], namespace, "system:serviceaccount:ci:deployer")
             if "dryRun" not in raw.query:
                 await self._delete(key, orphan=options.get("propagationPolicy") == "Orphan")
             return aiohttp.web.json_response(obj)
@@ -569,6 +573,12 @@ class RunningEmulator:
         """Pods running `image` never become ready (a crash-looping release); nor does what owns them."""
         assert self.emulator is not None
         self.emulator.broken.add(image)
+
+    def forbid_delete(self, key: Key, forbidden: bool = True) -> None:
+        """RBAC refuses to delete this object from now on (403 Forbidden, naming it, as an API server does); with
+        `forbidden` False, allows it again."""
+        assert self.emulator is not None
+        (self.emulator.undeletable.add if forbidden else self.emulator.undeletable.discard)(key)
 
     def kubeconfig(self, *contexts: str, token: str | None = None) -> str:
         """A kubeconfig with these contexts, all on the emulator; no current context (nothing may rely on it)."""

@@ -32,6 +32,14 @@ def not_found(plural: str, group: str, name: str) -> ApiError:
                     {"name": name, "group": group, "kind": plural})
 
 
+def forbidden(verb: str, plural: str, group: str, name: str, namespace: str | None, user: str) -> ApiError:
+    """What RBAC answers a request its rules do not allow."""
+    where = f' in the namespace "{namespace}"' if namespace else " at the cluster scope"
+    return ApiError(403, "Forbidden", f'{resource_name(plural, group)} "{name}" is forbidden: User "{user}" cannot '
+                    f'{verb} resource "{plural}" in API group "{group}"{where}',
+                    {"name": name, "group": group, "kind": plural})
+
+
 def already_exists(plural: str, group: str, name: str) -> ApiError:
     return ApiError(409, "AlreadyExists", f'{resource_name(plural, group)} "{name}" already exists',
                     {"name": name, "group": group, "kind": plural})
