@@ -2,7 +2,8 @@
 straight to file descriptor 2 (its kube client: "WARN resource exists on cluster but not in original release ...
 name=web-<a secret>"), past sys.stderr and every logging filter. In the invoke process (tasks.py guards it before
 anything is printed), fd 2 is a pipe whose lines reach the real stderr through ui.redact: Go's, and those of the
-commands a task runs. Python's own output goes to the real stderr directly, as before (TTY, colours, progress).
+commands a task runs. Go's log lines read as the tool's own: `warning: helm: ...`, as the records helm.py bridges.
+Python's own output goes to the real stderr directly, as before (TTY, colours, progress).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import contextlib
 import io
 import logging
 import os
+import re
 import sys
 import threading
 
@@ -45,13 +47,25 @@ def guard() -> None:
     atexit.register(_drain, _pump)
 
 
+# Go's log package ("2026/11/29 04:55:02 message") and its default slog handler ("... WARN message key=value")
+_GO_LOG = re.compile(r"\d{4}/\d\d/\d\d \d\d:\d\d:\d\d (?:(INFO) |(?:WARN|ERROR) )?")
+
+
 def _redacted(read: int, real: int) -> None:
     """Each line written to fd 2, redacted, to the real stderr, until every writer has closed the pipe."""
     with open(read, "rb") as pipe, open(real, "wb", closefd=False) as out:
         for line in pipe:
             with contextlib.suppress(OSError):  # whoever read stderr is gone: still read on, so no writer blocks
-                out.write(ui.redact(line.decode("utf-8", "replace")).encode("utf-8", "replace"))
+                out.write(ui.redact(shown(line.decode("utf-8", "replace"))).encode("utf-8", "replace"))
                 out.flush()
+
+
+def shown(line: str) -> str:
+    """A line of Go's log as the tool's (Helm's, so `helm: `; a warning but at INFO); any other line as it is."""
+    go = _GO_LOG.match(line)
+    if go is None:
+        return line
+    return f"{'' if go.group(1) else 'warning: '}helm: {line[go.end():]}"
 
 
 def _drain(pump: threading.Thread) -> None:

@@ -520,7 +520,7 @@ def test_a_rollback_masks_the_secret_its_target_revision_stored_though_it_was_ro
                     env={**cluster.env, "DB_PASSWORD": rotated}, check=False)
     assert old not in failed.stdout + failed.stderr
     assert failed.returncode == 1 and 'Deployment.apps "web-***" is invalid: spec.selector' in failed.stderr
-    assert "WARN resource exists on cluster but not in original release" in failed.stderr  # Helm's line, masked
+    assert "warning: helm: resource exists on cluster but not in original release" in failed.stderr  # Helm's, masked
     assert "name=web-*** kind=Deployment" in failed.stderr
 
 

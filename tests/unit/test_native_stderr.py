@@ -33,3 +33,15 @@ def test_without_a_stderr_it_does_nothing_and_the_task_still_runs():
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True,
                           preexec_fn=lambda: os.close(2))
     assert done.stdout == "ran\n"
+
+
+def test_gos_log_lines_read_as_the_tools_own():
+    from tasks.native_stderr import shown
+
+    assert shown("2026/11/29 04:55:02 WARN resource exists on cluster name=web kind=Deployment\n") == \
+        "warning: helm: resource exists on cluster name=web kind=Deployment\n"
+    assert shown("2026/11/29 04:55:02 ERROR job failed job=migrate\n") == "warning: helm: job failed job=migrate\n"
+    assert shown("2026/11/29 04:55:02 error outputting logs for hook failure: EOF\n") == \
+        "warning: helm: error outputting logs for hook failure: EOF\n"
+    assert shown("2026/11/29 04:55:02 INFO Saving 1 charts\n") == "helm: Saving 1 charts\n"
+    assert shown("fatal: not a git repository\n") == "fatal: not a git repository\n"
