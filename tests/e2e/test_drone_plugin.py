@@ -53,7 +53,6 @@ def test_the_articles_drone_helm_step_deploys_with_its_own_setting_names(cluster
 def test_drone_helm3_readme_examples_lint_deploy_and_uninstall_with_their_own_names(k8s, tmp_path):
     """The three steps of drone-helm3's README, settings and environment as written there (chart: ./, no namespace)."""
     workspace = chart_workspace(tmp_path)
-    k8s.create_namespace("default")
     trusted = tmp_path / "ca.pem"  # the cluster's certificate is one the image trusts, as the README assumes
     trusted.write_bytes(k8s.ca)
     credentials = {"KUBE_API_SERVER": k8s.url, "KUBE_TOKEN": k8s.accept_token("readme-token-5a1f"),

@@ -5,9 +5,11 @@ dependencies live in public repositories fail here as they would on an air-gappe
 leaves the machine.
 """
 
+import base64
 import functools
 import hashlib
 import http.server
+import json
 import shutil
 import subprocess
 import threading
@@ -137,3 +139,31 @@ def test_one_good_chart_publishes_whatever_state_the_others_are_in(corpus_projec
     assert atomic.returncode == 1
     assert "repo.atomic is on: nothing published" in atomic.stderr
     assert len(list((project / "dist" / "repo").glob("*.tgz"))) == 2  # nothing more than before
+
+
+def test_the_corpus_deploys_as_one_environment(cluster, expected):
+    """Each chart the corpus publishes offline, a release of staging with its chart's defaults, all deployed by one
+    command (4 at a time) to the emulator: every one is deployed, resources a chart puts in kube-system included. The
+    one chart whose templates refuse to render without a password gets it as a secret, which no output shows."""
+    import yaml
+
+    names = {name for name in expected if (corpus() / name).is_dir()}  # not this project's own samples
+    for name in names:
+        shutil.copytree(corpus() / name, cluster.project / "charts" / name, symlinks=True)
+    invoke(cluster.project, "repo.publish", env=OFFLINE, timeout=600)
+    config = yaml.safe_load((cluster.project / "invoke.yaml").read_text())
+    config["release"]["releases"] = {name: {"chart": name} for name in sorted(names)}
+    config["release"]["releases"]["prometheus-postgres-exporter"]["secrets"] = {
+        "config.datasource.password": "PG_PASSWORD"}
+    (cluster.project / "invoke.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    password = "Pg-Secret-4711"
+    result = invoke(cluster.project, "release.deploy", "--env", "staging", env={**cluster.env, "PG_PASSWORD": password},
+                    timeout=600)
+    assert result.stderr == "" and password not in result.stdout
+    listed = invoke(cluster.project, "release.list", "--env", "staging", "--json", env=cluster.env)
+    assert {r["release"] for r in json.loads(listed.stdout) if r["status"] == "deployed"} == names
+    namespace = cluster.namespaces["staging"]
+    assert ("rbac.authorization.k8s.io/v1", "rolebindings", "kube-system", "prometheus-adapter-auth-reader") in \
+        cluster.emulator.store
+    secret = cluster.emulator.store[("v1", "secrets", namespace, "prometheus-postgres-exporter")]
+    assert base64.b64decode(secret["data"]["data_source_password"]).decode() == password

@@ -13,6 +13,7 @@ this subclass serves the objects themselves, as an API server would:
 - what controllers do, at once (k8s_controllers): ReplicaSets and Pods for Deployments, Pods for
   StatefulSets/DaemonSets/Jobs, their statuses, Established CRDs whose resources are then served and listed
   by discovery; a Pod whose image is in `broken` never gets ready (how waits that time out are tested);
+- the namespaces every cluster has (default, kube-system, kube-public, kube-node-lease); others a test creates;
 - deletes cascade to owned objects (garbage collection), namespaces and CRDs take their objects along;
 - lists and watches with label and field selectors, sendInitialEvents answered with a BOOKMARK annotated
   k8s.io/initial-events-end; /openapi/v3 just enough for client-go to see PATCH takes fieldValidation;
@@ -67,6 +68,7 @@ from tests.support.k8s_status import (
     unclassified,
 )
 
+SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")  # every cluster has them
 MAX_BODY = 3 * 1024 * 1024  # the API server's limit on a request body
 VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
 
@@ -533,6 +535,8 @@ class RunningEmulator:
         self._thread.start()
         if not self._started.wait(30):
             raise RuntimeError("the Kubernetes emulator did not start")
+        for name in SYSTEM_NAMESPACES:
+            self.create_namespace(name)
         return self
 
     def stop(self) -> None:
