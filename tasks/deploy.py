@@ -30,6 +30,7 @@ from .values import Overrides, changed_secrets, layered_values, masked
 
 GOOD = ("deployed", "superseded")  # statuses a rollback may return to
 PENDING = ("pending-install", "pending-upgrade", "pending-rollback")
+UNINSTALLING = "uninstalling"  # an uninstall's first step: Helm stores it so before deleting anything
 MAX_STORED = 1024 * 1024  # Kubernetes' limit on a Secret's data, and Helm stores each revision in one Secret
 Source = chart_source.Repository | chart_source.Registry  # where published charts are
 ESTIMATE_ERROR = 0.1  # how far stored_size may be from Helm's own gzip (measured: up to 8% either way)
@@ -117,14 +118,18 @@ def rollback_target(
 
 
 def refuse_if_stuck(revisions: list[dict[str, Any]], recover: str) -> None:
-    """A pending release is another deploy still running, or one that was killed; never deploy over it."""
-    if revisions and revisions[-1].get("status") in PENDING:
-        last = revisions[-1]
-        raise ToolError(
-            f"release {last['name']} is {last['status']} since {last.get('deployed_at', '?')} (revision "
-            f"{last['revision']}): another deploy is running, or one was interrupted; if none is running, "
-            f"recover with: {recover}"
-        )
+    """A pending release is another deploy still running, or one that was killed; an uninstalling one, an uninstall
+    that failed part-way (Helm then refuses every upgrade: "has no deployed releases") or still runs. Never deploy
+    over either."""
+    last = revisions[-1] if revisions else {}
+    if last.get("status") in PENDING:
+        why = "another deploy is running, or one was interrupted"
+    elif last.get("status") == UNINSTALLING:
+        why = "an uninstall did not finish (what it could not delete is still there), or is running"
+    else:
+        return
+    raise ToolError(f"release {last['name']} is {last['status']} since {last.get('deployed_at', '?')} (revision "
+                    f"{last['revision']}): {why}; if none is running, recover with: {recover}")
 
 
 def stored_size(release: str, namespace: str, contents: Mapping[str, Any], values: Mapping[str, Any],
@@ -252,6 +257,10 @@ def installed(config: Any, access: Access, release: str) -> list[dict[str, Any]]
 
 
 def recovery(plan_env: str, release: str, revisions: list[dict[str, Any]]) -> str:
+    """The one command that brings a stuck release back: an uninstall that did not finish is finished (what was
+    asked last), a pending deploy rolled back to the newest good revision, or uninstalled when there is none."""
+    if revisions and revisions[-1].get("status") == UNINSTALLING:
+        return f"invoke release.uninstall --env {plan_env} --release {release} (to finish it)"
     if any(r.get("status") in GOOD for r in revisions[:-1]):
         return f"invoke release.rollback --env {plan_env} --release {release}"
     return f"invoke release.uninstall --env {plan_env} --release {release} (no earlier revision was deployed)"

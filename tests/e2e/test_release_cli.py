@@ -206,6 +206,26 @@ def test_a_first_install_stuck_in_pending_install_is_recovered_by_uninstall(clus
     assert history(cluster) == [(1, "deployed")]
 
 
+def test_an_uninstall_the_api_server_stops_half_way_is_named_then_finished(cluster):
+    """Helm marks the release uninstalling before it deletes anything; when the API server refuses a delete (RBAC),
+    every later upgrade fails ("has no deployed releases"): the deploy is refused with the command that finishes it."""
+    deploy(cluster)
+    deployment = ("apps/v1", "deployments", cluster.namespaces["staging"], "hello-world-hello-world")
+    cluster.emulator.forbid_delete(deployment)
+    failed = invoke(cluster.project, "release.uninstall", "--env", "staging", "--yes", env=cluster.env, check=False)
+    assert failed.returncode == 1 and 'deployments.apps "hello-world-hello-world" is forbidden' in failed.stderr
+    refused = deploy(cluster, "--set", "image.tag=v2", check=False)
+    assert refused.returncode == 1 and refused.stderr.strip().endswith(
+        "(revision 1): an uninstall did not finish (what it could not delete is still there), or is running; if none "
+        "is running, recover with: invoke release.uninstall --env staging --release hello-world (to finish it)")
+    assert history(cluster) == [(1, "uninstalling")] and cluster.image() == f"{IMAGE}:latest"  # nothing deployed
+    cluster.emulator.forbid_delete(deployment, forbidden=False)
+    invoke(cluster.project, "release.uninstall", "--env", "staging", "--yes", env=cluster.env)
+    assert cluster.release_secrets() == [] and deployment not in cluster.emulator.store
+    deploy(cluster, "--set", "image.tag=v2")
+    assert history(cluster) == [(1, "deployed")]
+
+
 def test_rollback_in_a_protected_environment_needs_yes(cluster):
     for tag in ("v1", "v2"):
         invoke(cluster.project, "release.deploy", "--env", "production", "--yes", "--set", f"image.tag={tag}",

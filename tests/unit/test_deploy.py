@@ -178,6 +178,15 @@ def test_a_pending_release_is_refused_with_the_recovery_command(status):
     deploy.refuse_if_stuck([rev(1, "deployed"), rev(2, "failed")], "unused")
 
 
+def test_an_uninstall_that_did_not_finish_is_refused_and_finished_by_uninstall():
+    stuck = [rev(1, "superseded"), rev(2, "uninstalling")]
+    recover = deploy.recovery("staging", "app", stuck)
+    assert recover == "invoke release.uninstall --env staging --release app (to finish it)"
+    with pytest.raises(ToolError, match="is uninstalling since .*an uninstall did not finish .*, or is running; if none "
+                                        "is running, recover with: invoke release.uninstall --env staging --release app"):
+        deploy.refuse_if_stuck(stuck, recover)
+
+
 def test_recovery_of_a_stuck_first_install_is_uninstall():
     assert deploy.recovery("staging", "app", [rev(1, "pending-install")]).startswith("invoke release.uninstall")
     assert deploy.recovery("staging", "app", [rev(1, "deployed"), rev(2, "pending-upgrade")]) == \
