@@ -24,12 +24,13 @@ from . import chart_source, helm, ui
 from .cluster import Access, cluster_access, connect
 from .environments import Environment, Release
 from .errors import ToolError
-from .manifests import crd_manifest, derived_values, diff, mask_secrets
+from .manifests import crd_manifest, defined_kinds, derived_values, diff, mask_secrets
 from .revision_records import any_record, deployer, describe, recorded_secret_paths, secret_labels, unrecorded
 from .values import Overrides, changed_secrets, layered_values, masked
 
 GOOD = ("deployed", "superseded")  # statuses a rollback may return to
 PENDING = ("pending-install", "pending-upgrade", "pending-rollback")
+NOT_BUILT = "unable to build kubernetes objects"  # Helm's words when the API server does not serve a kind
 UNINSTALLING = "uninstalling"  # an uninstall's first step: Helm stores it so before deleting anything
 MAX_STORED = 1024 * 1024  # Kubernetes' limit on a Secret's data, and Helm stores each revision in one Secret
 Source = chart_source.Repository | chart_source.Registry  # where published charts are
@@ -289,16 +290,30 @@ def run(plan: Plan, *, wait: bool, timeout: int, dry_run: bool, history_max: int
         refuse_if_stuck(revisions, recovery(plan.environment.name, plan.release, revisions))
         shown = f"{plan.chart} --version {plan.version} --namespace {plan.access.namespace} ({plan.access.source})"
 
-        def upgrade(values: dict[str, Any], *, wait: bool, dry_run: bool) -> dict[str, Any]:
+        def upgrade(values: dict[str, Any], *, wait: bool, dry_run: bool, offline: bool = False) -> dict[str, Any]:
+            if offline:  # Helm's client-side dry run: no object is built by the API server
+                return {"revision": 1, **helm.render(config, plan.archive, plan.release, values, install=True)}
             return helm.upgrade_install(
                 config, plan.archive, plan.release, values, install=not revisions, wait=wait, timeout=timeout,
                 description=plan.description, labels=plan.labels, dry_run=dry_run,
                 create_namespace=plan.environment.create_namespace, history_max=history_max, shown=shown,
             )
 
+        def attempt(offline: bool) -> tuple[dict[str, str] | str | None, dict[str, Any]]:
+            renders = functools.partial(upgrade, offline=offline)
+            return (_masked_render(renders, plan) if plan.secret_paths else None,
+                    renders(plan.values, wait=wait, dry_run=dry_run))
+
         try:
-            printable = _masked_render(upgrade, plan) if plan.secret_paths else None
-            result = upgrade(plan.values, wait=wait, dry_run=dry_run)
+            try:
+                printable, result = attempt(offline=False)
+            except ToolError as exc:
+                if not (dry_run and not revisions and needs_its_crds(plan.crds, str(exc))):
+                    raise
+                ui.warn(f"{plan.release}: a first install creates {plan.chart}-{plan.version}'s crds/ before the rest, "
+                        "and the cluster does not serve what they define yet, so the API server cannot build those "
+                        "objects in a dry run: rendered without the cluster, which checked nothing")
+                printable, result = attempt(offline=True)
         except KeyboardInterrupt:
             stopped = f"{'dry run' if dry_run else 'deploy'} of {plan.chart} {plan.version} as {plan.release} stopped"
             if dry_run:
@@ -320,6 +335,17 @@ def run(plan: Plan, *, wait: bool, timeout: int, dry_run: bool, history_max: int
                     f"fails ({printable})")
         printable = {"manifest": "", "notes": ""}
     return {**result, **(printable or {})}
+
+
+def needs_its_crds(crds: str, message: str) -> bool:
+    """Whether Helm could not build the objects (`message`) for want of what the chart's crds/ define (which a first
+    install creates before the rest): the kinds the API server says it does not serve, when it names them, are
+    among those."""
+    if not crds or NOT_BUILT not in message:
+        return False
+    missing = {(version.split("/")[0] if "/" in version else "", kind)
+               for kind, version in re.findall(r'no matches for kind "([^"]+)" in version "([^"]+)"', message)}
+    return missing <= defined_kinds(crds)
 
 
 def _masked_render(upgrade: Callable[..., dict[str, Any]], plan: Plan) -> dict[str, str] | str:

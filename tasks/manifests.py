@@ -114,3 +114,10 @@ def diff(deployed: str, proposed: str, before: str, after: str) -> str:
 def crd_manifest(crds: list[dict[str, str]]) -> str:
     """A chart's crds/ files as one manifest, each document headed by its file as Helm's templates are."""
     return "".join(f"---\n# Source: {crd['filename']}\n{crd['data'].strip()}\n" for crd in crds)
+
+
+def defined_kinds(crds: str) -> set[tuple[str, str]]:
+    """(group, kind) of each CustomResourceDefinition in a manifest (crd_manifest)."""
+    return {(str(spec.get("group")), str(spec.get("names", {}).get("kind"))) for _, doc in _documents(crds)
+            if isinstance(doc, dict) and doc.get("kind") == "CustomResourceDefinition"
+            and isinstance(spec := doc.get("spec"), dict) and isinstance(spec.get("names"), dict)}

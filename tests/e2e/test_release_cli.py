@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 
 import helm_python
 import pytest
@@ -519,6 +520,38 @@ def toolkit_chart(cluster, test_image="busybox:1.36"):
         '    "helm.sh/hook": test\nspec:\n  restartPolicy: Never\n  containers:\n'
         '    - name: check\n      image: "{{ .Values.testImage }}"\n      command: [wget, -qO-, "http://widgets"]\n')
     configure(cluster, lambda c: c["release"]["releases"].update(toolkit={"chart": "./charts/toolkit"}))
+
+
+def test_a_first_installs_dry_run_renders_what_needs_the_charts_own_crds_without_the_cluster(cluster):
+    """A server dry run builds every object, but a first install creates the chart's crds/ before the rest, so the
+    cluster does not serve their kinds yet: Helm refuses to build those objects. The dry run says so and renders
+    without the cluster; the install itself then works. (A kind of its own: CRDs outlive a test's namespaces.)"""
+    group = f"g{uuid.uuid4().hex[:8]}.example.com"
+    chart = cluster.project / "charts" / "gadgets"
+    (chart / "crds").mkdir(parents=True)
+    (chart / "templates").mkdir()
+    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: gadgets\nversion: 0.1.0\n")
+    (chart / "crds" / "gadgets.yaml").write_text(
+        f"apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  name: gadgets.{group}\n"
+        f"spec:\n  group: {group}\n  scope: Namespaced\n  names: {{plural: gadgets, singular: gadget, kind: Gadget}}\n"
+        "  versions:\n    - name: v1\n      served: true\n      storage: true\n"
+        "      schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}\n")
+    (chart / "templates" / "gadget.yaml").write_text(
+        f"apiVersion: {group}/v1\nkind: Gadget\nmetadata:\n  name: {{{{ .Release.Name }}}}\nspec:\n  size: 3\n")
+    configure(cluster, lambda c: c["release"]["releases"].update(gadgets={"chart": "./charts/gadgets"}))
+    dry = deploy(cluster, "--release", "gadgets", "--dry-run")
+    assert dry.stderr == (
+        "warning: helm: This chart or one of its subcharts contains CRDs. Rendering may fail or contain inaccuracies.\n"
+        "warning: gadgets: a first install creates gadgets-0.1.0's crds/ before the rest, and the cluster does not "
+        "serve what they define yet, so the API server cannot build those objects in a dry run: rendered without the "
+        "cluster, which checked nothing\n")
+    assert f"apiVersion: {group}/v1\nkind: Gadget\nmetadata:\n  name: gadgets\n" in dry.stdout
+    assert not [name for name in cluster.release_secrets() if ".gadgets." in name]  # nothing installed, nor the CRD
+    assert ("apiextensions.k8s.io/v1", "customresourcedefinitions", None, f"gadgets.{group}") not in cluster.emulator.store
+    deploy(cluster, "--release", "gadgets")
+    assert cluster.emulator.store[(f"{group}/v1", "gadgets", cluster.namespaces["staging"], "gadgets")]
+    again = deploy(cluster, "--release", "gadgets", "--dry-run", "--set", "x=1")  # served now: the server builds it
+    assert again.stderr == ""
 
 
 def test_diff_shows_the_crds_a_first_install_creates_and_says_an_upgrade_leaves_them(cluster):

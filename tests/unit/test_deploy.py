@@ -187,6 +187,21 @@ def test_an_uninstall_that_did_not_finish_is_refused_and_finished_by_uninstall()
         deploy.refuse_if_stuck(stuck, recover)
 
 
+def test_a_dry_run_falls_back_only_for_want_of_the_kinds_the_charts_crds_define():
+    crds = manifests.crd_manifest([{"filename": "crds/w.yaml", "data": (
+        "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata: {name: widgets.example.com}\n"
+        "spec: {group: example.com, names: {kind: Widget, plural: widgets}}")}])
+    built = "unable to build kubernetes objects from release manifest: "
+    named = built + 'resource mapping not found for name: "w" namespace: "" from "": no matches for kind "{}" in ' \
+                    'version "{}"\nensure CRDs are installed first'
+    assert deploy.needs_its_crds(crds, named.format("Widget", "example.com/v1"))
+    assert deploy.needs_its_crds(crds, built + "error validating data: the server could not find the requested resource")
+    assert not deploy.needs_its_crds(crds, named.format("Gizmo", "example.com/v1"))  # not one of its own
+    assert not deploy.needs_its_crds(crds, named.format("Widget", "other.io/v1"))
+    assert not deploy.needs_its_crds("", named.format("Widget", "example.com/v1"))  # no crds/ of its own
+    assert not deploy.needs_its_crds(crds, 'Deployment.apps "web" is invalid')
+
+
 def test_recovery_of_a_stuck_first_install_is_uninstall():
     assert deploy.recovery("staging", "app", [rev(1, "pending-install")]).startswith("invoke release.uninstall")
     assert deploy.recovery("staging", "app", [rev(1, "deployed"), rev(2, "pending-upgrade")]) == \
