@@ -106,14 +106,24 @@ def _failures(outcomes: list[rollout.Outcome], what: str) -> None:
 
 
 def _show_diff(*diffs: dict[str, Any]) -> None:
+    """Each diff; a release with none says so alone, and of an environment's, one line counts them, so the changes
+    stand out however many releases it has."""
     for found in diffs:
-        if not found["changed"]:
-            ui.say(f"no changes: {found['release']} already runs what {found['chart']} renders")
-        else:
+        if found["changed"]:
             ui.say(found["diff"].rstrip("\n"))
-        if found["crds_not_upgraded"]:
+        elif len(diffs) == 1:
+            ui.say(f"no changes: {found['release']} already runs what {found['chart']} renders")
+        if found["crds_not_upgraded"] and (found["changed"] or len(diffs) == 1):
             ui.say(f"note: {found['chart']} has crds/, which Helm creates on a first install only: an upgrade "
                    "leaves the cluster's CRDs as they are")
+    changed = [found["release"] for found in diffs if found["changed"]]
+    if len(diffs) > 1 and not changed:
+        ui.say(f"no changes: all {len(diffs)} releases already run what their charts render")
+    elif len(diffs) > 1:
+        rest = len(diffs) - len(changed)
+        ui.say(f"{len(changed)} of {len(diffs)} releases would change ({', '.join(changed)})"
+               + ("; the other one already runs what its chart renders" if rest == 1 else
+                  f"; the other {rest} already run what their charts render" if rest else ""))
 
 
 def _outcome_row(outcome: rollout.Outcome, plan: dep.Plan, dry_run: bool) -> dict[str, Any]:

@@ -95,6 +95,7 @@ def test_list_status_and_diff_cover_the_environment(cluster):
     assert fresh.returncode == 2
     assert [line for line in fresh.stdout.splitlines() if line.startswith("--- ")] == [
         "--- a (not installed)", "--- b (not installed)", "--- c (not installed)"]
+    assert fresh.stdout.splitlines()[-1] == "3 of 3 releases would change (a, b, c)"
     run(cluster, "release.deploy", "--set", "image.tag=v1")
     with cluster.helm() as helm:  # a release someone installed by hand, next to c
         helm.install(str(cluster.project / "dist" / "repo" / "hello-world-0.1.0.tgz"), "stray", {})
@@ -102,7 +103,15 @@ def test_list_status_and_diff_cover_the_environment(cluster):
     assert [(s["release"], s["namespace"], s["status"], s["revision"]) for s in status] == [
         ("a", ns_a, "deployed", 1), ("b", ns_b, "deployed", 1), ("c", ns_c, "deployed", 1)]
     same = run(cluster, "release.diff", "--set", "image.tag=v1", "--detailed-exitcode")
-    assert same.stdout.count("no changes: ") == 3
+    assert same.stdout == "no changes: all 3 releases already run what their charts render\n"
+    one = run(cluster, "release.diff", "--set", "image.tag=v2", "--release", "b", "--detailed-exitcode", check=False)
+    assert one.returncode == 2 and "--- b (revision 1, deployed)" in one.stdout
+    some = run(cluster, "release.diff", "--set", "image.tag=v1", "--set", "replicaCount=2", "--detailed-exitcode",
+               check=False)  # b (hello-api) has no replicaCount value
+    assert some.returncode == 2 and [line for line in some.stdout.splitlines() if line.startswith("--- ")] == [
+        "--- a (revision 1, deployed)", "--- c (revision 1, deployed)"]
+    assert some.stdout.splitlines()[-1] == \
+        "2 of 3 releases would change (a, c); the other one already runs what its chart renders"
     listed = yaml.safe_load(run(cluster, "release.list", "--output", "yaml").stdout)
     assert [(r["release"], r["namespace"], r["status"], r["configured"]) for r in listed] == [
         ("a", ns_a, "deployed", True), ("b", ns_b, "deployed", True), ("c", ns_c, "deployed", True),
