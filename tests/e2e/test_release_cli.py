@@ -539,6 +539,12 @@ def test_a_first_installs_dry_run_renders_what_needs_the_charts_own_crds_without
     (chart / "templates" / "gadget.yaml").write_text(
         f"apiVersion: {group}/v1\nkind: Gadget\nmetadata:\n  name: {{{{ .Release.Name }}}}\nspec:\n  size: 3\n")
     configure(cluster, lambda c: c["release"]["releases"].update(gadgets={"chart": "./charts/gadgets"}))
+    gadget = (chart / "templates" / "gadget.yaml").read_text()
+    (chart / "templates" / "gadget.yaml").write_text(gadget.replace("kind: Gadget", "kind: Gizmo"))
+    unknown = deploy(cluster, "--release", "gadgets", "--dry-run", check=False)  # not a kind of its crds/: refused
+    assert unknown.returncode == 1 and unknown.stderr.strip().endswith(
+        f'no matches for kind "Gizmo" in version "{group}/v1" ensure CRDs are installed first')
+    (chart / "templates" / "gadget.yaml").write_text(gadget)
     dry = deploy(cluster, "--release", "gadgets", "--dry-run")
     assert dry.stderr == (
         "warning: helm: This chart or one of its subcharts contains CRDs. Rendering may fail or contain inaccuracies.\n"

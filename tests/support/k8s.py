@@ -16,7 +16,9 @@ this subclass serves the objects themselves, as an API server would:
 - the namespaces every cluster has (default, kube-system, kube-public, kube-node-lease); others a test creates;
 - deletes cascade to owned objects (garbage collection), namespaces and CRDs take their objects along;
 - lists and watches with label and field selectors, sendInitialEvents answered with a BOOKMARK annotated
-  k8s.io/initial-events-end; /openapi/v3 just enough for client-go to see PATCH takes fieldValidation;
+  k8s.io/initial-events-end; /openapi/v3 just enough for client-go to see PATCH takes fieldValidation, and
+  /openapi/v2 an empty document (so a kind nobody serves is refused as an API server refuses it: "no matches for
+  kind", not a 404 on the schema);
   the core group's groupVersion served as "v1" (kmock 0.8 says "/v1": Helm then cannot map kinds).
 
 Objects live in one dict; the server runs on its own event loop in a thread, so tests and `invoke`
@@ -68,6 +70,7 @@ from tests.support.k8s_status import (
     unclassified,
 )
 
+OPENAPI_V2 = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf"  # as kube-openapi answers ("@" is not MIME)
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")  # every cluster has them
 MAX_BODY = 3 * 1024 * 1024  # the API server's limit on a request body
 VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
@@ -95,6 +98,8 @@ class HelmReadyEmulator(KubernetesEmulator):
             scheme, _, token = raw.headers.get("Authorization", "").partition(" ")
             if scheme.lower() != "bearer" or token not in self.tokens:
                 raise unauthorized()
+            if raw.path == "/openapi/v2":  # an empty Document, in the protobuf client-go asks for: no schemas to check
+                return aiohttp.web.Response(body=b"", headers={"Content-Type": OPENAPI_V2})
             if raw.path.startswith("/openapi/v3"):
                 return aiohttp.web.json_response(self._openapi(raw.path.removeprefix("/openapi/v3").strip("/")))
             path = parse_path(raw.path)
