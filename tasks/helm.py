@@ -98,9 +98,14 @@ def _warned(detail: str) -> None:
     with _heard_lock:
         shown, _warnings[:] = list(_warnings), []
     for text in shown:
-        cause = " ".join(text.partition(" error=")[2].split())
+        cause = _logged_error(text)
         if not detail or not (detail in " ".join(text.split()) or cause and cause in detail):
             ui.warn(f"helm: {text}")
+
+
+def _logged_error(text: str) -> str:
+    """The `error=` attribute of a Helm log record, its whitespace as one space ("" when it has none)."""
+    return " ".join(text.partition(" error=")[2].split())
 
 
 def _logged_cause(heard: _Heard, detail: str) -> str:
@@ -109,7 +114,7 @@ def _logged_cause(heard: _Heard, detail: str) -> str:
     it is, or none was logged, or another call's records may be among those heard."""
     with _heard_lock:
         logged = [text for text in heard.records if " error=" in text] if not heard.mixed else []
-    cause = " ".join(logged[-1].partition(" error=")[2].split()) if logged else ""
+    cause = _logged_error(logged[-1]) if logged else ""
     if cause.startswith("[") and cause.endswith("]"):  # a list of errors, as Go's slog prints one
         cause = cause[1:-1]
     return f": {cause}" if cause and cause not in detail else ""
