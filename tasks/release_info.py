@@ -4,6 +4,7 @@ values or manifests; a revision's notes and description only as far as they cann
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -13,6 +14,8 @@ from .deploy import Source, installed, try_render
 from .errors import ToolError
 from .revision_records import may_hold_secrets, recorded_secret_paths, shown_description, unrecorded
 from .values import masked
+
+_FRACTION = re.compile(r"\.\d+(?=Z$|[+-]\d\d:\d\d$)")  # Go's nanoseconds: shown to the second, as history shows
 
 
 def history(access: Access, release: str, has_configured_secrets: bool) -> list[dict[str, Any]]:
@@ -53,7 +56,7 @@ def status(access: Access, release: str, has_configured_secrets: bool, source: C
     return {
         "release": release, "namespace": access.namespace, "status": summary["status"],
         "revision": summary["revision"], "chart": f"{summary['chart_name']}-{summary['chart_version']}",
-        "app_version": summary.get("app_version", ""), "last_deployed": details.get("last_deployed", ""),
+        "app_version": summary.get("app_version", ""), "last_deployed": _FRACTION.sub("", details.get("last_deployed", "")),
         "description": description, "notes": text,
     }
 

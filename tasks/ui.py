@@ -280,7 +280,9 @@ def table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> 
     from rich.table import Table
     from rich.text import Text
 
-    grid = Table(*columns, title=redact(title), box=box.ROUNDED)
+    grid = Table(title=redact(title), box=box.ROUNDED)
+    for column in columns:  # a narrow terminal folds a long cell onto more lines: an ellipsis would hide a version
+        grid.add_column(column, overflow="fold")
     for row in rows:
         grid.add_row(*(Text(cell) for cell in row))  # Text: a "[x]" in a value is not markup
     if rows:

@@ -101,3 +101,12 @@ def test_output_into_a_pipe_already_closed_ends_quietly_as_sigpipe_would(project
     else:  # a task may have been cut short: said on stderr, where the pipe's closing does not hide it
         assert result.stderr.strip().splitlines()[-1] == (f"interrupted: what read the output closed it before "
                                                           f"{args[0].split('.')[-1]} finished; run it again to finish")
+
+
+def test_a_narrow_terminal_folds_long_cells_and_hides_nothing_behind_an_ellipsis(project):
+    invoke(project, "repo.publish")
+    person = on_a_terminal(project, "repo.list", env={"CI": "false", "COLUMNS": "40"})
+    assert "╭" in person and "…" not in person
+    rows = [line.split("│")[1:-1] for line in person.splitlines() if line.startswith("│")]
+    first_column = "".join(cells[0].strip() for cells in rows)  # a cell folded over lines, read back in order
+    assert "hello-world" in first_column and "hello-api" in first_column, person

@@ -3,6 +3,7 @@
 import base64
 import json
 import os
+import re
 import select
 import signal
 import subprocess
@@ -49,6 +50,8 @@ def test_deploy_records_chart_version_commit_and_build_link(cluster):
     status = json.loads(invoke(cluster.project, "release.status", "--env", "staging", "--json", env=cluster.env).stdout)
     assert (status["status"], status["revision"], status["chart"]) == ("deployed", 1, "hello-world-0.1.0")
     assert "values" not in status and "manifest" not in status
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", status["last_deployed"])  # to the second, as history
+    assert status["last_deployed"] == rows[0]["updated"]
 
 
 def test_status_reads_the_cluster_only_so_a_repository_it_does_not_need_cannot_fail_it(cluster):
