@@ -550,6 +550,7 @@ def main(argv: list[str], env: Mapping[str, str]) -> int:
         cluster.show_variables_as({variable: call.sources[variable] for variable in call.environment})
         if flag(settings, "debug"):
             logging.basicConfig(level=logging.DEBUG)
+            ui.guard(os.environ)  # its handler masks too, from the first record on (Invoke logs its config)
         try:
             tasks.ns[call.task](Context(Config(overrides=call.config)), **call.arguments)
         except Exit as stop:

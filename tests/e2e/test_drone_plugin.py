@@ -190,7 +190,8 @@ def test_a_bad_add_repos_url_is_named_by_the_setting_the_user_wrote(tmp_path):
     assert (ambiguous.returncode, ambiguous.stderr.strip()) == (1, (
         "error: setting add_repos 'http://***@127.0.0.1:9/charts': '@' after '/', '?' or '#' is ambiguous; "
         "percent-encode them in a user name or password (/ %2F, ? %3F, # %23, @ %40)"))
-    unreachable = plugin(tmp_path, {**base, "helm_repos": "repo=http://user:$REPO_PASSWORD@127.0.0.1:9/charts"},
+    unreachable = plugin(tmp_path, {**base, "helm_repos": "repo=http://user:$REPO_PASSWORD@127.0.0.1:9/charts",
+                                    "debug": "true"},  # Invoke logs its config, the URL in it, before any task runs
                          env={"REPO_PASSWORD": "password-77"})
     assert unreachable.returncode == 1
     assert unreachable.stderr.strip().endswith("; check setting helm_repos"), unreachable.stderr
