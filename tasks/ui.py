@@ -56,13 +56,15 @@ def add_secret(value: str) -> None:
 
 
 def _encodings(value: str) -> set[str]:
-    """`value` as YAML (single- and double-quoted), JSON (and Go's %q), base64 and URL-encoding write it."""
+    """`value` as YAML (single- and double-quoted), JSON (and Go's %q), Helm's schema errors (%q in single quotes:
+    `'O\\'Brien'`), base64 and URL-encoding write it."""
     import yaml
 
     raw = value.encode()
     encoded = {base64.b64encode(raw).decode(), base64.urlsafe_b64encode(raw).decode()}
+    escaped = {json.dumps(value)[1:-1], json.dumps(value, ensure_ascii=False)[1:-1]}
     forms = {
-        value, value.replace("'", "''"), json.dumps(value)[1:-1], json.dumps(value, ensure_ascii=False)[1:-1],
+        value, value.replace("'", "''"), *escaped, *(e.replace('\\"', '"').replace("'", "\\'") for e in escaped),
         *encoded, *(text.rstrip("=") for text in encoded), quote(value, safe=""), quote(value), quote_plus(value),
     }
     for unicode in (False, True):

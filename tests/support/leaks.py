@@ -37,6 +37,12 @@ def _lines(value: str) -> list[str]:
     return [line.strip() for line in value.splitlines() if len(line.strip()) >= 8 and not _ARMOUR.match(line.strip())]
 
 
+def schema_quoted(value: str) -> str:
+    """As Helm's values.schema.json errors quote a value (santhosh-tekuri/jsonschema): Go's %q, then `\\"` -> `"` and
+    `'` -> `\\'`, in single quotes (`'O\\'Brien'`)."""
+    return json.dumps(value, ensure_ascii=False)[1:-1].replace('\\"', '"').replace("'", "\\'")
+
+
 def forms(value: str) -> set[str]:
     """The value as YAML, JSON, base64 and URLs write it; each line of a multi-line value too."""
     found: set[str] = set()
@@ -46,6 +52,7 @@ def forms(value: str) -> set[str]:
         found |= {
             text, text.replace("'", "''"), double[1:double.rindex('"')],
             json.dumps(text)[1:-1], json.dumps(text, ensure_ascii=False)[1:-1],
+            schema_quoted(text),
             base64.b64encode(text.encode()).decode(), quote(text, safe=""), quote(text), quote_plus(text),
         }
     return {f for f in found if len(f.strip()) >= 8}

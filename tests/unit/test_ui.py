@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from tasks import ui
-from tests.support.leaks import SHAPES, found
+from tests.support.leaks import SHAPES, found, schema_quoted
 
 
 def test_a_secret_and_its_base64_are_masked_everywhere(capsys):
@@ -61,6 +61,7 @@ def printed(value):
         base64.b64encode(value.encode()).decode(), quote(value, safe=""), quote_plus(value),
         *lines, *(base64.b64encode(line.encode()).decode() for line in lines),
         f"error: {value!r} is not valid",
+        f"at '/key': '{schema_quoted(value)}' does not match pattern",  # Helm's values.schema.json errors
     ])
 
 
