@@ -220,22 +220,31 @@ def prepare(
     description, labels = describe(chart, chart_version, deployer(env, root))
     labels.update(secret_labels(secret_paths, values))
     contents = helm.chart_contents(archive, values, release.name, access.namespace)
-    if secret_paths and contents["rendered"]:
-        _mask_derived(archive, contents["rendered"], values, secret_paths, release.name, access.namespace)
+    if secret_paths:
+        _mask_derived(archive, contents, values, secret_paths, release.name, access.namespace)
     stored, largest = stored_size(release.name, access.namespace, contents, values, description)
     return Plan(release.name, environment, access, chart, chart_version, archive, values, description, labels,
                 tuple(secret_paths), crd_manifest(contents["crds"]), stored, tuple(largest),
                 None if chart_source.is_local(release.chart) else repository)
 
 
-def _mask_derived(archive: bytes, rendered: dict[str, str], values: dict[str, Any],
+def _mask_derived(archive: bytes, contents: dict[str, Any], values: dict[str, Any],
                   paths: Iterable[tuple[str | int, ...]], release: str, namespace: str) -> None:
-    """What the chart's templates make of the secrets at `paths` (rendered, from `values`), against what they make
-    of the values with those masked, is masked in all output from now on like the secrets themselves: an error
-    from Helm or the API server may quote it. When the chart refuses the masked values there is no telling, and
+    """What the chart's templates make of the secrets at `paths` (`contents`: chart_contents from `values`), against
+    what they make of the values with those masked, is masked in all output from now on like the secrets
+    themselves: an error from Helm or the API server may quote it. A chart that fails to render is compared the
+    same way by its error (a `fail` or `required` message built from a secret), against the masked values' error,
+    or none: then the whole line is the secret's doing. When only the masked values fail there is no telling, and
     nothing is added."""
-    again = helm.chart_contents(archive, masked(values, paths, lines=True), release, namespace)["rendered"]
-    for text in derived_values(rendered, again) if again is not None else ():
+    again = helm.chart_contents(archive, masked(values, paths, lines=True), release, namespace)
+    if contents["rendered"] is None:
+        found = derived_values({"": contents["error"]}, {"": again["error"] or ""})
+        if again["error"] is None:
+            ui.warn(f"{release}: the chart fails to render with its secrets, and not with them masked: its error "
+                    "depends on a secret's value, so is not shown")
+    else:
+        found = derived_values(contents["rendered"], again["rendered"]) if again["rendered"] is not None else set()
+    for text in found:
         ui.add_secret(text)
 
 
@@ -288,6 +297,9 @@ def run(plan: Plan, *, wait: bool, timeout: int, dry_run: bool, history_max: int
     with connect(plan.access) as config:
         revisions = helm.history(config, plan.release)
         refuse_if_stuck(revisions, recovery(plan.environment.name, plan.release, revisions))
+        if revisions:  # Helm's log and errors name the objects it replaces: made from the last revision's secrets
+            source = plan.source
+            _stored_secrets(config, plan.access, plan.release, (lambda: source) if source else None)[1](revisions[-1])
         shown = f"{plan.chart} --version {plan.version} --namespace {plan.access.namespace} ({plan.access.source})"
 
         def upgrade(values: dict[str, Any], *, wait: bool, dry_run: bool, offline: bool = False) -> dict[str, Any]:
@@ -493,9 +505,8 @@ def _stored_secrets(config: Any, access: Access, release: str, source: Callable[
             ui.warn(f"{release}: what the templates of {chart} (revision {revision['revision']}) made of its secrets "
                     f"is not known, and not masked: {exc}")
             return
-        rendered = helm.chart_contents(package, values, release, access.namespace)["rendered"]
-        if rendered:
-            _mask_derived(package, rendered, values, paths, release, access.namespace)
+        _mask_derived(package, helm.chart_contents(package, values, release, access.namespace), values, paths,
+                      release, access.namespace)
 
     return info, mask
 

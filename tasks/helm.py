@@ -399,16 +399,19 @@ def releases(config: Any) -> list[dict[str, Any]]:
 
 def chart_contents(archive: bytes, values: dict[str, Any], release: str, namespace: str) -> dict[str, Any]:
     """What Helm stores of a chart in a release (metadata, templates, files, values, schema), its crds/, and
-    its templates rendered offline with `values` (None when they do not render: the deploy says why)."""
+    its templates rendered offline with `values` (None when they do not render, and `error` says why)."""
     import helm_python
 
     with _helm(f"template {release} --namespace {namespace}") as helm, helm.Chart.load_archive(archive) as chart:
+        rendered: dict[str, str] | None = None
+        error = None
         try:
-            rendered: dict[str, str] | None = chart.render(values, name=release, namespace=namespace, is_install=True)
-        except helm_python.HelmError:
-            rendered = None
+            rendered = chart.render(values, name=release, namespace=namespace, is_install=True)
+        except helm_python.HelmError as exc:
+            error = str(exc)
         return {"metadata": chart.metadata, "templates": chart.templates, "files": chart.files,
-                "values": chart.values, "schema": chart.schema, "crds": chart.crds, "rendered": rendered}
+                "values": chart.values, "schema": chart.schema, "crds": chart.crds, "rendered": rendered,
+                "error": error}
 
 
 def uninstall(config: Any, release: str, *, wait: bool, timeout: int) -> None:

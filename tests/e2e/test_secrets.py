@@ -587,3 +587,49 @@ def test_release_test_and_uninstall_mask_what_the_templates_made_of_a_secret(clu
     assert cluster.release_secrets() == [] and web not in cluster.emulator.store
     for result in (failed, refused, debugged):
         assert [form for form in (secret, secret.lower()) if form in result.stdout + result.stderr] == []
+
+
+def test_a_deploy_with_debug_masks_the_names_the_last_revisions_secret_gave_the_objects_it_replaces(cluster):
+    """Rotated (or renamed by a chart change), the objects the last revision named from its secret are deleted, and
+    Helm's --debug log names each: that revision's stored secret and its templates' forms are masked too."""
+    deployment_named_from_the_secret(cluster, "0.1.0", "web-{{ .Values.db.password | lower }}")
+    old, rotated = "Hunter2-Old-Secret9", "Rotated-New-Secret7"
+    invoke(cluster.project, "release.deploy", "--env", "staging", "--release", "sec",
+           env={**cluster.env, "DB_PASSWORD": old})
+    rotation = invoke(cluster.project, "--debug", "release.deploy", "--env", "staging", "--release", "sec",
+                      env={**cluster.env, "DB_PASSWORD": rotated})
+    text = rotation.stdout + rotation.stderr
+    assert "name=web-***" in text  # Helm's record of the Deployment it deletes, masked
+    assert [form for value in (old, rotated) for form in (value, value.lower()) if form in text] == []
+
+
+def test_a_chart_refusing_a_secret_never_quotes_it_in_a_fail_message_or_a_schema_error(cluster):
+    """A `fail` message built from a secret's `upper`, and Helm's schema error that quotes the value (`'O\\'Brien'`):
+    the deploy and its dry run print neither. A message that only the real value produces is the secret's doing."""
+    deployment_named_from_the_secret(cluster, "0.1.0", "web")
+    chart = cluster.project / "charts" / "sec"
+    (chart / "values.schema.json").write_text(json.dumps(
+        {"properties": {"db": {"properties": {"user": {"type": "string", "pattern": "^[a-z]{1,5}$"}}}}}))
+    (chart / "templates" / "check.yaml").write_text(
+        '{{- if ne .Values.db.password "changeme" }}{{ fail (printf "db password %s is wrong" '
+        "(upper .Values.db.password)) }}{{ end }}\n")
+    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: sec\nversion: 0.2.0\n")
+    invoke(cluster.project, "repo.publish", "--chart", "sec", env=cluster.env)
+    secret, user = "Hunter2-Xylophone-Q9", "O'Brien-secret-42"
+    env = {**cluster.env, "DB_PASSWORD": secret, "DB_USER": user}
+    runs = [invoke(cluster.project, "release.deploy", "--env", "staging", "--release", "sec", *args, env=env,
+                   check=False) for args in ([], ["--dry-run"], ["--set-secret", "db.user=DB_USER"])]
+    texts = [r.stdout + r.stderr for r in runs]
+    assert [r.returncode for r in runs] == [1, 1, 1]
+    assert "db password *** is wrong" in texts[0] and "db password *** is wrong" in texts[1]
+    assert "'***' does not match pattern '^[a-z]{1,5}$'" in texts[2], texts[2]
+    assert [form for form in (secret, secret.upper(), user, user.replace("'", "\\'")) if form in "".join(texts)] == []
+    (chart / "templates" / "check.yaml").write_text(  # only the real value fails: the whole message is its doing
+        '{{- if eq .Values.db.password "Hunter2-Xylophone-Q9" }}{{ fail (printf "%s is known to be leaked" '
+        "(upper .Values.db.password)) }}{{ end }}\n")
+    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: sec\nversion: 0.3.0\n")
+    invoke(cluster.project, "repo.publish", "--chart", "sec", env=cluster.env)
+    known = invoke(cluster.project, "release.deploy", "--env", "staging", "--release", "sec", env=env, check=False)
+    assert known.returncode == 1 and secret.upper() not in known.stdout + known.stderr
+    assert "warning: sec: the chart fails to render with its secrets, and not with them masked: its error depends on " \
+           "a secret's value, so is not shown" in known.stderr
