@@ -9,6 +9,7 @@ where they are masked (masked).
 from __future__ import annotations
 
 import copy
+import itertools
 import json
 import math
 import re
@@ -42,9 +43,9 @@ def layered_values(
 ) -> tuple[dict[str, Any], list[tuple[str | int, ...]]]:
     """(values layered in VALUES_ORDER, the paths that hold secrets); secret values registered before parsing.
     `typed_set` is the release's `set:` as invoke.yaml types it (release.set has it as --set text)."""
-    layers: list[dict[str, Any]] = []
+    layers: list[Layer] = []
     layers += [read_values(p, f"release.releases.{release.name}.values") for p in release.values]
-    layers += [_typed(str(key), value, env, f"release.releases.{release.name}.set.{key}")
+    layers += [[_typed(str(key), value, env, f"release.releases.{release.name}.set.{key}")]
                for key, value in typed_set.items()]
     layers += [read_values(p, f"release.environments.{environment.name}.values") for p in environment.values]
     layers += [read_values(Path(p), "--values") for p in overrides.values]
@@ -52,7 +53,7 @@ def layered_values(
         layers += [_set(expand(s, env, f"--{flag} {s}", json_values=flag == "set-json"), flag,
                         f"--{flag} {s!r}" if ui.redact(s) == s else f"--{flag} #{n} (not shown: it holds a secret)")
                    for n, s in enumerate(getattr(overrides, flag.replace("-", "_")), 1)]
-    layers += [_set_file(s) for s in overrides.set_file]
+    layers += [[_set_file(s)] for s in overrides.set_file]
     secret_paths: list[tuple[str | int, ...]] = []
     sources = [(path, variable, f"release.releases.{release.name}.secrets.{path}") for path, variable in release.secrets]
     sources += [(*_secret_flag(text), f"--set-secret {text!r}") for text in overrides.set_secret]
@@ -61,14 +62,21 @@ def layered_values(
         if value is None:
             raise ToolError(f"{where}: environment variable {variable} is not set; set it (a Drone secret)")
         ui.add_secret(value)
-        layer, where_it_goes = _literal(path, value, f"{where}: not a values path; use dotted keys like db.password "
-                                                     "(list items as hosts[0])")
-        layers.append(layer)
+        where_it_goes = _literal(path, value, f"{where}: not a values path; use dotted keys like db.password "
+                                              "(list items as hosts[0])")[1]
+        layers.append([(where_it_goes, value)])
         secret_paths.append(where_it_goes)
     values: dict[str, Any] = {}
     for layer in layers:
-        merge(values, layer)
+        if isinstance(layer, dict):
+            merge(values, layer)
+        for where_set, what in layer if isinstance(layer, list) else ():
+            _set_into(values, where_set, what)
     return values, secret_paths
+
+
+ValuesPath = tuple[str | int, ...]  # where a value is in the values: map keys and list indexes
+Layer = dict[str, Any] | list[tuple[ValuesPath, Any]]  # a values file (merged), or what a --set sets (set into them)
 
 
 def merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
@@ -161,7 +169,7 @@ def _literal(key: str, value: Any, refused: str, flag: str = "set-literal") -> t
     return parsed, paths[0]
 
 
-def _typed(key: str, value: Any, env: Mapping[str, str], where: str) -> dict[str, Any]:
+def _typed(key: str, value: Any, env: Mapping[str, str], where: str) -> tuple[ValuesPath, Any]:
     """A `set:` entry of invoke.yaml: its dotted key parsed as --set parses one, its value of the type YAML gave it
     (a quoted "2024" stays text, 2024 is a number), as --set-json would set it. Never parsed again as --set text,
     which would make "2024" a number and "a,b" two keys."""
@@ -171,31 +179,77 @@ def _typed(key: str, value: Any, env: Mapping[str, str], where: str) -> dict[str
         raise ToolError(f"{where} is {value}, which Helm cannot take (YAML read it as a {type(value).__name__}); "
                         "quote it in invoke.yaml to make it text")
     return _literal(expand(key, env, where), value, f"{where}: {key!r} is not a values path; use dotted keys like "
-                                                    "image.tag (list items as hosts[0])", "set")[0]
+                                                    "image.tag (list items as hosts[0])", "set")[1], value
 
 
-def _set(expression: str, flag: str, where: str) -> dict[str, Any]:
-    """--set, --set-json or --set-string (`flag`), its errors naming which one (`where`): with several, Helm's own
-    `helm --set <value>: key "b" has no value` does not say. An item whose key has an empty part (`.a=1`, `[0]=x`,
-    the `=2` of `a=1,=2`) is refused, as --set-file and --set-secret refuse one: Helm's parser drops it unsaid."""
+def _set(expression: str, flag: str, where: str) -> list[tuple[ValuesPath, Any]]:
+    """--set, --set-json or --set-string (`flag`) as what each of its items sets where, its errors naming which
+    flag (`where`): with several, Helm's own `helm --set <value>: key "b" has no value` does not say. An item whose
+    key has an empty part (`.a=1`, `[0]=x`, the `=2` of `a=1,=2`) is refused, as --set-file and --set-secret refuse
+    one: Helm's parser drops it unsaid. So is an item whose secret Helm's parser would not keep whole (split at a
+    comma into keys and values a dry run shows, unescaped, made a list): that is what --set-secret is for."""
+    json_values = flag == "set-json"
     if "=" not in expression or expression.startswith("="):
-        example = "config={\"debug\":true}" if flag == "set-json" else "image.tag=v1.2.3"
-        raise ToolError(f"{where}: expected KEY={'JSON' if flag == 'set-json' else 'VALUE'} (e.g. {example})")
-    keyless = _keyless(expression, flag == "set-json")
+        example = "config={\"debug\":true}" if json_values else "image.tag=v1.2.3"
+        raise ToolError(f"{where}: expected KEY={'JSON' if json_values else 'VALUE'} (e.g. {example})")
+    items = list(_items(expression, json_values))
+    secret = ui.redact(expression) != expression
+    whole = f"{where}: a secret in it would not reach Helm whole (its parser reads a comma, a backslash or a {{list}} " \
+        "in it as syntax); pass it with --set-secret PATH=VARIABLE"
+    if secret and [key for _, key, _ in _items(ui.redact(expression), json_values)] != [key for _, key, _ in items]:
+        raise ToolError(whole)
+    keyless = next((item for item, key, parts in items if key is not None
+                    and any(not part or part.startswith("[") for part in parts)), None)
     if keyless is not None:
         shown = repr(keyless) if ui.redact(keyless) == keyless else "an item"
         raise ToolError(f"{where}: {shown} sets nothing (a part of its key is empty, and Helm's parser skips it); use "
                         "dotted keys like image.tag (list items as hosts[0])")
     try:
-        return helm.parse_set(expression, flag)
+        helm.parse_set(expression, flag)  # as a whole first: Helm's own words for what it refuses
     except ToolError as exc:
         raise ToolError(f"{where}: {str(exc).removeprefix(f'helm --{flag} <value>: ')}") from None
+    assignments = [_assignment(item, key, flag) for item, key, _ in items if key is not None]
+    if any(ui.redact(item) != item and not (isinstance(value, str) and ui.redact(value) != value)
+           for (item, _, _), (_, value) in zip(items, assignments)):
+        raise ToolError(whole)
+    return assignments
 
 
-def _keyless(expression: str, json_values: bool) -> str | None:
-    """The first item of a --set expression with an empty key part, which Helm's strvals skips (its set() ignores
-    an empty key); None when there is none. Items are read as strvals reads them: a backslash escapes the next
-    character, a key ends at `=`, its value at a `,` outside a leading {list} (or after one JSON value)."""
+def _assignment(item: str, key: str, flag: str) -> tuple[ValuesPath, Any]:
+    """(where one item of a --set expression puts its value, the value), by Helm's own parser: its key parsed alone
+    with a stand-in value shows the path (list indexes included), the item parsed whole gives what lands there (a
+    {list} or a JSON value is one value)."""
+    paths = list(leaves(helm.parse_set(f"{key}={json.dumps(_STAND_IN) if flag == 'set-json' else _STAND_IN}", flag)))
+    slot = _slot(helm.parse_set(item, flag), paths[0])
+    return paths[0], slot[paths[0][-1]] if slot is not None else None
+
+
+def _set_into(values: dict[str, Any], path: ValuesPath, value: Any) -> None:
+    """One --set item written into the values as Helm's strvals.ParseInto writes it: down `path` through what they
+    hold, a map or a list kept and written into (another item of the list, another key of the map, stays), anything
+    else there replaced by an empty one; then the value set at the end (a {list} or JSON value replaces whole)."""
+    node: Any = values
+    for key, after in itertools.pairwise(path):
+        child = node.get(key) if isinstance(node, dict) else node[int(key)] if int(key) < len(node) else None
+        if not isinstance(child, list if isinstance(after, int) else dict):
+            child = [] if isinstance(after, int) else {}
+            _put(node, key, child)
+        node = child
+    _put(node, path[-1], copy.deepcopy(value))
+
+
+def _put(node: dict[str, Any] | list[Any], key: str | int, value: Any) -> None:
+    if isinstance(node, list):
+        node.extend([None] * (int(key) + 1 - len(node)))
+        node[int(key)] = value
+    else:
+        node[str(key)] = value
+
+
+def _items(expression: str, json_values: bool) -> Iterator[tuple[str, str | None, list[str]]]:
+    """Each item of a --set expression as (its text, its key, the key's dotted parts), read as strvals reads them:
+    a backslash escapes the next character, a key ends at `=`, its value at a `,` outside a leading {list} (or
+    after one JSON value). An item with no value (key None) ends them: Helm's parser refuses it in its own words."""
     at = 0
     while at < len(expression):
         start, parts = at, [""]
@@ -207,15 +261,15 @@ def _keyless(expression: str, json_values: bool) -> str | None:
                 parts[-1] += expression[at:at + 1 + escaped]
             at += 1 + escaped
         if at == len(expression) or expression[at] == ",":
-            return None  # a key with no value: Helm's parser refuses it in its own words
-        at = _value_end(expression, at + 1, json_values)
-        if any(not part or part.startswith("[") for part in parts):
-            return expression[start:at].removesuffix(",")
-    return None
+            yield expression[start:at], None, parts
+            return
+        key_end, at = at, _value_end(expression, at + 1, json_values)
+        yield expression[start:at], expression[start:key_end], parts
+        at += expression.startswith(",", at)
 
 
 def _value_end(expression: str, at: int, json_values: bool) -> int:
-    """Where the next item starts after the value that starts at `at` (past its `,`)."""
+    """Where the value that starts at `at` ends: at the `,` before the next item, or the end."""
     if json_values:
         at = len(expression) - len(expression[at:].lstrip())
         if not expression.startswith(",", at) and at < len(expression):
@@ -224,16 +278,14 @@ def _value_end(expression: str, at: int, json_values: bool) -> int:
             except ValueError:
                 return len(expression)  # Helm's parser refuses it in its own words
             at = len(expression) - len(expression[at:].lstrip())
-        return at + expression.startswith(",", at)
+        return at
     closing = "}" if expression.startswith("{", at) else ","
     while at < len(expression) and expression[at] != closing:
         at += 2 if expression[at] == "\\" else 1
-    if closing == "}":
-        at += 1
-    return at + expression.startswith(",", at)
+    return at + (closing == "}")
 
 
-def _set_file(text: str) -> dict[str, Any]:
+def _set_file(text: str) -> tuple[ValuesPath, Any]:
     """--set-file KEY=FILE: the file's text is the value, verbatim, as helm --set-file reads it (not a secret:
     use --set-secret for one). Read within Helm's 5 MiB limit for a file."""
     key, _, name = text.partition("=")
@@ -250,7 +302,7 @@ def _set_file(text: str) -> dict[str, Any]:
         raise ToolError(f"--set-file {text!r}: {path} is not UTF-8 text; base64-encode binary content "
                         "(and b64dec it in the template)") from None
     return _literal(key, content, f"--set-file {text!r}: {key!r} is not a values path; use dotted keys like "
-                                  "config.script")[0]
+                                  "config.script")[1], content
 
 
 def _secret_flag(text: str) -> tuple[str, str]:

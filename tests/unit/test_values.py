@@ -178,3 +178,50 @@ def test_of_several_set_flags_the_one_helm_refuses_is_named_unless_it_holds_a_se
     with pytest.raises(ToolError) as refused:
         layered("main", set=("replicaCount=2", "db.password=a-password-in-a-set,b"))
     assert str(refused.value) == "--set #2 (not shown: it holds a secret): key \"b\" has no value"
+
+
+# --- --set items are written into the values as Helm writes them (strvals.ParseInto), not merged over them ---------
+
+@pytest.mark.parametrize("items", [
+    ("env[0].name=FOO", "env[0].value=bar"),  # one list item, two flags
+    ("list[0]=x", "list[1]=y"),
+    ("list[1]=y", "list[0]=x"),
+    ("a.b=1", "a.c=2", "a={x,y}", "a[3]=z"),  # a map replaced by a list, then an index beyond it
+    ("servers[0].ports[1]=80", "servers[0].name=web", "servers[1]=db"),
+])
+def test_several_set_flags_make_what_helm_makes_of_them_in_one_expression(items):
+    """Helm parses each --set into the values it has so far: separate flags are as one expression (its own
+    parser, called on the items joined, is the oracle), whatever the drone plugin or a user splits them into."""
+    from tasks import helm
+
+    assert layered("main", set=items) == helm.parse_set(",".join(items))
+
+
+def test_a_set_index_writes_into_a_files_list_and_a_list_literal_or_json_replaces_it(tmp_path):
+    listed = tmp_path / "list.yaml"
+    listed.write_text("env: [{name: A, value: B}, {name: C, value: D}]\ntags: [p, q, r]\nports: [1, 2, 3]\n")
+    assert layered("main", values=(str(listed),), set=("env[0].value=NEW", "tags={x}"), set_json=("ports=[9]",)) == {
+        "env": [{"name": "A", "value": "NEW"}, {"name": "C", "value": "D"}], "tags": ["x"], "ports": [9]}
+    assert layered("main", values=(str(listed),), set_string=("env[1].name=7",), set_json=('env[0]={"k":1}',)) == {
+        "env": [{"k": 1}, {"name": "7", "value": "D"}], "tags": ["p", "q", "r"], "ports": [1, 2, 3]}
+
+
+def test_a_secret_set_into_a_list_item_keeps_the_rest_of_the_list(tmp_path, monkeypatch):
+    listed = tmp_path / "list.yaml"
+    listed.write_text("env: [{name: A, value: B}, {name: PASSWORD}]\n")
+    values, paths = vals.layered_values(
+        environments.Release("app", "app", None, (), (), ()), STAGING,
+        vals.Overrides(values=(str(listed),), set_secret=("env[1].value=DB_PASSWORD",)), {"DB_PASSWORD": "pw-123456"}, {})
+    assert values == {"env": [{"name": "A", "value": "B"}, {"name": "PASSWORD", "value": "pw-123456"}]}
+    assert paths == [("env", 1, "value")]
+
+
+@pytest.mark.parametrize("value", ["FirstHalf99,SecondHalf-77", "FirstHalf99,SecondHalf=77", "{part-one,part-two}",
+                                   "back\\slash-secret"])
+def test_a_secret_a_set_flag_would_not_keep_whole_is_refused_naming_neither_it_nor_its_parts(value):
+    ui.add_secret(value)
+    with pytest.raises(ToolError) as refused:
+        layered("main", set=("image.tag=v1", f"db.password={value}"))
+    assert str(refused.value) == (
+        "--set #2 (not shown: it holds a secret): a secret in it would not reach Helm whole (its parser reads a comma, "
+        "a backslash or a {list} in it as syntax); pass it with --set-secret PATH=VARIABLE")
