@@ -28,7 +28,8 @@ EXIT_CODES = ("0 done; 1 refused (bad input, a failed chart or deploy: the error
 
 # `invoke --debug` logs the command line and invoke.yaml before any task runs: redact from the start.
 ui.guard(os.environ)
-ui.add_url_secrets(" ".join(sys.argv))
+for argument in sys.argv:  # one by one: a password with a blank in it is one argument
+    ui.add_url_secrets(argument)
 
 
 # One short-flag scheme for every task (Helm's -f for values); every other flag is long only.

@@ -156,6 +156,7 @@ def normalize_repo_url(url: str, root: Path, setting: str = "repo.url") -> str:
     if scheme in ("", "file"):
         path = url[len("file://"):] if scheme else url
         return "file://" + str((root / path).resolve())
+    _unblank(url, setting)
     if scheme in ("s3", "http", "https", "oci") and urls.split(url)[1] is not None:
         userinfo = url.partition("://")[2].rpartition("@")[0]
         if scheme == "s3":
@@ -207,9 +208,25 @@ def _public_url(value: Any) -> str | None:
     if value in (None, ""):
         return None
     text = str(value).strip().rstrip("/")
+    ui.add_url_secrets(text)
+    _unblank(text, "repo.public_url")
     if urlsplit(text).scheme not in ("http", "https") or not urlsplit(text).netloc:
-        raise ToolError(f"repo.public_url {text!r} is not an http(s) URL; set it to where clients fetch the repository")
+        raise ToolError(f"repo.public_url {urls.redact(text)!r} is not an http(s) URL; set it to where clients fetch "
+                        "the repository")
+    if urls.split(text)[1] is not None:
+        raise ToolError(f"repo.public_url {urls.redact(text)!r}: credentials do not belong in it: it is written into "
+                        "index.yaml and index.html for every client to read; remove them (clients log in with helm "
+                        "repo add --username/--password)")
     return text
+
+
+def _unblank(url: str, setting: str) -> None:
+    """A URL holds no space nor other blank: in any text a blank ends a URL, so a user name or password with one in
+    it would not be found to mask (ui.add_url_secrets registered it whole when the setting was read). Refused,
+    the URL unnamed."""
+    if any(c.isspace() for c in url):
+        raise ToolError(f"{setting} holds a space or another blank, which a URL cannot: percent-encode it (a space is "
+                        "%20), in a user name or password too")
 
 
 def _home(url: str) -> str:

@@ -16,6 +16,9 @@ MASK = "***"
 # hold unencoded / ? # @, and masking a little too much is the safe side. (Starting at the literal ://
 # keeps this fast on megabytes of output.)
 _USERINFO = re.compile(r"://((?:(?!://)\S)*)@")
+# In one value (an argument, a variable, a setting), USER:PASSWORD with a blank in the password: no URL has one, but
+# one typed with a space would not be found in text by the pattern above, so it is registered whole when read.
+_BLANK_USERINFO = re.compile(r"://([^/@\s]*:[^/@]*\s[^/@]*)@")
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*")
 
 
@@ -24,14 +27,15 @@ def redact(text: str) -> str:
     return _USERINFO.sub(f"://{MASK}@", text)
 
 
-def credentials(text: str) -> list[str]:
-    """Every userinfo in `text`, and its password, as written and percent-decoded: what to register as secret."""
+def credentials(value: str) -> list[str]:
+    """Every userinfo in `value` (one value as read: an argument, a variable, a setting; a blank inside one does
+    not end it), and its password, as written and percent-decoded: what to register as secret."""
     found = []
-    for match in _USERINFO.finditer(text):
+    for match in [*_USERINFO.finditer(value), *_BLANK_USERINFO.finditer(value)]:
         userinfo = match.group(1)
         password = userinfo.partition(":")[2]
         found += [userinfo, unquote(userinfo), password, unquote(password)]
-    return [value for value in dict.fromkeys(found) if value]
+    return [text for text in dict.fromkeys(found) if text]
 
 
 def split(url: str) -> tuple[str, str | None, str | None]:

@@ -633,3 +633,26 @@ def test_a_chart_refusing_a_secret_never_quotes_it_in_a_fail_message_or_a_schema
     assert known.returncode == 1 and secret.upper() not in known.stdout + known.stderr
     assert "warning: sec: the chart fails to render with its secrets, and not with them masked: its error depends on " \
            "a secret's value, so is not shown" in known.stderr
+
+
+def test_a_url_with_a_blank_in_its_password_or_credentials_in_the_public_url_is_refused_and_never_printed(project):
+    """A blank ends a URL in any text, so a password with one would not be masked; credentials in public_url would be
+    written into index.yaml and index.html for every reader. Both are refused, by flag and by variable, naming no
+    part of the password; nothing is written."""
+    runs = [
+        (("repo.list", "--url", "https://reader:Pass word 61x@127.0.0.1:9/charts"), {},
+         "error: repo.url holds a space or another blank, which a URL cannot: percent-encode it"),
+        (("release.deploy", "--env", "staging", "--dry-run"), {"INVOKE_REPO_URL": "https://reader:Pass word 61x@h.x"},
+         "error: repo.url holds a space or another blank, which a URL cannot: percent-encode it"),
+        (("repo.publish", "--public-url", "https://reader:Pass-word-61x@charts.example.com/x"), {},
+         ("error: repo.public_url 'https://***@charts.example.com/x': credentials do not belong in it: it is written "
+          "into index.yaml and index.html for every client to read")),
+        (("repo.publish", "--public-url", "https://reader:Pass word 61x@charts.example.com/x"), {},
+         "error: repo.public_url holds a space or another blank"),
+    ]
+    for args, env, message in runs:
+        for debug in ((), ("--debug",)):
+            result = invoke(project, *debug, *args, env=env, check=False)
+            assert result.returncode == 1 and result.stderr.strip().splitlines()[-1].startswith(message), result.stderr
+            assert not re.search(r"Pass.word.61x|61x@", result.stdout + result.stderr), result.stderr
+    assert not (project / "dist").exists() or not list((project / "dist").rglob("index.yaml"))
