@@ -104,12 +104,13 @@ NAMES = sorted(KNOWN | set(ALIASES))
 DEPLOY_ONLY = ("add_repos", "chart", "chart_version", "values", "string_values", "values_files", "secrets",
                "create_namespace",
                "atomic_upgrade", "update_dependencies", "dependencies_action", "repo_url")  # no meaning to uninstall
+LINT_USES = ("mode", "chart", "chart_version", "add_repos", "debug", "update_dependencies", "dependencies_action")
 UPGRADE_EVENTS = ("push", "tag", "deployment", "pull_request", "promote", "rollback")  # drone-helm3's inference
 TRUE, FALSE = ("true", "t", "1", "yes", "on"), ("false", "f", "0", "no", "off")
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*"
 _VARIABLE = re.compile(rf"\$(?:({_NAME})|\{{({_NAME})\}})")  # $NAME or ${NAME}
 _REFERENCE = re.compile(rf"^{_VARIABLE.pattern}$")  # a whole value that is one
-_BUILD_VARIABLE = re.compile(r"\$(\{)?(?:DRONE|CI)_")  # ${DRONE_*} or $CI_*: the tasks expand them in --set
+_BUILD_VARIABLE = re.compile(r"\$(\{#?)?(?:DRONE|CI)_")  # ${DRONE_*}, ${#CI_*}, $CI_*: the tasks expand them in --set
 _BUILD_VARIABLE_NAME = re.compile(r"\w*")  # the rest of $DRONE_NAME
 _DURATION = re.compile(r"^(?:\d+h)?(?:\d+m)?(?:\d+s)?$")
 
@@ -183,11 +184,15 @@ def translate(settings: Mapping[str, Setting], env: Mapping[str, str], cwd: Path
     if mode == "help":
         return Call("help", {}, {}, warnings=tuple(warnings))
     if mode == "lint":
-        for name in ("values", "values_files", "secrets"):
+        for name in ("values", "string_values", "values_files", "secrets"):
             if name in settings:
                 raise PluginError(f"{settings[name].source} is not supported with mode lint: the chart is linted "
                                   "with its own values (invoke repo.lint); remove it")
-        config = {"repo": {"charts_dir": str(_local_chart(settings, cwd)), "build_dir": str(work),
+        warnings += [f"{s.source} is ignored with mode lint: it lints the chart, and deploys nothing" for k, s in
+                     settings.items() if k not in LINT_USES and k not in IGNORED]
+        folder = _local_chart(settings, cwd)
+        _check_local(settings, folder)
+        config = {"repo": {"charts_dir": str(folder), "build_dir": str(work),
                            "dependency_repositories": repos}}
         return Call("repo.lint", {"chart": None}, config, warnings=tuple(warnings))
     release = _required(settings, "release")

@@ -66,8 +66,8 @@ DEFAULTS: dict[str, object] = {"env": "drone", "release": "app", "url": None, "v
      {"values": ["WS/values/a.yaml"], "set_secret": ["db.password=DB_PASSWORD"]}),
     ({"values": "tag=${DRONE_COMMIT_SHA:0:7},branch=$DRONE_BRANCH,price=$$5"},
      {"set_": ["tag=${DRONE_COMMIT_SHA:0:7}", "branch=${DRONE_BRANCH}", "price=$$5"]}),
-    ({"values": "tag=${DRONE_TAG##v},name=app-$DRONE_BRANCH,x=${CI_X:-${DRONE_TAG}}"},  # every form the tasks expand
-     {"set_": ["tag=${DRONE_TAG##v}", "name=app-$DRONE_BRANCH", "x=${CI_X:-${DRONE_TAG}}"]}),
+    ({"values": "tag=${DRONE_TAG##v},name=app-$DRONE_BRANCH,x=${CI_X:-${DRONE_TAG}},n=${#DRONE_BRANCH}"},  # every form
+     {"set_": ["tag=${DRONE_TAG##v}", "name=app-$DRONE_BRANCH", "x=${CI_X:-${DRONE_TAG}}", "n=${#DRONE_BRANCH}"]}),
     ({"values": "db.password=$DB_PASSWORD,api.key=${API_KEY}"},
      {"set_secret": ["db.password=DB_PASSWORD", "api.key=API_KEY"]}),
     ({"secrets": "db.password=DB_PASSWORD,api.key=API_KEY"},
@@ -168,6 +168,13 @@ def test_uninstall_and_lint_calls(workspace):
     lint = call(workspace, {"mode": "lint", "chart": "./charts/web"}, {})
     assert (lint.task, lint.arguments) == ("repo.lint", {"chart": None})
     assert lint.config["repo"]["charts_dir"] == str(workspace / "charts" / "web")
+    assert lint.warnings == ()
+    told = call(workspace, {"mode": "lint", "chart": "./charts/web", "release": "app", "wait": "false"}, {})
+    assert told.warnings == ("setting release is ignored with mode lint: it lints the chart, and deploys nothing",
+                             "setting wait is ignored with mode lint: it lints the chart, and deploys nothing")
+    for values in ("values", "string_values", "values_files", "secrets"):
+        with pytest.raises(plugin.PluginError, match=f"setting {values} is not supported with mode lint"):
+            call(workspace, {"mode": "lint", "chart": "./charts/web", values: "x=1"}, {})
 
 
 @pytest.mark.parametrize("alias, canonical", [
