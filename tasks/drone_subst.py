@@ -228,8 +228,8 @@ def _utf8(value: str) -> bytes:
 
 def _cut(data: bytes, start: int, end: int, variable: _Variable, where: str) -> str:
     """data[start:end], as Drone cuts a value: by bytes. Refused where a cut falls inside a character: Drone
-    would then hand on broken UTF-8 (or U+FFFD in its place), which nobody means."""
-    if any(0x80 <= byte < 0xC0 for byte in data[start:start + 1] + data[end:end + 1]):
+    would then hand on broken UTF-8 (or U+FFFD in its place), which nobody means. Nothing kept cuts nothing."""
+    if start < end and any(0x80 <= byte < 0xC0 for byte in data[start:start + 1] + data[end:end + 1]):
         raise ToolError(f"{where}: {variable.text}: Drone counts bytes, not characters, and would cut a character of "
                         f"${{{variable.name}}} in two here; cut where a character ends (one outside ASCII is 2-4 bytes)")
     return data[start:end].decode("utf-8", "surrogateescape")
