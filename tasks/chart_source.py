@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from . import archives, charts, packaging, registry, signing
+from . import archives, charts, packaging, registry, settings, signing
 from . import index as idx
 from .environments import Environment, Release
 from .errors import ToolError
@@ -135,6 +135,54 @@ def local_chart(root: Path, environment: Environment, release: Release, work_dir
     if built.failures:
         raise ToolError(built.failures[0].message)
     return found.version, built.packages[0].path.read_bytes()
+
+
+CHECKOUT = "checkout"  # --version checkout: each release's chart at the version this checkout's charts/ holds
+
+
+def checkout_versions(charts_dir: Path, root: Path, releases: list[Release]) -> dict[str, charts.ChartSource]:
+    """release -> its chart as this checkout holds it, for --version checkout: a promoted build deploys the version
+    its own commit published, not the newest one published since. A release whose chart is a folder deploys the
+    folder anyway; one whose chart is not (or not once) in charts/ is an error naming it."""
+    tree = charts.discover(charts_dir, root)
+    found: dict[str, list[charts.ChartSource]] = {}
+    for chart in tree.charts:
+        found.setdefault(chart.name, []).append(chart)
+    pinned = {}
+    for release in (r for r in releases if not is_local(r.chart)):
+        held = found.get(release.chart, [])
+        if len(held) != 1:
+            broken = [f.message for f in tree.failures if f.name == release.chart]
+            why = broken[0] if broken else f"{' and '.join(c.where for c in held)} both hold it; give --version" \
+                if held else "its chart comes from elsewhere; give --version"
+            raise ToolError(f"--version {CHECKOUT}: release {release.name}'s chart {release.chart} is not one chart "
+                            f"of this checkout's {charts_dir.name}/ ({why})")
+        pinned[release.name] = held[0]
+    return pinned
+
+
+def check_published(chart: charts.ChartSource, source: Repository | Registry) -> None:
+    """--version checkout of a version the repository does not hold: the commit did not publish it (a branch build
+    promoted), so nothing is deployed, rather than another version. A registry answers for itself when asked."""
+    if isinstance(source, Repository) and chart.version not in {
+            str(e.get("version")) for e in source.index.entries.get(chart.name) or []}:
+        raise ToolError(f"--version {CHECKOUT}: {chart.name} {chart.version} (this checkout's {chart.where}) is not in "
+                        f"{source.store.url}: this commit did not publish it (a branch build?); promote a build that "
+                        "did, or publish it first (invoke repo.publish)")
+
+
+def built_from(chart: charts.ChartSource, source: Repository | Registry, root: Path) -> bool | None:
+    """Whether the repository's package of `chart`'s version was built from these very inputs (the fingerprint its
+    publish recorded in index.yaml); None when nothing says (published by another tool, or a registry)."""
+    from . import fingerprints
+
+    if not isinstance(source, Repository):
+        return None
+    recorded = fingerprints.recorded(source.index.extra.get("annotations") or {}).get(fingerprints.key(chart))
+    if recorded is None:
+        return None
+    epoch = settings.package_epoch(os.environ)
+    return fingerprints.of([chart], root, epoch).get(fingerprints.key(chart)) == recorded
 
 
 def is_local(chart: str) -> bool:

@@ -26,7 +26,8 @@ OUTPUT_HELP = {"output": "table (default), json or yaml", "json": "the same as -
 PARALLEL_HELP = "releases deployed at once, once their needs are (default: release.parallel, 4)"
 HISTORY_HELP = "revisions Helm keeps per release (default: the environment's history_max, 10; 0: all)"
 VALUES_HELP = {
-    "version": "exact chart version or constraint (~0.1, ^1.2, >=1.2 <2); default: the release's version",
+    "version": "exact chart version or constraint (~0.1, ^1.2, >=1.2 <2), or checkout: the version this checkout's "
+               "charts/ holds (a promoted build deploys what its commit published); default: the release's version",
     "values": "values file, as helm -f; above the release's and the environment's files, below the --set flags",
     "set_json": "a value as JSON, as helm --set-json",
     "set_": "a value, as helm --set; ${DRONE_*}/${CI_*} expanded (${DRONE_COMMIT_SHA:0:7} too). "

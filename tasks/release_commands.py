@@ -40,12 +40,22 @@ def _releases(c: Context, env: str | None, release: str | None
 def _plans(c: Context, environment: environments.Environment, releases: list[environments.Release], url: str | None,
            version: str | None, overrides: vals.Overrides) -> list[dep.Plan]:
     """Every release planned (chart fetched, values layered, size checked) before any of them is deployed."""
-    if version is not None and len(releases) > 1:
+    if version not in (None, chart_source.CHECKOUT) and len(releases) > 1:
         raise ToolError(f"--version needs --release: {environment.name} has {', '.join(r.name for r in releases)}")
     repo = settings.resolve_repo(ROOT, c.config.get("repo", {}), url=url)
     repository = chart_source.open_source(repo.url, repo.public_url, environment.verify_keyring)
-    return [dep.prepare(ROOT, environment, rel, repository=repository, version=version, overrides=overrides,
-                        env=os.environ, work_dir=repo.build_dir, typed_set=_typed_set(c, rel.name)) for rel in releases]
+    pinned = chart_source.checkout_versions(repo.charts_dir, ROOT, releases) if version == chart_source.CHECKOUT \
+        else {}
+    for chart in pinned.values():
+        chart_source.check_published(chart, repository)
+    plans = [dep.prepare(ROOT, environment, rel, repository=repository,
+                         version=pinned[rel.name].version if rel.name in pinned else version, overrides=overrides,
+                         env=os.environ, work_dir=repo.build_dir, typed_set=_typed_set(c, rel.name)) for rel in releases]
+    for rel, chart in ((r, pinned[r.name]) for r in releases if r.name in pinned):
+        if chart_source.built_from(chart, repository, ROOT) is False:
+            ui.warn(f"{rel.name}: {chart.name} {chart.version} in {repo.url} was built from other files than this "
+                    f"checkout's {chart.where} (changed without a version bump?): deploying what the repository holds")
+    return plans
 
 
 def _typed_set(c: Context, release: str) -> Mapping[str, Any]:

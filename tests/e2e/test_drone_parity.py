@@ -146,8 +146,16 @@ def test_master_publishes_branches_get_their_own_previews_and_promote_deploys_to
     assert {o["Key"]: o["ETag"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]} == published
 
     promote = {**feature, "DRONE_BUILD_EVENT": "promote", "DRONE_DEPLOY_TO": "production"}
-    assert run_build(envsubst, checkout, promote, secrets, extra) == ["deps", "lint", "test", "deploy-production"]
-    assert cluster.image("production") == f"{IMAGE}:feature/login-9f8e7d6"
+    with pytest.raises(AssertionError, match=r"step deploy-production failed:\s+error: --version checkout: hello-world "
+                       r"0\.2\.0 \(this checkout's charts/hello-world\) is not in s3://helm-repo\.example\.com: this "
+                       r"commit did not publish it \(a branch build\?\)"):
+        run_build(envsubst, checkout, promote, secrets, extra)  # its chart was never published: nothing else instead
+    assert ("apps/v1", "deployments", cluster.namespaces["production"], "hello-world-hello-world") \
+        not in cluster.emulator.store
+    promote = {**master, "DRONE_BUILD_EVENT": "promote", "DRONE_DEPLOY_TO": "production"}
+    assert run_build(envsubst, tmp_path / "master", promote, secrets, extra) == [
+        "deps", "lint", "test", "deploy-production"]
+    assert cluster.image("production") == f"{IMAGE}:master-9f8e7d6"
     assert cluster.deployment("production")["metadata"]["labels"]["helm.sh/chart"] == "hello-world-0.1.0"  # from S3
 
 
@@ -276,5 +284,7 @@ def test_a_commit_author_cut_to_ten_bytes_is_what_drone_gives(envsubst):
     assert deployed("${DRONE_COMMIT_AUTHOR_NAME:0:10}", author) == "José Mül" == substitute(
         envsubst, "${DRONE_COMMIT_AUTHOR_NAME:0:10}", author)
     assert deployed("${#DRONE_COMMIT_AUTHOR_NAME}", author) == "13"
+    assert deployed("${DRONE_COMMIT_AUTHOR_NAME:4:0}", author) == "" == substitute(  # nothing kept: nothing cut
+        envsubst, "${DRONE_COMMIT_AUTHOR_NAME:4:0}", author)
     with pytest.raises(ToolError, match=r"\$\{DRONE_COMMIT_AUTHOR_NAME:0:4\}: Drone counts bytes, not characters"):
         deployed("${DRONE_COMMIT_AUTHOR_NAME:0:4}", author)

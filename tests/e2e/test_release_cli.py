@@ -658,3 +658,32 @@ def test_ctrl_d_at_the_question_is_a_no_and_changes_nothing(cluster):
         assert code == 1
         assert shown.endswith(f"? [y/N] \nerror: {what}: not confirmed; nothing changed\n")
     assert cluster.release_secrets("production") == []
+
+
+def test_version_checkout_deploys_the_version_this_checkout_published_not_the_newest(cluster):
+    """A promote of an older build: its checkout holds hello-world 0.1.0 while master has since published 0.1.1.
+    `--version checkout` deploys 0.1.0 from the repository; a checkout whose chart changed without a version bump
+    is warned of; a chart the checkout does not hold is one line."""
+    chart = cluster.project / "charts" / "hello-world"
+    original = (chart / "Chart.yaml").read_text()
+    (chart / "Chart.yaml").write_text(original.replace("version: 0.1.0", "version: 0.1.1"))
+    invoke(cluster.project, "repo.publish", env=cluster.env)
+    (chart / "Chart.yaml").write_text(original)  # the promoted build's commit
+    promoted = deploy(cluster, "--version", "checkout", "--set", "image.tag=v1")
+    assert "deploying hello-world 0.1.0 as hello-world" in promoted.stdout and promoted.stderr == ""
+    assert json.loads(invoke(cluster.project, "release.status", "--env", "staging", "--json",
+                             env=cluster.env).stdout)["chart"] == "hello-world-0.1.0"
+    assert deploy(cluster, "--set", "image.tag=v1").stdout.startswith("deploying hello-world 0.1.1")  # the newest ~0.1
+    (chart / "templates" / "extra.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: extra}\n")
+    changed = deploy(cluster, "--version", "checkout", "--set", "image.tag=v1", "--dry-run")
+    assert "warning: hello-world: hello-world 0.1.0 in file://" in changed.stderr
+    assert "was built from other files than this checkout's charts/hello-world (changed without a version bump?): " \
+           "deploying what the repository holds" in changed.stderr
+    assert "ConfigMap" not in changed.stdout  # what the repository holds, not the checkout
+    import shutil
+
+    shutil.rmtree(chart)
+    missing = deploy(cluster, "--version", "checkout", check=False)
+    assert (missing.returncode, missing.stderr.strip()) == (1, (
+        "error: --version checkout: release hello-world's chart hello-world is not one chart of this checkout's "
+        "charts/ (its chart comes from elsewhere; give --version)"))
