@@ -8,6 +8,7 @@ Helm itself refuses is refused; what Helm's lint merely warns about is a warning
 from __future__ import annotations
 
 import codecs
+import errno
 import os
 import re
 import stat
@@ -34,7 +35,16 @@ _PRE = r"(0|[1-9]\d*|\d*[A-Za-z-][0-9A-Za-z-]*)"  # Masterminds/semver: a numeri
 HELM_VERSION = re.compile(  # what Helm's version check (Masterminds/semver NewVersion) accepts; each number fits 64 bits
     rf"^v?(\d+)(\.(\d+))?(\.(\d+))?(-{_PRE}(\.{_PRE})*)?(\+[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?$"
 )
-_YAML_LOADER = getattr(yaml, "CBaseLoader", yaml.BaseLoader)  # every scalar stays a string: 1.10 is not 1.1
+
+
+class _ChartYAML(getattr(yaml, "CBaseLoader", yaml.BaseLoader)):  # type: ignore[misc]
+    """Every scalar stays a string (1.10 is not 1.1), but a plain null (`~`, `null`, nothing) is None, as Helm's YAML
+    reader has it: `dependencies: null` declares none, where `dependencies: "null"` is text (which Helm refuses)."""
+
+
+_ChartYAML.add_implicit_resolver("tag:yaml.org,2002:null", re.compile(r"^(?:~|null|Null|NULL|)$"),
+                                 ["~", "n", "N", ""])
+_ChartYAML.add_constructor("tag:yaml.org,2002:null", lambda loader, node: None)
 
 
 @dataclass(frozen=True)
@@ -51,10 +61,12 @@ class ChartSource:
     path: Path  # the chart folder
     rel: str  # the folder relative to charts_dir, for messages and staging
     checkout: str  # the checkout's real path: a symlink in the chart may lead anywhere inside it, not beyond
-    dependencies: tuple[Dependency, ...] = ()  # Chart.yaml's, or requirements.yaml's for apiVersion v1
-    lock: str | None = None  # Chart.lock or requirements.lock, when one is committed
-    declared_in: str = "Chart.yaml"  # requirements.yaml for an apiVersion v1 chart that has one
+    dependencies: tuple[Dependency, ...] = ()  # Chart.yaml's, or a requirements.yaml's (see _dependencies)
+    lock: str | None = None  # the committed lock Helm reads: requirements.lock if there is one, else Chart.lock
+    declared_in: str = "Chart.yaml"  # or requirements.yaml, when it declares them (Helm reads it for any apiVersion)
     where: str = ""  # the folder as people see it in their checkout: charts/REL
+    api: str = "v2"  # Chart.yaml's apiVersion: the lock Helm writes is requirements.lock for v1, Chart.lock for v2
+    notes: tuple[str, ...] = ()  # what Helm's loader warns about in the chart's files, said with lint_warnings
 
     @property
     def repositories(self) -> tuple[str, ...]:
@@ -107,6 +119,8 @@ def discover(charts_dir: Path, root: Path | None = None) -> Tree:
             tree.charts.append(read(folder, charts_dir, checkout))
         except ToolError as exc:
             tree.failures.append(Failure(rel, _declared_name(folder) or rel, str(exc)))
+        except OSError as exc:  # what read() does not name itself (a folder of the chart that cannot be searched)
+            tree.failures.append(Failure(rel, _declared_name(folder) or rel, _unreadable(f"{charts_dir.name}/{rel}", exc)))
     by_release: dict[tuple[str, str], list[ChartSource]] = defaultdict(list)
     for chart in tree.charts:
         by_release[(chart.name, chart.version)].append(chart)
@@ -121,16 +135,29 @@ def discover(charts_dir: Path, root: Path | None = None) -> Tree:
 
 
 def _chart_folders(charts_dir: Path, root: Path, warnings: list[str]) -> list[Path]:
+    """Every folder with a Chart.yaml. A folder that cannot be listed is skipped: inside a chart it is that chart's
+    (its own file walk, charts.files, reports it, unless its .helmignore leaves it out); elsewhere it is a warning,
+    as nothing in it can be published; only charts_dir itself is an error."""
     found: list[Path] = []
     seen: set[str] = set()
 
-    def walk(folder: Path, real: str, top: Path) -> None:
-        """`real`: the folder's resolved path, carried down (resolving every folder again costs a stat per part)."""
+    def walk(folder: Path, real: str, top: Path, in_chart: bool) -> None:
+        """`real`: the folder's resolved path, carried down (resolving every folder again costs a stat per part);
+        `in_chart`: a folder above it is a chart."""
         if real in seen:
             return
         seen.add(real)
-        entries = sorted(os.scandir(folder), key=lambda e: e.name)
-        is_chart = any(e.name == "Chart.yaml" and e.is_file() for e in entries)
+        try:
+            with os.scandir(folder) as scan:
+                entries = sorted(scan, key=lambda e: e.name)
+        except OSError as exc:
+            if folder == top:
+                raise ToolError(_unreadable(top.name, exc)) from None
+            if not in_chart:
+                warnings.append(f"{_shown(folder, top)}: cannot be read ({exc.strerror}); skipped: no chart in it can "
+                                "be published until its permissions are fixed")
+            return
+        is_chart = any(e.name == "Chart.yaml" and _a_file(e) for e in entries)
         if is_chart:
             found.append(folder)
         for entry in entries:
@@ -153,10 +180,24 @@ def _chart_folders(charts_dir: Path, root: Path, warnings: list[str]) -> list[Pa
                     warnings.append(f"{_shown(path, top)}: symlink to {resolved}, outside the checkout; skipped")
                     continue
                 target = str(resolved)
-            walk(path, target, top)
+            walk(path, target, top, in_chart or is_chart)
 
-    walk(charts_dir, str(charts_dir.resolve()), charts_dir)
+    walk(charts_dir, str(charts_dir.resolve()), charts_dir, False)
     return found
+
+
+def _a_file(entry: os.DirEntry[str]) -> bool:
+    """A file, or what may be one but cannot be looked at (a symlink that loops, or into a folder that cannot be
+    searched): reading it says why."""
+    try:
+        return entry.is_file()
+    except OSError:
+        return True
+
+
+def _unreadable(shown: str, exc: OSError) -> str:
+    fix = "fix its permissions" if exc.errno in (errno.EACCES, errno.EPERM) else "fix or remove it"
+    return f"{shown}: cannot be read ({exc.strerror or exc}); {fix}"
 
 
 def _shown(path: Path, charts_dir: Path) -> str:
@@ -209,15 +250,15 @@ def read(chart_dir: Path, charts_dir: Path, checkout: Path | None = None) -> Cha
     if not parsed or any(int(n) >= 2**64 for n in parsed.group(1, 3, 5) if n):
         raise ToolError(f"{where}: version {version!r} is not a version Helm accepts; use SemVer 2 "
                         "(MAJOR.MINOR.PATCH[-PRE][+BUILD])")
-    dependencies, declared_in, lock = _dependencies(chart_dir, meta, where, api)
+    dependencies, declared_in, lock, notes = _dependencies(chart_dir, meta, where, api)
     return ChartSource(name=name, version=version, path=chart_dir, rel=rel, dependencies=dependencies, lock=lock,
                        declared_in=declared_in, where=f"{charts_dir.name}/{rel}",
-                       checkout=str(checkout or charts_dir.resolve()))
+                       checkout=str(checkout or charts_dir.resolve()), api=api, notes=notes)
 
 
 def lint_warnings(chart: ChartSource) -> list[str]:
-    """What Helm's lint warns about but packages anyway: said once, never a failure."""
-    warnings = []
+    """What Helm's lint (or its loader) warns about but packages anyway: said once, never a failure."""
+    warnings = list(chart.notes)
     if not _NAME.match(chart.name):
         warnings.append(f"{chart.where}/Chart.yaml: name {chart.name!r} is not lowercase letters, digits and '-'; "
                         "Helm packages it, but Kubernetes refuses it in resource names")
@@ -228,8 +269,20 @@ def lint_warnings(chart: ChartSource) -> list[str]:
 
 
 def _load_yaml(path: Path, where: str) -> Any:
+    """The file's first YAML document, as Helm's YAML reader takes it: what follows a `---` after it is never read
+    (Helm packages a Chart.yaml ending in `---`, or holding a second document, as the first says)."""
     try:
-        return safe_yaml.load(_yaml_text(path, where), _YAML_LOADER)
+        text = _yaml_text(path, where)
+        loader = _ChartYAML(text)
+        try:
+            if not loader.check_node():
+                return None  # no document at all
+            node = loader.get_node()
+            if "&" in text:  # no anchor, no alias: nothing to count
+                safe_yaml.check_aliases(node)
+            return loader.construct_document(node)
+        finally:
+            loader.dispose()
     except UnicodeDecodeError:
         raise ToolError(f"{where}: not UTF-8 text (nor UTF-16 with a byte order mark); save it as UTF-8") from None
     except yaml.YAMLError as exc:
@@ -249,11 +302,14 @@ def _yaml_text(path: Path, where: str, errors: str = "strict") -> str:
 
 def _chart_file(path: Path | str, shown: str) -> bytes:
     """A file of the chart Helm reads whole, read within Helm's file size (never more: it may be anything)."""
-    with open(path, "rb") as handle:  # read to its size, not to the limit: a 5 MiB buffer costs more than the read
-        want = min(os.fstat(handle.fileno()).st_size, archives.MAX_FILE) + 1
-        raw = handle.read(want)
-        if len(raw) == want:  # longer than its size said (it grew, or a size the kernel cannot tell): read on, bounded
-            raw += handle.read(archives.MAX_FILE + 1 - want)
+    try:
+        with open(path, "rb") as handle:  # read to its size, not to the limit: a 5 MiB buffer costs more than the read
+            want = min(os.fstat(handle.fileno()).st_size, archives.MAX_FILE) + 1
+            raw = handle.read(want)
+            if len(raw) == want:  # longer than its size said (it grew, or a size the kernel cannot tell): read on
+                raw += handle.read(archives.MAX_FILE + 1 - want)
+    except OSError as exc:
+        raise ToolError(_unreadable(shown, exc)) from None
     if len(raw) > archives.MAX_FILE:
         raise ToolError(f'{shown}: chart file "{os.path.basename(path)}" is larger than the maximum file size '
                         f"{archives.MAX_FILE} (Helm's limit); shorten it")
@@ -262,21 +318,35 @@ def _chart_file(path: Path | str, shown: str) -> bytes:
 
 def _dependencies(
     chart_dir: Path, meta: dict[str, Any], where: str, api: str,
-) -> tuple[tuple[Dependency, ...], str, str | None]:
-    """(dependencies, the file declaring them, the committed lock): Chart.yaml and Chart.lock, or for an
-    apiVersion v1 chart requirements.yaml and requirements.lock, as Helm's loader reads them."""
-    declared, declared_in, lock = meta.get("dependencies"), "Chart.yaml", "Chart.lock"
-    if api == "v1" and (chart_dir / "requirements.yaml").is_file():
-        declared_in, lock = "requirements.yaml", "requirements.lock"
-        where = where.removesuffix("Chart.yaml") + declared_in
-        requirements = _load_yaml(chart_dir / declared_in, where) or {}
-        declared = requirements.get("dependencies") if isinstance(requirements, dict) else requirements
+) -> tuple[tuple[Dependency, ...], str, str | None, tuple[str, ...]]:
+    """(dependencies, the file declaring them, the committed lock, what Helm warns about), as Helm's loader reads
+    them, whatever the apiVersion: Chart.yaml's dependencies, replaced by a requirements.yaml's when it sets them
+    (Helm reads it after Chart.yaml, into the same metadata); requirements.lock when there is one (read after
+    Chart.lock), else Chart.lock. For apiVersion v2 Helm warns about either file, and still reads it."""
+    declared, declared_in = meta.get("dependencies"), "Chart.yaml"
+    folder, notes = where.removesuffix("/Chart.yaml"), []
+    if (chart_dir / "requirements.yaml").is_file():
+        shown = f"{folder}/requirements.yaml"
+        requirements = _load_yaml(chart_dir / "requirements.yaml", shown)
+        if requirements is not None and not isinstance(requirements, dict):
+            raise ToolError(f"{shown}: must be a mapping (dependencies: [...]); Helm cannot load anything else")
+        if api == "v2":
+            ignored = "; Chart.yaml's own dependencies are ignored" if requirements and "dependencies" in requirements \
+                and meta.get("dependencies") else ""
+            notes.append(f'{shown}: Helm reads the dependencies from here, but warns: "Dependencies are handled in '
+                         f'Chart.yaml since apiVersion v2"{ignored}; move them to Chart.yaml')
+        if requirements and "dependencies" in requirements:
+            declared, declared_in, where = requirements["dependencies"], "requirements.yaml", shown
+    locks = [name for name in ("requirements.lock", "Chart.lock") if (chart_dir / name).is_file()]
+    if api == "v2" and "requirements.lock" in locks:
+        notes.append(f'{folder}/requirements.lock: Helm reads the lock from here, but warns: "Dependency locking is '
+                     'handled in Chart.lock since apiVersion v2"; rename it Chart.lock')
     declared = declared or []
     if not isinstance(declared, list) or not all(isinstance(d, dict) and d.get("name") for d in declared):
         raise ToolError(f"{where}: dependencies must be a list of name/version/repository mappings")
     found = tuple(Dependency(str(d["name"]), str(d.get("version") or ""), str(d.get("repository") or ""))
                   for d in declared)
-    return found, declared_in, lock if (chart_dir / lock).is_file() else None
+    return found, declared_in, locks[0] if locks else None, tuple(notes)
 
 
 def check_files(chart: ChartSource, contents: bool = True) -> None:

@@ -10,6 +10,7 @@ URL; the author's Chart.yaml and lock are put back before packaging, so the pack
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
 import re
@@ -27,6 +28,9 @@ from .charts import ChartSource, Dependency
 from .errors import ToolError
 
 READY = ("ok", "unpacked")  # helm dependency list: present in charts/, as an archive or a folder
+# helm dependency list: present, but outside the version constraint (or one of the two is not a version Helm reads):
+# `helm package` takes it as it is (it checks that each dependency is there by name, never its version)
+OUTSIDE = ("wrong version", "invalid version")
 _LFS = b"version https://git-lfs.github.com/spec/"  # what a clone without `git lfs` holds instead of a file
 _LOCAL = ("file://",)
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -142,10 +146,12 @@ def _registered(repository: Repository) -> Repository:
     return repository
 
 
-def ready(chart_dir: Path) -> bool:
-    """Every dependency already in charts/ (vendored, the air-gapped way): Helm packages it as it is."""
+def ready(chart: ChartSource) -> bool:
+    """Every dependency already in charts/ (vendored, the air-gapped way): Helm packages it as it is, one outside its
+    version constraint too (`helm package` checks names only), which is said once as a warning."""
+    chart_dir = chart.path
     try:
-        return all(d["status"] in READY for d in helm.dependency_list(chart_dir))
+        listed = helm.dependency_list(chart_dir)
     except ToolError:
         for archive in sorted((chart_dir / "charts").glob("*.tgz")):
             with open(archive, "rb") as handle:
@@ -153,6 +159,37 @@ def ready(chart_dir: Path) -> bool:
                     raise ToolError(f"{archive}: a Git LFS pointer, not the chart archive; run `git lfs pull` (in "
                                     "CI: fetch LFS files in the clone step)") from None
         raise
+    if not all(d["status"] in READY + OUTSIDE for d in listed):
+        return False
+    for d in listed:
+        if d["status"] in OUTSIDE:
+            how = "is outside" if d["status"] == "wrong version" else \
+                "cannot be checked against (not a version, or not a constraint, Helm reads)"
+            _warn_once(f"{chart.where}/{_vendored(chart_dir, str(d['name']))}: the vendored {d['name']} {how} the "
+                       f"constraint {d['version']!r} of {chart.where}/{chart.declared_in}; it is packaged as it is, as "
+                       "`helm package` does: vendor a version that satisfies it, or change the constraint")
+    return True
+
+
+_said: set[str] = set()
+
+
+def _warn_once(message: str) -> None:
+    """A chart's warning, once a run however many charts use it through file://."""
+    if message not in _said:
+        _said.add(message)
+        ui.warn(message)
+
+
+def _vendored(chart_dir: Path, name: str) -> str:
+    """Where in the chart a dependency is vendored, found as `helm dependency list` finds it: the one archive
+    NAME-*.tgz (of several, the one whose suffix is a version), else a folder (charts/NAME, or charts/)."""
+    found = sorted((chart_dir / "charts").glob(f"{glob.escape(name)}-*.tgz"))
+    if len(found) > 1:
+        found = [a for a in found if re.fullmatch(r"\d+\.\d+\.\d+([-+].*)?", a.name[len(name) + 1:-4])]
+    if len(found) == 1:
+        return f"charts/{found[0].name}"
+    return f"charts/{name}" if (chart_dir / "charts" / name).is_dir() else "charts"
 
 
 
@@ -164,7 +201,7 @@ def build(chart: ChartSource, stage_dir: Path, repositories: Repositories, gener
     """
     resolved = [repositories.resolve(d, f"{chart.where}/{chart.declared_in}") for d in chart.dependencies]
     declaring = chart.declared_in
-    lock_name = "requirements.lock" if declaring == "requirements.yaml" else "Chart.lock"
+    lock_name = "requirements.lock" if chart.api == "v1" else "Chart.lock"  # the lock Helm's update writes
     oci = [urlsplit(r.url).hostname for r in resolved if r and r.url.startswith("oci://")]
     plain_http = bool(oci) and all(host in _LOOPBACK for host in oci)
     try:
@@ -181,14 +218,17 @@ def build(chart: ChartSource, stage_dir: Path, repositories: Repositories, gener
 
 def _build_through_urls(chart: ChartSource, stage_dir: Path, resolved: list[Repository | None], declaring: str,
                         lock_name: str, plain_http: bool) -> None:
-    """Helm's update, from a Chart.yaml naming each alias by its URL (and pinned to the lock, if any)."""
+    """Helm's update, from a Chart.yaml (or requirements.yaml) naming each alias by its URL (and pinned to the
+    committed lock, if any, which is then kept as it was). `lock_name`: the lock Helm's update writes."""
     declared_file, lock_file = stage_dir / declaring, stage_dir / lock_name
     original = declared_file.read_bytes()
-    original_lock = lock_file.read_bytes() if lock_file.is_file() else None
-    doc = yaml.load(original, Loader=safe_yaml.TextLoader)
-    lock = yaml.load(original_lock, Loader=safe_yaml.TextLoader) if original_lock else None
+    committed = {name: (stage_dir / name).read_bytes() for name in ("Chart.lock", "requirements.lock")
+                 if (stage_dir / name).is_file()}
+    original_lock = committed.get(chart.lock) if chart.lock else None
+    doc = _first_document(original)
+    lock = _first_document(original_lock) if original_lock else None
     if lock is not None and lock.get("digest") != lock_digest(doc.get("dependencies"), lock.get("dependencies")):
-        raise ToolError(f"{chart.where}/{lock_name} is out of sync with {declaring}; run helm dependency update "
+        raise ToolError(f"{chart.where}/{chart.lock} is out of sync with {declaring}; run helm dependency update "
                         "in the chart and commit the lock")
     pinned = {d["name"]: d.get("version") for d in (lock or {}).get("dependencies") or []}
     for entry, repository in zip(doc["dependencies"], resolved):
@@ -198,19 +238,27 @@ def _build_through_urls(chart: ChartSource, stage_dir: Path, resolved: list[Repo
             entry["version"] = pinned[entry["name"]]
     try:
         declared_file.write_text(yaml.safe_dump(doc, sort_keys=False))
-        lock_file.unlink(missing_ok=True)
+        for name in committed:
+            (stage_dir / name).unlink()
         helm.build_dependencies(stage_dir, locked=False, plain_http=plain_http)
     finally:
         declared_file.write_bytes(original)
-    if original_lock is not None:
-        lock_file.write_bytes(original_lock)
+    if committed:  # the committed locks as they were, and not the one Helm wrote beside them
+        lock_file.unlink(missing_ok=True)
+        for name, data in committed.items():
+            (stage_dir / name).write_bytes(data)
         return
-    written = yaml.load(lock_file.read_bytes(), Loader=safe_yaml.TextLoader)  # what Helm resolved, told in the author's terms
-    authored = yaml.load(original, Loader=safe_yaml.TextLoader)["dependencies"]
+    written = _first_document(lock_file.read_bytes())  # what Helm resolved, told in the author's terms
+    authored = _first_document(original)["dependencies"]
     for entry, author in zip(written["dependencies"], authored):
         entry["repository"] = author.get("repository", "")
     written["digest"] = lock_digest(authored, written["dependencies"])
     lock_file.write_text(yaml.safe_dump(written, sort_keys=True))
+
+
+def _first_document(data: bytes) -> Any:
+    """A YAML file's first document, the one Helm reads (a Chart.yaml may end in `---`, or hold a second one)."""
+    return next(iter(yaml.load_all(data, Loader=safe_yaml.TextLoader)), None)
 
 
 def lock_digest(declared: Any, locked: Any) -> str:

@@ -5,8 +5,8 @@ deterministically (invariant 5): entries sorted, every mtime the package epoch, 
 The epoch is SOURCE_DATE_EPOCH, else a fixed date, never a commit time: a digest then depends on the
 chart's content alone, so shallow clones, full clones and laptops agree with no variable set, and a
 commit that does not touch a chart does not change its package.
-A chart is built in a scratch copy of the charts tree only when it has dependencies to fetch (the
-checkout is never written to); the others are packaged straight from their folder.
+A chart is built in a scratch copy of itself (and of the charts it uses through file://) only when it has
+dependencies to fetch (the checkout is never written to); the others are packaged straight from their folder.
 """
 
 from __future__ import annotations
@@ -34,41 +34,34 @@ class Result:
 
 
 class _Stage:
-    """A scratch copy of the charts tree, made the first time a chart needs its dependencies built. It mirrors
-    the checkout's absolute layout (charts_dir at SCRATCH/<its real path>), so a `file://` path that leaves
-    charts_dir finds its chart, copied to the same place, as Helm finds it in the checkout."""
+    """A scratch folder, made the first time a chart needs its dependencies built, holding a copy of that chart and
+    of each chart it uses through file://, each where the checkout's absolute layout has it (charts_dir at
+    SCRATCH/<its real path>): so a `file://` path finds its chart as Helm finds it in the checkout. Nothing else of
+    the tree is copied, so a broken folder elsewhere (one nobody can read) fails only its own chart."""
 
     def __init__(self, charts_dir: Path, work_dir: Path, stack: ExitStack) -> None:
         self.charts_dir, self.work_dir, self._stack = charts_dir, work_dir, stack
         self._scratch: Path | None = None
+        self._copied: list[Path] = []  # the scratch folders copied so far
         self._prepared: set[str] = set()
 
-    def _mirror(self, real: str, checkout: str) -> Path:
-        """Where the checkout's folder `real` (a real path) is in the scratch copy, made on first use."""
+    def folder(self, chart: ChartSource) -> Path:
+        """The chart's folder in the scratch copy, copied on first use (a symlinked folder becomes a copy of what it
+        leads to: never build in its target)."""
+        real = os.path.realpath(chart.path)
         try:
             if self._scratch is None:
                 self.work_dir.mkdir(parents=True, exist_ok=True)
                 self._scratch = Path(self._stack.enter_context(
                     tempfile.TemporaryDirectory(dir=self.work_dir, prefix=".stage-")))
-                top = os.path.realpath(self.charts_dir)
-                _copy(top, _beneath(self._scratch, top), checkout)
             folder = _beneath(self._scratch, real)
-            if not folder.exists():
-                _copy(real, folder, checkout)
+            if chart.path.is_relative_to(self.charts_dir):  # where the tree has it, even through a symlink
+                folder = _beneath(self._scratch, os.path.realpath(self.charts_dir)) / chart.rel
+            if not any(folder.is_relative_to(done) for done in self._copied):  # else a chart copied holds it
+                _copy(real, folder, chart.checkout, keep=tuple(d for d in self._copied if d.is_relative_to(folder)))
+                self._copied.append(folder)
         except (OSError, shutil.Error) as exc:
             raise ToolError(f"{real}: cannot be copied for the dependency build ({exc}); fix its permissions") from None
-        return folder
-
-    def folder(self, chart: ChartSource) -> Path:
-        if not chart.path.is_relative_to(self.charts_dir):  # a chart outside the tree, used through file://
-            return self._mirror(os.path.realpath(chart.path), chart.checkout)
-        folder = self._mirror(os.path.realpath(self.charts_dir), chart.checkout)
-        for part in Path(chart.rel).parts:  # a symlinked chart folder becomes a copy: never build in its target
-            folder = folder / part
-            if folder.is_symlink():
-                target = folder.resolve()
-                folder.unlink()
-                shutil.copytree(target, folder, symlinks=True)
         return folder
 
     def prepared(self, chart: ChartSource, repositories: dependencies.Repositories, generated: str) -> Path:
@@ -97,17 +90,21 @@ def _beneath(scratch: Path, real: str) -> Path:
     return scratch / path.drive.rstrip(":\\") / path.relative_to(path.anchor)
 
 
-def _copy(source: str, target: Path, checkout: str, copying: tuple[str, ...] = ()) -> None:
+def _copy(source: str, target: Path, checkout: str, copying: tuple[str, ...] = (),
+          keep: tuple[Path, ...] = ()) -> None:
     """A folder copied as Helm reads it: a symlink within the folder stays one, one leading out of it becomes
     what it leads to (Helm follows it; in the copy its path would lead nowhere) unless that is a folder being
     copied (a loop, which check_files refuses), and one leading out of the checkout is left out (nothing from
     beyond the checkout is packaged; check_files refuses it in a chart being built or used); a FIFO, socket
-    or device is left out, never opened."""
+    or device is left out, never opened. The folders in `keep` (charts nested in it, copied and maybe built
+    before) are left as they are."""
     def special(folder: str, names: list[str]) -> list[str]:
-        return [n for n in names if not stat.S_ISREG(mode := os.lstat(os.path.join(folder, n)).st_mode)
+        there = target / os.path.relpath(folder, source)
+        return [n for n in names if there / n in keep
+                or not stat.S_ISREG(mode := os.lstat(os.path.join(folder, n)).st_mode)
                 and not stat.S_ISDIR(mode) and not stat.S_ISLNK(mode)]
 
-    shutil.copytree(source, target, symlinks=True, ignore=special)
+    shutil.copytree(source, target, symlinks=True, ignore=special, dirs_exist_ok=bool(keep))
     for parent, dirs, files in os.walk(target):
         for name in dirs + files:
             copied = os.path.join(parent, name)
@@ -136,12 +133,12 @@ def _prepared(chart: ChartSource, stage: _Stage, repositories: dependencies.Repo
     """The folder Helm should package: the chart's own, or a staged copy with its dependencies built, after
     the dependencies of each chart it uses through file:// (deepest first): so a chart's package is the same
     whether the charts it uses were built in the same run or not (--chart)."""
-    if not chart.dependencies or dependencies.ready(chart.path):
+    if not chart.dependencies or dependencies.ready(chart):
         return chart.path
     generated = datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     for used in _used(chart, stage.charts_dir, known):
         charts.check_files(used)  # what it holds goes into this chart's package: the same checks
-        if used.dependencies and not dependencies.ready(used.path):
+        if used.dependencies and not dependencies.ready(used):
             stage.prepared(used, repositories, generated)
         else:
             stage.folder(used)  # in the copy, where its file:// path leads (a chart outside charts_dir too)
@@ -248,7 +245,11 @@ def build(
         for chart, raw, metadata in helmed:  # after Helm's loop, not turn by turn with it: each keeps its caches warm
             with open(raw, "r+b") as handle:  # Helm's file rewritten, then moved: cheaper than a second new file
                 try:
-                    data, files = archives.normalized(handle.read(), mtime)
+                    try:  # Helm's loader checks each file against its limit; the sum is refused here, naming the chart
+                        data, files = archives.normalized(handle.read(), mtime, chart.where)
+                    except ToolError as exc:
+                        raise ToolError(f"{exc}; keep big files out of the chart (list them in its .helmignore)") \
+                            from None
                     charts.check_text(chart, files)
                 except ToolError as exc:
                     failures.append(Failure(chart.rel, chart.name, str(exc)))

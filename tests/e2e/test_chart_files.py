@@ -3,8 +3,10 @@ line naming the file; a chart that holds such a file fails alone."""
 
 import os
 import shutil
+import subprocess
 import sys
 import tarfile
+from pathlib import Path
 
 from tests.conftest import invoke
 
@@ -104,3 +106,73 @@ def test_a_chart_used_through_file_is_checked_as_a_chart_being_built_and_nothing
     assert result.returncode == 1 and result.stderr.startswith("error: charts/lib/leak.txt: symlink points outside "
                                                                "the checkout")
     assert not (project / "dist" / "repo" / "app-0.1.0.tgz").exists()
+
+
+def unprivileged(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`invoke ARGS` in `project`, as a process file permissions apply to. Tests run as root in CI, where they do
+    not: there root runs it without the capabilities that override them (setpriv, util-linux, Essential in Debian),
+    so a mode 000 file or folder cannot be read, and the interpreter stays reachable wherever it is (pyenv's under
+    /root, 0700, is out of another user's reach)."""
+    prefix = ["setpriv", "--inh-caps=-all", "--bounding-set=-dac_override,-dac_read_search"] if os.geteuid() == 0 else []
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "INVOKE_", "PLUGIN_", "DRONE"))}
+    return subprocess.run([*prefix, sys.executable, "-m", "invoke", *args], cwd=project, env={**env, "CI": "true"},
+                          capture_output=True, text=True, timeout=120, check=False)
+
+
+def locked(*paths: Path) -> list[Path]:
+    for path in paths:
+        path.chmod(0)
+    return list(paths)
+
+
+def test_an_unreadable_folder_chart_yaml_or_helmignore_fails_only_its_chart_and_elsewhere_is_a_warning(project):
+    """Each crashed every task (`unexpected PermissionError`, exit 2, nothing published, even with --chart)."""
+    (project / "charts" / "nopermdir" / "secret").mkdir(parents=True)  # in no chart: nothing there to publish
+    (new_chart(project, "locked") / "Chart.yaml").write_text("apiVersion: v2\nname: locked\nversion: 0.1.0\n")
+    (new_chart(project, "hidden") / ".helmignore").write_text("*.bak\n")
+    (new_chart(project, "listing") / "cache").mkdir()
+    ignoring = new_chart(project, "ignoring")
+    (ignoring / ".helmignore").write_text("cache/\n")
+    (ignoring / "cache").mkdir()
+    unreadable = locked(project / "charts" / "nopermdir" / "secret", project / "charts" / "locked" / "Chart.yaml",
+                        project / "charts" / "hidden" / ".helmignore", project / "charts" / "listing" / "cache",
+                        ignoring / "cache")
+    try:
+        result = unprivileged(project, "repo.publish")
+        alone = unprivileged(project, "repo.publish", "--chart", "hello-world")
+    finally:
+        for path in unreadable:
+            path.chmod(0o755)
+    warning = ("warning: charts/nopermdir/secret: cannot be read (Permission denied); skipped: no chart in it can be "
+               "published until its permissions are fixed")
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.splitlines() == [
+        warning,
+        "error: charts/locked/Chart.yaml: cannot be read (Permission denied); fix its permissions",
+        "error: charts/hidden/.helmignore: cannot be read (Permission denied); fix its permissions",
+        "error: charts/listing/cache/: cannot list the folder (Permission denied); fix its permissions"]
+    assert result.stdout.splitlines()[-1] == "published 4, failed 3: locked, hidden, listing"
+    assert sorted(p.name for p in (project / "dist" / "repo").glob("*.tgz")) == [
+        "common-0.1.0.tgz", "hello-api-0.1.0.tgz", "hello-world-0.1.0.tgz", "ignoring-0.1.0.tgz"]
+    assert (alone.returncode, alone.stderr.splitlines()) == (0, [warning])
+
+
+def test_a_chart_nobody_can_read_fails_alone_and_a_chart_built_with_file_dependencies_is_published(project):
+    """parent's file:// dependency was built in a copy of the whole tree, which failed on noperm's file: parent
+    failed too (`charts: cannot be copied for the dependency build (... Permission denied ...)`)."""
+    shutil.rmtree(project / "charts")
+    new_chart(project, "child")
+    (new_chart(project, "parent") / "Chart.yaml").write_text(
+        "apiVersion: v2\nname: parent\nversion: 0.1.0\ndependencies:\n- name: child\n  version: 0.1.0\n"
+        "  repository: file://../child\n")
+    (new_chart(project, "noperm") / "private.txt").write_text("not for everyone\n")
+    unreadable = locked(project / "charts" / "noperm" / "private.txt")
+    try:
+        result = unprivileged(project, "repo.publish")
+    finally:
+        unreadable[0].chmod(0o644)
+    assert result.returncode == 1
+    [error] = result.stderr.splitlines()
+    assert error.startswith("error: ") and "charts/noperm/private.txt" in error and "permission denied" in error
+    assert result.stdout.splitlines()[-1] == "published 2, failed 1: noperm"
+    assert "charts/child/Chart.yaml" in packaged(project, "parent")

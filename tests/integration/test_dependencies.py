@@ -27,12 +27,14 @@ def remote(tmp_path):
     return folder
 
 
-def consumer(root: Path, repository: str, *, api: str = "v2") -> Path:
+def consumer(root: Path, repository: str, *, api: str = "v2", requirements: bool | None = None) -> Path:
+    """A chart using hello-world ~0.1 from `repository`, declared in requirements.yaml (v1's way, which Helm reads for
+    v2 too) or in Chart.yaml."""
     folder = root / "charts" / "consumer"
     (folder / "templates").mkdir(parents=True)
     dependency = f"- name: hello-world\n  version: ~0.1\n  repository: '{repository}'\n"
-    if api == "v1":
-        (folder / "Chart.yaml").write_text("apiVersion: v1\nname: consumer\nversion: 1.0.0\n")
+    if api == "v1" if requirements is None else requirements:
+        (folder / "Chart.yaml").write_text(f"apiVersion: {api}\nname: consumer\nversion: 1.0.0\n")
         (folder / "requirements.yaml").write_text("dependencies:\n" + dependency)
     else:
         (folder / "Chart.yaml").write_text("apiVersion: v2\nname: consumer\nversion: 1.0.0\ndependencies:\n" + dependency)
@@ -253,3 +255,77 @@ def test_a_vendored_archive_left_as_a_git_lfs_pointer_or_a_helm_refusal_names_th
         ("charts/app/charts/dep-1.0.0.tgz: a Git LFS pointer, not the chart archive; run `git lfs pull` (in CI: "
          "fetch LFS files in the clone step)"),
         'helm dependency list charts/twice: validation: more than one dependency with name or alias "ok"']
+
+
+def test_an_apiversion_v2_chart_declaring_its_dependencies_in_requirements_yaml_is_built_as_helm_builds_it(tmp_path,
+                                                                                                          remote):
+    """Helm's loader reads requirements.yaml for v2 too (with a warning): `helm dependency update && helm package`
+    builds it. The tool read it for v1 only, built nothing, and failed with Helm's `found in Chart.yaml, but missing
+    in charts/ directory: hello-world`."""
+    chart = consumer(tmp_path, f"file://{tmp_path}/source/charts/hello-world", requirements=True)
+    [source] = charts.discover(tmp_path / "charts").charts
+    assert charts.lint_warnings(source) == [
+        ('charts/consumer/requirements.yaml: Helm reads the dependencies from here, but warns: "Dependencies are '
+         'handled in Chart.yaml since apiVersion v2"; move them to Chart.yaml')]
+    result = build(tmp_path, {})
+    assert result.failures == []
+    files = files_of(result, "consumer")
+    assert "consumer/charts/hello-world/templates/deployment.yaml" in files
+    assert b'generated: "1980-01-01T00:00:00Z"' in files["consumer/Chart.lock"]  # the lock Helm writes for v2
+    helm_side = tmp_path / "helm-side" / "consumer"
+    shutil.copytree(chart, helm_side)
+    helm_python.dependency_update(helm_side)
+    made = Path(helm_python.package(helm_side, destination=tmp_path / "helm-out"))
+    [ours] = [p for p in result.packages if p.name == "consumer"]
+    assert packaging.comparable(ours.path.read_bytes(), "ours") == packaging.comparable(made.read_bytes(), "helm's")
+    assert not (chart / "charts").exists() and not (chart / "Chart.lock").exists()
+
+
+def test_an_alias_in_a_v2_requirements_yaml_resolves_and_its_committed_requirements_lock_pins_it(tmp_path, remote):
+    """The alias path rewrites the declaring file (requirements.yaml) and keeps the committed lock Helm reads
+    (requirements.lock), not the Chart.lock Helm's update writes beside it for v2."""
+    chart = consumer(tmp_path, "@remote", requirements=True)
+    declared = yaml.safe_load((chart / "requirements.yaml").read_text())["dependencies"]
+    locked = [{"name": "hello-world", "repository": "@remote", "version": "0.1.0"}]
+    lock = yaml.safe_dump({"dependencies": locked, "digest": dependencies.lock_digest(declared, locked),
+                           "generated": "2024-01-01T00:00:00Z"})
+    (chart / "requirements.lock").write_text(lock)
+    with basic_auth_server(remote, USER, PASSWORD) as server:
+        env = helm_home(tmp_path, f"http://127.0.0.1:{server.port}", username=USER, password=PASSWORD)
+        result = build(tmp_path, env)
+    assert result.failures == []
+    files = files_of(result, "consumer")
+    assert "consumer/charts/hello-world/templates/deployment.yaml" in files
+    assert yaml.safe_load(files["consumer/Chart.lock"]) == yaml.safe_load(lock)  # Helm saves the lock it read
+
+
+def test_a_vendored_archive_outside_its_constraint_is_packaged_as_it_is_with_a_warning(tmp_path, remote, capsys):
+    """`helm package` takes what charts/ holds (it checks each dependency is there by name, not its version); the
+    tool tried to download it from the (unreachable) repository and failed, advising to vendor what was vendored."""
+    chart = simple_chart(tmp_path / "charts" / "vendoring", "vendoring")
+    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: vendoring\nversion: 1.0.0\ndependencies:\n"
+                                      "- name: hello-world\n  version: ^1.0.0\n  repository: https://127.0.0.1:9/charts\n")
+    (chart / "charts").mkdir()
+    shutil.copy(remote / "hello-world-0.1.0.tgz", chart / "charts")
+    result = build(tmp_path, {})
+    assert result.failures == []
+    assert capsys.readouterr().err == (
+        "warning: charts/vendoring/charts/hello-world-0.1.0.tgz: the vendored hello-world is outside the constraint "
+        "'^1.0.0' of charts/vendoring/Chart.yaml; it is packaged as it is, as `helm package` does: vendor a version "
+        "that satisfies it, or change the constraint\n")
+    made = Path(helm_python.package(chart, destination=tmp_path / "helm-out"))
+    [ours] = result.packages
+    assert packaging.comparable(ours.path.read_bytes(), "ours") == packaging.comparable(made.read_bytes(), "helm's")
+    assert "vendoring/charts/hello-world/Chart.yaml" in files_of(result, "vendoring")
+
+
+def test_an_alias_in_a_chart_yaml_that_ends_in_a_document_separator_resolves(tmp_path, remote):
+    """Helm reads the first YAML document; so does the rewrite that names the alias by its URL (it crashed on the
+    second, empty one: `expected a single document in the stream`)."""
+    chart = consumer(tmp_path, "@remote")
+    (chart / "Chart.yaml").write_text((chart / "Chart.yaml").read_text() + "---\n")
+    with basic_auth_server(remote, USER, PASSWORD) as server:
+        result = build(tmp_path, helm_home(tmp_path, f"http://127.0.0.1:{server.port}", username=USER,
+                                           password=PASSWORD))
+    assert result.failures == []
+    assert "consumer/charts/hello-world/templates/deployment.yaml" in files_of(result, "consumer")

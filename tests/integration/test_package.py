@@ -180,3 +180,39 @@ def test_a_chart_whose_file_dependency_fails_is_not_built_even_when_it_sorts_fir
     assert failed == ["zlib", "app"]
     assert built.failures[1].message == "charts/app: not built: it uses charts/zlib (file://), which failed"
     assert [p.name for p in built.packages] == ["plain"]
+
+
+def test_a_chart_over_helms_size_limit_once_packaged_fails_alone_naming_its_folder(project):
+    """21 files of 5,000,000 bytes, each within Helm's 5 MiB a file, more than its 100 MiB a chart together: the
+    line named no chart ("Helm's package: decompressed chart is larger ...")."""
+    big = project / "charts" / "big"
+    (big / "templates").mkdir(parents=True)
+    (big / "Chart.yaml").write_text("apiVersion: v2\nname: big\nversion: 1.0.0\n")
+    for n in range(21):
+        with open(big / f"zeros-{n}.bin", "wb") as handle:
+            handle.truncate(5_000_000)  # sparse: nothing written to the disk
+    built = packaging.build(charts.discover(project / "charts"), project / "charts", project / "dist" / "packages", {})
+    assert [f.message for f in built.failures] == [
+        ("charts/big: decompressed chart is larger than the maximum size 104857600 (Helm's limit); keep big files out "
+         "of the chart (list them in its .helmignore)")]
+    assert sorted(p.name for p in built.packages) == ["common", "hello-api", "hello-world"]
+
+
+@pytest.mark.parametrize("chart_yaml", [
+    "apiVersion: v2\nname: t2\nversion: 1.0.0\n---\n",
+    "apiVersion: v2\nname: t2\nversion: 1.0.0\n---\nname: other\nversion: 9.9.9\n",
+    "apiVersion: v2\nname: t2\nversion: 1.0.0\n---\nfoo: [\n",
+    "apiVersion: v2\nname: t2\nversion: 1.0.0\ndependencies: null\n",
+    "apiVersion: v2\nname: t2\nversion: 1.0.0\ndependencies: ~\n",
+])
+def test_a_chart_yaml_helm_packages_and_lints_cleanly_is_packaged(project, chart_yaml):
+    """Helm reads Chart.yaml's first YAML document only, and `dependencies: null` is no dependencies: these were
+    refused (`not valid YAML at line 4 (but found another document)`, `dependencies must be a list`)."""
+    chart = project / "charts" / "t2"
+    (chart / "templates").mkdir(parents=True)
+    (chart / "Chart.yaml").write_text(chart_yaml)
+    tree = charts.discover(project / "charts")
+    findings, failures = packaging.lint(tree, project / "charts", project / "dist", {})
+    assert failures == [] and [m for c, m in findings if c.name == "t2" and m["severity"] > 1] == []
+    with helm_python.Chart.load_archive(build(project)["t2-1.0.0.tgz"]) as loaded:
+        assert (loaded.metadata["name"], loaded.metadata["version"]) == ("t2", "1.0.0")

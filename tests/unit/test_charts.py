@@ -48,6 +48,60 @@ def test_an_apiversion_v1_chart_declares_its_dependencies_in_requirements_yaml(t
     assert (chart.declared_in, chart.lock) == ("requirements.yaml", "requirements.lock")
 
 
+@pytest.mark.parametrize("chart_yaml, requirements, declared", [
+    ("apiVersion: v2\nname: a\nversion: 1.0.0\n---\n", None, ()),  # a trailing document separator
+    ("apiVersion: v2\nname: a\nversion: 1.0.0\n---\nname: b\nversion: 9.9.9\n", None, ()),  # Helm reads the first
+    ("apiVersion: v2\nname: a\nversion: 1.0.0\n---\nfoo: [\n\tbar\n", None, ()),  # never the rest, even broken
+    ("apiVersion: v2\nname: a\nversion: 1.0.0\ndependencies: null\n", None, ()),
+    ("apiVersion: v2\nname: a\nversion: 1.0.0\ndependencies: ~\n", None, ()),
+    ("apiVersion: v2\nname: a\nversion: 1.0.0\ndependencies:\n", None, ()),
+    ("apiVersion: v1\nname: a\nversion: 1.0.0\n", "dependencies: ~\n", ()),  # declared in requirements.yaml: none
+    ("apiVersion: v1\nname: a\nversion: 1.0.0\n", "dependencies: null\n---\n", ()),
+    ("apiVersion: v1\nname: a\nversion: 1.0.0\ndependencies: [{name: lib, version: 1.0.0, repository: 'file://../lib'}]\n",
+     "# nothing here: Chart.yaml's list stands\n", (charts.Dependency("lib", "1.0.0", "file://../lib"),)),
+])
+def test_chart_yaml_that_helm_reads_is_read_as_helm_reads_it(tmp_path, chart_yaml, requirements, declared):
+    """Helm reads the first YAML document of Chart.yaml and requirements.yaml, and a null list is no list."""
+    folder = write_chart(tmp_path, "a", chart_yaml)
+    if requirements is not None:
+        (folder / "requirements.yaml").write_text(requirements)
+    tree = charts.discover(tmp_path)
+    assert tree.failures == []
+    [chart] = tree.charts
+    assert (chart.name, chart.version, chart.dependencies) == ("a", "1.0.0", declared)
+    assert chart.declared_in == ("requirements.yaml" if requirements and "dependencies" in requirements else "Chart.yaml")
+
+
+def test_a_text_where_helm_wants_a_list_of_dependencies_is_refused_as_helm_refuses_it(tmp_path):
+    write_chart(tmp_path, "a", "apiVersion: v2\nname: a\nversion: 1.0.0\ndependencies: 'null'\n")
+    [failure] = charts.discover(tmp_path).failures
+    assert failure.message == (f"{tmp_path.name}/a/Chart.yaml: dependencies must be a list of name/version/repository "
+                               "mappings")
+
+
+def test_requirements_yaml_and_its_lock_are_read_for_an_apiversion_v2_chart_too_with_helms_warning(tmp_path):
+    """Helm's loader reads requirements.yaml whatever the apiVersion, after Chart.yaml: its dependencies replace
+    Chart.yaml's; requirements.lock is read after Chart.lock. For v2 it warns, and the tool says so naming the file."""
+    folder = write_chart(tmp_path, "new", "apiVersion: v2\nname: new\nversion: 1.0.0\n"
+                                          "dependencies: [{name: gone, version: 1.0.0, repository: 'file://../gone'}]\n")
+    (folder / "requirements.yaml").write_text("dependencies:\n- {name: lib, version: 0.2.0, repository: '@stable'}\n")
+    (folder / "requirements.lock").write_text("dependencies: []\n")
+    (folder / "Chart.lock").write_text("dependencies: []\n")
+    [chart] = charts.discover(tmp_path).charts
+    assert chart.dependencies == (charts.Dependency("lib", "0.2.0", "@stable"),)
+    assert (chart.declared_in, chart.lock, chart.api) == ("requirements.yaml", "requirements.lock", "v2")
+    assert charts.lint_warnings(chart) == [
+        (f'{tmp_path.name}/new/requirements.yaml: Helm reads the dependencies from here, but warns: "Dependencies are '
+         'handled in Chart.yaml since apiVersion v2"; Chart.yaml\'s own dependencies are ignored; move them to '
+         'Chart.yaml'),
+        (f'{tmp_path.name}/new/requirements.lock: Helm reads the lock from here, but warns: "Dependency locking is '
+         'handled in Chart.lock since apiVersion v2"; rename it Chart.lock')]
+    (folder / "requirements.yaml").write_text("- {name: lib}\n")
+    [failure] = charts.discover(tmp_path).failures
+    assert failure.message == (f"{tmp_path.name}/new/requirements.yaml: must be a mapping (dependencies: [...]); Helm "
+                               "cannot load anything else")
+
+
 def test_version_like_1_10_stays_a_string(tmp_path):
     write_chart(tmp_path, "a", "apiVersion: v2\nname: a\nversion: 1.10.0\nappVersion: 1.10\n")
     assert charts.discover(tmp_path).charts[0].version == "1.10.0"
