@@ -164,15 +164,15 @@ def publish(s: settings.RepoSettings, fmt: str, store: stores.Store | None, curr
         pub.refuse(targets)
         if s.sign and not dry_run:
             _sign(([plan.steps] if plan else []) + [steps for _, steps in pushes], stack)
-        if fmt == "table" and plan and plan.steps:
-            _show(plan, fmt, verbose=verbose, not_rebuilt=len(skipped))
+        if fmt == "table" and (plan and plan.steps or verbose and skipped):
+            _show(plan, fmt, url=s.url, verbose=verbose, not_rebuilt=skipped)
         if plan and store:
             plan = _apply(store, plan, result.packages, created, dry_run=dry_run, not_rebuilt=len(skipped))
         elif store:
             ui.say(fingerprints.summary("published", s.url, 0, 0, len(skipped), len(skipped)))
         for r, steps in pushes:
             _push(r, steps, fmt, verbose=verbose, dry_run=dry_run, held=[*([s.url] if store else [])],
-                  not_rebuilt=len(skipped))
+                  not_rebuilt=skipped)
     document = _plan_document(plan)["steps"] if plan else _steps_document(pushes[0][1]) if pushes and not store else []
     published(s.url, fmt, dry_run, document, result.failures, [(ch.name, ch.version) for ch in skipped],
               [(r.url, st) for r, st in pushes if r.url != s.url])
@@ -201,12 +201,11 @@ def _sign(targets: list[list[pub.Step]], stack: ExitStack) -> None:
 
 
 def _push(target: registry.Registry, steps: list[pub.Step], fmt: str, *, verbose: bool, dry_run: bool,
-          held: list[str], not_rebuilt: int) -> None:
+          held: list[str], not_rebuilt: list[charts.ChartSource]) -> None:
     """One registry's share of a publish: its plan, then the pushes; a failure says what the others hold."""
-    if fmt == "table" and any(verbose or st.action != pub.UNCHANGED for st in steps):
-        ui.table(f"plan for {target.url}", ["chart", "version", "action", "detail"],
-                 [(st.package.name, st.package.version, st.action, st.detail) for st in steps
-                  if verbose or st.action != pub.UNCHANGED])
+    rows = _rows(steps, not_rebuilt, verbose)
+    if fmt == "table" and rows:
+        ui.table(f"plan for {target.url}", ["chart", "version", "action", "detail"], rows)
     if dry_run:
         ui.say(f"dry run: nothing pushed to {target.url}")
         return
@@ -220,7 +219,7 @@ def _push(target: registry.Registry, steps: list[pub.Step], fmt: str, *, verbose
             ui.warn(f"REPLACED {st.package.name} {st.package.version} in {target.url}: {st.detail}")
     actions = [st.action for st in steps]
     ui.say(fingerprints.summary("pushed", target.url, actions.count(pub.NEW), actions.count(pub.REPLACE),
-                                actions.count(pub.UNCHANGED) + not_rebuilt, not_rebuilt))
+                                actions.count(pub.UNCHANGED) + len(not_rebuilt), len(not_rebuilt)))
     held.append(target.url)
 
 
@@ -298,13 +297,27 @@ def doctor(s: settings.RepoSettings, fmt: str) -> None:
         raise ToolError(f"{s.url}: {', '.join(failed)} failed; apply the fixes in {where}")
 
 
-def _show(plan: pub.Plan, fmt: str, *, verbose: bool = True, not_rebuilt: int = 0) -> None:
-    shown = [s for s in plan.steps if verbose or s.action != pub.UNCHANGED]
-    hidden = len(plan.steps) - len(shown) + not_rebuilt
-    title = f"plan for {plan.url}" + (f" ({hidden} unchanged not shown; --verbose shows them)" if hidden else "")
-    ui.render(_plan_document(plan), fmt, lambda: ui.table(
-        title, ["chart", "version", "action", "detail"],
-        [(s.package.name, s.package.version, s.action, s.detail) for s in shown]))
+def _show(plan: pub.Plan | None, fmt: str, *, url: str = "", verbose: bool = True,
+          not_rebuilt: list[charts.ChartSource] | None = None) -> None:
+    """The plan (of `url` when there is none: nothing was built); a table shows every chart with `verbose`, else
+    only those that change, and counts the others in its title."""
+    steps, skipped = plan.steps if plan else [], not_rebuilt or []
+    rows = _rows(steps, skipped, verbose)
+    hidden = len(steps) + len(skipped) - len(rows)
+    title = f"plan for {plan.url if plan else url}" + (
+        f" ({hidden} unchanged not shown; --verbose shows them)" if hidden else "")
+    ui.render(_plan_document(plan) if plan else {"url": url, "steps": []}, fmt, lambda: ui.table(
+        title, ["chart", "version", "action", "detail"], rows))
+
+
+def _rows(steps: list[pub.Step], not_rebuilt: list[charts.ChartSource], verbose: bool) -> list[tuple[str, ...]]:
+    """A plan's table rows, by chart: with `verbose` every chart, those not rebuilt too (unchanged, with why: not
+    rebuilt, as the --output document says), else only the charts that change."""
+    rows = [(s.package.name, s.package.version, s.action, s.detail) for s in steps
+            if verbose or s.action != pub.UNCHANGED]
+    if verbose:
+        rows += [(ch.name, ch.version, pub.UNCHANGED, fingerprints.NOT_REBUILT) for ch in not_rebuilt]
+    return sorted(rows, key=lambda row: row[0])
 
 
 def _plan_document(plan: pub.Plan) -> dict[str, Any]:

@@ -216,3 +216,25 @@ def test_a_bad_mirror_is_named_as_the_user_gave_it(project):
     config.write_text(config.read_text().replace("repo:\n", "repo:\n  mirrors: ['s3://bucket']\n", 1))
     setting = invoke(project, "repo.publish", check=False)
     assert setting.returncode == 1 and "error: repo.mirrors: s3://bucket: a mirror is an OCI registry" in setting.stderr
+
+
+def test_verbose_shows_every_chart_those_not_rebuilt_as_unchanged_rows(project):
+    """--verbose still said `(2 unchanged not shown; --verbose shows them)`, and printed no row when nothing changed:
+    the charts not rebuilt were always counted as hidden. Now each is a row: unchanged, not rebuilt."""
+    invoke(project, "repo.publish")
+    chart_yaml = project / "charts" / "hello-world" / "Chart.yaml"
+    chart_yaml.write_text(chart_yaml.read_text().replace("version: 0.1.0", "version: 0.2.0", 1))
+    url = f"file://{(project / 'dist' / 'repo').resolve()}"
+    quiet = invoke(project, "repo.publish", "--dry-run").stdout.splitlines()
+    assert quiet[:3] == [f"plan for {url} (2 unchanged not shown; --verbose shows them):",
+                         "chart        version  action  detail",
+                         "hello-world  0.2.0    new"]
+    rows = ["common       0.1.0    unchanged  not rebuilt: inputs unchanged",
+            "hello-api    0.1.0    unchanged  not rebuilt: inputs unchanged"]
+    changed = invoke(project, "repo.publish", "--verbose").stdout.splitlines()
+    assert changed[:5] == [f"plan for {url}:", "chart        version  action     detail", *rows,
+                           "hello-world  0.2.0    new"]
+    unchanged = invoke(project, "repo.publish", "--verbose").stdout.splitlines()
+    assert unchanged == [f"plan for {url}:", "chart        version  action     detail", *rows,
+                         "hello-world  0.2.0    unchanged  not rebuilt: inputs unchanged",
+                         f"published to {url}: 0 new, 3 unchanged (3 not rebuilt: inputs unchanged)"]
