@@ -98,7 +98,7 @@ def publish(c, url=None, public_url=None, chart=None, force=False, dry_run=False
     current = idx.read(store) if store else None
     whole = fingerprints.tree_key(s.charts_dir, epoch) if store and not chart else ""
     same = fingerprints.published_tree(current[0].extra.get("annotations") or {}, whole) \
-        if current and not force and not s.mirrors else None
+        if current and not force and not s.mirrors and not verbose else None  # --verbose: a row for every chart
     if current and same is not None and all(current[0].get(name, version) for name, version in same):
         ui.say(fingerprints.summary("published", s.url, 0, 0, len(same), len(same)))
         if fmt != "table":

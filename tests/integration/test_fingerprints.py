@@ -90,6 +90,8 @@ def test_a_clean_clone_with_nothing_changed_builds_nothing_and_writes_nothing(ch
     assert proxy.requests == 1  # reading index.yaml is all a push that changes nothing costs
     assert not list(clone.glob("dist/**/*.tgz"))  # nothing was packaged
     assert bucket.objects() == before
+    verbose = invoke(clone, "repo.publish", "--url", bucket.url, "--verbose", env=bucket.env).stdout
+    assert "hello-world  0.1.0    unchanged  not rebuilt: inputs unchanged" in verbose  # a row each, with --verbose
     (clone / "charts" / "hello-world" / "values.yaml").write_text("replicaCount: 2\n")
     (clone / "charts" / "hello-world" / "Chart.yaml").write_text(
         (clone / "charts" / "hello-world" / "Chart.yaml").read_text().replace("version: 0.1.0", "version: 0.2.0"))
