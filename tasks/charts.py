@@ -20,7 +20,7 @@ from typing import Any
 
 import yaml
 
-from . import archives, helmignore, safe_yaml
+from . import archives, helmignore, safe_yaml, ui, urls
 from .errors import ToolError
 
 _NAME = re.compile(r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$")  # what Helm's lint and Kubernetes names expect
@@ -251,9 +251,32 @@ def read(chart_dir: Path, charts_dir: Path, checkout: Path | None = None) -> Cha
         raise ToolError(f"{where}: version {version!r} is not a version Helm accepts; use SemVer 2 "
                         "(MAJOR.MINOR.PATCH[-PRE][+BUILD])")
     dependencies, declared_in, lock, notes = _dependencies(chart_dir, meta, where, api)
+    _refuse_credentials(meta, where)
+    _refuse_credentials([d.repository for d in dependencies], where.removesuffix("Chart.yaml") + declared_in)
     return ChartSource(name=name, version=version, path=chart_dir, rel=rel, dependencies=dependencies, lock=lock,
                        declared_in=declared_in, where=f"{charts_dir.name}/{rel}",
                        checkout=str(checkout or charts_dir.resolve()), api=api, notes=notes)
+
+
+_CREDENTIAL = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://([^\s/@]+)@")  # a URL's scheme and userinfo
+
+
+def _refuse_credentials(declared: Any, where: str) -> None:
+    """A URL with a password (or, over http(s) or oci, a user name: a token) anywhere in a chart's metadata (its
+    dependencies' repositories, home, sources, ...): the package carries that file and the repository's index
+    copies it, for every reader; refused, the URL masked. `ssh://git@host` names no secret."""
+    if isinstance(declared, Mapping):
+        declared = list(declared.values())
+    for value in declared if isinstance(declared, list) else [declared]:
+        if isinstance(value, Mapping | list):
+            _refuse_credentials(value, where)
+            continue
+        for found in _CREDENTIAL.finditer(str(value)) if isinstance(value, str) else ():
+            if ":" in found.group(2) or found.group(1).lower() in ("http", "https", "oci"):
+                ui.add_url_secrets(value)
+                raise ToolError(f"{where}: {urls.redact(value)!r} holds credentials, which the package and "
+                                "the repository's index would publish to every reader; remove them (a dependency "
+                                "repository's go in repo.dependency_repositories, with username_env and password_env)")
 
 
 def lint_warnings(chart: ChartSource) -> list[str]:

@@ -656,3 +656,40 @@ def test_a_url_with_a_blank_in_its_password_or_credentials_in_the_public_url_is_
             assert result.returncode == 1 and result.stderr.strip().splitlines()[-1].startswith(message), result.stderr
             assert not re.search(r"Pass.word.61x|61x@", result.stdout + result.stderr), result.stderr
     assert not (project / "dist").exists() or not list((project / "dist").rglob("index.yaml"))
+
+
+def test_a_chart_whose_metadata_holds_credentials_in_a_url_is_refused_and_they_are_never_published(project):
+    """A dependency repository, home or sources URL with a password (or a token as its user name) in Chart.yaml or
+    requirements.yaml: the package carries the file and the index copies it, for every reader. That chart fails
+    alone, its URL masked; the others are published; no file written holds the credential."""
+    cases = {
+        "dep": "dependencies:\n- {name: redis, version: 1.0.0, repository: 'http://depuser:DepPass-5521@127.0.0.1:9'}\n",
+        "home": "home: https://ghp_T0kenT0ken55@github.com/acme/charts\n",
+        "src": "sources:\n- ssh://git@github.com/acme/charts\n- 'https://builder:Src-Pass-77@git.example.com/x'\n",
+    }
+    for name, extra in cases.items():
+        chart = project / "charts" / name
+        chart.mkdir()
+        (chart / "Chart.yaml").write_text(f"apiVersion: v2\nname: {name}\nversion: 0.1.0\n{extra}")
+    (project / "charts" / "v1req").mkdir()
+    (project / "charts" / "v1req" / "Chart.yaml").write_text("apiVersion: v1\nname: v1req\nversion: 0.1.0\n")
+    (project / "charts" / "v1req" / "requirements.yaml").write_text(
+        "dependencies:\n- {name: x, version: 1.0.0, repository: 'https://u:Req-Pass-99@127.0.0.1:9/c'}\n")
+    (project / "charts" / "fine").mkdir()
+    (project / "charts" / "fine" / "Chart.yaml").write_text(
+        "apiVersion: v2\nname: fine\nversion: 0.1.0\nsources: [ssh://git@github.com/acme/charts]\n")
+    result = invoke(project, "repo.publish", check=False)
+    text = result.stdout + result.stderr
+    assert result.returncode == 1
+    for name, shown in [("dep", "http://***@127.0.0.1:9"), ("home", "https://***@github.com/acme/charts"),
+                        ("src", "https://***@git.example.com/x")]:
+        assert f"error: charts/{name}/Chart.yaml: '{shown}' holds credentials, which the package and the " \
+               "repository's index would publish to every reader" in text, text
+    assert "error: charts/v1req/requirements.yaml: 'https://***@127.0.0.1:9/c' holds credentials" in text
+    assert "published 4, failed 4: dep, home, src, v1req" in text
+    assert not re.search(r"DepPass-5521|T0kenT0ken55|Src-Pass-77|Req-Pass-99", text)
+    leaked = [p for p in project.rglob("*") if p.is_file() and "/charts/" not in str(p)
+              and re.search(rb"DepPass-5521|T0kenT0ken55|Src-Pass-77|Req-Pass-99", p.read_bytes())]
+    assert leaked == []
+    index = (project / "dist" / "repo" / "index.yaml").read_text()
+    assert '"fine"' in index and '"hello-world"' in index and '"dep"' not in index
