@@ -52,11 +52,20 @@ _GO_LOG = re.compile(r"\d{4}/\d\d/\d\d \d\d:\d\d:\d\d (?:(INFO) |(?:WARN|ERROR) 
 
 
 def _redacted(read: int, real: int) -> None:
-    """Each line written to fd 2, redacted, to the real stderr, until every writer has closed the pipe."""
+    """Each line written to fd 2, redacted, to the real stderr, until every writer has closed the pipe. A line of
+    Go's log that says what one already said is left out: Helm's loader warns on each load of a chart, and a
+    publish loads one several times."""
+    said: set[str] = set()
     with open(read, "rb") as pipe, open(real, "wb", closefd=False) as out:
         for line in pipe:
+            text = line.decode("utf-8", "replace")
+            if _GO_LOG.match(text):
+                text = shown(text)
+                if text in said:
+                    continue
+                said.add(text)
             with contextlib.suppress(OSError):  # whoever read stderr is gone: still read on, so no writer blocks
-                out.write(ui.redact(shown(line.decode("utf-8", "replace"))).encode("utf-8", "replace"))
+                out.write(ui.redact(text).encode("utf-8", "replace"))
                 out.flush()
 
 
@@ -65,7 +74,7 @@ def shown(line: str) -> str:
     go = _GO_LOG.match(line)
     if go is None:
         return line
-    return f"{'' if go.group(1) else 'warning: '}helm: {line[go.end():]}"
+    return f"{'' if go.group(1) else 'warning: '}helm: {line[go.end():].removeprefix('Warning: ')}"
 
 
 def _drain(pump: threading.Thread) -> None:
