@@ -17,18 +17,80 @@ import yaml
 
 ALIAS_RANGE_LOW, ALIAS_RANGE_HIGH = 400_000, 4_000_000  # go-yaml's alias_ratio_range_low / _high
 EXCESSIVE = "yaml: document contains excessive aliasing"  # go-yaml's words, as Helm prints them
-_MERGE = "tag:yaml.org,2002:merge"
+_MERGE, _VALUE = "tag:yaml.org,2002:merge", "tag:yaml.org,2002:value"
 SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml where PyYAML has it: a tenth of the Python parse
 
 
 class TextLoader(SAFE_LOADER):  # type: ignore[misc, valid-type]
     """Booleans and nulls resolved, every other scalar a string: `version: 1.10` and `created` timestamps stay
-    as written (Helm reads them as text)."""
+    as written (Helm reads them as text). Merge keys (`<<: *base`) are merged as Helm's YAML reader merges them
+    (merge_keys)."""
 
     yaml_implicit_resolvers: ClassVar = {
-        first: [(tag, regexp) for tag, regexp in resolvers if tag.endswith((":bool", ":null"))]
+        first: [(tag, regexp) for tag, regexp in resolvers if tag.endswith((":bool", ":null", ":merge"))]
         for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
     }
+
+    def flatten_mapping(self, node: yaml.MappingNode) -> None:
+        merge_keys(node)
+
+
+def merge_keys(node: yaml.MappingNode) -> None:
+    """Replace a mapping's `<<` entries by what they merge, as go-yaml v2 (Helm's YAML reader, behind
+    sigs.k8s.io/yaml) decodes them: in document order, each `<<` sets the keys of its mapping (of a sequence
+    of mappings, the first one's win), so a key written after `<<` overrides the merged one and a key written
+    before it is overridden; then the construction's own rule (the last of equal keys wins) gives Helm's map.
+
+    The merged mappings are merged first, without recursion; of equal scalar keys only the last is kept, so
+    merges of merges stay as small as the keys they hold (the composed graph's size was bounded before, by
+    check_aliases, for every document that load reads). A mapping that merges itself is refused, like a
+    merge of anything but mappings (go-yaml's words)."""
+    stack: list[tuple[yaml.MappingNode, bool]] = [(node, False)]
+    open_ids: set[int] = set()  # mappings whose merged mappings are being merged: the path to the current one
+    while stack:
+        current, sources_done = stack.pop()
+        if sources_done:
+            open_ids.discard(id(current))
+            current.value = _merged(current)
+            continue
+        sources = _merge_sources(current)
+        if not sources:
+            continue
+        if id(current) in open_ids:
+            raise yaml.constructor.ConstructorError(
+                None, None, "yaml: a merged mapping merges itself (a recursive alias)", current.start_mark)
+        open_ids.add(id(current))
+        stack.append((current, True))
+        stack.extend((source, False) for source in sources)
+
+
+def _merge_sources(node: yaml.MappingNode) -> list[yaml.MappingNode]:
+    """The mappings a mapping's `<<` entries merge, checked; none when it has no `<<`."""
+    sources = []
+    for key, value in node.value:
+        if key.tag == _VALUE:  # `!!value` keys: text, as PyYAML's own flatten_mapping makes them
+            key.tag = "tag:yaml.org,2002:str"
+        if key.tag != _MERGE:
+            continue
+        for source in value.value if isinstance(value, yaml.SequenceNode) else [value]:
+            if not isinstance(source, yaml.MappingNode):
+                raise yaml.constructor.ConstructorError(
+                    None, None, "yaml: map merge requires map or sequence of maps as the value", source.start_mark)
+            sources.append(source)
+    return sources
+
+
+def _merged(node: yaml.MappingNode) -> list[tuple[yaml.Node, yaml.Node]]:
+    pairs: list[tuple[yaml.Node, yaml.Node]] = []
+    for key, value in node.value:
+        if key.tag != _MERGE:
+            pairs.append((key, value))
+            continue
+        for source in reversed(value.value) if isinstance(value, yaml.SequenceNode) else [value]:
+            pairs.extend(source.value)  # already merged itself: merge_keys merges sources first
+    last = {(key.tag, key.value): i for i, (key, _) in enumerate(pairs) if isinstance(key, yaml.ScalarNode)}
+    return [(key, value) for i, (key, value) in enumerate(pairs)
+            if not isinstance(key, yaml.ScalarNode) or last[(key.tag, key.value)] == i]
 
 
 class AliasError(yaml.YAMLError):

@@ -120,3 +120,62 @@ def test_counting_without_expanding_agrees_with_go_yamls_step_by_step_decoding(t
     except safe_yaml.AliasError:
         refused = True
     assert refused == go_yaml_decodes(root)
+
+
+# Merge keys as Helm's YAML reader (go-yaml v2 behind sigs.k8s.io/yaml) merges them; text scalars only, since
+# TextLoader keeps scalars as text where Helm's values reader makes numbers and y/n booleans of them.
+MERGES = {
+    "explicit key after the merge wins": "a: &a {x: p, w: q}\nb: {<<: *a, w: r}\n",
+    "explicit key before the merge loses": "a: &a {x: p, w: q}\nb: {w: r, <<: *a}\n",
+    "first of a list wins": "a: &a {x: p, w: q}\nc: &c {x: s, z: t}\nb: {<<: [*a, *c]}\n",
+    "list between keys": "a: &a {x: p, w: q}\nc: &c {x: s, z: t}\nb: {x: o, <<: [*a, *c], z: u}\n",
+    "inline mapping": "b: {<<: {x: p}, w: q}\n",
+    "two merge keys": "a: &a {x: p}\nc: &c {x: q}\nb: {<<: *a, <<: *c}\n",
+    "merge of a merge": "a: &a {x: p, w: q}\nc: &c {<<: *a, x: r}\nb: {<<: *c, z: s}\n",
+    "nested inline merges": "b: {<<: {<<: {x: p}, x: q}}\n",
+    "explicit tag": "a: &a {x: p}\nb: {!!merge <<: *a}\n",
+    "quoted is a plain key": "a: &a {x: p}\nb: {'<<': *a}\n",
+    "duplicate keys": "a: &a {x: p, w: q}\nb: {<<: *a, x: r, x: s}\n",
+    "in a list": "a: &a {x: p}\nl: [{<<: *a, w: q}, {<<: *a}]\n",
+    "block style": "a: &a\n  x: p\n  w: q\nb:\n  <<: *a\n  w: r\n",
+}
+
+
+@pytest.mark.parametrize("text", MERGES.values(), ids=MERGES.keys())
+def test_merge_keys_are_merged_as_helms_yaml_reader_merges_them(text):
+    import helm_python
+
+    assert safe_yaml.load(text, safe_yaml.TextLoader) == helm_python.values_from_yaml(text)
+    assert yaml.load(text, Loader=safe_yaml.TextLoader) == helm_python.values_from_yaml(text)  # without load's check
+
+
+@pytest.mark.parametrize("text", ["a: &a p\nb: {<<: *a}\n", "b: {<<: null, x: p}\n", "b: {<<: [[x]]}\n"])
+def test_a_merge_of_anything_but_mappings_is_refused_as_helm_refuses_it(text):
+    import helm_python
+
+    with pytest.raises(helm_python.HelmError, match="map merge requires map or sequence of maps as the value"):
+        helm_python.values_from_yaml(text)
+    with pytest.raises(yaml.YAMLError, match="map merge requires map or sequence of maps as the value"):
+        safe_yaml.load(text, safe_yaml.TextLoader)
+
+
+def test_a_mapping_that_merges_itself_is_refused_even_without_the_alias_check():
+    with pytest.raises(safe_yaml.AliasError, match="contains itself"):
+        safe_yaml.load("a: &a {<<: *a}\n", safe_yaml.TextLoader)
+    with pytest.raises(yaml.YAMLError, match="merges itself"):
+        yaml.load("a: &a {x: p, <<: [{<<: *a}]}\n", Loader=safe_yaml.TextLoader)
+
+
+def test_merges_of_merges_are_refused_like_other_alias_bombs_and_stay_small_without_the_check():
+    lines = ["a0: &a0 {k0: x, k1: x, k2: x, k3: x, k4: x, k5: x, k6: x, k7: x, k8: x}"]
+    lines += [f"a{i}: &a{i} {{<<: [{', '.join([f'*a{i - 1}'] * 9)}], own{i}: x}}" for i in range(1, 30)]
+    text = "\n".join(lines) + "\n"
+    with pytest.raises(safe_yaml.AliasError, match="^yaml: document contains excessive aliasing$"):
+        safe_yaml.load(text, safe_yaml.TextLoader)
+    loaded = yaml.load(text, Loader=safe_yaml.TextLoader)  # 9^30 merged pairs if each merge were copied out
+    assert len(loaded["a29"]) == 9 + 29
+
+
+def test_booleans_and_nulls_resolve_and_every_other_scalar_stays_text():
+    assert safe_yaml.load("v: 1.10\nc: 2016-10-06T16:23:20Z\nd: true\nn: ~\n<: x\n", safe_yaml.TextLoader) == {
+        "v": "1.10", "c": "2016-10-06T16:23:20Z", "d": True, "n": None, "<": "x"}
