@@ -14,6 +14,7 @@ one chart into 100,000 entries parses one chart (cf. Entries).
 from __future__ import annotations
 
 import gc
+import posixpath
 import re
 from collections.abc import Iterator, MutableMapping
 from contextlib import contextmanager
@@ -29,6 +30,7 @@ from .errors import ToolError
 from .store import INDEX, Store
 
 _USERINFO = re.compile(r"//[^/@]*@")  # credentials in a URL: never shown
+_BELOW = ("http", "https", "s3")  # absolute urls followed below a base: repo.public_url, the repository's own URL
 _SEGMENT = re.compile(r"^[A-Za-z0-9_%+-][A-Za-z0-9._~%+-]*$")  # a file or folder name in a package url
 
 
@@ -138,9 +140,10 @@ def package_key(entry: dict[str, Any], where: str, bases: tuple[str | None, ...]
     """Where an entry's package lives in its repository; refused when that is not inside it (invariant 9).
 
     The index is untrusted input: a relative url is taken as it is (ChartMuseum writes charts/NAME.tgz),
-    an absolute http(s) one only below one of `bases` (repo.public_url, the repository's own http(s) URL),
-    as the path below it. `..`, an absolute path, `//host`, another scheme or host, a backslash, a hidden
-    file: each would read something else than a package of this repository, so none is ever followed.
+    an absolute http(s) or s3 one only below one of `bases` (repo.public_url, the repository's own URL: the
+    helm-s3 plugin writes s3://BUCKET/PREFIX/NAME.tgz), as the path below it. `..`, an absolute path, `//host`,
+    another scheme or host, a backslash, a hidden file: each would read something else than a package of this
+    repository, so none is ever followed.
     """
     urls = entry.get("urls") or [f"{entry.get('name')}-{entry.get('version')}.tgz"]
     url = urls[0] if isinstance(urls, list) else urls
@@ -159,15 +162,15 @@ def _inside(url: str, bases: tuple[str | None, ...]) -> tuple[str, str]:
         return "a backslash", ""
     try:
         parts = urlsplit(url)
-        if parts.scheme in ("http", "https"):
-            bare = _bare(url)
+        if parts.scheme in _BELOW:
+            bare = _bare(url) if parts.scheme != "s3" else _bare(parts._replace(path=_s3_path(parts.path)).geturl())
             under = [bare[len(b) + 1:] for b in (_bare(b) for b in bases if b) if bare.startswith(b + "/")]
             if not under:
                 return "not below repo.public_url or the repository's own URL", ""
             url = under[0]
     except ValueError:
         return "not a valid URL", ""
-    if parts.scheme not in ("", "http", "https"):
+    if parts.scheme not in ("", *_BELOW):
         return f"scheme {parts.scheme!r}", ""
     if url.startswith("/"):
         return "another host" if url.startswith("//") else "an absolute path", ""
@@ -180,6 +183,13 @@ def _inside(url: str, bases: tuple[str | None, ...]) -> tuple[str, str]:
     if odd:
         return f"{repr(odd[0])[:40] if odd[0] else 'an empty part'} is not a plain file or folder name", ""
     return "", "/".join(names)
+
+
+def _s3_path(path: str) -> str:
+    """An s3:// URL's path with its `.` and `..` segments applied and its empty ones dropped: the object it names
+    is judged by where that leads (a `..` out of the repository's prefix is outside), as the helm-s3 plugin's
+    URLs (`s3://BUCKET/PREFIX/NAME-VERSION.tgz`) are compared with the repository's own s3:// URL."""
+    return posixpath.normpath("/" + "/".join(s for s in path.split("/") if s))
 
 
 def package_url(filename: str, public_url: str | None) -> str:
