@@ -2,7 +2,9 @@
 
 The order is the point (invariants 1-3): refuse conflicts before anything is written; create each
 new package only if absent; write index.yaml last, only if it is still the one the plan was based on.
-A lost race re-reads the index, re-merges and retries with backoff.
+A lost race re-reads the index, re-merges and retries with backoff. A new version's archive found already
+there, not in the index, is indexed as it is when it holds the same files; with other files its chart fails
+alone: the others are indexed, then the publish ends with that error.
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ class Step:
     action: str
     detail: str = ""
     published: str = ""  # digest already in the index, when there is one
+    indexed: bool = False  # index only: the repository holds this version's archive with the same files (another
+    # tool's bytes), and the index records it as it is (package.digest is that archive's); nothing is uploaded
 
 
 @dataclass
@@ -54,6 +58,12 @@ class Plan:
 
     @property
     def writes(self) -> list[Step]:
+        """The steps whose package is uploaded."""
+        return [s for s in self.changes if not s.indexed]
+
+    @property
+    def changes(self) -> list[Step]:
+        """The steps that change the index: the uploads, and the archives it records as they are (indexed)."""
         return [s for s in self.steps if s.action in (NEW, REPLACE)]
 
     @property
@@ -62,9 +72,11 @@ class Plan:
 
 
 def not_rebuilt(tree: charts.Tree, index: idx.Index, fresh: dict[str, str], force: bool) -> list[charts.ChartSource]:
-    """Charts published from exactly these inputs (their fingerprints match the index's): nothing to build."""
+    """Charts published from exactly these inputs (their fingerprints match the index's): nothing to build. An
+    entry without a digest is built, so the publish can record it (see _classify)."""
     known = {} if force else fp.recorded(index.extra.get("annotations") or {})
-    return [c for c in tree.charts if known.get(fp.key(c)) == fresh[fp.key(c)] and index.get(c.name, c.version)]
+    return [c for c in tree.charts if known.get(fp.key(c)) == fresh[fp.key(c)]
+            and (index.get(c.name, c.version) or {}).get("digest")]
 
 
 def make_plan(
@@ -76,8 +88,10 @@ def make_plan(
     index, etag = current or idx.read(store)
     steps = []
     for package in packages:
-        step = _classify(store, index, package, force)
-        if step.action in (NEW, REPLACE):
+        step = _classify(store, index, package, force, public_url)
+        if step.indexed:
+            _record(index, step)
+        elif step.action in (NEW, REPLACE):
             index.add(idx.entry(package.metadata, package.digest, idx.package_url(package.filename, public_url),
                                 created))
         steps.append(step)
@@ -94,17 +108,46 @@ def make_plan(
     return Plan(store.url, public_url, force, etag, steps, index, fingerprints, annotated, tree)
 
 
-def _classify(store: Store, index: idx.Index, package: Package, force: bool) -> Step:
+def _classify(store: Store, index: idx.Index, package: Package, force: bool, public_url: str | None = None) -> Step:
     existing = index.get(package.name, package.version)
     if existing is None:
         return Step(package, NEW)
-    published = str(existing.get("digest", ""))
+    published = str(existing.get("digest") or "")
     if published == package.digest:
         return Step(package, UNCHANGED, published=published)
-    found = store.read(package.filename)
-    if found and archives.digest(found[0]) == package.digest:
+    key = package.filename if published else _stored_key(store, existing, public_url)
+    found = store.read(key or package.filename)
+    held = archives.digest(found[0]) if found else ""
+    if held == package.digest and published:
         return Step(package, REPLACE, "index entry out of date with the stored package: repaired", published)
-    return compared(package, found[0] if found else None, f"{store.url}/{package.filename}", force, published)
+    if held == package.digest and key:
+        return _recorded(package, held, "holds this very package")
+    step = compared(package, found[0] if found else None, f"{store.url}/{key or package.filename}", force, published)
+    if step.action == UNCHANGED and key and not published:
+        return _recorded(package, held, "holds the same files as this package")
+    return step
+
+
+def _stored_key(store: Store, entry: dict[str, Any], public_url: str | None) -> str | None:
+    """Where an entry's archive is in the repository; None when its url leads outside (nothing is read there)."""
+    try:
+        return idx.package_key(entry, f"{store.url}/{INDEX}", (store.url, public_url))
+    except ToolError:
+        return None
+
+
+def _recorded(package: Package, held: str, why: str) -> Step:
+    """An entry without a digest (deleted, or never written by another tool) whose archive in the repository is this
+    chart's: the index records that archive's digest, so verify and deploy can check it; nothing is uploaded."""
+    return Step(replace(package, digest=held), REPLACE, f"digest recorded: index.yaml had none, and the stored archive "
+                f"{why} (nothing uploaded)", indexed=True)
+
+
+def _record(index: idx.Index, step: Step) -> None:
+    """The step's digest into its entry, which otherwise stays as it was (urls, metadata, created)."""
+    entry = index.get(step.package.name, step.package.version)
+    if entry is not None:
+        entry["digest"] = step.package.digest
 
 
 def compared(package: Package, held: bytes | None, where: str, force: bool, published: str) -> Step:
@@ -118,10 +161,10 @@ def compared(package: Package, held: bytes | None, where: str, force: bool, publ
                 return Step(package, UNCHANGED, "same files as the published archive", published)
         except ToolError as exc:
             unreadable = f" (the published archive: {exc})"
+    was = f"sha256:{published[:12]}" if published else "an archive (index.yaml has no digest for it)"
     if force:
-        return Step(package, REPLACE, f"replaces sha256:{published[:12]}{unreadable}", published)
-    return Step(package, CONFLICT, f"published as sha256:{published[:12]} with different content{unreadable}",
-                published)
+        return Step(package, REPLACE, f"replaces {was}{unreadable}", published)
+    return Step(package, CONFLICT, f"published as {was} with different content{unreadable}", published)
 
 
 def refuse_conflicts(plan: Plan) -> None:
@@ -181,13 +224,29 @@ def _apply(
     sleep: Callable[[float], None], uploaded: set[str],
 ) -> Plan:
     notes: dict[str, str] = {}  # by package file: what the REPLACED line should say about its .prov
+    held: dict[str, str] = {}  # by package file: the digest of the unindexed archive found there, with the same files
+    occupied: dict[str, str] = {}  # by package file: why its chart failed (an unindexed archive with other files)
     for attempt in range(ATTEMPTS):
         for step in plan.writes:
             if step.package.filename not in uploaded:
-                notes[step.package.filename] = _upload(store, step, plan.force)
+                try:
+                    notes[step.package.filename], found = _upload(store, step, plan.force)
+                except _Occupied as exc:
+                    occupied[step.package.filename] = str(exc)
+                    continue
+                if found:
+                    held[step.package.filename] = found
                 uploaded.add(step.package.filename)
                 advance(step)
-        if not plan.writes and not plan.annotated and plan.etag is not None:
+        if any(s.package.filename in occupied for s in plan.steps):  # those charts fail alone: the others go on
+            packages = [p for p in packages if p.filename not in occupied]
+            plan = make_plan(store, packages, public_url=plan.public_url, force=plan.force, created=created,
+                             fingerprints=plan.fingerprints)  # no tree record: not every chart was published
+            refuse_conflicts(plan)
+            continue
+        _adopt(plan, held)
+        if not plan.changes and not plan.annotated and plan.etag is not None:
+            _refuse_occupied(occupied, others=False)
             return plan  # nothing new: no index write at all
         try:
             store.replace(INDEX, idx.dump(plan.index), plan.etag)
@@ -201,6 +260,7 @@ def _apply(
         plan.steps = [replace(s, detail=f"{s.detail}; {notes[s.package.filename]}")
                       if notes.get(s.package.filename) else s for s in plan.steps]
         _write_page(store, plan)
+        _refuse_occupied(occupied, others=bool(plan.changes))
         return plan
     raise ToolError(
         f"{store.url}/{INDEX}: changed by someone else {ATTEMPTS} times in a row (another publisher running?); "
@@ -217,11 +277,17 @@ def _write_page(store: Store, plan: Plan) -> None:
         plan.warnings.append(f"{store.url}/{PAGE} not updated ({exc}); the next publish writes it")
 
 
-def _upload(store: Store, step: Step, force: bool) -> str:
+class _Occupied(ToolError):
+    """The repository holds an archive of a new version, not in the index, with other files than the package."""
+
+
+def _upload(store: Store, step: Step, force: bool) -> tuple[str, str]:
     """Put the package up, and its .prov when it was signed (--sign), before the index. Bytes that replace
     others first lose a .prov that signs the old ones, so no moment shows a package with a wrong signature
-    (a missing one says "not signed", a wrong one "tampered"). Returns what the step's detail gains: the
-    stale .prov deleted, when nothing signed the new bytes."""
+    (a missing one says "not signed", a wrong one "tampered"). Returns what the step's detail gains (the
+    stale .prov deleted, when nothing signed the new bytes) and, when an archive not yet in the index was
+    there already with the same files (another tool's: packaging.comparable), its digest: it is kept, and
+    indexed as it is, with no .prov of other bytes beside it. With other files, _Occupied (unless --force)."""
     data = step.package.path.read_bytes()
     unsigned = ""
     if step.action == REPLACE:
@@ -229,20 +295,42 @@ def _upload(store: Store, step: Step, force: bool) -> str:
         store.overwrite(step.package.filename, data)
     elif not store.create(step.package.filename, data):
         found = store.read(step.package.filename)
+        where = f"{store.url}/{step.package.filename}"
+        if found is None and not store.create(step.package.filename, data):  # deleted, then written again meanwhile
+            raise ToolError(f"{where}: changed by someone else while this publish wrote it; run the publish again")
         if found and found[0] != data and not force:
-            raise ToolError(
-                f"{store.url}/{step.package.filename}: exists with different content, not yet in the index "
-                "(another publisher is publishing this version, or was interrupted); bump the chart's version, "
-                "or pass --force to replace it"
-            )
+            if compared(step.package, found[0], where, False, "").action == UNCHANGED:
+                return "", archives.digest(found[0])
+            raise _Occupied(f"{where}: exists with different content, not yet in the index (another publisher is "
+                            "publishing this version, or was interrupted); bump the chart's version, or pass --force "
+                            "to replace it")
         if found and found[0] != data:
             unsigned = _unsign(store, step.package)
             store.overwrite(step.package.filename, data)
     provenance = step.package.path.with_name(step.package.filename + ".prov")
     if provenance.is_file():
         store.overwrite(provenance.name, provenance.read_bytes())
-        return ""
-    return unsigned
+        return "", ""
+    return unsigned, ""
+
+
+def _adopt(plan: Plan, held: dict[str, str]) -> None:
+    """A new version whose archive the repository held already, unindexed, with the same files: its entry records
+    that archive (what clients download), and its step says so."""
+    for i, step in enumerate(plan.steps):
+        found = held.get(step.package.filename)
+        if found and step.action == NEW and not step.indexed:
+            plan.steps[i] = replace(step, package=replace(step.package, digest=found), indexed=True, detail=(
+                "the repository held this version's archive, not in the index, with the same files: indexed as it "
+                "is (nothing uploaded)"))
+            _record(plan.index, plan.steps[i])
+
+
+def _refuse_occupied(occupied: dict[str, str], *, others: bool) -> None:
+    """Each chart whose archive was there with other files failed alone: one line for them, after the others."""
+    if occupied:
+        rest = "; every other chart of this publish was published" if others else ""
+        raise ToolError("; ".join(occupied[name] for name in sorted(occupied)) + rest)
 
 
 def _unsign(store: Store, package: Package) -> str:
@@ -281,12 +369,13 @@ def load(build_dir: Path, packages: list[Package], *, url: str, public_url: str 
         return None
     if set(recorded) != set(by_file) or any(recorded[f]["digest"] != p.digest for f, p in by_file.items()):
         return None
-    steps = [Step(by_file[f], s["action"], s["detail"], s["published"]) for f, s in recorded.items()]
+    steps = [Step(by_file[f], s["action"], s["detail"], s["published"], bool(s.get("indexed")))
+             for f, s in recorded.items()]
     return Plan(url, public_url, force, record.get("etag"), steps, index)
 
 
 def _step_record(step: Step) -> dict[str, Any]:
     return {
         "file": step.package.filename, "digest": step.package.digest,
-        "action": step.action, "detail": step.detail, "published": step.published,
+        "action": step.action, "detail": step.detail, "published": step.published, "indexed": step.indexed,
     }

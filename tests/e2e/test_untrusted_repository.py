@@ -174,3 +174,47 @@ def test_a_folder_repository_never_reads_through_a_symlink_leading_outside(publi
     assert "'hello-world-0.1.0.tgz' resolves outside the repository folder; refused, nothing read" in result.stderr
     with pytest.raises(ToolError, match="resolves outside the repository folder"):
         LocalStore(repo).read("../../evil.tgz")
+
+
+def test_a_helm_s3_repository_whose_urls_are_s3_urls_below_it_is_deployed_from_and_verified(published, bucket, tmp_path):
+    """The helm-s3 plugin's index names packages by s3:// URLs of the repository itself: they are inside it. One in
+    another prefix of the same bucket, or in another bucket, is not."""
+    import helm_python
+
+    project = tmp_path / "project"
+    shutil.copytree(published[0], project)
+    env = {"KUBECONFIG": str(published[0].parent / "kubeconfig"), **bucket.env}
+    url = f"{bucket.url}/charts"
+    folder = tmp_path / "helm-s3"
+    folder.mkdir()
+    for package in (project / "dist" / "repo").glob("*.tgz"):
+        shutil.copy(package, folder)
+    helm_python.repo_index_generate(folder, base_url=url)  # urls: s3://BUCKET/charts/NAME-VERSION.tgz
+    client = bucket.client()
+    for path in folder.iterdir():
+        client.put_object(Bucket=bucket.name, Key=f"charts/{path.name}", Body=path.read_bytes())
+    index = yaml.safe_load((folder / "index.yaml").read_text())
+    assert index["entries"]["hello-world"][0]["urls"] == [f"{url}/hello-world-0.1.0.tgz"]
+
+    deployed = invoke(project, "release.deploy", "--env", "staging", "--url", url, "--dry-run", env=env, check=False)
+    assert deployed.returncode == 0, deployed.stderr
+    assert "points outside" not in deployed.stderr
+    verified = invoke(project, "repo.verify", "--url", url, env=env, check=False)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert "every package present with its digest, no strays" in verified.stdout
+
+    for elsewhere in (f"{bucket.url}/other/hello-world-0.1.0.tgz", f"{url}/../other/hello-world-0.1.0.tgz",
+                      f"s3://not-{bucket.name}/charts/hello-world-0.1.0.tgz"):
+        entry = index["entries"]["hello-world"][0]
+        entry["urls"] = [elsewhere]
+        client.put_object(Bucket=bucket.name, Key="charts/index.yaml", Body=json.dumps(index).encode())
+        client.put_object(Bucket=bucket.name, Key="other/hello-world-0.1.0.tgz", Body=b"never read")
+        refused = invoke(project, "release.deploy", "--env", "staging", "--url", url, "--dry-run", env=env, check=False)
+        assert refused.returncode == 1
+        assert refused.stderr.strip().endswith(
+            f"index.yaml: hello-world 0.1.0: url {elsewhere} points outside the repository (not below "
+            "repo.public_url or the repository's own URL); nothing was read. Remove the entry or restore index.yaml, "
+            "then publish the chart again")
+        verified = invoke(project, "repo.verify", "--url", url, "--json", env=env, check=False)
+        found = {(f["kind"], f["key"]) for f in json.loads(verified.stdout)["findings"]}
+        assert found == {("url", "hello-world 0.1.0"), ("orphan", "hello-world-0.1.0.tgz")}

@@ -246,3 +246,69 @@ def test_an_index_replaced_since_it_was_read_is_a_lost_race_even_with_the_same_s
     _, current = store.read(INDEX)
     store.replace(INDEX, b"third", current)
     assert store.read(INDEX)[0] == b"third"
+
+
+def helm_package(root: Path, name: str, destination: Path) -> Path:
+    """`helm package` of the chart: the same files as ours, other bytes (Helm keeps mtimes)."""
+    import helm_python
+
+    return Path(helm_python.package(root / "charts" / name, destination=destination))
+
+
+def test_a_new_versions_archive_already_there_with_the_same_files_is_indexed_as_it_is(store, tmp_path):
+    make_chart(tmp_path, "alpha")
+    make_chart(tmp_path, "beta")
+    helm_made = helm_package(tmp_path, "alpha", tmp_path / "helm")
+    assert store.create(helm_made.name, helm_made.read_bytes())  # not in any index
+    packages = build(tmp_path)
+    done = run(store, packages)
+    assert [(s.package.name, s.action, s.indexed) for s in done.steps] == [("alpha", publish.NEW, True),
+                                                                          ("beta", publish.NEW, False)]
+    assert "indexed as it is" in done.steps[0].detail
+    assert index_of(store).get("alpha", "1.0.0")["digest"] == archives.digest(helm_made.read_bytes())
+    assert store.read(helm_made.name)[0] == helm_made.read_bytes()
+    assert index_of(store).get("beta", "1.0.0")["digest"] == packages[1].digest
+
+
+def test_a_new_versions_archive_already_there_with_other_files_fails_alone_after_the_others_are_indexed(
+        store, tmp_path):
+    make_chart(tmp_path / "other", "alpha", data="someone else's")
+    stray = helm_package(tmp_path / "other", "alpha", tmp_path / "helm")
+    assert store.create(stray.name, stray.read_bytes())
+    make_chart(tmp_path, "alpha")
+    make_chart(tmp_path, "beta")
+    packages = build(tmp_path)
+    with pytest.raises(ToolError) as refused:
+        run(store, packages)
+    assert str(refused.value) == (
+        f"{store.url}/alpha-1.0.0.tgz: exists with different content, not yet in the index (another publisher is "
+        "publishing this version, or was interrupted); bump the chart's version, or pass --force to replace it; "
+        "every other chart of this publish was published")
+    index = index_of(store)
+    assert index.get("alpha", "1.0.0") is None and index.get("beta", "1.0.0")["digest"] == packages[1].digest
+    assert store.read(stray.name)[0] == stray.read_bytes()
+    done = run(store, packages, force=True)  # --force replaces it, as it replaces a published version
+    assert index_of(store).get("alpha", "1.0.0")["digest"] == packages[0].digest == archives.digest(
+        store.read("alpha-1.0.0.tgz")[0])
+    assert [s.action for s in done.steps] == [publish.NEW, publish.UNCHANGED]
+
+
+def test_an_entry_without_a_digest_gets_the_stored_archives_when_it_holds_the_same_files(store, tmp_path):
+    make_chart(tmp_path, "alpha")
+    helm_made = helm_package(tmp_path, "alpha", tmp_path / "helm")
+    store.create(helm_made.name, helm_made.read_bytes())
+    index = idx.Index()
+    index.add({"name": "alpha", "version": "1.0.0", "urls": [helm_made.name], "created": "T", "home": "theirs"})
+    store.replace(INDEX, idx.dump(index), None)
+    plan = publish.make_plan(store, build(tmp_path), public_url="https://elsewhere.example.com", force=False,
+                             created="now")
+    assert [(s.action, s.indexed, s.package.digest) for s in plan.steps] == [
+        (publish.REPLACE, True, archives.digest(helm_made.read_bytes()))]
+    assert plan.writes == []  # nothing to upload: only the index changes
+    done = publish.apply(store, plan, build(tmp_path), created="now")
+    assert index_of(store).get("alpha", "1.0.0") == {"name": "alpha", "version": "1.0.0", "urls": [helm_made.name],
+                                                     "created": "T", "home": "theirs",
+                                                     "digest": archives.digest(helm_made.read_bytes())}
+    assert store.read(helm_made.name)[0] == helm_made.read_bytes()
+    assert [s.action for s in run(store, build(tmp_path)).steps] == [publish.UNCHANGED]
+    assert done.steps[0].detail.startswith("digest recorded: index.yaml had none")

@@ -130,13 +130,43 @@ def test_an_entrys_package_key_in_its_repository(urls, key):
     assert idx.package_key({"name": "app", "version": "1.0.0", "urls": urls}, "index.yaml", bases) == key
 
 
+@pytest.mark.parametrize("url, key", [
+    ("s3://helms3/charts/app-1.0.0.tgz", "app-1.0.0.tgz"),  # what helm-s3 writes: below the repository's own URL
+    ("s3://helms3/charts/sub/app-1.0.0.tgz", "sub/app-1.0.0.tgz"),
+    ("s3://helms3/charts/./app-1.0.0.tgz", "app-1.0.0.tgz"),  # path-normalised
+    ("s3://helms3//charts/app-1.0.0.tgz", "app-1.0.0.tgz"),
+    ("s3://helms3/other/../charts/app-1.0.0.tgz", "app-1.0.0.tgz"),
+])
+def test_an_s3_url_below_the_repositorys_own_s3_url_is_inside(url, key):
+    entry = {"name": "app", "version": "1.0.0", "urls": [url]}
+    assert idx.package_key(entry, "index.yaml", ("s3://helms3/charts", None)) == key
+    assert idx.package_key(entry, "index.yaml", ("s3://helms3", "https://charts.example.com")) == f"charts/{key}"
+
+
+@pytest.mark.parametrize("url", [
+    "s3://other/charts/app-1.0.0.tgz",  # another bucket
+    "s3://helms3/other/app-1.0.0.tgz",  # another prefix
+    "s3://helms3/chartsx/app-1.0.0.tgz",
+    "s3://helms3/charts/../other/app-1.0.0.tgz",
+    "s3://helms3/app-1.0.0.tgz",
+    "s3://helms3.evil/charts/app-1.0.0.tgz",
+    "https://helms3/charts/app-1.0.0.tgz",  # another scheme than the repository's
+])
+def test_an_s3_url_in_another_bucket_or_prefix_stays_outside(url):
+    with pytest.raises(ToolError, match="points outside the repository"):
+        idx.package_key({"name": "app", "version": "1.0.0", "urls": [url]}, "index.yaml", ("s3://helms3/charts", None))
+
+
 @pytest.mark.parametrize("url, why", [
     ("../../x", "'..' is not a plain file or folder name"),
     ("charts/../../x.tgz", "'..' is not a plain file or folder name"),
     ("/etc/passwd", "an absolute path"),
     ("//host/share/x.tgz", "another host"),
     ("file:///etc/passwd", "scheme 'file'"),
-    ("s3://other-bucket/x.tgz", "scheme 's3'"),
+    ("s3://other-bucket/x.tgz", "not below repo.public_url or the repository's own URL"),
+    ("s3://b.evil/x.tgz", "not below repo.public_url"),
+    ("s3://b/%2e%2e/x.tgz", "'%2e%2e' is not a plain file or folder name"),
+    ("oci://b/x.tgz", "scheme 'oci'"),
     ("C:/Windows/x.tgz", "scheme 'c'"),
     ("..\\x.tgz", "a backslash"),
     ("charts\\x.tgz", "a backslash"),
@@ -256,3 +286,59 @@ def test_a_truncated_index_in_the_layout_is_refused_not_half_read():
     data = idx.dump(index, generated="T")
     with pytest.raises(ToolError, match="not valid YAML"):
         idx.load(data[: len(data) // 2], "index.yaml")
+
+
+MERGE_KEYS = b"""apiVersion: v1
+entries:
+  jiralert:
+  - &jira
+    <<: &jirabase
+      name: jiralert
+      apiVersion: v2
+      annotations: &team
+        team: observability
+        oncall: "#obs"
+    version: 1.9.0
+    created: "2021-01-02T03:04:05Z"
+    digest: 5baf5e88cfda0fc5599f209f1af1e5ab6f9f6c532d77c7d9315748392862bdae
+    urls: [jiralert-1.9.0.tgz]
+  - <<: *jirabase
+    version: 1.8.0
+    created: "2020-01-02T03:04:05Z"
+    digest: 6baf5e88cfda0fc5599f209f1af1e5ab6f9f6c532d77c7d9315748392862bdae
+    urls: [jiralert-1.8.0.tgz]
+  jiralert-mirror:
+  - {<<: *jira}
+  prometheus-pushgateway:
+  - name: prometheus-pushgateway
+    version: 3.8.0
+    apiVersion: v2
+    created: "2021-01-02T03:04:05Z"
+    digest: b7aa3024c651b62d66c2f591ad51e803c59705076d40565ccba7d9c4662045c3
+    urls: [prometheus-pushgateway-3.8.0.tgz]
+    annotations: {<<: *team, category: monitoring}
+generated: "2021-01-02T03:04:05Z"
+"""
+
+
+def helm_reads(data: bytes, folder) -> dict:
+    """What Helm's own repository client reads from index.yaml, served on loopback."""
+    from tasks import helm
+    from tasks.serve import serving
+
+    folder.mkdir()
+    (folder / "index.yaml").write_bytes(data)
+    with serving(folder) as server:
+        return helm.repo_index(f"http://127.0.0.1:{server.server_port}")["entries"]
+
+
+def test_an_index_with_yaml_merge_keys_is_read_and_written_back_as_helm_reads_it(tmp_path):
+    index = idx.load(MERGE_KEYS, "index.yaml")
+    assert index.get("prometheus-pushgateway", "3.8.0")["annotations"] == {
+        "team": "observability", "oncall": "#obs", "category": "monitoring"}
+    assert index.get("jiralert", "1.8.0")["annotations"] == {"team": "observability", "oncall": "#obs"}
+    assert index.entries["jiralert-mirror"] == [index.get("jiralert", "1.9.0")]
+    helm = helm_reads(MERGE_KEYS, tmp_path / "theirs")
+    assert helm_reads(idx.dump(index), tmp_path / "ours") == helm
+    assert helm["prometheus-pushgateway"][0]["annotations"] == {
+        "team": "observability", "oncall": "#obs", "category": "monitoring"}
