@@ -39,12 +39,18 @@ HELM_VERSION = re.compile(  # what Helm's version check (Masterminds/semver NewV
 
 class _ChartYAML(getattr(yaml, "CBaseLoader", yaml.BaseLoader)):  # type: ignore[misc]
     """Every scalar stays a string (1.10 is not 1.1), but a plain null (`~`, `null`, nothing) is None, as Helm's YAML
-    reader has it: `dependencies: null` declares none, where `dependencies: "null"` is text (which Helm refuses)."""
+    reader has it: `dependencies: null` declares none, where `dependencies: "null"` is text (which Helm refuses).
+    Merge keys (`<<: *base`) are merged as Helm's reader merges them."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> Any:
+        safe_yaml.merge_keys(node)
+        return super().construct_mapping(node, deep)
 
 
 _ChartYAML.add_implicit_resolver("tag:yaml.org,2002:null", re.compile(r"^(?:~|null|Null|NULL|)$"),
                                  ["~", "n", "N", ""])
 _ChartYAML.add_constructor("tag:yaml.org,2002:null", lambda loader, node: None)
+_ChartYAML.add_implicit_resolver("tag:yaml.org,2002:merge", re.compile(r"^<<$"), ["<"])
 
 
 @dataclass(frozen=True)

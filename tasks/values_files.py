@@ -127,7 +127,7 @@ class _HelmYAML(safe_yaml.SAFE_LOADER):  # type: ignore[misc, valid-type]
         return resolved
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[str, Any]:
-        self.flatten_mapping(node)
+        safe_yaml.merge_keys(node)  # as go-yaml merges: a key written before `<<` is overridden by it
         return {_go_key(self.construct_object(key, deep=deep), key): self.construct_object(value, deep=deep)
                 for key, value in node.value}
 

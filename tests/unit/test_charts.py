@@ -307,3 +307,13 @@ def test_the_fast_normalize_leaves_what_it_does_not_know_to_the_general_one():
     assert archives._normalize_ustar(raw, 1) is None  # a pax header: the general path
     assert archives.archive_files(archives.normalized(raw, 1)[0]) == {long_name: b"a: 1"}
     assert archives._normalize_ustar(b"not gzip", 1) is None
+
+
+def test_merge_keys_in_chart_yaml_are_merged_as_helm_reads_them(tmp_path):
+    chart = tmp_path / "charts" / "merged"
+    chart.mkdir(parents=True)
+    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: merged\nversion: 1.0.0\nx-team: &team {team: web}\n"
+                                      "annotations: {owner: me, <<: *team}\n")
+    source = charts.read(chart, tmp_path / "charts")
+    assert charts._load_yaml(chart / "Chart.yaml", "Chart.yaml")["annotations"] == {"owner": "me", "team": "web"}
+    assert (source.name, source.version) == ("merged", "1.0.0")

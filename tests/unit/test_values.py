@@ -40,6 +40,17 @@ def test_unknown_tags_and_merges_keep_their_plain_values(tmp_path):
         "a": "text", "base": {"x": 1}, "c": {"x": 1, "z": 2}, "d": {"p": None, "q": None}}
 
 
+@pytest.mark.parametrize("text", [
+    "a: &a {x: 1, w: 2}\nb: {w: 9, <<: *a, z: 3}\n",  # a key before << is overridden by the merge (go-yaml)
+    "a: &a {x: 1}\nb: &b {x: 2, q: 1}\nc:\n  <<: [*a, *b]\n  q: 7\n",  # of merged maps the first wins; after << own
+    "a: &a {x: 1}\nb: &b {<<: *a, y: 2}\nc: {<<: *b, z: 3}\n",  # a merge of a merge
+])
+def test_merge_keys_give_the_values_helms_yaml_reader_gives(tmp_path, text):
+    import helm_python
+
+    assert read(tmp_path, text) == helm_python.values_from_yaml(text)
+
+
 @pytest.mark.parametrize("text, message", [
     ("big: .inf\n", "--values: {path}: big is .inf, which Helm refuses (JSON has no infinity or NaN)"),
     ("l: [1, {x: -.Inf}]\n", "--values: {path}: l[1].x is -.inf, which Helm refuses"),
