@@ -99,7 +99,8 @@ def publish(c, url=None, public_url=None, chart=None, force=False, dry_run=False
     whole = fingerprints.tree_key(s.charts_dir, epoch) if store and not chart else ""
     same = fingerprints.published_tree(current[0].extra.get("annotations") or {}, whole) \
         if current and not force and not s.mirrors and not verbose else None  # --verbose: a row for every chart
-    if current and same is not None and all(current[0].get(name, version) for name, version in same):
+    if current and same is not None and all((current[0].get(name, version) or {}).get("digest")
+                                            for name, version in same):  # an entry lost its digest: record it
         ui.say(fingerprints.summary("published", s.url, 0, 0, len(same), len(same)))
         if fmt != "table":
             commands.published(s.url, fmt, dry_run, [], [], same, [])

@@ -190,3 +190,18 @@ def test_a_fingerprint_covers_what_helm_reads_a_symlink_by_its_target_and_vouche
     os.symlink("nowhere", chart / "dangling.yaml")
     assert prints(checkout)["hello-world-0.1.0"] != prints(checkout)["hello-world-0.1.0"]
     assert prints(checkout)["hello-api-0.1.0"] == first["hello-api-0.1.0"]
+
+
+def test_an_unchanged_tree_whose_index_entry_lost_its_digest_is_not_taken_as_published(checkout):
+    """The shortcut for a tree published as it is checks every entry still has its digest: one removed is recorded
+    again (a deploy refuses an entry without one), not skipped as published for ever."""
+    import json
+
+    invoke(checkout, "repo.publish")
+    index_file = checkout / "dist" / "repo" / "index.yaml"
+    index = json.loads(index_file.read_text())
+    digest = index["entries"]["hello-world"][0].pop("digest")
+    index_file.write_text(json.dumps(index))
+    result = invoke(checkout, "repo.publish")
+    assert "digest recorded" in result.stdout
+    assert json.loads(index_file.read_text())["entries"]["hello-world"][0]["digest"] == digest
