@@ -37,6 +37,10 @@ class Overrides:
     set_secret: tuple[str, ...] = ()
 
 
+ValuesPath = tuple[str | int, ...]  # where a value is in the values: map keys and list indexes
+Layer = dict[str, Any] | list[tuple[ValuesPath, Any]]  # a values file (merged), or what a --set sets (set into them)
+
+
 def layered_values(
     release: Release, environment: Environment, overrides: Overrides, env: Mapping[str, str],
     typed_set: Mapping[str, Any],
@@ -73,10 +77,6 @@ def layered_values(
         for where_set, what in layer if isinstance(layer, list) else ():
             _set_into(values, where_set, what)
     return values, secret_paths
-
-
-ValuesPath = tuple[str | int, ...]  # where a value is in the values: map keys and list indexes
-Layer = dict[str, Any] | list[tuple[ValuesPath, Any]]  # a values file (merged), or what a --set sets (set into them)
 
 
 def merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
