@@ -401,7 +401,7 @@ def files(folder: Path | str, checkout: str, where: str) -> Iterator[tuple[str, 
     (Helm resolves before it asks); a FIFO, socket or device is refused, never opened (reading one blocks or never
     ends). Unlike Helm, a symlink is followed only inside `checkout` (a real path): see _readable. `where` names the
     folder in messages."""
-    ignored = _helmignore(str(folder), checkout, where)
+    ignored = helmignored(str(folder), checkout, where)
 
     def walk(path: str, rel: str, real: str, above: tuple[str, ...]) -> Iterator[tuple[str, str]]:
         """`real`: the folder's real path, carried down; `above`: the real paths of the folders that hold it."""
@@ -460,7 +460,7 @@ def _readable(shown: str, mode: int, target: str, link: str | None, checkout: st
                         "file, this tool packages nothing from outside the checkout: copy it into the checkout")
 
 
-def _helmignore(folder: str, checkout: str, where: str) -> Callable[[str, bool], bool]:
+def helmignored(folder: str, checkout: str, where: str) -> Callable[[str, bool], bool]:
     """The folder's .helmignore (helmignore.rules), read with the checks any chart file gets. A subchart's own
     .helmignore is not read (Helm's loader reads only the top one)."""
     path, shown = os.path.join(folder, ".helmignore"), f"{where}/.helmignore"

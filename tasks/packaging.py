@@ -57,8 +57,9 @@ class _Stage:
             folder = _beneath(self._scratch, real)
             if chart.path.is_relative_to(self.charts_dir):  # where the tree has it, even through a symlink
                 folder = _beneath(self._scratch, os.path.realpath(self.charts_dir)) / chart.rel
-            if not any(folder.is_relative_to(done) for done in self._copied):  # else a chart copied holds it
-                _copy(real, folder, chart.checkout, keep=tuple(d for d in self._copied if d.is_relative_to(folder)))
+            if not folder.exists() or not any(folder.is_relative_to(done) for done in self._copied):
+                _copy(real, folder, chart.checkout, keep=tuple(d for d in self._copied if d.is_relative_to(folder)),
+                      ignored=charts.helmignored(real, chart.checkout, chart.where))
                 self._copied.append(folder)
         except (OSError, shutil.Error) as exc:
             raise ToolError(f"{real}: cannot be copied for the dependency build ({exc}); fix its permissions") from None
@@ -91,16 +92,20 @@ def _beneath(scratch: Path, real: str) -> Path:
 
 
 def _copy(source: str, target: Path, checkout: str, copying: tuple[str, ...] = (),
-          keep: tuple[Path, ...] = ()) -> None:
+          keep: tuple[Path, ...] = (), ignored: Callable[[str, bool], bool] | None = None) -> None:
     """A folder copied as Helm reads it: a symlink within the folder stays one, one leading out of it becomes
     what it leads to (Helm follows it; in the copy its path would lead nowhere) unless that is a folder being
     copied (a loop, which check_files refuses), and one leading out of the checkout is left out (nothing from
     beyond the checkout is packaged; check_files refuses it in a chart being built or used); a FIFO, socket
     or device is left out, never opened. The folders in `keep` (charts nested in it, copied and maybe built
-    before) are left as they are."""
+    before) are left as they are; what the chart's .helmignore leaves out (`ignored`: Helm never reads it,
+    and it may be anything, a folder nobody can read too) is not copied, bar .helmignore itself."""
     def special(folder: str, names: list[str]) -> list[str]:
-        there = target / os.path.relpath(folder, source)
+        there, inside = target / os.path.relpath(folder, source), os.path.relpath(folder, source)
+        prefix = "" if inside == "." else f"{inside}/"
         return [n for n in names if there / n in keep
+                or ignored is not None and f"{prefix}{n}" != ".helmignore"
+                and ignored(f"{prefix}{n}", os.path.isdir(os.path.join(folder, n)))
                 or not stat.S_ISREG(mode := os.lstat(os.path.join(folder, n)).st_mode)
                 and not stat.S_ISDIR(mode) and not stat.S_ISLNK(mode)]
 

@@ -176,3 +176,25 @@ def test_a_chart_nobody_can_read_fails_alone_and_a_chart_built_with_file_depende
     assert error.startswith("error: ") and "charts/noperm/private.txt" in error and "permission denied" in error
     assert result.stdout.splitlines()[-1] == "published 2, failed 1: noperm"
     assert "charts/child/Chart.yaml" in packaged(project, "parent")
+
+
+def test_what_helmignore_leaves_out_of_a_chart_with_dependencies_to_build_is_not_copied_to_build_it(project):
+    """A chart built in a scratch copy (its file:// dependency) failed on a folder its .helmignore leaves out and
+    nobody can read (`cannot be copied for the dependency build`), which Helm packages without reading it."""
+    shutil.rmtree(project / "charts")
+    new_chart(project, "child")
+    parent = new_chart(project, "parent")
+    (parent / "Chart.yaml").write_text("apiVersion: v2\nname: parent\nversion: 0.1.0\ndependencies:\n- name: child\n"
+                                       "  version: 0.1.0\n  repository: file://../child\n")
+    (parent / ".helmignore").write_text("cache/\n*.bak\n")
+    (parent / "cache").mkdir()
+    (parent / "values.bak").write_text("old: values\n")
+    unreadable = locked(parent / "cache")
+    try:
+        result = unprivileged(project, "repo.publish")
+    finally:
+        unreadable[0].chmod(0o755)
+    assert result.returncode == 0, result.stderr
+    files = packaged(project, "parent")
+    assert "charts/child/Chart.yaml" in files and ".helmignore" in files
+    assert not any(name.startswith("cache") or name.endswith(".bak") for name in files)
