@@ -132,6 +132,10 @@ def package(chart_dir: Path, destination: Path) -> tuple[Path, dict[str, Any]]:
             if missing:
                 raise ToolError(f"helm package {chart_dir}: found in Chart.yaml, but missing in charts/ directory: "
                                 f"{', '.join(map(str, missing))}")
+        if metadata.get("apiVersion") == "v1" and not (chart_dir / "requirements.yaml").is_file():
+            # Helm's Save leaves a v1 chart's dependencies out of Chart.yaml (requirements.yaml, a file it keeps,
+            # declares them): the package, so `helm repo index` of it, has none
+            metadata = {key: value for key, value in metadata.items() if key != "dependencies"}
         return Path(chart.save(destination)), metadata
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from tasks import archives, charts, helm, packaging
 from tasks.errors import ToolError
-from tests.conftest import copy_project
+from tests.conftest import copy_project, invoke
 
 
 def build(project: Path, env: dict[str, str] | None = None) -> dict[str, bytes]:
@@ -216,3 +216,32 @@ def test_a_chart_yaml_helm_packages_and_lints_cleanly_is_packaged(project, chart
     assert failures == [] and [m for c, m in findings if c.name == "t2" and m["severity"] > 1] == []
     with helm_python.Chart.load_archive(build(project)["t2-1.0.0.tgz"]) as loaded:
         assert (loaded.metadata["name"], loaded.metadata["version"]) == ("t2", "1.0.0")
+
+
+def test_an_apiversion_v1_charts_index_entry_lists_the_dependencies_helms_own_index_of_its_package_lists(project):
+    """Helm's Save leaves a v1 chart's dependencies out of the packaged Chart.yaml (a v1 chart declares them in
+    requirements.yaml, kept as a file): `helm repo index` of the package lists none unless requirements.yaml does."""
+    import json
+    import shutil
+
+    for name, requirements in (("inline", False), ("required", True)):
+        chart = project / "charts" / name
+        shutil.copytree(project / "charts" / "hello-world", chart)
+        declared = "dependencies:\n- {name: child, version: 0.1.0, repository: 'file://../child'}\n"
+        (chart / "Chart.yaml").write_text(f"apiVersion: v1\nname: {name}\nversion: 0.1.0\n"
+                                          + ("" if requirements else declared))
+        if requirements:
+            (chart / "requirements.yaml").write_text(declared)
+    child = project / "charts" / "child"
+    child.mkdir()
+    (child / "Chart.yaml").write_text("apiVersion: v2\nname: child\nversion: 0.1.0\n")
+    invoke(project, "repo.publish", "--chart", "inline", "--chart", "required", "--chart", "child")
+    ours = json.loads((project / "dist" / "repo" / "index.yaml").read_text())["entries"]
+    helms_folder = project / "helms"
+    helms_folder.mkdir()
+    for name in ("inline", "required"):
+        shutil.copy(project / "dist" / "repo" / f"{name}-0.1.0.tgz", helms_folder)
+    helms = helm_python.repo_index_generate(helms_folder)["entries"]
+    for name in ("inline", "required"):
+        assert ours[name][0].get("dependencies") == helms[name][0].get("dependencies"), name
+    assert helms["required"][0]["dependencies"][0]["name"] == "child" and not helms["inline"][0].get("dependencies")
