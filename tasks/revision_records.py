@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from . import urls
 from .git import git
 from .values import leaves, register_stored
 
@@ -32,10 +33,12 @@ def label_value(text: str) -> str:
 
 
 def describe(chart: str, version: str, origin: Mapping[str, str]) -> tuple[str, dict[str, str]]:
+    """The revision's description and labels: its chart, commit, deployer and build link (a link's userinfo left
+    out: the description is stored in the cluster, where plain `helm history` shows it)."""
     parts = [f"{chart}-{version}"]
     parts += [f"commit {origin['commit'][:12]}"] if origin.get("commit") else []
     parts += [f"by {origin['who']}"] if origin.get("who") else []
-    parts += [origin["build"]] if origin.get("build") else []
+    parts += [urls.redact(origin["build"])] if origin.get("build") else []
     labels = {"chart-version": label_value(version), "git-commit": label_value(origin.get("commit", "")),
               "deployed-by": label_value(origin.get("who", ""))}
     return "; ".join(parts), {k: v for k, v in labels.items() if v}

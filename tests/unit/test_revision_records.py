@@ -13,6 +13,8 @@ def test_description_and_labels_record_chart_commit_author_and_build():
     assert description == "app-1.2.3+build.5; commit 0123456789ab; by Alice Example <alice@example.com>; https://drone/1"
     assert labels == {"chart-version": "1.2.3_build.5", "git-commit": "0123456789abcdef",
                       "deployed-by": "Alice_Example__alice_example.com"}
+    linked = revision_records.describe("app", "1.0.0", {"build": "https://ci-bot:Bu1ld-Pass@drone.example.com/a/7"})[0]
+    assert linked == "app-1.0.0; https://***@drone.example.com/a/7"  # stored in the cluster: no credentials
 
 
 def test_secret_paths_are_recorded_as_valid_label_values_and_read_back_only_for_the_values_they_were_recorded_with():
