@@ -56,13 +56,13 @@ def add_secret(value: str) -> None:
 
 
 def _encodings(value: str) -> set[str]:
-    """`value` as YAML (single- and double-quoted), JSON (and Go's %q), Helm's schema errors (%q in single quotes:
-    `'O\\'Brien'`), base64 and URL-encoding write it."""
+    """`value` as YAML (single- and double-quoted), JSON, Go's %q (an API server's `Invalid value: "..."`), Helm's
+    schema errors (%q in single quotes: `'O\\'Brien'`), base64 and URL-encoding write it."""
     import yaml
 
     raw = value.encode()
     encoded = {base64.b64encode(raw).decode(), base64.urlsafe_b64encode(raw).decode()}
-    escaped = {json.dumps(value)[1:-1], json.dumps(value, ensure_ascii=False)[1:-1]}
+    escaped = {json.dumps(value)[1:-1], json.dumps(value, ensure_ascii=False)[1:-1], _go_quoted(value)}
     forms = {
         value, value.replace("'", "''"), *escaped, *(e.replace('\\"', '"').replace("'", "\\'") for e in escaped),
         *encoded, *(text.rstrip("=") for text in encoded), quote(value, safe=""), quote(value), quote_plus(value),
@@ -71,6 +71,24 @@ def _encodings(value: str) -> set[str]:
         double = yaml.safe_dump(value, default_style='"', width=math.inf, allow_unicode=unicode)
         forms.add(double[1:double.rindex('"')])
     return forms
+
+
+_GO_ESCAPES = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\v": "\\v",
+               '"': '\\"', "\\": "\\\\"}
+
+
+def _go_quoted(value: str) -> str:
+    """Go's strconv.Quote without its quotes: printable characters as they are (a space, not another blank),
+    the rest escaped: \\t, \\x7f, \\u00a0."""
+    def one(ch: str) -> str:
+        if ch in _GO_ESCAPES:
+            return _GO_ESCAPES[ch]
+        if ch == " " or ch.isprintable() and not ch.isspace():
+            return ch
+        code = ord(ch)
+        return f"\\x{code:02x}" if code < 0x80 else f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
+
+    return "".join(map(one, value))
 
 
 # Where YAML breaks a long scalar: at a space, the space becoming a line break + indent (plain and
@@ -142,15 +160,16 @@ class _RedactingFilter(logging.Filter):
 
 
 def redact(text: str) -> str:
-    """`text` with every registered secret, in any of its shapes, and every URL's userinfo replaced by ***."""
-    text = urls.redact(text)
+    """`text` with every registered secret, in any of its shapes, and then every URL's userinfo replaced by ***
+    (in that order: a password typed with a blank or an @ in it is registered whole, and the userinfo a URL
+    pattern finds in text would be only part of it)."""
     if not _holds_secret(text):
-        return text
+        return urls.redact(text)
     out, last = [], 0
     for start, end in _spans(text, _compiled()):
         out += [text[last:start], MASK]
         last = end
-    return "".join(out) + text[last:]
+    return urls.redact("".join(out) + text[last:])
 
 
 def _compiled() -> re.Pattern[str]:

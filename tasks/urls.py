@@ -16,9 +16,6 @@ MASK = "***"
 # hold unencoded / ? # @, and masking a little too much is the safe side. (Starting at the literal ://
 # keeps this fast on megabytes of output.)
 _USERINFO = re.compile(r"://((?:(?!://)\S)*)@")
-# In one value (an argument, a variable, a setting), USER:PASSWORD with a blank in the password: no URL has one, but
-# one typed with a space would not be found in text by the pattern above, so it is registered whole when read.
-_BLANK_USERINFO = re.compile(r"://([^/@\s]*:[^/@]*\s[^/@]*)@")
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*")
 
 
@@ -28,11 +25,18 @@ def redact(text: str) -> str:
 
 
 def credentials(value: str) -> list[str]:
-    """Every userinfo in `value` (one value as read: an argument, a variable, a setting; a blank inside one does
-    not end it), and its password, as written and percent-decoded: what to register as secret."""
+    """Every userinfo in `value` (one value as read: an argument, a variable, a setting), and its password, as
+    written and percent-decoded: what to register as secret. No URL holds a blank, but a password typed with one
+    (and a `/` or `@` too) would not be found in text by _USERINFO: in a value with a blank, USER:PASSWORD runs from
+    each :// to the last @ after it."""
+    userinfos = [match.group(1) for match in _USERINFO.finditer(value)]
+    if any(c.isspace() for c in value):
+        for part in value.split("://")[1:]:
+            userinfo = part.rpartition("@")[0]
+            if ":" in userinfo and any(c.isspace() for c in userinfo):
+                userinfos.append(userinfo)
     found = []
-    for match in [*_USERINFO.finditer(value), *_BLANK_USERINFO.finditer(value)]:
-        userinfo = match.group(1)
+    for userinfo in userinfos:
         password = userinfo.partition(":")[2]
         found += [userinfo, unquote(userinfo), password, unquote(password)]
     return [text for text in dict.fromkeys(found) if text]

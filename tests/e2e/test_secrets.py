@@ -649,12 +649,16 @@ def test_a_url_with_a_blank_in_its_password_or_credentials_in_the_public_url_is_
           "into index.yaml and index.html for every client to read")),
         (("repo.publish", "--public-url", "https://reader:Pass word 61x@charts.example.com/x"), {},
          "error: repo.public_url holds a space or another blank"),
+        (("repo.list", "--url", "http://reader:Pass/word 61x@127.0.0.1:9/"), {},  # a / or @ in it too
+         "error: repo.url holds a space or another blank"),
+        (("repo.list",), {"INVOKE_REPO_URL": "http://reader:Pass@word 61x@127.0.0.1:9/"},
+         "error: repo.url holds a space or another blank"),
     ]
     for args, env, message in runs:
         for debug in ((), ("--debug",)):
             result = invoke(project, *debug, *args, env=env, check=False)
             assert result.returncode == 1 and result.stderr.strip().splitlines()[-1].startswith(message), result.stderr
-            assert not re.search(r"Pass.word.61x|61x@", result.stdout + result.stderr), result.stderr
+            assert not re.search(r"Pass.word.61x|word 61x|61x@", result.stdout + result.stderr), result.stderr
     assert not (project / "dist").exists() or not list((project / "dist").rglob("index.yaml"))
 
 

@@ -124,3 +124,36 @@ def test_a_log_records_traceback_is_redacted_too():
     finally:
         logging.getLogger().removeHandler(handler)
     assert "trace-secret-456" not in records[0] and "ValueError: bad value ***" in records[0]
+
+
+GO_QUOTE = """package main
+
+import ("bufio"; "encoding/json"; "fmt"; "os"; "strconv")
+
+func main() {
+	var values []string
+	json.NewDecoder(bufio.NewReader(os.Stdin)).Decode(&values)
+	for _, v := range values { fmt.Println(strconv.Quote(v)) }
+}
+"""
+
+
+def test_a_secret_as_an_api_server_quotes_it_with_gos_q_is_masked(tmp_path):
+    """Kubernetes' `Invalid value: "..."` is Go's %q: printable characters raw (ä too), others escaped (a
+    no-break space \\u00a0, a tab \\t, DEL \\x7f), where JSON writes them otherwise. Quoted here by Go itself."""
+    import shutil
+    import subprocess
+
+    go = shutil.which("go")
+    assert go, "Go is needed: apt-get install golang-go (.ci/run does)"
+    (tmp_path / "quote.go").write_text(GO_QUOTE)
+    values = ["Pässwort\u00a0Lbl9", "Tab\tDel\x7fpass9", 'quote"back\\slash-9', "emoji\U0001F600-sec\u2028ret"]
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "GOCACHE": str(tmp_path / "cache"), "GOPROXY": "off",
+           "GO111MODULE": "off", "CGO_ENABLED": "0"}
+    quoted = subprocess.run([go, "run", str(tmp_path / "quote.go")], input=json.dumps(values), env=env,
+                            capture_output=True, text=True, timeout=300, check=True).stdout.splitlines()
+    assert len(quoted) == len(values) and quoted[0] == '"Pässwort\\u00a0Lbl9"'
+    for value, shown in zip(values, quoted):
+        ui.add_secret(value)
+        assert ui.redact(f"metadata.labels: Invalid value: {shown}: a valid label") == \
+            'metadata.labels: Invalid value: "***": a valid label', shown
