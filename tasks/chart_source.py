@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -183,6 +184,18 @@ def built_from(chart: charts.ChartSource, source: Repository | Registry, root: P
         return None
     epoch = settings.package_epoch(os.environ)
     return fingerprints.of([chart], root, epoch).get(fingerprints.key(chart)) == recorded
+
+
+class Folder:
+    """A chart folder as the source of the revisions a release deployed from it: the folder's chart as it is now
+    (a revision's own templates are kept nowhere this tool reads them), packaged once, whatever version is asked:
+    what renders a stored revision's secrets again, or its notes (which are shown only when they come out the same)."""
+
+    def __init__(self, package: Callable[[], tuple[str, bytes]]) -> None:
+        self._package = functools.cache(package)
+
+    def fetch(self, chart: str, constraint: str | None, where: str) -> tuple[str, bytes]:
+        return self._package()
 
 
 def is_local(chart: str) -> bool:

@@ -26,14 +26,14 @@ from .environments import Environment, Release
 from .errors import ToolError
 from .manifests import crd_manifest, defined_kinds, derived_values, diff, mask_secrets
 from .revision_records import any_record, deployer, describe, recorded_secret_paths, secret_labels, unrecorded
-from .values import Overrides, changed_secrets, layered_values, masked
+from .values import Overrides, changed_secrets, layered_values, masked, shaped
 
 GOOD = ("deployed", "superseded")  # statuses a rollback may return to
 PENDING = ("pending-install", "pending-upgrade", "pending-rollback")
 NOT_BUILT = "unable to build kubernetes objects"  # Helm's words when the API server does not serve a kind
 UNINSTALLING = "uninstalling"  # an uninstall's first step: Helm stores it so before deleting anything
 MAX_STORED = 1024 * 1024  # Kubernetes' limit on a Secret's data, and Helm stores each revision in one Secret
-Source = chart_source.Repository | chart_source.Registry  # where published charts are
+Source = chart_source.Repository | chart_source.Registry | chart_source.Folder  # where a revision's chart is
 ESTIMATE_ERROR = 0.1  # how far stored_size may be from Helm's own gzip (measured: up to 8% either way)
 _DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 
@@ -234,9 +234,15 @@ def _mask_derived(archive: bytes, contents: dict[str, Any], values: dict[str, An
     what they make of the values with those masked, is masked in all output from now on like the secrets
     themselves: an error from Helm or the API server may quote it. A chart that fails to render is compared the
     same way by its error (a `fail` or `required` message built from a secret), against the masked values' error,
-    or none: then the whole line is the secret's doing. When only the masked values fail there is no telling, and
-    nothing is added."""
+    or none: then the whole line is the secret's doing. A chart that takes the secrets but not the mask (a schema's
+    minLength or pattern) is compared with stand-ins of the secrets' shape (values.shaped) instead; when it takes
+    neither, there is no telling, and a warning says so."""
     again = helm.chart_contents(archive, masked(values, paths, lines=True), release, namespace)
+    if again["rendered"] is None and contents["rendered"] is not None:
+        again = helm.chart_contents(archive, shaped(values, paths), release, namespace)
+        if again["rendered"] is None:
+            ui.warn(f"{release}: the chart refuses stand-ins for its secrets ({again['error']}), so what its templates "
+                    "make of them is not known, and not masked")
     if contents["rendered"] is None:
         found = derived_values({"": contents["error"]}, {"": again["error"] or ""})
         if again["error"] is None:
@@ -297,9 +303,13 @@ def run(plan: Plan, *, wait: bool, timeout: int, dry_run: bool, history_max: int
     with connect(plan.access) as config:
         revisions = helm.history(config, plan.release)
         refuse_if_stuck(revisions, recovery(plan.environment.name, plan.release, revisions))
-        if revisions:  # Helm's log and errors name the objects it replaces: made from the last revision's secrets
-            source = plan.source
-            _stored_secrets(config, plan.access, plan.release, (lambda: source) if source else None)[1](revisions[-1])
+        if revisions:  # Helm's log and errors name the objects it replaces: made from the secrets of the last
+            # revision, and of the last deployed one (what an upgrade after a failed one replaces)
+            source = plan.source or chart_source.Folder(lambda: (plan.version, plan.archive))
+            mask = _stored_secrets(config, plan.access, plan.release, lambda: source)[1]
+            deployed = [r for r in revisions if r.get("status") == "deployed"]
+            for revision in {r["revision"]: r for r in [*deployed[-1:], revisions[-1]]}.values():
+                mask(revision)
         shown = f"{plan.chart} --version {plan.version} --namespace {plan.access.namespace} ({plan.access.source})"
 
         def upgrade(values: dict[str, Any], *, wait: bool, dry_run: bool, offline: bool = False) -> dict[str, Any]:
@@ -459,7 +469,7 @@ def _documents(manifest: str) -> dict[tuple[str, int], str]:
 
 def roll_back(
     access: Access, release: str, revision: int | None, *, allow_failed: bool, wait: bool, timeout: int,
-    history_max: int, source: Callable[[], Source] | None = None,
+    history_max: int, source: Callable[[], Source],
 ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
     """(from, to, now): roll back to the newest good revision that differs from what runs (or --revision);
     the recovery for a stuck release too. What the two revisions stored of their secrets is masked (_stored_secrets):
@@ -480,7 +490,7 @@ def roll_back(
         return current, target, helm.history(config, release)[-1]
 
 
-def _stored_secrets(config: Any, access: Access, release: str, source: Callable[[], Source] | None
+def _stored_secrets(config: Any, access: Access, release: str, source: Callable[[], Source]
                     ) -> tuple[Callable[[int], dict[str, Any]], Callable[[dict[str, Any]], None]]:
     """(info, mask): a revision's `helm get all` by its number, each read once; and what masks a revision's stored
     secrets (recorded_secret_paths registers them) and what its chart makes of them, from now on: its chart is
@@ -488,15 +498,14 @@ def _stored_secrets(config: Any, access: Access, release: str, source: Callable[
     environment's secrets of today may not be the ones a revision holds, nor its templates' forms of them; a chart
     the repository no longer gives is said to leave those unknown."""
     info = functools.cache(lambda number: helm.revision_info(config, release, number))
-    archive = functools.cache(lambda chart, version: source().fetch(chart, version, "its history")[1]) \
-        if source else None
+    archive = functools.cache(lambda chart, version: source().fetch(chart, version, "its history")[1])
 
     def mask(revision: dict[str, Any]) -> None:
         if not any_record([revision]):  # no record, no paths: the environment's secrets are all there is to mask
             return
         values = info(revision["revision"]).get("config") or {}
         paths = recorded_secret_paths(revision, values)
-        if not paths or () in paths or archive is None:
+        if not paths or () in paths:
             return
         chart = f"{revision['chart_name']}-{revision['chart_version']}"
         try:
@@ -511,7 +520,7 @@ def _stored_secrets(config: Any, access: Access, release: str, source: Callable[
     return info, mask
 
 
-def test(access: Access, release: str, *, timeout: int, source: Callable[[], Source] | None = None) -> dict[str, Any]:
+def test(access: Access, release: str, *, timeout: int, source: Callable[[], Source]) -> dict[str, Any]:
     """`helm test`: the release's test hooks run, and their pods removed; a failing one is one line, and may name
     what the templates made of a secret (_stored_secrets)."""
     with connect(access) as config:
@@ -524,8 +533,7 @@ def test(access: Access, release: str, *, timeout: int, source: Callable[[], Sou
     return {"release": release, "namespace": access.namespace, "revision": current["revision"], "tests": "passed"}
 
 
-def uninstall(access: Access, release: str, *, wait: bool, timeout: int,
-              source: Callable[[], Source] | None = None) -> None:
+def uninstall(access: Access, release: str, *, wait: bool, timeout: int, source: Callable[[], Source]) -> None:
     """`helm uninstall`; what fails, and Helm's log of what it deletes, name resources the templates may have named
     from a secret (_stored_secrets)."""
     with connect(access) as config:

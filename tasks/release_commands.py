@@ -80,9 +80,14 @@ def _repository(c: Context, environment: environments.Environment) -> Callable[[
     return repository
 
 
-def _published(rel: environments.Release, repository: Callable[[], dep.Source]) -> Callable[[], dep.Source] | None:
-    """Where the release's stored revisions' charts are fetched from (`repository`); None for a chart folder."""
-    return None if chart_source.is_local(rel.chart) else repository
+def _published(c: Context, environment: environments.Environment, rel: environments.Release,
+               repository: Callable[[], dep.Source]) -> Callable[[], dep.Source]:
+    """Where the release's stored revisions' charts are fetched from: `repository`, or for a chart folder the
+    folder as it is now (packaged when first asked)."""
+    if not chart_source.is_local(rel.chart):
+        return repository
+    build_dir = settings.resolve_repo(ROOT, c.config.get("repo", {})).build_dir
+    return lambda: chart_source.Folder(lambda: chart_source.local_chart(ROOT, environment, rel, build_dir))
 
 
 def _target(c: Context, env: str | None, release: str | None
@@ -240,7 +245,7 @@ def rollback(c: Context, fmt: str, *, env: str | None, release: str | None, revi
                 ask=_ask)
     current, target, now = dep.roll_back(access, name, revision, allow_failed=allow_failed, wait=wait,
                                          timeout=seconds, history_max=keep,
-                                         source=_published(rel, _repository(c, environment)))
+                                         source=_published(c, environment, rel, _repository(c, environment)))
     document = {"release": name, "namespace": access.namespace, "from": _revision(current), "to": _revision(target),
                 "now": _revision(now)}
     ui.render(document, fmt, lambda: ui.say(
@@ -267,7 +272,8 @@ def status(c: Context, fmt: str, *, env: str | None, release: str | None) -> Non
     repository = _repository(c, environment)  # opened once for all the releases
     if release is not None or len(releases) == 1:
         _, rel, access = _target(c, env, releases[0].name)
-        found = release_info.status(access, rel.name, bool(rel.secrets), _published(rel, repository))
+        found = release_info.status(access, rel.name, bool(rel.secrets),
+                                    _published(c, environment, rel, repository))
         ui.render(found, fmt, lambda: _status(found))
         return
     access = cluster.cluster_access(environment, os.environ)
@@ -277,7 +283,8 @@ def status(c: Context, fmt: str, *, env: str | None, release: str | None) -> Non
         try:
             # the table has no notes to render
             rows.append(release_info.status(access.within(rel.namespace_in(environment)), rel.name,
-                                            bool(rel.secrets), _published(rel, repository), notes=fmt != "table"))
+                                            bool(rel.secrets), _published(c, environment, rel, repository),
+                                            notes=fmt != "table"))
         except dep.NotInstalled:
             rows.append({"release": rel.name, "namespace": rel.namespace_in(environment), "status": "not installed"})
     ui.render(rows, fmt, lambda: ui.table(
@@ -329,7 +336,8 @@ def test(c: Context, fmt: str, *, env: str | None, release: str | None, timeout:
     environment, rel, access = _target(c, env, release)
     name = rel.name
     with ui.waiting(f"helm test {name} ({timeout} at most)"):
-        result = dep.test(access, name, timeout=seconds, source=_published(rel, _repository(c, environment)))
+        result = dep.test(access, name, timeout=seconds,
+                          source=_published(c, environment, rel, _repository(c, environment)))
     ui.render(result, fmt, lambda: ui.say(f"tests of {name} (revision {result['revision']}) passed"))
 
 
@@ -340,7 +348,8 @@ def uninstall(c: Context, fmt: str, *, env: str | None, release: str | None, wai
     name = rel.name
     dep.confirm(environment, f"uninstall {name} from {environment.name}", yes=yes,
                 interactive=sys.stdin.isatty(), ask=_ask, always=True)
-    dep.uninstall(access, name, wait=wait, timeout=seconds, source=_published(rel, _repository(c, environment)))
+    dep.uninstall(access, name, wait=wait, timeout=seconds,
+                  source=_published(c, environment, rel, _repository(c, environment)))
     document = {"release": name, "namespace": access.namespace, "uninstalled": True}
     ui.render(document, fmt, lambda: ui.say(f"uninstalled {name} from {environment.name} (namespace {access.namespace})"))
 

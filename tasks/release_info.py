@@ -34,7 +34,7 @@ def _description(revision: dict[str, Any], info: dict[str, Any], revisions: list
                              may_hold_secrets(paths, revisions, has_configured_secrets))
 
 
-def status(access: Access, release: str, has_configured_secrets: bool, source: Callable[[], Source] | None,
+def status(access: Access, release: str, has_configured_secrets: bool, source: Callable[[], Source],
            *, notes: bool = True) -> dict[str, Any]:
     """Status, revision, chart, last deployed, description (shown_description) and notes (unless not `notes`: "");
     never values or the manifest (they may hold secrets).
@@ -62,14 +62,12 @@ def status(access: Access, release: str, has_configured_secrets: bool, source: C
 
 
 def _notes_shown(config: Any, release: str, revision: dict[str, Any], notes: str, values: dict[str, Any],
-                 paths: set[tuple[str | int, ...]] | None, source: Callable[[], Source] | None) -> str:
+                 paths: set[tuple[str | int, ...]] | None, source: Callable[[], Source]) -> str:
     """A revision's notes rendered again from its values with its secrets masked, by its chart from the repository,
     when that chart renders the real values into the very notes Helm stored; else "", and a warning says why."""
     number, install = revision["revision"], revision["revision"] == 1
     if paths is None or () in paths:
         reason = unrecorded(revision, paths)
-    elif source is None:
-        reason = "its chart is a folder, not a published version to render them again with"
     else:
         try:
             archive = source().fetch(revision["chart_name"], revision["chart_version"], f"revision {number}")[1]

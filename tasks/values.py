@@ -129,6 +129,22 @@ def masked(values: dict[str, Any], paths: Iterable[tuple[str | int, ...]],
     return ui.redact_data(shown)
 
 
+_SHIFTED = str.maketrans("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789",
+                         "nopqrstuvwxyzabcdefghijklmNOPQRSTUVWXYZABCDEFGHIJKLM5678901234")
+
+
+def shaped(values: dict[str, Any], paths: Iterable[tuple[str | int, ...]]) -> dict[str, Any]:
+    """A copy of `values` with each secret replaced by a stand-in of its shape (each letter and digit another of its
+    kind, the rest kept: the same length, the same classes of characters), which a chart that checks a secret's
+    shape takes where it refuses ***; every letter and digit differs, so all a template makes of one differs too."""
+    copied = copy.deepcopy(values)
+    for path in paths:
+        slot = _slot(copied, path)
+        if slot is not None and isinstance(slot[path[-1]], str):
+            slot[path[-1]] = slot[path[-1]].translate(_SHIFTED)
+    return copied
+
+
 def changed_secrets(before: dict[str, Any], after: dict[str, Any],
                     paths: Iterable[tuple[str | int, ...]]) -> list[tuple[str | int, ...]]:
     """The secret paths that hold a value in both `before` and `after`, and not the same one."""

@@ -697,3 +697,57 @@ def test_a_chart_whose_metadata_holds_credentials_in_a_url_is_refused_and_they_a
     assert leaked == []
     index = (project / "dist" / "repo" / "index.yaml").read_text()
     assert '"fine"' in index and '"hello-world"' in index and '"dep"' not in index
+
+
+def test_a_chart_that_refuses_the_mask_still_has_what_its_templates_make_of_a_secret_masked(cluster):
+    """A schema's minLength refuses `***`: the forms were compared with nothing, and a 422 printed the name made
+    from the secret's `lower`. Stand-ins of the secret's shape take the mask's place."""
+    deployment_named_from_the_secret(cluster, "0.1.0", "db-{{ .Values.db.password | lower }}")
+    chart = cluster.project / "charts" / "sec"
+    (chart / "values.schema.json").write_text(json.dumps(
+        {"properties": {"db": {"properties": {"password": {"type": "string", "minLength": 8}}}}}))
+    (chart / "values.yaml").write_text("db: {password: changeme-long}\n")
+    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: sec\nversion: 0.2.0\n")
+    invoke(cluster.project, "repo.publish", "--chart", "sec", env=cluster.env)
+    secret = "Hunter2Hunter2_X"  # its lower makes a name the API server refuses, and quotes
+    result = invoke(cluster.project, "release.deploy", "--env", "staging", "--release", "sec", "--no-wait",
+                    env={**cluster.env, "DB_PASSWORD": secret}, check=False)
+    assert result.returncode == 1 and 'Deployment.apps "db-***" is invalid' in result.stderr, result.stderr
+    assert [form for form in (secret, secret.lower()) if form in result.stdout + result.stderr] == []
+
+
+def test_a_deploy_after_a_failed_one_masks_what_the_last_deployed_revision_made_of_its_secret(cluster):
+    """Helm's upgrade after a failed revision replaces the objects of the last deployed one: named from that
+    revision's secret (rotated twice since), its --debug log printed them."""
+    deployment_named_from_the_secret(cluster, "0.1.0", "web-{{ .Values.db.password | lower }}")
+    first, bad, third = "Alpha1Koala-Pw", "Bad_2_Lynx-Pw", "Gamma3Okapi-Pw"
+    for value, check in ((first, True), (bad, False)):  # the second fails: an underscore in a name
+        invoke(cluster.project, "release.deploy", "--env", "staging", "--release", "sec", "--no-wait",
+               env={**cluster.env, "DB_PASSWORD": value}, check=check)
+    result = invoke(cluster.project, "--debug", "release.deploy", "--env", "staging", "--release", "sec", "--no-wait",
+                    env={**cluster.env, "DB_PASSWORD": third})
+    text = result.stdout + result.stderr
+    assert "name=web-***" in text
+    assert [form for value in (first, bad, third) for form in (value, value.lower()) if form in text] == []
+
+
+def test_a_release_from_a_chart_folder_masks_what_its_templates_made_of_a_stored_secret(cluster):
+    """A folder chart (Drone's previews, the plugin's chart: ./charts/...) has no published version to render a
+    stored revision again with: the folder as it is now renders it, for a deploy, a test and an uninstall."""
+    deployment_named_from_the_secret(cluster, "0.1.0", "data-{{ .Values.db.password | lower }}")
+    config = yaml.safe_load((cluster.project / "invoke.yaml").read_text())
+    config["release"]["releases"]["sec"]["chart"] = "./charts/sec"
+    (cluster.project / "invoke.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    old, rotated = "Local7Marmot-Pw", "Rotated8Heron-Pw"
+
+    def run(*args, value):
+        result = invoke(cluster.project, *args, env={**cluster.env, "DB_PASSWORD": value})
+        text = result.stdout + result.stderr
+        assert [form for v in (old, rotated) for form in (v, v.lower()) if form in text] == [], args
+        return text
+
+    run("release.deploy", "--env", "staging", "--release", "sec", "--no-wait", value=old)
+    assert "name=data-***" in run("--debug", "release.deploy", "--env", "staging", "--release", "sec", "--no-wait",
+                                  value=rotated)
+    assert "name=data-***" in run("--debug", "release.uninstall", "--env", "staging", "--release", "sec", "--yes",
+                                  value=old)
