@@ -129,19 +129,26 @@ def masked(values: dict[str, Any], paths: Iterable[tuple[str | int, ...]],
     return ui.redact_data(shown)
 
 
-_SHIFTED = str.maketrans("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789",
-                         "nopqrstuvwxyzabcdefghijklmNOPQRSTUVWXYZABCDEFGHIJKLM5678901234")
+_CLASSES = ("abcdefghijklmnopqrstuvwxyz", "ABCDEFGHIJKLMNOPQRSTUVWXYZ", "0123456789")
 
 
 def shaped(values: dict[str, Any], paths: Iterable[tuple[str | int, ...]]) -> dict[str, Any]:
     """A copy of `values` with each secret replaced by a stand-in of its shape (each letter and digit another of its
-    kind, the rest kept: the same length, the same classes of characters), which a chart that checks a secret's
-    shape takes where it refuses ***; every letter and digit differs, so all a template makes of one differs too."""
+    kind, drawn at random, the rest kept: the same length, the same classes of characters), which a chart that checks
+    a secret's shape takes where it refuses ***; every letter and digit differs, so all a template makes of one
+    differs too. A stand-in is a secret as well (it tells the shape): registered, never shown."""
+    import secrets
+
+    def other(ch: str) -> str:
+        kind = next((k for k in _CLASSES if ch in k), "")
+        return secrets.choice(kind.replace(ch, "")) if kind else ch
+
     copied = copy.deepcopy(values)
     for path in paths:
         slot = _slot(copied, path)
         if slot is not None and isinstance(slot[path[-1]], str):
-            slot[path[-1]] = slot[path[-1]].translate(_SHIFTED)
+            slot[path[-1]] = "".join(map(other, slot[path[-1]]))
+            ui.add_secret(slot[path[-1]])
     return copied
 
 

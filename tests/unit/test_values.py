@@ -236,3 +236,13 @@ def test_a_secret_a_set_flag_would_not_keep_whole_is_refused_naming_neither_it_n
     assert str(refused.value) == (
         "--set #2 (not shown: it holds a secret): a secret in it would not reach Helm whole (its parser reads a comma, "
         "a backslash or a {list} in it as syntax); pass it with --set-secret PATH=VARIABLE")
+
+
+def test_a_stand_in_of_a_secrets_shape_differs_in_every_letter_and_digit_keeps_the_rest_and_is_never_shown():
+    secret = "Hunter2Hunter2_X-ä"
+    stand_in = vals.shaped({"db": {"password": secret, "user": "app"}}, [("db", "password")])["db"]
+    assert stand_in["user"] == "app" and len(stand_in["password"]) == len(secret)
+    for real, other in zip(secret, stand_in["password"]):
+        assert (real == other) == (not (real.isascii() and real.isalnum()))  # "_", "-" and "ä" are kept
+        assert real.isupper() == other.isupper() and real.isdigit() == other.isdigit()
+    assert ui.redact(f"Invalid value: {stand_in['password']!r}") == "Invalid value: '***'"
