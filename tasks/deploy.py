@@ -288,8 +288,9 @@ def left_at(environment: str, release: str, before: list[dict[str, Any]], after:
         return "the release is not installed; nothing to recover"
     last = after[-1]
     state = f"the release is at revision {last['revision']} ({last['status']}, {last['chart_name']}-{last['chart_version']})"
-    if last["status"] == "deployed":
-        return f"{'Helm rolled it back: ' if len(after) > len(before) + 1 else ''}{state}; nothing to recover"
+    if last["status"] == "deployed":  # by revision numbers: Helm prunes the history beyond history_max
+        rolled = last["revision"] > (before[-1]["revision"] if before else 0) + 1
+        return f"{'Helm rolled it back: ' if rolled else ''}{state}; nothing to recover"
     return f"{state}; recover with: {recovery(environment, release, after)}"
 
 
@@ -378,6 +379,14 @@ def _masked_render(upgrade: Callable[..., dict[str, Any]], plan: Plan) -> dict[s
     except ToolError as exc:
         return str(exc)
     return {"manifest": found.get("manifest", ""), "notes": found.get("notes", "")}
+
+
+def abandoned(plan: Plan) -> str:
+    """Where a release is whose deploy the run stopped waiting for (a second Ctrl-C: Helm was rolling it back), read
+    from the cluster now, with the command that recovers it."""
+    with connect(plan.access) as config:
+        now = helm.history(config, plan.release)
+    return f"stopped waiting for it; {left_at(plan.environment.name, plan.release, now, now)}"
 
 
 def apply(plan: Plan, *, wait: bool, timeout: int, dry_run: bool, history_max: int) -> dict[str, Any]:
@@ -486,7 +495,11 @@ def roll_back(
         current, target = rollback_target(revisions, revision, content, allow_failed=allow_failed)
         for stored in (current, target):
             mask(stored)
-        helm.rollback(config, release, target["revision"], wait=wait, timeout=timeout, history_max=history_max)
+        try:
+            helm.rollback(config, release, target["revision"], wait=wait, timeout=timeout, history_max=history_max)
+        except (ToolError, KeyboardInterrupt) as exc:  # where it is now, and what recovers it
+            where = left_at(access.environment, release, revisions, helm.history(config, release))
+            raise type(exc)(f"{exc}; {where}") from None
         return current, target, helm.history(config, release)[-1]
 
 

@@ -28,11 +28,13 @@ class _Heard:
 
     def __init__(self) -> None:
         self.records: deque[str] = deque(maxlen=200)  # the last ones: a long wait logs on
+        self.warnings: list[str] = []  # the records at WARNING and above
         self.mixed = False
 
 
 _listening: list[_Heard] = []
-_warnings: list[str] = []  # Helm's warnings and errors not yet shown
+_pending: list[str] = []  # warnings of calls that ended while others ran, shown when the last of them ends
+_failures: list[str] = []  # how those calls failed: a warning that only repeats one of them is not shown
 _heard_lock = threading.Lock()
 
 
@@ -46,8 +48,8 @@ class _Bridge(logging.Handler):
         with _heard_lock:
             for heard in _listening:
                 heard.records.append(text)
-            if record.levelno >= logging.WARNING:
-                _warnings.append(text)
+                if record.levelno >= logging.WARNING:
+                    heard.warnings.append(text)
         log.debug("helm: %s", text)
 
 
@@ -87,19 +89,26 @@ def _helm(command: str) -> Iterator[Any]:
         detail = "context canceled"
         raise
     finally:
-        with _heard_lock:
-            _listening.remove(heard)
-        _warned(detail)
+        _warned(heard, detail)
 
 
-def _warned(detail: str) -> None:
-    """Each warning or error Helm logged, once, as a warning; not one that only repeats the failure `detail` (a
-    rollback's "Rollback "NAME" failed: ERROR", an upgrade's "upgrade failed ... error=ERROR")."""
+def _warned(heard: _Heard, detail: str) -> None:
+    """Each warning or error Helm logged during the call, once, as a warning; not one that only repeats how a call
+    failed (`detail`: a rollback's "Rollback "NAME" failed: ERROR", an upgrade's "upgrade failed ... error=ERROR").
+    Calls that overlap (releases deployed in parallel) each hear all their records: those are shown when the last
+    of them ends, less any that repeats how one of them failed."""
     with _heard_lock:
-        shown, _warnings[:] = list(_warnings), []
+        _listening.remove(heard)
+        _pending.extend(text for text in heard.warnings if text not in _pending)
+        _failures.append(detail)
+        if _listening:
+            return
+        shown, failures = list(_pending), [d for d in _failures if d]
+        _pending.clear()
+        _failures.clear()
     for text in shown:
         cause = _logged_error(text)
-        if not detail or not (detail in " ".join(text.split()) or cause and cause in detail):
+        if not any(failure in " ".join(text.split()) or cause and cause in failure for failure in failures):
             ui.warn(f"helm: {text}")
 
 
@@ -366,6 +375,37 @@ def _signalled(call: Callable[[Any], Any], context: Any) -> Any:
     return outcome["result"]
 
 
+def _to_its_end(call: Callable[[], Any], what: str) -> Any:
+    """call() in a thread, for a Helm call its SDK cannot cancel (a rollback, an uninstall): Ctrl-C or SIGTERM is
+    noted while it runs (on the main thread it would land inside Helm's log callback, where ctypes drops it), and
+    taken once it ends, saying so."""
+    if threading.current_thread() is not threading.main_thread():
+        return call()
+    outcome: dict[str, Any] = {}
+    signals: list[int] = []
+
+    def work() -> None:
+        try:
+            outcome["result"] = call()
+        except BaseException as exc:  # noqa: BLE001 - handed over to the main thread, raised there
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=work, name="helm", daemon=True)
+    previous = {number: signal.signal(number, lambda signum, frame: signals.append(signum))
+                for number in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        worker.start()
+        worker.join()
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+    if signals:
+        raise KeyboardInterrupt(f"{what} ran to its end first (Helm cannot cancel one)")
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["result"]
+
+
 def render(config: Any, archive: bytes, release: str, values: dict[str, Any], *, install: bool) -> dict[str, str]:
     """The manifest and notes an upgrade would apply now, rendered by Helm against the cluster; nothing is stored."""
     with _helm(f"upgrade --install {release} --dry-run=client") as helm, helm.Chart.load_archive(archive) as chart:
@@ -384,7 +424,8 @@ def rollback(config: Any, release: str, revision: int, *, wait: bool, timeout: i
     options = {"version": revision, "timeout_seconds": timeout, "max_history": history_max,
                **({"wait": "watcher"} if wait else {})}
     with _helm(f"rollback {release} {revision}{' --wait' if wait else ''} --history-max {history_max}"):
-        _native.call_status("helm_rollback", config._raw(), release, json.dumps(options))
+        _to_its_end(lambda: _native.call_status("helm_rollback", config._raw(), release, json.dumps(options)),
+                    "the rollback")
 
 
 def test(config: Any, release: str, *, timeout: int) -> dict[str, Any]:
@@ -420,7 +461,8 @@ def chart_contents(archive: bytes, values: dict[str, Any], release: str, namespa
 
 def uninstall(config: Any, release: str, *, wait: bool, timeout: int) -> None:
     with _helm(f"uninstall {release}"):
-        config.uninstall(release, wait="watcher" if wait else None, timeout=timeout)
+        _to_its_end(lambda: config.uninstall(release, wait="watcher" if wait else None, timeout=timeout),
+                    "the uninstall")
 
 
 SET_PARSERS = {"set": "parse_set_string", "set-string": "parse_set_string_values", "set-json": "parse_set_json",

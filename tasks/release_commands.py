@@ -104,7 +104,8 @@ def _each(plans: list[dep.Plan], releases: list[environments.Release], action: C
     """`action` over the plans with rollout.run: in needs order when `ordered` (stopping at a failure)."""
     by_name = {plan.release: plan for plan in plans}
     needs = {rel.name: rel.needs if ordered else () for rel in releases}
-    return rollout.run(needs, lambda name: action(by_name[name]), parallel=parallel, stop_on_failure=ordered)
+    return rollout.run(needs, lambda name: action(by_name[name]), parallel=parallel, stop_on_failure=ordered,
+                       abandoned=lambda name: dep.abandoned(by_name[name]))
 
 
 def _failures(outcomes: list[rollout.Outcome], what: str) -> None:
@@ -220,7 +221,8 @@ def deploy(c: Context, fmt: str, *, env: str | None, release: str | None, versio
         dep.confirm(environment, f"deploy {what}", yes=yes, interactive=sys.stdin.isatty(), ask=_ask)
     if not wait and not dry_run:
         ui.say("not waiting (--no-wait): Helm records each release as deployed once Kubernetes accepts it, and rolls "
-               "back a failure only when it waits for it; check with invoke release.status")
+               "back a failure only when it waits for it; whether its pods become ready, kubectl tells (kubectl "
+               f"--namespace {plans[0].access.namespace} get pods), not Helm's record")
     one = functools.partial(dep.apply, wait=wait, timeout=seconds, dry_run=dry_run, history_max=keep)
     if len(plans) == 1:
         with ui.waiting(f"helm upgrade --install{' --wait' if wait and not dry_run else ''} ({timeout} at most)"):

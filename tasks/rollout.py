@@ -33,11 +33,14 @@ class Outcome:
 
 def run(
     needs: Mapping[str, Sequence[str]], action: Callable[[str], Any], *, parallel: int, stop_on_failure: bool = True,
+    abandoned: Callable[[str], str] = lambda name: "stopped waiting for it",
 ) -> tuple[list[Outcome], bool]:
     """(an outcome per release in the order of `needs`, whether Ctrl-C stopped the run).
 
     `needs` maps each release to those it needs (all of them keys of `needs`, with no cycle:
     environments.check_needs checked that); `action(release)` raises ToolError for a failure of that release alone.
+    A second Ctrl-C stops waiting for the releases still running (Helm rolling them back): each is INTERRUPTED,
+    `abandoned(release)` saying where it is.
     """
     outcomes: dict[str, Outcome] = {}
     waiting = list(needs)
@@ -68,8 +71,13 @@ def run(
         try:
             outcome = finished.get()  # a signal interrupts the wait, here in the main thread
         except KeyboardInterrupt:
-            if interrupted:
-                raise  # the second Ctrl-C: stop waiting for the releases being rolled back
+            if interrupted:  # the second Ctrl-C: stop waiting for the releases being rolled back
+                while not finished.empty():
+                    done = finished.get()
+                    outcomes[done.release] = done
+                for name in [n for n in needs if n not in outcomes and n not in waiting]:
+                    outcomes[name] = Outcome(name, INTERRUPTED, abandoned(name))
+                break
             interrupted = stopping = True
             helm.cancel_running()
             continue

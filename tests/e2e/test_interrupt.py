@@ -93,3 +93,50 @@ def test_a_second_ctrl_c_stops_waiting_for_helms_rollback_too_and_names_the_comm
     assert cluster.image() == f"{IMAGE}:slow"
     invoke(cluster.project, "release.deploy", "--env", "staging", "--set", "image.tag=v2", env=cluster.env)
     assert cluster.image() == f"{IMAGE}:v2"
+
+
+def start(cluster, *args):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "INVOKE_", "PLUGIN_", "DRONE"))}
+    return subprocess.Popen([sys.executable, "-m", "invoke", *args], cwd=cluster.project,
+                            env={**env, "CI": "true", **cluster.env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+
+
+def test_a_second_ctrl_c_during_an_environment_deploy_ends_with_the_table_and_each_releases_recovery(cluster):
+    """It raised a bare interrupt: no table, no recovery command, a release left pending-rollback unsaid."""
+    import yaml
+
+    config = yaml.safe_load((cluster.project / "invoke.yaml").read_text())
+    config["release"]["releases"]["second"] = {"chart": "hello-world", "version": "~0.1"}
+    (cluster.project / "invoke.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    cluster.emulator.break_image(f"{IMAGE}:slow")  # the running version is not ready either
+    invoke(cluster.project, "release.deploy", "--env", "staging", "--set", "image.tag=slow", "--no-wait",
+           env=cluster.env)
+    cluster.emulator.break_image(f"{IMAGE}:hangs")
+    process = start(cluster, "release.deploy", "--env", "staging", "--set", "image.tag=hangs")
+    wait_for_write(cluster, process, "hangs", revision=2)
+    process.send_signal(signal.SIGINT)  # Helm stops waiting and rolls back to `slow`, then waits for that
+    wait_for_write(cluster, process, "slow", revision=3)
+    code, out, err = stop(process, signal.SIGINT)
+    assert code == 130, err
+    assert "interrupted" in out and "hello-world" in out  # the table ends the run
+    assert err.startswith("interrupted: deploy of staging stopped; ")
+    assert "hello-world: stopped waiting for it; the release is at revision 3 (pending-rollback, hello-world-0.1.0)" \
+           "; recover with: invoke release.rollback --env staging --release hello-world" in err
+    assert "Traceback" not in err
+
+
+def test_ctrl_c_during_a_rollback_is_taken_when_it_ends_and_says_where_the_release_is(cluster):
+    """Helm cannot cancel a rollback: the signal landed in its log callback, where ctypes dropped it with a
+    traceback, and the rollback ended as a plain failure, exit 1."""
+    cluster.emulator.break_image(f"{IMAGE}:slow")
+    invoke(cluster.project, "release.deploy", "--env", "staging", "--set", "image.tag=slow", "--no-wait",
+           env=cluster.env)
+    invoke(cluster.project, "release.deploy", "--env", "staging", "--set", "image.tag=v1", env=cluster.env)
+    process = start(cluster, "release.rollback", "--env", "staging", "--revision", "1", "--timeout", "5s")
+    wait_for_write(cluster, process, "slow", revision=3)  # the rollback has begun, and waits for `slow`
+    code, _, err = stop(process, signal.SIGINT)
+    assert code == 130, err
+    assert err.startswith("interrupted: the rollback ran to its end first (Helm cannot cancel one); the release is "
+                          "at revision 3 (failed, hello-world-0.1.0)"), err
+    assert "Exception ignored" not in err and "Traceback" not in err

@@ -371,3 +371,18 @@ def test_a_token_is_never_sent_to_an_http_api_server():
     env = {"STAGING_API_SERVER": "http://10.0.0.1:6443", "STAGING_KUBERNETES_TOKEN": "t0ken-for-staging"}
     with pytest.raises(ToolError, match="STAGING_API_SERVER is an http:// address: .* use its https:// address"):
         cluster.cluster_access(environment(), env)
+
+
+def test_where_an_interrupted_deploy_left_a_release_counts_revisions_not_history_entries_helm_prunes():
+    """At history_max, Helm drops the oldest revision as it adds one: a failed upgrade and its rollback (two new
+    revisions) left the history one entry longer, and the line said the new deploy went through."""
+    def revision(number, status):
+        return {"revision": number, "status": status, "chart_name": "memcached", "chart_version": "6.0.0"}
+
+    before = [revision(n, "superseded") for n in range(5, 14)] + [revision(14, "deployed")]
+    after = [revision(n, "superseded") for n in range(7, 15)] + [revision(15, "failed"), revision(16, "deployed")]
+    assert len(after) == len(before)
+    assert deploy.left_at("staging", "memcached", before, after) == (
+        "Helm rolled it back: the release is at revision 16 (deployed, memcached-6.0.0); nothing to recover")
+    assert deploy.left_at("staging", "memcached", before, before[1:] + [revision(15, "deployed")]) == (
+        "the release is at revision 15 (deployed, memcached-6.0.0); nothing to recover")

@@ -48,10 +48,23 @@ def test_helms_warnings_are_shown_once_each_but_not_one_that_repeats_the_failure
     shown = "warning: helm: failed to update release name=sec revision=3 error=etcd unavailable\n"
     assert capsys.readouterr().err == shown
     for text in ('Rollback "sec" failed: field is immutable', "upgrade failed name=sec error=field is immutable"):
-        RECORDS.warning(text)
         with pytest.raises(ToolError), helm._helm("rollback sec 1"):
+            RECORDS.warning(text)
             raise helm_python.HelmError("field is immutable")
     with pytest.raises(KeyboardInterrupt), helm._helm("upgrade sec"):  # Ctrl-C: Helm's context cancelled
         RECORDS.warning("upgrade failed name=sec error=context canceled")
         raise KeyboardInterrupt
     assert capsys.readouterr().err == ""
+
+
+def test_calls_that_overlap_show_their_warnings_when_the_last_ends_less_those_repeating_how_one_failed(capsys):
+    """Releases deployed in parallel: each call hears every record. The one that ended first showed them all, with
+    a warning that only repeated how the other one failed (`upgrade failed name=b error=...`)."""
+    with helm._helm("upgrade a"):
+        with pytest.raises(ToolError), helm._helm("upgrade b"):
+            RECORDS.warning("upgrade failed name=b error=replicas: Invalid value")
+            RECORDS.warning("resource exists on cluster name=a-web")
+            raise helm_python.HelmError("replicas: Invalid value")
+        assert capsys.readouterr().err == ""  # a is still running: nothing shown yet
+    assert capsys.readouterr().err == "warning: helm: resource exists on cluster name=a-web\n"
+    assert helm._listening == [] and helm._pending == [] and helm._failures == []
