@@ -751,3 +751,19 @@ def test_a_release_from_a_chart_folder_masks_what_its_templates_made_of_a_stored
                                   value=rotated)
     assert "name=data-***" in run("--debug", "release.uninstall", "--env", "staging", "--release", "sec", "--yes",
                                   value=old)
+
+
+def test_a_diff_the_chart_refuses_for_its_values_says_so_not_that_the_masks_were_refused(cluster):
+    """A chart failing on a value given with --set (nothing to do with its secrets) was reported as `no diff:
+    rendered with its secrets masked, the chart fails`, pointing at the masks."""
+    deployment_named_from_the_secret(cluster, "0.1.0", "web")
+    (cluster.project / "charts" / "sec" / "templates" / "check.yaml").write_text(
+        '{{- if .Values.broken }}{{ fail "broken is set: unset it" }}{{ end }}\n')
+    (cluster.project / "charts" / "sec" / "Chart.yaml").write_text("apiVersion: v2\nname: sec\nversion: 0.2.0\n")
+    invoke(cluster.project, "repo.publish", "--chart", "sec", env=cluster.env)
+    env = {**cluster.env, "DB_PASSWORD": "Hunter2-Diff-Secret"}
+    invoke(cluster.project, "release.deploy", "--env", "staging", "--release", "sec", env=env)
+    result = invoke(cluster.project, "release.diff", "--env", "staging", "--release", "sec", "-s", "broken=true",
+                    env=env, check=False)
+    assert result.returncode == 1 and "broken is set: unset it" in result.stderr, result.stderr
+    assert "rendered with its secrets masked" not in result.stderr and "Hunter2-Diff-Secret" not in result.stderr
