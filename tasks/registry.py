@@ -52,9 +52,16 @@ _SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
                      r"(\+[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?$")  # semver.org's: what Helm's tags() keeps
 
 
-def unlisted(version: str) -> str:
-    """Why a registry could not keep this version immutable ("" when it can): Helm lists only strict SemVer 2
-    tags, so a push of `v1.2.3` or `1.2` could never be told from a new one, and would overwrite silently."""
+_REPOSITORY = re.compile(r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*")  # a path component of an OCI reference
+
+
+def unlisted(name: str, version: str) -> str:
+    """Why a registry could not take this chart, or keep this version immutable ("" when it can): a name is a part
+    of an OCI reference (lowercase: Helm's push refuses `MyChart` too); Helm lists only strict SemVer 2 tags, so a
+    push of `v1.2.3` or `1.2` could never be told from a new one, and would overwrite silently."""
+    if not _REPOSITORY.fullmatch(name):
+        return (f"name {name!r} cannot be part of an OCI reference (lowercase letters and digits, with . _ or - "
+                "between them), so no registry takes it; rename the chart to push it")
     if _SEMVER.match(version):
         return ""
     return (f"version {version!r} is not strict SemVer 2 (MAJOR.MINOR.PATCH[-PRE][+BUILD]), the only versions an "

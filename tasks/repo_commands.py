@@ -123,17 +123,18 @@ def publish(s: settings.RepoSettings, fmt: str, store: stores.Store | None, curr
         registries = [stack.enter_context(registry.session(u, os.environ))
                       for u in ([] if store else [s.url]) + list(s.mirrors)]
         fresh = fingerprints.of(tree.charts, s.root, epoch)
-        skipped = [ch for ch in pub.not_rebuilt(tree, current[0], fresh, force) if all(
+        skipped = [ch for ch in pub.not_rebuilt(tree, current[0], fresh, force) if not (
+            registries and registry.unlisted(ch.name, ch.version)) and all(
             ch.version in registry.versions(r, ch.name) for r in registries)] if current else []
         todo = charts.Tree([ch for ch in tree.charts if ch not in skipped], tree.failures, tree.warnings)
         result = packaging.build(todo, s.charts_dir, s.packages_dir, os.environ, _repositories(s), _advance(todo),
                                  _failed)
         folders = {(ch.name, ch.version): ch.rel for ch in todo.charts}
-        for package in [p for p in result.packages if registries and registry.unlisted(p.version)]:
+        for package in [p for p in result.packages if registries and registry.unlisted(p.name, p.version)]:
             result.packages.remove(package)
             result.failures.append(charts.Failure(folders.get((package.name, package.version), package.name),
                                                   package.name, f"{package.name} {package.version}: "
-                                                  f"{registry.unlisted(package.version)}"))
+                                                  f"{registry.unlisted(package.name, package.version)}"))
             _failed(result.failures[-1])
         if result.failures and s.atomic:
             raise ToolError(f"{len(result.failures)} chart(s) failed ({', '.join(f.name for f in result.failures)}) "

@@ -2,6 +2,7 @@
 
 import base64
 import json
+import shutil
 import urllib.request
 
 import helm_python
@@ -182,3 +183,20 @@ def test_a_version_a_registry_cannot_list_fails_alone_instead_of_being_overwritt
         tags(registry, "hello-world")
     folder = invoke(project, "repo.publish", "--url", str(tmp_path / "folder"))  # a classic repository takes it
     assert "3 new" in folder.stdout
+
+
+def test_a_chart_name_no_registry_takes_fails_alone_in_a_mirrored_publish(project, registry):
+    """`MyChart` cannot be part of an OCI reference: listing its tags failed the whole publish, every target, with a
+    line that blamed the credentials."""
+    chart = project / "charts" / "upper"
+    shutil.copytree(project / "charts" / "hello-world", chart)
+    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: MyChart\nversion: 0.1.0\n")
+    url = f"oci://{registry}/charts"
+    for _ in range(2):  # and again, when the folder repository already holds it
+        result = invoke(project, "repo.publish", "--mirror", url, check=False)
+        assert result.returncode == 1
+        assert result.stderr.strip().splitlines()[-1] == (
+            "error: MyChart 0.1.0: name 'MyChart' cannot be part of an OCI reference (lowercase letters and digits, "
+            "with . _ or - between them), so no registry takes it; rename the chart to push it")
+        assert "failed 1: MyChart" in result.stdout
+    assert tags(registry, "hello-world") == ["0.1.0"] and tags(registry, "common") == ["0.1.0"]
