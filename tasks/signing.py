@@ -80,7 +80,7 @@ def user_id(key: bytes, where: str) -> str:
 def check_keyring(path: Path, setting: str) -> None:
     """Helm reads a binary OpenPGP keyring and nothing else: any other file would make every package look
     tampered with, so it is refused once, before any package is checked."""
-    export = f"gpg --export KEY-ID > {path}"
+    export = f"gpg --export KEY-ID > {path.with_name('signers.gpg') if path.exists() else path}"  # never over a file
     try:
         data = path.read_bytes()
     except FileNotFoundError:

@@ -148,7 +148,7 @@ def test_repo_verify_refuses_a_keyring_helm_cannot_read_in_one_line_instead_of_a
         assert (refused.returncode, refused.stdout) == (1, "")
         assert refused.stderr.strip().splitlines() == [
             (f"error: --keyring {keyring}: {what}, not the binary keyring Helm reads; export one: "
-             f"gpg --export KEY-ID > {keyring}")]
+             f"gpg --export KEY-ID > {keyring.with_name('signers.gpg')}")]  # a new file: never over the one given
 
 
 def test_an_environment_whose_keyring_helm_cannot_read_deploys_nothing_and_says_why_in_one_line(cluster, key,
@@ -163,7 +163,7 @@ def test_an_environment_whose_keyring_helm_cannot_read_deploys_nothing_and_says_
     assert refused.returncode == 1
     assert refused.stderr.strip().splitlines() == [
         (f"error: verify_keyring {keyring}: {what}, not the binary keyring Helm reads; export one: "
-         f"gpg --export KEY-ID > {keyring}")]
+         f"gpg --export KEY-ID > {keyring.with_name('signers.gpg')}")]
     assert cluster.release_secrets() == []
 
 
