@@ -218,3 +218,18 @@ def test_a_helm_s3_repository_whose_urls_are_s3_urls_below_it_is_deployed_from_a
         verified = invoke(project, "repo.verify", "--url", url, "--json", env=env, check=False)
         found = {(f["kind"], f["key"]) for f in json.loads(verified.stdout)["findings"]}
         assert found == {("url", "hello-world 0.1.0"), ("orphan", "hello-world-0.1.0.tgz")}
+
+
+def test_an_entry_leading_to_another_charts_or_versions_package_is_not_deployed(repository, published, k8s):
+    """An edited entry with another package's url and digest (an older version, signed too, or another chart): the
+    digest matched, and the deploy ran that package as the version asked for. The package's own Chart.yaml says."""
+    project, url, env, write, _ = repository
+    index = json.loads((project / "dist" / "repo" / "index.yaml").read_bytes())
+    other = index["entries"]["hello-api"][0]
+    write("index.yaml", tampered(project, urls=other["urls"], digest=other["digest"]))
+    deployed = invoke(project, "release.deploy", "--env", "staging", "--url", url, env=env, check=False)
+    assert deployed.returncode == 1
+    assert deployed.stderr.strip().endswith(
+        "hello-api-0.1.0.tgz: holds hello-api 0.1.0, where index.yaml's entry is hello-world 0.1.0: the index was "
+        "changed to lead elsewhere; restore it, or publish the chart again"), deployed.stderr
+    assert [n for (_, plural, ns, n) in k8s.store if plural == "secrets" and ns in published[1]] == []
