@@ -218,7 +218,8 @@ def registry_client(*, plain_http: bool, credentials_file: Path) -> Any:
 
 def registry_login(client: Any, host: str, username: str, password: str, *, plain_http: bool) -> None:
     with _helm(f"registry login {host} --username {username} --password-stdin"):
-        client.login(host, username, password, plain_http=plain_http)
+        _off_main(lambda: client.login(host, username, password, plain_http=plain_http), f"the registry {host}",
+                  abandon=True, timeout=REGISTRY_TIMEOUT)
 
 
 def registry_tags(client: Any, reference: str) -> list[str] | None:
@@ -227,7 +228,8 @@ def registry_tags(client: Any, reference: str) -> list[str] | None:
 
     with _helm(f"show chart {reference} (tags)"):
         try:
-            tags: list[str] = client.tags(reference)
+            tags: list[str] = _off_main(lambda: client.tags(reference), f"the registry ({reference})", abandon=True,
+                                        timeout=REGISTRY_TIMEOUT)
         except helm_python.HelmRegistryError as exc:
             if "name unknown" in str(exc) or "404" in str(exc):
                 return None
@@ -237,13 +239,16 @@ def registry_tags(client: Any, reference: str) -> list[str] | None:
 
 def registry_push(client: Any, archive: Path, remote: str, *, plain_http: bool) -> None:
     with _helm(f"push {archive.name} {remote}{' --plain-http' if plain_http else ''}") as helm:
-        helm.push(archive, remote, client=client, plain_http=plain_http)
+        _off_main(lambda: helm.push(archive, remote, client=client, plain_http=plain_http),
+                  f"the registry ({remote})", abandon=True, timeout=REGISTRY_TIMEOUT)
 
 
 def registry_pull(client: Any, reference: str, version: str, destination: Path, *, plain_http: bool) -> Path:
     """`helm pull oci://... --version V`: the archive as the registry holds it."""
     with _helm(f"pull {reference} --version {version}") as helm:
-        helm.pull(reference, client=client, version=version, destination=destination, plain_http=plain_http)
+        _off_main(lambda: helm.pull(reference, client=client, version=version, destination=destination,
+                                    plain_http=plain_http), f"the registry ({reference})", abandon=True,
+                  timeout=REGISTRY_TIMEOUT)
     return destination / f"{reference.rsplit('/', 1)[-1]}-{version}.tgz"
 
 
@@ -375,10 +380,14 @@ def _signalled(call: Callable[[Any], Any], context: Any) -> Any:
     return outcome["result"]
 
 
-def _to_its_end(call: Callable[[], Any], what: str) -> Any:
-    """call() in a thread, for a Helm call its SDK cannot cancel (a rollback, an uninstall): Ctrl-C or SIGTERM is
-    noted while it runs (on the main thread it would land inside Helm's log callback, where ctypes drops it), and
-    taken once it ends, saying so."""
+REGISTRY_TIMEOUT = 300  # seconds a registry call may take before it is given up (Helm's client has no limit)
+
+
+def _off_main(call: Callable[[], Any], what: str, *, abandon: bool, timeout: float | None = None) -> Any:
+    """call() in a thread: on the main thread a signal lands inside Helm's log callback, where ctypes drops it. With
+    `abandon`, Ctrl-C or SIGTERM stops waiting at once (a registry that never answers); else it is taken once the
+    call ends (a rollback or an uninstall, which Helm cannot cancel), saying so. Past `timeout` seconds the call is
+    given up, one line naming `what`."""
     if threading.current_thread() is not threading.main_thread():
         return call()
     outcome: dict[str, Any] = {}
@@ -390,15 +399,21 @@ def _to_its_end(call: Callable[[], Any], what: str) -> Any:
         except BaseException as exc:  # noqa: BLE001 - handed over to the main thread, raised there
             outcome["error"] = exc
 
+    def noted(signum: int, frame: Any) -> None:
+        if abandon:
+            raise KeyboardInterrupt(f"stopped waiting for {what}")
+        signals.append(signum)
+
     worker = threading.Thread(target=work, name="helm", daemon=True)
-    previous = {number: signal.signal(number, lambda signum, frame: signals.append(signum))
-                for number in (signal.SIGINT, signal.SIGTERM)}
+    previous = {number: signal.signal(number, noted) for number in (signal.SIGINT, signal.SIGTERM)}
     try:
         worker.start()
-        worker.join()
+        worker.join(timeout)
     finally:
         for number, handler in previous.items():
             signal.signal(number, handler)
+    if worker.is_alive():
+        raise ToolError(f"{what}: no answer in {timeout:.0f} s; check that it is up and answers")
     if signals:
         raise KeyboardInterrupt(f"{what} ran to its end first (Helm cannot cancel one)")
     if "error" in outcome:
@@ -424,8 +439,8 @@ def rollback(config: Any, release: str, revision: int, *, wait: bool, timeout: i
     options = {"version": revision, "timeout_seconds": timeout, "max_history": history_max,
                **({"wait": "watcher"} if wait else {})}
     with _helm(f"rollback {release} {revision}{' --wait' if wait else ''} --history-max {history_max}"):
-        _to_its_end(lambda: _native.call_status("helm_rollback", config._raw(), release, json.dumps(options)),
-                    "the rollback")
+        _off_main(lambda: _native.call_status("helm_rollback", config._raw(), release, json.dumps(options)),
+                  "the rollback", abandon=False)
 
 
 def test(config: Any, release: str, *, timeout: int) -> dict[str, Any]:
@@ -461,8 +476,8 @@ def chart_contents(archive: bytes, values: dict[str, Any], release: str, namespa
 
 def uninstall(config: Any, release: str, *, wait: bool, timeout: int) -> None:
     with _helm(f"uninstall {release}"):
-        _to_its_end(lambda: config.uninstall(release, wait="watcher" if wait else None, timeout=timeout),
-                    "the uninstall")
+        _off_main(lambda: config.uninstall(release, wait="watcher" if wait else None, timeout=timeout),
+                  "the uninstall", abandon=False)
 
 
 SET_PARSERS = {"set": "parse_set_string", "set-string": "parse_set_string_values", "set-json": "parse_set_json",

@@ -200,3 +200,55 @@ def test_a_chart_name_no_registry_takes_fails_alone_in_a_mirrored_publish(projec
             "with . _ or - between them), so no registry takes it; rename the chart to push it")
         assert "failed 1: MyChart" in result.stdout
     assert tags(registry, "hello-world") == ["0.1.0"] and tags(registry, "common") == ["0.1.0"]
+
+
+def test_a_registry_that_never_answers_is_left_at_ctrl_c_or_sigterm_and_given_up_after_a_while():
+    """Helm's registry client waits for ever on a server that accepts and never answers, and its call held the main
+    thread: Ctrl-C and SIGTERM were ignored (only SIGKILL ended it, leaving its login folder behind)."""
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import threading
+    import time
+
+    from tasks import helm
+    from tasks.errors import ToolError
+    from tests.conftest import ROOT
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    accepted = threading.Event()
+    held = []
+
+    def hold() -> None:
+        while True:
+            try:
+                connection, _ = listener.accept()
+            except OSError:
+                return
+            held.append(connection)
+            accepted.set()
+
+    threading.Thread(target=hold, daemon=True).start()
+    port = listener.getsockname()[1]
+    try:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            accepted.clear()
+            env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "INVOKE_", "HELM_REGISTRY"))}
+            process = subprocess.Popen([sys.executable, "-m", "invoke", "repo.list", "--url",
+                                        f"oci://127.0.0.1:{port}/charts", "--chart", "hello-world"], cwd=ROOT,
+                                       env={**env, "CI": "true"}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                       text=True)
+            assert accepted.wait(120), "the registry was never asked"  # observed: it is waiting for an answer
+            process.send_signal(signum)
+            _, err = process.communicate(timeout=60)
+            assert process.returncode == 130, err
+            assert err.strip() == ("interrupted: stopped waiting for the registry "
+                                   f"(oci://127.0.0.1:{port}/charts/hello-world)")
+    finally:
+        listener.close()
+        for connection in held:
+            connection.close()
+    with pytest.raises(ToolError, match=r"^the registry \(x\): no answer in 0 s; check that it is up and answers$"):
+        helm._off_main(lambda: time.sleep(30), "the registry (x)", abandon=True, timeout=0.2)  # else it returns
