@@ -95,8 +95,8 @@ class Repository:
         held = helm.archive_metadata(package[0], f"{store.url}/{key}")  # the entry's url and digest may be another's
         if (str(held.get("name")), str(held.get("version"))) != (chart, str(entry["version"])):
             raise ToolError(f"{store.url}/{key}: holds {held.get('name')} {held.get('version')}, where index.yaml's "
-                            f"entry is {chart} {entry['version']}: the index was changed to lead elsewhere; restore it, "
-                            "or publish the chart again")
+                            f"entry is {chart} {entry['version']}: the index was changed to lead elsewhere; restore "
+                            "it, or publish the chart again")
         return str(entry["version"]), package[0]
 
 

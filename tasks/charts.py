@@ -126,7 +126,8 @@ def discover(charts_dir: Path, root: Path | None = None) -> Tree:
         except ToolError as exc:
             tree.failures.append(Failure(rel, _declared_name(folder) or rel, str(exc)))
         except OSError as exc:  # what read() does not name itself (a folder of the chart that cannot be searched)
-            tree.failures.append(Failure(rel, _declared_name(folder) or rel, _unreadable(f"{charts_dir.name}/{rel}", exc)))
+            tree.failures.append(Failure(rel, _declared_name(folder) or rel,
+                                         _unreadable(f"{charts_dir.name}/{rel}", exc)))
     by_release: dict[tuple[str, str], list[ChartSource]] = defaultdict(list)
     for chart in tree.charts:
         by_release[(chart.name, chart.version)].append(chart)

@@ -50,7 +50,8 @@ def _plans(c: Context, environment: environments.Environment, releases: list[env
         chart_source.check_published(chart, repository)
     plans = [dep.prepare(ROOT, environment, rel, repository=repository,
                          version=pinned[rel.name].version if rel.name in pinned else version, overrides=overrides,
-                         env=os.environ, work_dir=repo.build_dir, typed_set=_typed_set(c, rel.name)) for rel in releases]
+                         env=os.environ, work_dir=repo.build_dir, typed_set=_typed_set(c, rel.name))
+             for rel in releases]
     for rel, chart in ((r, pinned[r.name]) for r in releases if r.name in pinned):
         if chart_source.built_from(chart, repository, ROOT) is False:
             ui.warn(f"{rel.name}: {chart.name} {chart.version} in {repo.url} was built from other files than this "

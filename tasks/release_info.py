@@ -56,7 +56,8 @@ def status(access: Access, release: str, has_configured_secrets: bool, source: C
     return {
         "release": release, "namespace": access.namespace, "status": summary["status"],
         "revision": summary["revision"], "chart": f"{summary['chart_name']}-{summary['chart_version']}",
-        "app_version": summary.get("app_version", ""), "last_deployed": _FRACTION.sub("", details.get("last_deployed", "")),
+        "app_version": summary.get("app_version", ""),
+        "last_deployed": _FRACTION.sub("", details.get("last_deployed", "")),
         "description": description, "notes": text,
     }
 

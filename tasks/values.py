@@ -217,8 +217,8 @@ def _set(expression: str, flag: str, where: str) -> list[tuple[ValuesPath, Any]]
         raise ToolError(f"{where}: expected KEY={'JSON' if json_values else 'VALUE'} (e.g. {example})")
     items = list(_items(expression, json_values))
     secret = ui.redact(expression) != expression
-    whole = f"{where}: a secret in it would not reach Helm whole (its parser reads a comma, a backslash or a {{list}} " \
-        "in it as syntax); pass it with --set-secret PATH=VARIABLE"
+    whole = (f"{where}: a secret in it would not reach Helm whole (its parser reads a comma, a backslash or a "
+             "{list} in it as syntax); pass it with --set-secret PATH=VARIABLE")
     if secret and [key for _, key, _ in _items(ui.redact(expression), json_values)] != [key for _, key, _ in items]:
         raise ToolError(whole)
     keyless = next((item for item, key, parts in items if key is not None
