@@ -11,19 +11,12 @@ import helm_python
 import pytest
 import yaml
 
-from tasks import helm
-from tasks.serve import serving
 from tests.conftest import invoke
+from tests.support.indexes import MERGE_KEYS, helm_reads
 
 
 def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def helm_reads(folder: Path) -> dict:
-    """The entries Helm's own repository client reads from the folder's index.yaml, served on loopback."""
-    with serving(folder) as server:
-        return helm.repo_index(f"http://127.0.0.1:{server.server_port}")["entries"]
 
 
 def index_of(folder: Path) -> dict:
@@ -53,41 +46,6 @@ def helm_repository(folder: Path, *charts: Path) -> Path:
         helm_python.package(chart, destination=folder)
     helm_python.repo_index_generate(folder)
     return folder
-
-
-MERGE_KEYS = """apiVersion: v1
-entries:
-  jiralert:
-  - &jira
-    <<: &jirabase
-      name: jiralert
-      apiVersion: v2
-      annotations: &team
-        team: observability
-        oncall: "#obs"
-    version: 1.9.0
-    created: "2021-01-02T03:04:05Z"
-    digest: 5baf5e88cfda0fc5599f209f1af1e5ab6f9f6c532d77c7d9315748392862bdae
-    urls: [jiralert-1.9.0.tgz]
-  - <<: *jirabase
-    version: 1.8.0
-    created: "2020-01-02T03:04:05Z"
-    digest: 6baf5e88cfda0fc5599f209f1af1e5ab6f9f6c532d77c7d9315748392862bdae
-    urls: [jiralert-1.8.0.tgz]
-  jiralert-mirror:
-  - {<<: *jira}
-  prometheus-pushgateway:
-  - name: prometheus-pushgateway
-    version: 3.8.0
-    apiVersion: v2
-    created: "2021-01-02T03:04:05Z"
-    digest: b7aa3024c651b62d66c2f591ad51e803c59705076d40565ccba7d9c4662045c3
-    urls: [prometheus-pushgateway-3.8.0.tgz]
-    annotations:
-      <<: *team
-      category: monitoring
-generated: "2021-01-02T03:04:05Z"
-"""
 
 
 def test_an_index_with_yaml_merge_keys_keeps_every_entry_as_helm_reads_it_and_helm_reads_the_publish(project, tmp_path):

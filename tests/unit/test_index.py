@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from tasks import index as idx
 from tasks.errors import ToolError
+from tests.support.indexes import MERGE_KEYS, helm_reads
 
 HELM_WRITTEN = b"""apiVersion: v1
 entries:
@@ -288,57 +289,16 @@ def test_a_truncated_index_in_the_layout_is_refused_not_half_read():
         idx.load(data[: len(data) // 2], "index.yaml")
 
 
-MERGE_KEYS = b"""apiVersion: v1
-entries:
-  jiralert:
-  - &jira
-    <<: &jirabase
-      name: jiralert
-      apiVersion: v2
-      annotations: &team
-        team: observability
-        oncall: "#obs"
-    version: 1.9.0
-    created: "2021-01-02T03:04:05Z"
-    digest: 5baf5e88cfda0fc5599f209f1af1e5ab6f9f6c532d77c7d9315748392862bdae
-    urls: [jiralert-1.9.0.tgz]
-  - <<: *jirabase
-    version: 1.8.0
-    created: "2020-01-02T03:04:05Z"
-    digest: 6baf5e88cfda0fc5599f209f1af1e5ab6f9f6c532d77c7d9315748392862bdae
-    urls: [jiralert-1.8.0.tgz]
-  jiralert-mirror:
-  - {<<: *jira}
-  prometheus-pushgateway:
-  - name: prometheus-pushgateway
-    version: 3.8.0
-    apiVersion: v2
-    created: "2021-01-02T03:04:05Z"
-    digest: b7aa3024c651b62d66c2f591ad51e803c59705076d40565ccba7d9c4662045c3
-    urls: [prometheus-pushgateway-3.8.0.tgz]
-    annotations: {<<: *team, category: monitoring}
-generated: "2021-01-02T03:04:05Z"
-"""
-
-
-def helm_reads(data: bytes, folder) -> dict:
-    """What Helm's own repository client reads from index.yaml, served on loopback."""
-    from tasks import helm
-    from tasks.serve import serving
-
-    folder.mkdir()
-    (folder / "index.yaml").write_bytes(data)
-    with serving(folder) as server:
-        return helm.repo_index(f"http://127.0.0.1:{server.server_port}")["entries"]
-
-
 def test_an_index_with_yaml_merge_keys_is_read_and_written_back_as_helm_reads_it(tmp_path):
-    index = idx.load(MERGE_KEYS, "index.yaml")
+    index = idx.load(MERGE_KEYS.encode(), "index.yaml")
     assert index.get("prometheus-pushgateway", "3.8.0")["annotations"] == {
         "team": "observability", "oncall": "#obs", "category": "monitoring"}
     assert index.get("jiralert", "1.8.0")["annotations"] == {"team": "observability", "oncall": "#obs"}
     assert index.entries["jiralert-mirror"] == [index.get("jiralert", "1.9.0")]
-    helm = helm_reads(MERGE_KEYS, tmp_path / "theirs")
-    assert helm_reads(idx.dump(index), tmp_path / "ours") == helm
+    for name, data in (("theirs", MERGE_KEYS.encode()), ("ours", idx.dump(index))):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "index.yaml").write_bytes(data)
+    helm = helm_reads(tmp_path / "theirs")
+    assert helm_reads(tmp_path / "ours") == helm
     assert helm["prometheus-pushgateway"][0]["annotations"] == {
         "team": "observability", "oncall": "#obs", "category": "monitoring"}
