@@ -350,46 +350,19 @@ def _interruptible(call: Callable[[Any], Any]) -> Any:
 
 
 def _signalled(call: Callable[[Any], Any], context: Any) -> Any:
-    outcome: dict[str, Any] = {}
-    signals: list[int] = []
-
-    def work() -> None:
-        try:
-            outcome["result"] = call(context)
-        except BaseException as exc:  # noqa: BLE001 - handed over to the main thread, raised there
-            outcome["error"] = exc
-
-    def stop(signum: int, frame: Any) -> None:
-        if signals:
+    def signalled(again: bool) -> None:
+        if again:
             raise KeyboardInterrupt
-        signals.append(signum)
         cancel_running()
 
-    worker = threading.Thread(target=work, name="helm", daemon=True)
-    previous = {number: signal.signal(number, stop) for number in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        worker.start()
-        worker.join()  # interruptible: the handler runs in this thread while Helm works in the other
-    finally:
-        for number, handler in previous.items():
-            signal.signal(number, handler)
-    if signals:
-        raise KeyboardInterrupt
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome["result"]
+    return _on_a_thread(lambda: call(context), signalled)
 
 
-REGISTRY_TIMEOUT = 300  # seconds a registry call may take before it is given up (Helm's client has no limit)
-
-
-def _off_main(call: Callable[[], Any], what: str, *, abandon: bool, timeout: float | None = None) -> Any:
-    """call() in a thread: on the main thread a signal lands inside Helm's log callback, where ctypes drops it. With
-    `abandon`, Ctrl-C or SIGTERM stops waiting at once (a registry that never answers); else it is taken once the
-    call ends (a rollback or an uninstall, which Helm cannot cancel), saying so. Past `timeout` seconds the call is
-    given up, one line naming `what`."""
-    if threading.current_thread() is not threading.main_thread():
-        return call()
+def _on_a_thread(call: Callable[[], Any], signalled: Callable[[bool], None], *, timeout: float | None = None,
+                 what: str = "", interrupted: str = "") -> Any:
+    """call() in a thread while the main thread waits for it, taking Ctrl-C and SIGTERM: `signalled(again)` on
+    each (it may raise, to stop waiting); once the call ends after one, KeyboardInterrupt(`interrupted`). Past
+    `timeout` seconds the call is given up, one line naming `what`."""
     outcome: dict[str, Any] = {}
     signals: list[int] = []
 
@@ -399,26 +372,44 @@ def _off_main(call: Callable[[], Any], what: str, *, abandon: bool, timeout: flo
         except BaseException as exc:  # noqa: BLE001 - handed over to the main thread, raised there
             outcome["error"] = exc
 
-    def noted(signum: int, frame: Any) -> None:
-        if abandon:
-            raise KeyboardInterrupt(f"stopped waiting for {what}")
+    def handler(signum: int, frame: Any) -> None:
+        signalled(bool(signals))
         signals.append(signum)
 
     worker = threading.Thread(target=work, name="helm", daemon=True)
-    previous = {number: signal.signal(number, noted) for number in (signal.SIGINT, signal.SIGTERM)}
+    previous = {number: signal.signal(number, handler) for number in (signal.SIGINT, signal.SIGTERM)}
     try:
         worker.start()
-        worker.join(timeout)
+        worker.join(timeout)  # interruptible: the handler runs in this thread while Helm works in the other
     finally:
-        for number, handler in previous.items():
-            signal.signal(number, handler)
+        for number, handler_before in previous.items():
+            signal.signal(number, handler_before)
     if worker.is_alive():
         raise ToolError(f"{what}: no answer in {timeout:.0f} s; check that it is up and answers")
     if signals:
-        raise KeyboardInterrupt(f"{what} ran to its end first (Helm cannot cancel one)")
+        raise KeyboardInterrupt(interrupted)
     if "error" in outcome:
         raise outcome["error"]
     return outcome["result"]
+
+
+REGISTRY_TIMEOUT = 300  # seconds a registry call may take before it is given up (Helm's client has no limit)
+
+
+def _off_main(call: Callable[[], Any], what: str, *, abandon: bool, timeout: float | None = None) -> Any:
+    """call() off the main thread, where a signal lands inside Helm's log callback and ctypes drops it. With
+    `abandon`, Ctrl-C or SIGTERM stops waiting at once (a registry that never answers); else it is taken once the
+    call ends (a rollback or an uninstall, which Helm cannot cancel), saying so. Past `timeout` seconds the call is
+    given up, one line naming `what`."""
+    if threading.current_thread() is not threading.main_thread():
+        return call()
+
+    def signalled(again: bool) -> None:
+        if abandon:
+            raise KeyboardInterrupt(f"stopped waiting for {what}")
+
+    return _on_a_thread(call, signalled, timeout=timeout, what=what,
+                        interrupted=f"{what} ran to its end first (Helm cannot cancel one)")
 
 
 def render(config: Any, archive: bytes, release: str, values: dict[str, Any], *, install: bool) -> dict[str, str]:
