@@ -467,6 +467,100 @@ def test_objects_the_api_servers_validation_refuses_get_422_naming_each_field(k8
     assert code == 422 and refused["message"].endswith("field is immutable")
 
 
+def test_fields_a_kind_does_not_declare_are_refused_under_strict_and_dropped_otherwise(k8s, ns):
+    base = f"/apis/apps/v1/namespaces/{ns}/deployments"
+    odd = deployment("odd")
+    odd["spec"]["bogus"] = 1
+    pod_spec(odd)["containers"][0]["colour"] = "red"
+    code, refused = api(k8s, "POST", f"{base}?fieldValidation=Strict", odd)
+    assert (code, refused["message"]) == (400, ('Deployment in version "v1" cannot be handled as a Deployment: strict '
+                                          'decoding error: unknown field "spec.template.spec.containers[0].colour", '
+                                          'unknown field "spec.bogus"'))
+    code, refused = api(k8s, "PATCH", f"{base}/odd?fieldManager=helm&fieldValidation=Strict", odd, APPLY)
+    assert (code, refused["message"]) == (500, (f"failed to create typed patch object ({ns}/odd; apps/v1, "
+                                          'Kind=Deployment): .spec.template.spec.containers[name="web"].colour: field '
+                                          "not declared in schema"))
+    assert ("apps/v1", "deployments", ns, "odd") not in k8s.store
+    for query in ("", "?fieldValidation=Ignore"):  # Warn is the default: stored, without what it does not declare
+        name = f"odd{len(query)}"
+        assert api(k8s, "POST", base + query, {**odd, "metadata": {"name": name}})[0] == 201
+        stored = k8s.store[("apps/v1", "deployments", ns, name)]
+        assert "bogus" not in stored["spec"] and "colour" not in pod_spec(stored)["containers"][0]
+    code, refused = api(k8s, "PATCH", f"{base}/odd0?fieldValidation=Strict", {"spec": {"paused": True, "x": 1}}, SMP)
+    assert (code, refused["message"]) == (400, 'strict decoding error: unknown field "spec.x"')
+    strict = CRD.replace("          x-kubernetes-preserve-unknown-fields: true\n", STRUCTURAL)
+    assert api(k8s, "POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", yaml.safe_load(strict))[0] == 201
+    try:
+        gear = {**yaml.safe_load(WIDGET), "spec": {"teeth": 12, "wobble": True, "labels": {"any": "x"}}}
+        code, refused = api(k8s, "PATCH", f"/apis/example.com/v1/namespaces/{ns}/widgets/gear?fieldManager=helm&"
+                            "fieldValidation=Strict", gear, APPLY)
+        assert (code, refused["message"]) == (500, (f"failed to create typed patch object ({ns}/gear; example.com/v1, "
+                                              "Kind=Widget): .spec.wobble: field not declared in schema"))
+        assert api(k8s, "POST", f"/apis/example.com/v1/namespaces/{ns}/widgets", gear)[0] == 201
+        assert k8s.store[("example.com/v1", "widgets", ns, "gear")]["spec"] == {"teeth": 12, "labels": {"any": "x"}}
+    finally:
+        api(k8s, "DELETE", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/widgets.example.com")
+
+
+STRUCTURAL = """          properties:
+            spec:
+              type: object
+              properties:
+                teeth: {type: integer}
+                labels: {type: object, additionalProperties: {type: string}}
+"""
+
+
+def test_what_an_update_may_not_change_is_refused_as_the_api_server_refuses_it(k8s, ns):
+    """The refusals that make Helm users delete and recreate objects; a Job's quotes its whole pod template."""
+    sts = {**deployment("db"), "apiVersion": "apps/v1", "kind": "StatefulSet"}
+    sts["spec"] = {**sts["spec"], "serviceName": "db", "volumeClaimTemplates": [
+        {"metadata": {"name": "data"}, "spec": {"accessModes": ["ReadWriteOnce"],
+                                                "resources": {"requests": {"storage": "1Gi"}}}}]}
+    base = f"/apis/apps/v1/namespaces/{ns}/statefulsets"
+    assert api(k8s, "POST", base, sts)[0] == 201
+    assert api(k8s, "PATCH", f"{base}/db", {"spec": {"replicas": 3}}, SMP)[0] == 200
+    grown = {"spec": {"volumeClaimTemplates": [{"metadata": {"name": "data"}, "spec": {
+        "accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "5Gi"}}}}]}}
+    code, refused = api(k8s, "PATCH", f"{base}/db", grown, MERGE)
+    assert (code, refused["message"]) == (422, ('StatefulSet.apps "db" is invalid: spec: Forbidden: updates to '
+                                          "statefulset spec for fields other than 'replicas', 'ordinals', 'template', "
+                                          "'updateStrategy', 'revisionHistoryLimit', "
+                                          "'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden"))
+    job = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "migrate"}, "spec": {"template": {"spec": {
+        "restartPolicy": "Never", "containers": [{"name": "m", "image": "m:1", "env": [
+            {"name": "PASSWORD", "value": 'pa"ss\u00a0word'}]}]}}}}
+    assert api(k8s, "POST", f"/apis/batch/v1/namespaces/{ns}/jobs", job)[0] == 201
+    code, refused = api(k8s, "PATCH", f"/apis/batch/v1/namespaces/{ns}/jobs/migrate", {"spec": {"template": {
+        "spec": {"containers": [{"name": "m", "image": "m:2"}]}}}}, SMP)
+    assert code == 422 and refused["message"].startswith(
+        'Job.batch "migrate" is invalid: spec.template: Invalid value: core.PodTemplateSpec{Spec:core.PodSpec{')
+    assert 'Env:[]core.EnvVar{core.EnvVar{Name:"PASSWORD", Value:"pa\\"ss\\u00a0word"}}' in refused["message"]
+    assert refused["message"].endswith("}: field is immutable")
+    claim = {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "data"},
+             "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}}
+    assert api(k8s, "POST", f"/api/v1/namespaces/{ns}/persistentvolumeclaims", claim)[0] == 201
+    path = f"/api/v1/namespaces/{ns}/persistentvolumeclaims/data"
+    assert api(k8s, "PATCH", path, {"spec": {"resources": {"requests": {"storage": "2Gi"}}}}, MERGE)[0] == 200
+    code, refused = api(k8s, "PATCH", path, {"spec": {"storageClassName": "fast"}}, MERGE)
+    assert (code, refused["message"]) == (422, ('PersistentVolumeClaim "data" is invalid: spec: Forbidden: spec is '
+                                          "immutable after creation except resources.requests and "
+                                          "volumeAttributesClassName for bound claims"))
+    frozen = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "frozen"}, "data": {"a": "1"},
+              "immutable": True}
+    assert api(k8s, "POST", f"/api/v1/namespaces/{ns}/configmaps", frozen)[0] == 201
+    code, refused = api(k8s, "PATCH", f"/api/v1/namespaces/{ns}/configmaps/frozen", {"data": {"a": "2"}}, MERGE)
+    assert (code, refused["message"]) == (422, ('ConfigMap "frozen" is invalid: data: Forbidden: field is immutable '
+                                          "when `immutable` is set"))
+    tls = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "tls"}, "stringData": {"a": "1"}}
+    assert api(k8s, "POST", f"/api/v1/namespaces/{ns}/secrets", tls)[0] == 201
+    code, refused = api(k8s, "PATCH", f"/api/v1/namespaces/{ns}/secrets/tls", {"type": "kubernetes.io/tls"}, MERGE)
+    assert (code, refused["message"]) == (422, ('Secret "tls" is invalid: type: Invalid value: "kubernetes.io/tls": '
+                                          "field is immutable"))
+    assert k8s.store[("batch/v1", "jobs", ns, "migrate")]["spec"]["template"]["spec"]["containers"][0]["image"] == \
+        "m:1"
+
+
 def test_helm_cannot_install_replicas_zebra(k8s, ns, tmp_path):
     template = WEB.replace("replicas: 1", "replicas: {{ .Values.replicas }}")
     chart = str(make_chart(tmp_path, "zebra", {"deployment.yaml": template}))

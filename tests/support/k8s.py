@@ -8,8 +8,10 @@ this subclass serves the objects themselves, as an API server would:
   patch by Kubernetes' merge keys and directives (k8s_merge; not for custom resources), server-side apply
   with field managers and conflicts (k8s_apply); Helm's release Secrets arrive as protobuf (k8s_protobuf);
 - what the registry does before storing: a body over 3 MiB is 413, a value its Go type refuses is refused
-  (400 on create/update, 422 on patch, 500 on apply, as each path does), defaults, validation as 422
-  (k8s_validation, including the 1 MiB limit of Secret and ConfigMap data), Service clusterIPs;
+  (400 on create/update, 422 on patch, 500 on apply, as each path does), a field its kind does not declare is
+  refused under fieldValidation=Strict (what Helm sends) and dropped otherwise (k8s_fields), defaults, validation
+  as 422 (k8s_validation, including the 1 MiB limit of Secret and ConfigMap data, and what an update may not
+  change: a StatefulSet's volume claims, a Job's pod template, a claim's spec), Service clusterIPs;
 - what controllers do, at once (k8s_controllers): ReplicaSets and Pods for Deployments, Pods for
   StatefulSets/DaemonSets/Jobs, their statuses, Established CRDs whose resources are then served and listed
   by discovery; a Pod whose image is in `broken` never gets ready (how waits that time out are tested);
@@ -43,6 +45,7 @@ from typing import Any
 
 import aiohttp.web
 import attrs
+import multidict
 import yaml
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -51,7 +54,7 @@ from cryptography.x509.oid import NameOID
 from kmock import KubernetesEmulator, ResourceInfo, resource
 from kmock._internal.parsing import parse_path
 
-from tests.support import k8s_apply, k8s_controllers, k8s_merge, k8s_validation
+from tests.support import k8s_apply, k8s_controllers, k8s_fields, k8s_merge, k8s_validation
 from tests.support.k8s_controllers import Key, now
 from tests.support.k8s_protobuf import decode_protobuf
 from tests.support.k8s_schema import mismatches, schema
@@ -179,7 +182,9 @@ class HelmReadyEmulator(KubernetesEmulator):
         data = _decode(body, content_type)
         manager = raw.query.get("fieldManager") or raw.headers.get("User-Agent", "unknown").split("/")[0]
         kind_schema = schema(k8s.group, info.kind)
+        validation = raw.query.get("fieldValidation", "Warn")  # the API server's default
         owned = None
+        applying = method == "PATCH" and content_type == "application/apply-patch+yaml"
         if method == "POST":
             meta = data.setdefault("metadata", {})
             if not meta.get("name") and meta.get("generateName"):
@@ -203,7 +208,7 @@ class HelmReadyEmulator(KubernetesEmulator):
                                "the latest version and try again")
             _refuse_types(data, kind_schema, "create", info.kind, gv)
             new = data
-        elif method == "PATCH" and content_type == "application/apply-patch+yaml":
+        elif applying:
             if not raw.query.get("fieldManager"):
                 raise invalid("PatchOptions", "meta.k8s.io", "", [required("fieldManager",
                                                                            "is required for apply patch")])
@@ -211,6 +216,7 @@ class HelmReadyEmulator(KubernetesEmulator):
                 raise bad_request(f"Incorrect version specified in apply patch. Specified patch version: "
                                   f"{data.get('apiVersion', '')}, expected: {gv}")
             _refuse_types(data, kind_schema, "apply", info.kind, gv, namespace, name)
+            warnings = self._unknown_fields(data, validation, "apply", info.kind, k8s, key)
             new, owned = k8s_apply.apply(old, data, manager, raw.query.get("force") == "true", kind_schema)
         elif method == "PATCH":
             old = self._get(key)
@@ -227,6 +233,8 @@ class HelmReadyEmulator(KubernetesEmulator):
                                "application/merge-patch+json, application/apply-patch+yaml")
         else:
             raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
+        if not applying:  # an applied object is checked before it is merged
+            warnings = self._unknown_fields(new, validation, method, info.kind, k8s, key)
         if k8s.subresource == "status":
             new = {**(old or {}), "status": new.get("status")}
         written = self._admit(key, old, new, info, k8s.group, subresource=k8s.subresource, manager=manager,
@@ -234,7 +242,39 @@ class HelmReadyEmulator(KubernetesEmulator):
         if "dryRun" not in raw.query:
             await self._commit(key, written)
             await self._reconcile(key)
-        return aiohttp.web.json_response(written, status=201 if old is None else 200)
+        return aiohttp.web.json_response(written, status=201 if old is None else 200,
+                                         headers=multidict.CIMultiDict(("Warning", w) for w in warnings))
+
+    def _unknown_fields(self, obj: dict[str, Any], validation: str, method: str, kind: str, k8s: Any,
+                        key: Key) -> list[str]:
+        """Fields the kind does not declare: refused under Strict, else dropped, with warnings under Warn."""
+        crd = self._crd(k8s.group, k8s.version, k8s.plural)
+        if crd is not None and crd["spec"].get("preserveUnknownFields"):
+            return []
+        served = [v for v in (crd or {}).get("spec", {}).get("versions", []) if v["name"] == k8s.version]
+        structural = ((served[0].get("schema") or {}).get("openAPIV3Schema") or {}) if served else {}
+        found = k8s_fields.unknown(obj, k8s.version, kind, structural if crd is not None else None)
+        if not found:
+            return []
+        if validation == "Strict" and method == "apply":
+            first = k8s_fields.typed(obj, found[0], schema(k8s.group, kind))
+            raise unclassified(f"failed to create typed patch object ({key[2] or ''}/{key[3]}; {key[0]}, "
+                               f"Kind={kind}): {first}: field not declared in schema")
+        named = ", ".join(f'unknown field "{k8s_fields.decoded(path)}"' for path in found)
+        if validation == "Strict":
+            where = f'{kind} in version "{k8s.version}" cannot be handled as a {kind}: ' if method in ("POST", "PUT") \
+                else ""
+            raise bad_request(f"{where}strict decoding error: {named}")
+        k8s_fields.prune(obj, found)
+        return [f'299 - "unknown field \\"{k8s_fields.decoded(path)}\\""' for path in found] \
+            if validation == "Warn" else []
+
+    def _crd(self, group: str, version: str, plural: str) -> dict[str, Any] | None:
+        """The CustomResourceDefinition that serves these resources (None for a built-in kind)."""
+        if not self._custom(group, version, plural):
+            return None
+        return next(c for (g, p, _, _), c in self.store.items() if p == "customresourcedefinitions"
+                    and c["spec"]["group"] == group and c["spec"]["names"]["plural"] == plural)
 
     def _custom(self, group: str, version: str, plural: str) -> bool:
         """Served for a CRD (no Go type: no strategic merge, lists kept as sent)."""
@@ -588,6 +628,11 @@ class RunningEmulator:
         `forbidden` False, allows it again."""
         assert self.emulator is not None
         (self.emulator.undeletable.add if forbidden else self.emulator.undeletable.discard)(key)
+
+    def delete(self, key: Key, *, orphan: bool = False) -> None:
+        """What `kubectl delete` does (with --cascade=orphan: what the object owns stays)."""
+        assert self.emulator is not None
+        asyncio.run_coroutine_threadsafe(self.emulator._delete(key, orphan=orphan), self.loop).result(30)
 
     def kubeconfig(self, *contexts: str, token: str | None = None) -> str:
         """A kubeconfig with these contexts, all on the emulator; no current context (nothing may rely on it)."""

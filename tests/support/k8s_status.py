@@ -111,8 +111,14 @@ def invalid(kind: str, group: str, name: str, errors: list[FieldError]) -> ApiEr
                     {"name": name, "group": group, "kind": kind, "causes": [e.cause() for e in errors]})
 
 
+class GoSyntax(str):
+    """A value already printed as Go prints it (a typed struct's %#v, k8s_fields.go_syntax): shown as it is."""
+
+
 def go_value(value: Any) -> str:
     """A value as Go's %v/%q prints it in these messages: strings quoted, maps as map[k:v], nil as <nil>."""
+    if isinstance(value, GoSyntax):
+        return str(value)
     if isinstance(value, str):
         return json.dumps(value)
     return go_plain(value)

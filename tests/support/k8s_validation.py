@@ -3,7 +3,9 @@
 Checks and wording follow k8s.io/kubernetes pkg/apis/core/validation and pkg/apis/apps/validation for what
 charts get wrong: names (DNS-1123), labels, a workload's selector against its template, containers without a
 name or image, ports, Service ports and types, ConfigMap/Secret keys and the 1 MiB limit of their data
-(MaxSecretSize), CRD names. Each failure is a FieldError; the emulator answers them with one 422.
+(MaxSecretSize), CRD names; and what an update may not change (a workload's selector, a StatefulSet's spec but
+for its template and scaling, a Job's pod template, quoted whole as Go prints it, a claim's spec, an immutable
+ConfigMap's or Secret's data, a Secret's type). Each failure is a FieldError; the emulator answers them with one 422.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import itertools
 import re
 from typing import Any
 
+from tests.support import k8s_fields
 from tests.support.k8s_status import FieldError, invalid, invalid_value, required
 
 WORKLOADS = ("Deployment", "ReplicaSet", "StatefulSet", "DaemonSet")
@@ -153,7 +156,47 @@ def validate(obj: dict[str, Any], old: dict[str, Any] | None, kind: str) -> list
         errors += _data(obj, kind)
     elif kind == "CustomResourceDefinition":
         errors += _crd(obj)
+    return errors + (_update(obj, old, kind) if old is not None else [])
+
+
+STATEFULSET_MUTABLE = ("replicas", "ordinals", "template", "updateStrategy", "revisionHistoryLimit",
+                      "persistentVolumeClaimRetentionPolicy", "minReadySeconds")
+IMMUTABLE_DATA = "field is immutable when `immutable` is set"
+
+
+def _update(obj: dict[str, Any], old: dict[str, Any], kind: str) -> list[FieldError]:
+    """What an update may not change (ValidateStatefulSetUpdate, ValidateJobUpdate, ValidatePersistentVolumeClaimUpdate,
+    ValidateConfigMapUpdate, ValidateSecretUpdate): the errors that make Helm users delete and recreate objects."""
+    spec, was = obj.get("spec") or {}, old.get("spec") or {}
+    errors: list[FieldError] = []
+    if kind == "StatefulSet" and _except(spec, STATEFULSET_MUTABLE) != _except(was, STATEFULSET_MUTABLE):
+        errors.append(FieldError("Forbidden", "spec", detail="updates to statefulset spec for fields other than " +
+                                 ", ".join(f"'{f}'" for f in STATEFULSET_MUTABLE[:-1]) +
+                                 f" and '{STATEFULSET_MUTABLE[-1]}' are forbidden"))
+    elif kind == "Job":
+        for field in ("completions", "completionMode", "template"):
+            if spec.get(field) != was.get(field):
+                value = spec.get(field)
+                shown = k8s_fields.go_syntax(value, "V1PodTemplateSpec") if field == "template" else value
+                errors.append(invalid_value(f"spec.{field}", shown, "field is immutable"))
+    elif kind == "PersistentVolumeClaim":
+        if _except(spec, ("resources", "volumeAttributesClassName")) != \
+                _except(was, ("resources", "volumeAttributesClassName")):
+            errors.append(FieldError("Forbidden", "spec", detail="spec is immutable after creation except "
+                                     "resources.requests and volumeAttributesClassName for bound claims"))
+    elif kind in ("ConfigMap", "Secret") and old.get("immutable") is True:
+        if obj.get("immutable") is not True:
+            errors.append(FieldError("Forbidden", "immutable", detail=IMMUTABLE_DATA))
+        for field in ("data", "binaryData"):
+            if (obj.get(field) or {}) != (old.get(field) or {}):
+                errors.append(FieldError("Forbidden", field, detail=IMMUTABLE_DATA))
+    if kind == "Secret" and obj.get("type", "Opaque") != old.get("type", "Opaque"):
+        errors.append(invalid_value("type", obj.get("type", "Opaque"), "field is immutable"))
     return errors
+
+
+def _except(spec: dict[str, Any], fields: tuple[str, ...]) -> dict[str, Any]:
+    return {k: v for k, v in spec.items() if k not in fields}
 
 
 def name_errors(field: str, name: Any, rule: str) -> list[FieldError]:
