@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import chart_source, helm, ui
+from . import chart_source, helm, refusals, ui
 from .cluster import Access, cluster_access, connect
 from .environments import Environment, Release
 from .errors import ToolError
@@ -347,9 +347,7 @@ def run(plan: Plan, *, wait: bool, timeout: int, dry_run: bool, history_max: int
         except ToolError as exc:
             after = helm.history(config, plan.release)
             now = f"; the release is now at revision {after[-1]['revision']} ({after[-1]['status']})" if after else ""
-            if f'namespaces "{plan.access.namespace}" not found' in str(exc):
-                now += (f"; create the namespace, or set release.environments.{plan.environment.name}"
-                        ".create_namespace: true")
+            now += refusals.advice(str(exc), plan.environment.name, plan.access.namespace)
             raise ToolError(f"deploy of {plan.chart} {plan.version} as {plan.release} failed: {exc}{now}") from exc
     if isinstance(printable, str):
         withheld = [what for what in (("manifest", "notes") if dry_run else ("notes",)) if result.get(what)]
@@ -501,7 +499,8 @@ def roll_back(
             helm.rollback(config, release, target["revision"], wait=wait, timeout=timeout, history_max=history_max)
         except (ToolError, KeyboardInterrupt) as exc:  # where it is now, and what recovers it
             where = left_at(access.environment, release, revisions, helm.history(config, release))
-            raise type(exc)(f"{exc}; {where}") from None
+            raise type(exc)(f"{exc}; {where}{refusals.advice(str(exc), access.environment, access.namespace)}") \
+                from None
         return current, target, helm.history(config, release)[-1]
 
 

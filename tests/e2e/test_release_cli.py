@@ -386,6 +386,39 @@ def test_a_missing_namespace_is_named_or_created_when_the_environment_says_so(cl
     assert ("v1", "namespaces", None, namespace) in cluster.emulator.store
 
 
+def test_a_change_kubernetes_cannot_make_in_place_is_refused_with_the_step_that_recovers_it(cluster):
+    """A StatefulSet's volume claims cannot change: the API server's refusal, the release rolled back, and the
+    command that gets past it; done, the same deploy goes through. A field no kind declares is refused too."""
+    chart = cluster.project / "charts" / "db"
+    (chart / "templates").mkdir(parents=True)
+    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: db\nversion: 0.1.0\n")
+    (chart / "values.yaml").write_text("storage: 1Gi\nextra: ''\n")
+    (chart / "templates" / "sts.yaml").write_text(
+        "apiVersion: apps/v1\nkind: StatefulSet\nmetadata:\n  name: db\nspec:\n  serviceName: db\n"
+        "  {{- .Values.extra | nindent 2 }}\n  selector: {matchLabels: {app: db}}\n  template:\n"
+        "    metadata: {labels: {app: db}}\n    spec: {containers: [{name: db, image: postgres}]}\n"
+        "  volumeClaimTemplates:\n    - metadata: {name: data}\n"
+        "      spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: {{ .Values.storage }}}}}\n")
+    configure(cluster, lambda c: c["release"]["releases"].update(db={"chart": "./charts/db"}))
+    namespace = cluster.namespaces["staging"]
+    deploy(cluster, "--release", "db")
+    refused = deploy(cluster, "--release", "db", "--set", "storage=5Gi", check=False)
+    assert refused.returncode == 1
+    assert 'StatefulSet.apps "db" is invalid: spec: Forbidden: updates to statefulset spec' in refused.stderr
+    assert refused.stderr.strip().endswith(
+        "the release is now at revision 3 (deployed); Kubernetes cannot change that field of a StatefulSet in place: "
+        f"delete StatefulSet db but not its pods and volumes (kubectl --namespace {namespace} delete statefulset db "
+        "--cascade=orphan), then deploy again")
+    key = ("apps/v1", "statefulsets", namespace, "db")
+    cluster.emulator.delete(key, orphan=True)
+    deploy(cluster, "--release", "db", "--set", "storage=5Gi")
+    claims = cluster.emulator.store[key]["spec"]["volumeClaimTemplates"]
+    assert claims[0]["spec"]["resources"]["requests"]["storage"] == "5Gi"
+    typo = deploy(cluster, "--release", "db", "--set", "storage=5Gi", "--set", "extra=replica: 2", check=False)
+    assert typo.returncode == 1 and ".spec.replica: field not declared in schema" in typo.stderr
+    assert "replica" not in cluster.emulator.store[key]["spec"]
+
+
 def configure(cluster, change):
     """Edit the project's invoke.yaml: change(config) mutates the loaded mapping."""
     import yaml

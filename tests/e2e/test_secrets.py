@@ -767,3 +767,35 @@ def test_a_diff_the_chart_refuses_for_its_values_says_so_not_that_the_masks_were
                     env=env, check=False)
     assert result.returncode == 1 and "broken is set: unset it" in result.stderr, result.stderr
     assert "rendered with its secrets masked" not in result.stderr and "Hunter2-Diff-Secret" not in result.stderr
+
+
+def test_a_jobs_refused_change_quoting_its_whole_pod_template_shows_no_secret_and_says_what_recovers(cluster):
+    """An API server refusing a change to a Job's pod template quotes the whole template, as Go prints it
+    (%#v, strings as strconv.Quote): every secret the chart put in its environment is in that message."""
+    env = {**cluster.env, **shape_env()}
+    chart = cluster.project / "charts" / "jobs"
+    (chart / "templates").mkdir(parents=True)
+    (chart / "values.yaml").write_text("secretEnv: {}\nimage: busybox:1\n")
+    (chart / "templates" / "job.yaml").write_text(
+        "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: migrate\nspec:\n  template:\n    spec:\n"
+        "      restartPolicy: Never\n      containers:\n        - name: m\n          image: {{ .Values.image }}\n"
+        "          env:\n          {{- range $k, $v := .Values.secretEnv }}\n            - name: {{ $k }}\n"
+        "              value: {{ $v | quote }}\n          {{- end }}\n")
+    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: jobs\nversion: 0.1.0\n")
+    config = yaml.safe_load((cluster.project / "invoke.yaml").read_text())
+    config["release"]["releases"]["jobs"] = {"chart": "./charts/jobs"}
+    (cluster.project / "invoke.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    deploy = ("release.deploy", "--env", "staging", "--release", "jobs", *set_secrets())
+    invoke(cluster.project, *deploy, env=env)
+    outputs = [invoke(cluster.project, *debug, *deploy, "--set", "image=busybox:2", env=env, check=False)
+               for debug in ((), ("--debug",))]
+    for result in outputs:
+        assert result.returncode == 1
+        assert found(result.stdout + result.stderr, shape_env()) == []
+        assert 'spec.template: Invalid value: core.PodTemplateSpec{' in result.stderr
+        assert 'core.EnvVar{Name:"PEM", Value:"***"}' in result.stderr  # the API server quoted it: masked
+    namespace = cluster.namespaces["staging"]
+    assert outputs[0].stderr.strip().endswith(
+        f"a Job's pod template cannot change: delete Job migrate (kubectl --namespace {namespace} delete job migrate) "
+        "and deploy again, or make it a Helm hook that is replaced on each deploy (annotations helm.sh/hook: "
+        "post-install,post-upgrade and helm.sh/hook-delete-policy: before-hook-creation)")
