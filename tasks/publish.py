@@ -3,8 +3,11 @@
 The order is the point (invariants 1-3): refuse conflicts before anything is written; create each
 new package only if absent; write index.yaml last, only if it is still the one the plan was based on.
 A lost race re-reads the index, re-merges and retries with backoff. A new version's archive found already
-there, not in the index, is indexed as it is when it holds the same files; with other files its chart fails
-alone: the others are indexed, then the publish ends with that error.
+there, not in the index, is indexed as it is when it holds the same files; with other files (a stray: another
+publisher's, or an interrupted one's) its chart fails alone, as does a version someone else indexed meanwhile with
+other content: the others are indexed, and the plan returned names the failed charts (Plan.failed). An atomic
+apply fails instead (Withheld) and never writes index.yaml; it looks for strays before uploading anything, so only a
+stray written while it uploads leaves packages behind it, unindexed: no client sees them.
 """
 
 from __future__ import annotations
@@ -55,6 +58,8 @@ class Plan:
     annotated: bool = False  # the index's fingerprints changed: it is written even with no new package
     tree: str = ""  # the tree record to keep in the index (fingerprints.TREE), when this publish makes one
     warnings: list[str] = field(default_factory=list)  # what went wrong without failing the publish
+    failed: dict[tuple[str, str], str] = field(default_factory=dict)  # (name, version): why that chart failed alone
+    # while the plan was applied (a stray archive with other files, a version indexed meanwhile with other content)
 
     @property
     def writes(self) -> list[Step]:
@@ -201,13 +206,15 @@ def _conflict(found: list[tuple[str, Step]], several: bool) -> str:
 def apply(
     store: Store, plan: Plan, packages: list[Package], *, created: str,
     advance: Callable[[Step], None] = lambda step: None, sleep: Callable[[float], None] = time.sleep,
+    atomic: bool = False,
 ) -> Plan:
     """Upload the plan's packages, then index.yaml conditionally (re-plan, same settings, on a lost race),
-    then the repository's page from that index."""
+    then the repository's page from that index. A chart that fails while this runs fails alone: the plan returned
+    leaves it out and says why (`failed`); with `atomic`, it fails the whole apply (Withheld), index.yaml unwritten."""
     refuse_conflicts(plan)
     uploaded: set[str] = set()
     try:
-        return _apply(store, plan, packages, created, advance, sleep, uploaded)
+        return _apply(store, plan, packages, created, advance, sleep, uploaded, atomic)
     except KeyboardInterrupt:
         if INDEX in uploaded:
             detail = "index.yaml was written: the publish is complete, only the page (index.html) may be stale"
@@ -219,53 +226,102 @@ def apply(
         raise KeyboardInterrupt(f"publish to {store.url} stopped: {detail}") from None
 
 
+class Withheld(ToolError):
+    """An atomic apply stopped by charts that failed (`failed`, as Plan.failed): index.yaml was not written, so no
+    client sees any of it; `summary` is the line that says so, and which packages were uploaded before."""
+
+    def __init__(self, failed: dict[tuple[str, str], str], summary: str) -> None:
+        super().__init__("; ".join([*(failed[key] for key in sorted(failed)), summary]))
+        self.failed, self.summary = failed, summary
+
+
 def _apply(
     store: Store, plan: Plan, packages: list[Package], created: str, advance: Callable[[Step], None],
-    sleep: Callable[[float], None], uploaded: set[str],
+    sleep: Callable[[float], None], uploaded: set[str], atomic: bool,
 ) -> Plan:
     notes: dict[str, str] = {}  # by package file: what the REPLACED line should say about its .prov
     held: dict[str, str] = {}  # by package file: the digest of the unindexed archive found there, with the same files
-    occupied: dict[str, str] = {}  # by package file: why its chart failed (an unindexed archive with other files)
+    failed: dict[tuple[str, str], str] = {}  # (name, version): why its chart failed alone, as the plan returns it
+
+    def fail(why: dict[tuple[str, str], str]) -> None:
+        failed.update(why)
+        if why and atomic:
+            raise _withheld(store, failed, sorted(uploaded - set(held)))
+
+    def replan(tree: str) -> Plan:
+        """The plan from the index as it is now, without the failed charts (and then no tree record: not every chart
+        was published); a version indexed meanwhile with other content fails its chart alone, as at plan time."""
+        nonlocal packages
+        while True:
+            packages = [p for p in packages if (p.name, p.version) not in failed]
+            again = make_plan(store, packages, public_url=plan.public_url, force=plan.force, created=created,
+                              fingerprints=plan.fingerprints, tree="" if failed else tree)
+            lost = conflicts([(again.url, again.steps)])
+            if not lost:
+                return again
+            fail(lost)
+
+    if atomic and not plan.force:
+        fail(_strays(store, plan))  # before any upload: a stray there already fails the publish with nothing written
     for attempt in range(ATTEMPTS):
         for step in plan.writes:
             if step.package.filename not in uploaded:
                 try:
                     notes[step.package.filename], found = _upload(store, step, plan.force)
                 except _Occupied as exc:
-                    occupied[step.package.filename] = str(exc)
+                    fail({(step.package.name, step.package.version): str(exc)})
                     continue
                 if found:
                     held[step.package.filename] = found
                 uploaded.add(step.package.filename)
                 advance(step)
-        if any(s.package.filename in occupied for s in plan.steps):  # those charts fail alone: the others go on
-            packages = [p for p in packages if p.filename not in occupied]
-            plan = make_plan(store, packages, public_url=plan.public_url, force=plan.force, created=created,
-                             fingerprints=plan.fingerprints)  # no tree record: not every chart was published
-            refuse_conflicts(plan)
+        if any((s.package.name, s.package.version) in failed for s in plan.steps):  # they fail alone: the others go on
+            plan = replan("")
             continue
         _adopt(plan, held)
         if not plan.changes and not plan.annotated and plan.etag is not None:
-            _refuse_occupied(occupied, others=False)
+            plan.failed = failed
             return plan  # nothing new: no index write at all
         try:
             store.replace(INDEX, idx.dump(plan.index), plan.etag)
         except ConflictError:
             sleep(min(2.0, 0.05 * 2**attempt) * random.uniform(0.5, 1.0))
-            plan = make_plan(store, packages, public_url=plan.public_url, force=plan.force, created=created,
-                             fingerprints=plan.fingerprints, tree=plan.tree)
-            refuse_conflicts(plan)
+            plan = replan(plan.tree)
             continue
         uploaded.add(INDEX)
         plan.steps = [replace(s, detail=f"{s.detail}; {notes[s.package.filename]}")
                       if notes.get(s.package.filename) else s for s in plan.steps]
         _write_page(store, plan)
-        _refuse_occupied(occupied, others=bool(plan.changes))
+        plan.failed = failed
         return plan
     raise ToolError(
         f"{store.url}/{INDEX}: changed by someone else {ATTEMPTS} times in a row (another publisher running?); "
         "nothing was lost: run the publish again"
     )
+
+
+def _withheld(store: Store, failed: dict[tuple[str, str], str], uploaded: list[str]) -> Withheld:
+    """What an atomic publish can promise once a chart failed: index.yaml is not written, so Helm sees nothing of it.
+    Packages uploaded before the failure was found stay (another publisher of the same bytes may rely on them): not
+    in the index, so no client sees them, and the next publish indexes them as they are."""
+    names = ", ".join(dict.fromkeys(name for name, _ in sorted(failed)))
+    summary = f"{len(failed)} chart(s) failed ({names}) and repo.atomic is on: nothing published to {store.url}"
+    if uploaded:
+        summary += (f" (index.yaml not written; uploaded before the failure was found, and left there unindexed, so "
+                    f"no client sees them: {', '.join(uploaded)}; the next publish indexes them as they are)")
+    return Withheld(failed, summary)
+
+
+def _strays(store: Store, plan: Plan) -> dict[tuple[str, str], str]:
+    """Each new version whose archive the repository holds already, not in the index, with other files, and the line
+    that says so: what an atomic publish looks for before it uploads anything (one read per new package)."""
+    found = {}
+    for step in plan.writes:
+        held = store.read(step.package.filename) if step.action == NEW else None
+        why = _stray(store, step, held[0]) if held else ""
+        if why:
+            found[(step.package.name, step.package.version)] = why
+    return found
 
 
 def _write_page(store: Store, plan: Plan) -> None:
@@ -299,11 +355,10 @@ def _upload(store: Store, step: Step, force: bool) -> tuple[str, str]:
         if found is None and not store.create(step.package.filename, data):  # deleted, then written again meanwhile
             raise ToolError(f"{where}: changed by someone else while this publish wrote it; run the publish again")
         if found and found[0] != data and not force:
-            if compared(step.package, found[0], where, False, "").action == UNCHANGED:
+            why = _stray(store, step, found[0])
+            if not why:
                 return "", archives.digest(found[0])
-            raise _Occupied(f"{where}: exists with different content, not yet in the index (another publisher is "
-                            "publishing this version, or was interrupted); bump the chart's version, or pass --force "
-                            "to replace it")
+            raise _Occupied(why)
         if found and found[0] != data:
             unsigned = _unsign(store, step.package)
             store.overwrite(step.package.filename, data)
@@ -312,6 +367,17 @@ def _upload(store: Store, step: Step, force: bool) -> tuple[str, str]:
         store.overwrite(provenance.name, provenance.read_bytes())
         return "", ""
     return unsigned, ""
+
+
+def _stray(store: Store, step: Step, held: bytes) -> str:
+    """Why the step's chart fails when `held`, not in the index, is at its package's key: other files than the
+    package's ('' when the same files, apart from timestamps and order: that archive is indexed as it is)."""
+    where = f"{store.url}/{step.package.filename}"
+    if held == step.package.path.read_bytes() or compared(step.package, held, where, False, "").action == UNCHANGED:
+        return ""
+    return (f"{step.package.name} {step.package.version}: {where} exists with different content, not yet in the index "
+            "(another publisher is publishing this version, or was interrupted); bump the chart's version, or pass "
+            "--force to replace it")
 
 
 def _adopt(plan: Plan, held: dict[str, str]) -> None:
@@ -324,13 +390,6 @@ def _adopt(plan: Plan, held: dict[str, str]) -> None:
                 "the repository held this version's archive, not in the index, with the same files: indexed as it "
                 "is (nothing uploaded)"))
             _record(plan.index, plan.steps[i])
-
-
-def _refuse_occupied(occupied: dict[str, str], *, others: bool) -> None:
-    """Each chart whose archive was there with other files failed alone: one line for them, after the others."""
-    if occupied:
-        rest = "; every other chart of this publish was published" if others else ""
-        raise ToolError("; ".join(occupied[name] for name in sorted(occupied)) + rest)
 
 
 def _unsign(store: Store, package: Package) -> str:

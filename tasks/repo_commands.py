@@ -92,18 +92,32 @@ def sync(s: settings.RepoSettings, *, force: bool, dry_run: bool) -> pub.Plan:
     if plan is None:  # no `repo.index` before this: plan now, and show it
         plan = pub.make_plan(store, packages, public_url=s.public_url, force=force, created=created)
         _show(plan, "table")
-    return _apply(store, plan, packages, created, dry_run=dry_run)
+    done, failures = _apply(store, plan, packages, created, dry_run=dry_run)
+    _finish("published", len(done.steps), failures)
+    return done
 
 
 def _apply(store: stores.Store, plan: pub.Plan, packages: list[charts.Package], created: str, *, dry_run: bool,
-           not_rebuilt: int = 0) -> pub.Plan:
+           not_rebuilt: int = 0, atomic: bool = False, folders: dict[tuple[str, str], str] | None = None,
+           ) -> tuple[pub.Plan, list[charts.Failure]]:
+    """The plan applied, and the charts that failed while it was (an archive someone else wrote at a new version's
+    key, with other files): each one `error:` line, as a chart that fails to build; with `atomic`, nothing indexed."""
     if dry_run:
         pub.refuse_conflicts(plan)
         ui.say(f"dry run: nothing written to {store.url}")
-        return plan
+        return plan, []
     advance = ui.progress(plan.writes, "upload", lambda step: step.package.filename) if ui.interactive() \
         else (lambda step: None)
-    done = pub.apply(store, plan, packages, created=created, advance=advance)
+    try:
+        done = pub.apply(store, plan, packages, created=created, advance=advance, atomic=atomic)
+    except pub.Withheld as exc:
+        for key in sorted(exc.failed):
+            ui.error(exc.failed[key])
+        raise ToolError(exc.summary) from None
+    failures = [charts.Failure((folders or {}).get(key, key[0]), key[0], done.failed[key])
+                for key in sorted(done.failed)]
+    for failure in failures:
+        _failed(failure)
     actions = [step.action for step in done.steps]
     for step in done.steps:
         if step.action == pub.REPLACE:
@@ -112,7 +126,7 @@ def _apply(store: stores.Store, plan: pub.Plan, packages: list[charts.Package], 
         ui.warn(warning)
     ui.say(fingerprints.summary("published", store.url, actions.count(pub.NEW), actions.count(pub.REPLACE),
                                 actions.count(pub.UNCHANGED) + not_rebuilt, not_rebuilt))
-    return done
+    return done, failures
 
 
 def publish(s: settings.RepoSettings, fmt: str, store: stores.Store | None, current: tuple[idx.Index, str | None] | None,
@@ -168,7 +182,13 @@ def publish(s: settings.RepoSettings, fmt: str, store: stores.Store | None, curr
         if fmt == "table" and (plan and plan.steps or verbose and skipped):
             _show(plan, fmt, url=s.url, verbose=verbose, not_rebuilt=skipped)
         if plan and store:
-            plan = _apply(store, plan, result.packages, created, dry_run=dry_run, not_rebuilt=len(skipped))
+            plan, failures = _apply(store, plan, result.packages, created, dry_run=dry_run, not_rebuilt=len(skipped),
+                                    atomic=s.atomic, folders=folders)
+            if failures:  # they fail alone, as a conflict found in the plan: left out of the mirrors too
+                result.failures.extend(failures)
+                result.packages[:] = [p for p in result.packages if (p.name, p.version) not in plan.failed]
+                pushes = [(r, [st for st in steps if (st.package.name, st.package.version) not in plan.failed])
+                          for r, steps in pushes]
         elif store:
             ui.say(fingerprints.summary("published", s.url, 0, 0, len(skipped), len(skipped)))
         for r, steps in pushes:

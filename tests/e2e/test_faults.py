@@ -8,11 +8,13 @@ and a failed run must have said so in one line, and a re-run must complete.
 """
 
 import hashlib
+import json
 import os
 import signal
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 
@@ -128,3 +130,57 @@ def test_sixteen_publishers_at_once_identical_succeed_once_conflicting_have_one_
                                     "common", "hello-api", "hello-world"])  # one entry each: published once
     built = winners[0] / "dist" / "packages" / "contested-1.0.0.tgz"
     assert final[("contested", "1.0.0")]["digest"] == hashlib.sha256(built.read_bytes()).hexdigest()  # the winner's
+
+
+def publish_meeting_a_stray(project, bucket, tmp_path, *args):
+    """repo.publish through the proxy; when hello-world's upload arrives, another writer's hello-world 0.1.0 (other
+    files) lands at its key first: a stray that appears after the plan, while the publish uploads."""
+    import helm_python
+
+    add_charts(tmp_path / "other", ["hello-world"], version="0.1.0", content="someone else's")
+    stray = Path(helm_python.package(tmp_path / "other" / "charts" / "hello-world", destination=tmp_path / "stray"))
+    client = bucket.client()
+    with fault_proxy(bucket.endpoint, 0.0, 3) as (url, proxy):
+        proxy.trap = Trap("PUT", lambda key: key == stray.name, False,
+                          lambda: client.put_object(Bucket=bucket.name, Key=stray.name, Body=stray.read_bytes()))
+        result = invoke(project, "repo.publish", "--url", bucket.url, *args,
+                        env={**bucket.env, "AWS_ENDPOINT_URL_S3": url}, check=False)
+        assert proxy.trap.sprung.is_set()
+    assert bucket.get(stray.name) == stray.read_bytes()  # theirs, untouched
+    return result
+
+
+def occupied(bucket):
+    return (f"hello-world 0.1.0: {bucket.url}/hello-world-0.1.0.tgz exists with different content, not yet in the "
+            "index (another publisher is publishing this version, or was interrupted); bump the chart's version, or "
+            "pass --force to replace it")
+
+
+@pytest.mark.parametrize("output", ["table", "json"])
+def test_a_stray_written_at_a_packages_key_while_publishing_fails_that_chart_alone(project, bucket, tmp_path, output):
+    result = publish_meeting_a_stray(project, bucket, tmp_path, "--output", output)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[0] == f"error: {occupied(bucket)}"
+    summary = [f"published to {bucket.url}: 2 new, 0 unchanged", "published 2, failed 1: hello-world"]
+    if output == "table":
+        assert result.stderr.strip().splitlines() == [f"error: {occupied(bucket)}"]
+        assert result.stdout.strip().splitlines()[-2:] == summary
+    else:
+        assert result.stderr.strip().splitlines()[1:] == summary
+        document = json.loads(result.stdout)
+        assert document["failures"] == [{"chart": "hello-world", "folder": "hello-world", "error": occupied(bucket)}]
+        assert [(s["chart"], s["action"]) for s in document["steps"]] == [("common", "new"), ("hello-api", "new")]
+    assert sorted(check_bucket(bucket, {})) == [("common", "0.1.0"), ("hello-api", "0.1.0")]
+
+
+def test_an_atomic_publish_meeting_a_stray_while_uploading_indexes_nothing_and_says_what_it_left(
+        project, bucket, tmp_path):
+    result = publish_meeting_a_stray(project, bucket, tmp_path, "--atomic")
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [f"error: {occupied(bucket)}", (
+        f"error: 1 chart(s) failed (hello-world) and repo.atomic is on: nothing published to {bucket.url} (index.yaml "
+        "not written; uploaded before the failure was found, and left there unindexed, so no client sees them: "
+        "common-0.1.0.tgz, hello-api-0.1.0.tgz; the next publish indexes them as they are)")]
+    assert "published to" not in result.stdout
+    assert sorted(bucket.objects()) == ["common-0.1.0.tgz", "hello-api-0.1.0.tgz", "hello-world-0.1.0.tgz"]
+    assert check_bucket(bucket, {}) == {}  # no index: Helm sees no chart

@@ -100,20 +100,38 @@ def test_an_unindexed_archive_with_other_files_fails_only_its_chart_and_the_othe
     before = stray.read_bytes()
     result = invoke(project, "repo.publish", "--url", f"file://{repo}", check=False)
     assert result.returncode == 1
-    assert result.stderr.strip().splitlines() == [(
-        f"error: file://{repo}/hello-world-0.1.0.tgz: exists with different content, not yet in the index (another "
-        "publisher is publishing this version, or was interrupted); bump the chart's version, or pass --force to "
-        "replace it; every other chart of this publish was published")]
+    assert result.stderr.strip().splitlines() == [occupied(repo)]
+    assert result.stdout.strip().splitlines()[-2:] == [f"published to file://{repo}: 2 new, 0 unchanged",
+                                                       "published 2, failed 1: hello-world"]
     entries = index_of(repo)["entries"]
     assert sorted(entries) == ["common", "foreign", "hello-api"]  # index.yaml written, for the others only
     assert stray.read_bytes() == before
     fingerprints = json.loads(index_of(repo)["annotations"]["invoke-charts/fingerprints"])
     assert sorted(fingerprints) == ["common-0.1.0", "hello-api-0.1.0"]  # so the next run tries hello-world again
     again = invoke(project, "repo.publish", "--url", f"file://{repo}", check=False)
-    assert again.returncode == 1 and "hello-world-0.1.0.tgz: exists with different content" in again.stderr
+    assert again.returncode == 1 and again.stderr.strip().splitlines() == [occupied(repo)]
+    assert again.stdout.strip().splitlines()[-1] == "published 2, failed 1: hello-world"
     forced = invoke(project, "repo.publish", "--url", f"file://{repo}", "--force")
     assert index_of(repo)["entries"]["hello-world"][0]["digest"] == sha256(stray) != hashlib.sha256(before).hexdigest()
     assert forced.returncode == 0
+
+
+def occupied(repo: Path) -> str:
+    return (f"error: hello-world 0.1.0: file://{repo}/hello-world-0.1.0.tgz exists with different content, not yet in "
+            "the index (another publisher is publishing this version, or was interrupted); bump the chart's version, "
+            "or pass --force to replace it")
+
+
+def test_an_atomic_publish_over_an_unindexed_archive_with_other_files_uploads_nothing(project, tmp_path):
+    repo = helm_repository(tmp_path / "repo", foreign_chart(tmp_path / "src"))
+    other = changed_copy(project / "charts" / "hello-world", tmp_path / "other" / "hello-world")
+    Path(helm_python.package(other, destination=repo))
+    before = {path.name: path.read_bytes() for path in repo.iterdir()}
+    result = invoke(project, "repo.publish", "--url", f"file://{repo}", "--atomic", "--output", "json", check=False)
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr.strip().splitlines() == [occupied(repo), (
+        f"error: 1 chart(s) failed (hello-world) and repo.atomic is on: nothing published to file://{repo}")]
+    assert {path.name: path.read_bytes() for path in repo.iterdir() if path.name != ".lock"} == before
 
 
 def without_digests(folder: Path) -> None:

@@ -1,6 +1,7 @@
 """Publishing through the plain modules against a real S3 endpoint (moto server) and a local folder."""
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -270,27 +271,133 @@ def test_a_new_versions_archive_already_there_with_the_same_files_is_indexed_as_
     assert index_of(store).get("beta", "1.0.0")["digest"] == packages[1].digest
 
 
-def test_a_new_versions_archive_already_there_with_other_files_fails_alone_after_the_others_are_indexed(
-        store, tmp_path):
-    make_chart(tmp_path / "other", "alpha", data="someone else's")
-    stray = helm_package(tmp_path / "other", "alpha", tmp_path / "helm")
+def occupied(store, name: str) -> str:
+    """The line a chart fails with when an archive not in the index, with other files, is at its package's key."""
+    return (f"{name} 1.0.0: {store.url}/{name}-1.0.0.tgz exists with different content, not yet in the index (another "
+            "publisher is publishing this version, or was interrupted); bump the chart's version, or pass --force to "
+            "replace it")
+
+
+def others_archive(tmp_path: Path, name: str) -> Path:
+    """`helm package` of NAME 1.0.0 with other files than ours: what another publisher writes at our package's key."""
+    make_chart(tmp_path / "other", name, data="someone else's")
+    return helm_package(tmp_path / "other", name, tmp_path / "helm")
+
+
+def consistent(store) -> idx.Index:
+    """The index, once checked: every entry's package is in the store with the entry's digest (invariant 1)."""
+    index = index_of(store)
+    for versions in index.entries.values():
+        for entry in versions:
+            assert archives.digest(store.read(entry["urls"][0])[0]) == entry["digest"]
+    return index
+
+
+def test_a_new_versions_archive_already_there_with_other_files_fails_alone_and_the_others_are_indexed(store, tmp_path):
+    stray = others_archive(tmp_path, "alpha")
     assert store.create(stray.name, stray.read_bytes())
     make_chart(tmp_path, "alpha")
     make_chart(tmp_path, "beta")
     packages = build(tmp_path)
-    with pytest.raises(ToolError) as refused:
-        run(store, packages)
-    assert str(refused.value) == (
-        f"{store.url}/alpha-1.0.0.tgz: exists with different content, not yet in the index (another publisher is "
-        "publishing this version, or was interrupted); bump the chart's version, or pass --force to replace it; "
-        "every other chart of this publish was published")
-    index = index_of(store)
+    done = run(store, packages)
+    assert done.failed == {("alpha", "1.0.0"): occupied(store, "alpha")}
+    assert [(s.package.name, s.action) for s in done.steps] == [("beta", publish.NEW)]
+    index = consistent(store)
     assert index.get("alpha", "1.0.0") is None and index.get("beta", "1.0.0")["digest"] == packages[1].digest
     assert store.read(stray.name)[0] == stray.read_bytes()
     done = run(store, packages, force=True)  # --force replaces it, as it replaces a published version
     assert index_of(store).get("alpha", "1.0.0")["digest"] == packages[0].digest == archives.digest(
         store.read("alpha-1.0.0.tgz")[0])
-    assert [s.action for s in done.steps] == [publish.NEW, publish.UNCHANGED]
+    assert [s.action for s in done.steps] == [publish.NEW, publish.UNCHANGED] and done.failed == {}
+
+
+def planned(store, tmp_path: Path, *names: str) -> tuple[list[charts.Package], publish.Plan]:
+    for name in names:
+        make_chart(tmp_path, name)
+    packages = build(tmp_path)
+    plan = publish.make_plan(store, packages, public_url=None, force=False, created="now")
+    assert [s.action for s in plan.steps] == [publish.NEW] * len(names)
+    return packages, plan
+
+
+def written_on_upload(store, stray: Path) -> Callable[[publish.Step], None]:
+    """An `advance` that writes `stray` into the repository once the first package is up: another writer, after the
+    plan was made, while this publish uploads."""
+
+    def advance(step: publish.Step) -> None:
+        store.create(stray.name, stray.read_bytes())  # create-only: written once
+
+    return advance
+
+
+def test_a_stray_with_other_files_written_while_uploading_fails_its_chart_alone_and_the_others_are_indexed(
+        store, tmp_path):
+    stray = others_archive(tmp_path, "beta")
+    packages, plan = planned(store, tmp_path, "alpha", "beta", "gamma")
+    done = publish.apply(store, plan, packages, created="now",
+                         advance=written_on_upload(store, stray))
+    assert done.failed == {("beta", "1.0.0"): occupied(store, "beta")}
+    assert [(s.package.name, s.action) for s in done.steps] == [("alpha", publish.NEW), ("gamma", publish.NEW)]
+    assert sorted(consistent(store).entries) == ["alpha", "gamma"]
+    assert store.read(stray.name)[0] == stray.read_bytes()  # theirs, untouched
+
+
+def test_an_atomic_publish_meeting_a_stray_while_uploading_indexes_nothing_and_names_the_packages_it_left(
+        store, tmp_path):
+    stray = others_archive(tmp_path, "beta")
+    packages, plan = planned(store, tmp_path, "alpha", "beta", "gamma")
+    with pytest.raises(publish.Withheld) as stopped:
+        publish.apply(store, plan, packages, created="now", atomic=True,
+                      advance=written_on_upload(store, stray))
+    assert stopped.value.failed == {("beta", "1.0.0"): occupied(store, "beta")}
+    assert stopped.value.summary == (
+        f"1 chart(s) failed (beta) and repo.atomic is on: nothing published to {store.url} (index.yaml not written; "
+        "uploaded before the failure was found, and left there unindexed, so no client sees them: alpha-1.0.0.tgz; "
+        "the next publish indexes them as they are)")
+    assert store.read(INDEX) is None
+    assert store.keys() == ["alpha-1.0.0.tgz", "beta-1.0.0.tgz"]  # gamma never went up
+    done = run(store, [packages[0], packages[2]])  # beta left out (bumped, say): alpha indexed as it was uploaded
+    assert [(s.package.name, s.action, s.indexed) for s in done.steps] == [("alpha", publish.NEW, False),
+                                                                          ("gamma", publish.NEW, False)]
+    assert consistent(store).get("alpha", "1.0.0")["digest"] == packages[0].digest
+
+
+def test_an_atomic_publish_finds_a_stray_written_after_its_plan_before_uploading_anything(store, tmp_path):
+    stray = others_archive(tmp_path, "beta")
+    packages, plan = planned(store, tmp_path, "alpha", "beta")
+    assert store.create(stray.name, stray.read_bytes())
+    with pytest.raises(publish.Withheld) as stopped:
+        publish.apply(store, plan, packages, created="now", atomic=True)
+    assert str(stopped.value) == (f"{occupied(store, 'beta')}; 1 chart(s) failed (beta) and repo.atomic is on: "
+                                  f"nothing published to {store.url}")
+    assert store.keys() == ["beta-1.0.0.tgz"]  # nothing uploaded, nothing indexed
+
+
+def test_an_atomic_publish_adopts_a_stray_with_the_same_files_as_a_plain_one_does(store, tmp_path):
+    packages, plan = planned(store, tmp_path, "alpha")
+    helm_made = helm_package(tmp_path, "alpha", tmp_path / "helm")
+    assert store.create(helm_made.name, helm_made.read_bytes())
+    done = publish.apply(store, plan, packages, created="now", atomic=True)
+    assert [(s.action, s.indexed) for s in done.steps] == [(publish.NEW, True)] and done.failed == {}
+    assert consistent(store).get("alpha", "1.0.0")["digest"] == archives.digest(helm_made.read_bytes())
+
+
+def test_a_version_force_published_by_someone_else_while_uploading_fails_its_chart_alone(store, tmp_path):
+    make_chart(tmp_path / "theirs", "beta", data="theirs")
+    theirs = build(tmp_path / "theirs")
+    packages, plan = planned(store, tmp_path, "alpha", "beta", "gamma")
+
+    def advance(step: publish.Step) -> None:
+        if step.package.name == "beta":  # ours is up; they replace it and index theirs before our index write
+            run(store, theirs, force=True)
+
+    done = publish.apply(store, plan, packages, created="now", advance=advance, sleep=lambda s: None)
+    assert done.failed == {("beta", "1.0.0"): (
+        "beta 1.0.0: already published with different content; a published version is immutable: bump version in "
+        "the chart's Chart.yaml (or pass --force to replace it)")}
+    index = consistent(store)
+    assert sorted(index.entries) == ["alpha", "beta", "gamma"]
+    assert index.get("beta", "1.0.0")["digest"] == theirs[0].digest  # theirs stays, ours is not indexed
 
 
 def test_an_entry_without_a_digest_gets_the_stored_archives_when_it_holds_the_same_files(store, tmp_path):
