@@ -10,18 +10,20 @@ files are what `helm pull --verify` and `helm verify` check.
 from __future__ import annotations
 
 import base64
+import math
 import os
 import tempfile
+import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
-from . import helm, ui
+from . import helm, openpgp, ui
 from .errors import ToolError
 
 KEY, PASSPHRASE = "HELM_SIGNING_KEY", "HELM_SIGNING_PASSPHRASE"
-_USER_ID = 13  # OpenPGP packet tag of a User ID
-_KEYS = (5, 6)  # packet tags a keyring starts with: a secret or a public key
+_KEYS = (openpgp.SECRET_KEY, openpgp.PUBLIC_KEY)  # the packets a keyring starts with
+WARN_DAYS = 30  # a key that expires this soon is said so at every signing
 
 
 def dearmor(text: str, where: str) -> bytes:
@@ -39,42 +41,45 @@ def dearmor(text: str, where: str) -> bytes:
         raise ToolError(f"{where}: the key's armor is damaged (not base64); export it again") from None
 
 
-def _packets(data: bytes) -> Iterator[tuple[int, bytes]]:
-    """(tag, body) of each OpenPGP packet (RFC 4880, section 4.2); ValueError where the data is not packets."""
-    at = 0
-    while at < len(data):
-        header = data[at]
-        if not header & 0x80:
-            raise ValueError(f"byte {at} is not a packet header")
-        try:
-            if header & 0x40:  # new format: tag in the low six bits, then a variable length
-                tag, first = header & 0x3F, data[at + 1]
-                if first < 192:
-                    length, at = first, at + 2
-                elif first < 224:
-                    length, at = ((first - 192) << 8) + data[at + 2] + 192, at + 3
-                else:
-                    length, at = int.from_bytes(data[at + 2:at + 6], "big"), at + 6
-            else:  # old format: tag in bits 2-5, length type in bits 0-1
-                tag, size = (header >> 2) & 0x0F, (1, 2, 4)[min(header & 3, 2)]
-                length, at = int.from_bytes(data[at + 1:at + 1 + size], "big"), at + 1 + size
-        except IndexError:
-            raise ValueError("a packet header runs past the end") from None
-        if at + length > len(data):
-            raise ValueError("a packet runs past the end")
-        yield tag, data[at:at + length]
-        at += length
-
-
 def user_id(key: bytes, where: str) -> str:
     """The key's first User ID: what Helm's signer is told to pick from the keyring."""
     try:
-        found = next((body for tag, body in _packets(key) if tag == _USER_ID), None)
+        found = next((body for tag, body in openpgp.packets(key) if tag == openpgp.USER_ID), None)
     except ValueError as exc:
         raise ToolError(f"{where}: the key is damaged ({exc}); export it again") from None
     if found is None:
         raise ToolError(f"{where}: the key has no user ID; Helm's signer needs one (gpg --quick-add-uid)")
     return found.decode("utf-8", "replace")
+
+
+def check_key(key: bytes, identity: str, now: float) -> None:
+    """Refuse, in one line, a key whose signatures every verifier would refuse: Helm's signer signs with a revoked
+    or expired key, or one not marked for signing, and the chart versions published with those signatures would be
+    stuck, refused by `helm verify` until bumped. A key that expires within WARN_DAYS is a warning: its signatures,
+    those made today too, stop verifying when it expires."""
+    try:
+        found = openpgp.primary_key(key)
+    except ValueError as exc:
+        raise ToolError(f"{KEY}: the key is damaged ({exc}); export it again") from None
+    if found is None:
+        return  # not a v4 key this reads: Helm alone decides
+    fpr = found.hex_fingerprint
+    named = f"{KEY}: the key {identity!r} (fingerprint {fpr})"
+    extend = (f"extend it (gpg --quick-set-expire {fpr} 1y), export it again into {KEY} "
+              f"(gpg --armor --export-secret-keys {fpr}) and give verifiers its new public key (gpg --export {fpr})")
+    other = ("sign with another key (gpg --quick-gen-key 'NAME <EMAIL>' rsa3072 sign never) and give verifiers its "
+             "public key")
+    refused = openpgp.refusal(found, now)
+    if refused is not None:
+        why = ", and Helm signs with the primary key, never a subkey" if refused.kind == openpgp.CANNOT_SIGN else ""
+        fix = {openpgp.EXPIRED: f"{extend}, or {other}",
+               openpgp.NOT_YET_VALID: f"check this machine's clock, or {other}"}.get(refused.kind, other)
+        raise ToolError(f"{named} {refused.detail}{why}: helm verify would refuse its signatures, so nothing was "
+                        f"signed or published; {fix}")
+    if found.expires is not None and found.expires < now + WARN_DAYS * 86400:
+        days = max(1, math.ceil((found.expires - now) / 86400))
+        ui.warn(f"{named} expires on {openpgp.day(found.expires)}, in {days} day{'s' if days > 1 else ''}: "
+                f"from then on helm verify refuses every signature it made (today's too); {extend}")
 
 
 def check_keyring(path: Path, setting: str) -> None:
@@ -99,7 +104,7 @@ def _not_a_keyring(data: bytes) -> str:
     if data[8:12] == b"KBXf":
         return "a GnuPG keybox (what gpg keeps as pubring.kbx)"
     try:
-        tags = [tag for tag, _ in _packets(data)]
+        tags = [tag for tag, _ in openpgp.packets(data)]
     except ValueError as exc:
         return f"not OpenPGP data ({exc})"
     if not tags:
@@ -120,6 +125,7 @@ def signer(env: Mapping[str, str]) -> Iterator[Callable[[Path], Path]]:
         ui.add_secret(passphrase)
     key = dearmor(armored, KEY)
     identity = user_id(key, KEY)
+    check_key(key, identity, time.time())
     with tempfile.TemporaryDirectory(prefix="invoke-sign-") as tmp:
         keyring = Path(tmp) / "secring.gpg"
         keyring.write_bytes(key)

@@ -2,6 +2,7 @@
 
 import json
 import subprocess
+import time
 import urllib.request
 from pathlib import Path
 
@@ -9,31 +10,32 @@ import helm_python
 import pytest
 
 from tests.conftest import invoke
+from tests.support.gpg import PASSPHRASE, exported, new_key, refused_keys, signing_env, usable_keys
+from tests.support.gpg import keys as gpg_keys
+from tests.support.leaks import found
 from tests.support.registry import oci_registry
-
-PASSPHRASE = "correct horse battery staple"
 
 
 @pytest.fixture(scope="module")
 def key(tmp_path_factory):
-    """(ASCII-armored secret key, public keyring file) of a new RSA key protected by PASSPHRASE."""
-    home = tmp_path_factory.mktemp("gnupg")
-    home.chmod(0o700)
-    gpg = ["gpg", "--homedir", str(home), "--batch", "--pinentry-mode", "loopback", "--passphrase", PASSPHRASE]
-    subprocess.run([*gpg, "--quick-gen-key", "Chart Signer <signer@example.com>", "rsa2048", "sign", "never"],
-                   check=True, capture_output=True)
-    armored = subprocess.run([*gpg, "--armor", "--export-secret-keys"], check=True, capture_output=True, text=True)
-    keyring = home / "pubring.export"
-    keyring.write_bytes(subprocess.run([*gpg, "--export"], check=True, capture_output=True).stdout)
-    return armored.stdout, keyring
-
-
-def signing_env(key):
-    return {"HELM_SIGNING_KEY": key[0], "HELM_SIGNING_PASSPHRASE": PASSPHRASE}
+    """A new RSA key protected by PASSPHRASE: (ASCII-armored secret key, public keyring file, ...)."""
+    home = tmp_path_factory.mktemp("gnupg") / "signer"
+    new_key(home, "Chart Signer <signer@example.com>")
+    return exported(home)
 
 
 def secret_lines(key):
     return [line for line in key[0].splitlines() if len(line) > 40] + [PASSPHRASE]
+
+
+@pytest.fixture(scope="module")
+def refused(tmp_path_factory):
+    return refused_keys(tmp_path_factory.mktemp("refused-keys"))
+
+
+@pytest.fixture(scope="module")
+def usable(tmp_path_factory):
+    return usable_keys(tmp_path_factory.mktemp("usable-keys"))
 
 
 def test_a_signed_publish_puts_each_prov_beside_its_package_and_helms_verify_accepts_it(project, key, tmp_path):
@@ -184,3 +186,57 @@ def test_an_environment_with_a_keyring_refuses_a_local_chart_folder_which_has_no
     assert cluster.release_secrets() == []
     assert invoke(cluster.project, "release.deploy", "--env", "production", "--release", "hello-world", "--yes",
                   env=cluster.env).returncode == 0  # no keyring there: the folder deploys
+
+
+def files(folder):
+    return {path.relative_to(folder): path.read_bytes() for path in folder.rglob("*") if path.is_file()}
+
+
+@pytest.mark.parametrize("kind", ["expired", "revoked", "certify-only"])
+def test_a_key_whose_signatures_helm_verify_refuses_is_refused_before_anything_is_signed_or_published(project, refused,
+                                                                                                   kind):
+    invoke(project, "repo.publish")
+    repo = project / "dist" / "repo"
+    before = files(repo)
+    chart_yaml = project / "charts" / "hello-world" / "Chart.yaml"
+    chart_yaml.write_text(chart_yaml.read_text().replace("version: 0.1.0", "version: 0.1.1"))
+    key = refused[kind]
+    result = invoke(project, "repo.publish", "--sign", env=signing_env(key), check=False)
+    assert (result.returncode, result.stdout) == (1, "")
+    named = f"error: HELM_SIGNING_KEY: the key {key.user_id!r} (fingerprint {key.fingerprint})"
+    refusal = "helm verify would refuse its signatures, so nothing was signed or published"
+    other = ("sign with another key (gpg --quick-gen-key 'NAME <EMAIL>' rsa3072 sign never) and give verifiers its "
+             "public key")
+    fpr, created = key.fingerprint, time.gmtime(int(gpg_keys(key.keyring.parent)[0][5]))
+    assert result.stderr.strip().splitlines() == [{
+        "expired": (f"{named} expired on 2020-01-02: {refusal}; extend it (gpg --quick-set-expire {fpr} 1y), export "
+                    f"it again into HELM_SIGNING_KEY (gpg --armor --export-secret-keys {fpr}) and give verifiers its "
+                    f"new public key (gpg --export {fpr}), or {other}"),
+        "revoked": f"{named} was revoked on {time.strftime('%Y-%m-%d', created)}: {refusal}; {other}",  # made with it
+        "certify-only": (f"{named} cannot sign: its primary key is not marked for signing (its usage: certify), and "
+                         f"Helm signs with the primary key, never a subkey: {refusal}; {other}"),
+    }[kind]]
+    assert files(repo) == before and not list(repo.glob("*.prov"))
+    assert found(result.stdout + result.stderr, {"key": key.armored, "passphrase": PASSPHRASE}) == []
+
+
+@pytest.mark.parametrize("kind", ["expires-soon", "expired-subkey"])
+def test_a_key_that_has_not_expired_signs_what_helm_verify_accepts_and_one_that_expires_soon_says_so(project, usable,
+                                                                                                   kind):
+    key = usable[kind]
+    result = invoke(project, "repo.publish", "--sign", "-c", "hello-world", env=signing_env(key))
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning: HELM_SIGNING_KEY")]
+    if kind == "expires-soon":
+        fpr = key.fingerprint
+        expires = time.strftime("%Y-%m-%d", time.gmtime(int(gpg_keys(key.keyring.parent)[0][6])))
+        assert warnings == [
+            (f"warning: HELM_SIGNING_KEY: the key {key.user_id!r} (fingerprint {fpr}) expires on {expires}, in 10 days: "
+             "from then on helm verify refuses every signature it made (today's too); extend it (gpg "
+             f"--quick-set-expire {fpr} 1y), export it again into HELM_SIGNING_KEY (gpg --armor --export-secret-keys "
+             f"{fpr}) and give verifiers its new public key (gpg --export {fpr})")]
+    else:
+        assert warnings == []  # it expires in a year; its signing subkey expired in 2020, and Helm never uses it
+    package = project / "dist" / "repo" / "hello-world-0.1.0.tgz"
+    assert helm_python.verify(package, key.keyring)["signed_by"] == [key.user_id]
+    assert invoke(project, "repo.verify", "--keyring", str(key.keyring)).returncode == 0
+    assert found(result.stdout + result.stderr, {"key": key.armored, "passphrase": PASSPHRASE}) == []
