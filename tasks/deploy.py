@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import chart_source, helm, refusals, ui
+from . import apiserver, chart_source, helm, refusals, ui
 from .cluster import Access, cluster_access, connect
 from .environments import Environment, Release
 from .errors import ToolError
@@ -330,6 +330,7 @@ def run(plan: Plan, *, wait: bool, timeout: int, dry_run: bool, history_max: int
         try:
             try:
                 printable, result = attempt(offline=False)
+                checked = dry_run
             except ToolError as exc:
                 if not (dry_run and not revisions and needs_its_crds(plan.crds, str(exc))):
                     raise
@@ -337,6 +338,7 @@ def run(plan: Plan, *, wait: bool, timeout: int, dry_run: bool, history_max: int
                         "and the cluster does not serve what they define yet, so the API server cannot build those "
                         "objects in a dry run: rendered without the cluster, which checked nothing")
                 printable, result = attempt(offline=True)
+                checked = False
         except KeyboardInterrupt:
             stopped = f"{'dry run' if dry_run else 'deploy'} of {plan.chart} {plan.version} as {plan.release} stopped"
             if dry_run:
@@ -349,6 +351,8 @@ def run(plan: Plan, *, wait: bool, timeout: int, dry_run: bool, history_max: int
             now = f"; the release is now at revision {after[-1]['revision']} ({after[-1]['status']})" if after else ""
             now += refusals.advice(str(exc), plan.environment.name, plan.access.namespace)
             raise ToolError(f"deploy of {plan.chart} {plan.version} as {plan.release} failed: {exc}{now}") from exc
+    if checked:
+        _refuse_what_the_api_server_refuses(plan, result.get("manifest", ""))
     if isinstance(printable, str):
         withheld = [what for what in (("manifest", "notes") if dry_run else ("notes",)) if result.get(what)]
         if withheld:
@@ -356,6 +360,17 @@ def run(plan: Plan, *, wait: bool, timeout: int, dry_run: bool, history_max: int
                     f"fails ({printable})")
         printable = {"manifest": "", "notes": ""}
     return {**result, **(printable or {})}
+
+
+def _refuse_what_the_api_server_refuses(plan: Plan, manifest: str) -> None:
+    """A dry run is refused for what the deploy would be: each object applied by the API server as a dry run."""
+    found = apiserver.check(plan.access, manifest, create_namespace=plan.environment.create_namespace)
+    if found.unchecked:
+        ui.warn(f"{plan.release}: not checked by the API server: {'; '.join(found.unchecked)}")
+    if found.refused:
+        advice = refusals.advice("; ".join(found.refused), plan.environment.name, plan.access.namespace)
+        raise ToolError(f"dry run of {plan.chart} {plan.version} as {plan.release}: the API server refuses "
+                        f"{'; '.join(found.refused)}; the deploy would fail: nothing changed in the cluster{advice}")
 
 
 def needs_its_crds(crds: str, message: str) -> bool:

@@ -40,9 +40,9 @@ VALUES_HELP = {
 DEPLOY_HELP = {
     "env": ENV_HELP, "release": ALL_HELP, **VALUES_HELP,
     "dry_run": "change nothing; check the chart, values and release state, render as Helm does (values.schema.json, "
-               "lookups, kinds the cluster serves, objects owned by others) and print the manifest (Secrets masked). "
-               "The API server never sees the objects: what only it refuses (a field of the wrong type, an invalid "
-               "object name) fails the real deploy",
+               "lookups, kinds the cluster serves, objects owned by others), have the API server check each object "
+               "as a server-side apply dry run (fields its kind does not declare, values of the wrong type, changes "
+               "Kubernetes cannot make in place, validation) and print the manifest (Secrets masked)",
     "wait": WAIT_HELP, "timeout": TIMEOUT_HELP, "history_max": HISTORY_HELP, "parallel": PARALLEL_HELP,
     "yes": "confirm a deploy to a protected environment (required when not on a terminal)", **OUTPUT_HELP,
 }

@@ -1,15 +1,39 @@
-"""What `release.deploy --dry-run` checks, as its help says: everything before the API server, nothing the API server does."""
+"""What `release.deploy --dry-run` checks, as its help says: everything before the API server, then each object by
+the API server itself, as a server-side apply dry run, so it is refused for what the deploy would be."""
 
 from tests.conftest import invoke
 
 
-def test_a_dry_run_passes_what_only_the_api_server_refuses_and_its_help_says_so(cluster):
+def test_a_dry_run_is_refused_for_what_only_the_api_server_refuses_and_its_help_says_so(cluster):
     shown = " ".join(invoke(cluster.project, "--help", "release.deploy").stdout.split())
-    assert "validate against the cluster" not in shown
-    assert ("The API server never sees the objects: what only it refuses (a field of the wrong type, an invalid object "
-            "name) fails the real deploy") in shown
+    assert "have the API server check each object as a server-side apply dry run" in shown
     wrong_type = ("release.deploy", "--env", "staging", "--set", "replicaCount=Zebra")
-    assert invoke(cluster.project, *wrong_type, "--dry-run", env=cluster.env).returncode == 0
-    assert cluster.release_secrets() == []
+    checked = invoke(cluster.project, *wrong_type, "--dry-run", env=cluster.env, check=False)
+    assert checked.returncode == 1 and checked.stderr == (
+        "error: dry run of hello-world 0.1.0 as hello-world: the API server refuses Deployment hello-world-hello-world: "
+        f"failed to create typed patch object ({cluster.namespaces['staging']}/hello-world-hello-world; apps/v1, "
+        "Kind=Deployment): .spec.replicas: expected numeric (int or float), got string; the deploy would fail: nothing "
+        "changed in the cluster\n")
+    assert cluster.release_secrets() == [] and not [k for k in cluster.emulator.store
+                                                    if k[2] == cluster.namespaces["staging"] and k[1] != "secrets"]
     deployed = invoke(cluster.project, *wrong_type, env=cluster.env, check=False)
     assert deployed.returncode == 1 and ".spec.replicas: expected numeric (int or float), got string" in deployed.stderr
+    assert invoke(cluster.project, "release.deploy", "--env", "staging", "--dry-run", env=cluster.env).returncode == 0
+
+
+def test_what_the_cluster_cannot_check_yet_is_a_warning_and_a_missing_namespace_without_create_is_refused(cluster):
+    import yaml
+
+    config = yaml.safe_load((cluster.project / "invoke.yaml").read_text())
+    staging = config["release"]["environments"]["staging"]
+    staging.update(namespace="brand-new-" + cluster.namespaces["staging"], create_namespace=True)
+    (cluster.project / "invoke.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    checked = invoke(cluster.project, "release.deploy", "--env", "staging", "--dry-run", env=cluster.env)
+    assert (f"warning: hello-world: not checked by the API server: Service hello-world-hello-world (namespace "
+            f"{staging['namespace']} is created by the deploy); Deployment hello-world-hello-world") in checked.stderr
+    assert ("v1", "namespaces", None, staging["namespace"]) not in cluster.emulator.store
+    staging["create_namespace"] = False
+    (cluster.project / "invoke.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    refused = invoke(cluster.project, "release.deploy", "--env", "staging", "--dry-run", env=cluster.env, check=False)
+    assert refused.returncode == 1 and f'namespaces "{staging["namespace"]}" not found' in refused.stderr
+    assert refused.stderr.strip().endswith("set release.environments.staging.create_namespace: true")

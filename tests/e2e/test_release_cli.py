@@ -402,6 +402,13 @@ def test_a_change_kubernetes_cannot_make_in_place_is_refused_with_the_step_that_
     configure(cluster, lambda c: c["release"]["releases"].update(db={"chart": "./charts/db"}))
     namespace = cluster.namespaces["staging"]
     deploy(cluster, "--release", "db")
+    checked = deploy(cluster, "--release", "db", "--set", "storage=5Gi", "--dry-run", check=False)
+    assert checked.returncode == 1 and checked.stderr.startswith(
+        'error: dry run of db 0.1.0 as db: the API server refuses StatefulSet db: StatefulSet.apps "db" is invalid: '
+        "spec: Forbidden: updates to statefulset spec for fields other than ")
+    assert "the deploy would fail: nothing changed in the cluster; Kubernetes cannot change that field" in checked.stderr
+    shown = invoke(cluster.project, "release.history", "--env", "staging", "--release", "db", "--json", env=cluster.env)
+    assert [(r["revision"], r["status"]) for r in json.loads(shown.stdout)] == [(1, "deployed")]
     refused = deploy(cluster, "--release", "db", "--set", "storage=5Gi", check=False)
     assert refused.returncode == 1
     assert 'StatefulSet.apps "db" is invalid: spec: Forbidden: updates to statefulset spec' in refused.stderr
@@ -414,8 +421,10 @@ def test_a_change_kubernetes_cannot_make_in_place_is_refused_with_the_step_that_
     deploy(cluster, "--release", "db", "--set", "storage=5Gi")
     claims = cluster.emulator.store[key]["spec"]["volumeClaimTemplates"]
     assert claims[0]["spec"]["resources"]["requests"]["storage"] == "5Gi"
-    typo = deploy(cluster, "--release", "db", "--set", "storage=5Gi", "--set", "extra=replica: 2", check=False)
-    assert typo.returncode == 1 and ".spec.replica: field not declared in schema" in typo.stderr
+    for dry_run in (("--dry-run",), ()):
+        typo = deploy(cluster, "--release", "db", "--set", "storage=5Gi", "--set", "extra=replica: 2", *dry_run,
+                      check=False)
+        assert typo.returncode == 1 and ".spec.replica: field not declared in schema" in typo.stderr
     assert "replica" not in cluster.emulator.store[key]["spec"]
 
 
