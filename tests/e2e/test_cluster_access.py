@@ -35,3 +35,32 @@ def test_a_token_with_a_line_break_inside_is_one_line_naming_the_variable_never_
     assert (result.returncode, result.stdout) == (1, "")
     assert result.stderr == ("error: STAGING_KUBERNETES_TOKEN holds a line break or a space inside the token; set the "
                              "secret to the token alone\n")
+
+
+def test_a_kubeconfig_whose_user_is_an_exec_plugin_deploys_and_dry_runs_as_kubectl_would(cluster, tmp_path):
+    """EKS's and GKE's kubeconfigs get their token from a command (`aws eks get-token`): Helm and the API server's
+    dry-run check both run it, and the token it prints is never shown."""
+    import stat
+    import sys
+
+    token = cluster.emulator.accept_token("exec-plugin-token-7b1d")
+    plugin = tmp_path / "get-token"
+    plugin.write_text(f"#!{sys.executable}\nimport json\nprint(json.dumps({{'apiVersion': "
+                      "'client.authentication.k8s.io/v1beta1', 'kind': 'ExecCredential', 'status': {'token': "
+                      f"{token!r}}}}}))\n")
+    plugin.chmod(plugin.stat().st_mode | stat.S_IXUSR)
+    config = yaml.safe_load(cluster.emulator.kubeconfig("staging"))
+    config["users"] = [{"name": "emulator", "user": {"exec": {
+        "apiVersion": "client.authentication.k8s.io/v1beta1", "command": str(plugin), "interactiveMode": "Never"}}}]
+    kubeconfig = tmp_path / "exec-kubeconfig"
+    kubeconfig.write_text(yaml.safe_dump(config))
+    env = {"KUBECONFIG": str(kubeconfig)}
+    outputs = [invoke(cluster.project, "release.deploy", "--env", "staging", *dry_run, env=env)
+               for dry_run in (("--dry-run",), ())]
+    assert "deployed:" in outputs[1].stdout and cluster.image() == "quay.io/honestbee/hello-drone-helm:latest"
+    assert not [o for o in outputs if token in o.stdout + o.stderr]
+    plugin.write_text("#!/bin/sh\necho 'no credentials: run aws sso login' >&2\nexit 1\n")
+    failed = invoke(cluster.project, "release.deploy", "--env", "staging", "--dry-run", env=env, check=False)
+    assert failed.returncode == 1 and failed.stderr.startswith("no credentials: run aws sso login\n")  # as kubectl
+    error = failed.stderr.splitlines()[1:]  # then one line: which command failed, and which context was tried
+    assert len(error) == 1 and "get-token failed with exit code 1 (tried context staging" in error[0], error
