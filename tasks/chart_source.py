@@ -92,11 +92,8 @@ class Repository:
         if self.keyring is not None:
             provenance = store.read(f"{key}.prov")
             signing.verify(package[0], provenance[0] if provenance else None, self.keyring, f"{store.url}/{key}")
-        held = helm.archive_metadata(package[0], f"{store.url}/{key}")  # the entry's url and digest may be another's
-        if (str(held.get("name")), str(held.get("version"))) != (chart, str(entry["version"])):
-            raise ToolError(f"{store.url}/{key}: holds {held.get('name')} {held.get('version')}, where index.yaml's "
-                            f"entry is {chart} {entry['version']}: the index was changed to lead elsewhere; restore "
-                            "it, or publish the chart again")
+        where = f"{store.url}/{key}"  # the entry's url and digest may be another package's: its Chart.yaml says
+        idx.check_package(chart, entry, helm.archive_metadata(package[0], where), where)
         return str(entry["version"]), package[0]
 
 

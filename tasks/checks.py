@@ -46,48 +46,65 @@ def verify(store: Store, public_url: str | None = None, keyring: Path | None = N
         helm_loads(found[0])
     except ToolError as exc:
         return [Finding("index", INDEX, str(exc))]
-    wanted: dict[str, tuple[str, dict[str, Any]]] = {}
+    wanted: dict[str, list[tuple[str, dict[str, Any]]]] = {}  # package key -> the entries leading to it
     findings: list[Finding] = []
     for name, versions in index.entries.items():
         for entry in versions:
             try:
-                wanted[idx.package_key(entry, listed, (store.url, public_url))] = (name, entry)
+                wanted.setdefault(idx.package_key(entry, listed, (store.url, public_url)), []).append((name, entry))
             except ToolError as exc:
-                findings.append(Finding("url", f"{idx.shown(name)} {idx.shown(entry.get('version'))}", str(exc)))
+                findings.append(Finding("url", _entry(name, entry), str(exc)))
 
-    def check(key: str) -> Finding | None:
-        name, entry = wanted[key]
-        what = f"{idx.shown(name)} {idx.shown(entry.get('version'))}"
-        if not entry.get("digest"):
-            return Finding("digest", key, f"{what}: no digest in index.yaml, so it is never deployed; publish the "
-                                          "chart again to record it")
-        package = store.read(key)
+    def check(key: str) -> list[Finding]:
+        """The package at `key`, read and loaded once, against each entry that leads to it (an edited entry may lead
+        to another one's package)."""
+        where, entries = f"{store.url}/{key}", wanted[key]
+        found = [Finding("digest", key, f"{_entry(name, entry)}: no digest in index.yaml, so it is never deployed; "
+                                        "publish the chart again to record it")
+                 for name, entry in entries if not entry.get("digest")]
+        entries = [(name, entry) for name, entry in entries if entry.get("digest")]
+        package = store.read(key) if entries else None
         if package is None:
-            return Finding("missing", key, f"{what}: in index.yaml, not in the repository")
+            return found + [Finding("missing", key, f"{_entry(name, entry)}: in index.yaml, not in the repository")
+                            for name, entry in entries]
         actual = archives.digest(package[0])
-        if actual != entry["digest"]:
-            return Finding("digest", key, f"{what}: sha256 {actual[:12]} != index digest {idx.shown(entry['digest'])[:12]}")
-        try:  # what a client does next: Helm loads it, and it is the chart its entry says
-            loaded = helm.archive_metadata(package[0], f"{store.url}/{key}")
+        found += [Finding("digest", key, f"{_entry(name, entry)}: sha256 {actual[:12]} != index digest "
+                                         f"{idx.shown(entry['digest'])[:12]}")
+                  for name, entry in entries if entry["digest"] != actual]
+        entries = [(name, entry) for name, entry in entries if entry["digest"] == actual]
+        if not entries:
+            return found
+        try:  # what a client does next: Helm loads it, and it is the chart its entry names (what a deploy checks)
+            loaded = helm.archive_metadata(package[0], where)
         except ToolError as exc:
-            return Finding("package", key, f"{exc}; no client can install it: publish the chart again as a new version")
-        if (str(loaded.get("name")), str(loaded.get("version"))) != (name, str(entry.get("version"))):
-            return Finding("package", key, f"{what}: the package holds {idx.shown(loaded.get('name'))} "
-                                           f"{idx.shown(loaded.get('version'))}; publish the chart again")
-        if keyring is not None:
+            return found + [Finding("package", key, f"{exc}; no client can install it: publish the chart again as a "
+                                                    "new version")]
+        held = 0
+        for name, entry in entries:
+            try:
+                idx.check_package(name, entry, loaded, where)
+                held += 1
+            except ToolError as exc:
+                found.append(Finding("package", key, str(exc)))
+        if keyring is not None and held:
             provenance = store.read(f"{key}.prov")
             try:
-                signing.verify(package[0], provenance[0] if provenance else None, keyring, f"{store.url}/{key}")
+                signing.verify(package[0], provenance[0] if provenance else None, keyring, where)
             except ToolError as exc:
-                return Finding("signature", key, str(exc))
-        return None
+                found.append(Finding("signature", key, str(exc)))
+        return found
 
     with ThreadPoolExecutor(8) as pool:
-        findings += [f for f in pool.map(check, sorted(wanted)) if f]
+        findings += [f for found in pool.map(check, sorted(wanted)) for f in found]
     stored = store.keys()
     orphans = [k for k in stored if k.endswith(".tgz") and k not in wanted]
     return findings + [Finding("orphan", k, "package not in index.yaml: publish its chart again, or delete it")
                        for k in orphans]
+
+
+def _entry(name: str, entry: dict[str, Any]) -> str:
+    """An index entry in a finding: its chart and version."""
+    return f"{idx.shown(name)} {idx.shown(entry.get('version'))}"
 
 
 def verify_registry(target: registry.Registry, charts: list[str]) -> tuple[list[Finding], int]:

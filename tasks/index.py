@@ -156,6 +156,17 @@ def package_key(entry: dict[str, Any], where: str, bases: tuple[str | None, ...]
     return key
 
 
+def check_package(name: str, entry: dict[str, Any], metadata: dict[str, Any], where: str) -> None:
+    """Refuse a package whose own Chart.yaml (`metadata`, as Helm loads it) is not the chart and version its entry
+    names: an entry edited to another package's url and digest (an older signed version, say) leads elsewhere, and
+    the digest alone cannot tell. `where` is the package's address."""
+    if (str(metadata.get("name")), str(metadata.get("version"))) != (name, str(entry.get("version"))):
+        raise ToolError(f"{where}: holds {shown(metadata.get('name'))} {shown(metadata.get('version'))}, where "
+                        f"index.yaml's entry is {shown(name)} {shown(entry.get('version'))}: the index was changed to "
+                        "lead elsewhere; restore index.yaml from a copy you trust, or delete that entry and publish "
+                        "the chart again")
+
+
 def _inside(url: str, bases: tuple[str | None, ...]) -> tuple[str, str]:
     """("", key) for a url naming a package inside the repository, else (what is wrong, "")."""
     if "\\" in url:

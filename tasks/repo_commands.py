@@ -4,6 +4,7 @@ applied, the repository listed and checked; tables for people, one document for 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -132,8 +133,10 @@ def _apply(store: stores.Store, plan: pub.Plan, packages: list[charts.Package], 
 def publish(s: settings.RepoSettings, fmt: str, store: stores.Store | None, current: tuple[idx.Index, str | None] | None,
             whole: str, epoch: int, *, chart: list[str] | None, force: bool, dry_run: bool, verbose: bool) -> None:
     """The publish of a tree that is not the one the repository records: what changed is built and applied."""
-    tree = _tree(s, chart)
     with ExitStack() as stack:
+        # the signing key first, a dry run's too: one it would refuse is refused before anything is built
+        sign = stack.enter_context(signing.signer(os.environ)) if s.sign else None
+        tree = _tree(s, chart)
         registries = [stack.enter_context(registry.session(u, os.environ))
                       for u in ([] if store else [s.url]) + list(s.mirrors)]
         fresh = fingerprints.of(tree.charts, s.root, epoch)
@@ -177,8 +180,8 @@ def publish(s: settings.RepoSettings, fmt: str, store: stores.Store | None, curr
             plan, pushes = planned(None)  # the index read again: the first plan merged into the one read
             targets = ([(plan.url, plan.steps)] if plan else []) + [(r.url, steps) for r, steps in pushes]
         pub.refuse(targets)
-        if s.sign and not dry_run:
-            _sign(([plan.steps] if plan else []) + [steps for _, steps in pushes], stack)
+        if sign and not dry_run:
+            _sign(([plan.steps] if plan else []) + [steps for _, steps in pushes], sign)
         if fmt == "table" and (plan and plan.steps or verbose and skipped):
             _show(plan, fmt, url=s.url, verbose=verbose, not_rebuilt=skipped)
         if plan and store:
@@ -213,9 +216,8 @@ def published(url: str, fmt: str, dry_run: bool, steps: list[dict[str, Any]], fa
                "mirrors": {u: _steps_document(st) for u, st in mirrors}}, fmt, lambda: None)
 
 
-def _sign(targets: list[list[pub.Step]], stack: ExitStack) -> None:
+def _sign(targets: list[list[pub.Step]], sign: Callable[[Path], Path]) -> None:
     """Each package some target is about to receive gets its .prov beside it (signed once)."""
-    sign = stack.enter_context(signing.signer(os.environ))
     written = {st.package.path for steps in targets for st in steps if st.action in (pub.NEW, pub.REPLACE)}
     for path in sorted(written):
         sign(path)

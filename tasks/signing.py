@@ -10,8 +10,11 @@ files are what `helm pull --verify` and `helm verify` check.
 from __future__ import annotations
 
 import base64
+import gzip
+import io
 import math
 import os
+import tarfile
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -52,19 +55,20 @@ def user_id(key: bytes, where: str) -> str:
     return found.decode("utf-8", "replace")
 
 
-def check_key(key: bytes, identity: str, now: float) -> None:
+def check_key(key: bytes, identity: str, now: float) -> str:
     """Refuse, in one line, a key whose signatures every verifier would refuse: Helm's signer signs with a revoked
     or expired key, or one not marked for signing, and the chart versions published with those signatures would be
     stuck, refused by `helm verify` until bumped. A key that expires within WARN_DAYS is a warning: its signatures,
-    those made today too, stop verifying when it expires."""
+    those made today too, stop verifying when it expires. Returns how a line names the key."""
+    named = f"{KEY}: the key {identity!r}"
     try:
         found = openpgp.primary_key(key)
     except ValueError as exc:
         raise ToolError(f"{KEY}: the key is damaged ({exc}); export it again") from None
     if found is None:
-        return  # not a v4 key this reads: Helm alone decides
+        return named  # not a v4 key this reads: Helm alone decides
     fpr = found.hex_fingerprint
-    named = f"{KEY}: the key {identity!r} (fingerprint {fpr})"
+    named = f"{named} (fingerprint {fpr})"
     extend = (f"extend it (gpg --quick-set-expire {fpr} 1y), export it again into {KEY} "
               f"(gpg --armor --export-secret-keys {fpr}) and give verifiers its new public key (gpg --export {fpr})")
     other = ("sign with another key (gpg --quick-gen-key 'NAME <EMAIL>' rsa3072 sign never) and give verifiers its "
@@ -80,6 +84,7 @@ def check_key(key: bytes, identity: str, now: float) -> None:
         days = max(1, math.ceil((found.expires - now) / 86400))
         ui.warn(f"{named} expires on {openpgp.day(found.expires)}, in {days} day{'s' if days > 1 else ''}: "
                 f"from then on helm verify refuses every signature it made (today's too); {extend}")
+    return named
 
 
 def check_keyring(path: Path, setting: str) -> None:
@@ -114,7 +119,11 @@ def _not_a_keyring(data: bytes) -> str:
 
 @contextmanager
 def signer(env: Mapping[str, str]) -> Iterator[Callable[[Path], Path]]:
-    """sign(archive) -> its .prov beside it, signed by the key in HELM_SIGNING_KEY."""
+    """sign(archive) -> its .prov beside it, signed by the key in HELM_SIGNING_KEY.
+
+    Entered before anything is built (a dry run too): a key that is not set, is damaged, makes signatures a verifier
+    refuses (check_key), or that Helm's signer cannot use (its passphrase wrong or missing: see _probe) is refused
+    then, in one line, so a dry run says what the publish would."""
     armored, passphrase = env.get(KEY, ""), env.get(PASSPHRASE, "")
     if not armored.strip():
         raise ToolError(f"signing is on (--sign or repo.sign) but {KEY} is not set; set it to the ASCII-armored "
@@ -125,7 +134,7 @@ def signer(env: Mapping[str, str]) -> Iterator[Callable[[Path], Path]]:
         ui.add_secret(passphrase)
     key = dearmor(armored, KEY)
     identity = user_id(key, KEY)
-    check_key(key, identity, time.time())
+    named = check_key(key, identity, time.time())
     with tempfile.TemporaryDirectory(prefix="invoke-sign-") as tmp:
         keyring = Path(tmp) / "secring.gpg"
         keyring.write_bytes(key)
@@ -144,7 +153,26 @@ def signer(env: Mapping[str, str]) -> Iterator[Callable[[Path], Path]]:
                 hint = f"; set {PASSPHRASE}" if not passphrase else f"; check {PASSPHRASE}"
                 raise ToolError(f"{archive.name}: cannot be signed with the key in {KEY} ({exc}){hint}") from None
 
+        try:
+            helm.sign(_probe(Path(tmp)), key=identity, keyring=keyring, passphrase_file=secret)
+        except ToolError as exc:  # Helm's words, after the command it ran
+            fix = f"check {PASSPHRASE}: it must be the key's passphrase" if passphrase else \
+                f"set {PASSPHRASE} to the key's passphrase"
+            raise ToolError(f"{named} cannot be used by Helm's signer ({str(exc).split(': ', 1)[-1]}), so nothing was "
+                            f"built, signed or published; {fix}") from None
         yield sign
+
+
+def _probe(folder: Path) -> Path:
+    """A throwaway chart archive in `folder`, for the signer to sign first: Helm's signer unlocks the key with the
+    passphrase each time it signs, so one it refuses is found before any chart is built, at the cost of one more
+    unlock (the key's own S2K count: tens of milliseconds) and an archive of one small file."""
+    archive, chart_yaml = folder / "signing-probe-0.0.0.tgz", b"apiVersion: v2\nname: signing-probe\nversion: 0.0.0\n"
+    with gzip.GzipFile(archive, "wb", mtime=0) as gz, tarfile.open(fileobj=gz, mode="w") as tar:
+        info = tarfile.TarInfo("signing-probe/Chart.yaml")
+        info.size = len(chart_yaml)
+        tar.addfile(info, io.BytesIO(chart_yaml))
+    return archive
 
 
 def verify(archive: bytes, provenance: bytes | None, keyring: Path, where: str) -> list[str]:

@@ -54,7 +54,28 @@ def test_verify_finds_a_package_whose_digest_matches_but_helm_cannot_load_or_tha
     found = {f["key"]: f["detail"] for f in json.loads(result.stdout)["findings"] if f["kind"] == "package"}
     assert set(found) == {"hello-api-0.1.0.tgz", "hello-world-0.1.0.tgz"}
     assert found["hello-api-0.1.0.tgz"].endswith("no client can install it: publish the chart again as a new version")
-    assert found["hello-world-0.1.0.tgz"] == "hello-world 0.1.0: the package holds common 0.1.0; publish the chart again"
+    assert found["hello-world-0.1.0.tgz"] == (
+        f"{repo.as_uri()}/hello-world-0.1.0.tgz: holds common 0.1.0, where index.yaml's entry is hello-world 0.1.0: "
+        "the index was changed to lead elsewhere; restore index.yaml from a copy you trust, or delete that entry and "
+        "publish the chart again")  # a deploy's words
+
+
+def test_verify_finds_an_entry_that_leads_to_another_versions_package_with_its_digest(project):
+    """hello-world 0.2.0's entry edited to 0.1.0's url and digest, as a deploy refuses it: the digest matches and no
+    package is missing or stray, and verify read that package once, for the 0.1.0 entry, and passed it."""
+    invoke(project, "repo.publish")
+    assert invoke(project, "repo.verify").returncode == 0
+    repo = project / "dist" / "repo"
+    index = yaml.safe_load((repo / "index.yaml").read_text())
+    versions = index["entries"]["hello-world"]
+    versions.insert(0, {**versions[0], "version": "0.2.0"})  # newest first, as Helm sorts them
+    (repo / "index.yaml").write_text(json.dumps(index))
+    result = invoke(project, "repo.verify", "--json", check=False)
+    assert result.returncode == 1
+    assert json.loads(result.stdout)["findings"] == [{"kind": "package", "key": "hello-world-0.1.0.tgz", "detail": (
+        f"{repo.as_uri()}/hello-world-0.1.0.tgz: holds hello-world 0.1.0, where index.yaml's entry is hello-world "
+        "0.2.0: the index was changed to lead elsewhere; restore index.yaml from a copy you trust, or delete that "
+        "entry and publish the chart again")}]
 
 
 @pytest.mark.parametrize("content, detail", [

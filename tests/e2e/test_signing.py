@@ -4,7 +4,6 @@ import json
 import subprocess
 import time
 import urllib.request
-from pathlib import Path
 
 import helm_python
 import pytest
@@ -74,15 +73,26 @@ def test_signed_to_s3_and_to_an_oci_mirror_which_stores_the_prov_as_helm_does(pr
     assert helm_python.verify(archive, key[1])["signed_by"] == ["Chart Signer <signer@example.com>"]
 
 
-def test_signing_without_a_key_or_with_a_wrong_passphrase_is_one_line_and_publishes_nothing(project, key):
-    missing = invoke(project, "repo.publish", "--sign", check=False)
-    assert missing.returncode == 1
-    assert missing.stderr.strip().startswith("error: signing is on (--sign or repo.sign) but HELM_SIGNING_KEY is not set")
-    wrong = invoke(project, "repo.publish", "--sign", check=False,
-                   env={"HELM_SIGNING_KEY": key[0], "HELM_SIGNING_PASSPHRASE": "not it at all"})
-    assert wrong.returncode == 1 and "cannot be signed with the key in HELM_SIGNING_KEY" in wrong.stderr
-    assert not [line for line in secret_lines(key) if line in wrong.stdout + wrong.stderr]
-    assert not (Path(project) / "dist" / "repo" / "index.yaml").exists()
+def test_signing_without_a_key_or_with_a_wrong_passphrase_is_one_line_before_anything_is_built_in_a_dry_run_too(
+        project, key):
+    """Helm's signer unlocks the key only when it signs: a throwaway chart is signed first, so a passphrase it refuses
+    stops the publish before any chart is built, and the dry run says so too instead of a plan."""
+    named = (f"error: HELM_SIGNING_KEY: the key {key.user_id!r} (fingerprint {key.fingerprint}) cannot be used by "
+             "Helm's signer (")
+    built = "), so nothing was built, signed or published; "
+    for env, starts, ends in [
+        ({}, "error: signing is on (--sign or repo.sign) but HELM_SIGNING_KEY is not set;", "HELM_SIGNING_PASSPHRASE"),
+        ({"HELM_SIGNING_KEY": key.armored, "HELM_SIGNING_PASSPHRASE": "not it at all"}, named,
+         f"{built}check HELM_SIGNING_PASSPHRASE: it must be the key's passphrase"),
+        ({"HELM_SIGNING_KEY": key.armored}, named, f"{built}set HELM_SIGNING_PASSPHRASE to the key's passphrase"),
+    ]:
+        for dry_run in ([], ["--dry-run"]):
+            result = invoke(project, "repo.publish", "--sign", *dry_run, env=env, check=False)
+            assert (result.returncode, result.stdout) == (1, ""), result.stdout
+            [line] = result.stderr.strip().splitlines()
+            assert line.startswith(starts) and line.endswith(ends), line
+            assert found(line, {"key": key.armored, "passphrase": PASSPHRASE, "wrong": "not it at all"}) == []
+    assert not (project / "dist").exists()  # no package built (dist/packages), none published (dist/repo)
 
 
 def test_an_environment_with_a_keyring_deploys_only_charts_signed_by_a_key_in_it(cluster, key):
@@ -193,15 +203,18 @@ def files(folder):
 
 
 @pytest.mark.parametrize("kind", ["expired", "revoked", "certify-only"])
-def test_a_key_whose_signatures_helm_verify_refuses_is_refused_before_anything_is_signed_or_published(project, refused,
-                                                                                                   kind):
+def test_a_key_whose_signatures_helm_verify_refuses_is_refused_before_anything_is_built_and_by_a_dry_run(project,
+                                                                                                      refused, kind):
     invoke(project, "repo.publish")
-    repo = project / "dist" / "repo"
-    before = files(repo)
+    repo, packages = project / "dist" / "repo", project / "dist" / "packages"
+    before, built = files(repo), (packages.stat().st_ino, files(packages))  # a build replaces dist/packages whole
     chart_yaml = project / "charts" / "hello-world" / "Chart.yaml"
     chart_yaml.write_text(chart_yaml.read_text().replace("version: 0.1.0", "version: 0.1.1"))
     key = refused[kind]
+    dry_run = invoke(project, "repo.publish", "--sign", "--dry-run", env=signing_env(key), check=False)
     result = invoke(project, "repo.publish", "--sign", env=signing_env(key), check=False)
+    assert (dry_run.returncode, dry_run.stdout, dry_run.stderr) == (1, "", result.stderr)  # a dry run says the same
+    assert (packages.stat().st_ino, files(packages)) == built  # not rebuilt: no hello-world-0.1.1.tgz
     assert (result.returncode, result.stdout) == (1, "")
     named = f"error: HELM_SIGNING_KEY: the key {key.user_id!r} (fingerprint {key.fingerprint})"
     refusal = "helm verify would refuse its signatures, so nothing was signed or published"

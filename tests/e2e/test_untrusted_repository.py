@@ -231,5 +231,6 @@ def test_an_entry_leading_to_another_charts_or_versions_package_is_not_deployed(
     assert deployed.returncode == 1
     assert deployed.stderr.strip().endswith(
         "hello-api-0.1.0.tgz: holds hello-api 0.1.0, where index.yaml's entry is hello-world 0.1.0: the index was "
-        "changed to lead elsewhere; restore it, or publish the chart again"), deployed.stderr
+        "changed to lead elsewhere; restore index.yaml from a copy you trust, or delete that entry and publish the "
+        "chart again"), deployed.stderr
     assert [n for (_, plural, ns, n) in k8s.store if plural == "secrets" and ns in published[1]] == []
