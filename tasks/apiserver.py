@@ -1,4 +1,5 @@
-"""The API server's own check of a release before it is deployed (the only import of Kubernetes' Python client).
+"""The API server's own check of a release before it is deployed, and its workloads' readiness after (the only
+import of Kubernetes' Python client).
 
 Helm's dry run renders the chart and asks the cluster only to look things up: a field its kind does not declare,
 a change Kubernetes cannot make in place, a value the API server's validation refuses are left for the deploy to
@@ -12,7 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,37 +32,87 @@ class Check:
 
 def check(access: Access, manifest: str, *, create_namespace: bool) -> Check:
     """Every object of `manifest` applied as a dry run; namespaced ones without a namespace go to the release's."""
-    objects = [d for d in yaml.safe_load_all(manifest) if isinstance(d, dict) and d.get("kind")]
     found = Check()
-    if not objects:
-        return found
-    with _client(access) as call:
-        served: dict[str, dict[str, tuple[str, bool]] | None] = {}
-        missing: set[str] = set()  # namespaces the deploy creates (create_namespace), not there yet
-        for obj in objects:
-            version, kind, name = obj.get("apiVersion", ""), obj["kind"], (obj.get("metadata") or {}).get("name")
-            if version not in served:
-                served[version] = _resources(call, version)
-            resource = (served[version] or {}).get(kind)
-            if resource is None:
-                found.unchecked.append(f"{kind} {name} (the cluster does not serve {kind} in {version} yet)")
-                continue
-            plural, namespaced = resource
-            obj.setdefault("metadata", {})
-            namespace = (obj["metadata"].get("namespace") or access.namespace) if namespaced else ""
-            if namespaced:
-                obj["metadata"]["namespace"] = namespace
-            if namespace and create_namespace and _absent(call, namespace, missing):
-                found.unchecked.append(f"{kind} {name} (namespace {namespace} is created by the deploy)")
-                continue
-            where = f"namespaces/{namespace}/" if namespace else ""
-            path = f"/{'apis' if '/' in version else 'api'}/{version}/{where}{plural}/{name}"
+    missing: set[str] = set()  # namespaces the deploy creates (create_namespace), not there yet
+    for call, obj, path in _objects(access, manifest, lambda kind: True):
+        kind, name, namespace = obj["kind"], obj["metadata"].get("name"), obj["metadata"].get("namespace")
+        if path is None:
+            found.unchecked.append(f"{kind} {name} (the cluster does not serve {kind} in {obj['apiVersion']} yet)")
+        elif namespace and create_namespace and _absent(call, namespace, missing):
+            found.unchecked.append(f"{kind} {name} (namespace {namespace} is created by the deploy)")
+        else:
             try:
                 call("PATCH", path, {"dryRun": "All", "fieldManager": _manager(), "force": "true",
                                      "fieldValidation": "Strict"}, obj)
             except _Refused as exc:
                 found.refused.append(f"{kind} {name}: {exc}")
     return found
+
+
+WORKLOADS = ("Deployment", "StatefulSet", "DaemonSet", "Job")
+
+
+def readiness(access: Access, manifest: str) -> list[dict[str, Any]]:
+    """Each workload of a release's manifest as the cluster has it now: kind, name, ready ("2/3": pods ready of those
+    wanted, a Job's succeeded of its completions) and whether it is ready (all of them, of its current spec)."""
+    found = []
+    for call, obj, path in _objects(access, manifest, lambda kind: kind in WORKLOADS):
+        row = {"kind": obj["kind"], "name": obj["metadata"].get("name"), "ready": "missing", "is_ready": False}
+        try:
+            live = call("GET", path) if path else None
+        except _Refused as exc:
+            if exc.status != 404:
+                row["ready"] = f"unknown ({exc})"
+            live = None
+        if live is not None:
+            row["ready"], row["is_ready"] = _ready(obj["kind"], live.get("spec") or {}, live.get("status") or {},
+                                                  (live.get("metadata") or {}).get("generation"))
+        found.append(row)
+    return found
+
+
+def _ready(kind: str, spec: dict[str, Any], status: dict[str, Any], generation: Any) -> tuple[str, bool]:
+    """As `kubectl rollout status` decides: the pods of the current spec, ready, and no old ones left; a pod of the
+    old spec still serving is not counted (during a rollout the ready ones are the old ones)."""
+    if kind == "Job":
+        done, wanted = status.get("succeeded", 0), spec.get("completions", 1)
+        return f"{done}/{wanted}", done >= wanted
+    current = status.get("observedGeneration", generation) == generation
+    if kind == "DaemonSet":
+        wanted, updated = status.get("desiredNumberScheduled", 0), status.get("updatedNumberScheduled", 0)
+        done = min(updated, status.get("numberAvailable", 0))
+    elif kind == "StatefulSet":
+        wanted, updated = spec.get("replicas", 1), status.get("updatedReplicas", 0)
+        done = min(updated, status.get("readyReplicas", 0))
+        current = current and status.get("currentRevision") == status.get("updateRevision")
+    else:  # a Deployment: the available pods beyond those of old ReplicaSets
+        wanted, updated = spec.get("replicas", 1), status.get("updatedReplicas", 0)
+        done = max(0, min(updated, status.get("availableReplicas", 0) - (status.get("replicas", 0) - updated)))
+    return f"{done}/{wanted}", current and done >= wanted
+
+
+def _objects(access: Access, manifest: str, wanted: Callable[[str], bool]
+             ) -> Iterator[tuple[Callable[..., Any], dict[str, Any], str | None]]:
+    """(call, object, its API path) for each object of `manifest` of a `wanted` kind, its namespace set (the
+    release's, when a namespaced one names none); the path is None for a kind the cluster does not serve."""
+    objects = [d for d in yaml.safe_load_all(manifest) if isinstance(d, dict) and wanted(str(d.get("kind")))]
+    if not objects:
+        return
+    with _client(access) as call:
+        served: dict[str, dict[str, tuple[str, bool]] | None] = {}
+        for obj in objects:
+            version, meta = str(obj.get("apiVersion", "")), obj.setdefault("metadata", {})
+            if version not in served:
+                served[version] = _resources(call, version)
+            resource = (served[version] or {}).get(obj["kind"])
+            if resource is None:
+                yield call, obj, None
+                continue
+            plural, namespaced = resource
+            if namespaced:
+                meta["namespace"] = meta.get("namespace") or access.namespace
+            where = f"namespaces/{meta['namespace']}/" if namespaced else ""
+            yield call, obj, f"/{'apis' if '/' in version else 'api'}/{version}/{where}{plural}/{meta.get('name')}"
 
 
 class _Refused(Exception):

@@ -192,8 +192,11 @@ def _revision(revision: dict[str, Any]) -> dict[str, Any]:
 
 
 def _status(found: dict[str, Any]) -> None:
-    shown = {k: v for k, v in found.items() if k != "notes"}
+    shown = {k: v for k, v in found.items() if k not in ("notes", "workloads")}
     ui.table(f"status of {found['release']}", ["field", "value"], [(k.replace("_", " "), v) for k, v in shown.items()])
+    if found["workloads"]:
+        ui.table(f"workloads of {found['release']}", ["kind", "name", "ready", "state"],
+                 [(w["kind"], w["name"], w["ready"], w["state"]) for w in found["workloads"]])
     if found["notes"]:
         ui.say(found["notes"])
 
@@ -222,8 +225,8 @@ def deploy(c: Context, fmt: str, *, env: str | None, release: str | None, versio
         dep.confirm(environment, f"deploy {what}", yes=yes, interactive=sys.stdin.isatty(), ask=_ask)
     if not wait and not dry_run:
         ui.say("not waiting (--no-wait): Helm records each release as deployed once Kubernetes accepts it, and rolls "
-               "back a failure only when it waits for it; whether its pods become ready, kubectl tells (kubectl "
-               f"--namespace {plans[0].access.namespace} get pods), not Helm's record")
+               "back a failure only when it waits for it; whether its workloads become ready, release.status shows "
+               f"(invoke release.status --env {environment.name}), beside Helm's record")
     one = functools.partial(dep.apply, wait=wait, timeout=seconds, dry_run=dry_run, history_max=keep)
     if len(plans) == 1:
         with ui.waiting(f"helm upgrade --install{' --wait' if wait and not dry_run else ''} ({timeout} at most)"):
@@ -291,9 +294,19 @@ def status(c: Context, fmt: str, *, env: str | None, release: str | None) -> Non
         except dep.NotInstalled:
             rows.append({"release": rel.name, "namespace": rel.namespace_in(environment), "status": "not installed"})
     ui.render(rows, fmt, lambda: ui.table(
-        f"status of {environment.name}", ["release", "namespace", "status", "revision", "chart", "last deployed"],
+        f"status of {environment.name}", ["release", "namespace", "status", "revision", "chart", "last deployed",
+                                          "workloads ready"],
         [(r["release"], r["namespace"], r["status"], r.get("revision", ""), r.get("chart", ""),
-          r.get("last_deployed", "")) for r in rows]))
+          r.get("last_deployed", ""), _ready(r.get("workloads") or [])) for r in rows]))
+
+
+def _ready(workloads: list[dict[str, Any]]) -> str:
+    """'2/3 (Deployment web 0/1)': how many of a release's workloads are ready, and the first that is not."""
+    if not workloads:
+        return ""
+    waiting = [w for w in workloads if w["state"] != "ready"]
+    first = f" ({waiting[0]['kind']} {waiting[0]['name']} {waiting[0]['ready']})" if waiting else ""
+    return f"{len(workloads) - len(waiting)}/{len(workloads)}{first}"
 
 
 def list_(c: Context, fmt: str, *, env: str | None) -> None:

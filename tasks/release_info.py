@@ -8,7 +8,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from . import helm, ui
+from . import apiserver, helm, ui
 from .cluster import Access, connect
 from .deploy import Source, installed, try_render
 from .errors import ToolError
@@ -36,8 +36,8 @@ def _description(revision: dict[str, Any], info: dict[str, Any], revisions: list
 
 def status(access: Access, release: str, has_configured_secrets: bool, source: Callable[[], Source],
            *, notes: bool = True) -> dict[str, Any]:
-    """Status, revision, chart, last deployed, description (shown_description) and notes (unless not `notes`: "");
-    never values or the manifest (they may hold secrets).
+    """Status, revision, chart, last deployed, description (shown_description), each workload's readiness as the
+    cluster has it now, and notes (unless not `notes`: ""); never values or the manifest (they may hold secrets).
 
     Helm rendered the notes from the real values: when they may hold secrets (may_hold_secrets), a template's
     b64enc or upper of one is no text to mask. Those notes are shown as _notes_shown renders them again, masked,
@@ -53,12 +53,14 @@ def status(access: Access, release: str, has_configured_secrets: bool, source: C
         if text and hold:
             text = _notes_shown(config, release, revisions[-1], text, values, paths, source)
         description = shown_description(details.get("description", ""), hold)
+    workloads = [{k: w[k] for k in ("kind", "name", "ready")} | {"state": "ready" if w["is_ready"] else "not ready"}
+                 for w in apiserver.readiness(access, summary.get("manifest") or "")]
     return {
         "release": release, "namespace": access.namespace, "status": summary["status"],
         "revision": summary["revision"], "chart": f"{summary['chart_name']}-{summary['chart_version']}",
         "app_version": summary.get("app_version", ""),
         "last_deployed": _FRACTION.sub("", details.get("last_deployed", "")),
-        "description": description, "notes": text,
+        "description": description, "workloads": workloads, "notes": text,
     }
 
 

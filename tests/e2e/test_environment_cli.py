@@ -102,6 +102,7 @@ def test_list_status_and_diff_cover_the_environment(cluster):
     status = json.loads(run(cluster, "release.status", "--output", "json").stdout)
     assert [(s["release"], s["namespace"], s["status"], s["revision"]) for s in status] == [
         ("a", ns_a, "deployed", 1), ("b", ns_b, "deployed", 1), ("c", ns_c, "deployed", 1)]
+    assert [[w["state"] for w in s["workloads"]] for s in status] == [["ready"], ["ready"], ["ready"]]
     same = run(cluster, "release.diff", "--set", "image.tag=v1", "--detailed-exitcode")
     assert same.stdout == "no changes: all 3 releases already run what their charts render\n"
     one = run(cluster, "release.diff", "--set", "image.tag=v2", "--release", "b", "--detailed-exitcode", check=False)
@@ -116,6 +117,11 @@ def test_list_status_and_diff_cover_the_environment(cluster):
     assert [(r["release"], r["namespace"], r["status"], r["configured"]) for r in listed] == [
         ("a", ns_a, "deployed", True), ("b", ns_b, "deployed", True), ("c", ns_c, "deployed", True),
         ("stray", ns_c, "deployed", False)]
+    cluster.emulator.break_image("quay.io/honestbee/hello-drone-helm:never-ready")
+    run(cluster, "release.deploy", "--release", "a", "--set", "image.tag=never-ready", "--no-wait")
+    table = run(cluster, "release.status").stdout  # Helm's record says deployed; the workloads say otherwise
+    assert re.search(r"^a\s.*\sdeployed\s.*\s0/1 \(Deployment a-hello-world 0/1\)$", table, re.MULTILINE), table
+    assert re.search(r"^b\s.*\s1/1$", table, re.MULTILINE), table
 
 
 @pytest.mark.parametrize("needs, message", [

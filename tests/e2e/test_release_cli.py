@@ -441,11 +441,20 @@ def configure(cluster, change):
 def test_no_wait_returns_while_the_deployment_is_still_unready(cluster):
     deploy(cluster, "--set", "image.tag=v1")
     cluster.emulator.break_image(f"{IMAGE}:never-ready")
+    ready = json.loads(invoke(cluster.project, "release.status", "--env", "staging", "--json", env=cluster.env).stdout)
+    assert ready["workloads"] == [{"kind": "Deployment", "name": "hello-world-hello-world", "ready": "1/1",
+                                   "state": "ready"}]
     result = deploy(cluster, "--set", "image.tag=never-ready", "--no-wait")  # a waiting deploy would fail here
     assert "not waiting (--no-wait)" in result.stdout and "rolls back a failure only when it waits" in result.stdout
+    assert "whether its workloads become ready, release.status shows" in result.stdout
     assert cluster.image() == f"{IMAGE}:never-ready"
     assert cluster.deployment()["status"]["unavailableReplicas"] == 1  # returned while the pods are not ready
     assert history(cluster) == [(1, "superseded"), (2, "deployed")]
+    status = invoke(cluster.project, "release.status", "--env", "staging", "--json", env=cluster.env).stdout
+    assert (json.loads(status)["status"], json.loads(status)["workloads"]) == ("deployed", [
+        {"kind": "Deployment", "name": "hello-world-hello-world", "ready": "0/1", "state": "not ready"}])
+    shown = invoke(cluster.project, "release.status", "--env", "staging", env=cluster.env).stdout
+    assert re.search(r"Deployment\s+hello-world-hello-world\s+0/1\s+not ready", shown), shown
 
 
 def test_history_stays_at_the_limit_through_deploys_and_rollbacks(cluster):
