@@ -25,6 +25,8 @@ URL_HELP = "repository: a folder, file://PATH or s3://BUCKET[/PREFIX] (default: 
 PUBLIC_HELP = "base URL written into index.yaml urls (default: repo.public_url; unset: relative urls)"
 FORCE_HELP = "replace an already published version whose content changed (loudly); never needed otherwise"
 DRY_HELP = "print the plan (chart, version, action) and write nothing to the repository"
+SIGN_HELP = ("sign every new package with the PGP key in HELM_SIGNING_KEY (passphrase: HELM_SIGNING_PASSPHRASE) "
+             "and publish its .prov (default: repo.sign)")
 OUTPUT_HELP = "table (default), json or yaml: json and yaml print one document and nothing else on stdout"
 JSON_HELP = "the same as --output json"
 CHART_HELP = "only this chart (its name or its folder under charts/); repeatable; other folders may be broken"
@@ -65,22 +67,22 @@ def index(c, url=None, public_url=None, force=False, output=None, json=False):
     return commands.index(_settings(c, url=url, public_url=public_url), fmt, force=force)
 
 
-@task(help={"url": URL_HELP, "public_url": PUBLIC_HELP, "force": FORCE_HELP, "dry_run": DRY_HELP})
-def sync(c, url=None, public_url=None, force=False, dry_run=False):
+@task(help={"url": URL_HELP, "public_url": PUBLIC_HELP, "force": FORCE_HELP, "dry_run": DRY_HELP, "sign": SIGN_HELP})
+def sync(c, url=None, public_url=None, force=False, dry_run=False, sign=False):
     """Upload new packages, then index.yaml, in a safe order.
 
     Packages are created only if absent; index.yaml is written only if unchanged since it was read
     (If-Match), else re-read, re-merged and retried with backoff.
     """
-    return commands.sync(_settings(c, url=url, public_url=public_url), force=force, dry_run=dry_run)
+    return commands.sync(_settings(c, url=url, public_url=public_url, sign=sign or None), force=force,
+                         dry_run=dry_run)
 
 
 @task(help={"url": URL_HELP, "public_url": PUBLIC_HELP, "chart": CHART_HELP, "force": FORCE_HELP, "dry_run": DRY_HELP,
             "atomic": ATOMIC_HELP, "verbose": "show every chart in the plan, not only the ones that change",
             "output": OUTPUT_HELP, "json": JSON_HELP,
             "mirror": "an OCI registry to push to as well, oci://HOST/PATH (default: repo.mirrors)",
-            "sign": "sign every new package with the PGP key in HELM_SIGNING_KEY (passphrase: HELM_SIGNING_PASSPHRASE) "
-                    "and publish its .prov (default: repo.sign)"}, iterable=["chart", "mirror"])
+            "sign": SIGN_HELP}, iterable=["chart", "mirror"])
 def publish(c, url=None, public_url=None, chart=None, force=False, dry_run=False, atomic=False, verbose=False,
             output=None, json=False, mirror=None, sign=False):
     """Package, index and sync: the command CI runs on master.

@@ -89,11 +89,15 @@ def sync(s: settings.RepoSettings, *, force: bool, dry_run: bool) -> pub.Plan:
     store, packages, created = stores.open_store(s.url), packaging.built(s.packages_dir), idx.timestamp()
     if not store.writable:
         raise stores.read_only(store)
-    plan = pub.load(s.build_dir, packages, url=s.url, public_url=s.public_url, force=force)
-    if plan is None:  # no `repo.index` before this: plan now, and show it
-        plan = pub.make_plan(store, packages, public_url=s.public_url, force=force, created=created)
-        _show(plan, "table")
-    done, failures = _apply(store, plan, packages, created, dry_run=dry_run)
+    with ExitStack() as stack:  # signing (--sign, repo.sign) as a publish signs: the key checked first
+        sign = stack.enter_context(signing.signer(os.environ)) if s.sign else None
+        plan = pub.load(s.build_dir, packages, url=s.url, public_url=s.public_url, force=force)
+        if plan is None:  # no `repo.index` before this: plan now, and show it
+            plan = pub.make_plan(store, packages, public_url=s.public_url, force=force, created=created)
+            _show(plan, "table")
+        if sign and not dry_run:
+            _sign([plan.steps], sign)
+        done, failures = _apply(store, plan, packages, created, dry_run=dry_run)
     _finish("published", len(done.steps), failures)
     return done
 

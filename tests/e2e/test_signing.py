@@ -56,6 +56,21 @@ def test_a_signed_publish_puts_each_prov_beside_its_package_and_helms_verify_acc
     assert "not signed" in findings["common-0.1.0.tgz"] and "signature refused" in findings["hello-world-0.1.0.tgz"]
 
 
+def test_the_articles_three_steps_sign_as_a_publish_does_when_invoke_yaml_says_repo_sign(project, key):
+    """`repo.package`, `repo.index`, `repo.sync` with `repo.sign: true`: the packages went up without a .prov."""
+    import yaml
+
+    config = yaml.safe_load((project / "invoke.yaml").read_text())
+    config["repo"]["sign"] = True
+    (project / "invoke.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    outputs = [invoke(project, task, env=signing_env(key)) for task in ("repo.package", "repo.index", "repo.sync")]
+    repo = project / "dist" / "repo"
+    assert sorted(p.name for p in repo.glob("*.prov")) == [
+        "common-0.1.0.tgz.prov", "hello-api-0.1.0.tgz.prov", "hello-world-0.1.0.tgz.prov"]
+    assert invoke(project, "repo.verify", "--keyring", str(key[1])).returncode == 0
+    assert not [line for line in secret_lines(key) for o in outputs if line in o.stdout + o.stderr]
+
+
 def test_signed_to_s3_and_to_an_oci_mirror_which_stores_the_prov_as_helm_does(project, key, bucket, tmp_path):
     with oci_registry(tmp_path / "registry") as host:
         invoke(project, "repo.publish", "--sign", "--url", bucket.url, "--mirror", f"oci://{host}/charts",
