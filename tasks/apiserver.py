@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,7 +38,9 @@ def check(access: Access, manifest: str, *, create_namespace: bool) -> Check:
         kind, name, namespace = obj["kind"], obj["metadata"].get("name"), obj["metadata"].get("namespace")
         if path is None:
             found.unchecked.append(f"{kind} {name} (the cluster does not serve {kind} in {obj['apiVersion']} yet)")
-        elif namespace and create_namespace and _absent(call, namespace, missing):
+        elif not name:
+            found.unchecked.append(f"{kind} with generateName {obj['metadata'].get('generateName')} (no name to apply)")
+        elif namespace == access.namespace and create_namespace and _absent(call, namespace, missing):
             found.unchecked.append(f"{kind} {name} (namespace {namespace} is created by the deploy)")
         else:
             try:
@@ -95,7 +97,7 @@ def _objects(access: Access, manifest: str, wanted: Callable[[str], bool]
              ) -> Iterator[tuple[Callable[..., Any], dict[str, Any], str | None]]:
     """(call, object, its API path) for each object of `manifest` of a `wanted` kind, its namespace set (the
     release's, when a namespaced one names none); the path is None for a kind the cluster does not serve."""
-    objects = [d for d in yaml.safe_load_all(manifest) if isinstance(d, dict) and wanted(str(d.get("kind")))]
+    objects = [d for d in _flat(yaml.safe_load_all(manifest)) if wanted(str(d.get("kind")))]
     if not objects:
         return
     with _client(access) as call:
@@ -121,6 +123,16 @@ class _Refused(Exception):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
         self.status = status
+
+
+def _flat(documents: Iterable[Any]) -> Iterator[dict[str, Any]]:
+    """Each object, the items of a List (`kind: List`, `ConfigMapList`) as Helm's client sends them: one by one."""
+    for document in documents:
+        if isinstance(document, dict) and document.get("kind"):
+            if str(document["kind"]).endswith("List") and isinstance(document.get("items"), list):
+                yield from _flat(document["items"])
+            else:
+                yield document
 
 
 def _manager() -> str:

@@ -37,3 +37,22 @@ def test_what_the_cluster_cannot_check_yet_is_a_warning_and_a_missing_namespace_
     refused = invoke(cluster.project, "release.deploy", "--env", "staging", "--dry-run", env=cluster.env, check=False)
     assert refused.returncode == 1 and f'namespaces "{staging["namespace"]}" not found' in refused.stderr
     assert refused.stderr.strip().endswith("set release.environments.staging.create_namespace: true")
+
+
+def test_the_items_of_a_list_are_each_checked_as_helm_sends_them(cluster):
+    """A template may wrap objects in `kind: List` (Helm's client sends its items one by one): each is checked."""
+    chart = cluster.project / "charts" / "listed"
+    (chart / "templates").mkdir(parents=True)
+    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: listed\nversion: 0.1.0\n")
+    (chart / "values.yaml").write_text("extra: ''\n")
+    (chart / "templates" / "list.yaml").write_text(
+        "apiVersion: v1\nkind: List\nitems:\n  - apiVersion: v1\n    kind: ConfigMap\n    metadata: {name: one}\n"
+        "    data: {a: '1'}\n    {{- .Values.extra | nindent 4 }}\n")
+    config = cluster.project / "invoke.yaml"
+    config.write_text(config.read_text().replace("  releases:\n", "  releases:\n    listed: {chart: ./charts/listed}\n",
+                                                 1))
+    args = ("release.deploy", "--env", "staging", "--release", "listed", "--dry-run")
+    assert invoke(cluster.project, *args, env=cluster.env).stderr == ""  # checked, not a kind it cannot check
+    refused = invoke(cluster.project, *args, "--set", "extra=colour: red", env=cluster.env, check=False)
+    assert refused.returncode == 1 and "the API server refuses ConfigMap one: failed to create typed patch object" \
+        in refused.stderr and ".colour: field not declared in schema" in refused.stderr
