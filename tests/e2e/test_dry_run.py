@@ -56,3 +56,16 @@ def test_the_items_of_a_list_are_each_checked_as_helm_sends_them(cluster):
     refused = invoke(cluster.project, *args, "--set", "extra=colour: red", env=cluster.env, check=False)
     assert refused.returncode == 1 and "the API server refuses ConfigMap one: failed to create typed patch object" \
         in refused.stderr and ".colour: field not declared in schema" in refused.stderr
+
+
+def test_credentials_that_may_only_read_dry_run_with_a_warning_that_nothing_was_checked(cluster):
+    """A pull request's pipeline often gets a token RBAC lets read, never write: Helm's dry run needs no more, and
+    the API server's check, which needs patch even as a dry run, is then a warning, not a failure."""
+    cluster.emulator.accept_token("reader-token-31c7", read_only=True)
+    env = {"KUBECONFIG": "/nonexistent", **cluster.emulator.ci_env("STAGING", "reader-token-31c7")}
+    checked = invoke(cluster.project, "release.deploy", "--env", "staging", "--dry-run", env=env)
+    assert "warning: hello-world: not checked by the API server: Service hello-world-hello-world (these credentials " \
+           "may not patch it, not even as a dry run: " in checked.stderr
+    assert 'User "system:serviceaccount:ci:reader" cannot patch resource "services"' in checked.stderr
+    refused = invoke(cluster.project, "release.deploy", "--env", "staging", env=env, check=False)
+    assert refused.returncode == 1 and "forbidden" in refused.stderr  # the deploy itself is refused, as it should be

@@ -89,6 +89,7 @@ class HelmReadyEmulator(KubernetesEmulator):
         self.broken: set[str] = set()  # images whose pods never get ready; all others are, at once
         self.tokens: set[str] = set()  # bearer tokens that authenticate; anything else is 401
         self.undeletable: set[Key] = set()  # objects RBAC does not let anyone delete: 403
+        self.readers: set[str] = set()  # tokens RBAC lets read but not write (a pull request's pipeline): 403
         self.custom: dict[str, list[Any]] = {}  # CRD name -> the resources it serves
         self.revision = itertools.count(1)
         self.watchers: list[tuple[Key, dict[str, str], asyncio.Queue[dict[str, Any]]]] = []
@@ -153,6 +154,9 @@ class HelmReadyEmulator(KubernetesEmulator):
         name, method, plural = k8s.name, raw.method, k8s.plural
         if k8s.subresource not in (None, "status") or k8s.subresource and name is None:
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
+        if method != "GET" and raw.headers.get("Authorization", "").partition(" ")[2] in self.readers:
+            verb = {"POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}.get(method, method.lower())
+            raise forbidden(verb, plural, k8s.group, name or "", namespace, "system:serviceaccount:ci:reader")
         if method == "GET" and raw.query.get("watch") in ("true", "1"):
             return await self._watch(raw, gv, plural, namespace, name, info)
         if method == "GET" and name is None:
@@ -600,10 +604,13 @@ class RunningEmulator:
         assert self.emulator is not None
         return self.emulator.store
 
-    def accept_token(self, token: str) -> str:
-        """A bearer token the API server knows from now on (a CI secret a test passes as <PREFIX>_KUBERNETES_TOKEN)."""
+    def accept_token(self, token: str, *, read_only: bool = False) -> str:
+        """A bearer token the API server knows from now on (a CI secret a test passes as <PREFIX>_KUBERNETES_TOKEN);
+        `read_only`: RBAC lets it get, list and watch, and refuses every write (403), dry runs included."""
         assert self.emulator is not None
         self.emulator.tokens.add(token)
+        if read_only:
+            self.emulator.readers.add(token)
         return token
 
     def ci_env(self, prefix: str, token: str) -> dict[str, str]:
