@@ -4,8 +4,9 @@ import of Kubernetes' Python client).
 Helm's dry run renders the chart and asks the cluster only to look things up: a field its kind does not declare,
 a change Kubernetes cannot make in place, a value the API server's validation refuses are left for the deploy to
 find, after the release has been half applied and rolled back. Here each object of the rendered manifest is
-applied server-side with dryRun=All and fieldValidation=Strict, as `kubectl apply --server-side --dry-run=server`
-sends it and as Helm's deploy will send it, so a dry run is refused for what the deploy would be refused.
+applied server-side with dryRun=All, fieldValidation=Strict and conflicts forced, as `kubectl apply --server-side
+--force-conflicts --dry-run=server` sends it and as the deploy will (helm._FORCE), so a dry run is refused for what
+the deploy would be refused.
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ helm_python is imported lazily so `invoke --list` never loads the Go runtime.
 
 from __future__ import annotations
 
+import functools
 import logging
 import signal
 import threading
@@ -294,20 +295,48 @@ def upgrade_install(
     config: Any, archive: bytes, release: str, values: dict[str, Any], *, install: bool, wait: bool, timeout: int,
     description: str, labels: dict[str, str], dry_run: bool, create_namespace: bool, history_max: int, shown: str,
 ) -> dict[str, Any]:
-    """`helm upgrade --install --rollback-on-failure --wait --history-max N`; `shown` is the command line to log.
+    """`helm upgrade --install --rollback-on-failure --wait --history-max N --force-conflicts`; `shown` is the
+    command line to log.
 
     Without wait, no rollback on failure either: Helm would wait anyway to decide whether to roll back.
     """
-    flags = f"{' --wait --rollback-on-failure' if wait else ''} --history-max {history_max}"
+    flags = (f"{' --dry-run=server' if dry_run else ''}{' --wait --rollback-on-failure' if wait else ''} "
+             f"--history-max {history_max}{'' if install else ' --force-conflicts'}")
     with _helm(f"upgrade --install {release} {shown}{flags}") as helm, helm.Chart.load_archive(archive) as chart:
         options = {"create_namespace": create_namespace} if install else {"max_history": history_max, **_RESET}
-        action = config.install if install else config.upgrade
+        action = config.install if install else functools.partial(_upgrade, config)
         result: dict[str, Any] = _interruptible(lambda context: action(
             chart, release, values, timeout=timeout, wait="watcher" if wait else None,
             dry_run="server" if dry_run else None, rollback_on_failure=wait and not dry_run,
             description=description, labels=labels, context=context, **options,
         ))
         return result
+
+
+# Server-side apply names the field manager after the process (Go's os.Args[0]: python3, python, python3.11), so a
+# release deployed from a laptop, then from CI, conflicts with itself on every field it changes, and its rollback too.
+# What a deploy applies is what git says: Helm's force_conflicts takes those fields from whichever manager holds them
+# (as Helm 3's three-way merge overwrote hand edits). helm_python's Config.upgrade has no such parameter; its C
+# library takes it, as it takes max_history for a rollback (rollback, below).
+_FORCE = {"force_conflicts": True}
+
+
+def _upgrade(config: Any, chart: Any, release: str, values: dict[str, Any], *, context: Any, timeout: int,
+             wait: str | None, dry_run: str | None, rollback_on_failure: bool, max_history: int, reset_values: bool,
+             description: str, labels: dict[str, str]) -> dict[str, Any]:
+    """Config.upgrade, with force_conflicts (_FORCE)."""
+    import json
+
+    from helm_python import _native
+
+    options = {"timeout_seconds": timeout, "wait": wait, "dry_run": dry_run, "max_history": max_history,
+               "reset_values": reset_values or None, "rollback_on_failure": rollback_on_failure or None,
+               "description": description, "labels": labels, **_FORCE}
+    payload = _native.call_string("helm_upgrade", config._raw(), config._context_arg(context), chart._raw(), None,
+                                  release, json.dumps(values), json.dumps({k: v for k, v in options.items()
+                                                                           if v is not None}))
+    found: dict[str, Any] = json.loads(payload)
+    return found
 
 
 _running: dict[Any, bool] = {}  # the context of every cancellable Helm call in progress -> cancelled
@@ -421,15 +450,17 @@ def render(config: Any, archive: bytes, release: str, values: dict[str, Any], *,
 
 
 def rollback(config: Any, release: str, revision: int, *, wait: bool, timeout: int, history_max: int) -> None:
-    """`helm rollback --history-max N`. helm_python's Config.rollback drops max_history, which its C library
-    takes (the options Helm's Rollback action has), so the call goes to the library with it."""
+    """`helm rollback --history-max N --force-conflicts`. helm_python's Config.rollback drops max_history and
+    force_conflicts (_FORCE), which its C library takes (the options Helm's Rollback action has), so the call goes to
+    the library with them."""
     import json
 
     from helm_python import _native
 
-    options = {"version": revision, "timeout_seconds": timeout, "max_history": history_max,
+    options = {"version": revision, "timeout_seconds": timeout, "max_history": history_max, **_FORCE,
                **({"wait": "watcher"} if wait else {})}
-    with _helm(f"rollback {release} {revision}{' --wait' if wait else ''} --history-max {history_max}"):
+    with _helm(f"rollback {release} {revision}{' --wait' if wait else ''} --history-max {history_max} "
+               "--force-conflicts"):
         _off_main(lambda: _native.call_status("helm_rollback", config._raw(), release, json.dumps(options)),
                   "the rollback", abandon=False)
 

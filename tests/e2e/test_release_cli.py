@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 import uuid
+from pathlib import Path
 
 import helm_python
 import pytest
@@ -384,6 +385,22 @@ def test_a_missing_namespace_is_named_or_created_when_the_environment_says_so(cl
     deploy(cluster, "--set", "image.tag=fresh")
     namespace = config["release"]["environments"]["staging"]["namespace"]
     assert ("v1", "namespaces", None, namespace) in cluster.emulator.store
+
+
+def test_a_release_deployed_from_a_laptop_then_from_ci_upgrades_and_rolls_back(cluster):
+    """Server-side apply names the field manager after the process (python3 on a laptop's `invoke`, python in a CI
+    image's `python -m invoke`): each deploy must take the fields the chart sets from whichever manager holds them,
+    or every deploy from the other place conflicts with the last one, and so does its rollback."""
+    deploy(cluster, "--set", "image.tag=v1")
+    elsewhere = [str(Path(sys.executable).with_name("python")), "-m", "invoke"]  # the venv's other name for it
+    env = {**os.environ, **cluster.env, "CI": "true"}
+    for args in (("release.deploy", "--set", "image.tag=v2"), ("release.rollback",)):
+        done = subprocess.run([*elsewhere, args[0], "--env", "staging", *args[1:]], cwd=cluster.project, env=env,
+                              capture_output=True, text=True, timeout=120, check=False)
+        assert done.returncode == 0, done.stderr
+    assert cluster.image() == f"{IMAGE}:v1"
+    managers = {f["manager"] for f in cluster.deployment()["metadata"]["managedFields"]}
+    assert managers == {Path(sys.executable).name, "python"}, managers  # two managers, no conflict between them
 
 
 def test_a_change_kubernetes_cannot_make_in_place_is_refused_with_the_step_that_recovers_it(cluster):
