@@ -307,7 +307,7 @@ def run(plan: Plan, *, wait: bool, timeout: int, dry_run: bool, history_max: int
         if revisions:  # Helm's log and errors name the objects it replaces: made from the secrets of the last
             # revision, and of the last deployed one (what an upgrade after a failed one replaces)
             source = plan.source or chart_source.Folder(lambda: (plan.version, plan.archive))
-            mask = _stored_secrets(config, plan.access, plan.release, lambda: source)[1]
+            mask = stored_secrets(config, plan.access, plan.release, lambda: source)[1]
             deployed = [r for r in revisions if r.get("status") == "deployed"]
             for revision in {r["revision"]: r for r in [*deployed[-1:], revisions[-1]]}.values():
                 mask(revision)
@@ -496,11 +496,11 @@ def roll_back(
     history_max: int, source: Callable[[], Source],
 ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
     """(from, to, now): roll back to the newest good revision that differs from what runs (or --revision);
-    the recovery for a stuck release too. What the two revisions stored of their secrets is masked (_stored_secrets):
+    the recovery for a stuck release too. What the two revisions stored of their secrets is masked (stored_secrets):
     what goes wrong may quote it, rotated since or not."""
     with connect(access) as config:
         revisions = installed(config, access, release)
-        info, mask = _stored_secrets(config, access, release, source)
+        info, mask = stored_secrets(config, access, release, source)
 
         def content(revision: dict[str, Any]) -> tuple[Any, ...]:
             found = info(revision["revision"])
@@ -519,42 +519,46 @@ def roll_back(
         return current, target, helm.history(config, release)[-1]
 
 
-def _stored_secrets(config: Any, access: Access, release: str, source: Callable[[], Source]
-                    ) -> tuple[Callable[[int], dict[str, Any]], Callable[[dict[str, Any]], None]]:
+def stored_secrets(config: Any, access: Access, release: str, source: Callable[[], Source]
+                   ) -> tuple[Callable[[int], dict[str, Any]], Callable[[dict[str, Any]], bool]]:
     """(info, mask): a revision's `helm get all` by its number, each read once; and what masks a revision's stored
     secrets (recorded_secret_paths registers them) and what its chart makes of them, from now on: its chart is
     fetched from `source` (each version once) and rendered again from the stored values and from them masked. The
     environment's secrets of today may not be the ones a revision holds, nor its templates' forms of them; a chart
-    the repository no longer gives is said to leave those unknown."""
+    the repository no longer gives is said to leave those unknown (mask returns False: where the secrets are, or
+    what the templates made of them, is not known)."""
     info = functools.cache(lambda number: helm.revision_info(config, release, number))
     archive = functools.cache(lambda chart, version: source().fetch(chart, version, "its history")[1])
 
-    def mask(revision: dict[str, Any]) -> None:
+    def mask(revision: dict[str, Any]) -> bool:
         if not any_record([revision]):  # no record, no paths: the environment's secrets are all there is to mask
-            return
+            return False
         values = info(revision["revision"]).get("config") or {}
         paths = recorded_secret_paths(revision, values)
-        if not paths or () in paths:
-            return
+        if not paths:
+            return paths is not None
+        if () in paths:
+            return False
         chart = f"{revision['chart_name']}-{revision['chart_version']}"
         try:
             package = archive(revision["chart_name"], revision["chart_version"])
         except ToolError as exc:
             ui.warn(f"{release}: what the templates of {chart} (revision {revision['revision']}) made of its secrets "
                     f"is not known, and not masked: {exc}")
-            return
+            return False
         _mask_derived(package, helm.chart_contents(package, values, release, access.namespace), values, paths,
                       release, access.namespace)
+        return True
 
     return info, mask
 
 
 def test(access: Access, release: str, *, timeout: int, source: Callable[[], Source]) -> dict[str, Any]:
     """`helm test`: the release's test hooks run, and their pods removed; a failing one is one line, and may name
-    what the templates made of a secret (_stored_secrets)."""
+    what the templates made of a secret (stored_secrets)."""
     with connect(access) as config:
         current = installed(config, access, release)[-1]
-        _stored_secrets(config, access, release, source)[1](current)
+        stored_secrets(config, access, release, source)[1](current)
         try:
             helm.test(config, release, timeout=timeout)
         except ToolError as exc:
@@ -564,7 +568,7 @@ def test(access: Access, release: str, *, timeout: int, source: Callable[[], Sou
 
 def uninstall(access: Access, release: str, *, wait: bool, timeout: int, source: Callable[[], Source]) -> None:
     """`helm uninstall`; what fails, and Helm's log of what it deletes, name resources the templates may have named
-    from a secret (_stored_secrets)."""
+    from a secret (stored_secrets)."""
     with connect(access) as config:
-        _stored_secrets(config, access, release, source)[1](installed(config, access, release)[-1])
+        stored_secrets(config, access, release, source)[1](installed(config, access, release)[-1])
         helm.uninstall(config, release, wait=wait, timeout=timeout)

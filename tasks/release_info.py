@@ -10,11 +10,12 @@ from typing import Any
 
 from . import apiserver, helm, ui
 from .cluster import Access, connect
-from .deploy import Source, installed, try_render
+from .deploy import Source, installed, stored_secrets, try_render
 from .errors import ToolError
 from .revision_records import may_hold_secrets, recorded_secret_paths, shown_description, unrecorded
 from .values import masked
 
+WITHHELD = "(not shown: may be made of a secret)"  # a workload's name, when what the chart made of secrets is unknown
 _FRACTION = re.compile(r"\.\d+(?=Z$|[+-]\d\d:\d\d$)")  # Go's nanoseconds: shown to the second, as history shows
 
 
@@ -53,7 +54,11 @@ def status(access: Access, release: str, has_configured_secrets: bool, source: C
         if text and hold:
             text = _notes_shown(config, release, revisions[-1], text, values, paths, source)
         description = shown_description(details.get("description", ""), hold)
-    workloads = [{k: w[k] for k in ("kind", "name", "ready")} | {"state": "ready" if w["is_ready"] else "not ready"}
+        # an object's name may be made of a secret (job-{{ .Values.tenant | lower }}): what the chart makes of the
+        # stored secrets is masked from now on, and where that is not known, the names are not shown
+        named = not hold or stored_secrets(config, access, release, source)[1](revisions[-1])
+    workloads = [{"kind": w["kind"], "name": w["name"] if named else WITHHELD, "ready": w["ready"],
+                  "state": "ready" if w["is_ready"] else "not ready"}
                  for w in apiserver.readiness(access, summary.get("manifest") or "")]
     return {
         "release": release, "namespace": access.namespace, "status": summary["status"],

@@ -799,3 +799,20 @@ def test_a_jobs_refused_change_quoting_its_whole_pod_template_shows_no_secret_an
         f"a Job's pod template cannot change: delete Job migrate (kubectl --namespace {namespace} delete job migrate) "
         "and deploy again, or make it a Helm hook that is replaced on each deploy (annotations helm.sh/hook: "
         "post-install,post-upgrade and helm.sh/hook-delete-policy: before-hook-creation)")
+
+
+def test_status_never_shows_a_workload_name_made_of_a_secret(cluster):
+    """Status names each workload: one named from a secret (`lower` of it) shows masked, as the chart makes it of the
+    revision's stored secret; when that chart cannot be fetched, the names are withheld, not guessed."""
+    deployment_named_from_the_secret(cluster, "0.1.0", "web-{{ .Values.db.password | lower }}")
+    secret = "Hunter2-Tenant-Q7"
+    invoke(cluster.project, "release.deploy", "--env", "staging", "--release", "sec",
+           env={**cluster.env, "DB_PASSWORD": secret})
+    status = ("release.status", "--env", "staging", "--release", "sec")
+    shown = [invoke(cluster.project, *status, *output, env=cluster.env) for output in ((), ("--output", "json"))]
+    assert not [o for o in shown if secret.lower() in o.stdout + o.stderr or secret in o.stdout + o.stderr]
+    assert [w["name"] for w in json.loads(shown[1].stdout)["workloads"]] == ["web-***"]
+    (cluster.project / "dist" / "repo" / "sec-0.1.0.tgz").unlink()  # its chart gone from the repository
+    gone = invoke(cluster.project, *status, "--output", "json", env=cluster.env)
+    assert secret.lower() not in gone.stdout + gone.stderr
+    assert [w["name"] for w in json.loads(gone.stdout)["workloads"]] == ["(not shown: may be made of a secret)"]
