@@ -11,16 +11,19 @@ the deploy would be refused.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sys
-from collections.abc import Callable, Iterable, Iterator
+import urllib.parse
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
 
+from . import manifests, safe_yaml
 from .cluster import Access
 from .errors import ToolError
 
@@ -35,7 +38,7 @@ def check(access: Access, manifest: str, *, create_namespace: bool) -> Check:
     """Every object of `manifest` applied as a dry run; namespaced ones without a namespace go to the release's."""
     found = Check()
     missing: set[str] = set()  # namespaces the deploy creates (create_namespace), not there yet
-    for call, obj, path in _objects(access, manifest, lambda kind: True):
+    for call, obj, path, body in _objects(access, manifest, lambda kind: True):
         kind, name, namespace = obj["kind"], obj["metadata"].get("name"), obj["metadata"].get("namespace")
         if path is None:
             found.unchecked.append(f"{kind} {name} (the cluster does not serve {kind} in {obj['apiVersion']} yet)")
@@ -46,7 +49,7 @@ def check(access: Access, manifest: str, *, create_namespace: bool) -> Check:
         else:
             try:
                 call("PATCH", path, {"dryRun": "All", "fieldManager": _manager(), "force": "true",
-                                     "fieldValidation": "Strict"}, obj)
+                                     "fieldValidation": "Strict"}, body)
             except _Refused as exc:
                 if exc.status == 403:  # credentials that may only read (a pull request's pipeline) check nothing
                     found.unchecked.append(f"{kind} {name} (these credentials may not patch it, not even as a dry "
@@ -63,7 +66,7 @@ def readiness(access: Access, manifest: str) -> list[dict[str, Any]]:
     """Each workload of a release's manifest as the cluster has it now: kind, name, ready ("2/3": pods ready of those
     wanted, a Job's succeeded of its completions) and whether it is ready (all of them, of its current spec)."""
     found = []
-    for call, obj, path in _objects(access, manifest, lambda kind: kind in WORKLOADS):
+    for call, obj, path, _ in _objects(access, manifest, lambda kind: kind in WORKLOADS):
         row = {"kind": obj["kind"], "name": obj["metadata"].get("name"), "ready": "missing", "is_ready": False}
         try:
             live = call("GET", path) if path else None
@@ -99,27 +102,53 @@ def _ready(kind: str, spec: dict[str, Any], status: dict[str, Any], generation: 
 
 
 def _objects(access: Access, manifest: str, wanted: Callable[[str], bool]
-             ) -> Iterator[tuple[Callable[..., Any], dict[str, Any], str | None]]:
-    """(call, object, its API path) for each object of `manifest` of a `wanted` kind, its namespace set (the
-    release's, when a namespaced one names none); the path is None for a kind the cluster does not serve."""
-    objects = [d for d in _flat(yaml.safe_load_all(manifest)) if wanted(str(d.get("kind")))]
+             ) -> Iterator[tuple[Callable[..., Any], dict[str, Any], str | None, Any]]:
+    """(call, object, its API path, the body to apply) for each object of `manifest` of a `wanted` kind, its namespace
+    set (the release's, when a namespaced one names none); the path is None for a kind the cluster does not serve.
+
+    The body is the document's own text: the API server reads it as Helm's client does (go-yaml: `y` a boolean,
+    `12:30` and `=` strings), which PyYAML would not; the object is read with every scalar but booleans and nulls
+    left as text, for its kind, name and namespace. A List's items (Helm's client sends them one by one) are
+    each sent as the JSON PyYAML makes of them."""
+    objects = [(obj, body) for obj, body in _flat(manifest) if wanted(str(obj.get("kind")))]
     if not objects:
         return
     with _client(access) as call:
         served: dict[str, dict[str, tuple[str, bool]] | None] = {}
-        for obj in objects:
+        for obj, body in objects:
             version, meta = str(obj.get("apiVersion", "")), obj.setdefault("metadata", {})
             if version not in served:
                 served[version] = _resources(call, version)
             resource = (served[version] or {}).get(obj["kind"])
             if resource is None:
-                yield call, obj, None
+                yield call, obj, None, body
                 continue
             plural, namespaced = resource
             if namespaced:
                 meta["namespace"] = meta.get("namespace") or access.namespace
-            where = f"namespaces/{meta['namespace']}/" if namespaced else ""
-            yield call, obj, f"/{'apis' if '/' in version else 'api'}/{version}/{where}{plural}/{meta.get('name')}"
+            where = f"namespaces/{_segment(meta['namespace'])}/" if namespaced else ""
+            path = f"/{'apis' if '/' in version else 'api'}/{version}/{where}{plural}/{_segment(meta.get('name'))}"
+            yield call, obj, path, body
+
+
+def _segment(name: Any) -> str:
+    """A name as one segment of a URL path: `x?y` is not the object `x` with a query."""
+    return urllib.parse.quote(str(name), safe="")
+
+
+def _flat(manifest: str) -> Iterator[tuple[dict[str, Any], Any]]:
+    """(object, body) for each object; a List's items one by one (`kind: List`, `ConfigMapList`)."""
+    for text, document in manifests.documents(manifest, safe_yaml.TextLoader):
+        if not isinstance(document, dict) or not document.get("kind"):
+            continue
+        if str(document["kind"]).endswith("List") and isinstance(document.get("items"), list):
+            try:
+                items = yaml.safe_load(text)["items"]
+            except (yaml.YAMLError, TypeError, KeyError):
+                continue
+            yield from ((dict(item), item) for item in items if isinstance(item, dict) and item.get("kind"))
+        else:
+            yield document, text
 
 
 class _Refused(Exception):
@@ -128,16 +157,6 @@ class _Refused(Exception):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
         self.status = status
-
-
-def _flat(documents: Iterable[Any]) -> Iterator[dict[str, Any]]:
-    """Each object, the items of a List (`kind: List`, `ConfigMapList`) as Helm's client sends them: one by one."""
-    for document in documents:
-        if isinstance(document, dict) and document.get("kind"):
-            if str(document["kind"]).endswith("List") and isinstance(document.get("items"), list):
-                yield from _flat(document["items"])
-            else:
-                yield document
 
 
 def _manager() -> str:
@@ -193,8 +212,9 @@ def _client(access: Access) -> Iterator[Any]:
         token = api.configuration.get_api_key_with_prefix("authorization")  # refreshed by an exec plugin's hook
         if token:
             headers["Authorization"] = token
-        if body is not None:
-            headers["Content-Type"] = "application/apply-patch+yaml"
+        if body is not None:  # with a parameter, so Kubernetes' client sends a text body as it is, not as JSON
+            headers["Content-Type"] = "application/apply-patch+yaml; charset=utf-8"
+            body = body if isinstance(body, str) else json.dumps(body)
         try:
             return api.call_api(path, method, query_params=list((query or {}).items()), header_params=headers,
                                 body=body, response_types_map={200: "object"},

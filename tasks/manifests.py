@@ -18,20 +18,20 @@ _PLAIN = re.compile(r"(?i:true|false|yes|no|on|off|null)|[-+]?[0-9][0-9._]*[A-Za
 _ALIGNED = 1000  # lines: where two renders differ in how many lines they have over more, aligning them is too slow
 
 
-def _documents(manifest: str) -> list[tuple[str, Any]]:
+def documents(manifest: str, loader: type = yaml.SafeLoader) -> list[tuple[str, Any]]:
     """Each YAML document of a rendered manifest, with what it parses to (None if it does not)."""
-    documents = []
+    found = []
     for text in re.split(r"^---\s*$", manifest, flags=re.MULTILINE):
         try:
-            documents.append((text, yaml.safe_load(text)))
+            found.append((text, yaml.load(text, Loader=loader)))  # a safe loader
         except yaml.YAMLError:
-            documents.append((text, None))
-    return documents
+            found.append((text, None))
+    return found
 
 
 def _secret_values(manifest: str) -> dict[tuple[str, str], Any]:
     return {(str(doc.get("metadata", {}).get("name")), f"{field}.{key}"): value
-            for _, doc in _documents(manifest) if isinstance(doc, dict) and doc.get("kind") == "Secret"
+            for _, doc in documents(manifest) if isinstance(doc, dict) and doc.get("kind") == "Secret"
             for field in ("data", "stringData") if isinstance(doc.get(field), dict)
             for key, value in doc[field].items()}
 
@@ -84,7 +84,7 @@ def mask_secrets(manifest: str, changed: frozenset[tuple[str, str]] = frozenset(
     data too, before it is dumped again; documents without one are kept verbatim.
     """
     out = []
-    for text, doc in _documents(manifest):
+    for text, doc in documents(manifest):
         shown = ui.redact_data(doc)
         if isinstance(doc, dict) and doc.get("kind") == "Secret":
             name = str(doc.get("metadata", {}).get("name"))
@@ -118,6 +118,6 @@ def crd_manifest(crds: list[dict[str, str]]) -> str:
 
 def defined_kinds(crds: str) -> set[tuple[str, str]]:
     """(group, kind) of each CustomResourceDefinition in a manifest (crd_manifest)."""
-    return {(str(spec.get("group")), str(spec.get("names", {}).get("kind"))) for _, doc in _documents(crds)
+    return {(str(spec.get("group")), str(spec.get("names", {}).get("kind"))) for _, doc in documents(crds)
             if isinstance(doc, dict) and doc.get("kind") == "CustomResourceDefinition"
             and isinstance(spec := doc.get("spec"), dict) and isinstance(spec.get("names"), dict)}

@@ -10,7 +10,8 @@ def test_a_dry_run_is_refused_for_what_only_the_api_server_refuses_and_its_help_
     wrong_type = ("release.deploy", "--env", "staging", "--set", "replicaCount=Zebra")
     checked = invoke(cluster.project, *wrong_type, "--dry-run", env=cluster.env, check=False)
     assert checked.returncode == 1 and checked.stderr == (
-        "error: dry run of hello-world 0.1.0 as hello-world: the API server refuses Deployment hello-world-hello-world: "
+        "error: dry run of hello-world 0.1.0 as hello-world: the API server refuses Deployment "
+        "hello-world-hello-world: "
         f"failed to create typed patch object ({cluster.namespaces['staging']}/hello-world-hello-world; apps/v1, "
         "Kind=Deployment): .spec.replicas: expected numeric (int or float), got string; the deploy would fail: nothing "
         "changed in the cluster\n")
@@ -69,3 +70,27 @@ def test_credentials_that_may_only_read_dry_run_with_a_warning_that_nothing_was_
     assert 'User "system:serviceaccount:ci:reader" cannot patch resource "services"' in checked.stderr
     refused = invoke(cluster.project, "release.deploy", "--env", "staging", env=env, check=False)
     assert refused.returncode == 1 and "forbidden" in refused.stderr  # the deploy itself is refused, as it should be
+
+
+def test_the_api_server_reads_each_document_as_helms_client_does_not_as_pyyaml_would(cluster):
+    """go-yaml, not YAML 1.1: `12:30` and `=` are strings (PyYAML: 750, and no constructor at all), `y` a boolean
+    (PyYAML: a string). A dry run agrees with the deploy on each: passes what it takes, refuses what it refuses."""
+    chart = cluster.project / "charts" / "scalars"
+    (chart / "templates").mkdir(parents=True)
+    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: scalars\nversion: 0.1.0\n")
+    (chart / "values.yaml").write_text("extra: ''\n")
+    (chart / "templates" / "cm.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: scalars}\ndata:\n  at: 12:30\n  sign: =\n"
+        "  {{- .Values.extra | nindent 2 }}\n")
+    config = cluster.project / "invoke.yaml"
+    config.write_text(config.read_text().replace("  releases:\n",
+                                                 "  releases:\n    scalars: {chart: ./charts/scalars}\n", 1))
+    args = ("release.deploy", "--env", "staging", "--release", "scalars")
+    assert invoke(cluster.project, *args, "--dry-run", env=cluster.env).stderr == ""
+    invoke(cluster.project, *args, env=cluster.env)
+    stored = cluster.emulator.store[("v1", "configmaps", cluster.namespaces["staging"], "scalars")]["data"]
+    assert stored == {"at": "12:30", "sign": "="}
+    for dry_run in (("--dry-run",), ()):
+        refused = invoke(cluster.project, *args, "--set", "extra=flag: y", *dry_run, env=cluster.env, check=False)
+        assert refused.returncode == 1, refused.stderr
+        assert ".data.flag: expected string, got &value.valueUnstructured{Value:true}" in refused.stderr

@@ -36,12 +36,13 @@ import datetime
 import ipaddress
 import itertools
 import json
+import re
 import ssl
 import tempfile
 import threading
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import aiohttp.web
 import attrs
@@ -461,6 +462,25 @@ async def _read_body(raw: aiohttp.web.BaseRequest) -> bytes:
     return b"".join(chunks)
 
 
+class GoYAML(yaml.SafeLoader):
+    """YAML as the API server's decoder reads it (sigs.k8s.io/yaml, go-yaml v2): `y`/`n`/`on`/`off` are booleans,
+    `1e3` a number, `12:30`, `=` and timestamps strings (PyYAML's YAML 1.1 makes 750, a constructor error and dates)."""
+
+    yaml_implicit_resolvers: ClassVar[dict[Any, Any]] = {}
+
+
+for _tag, _pattern, _first in (
+        ("bool", r"^(?:y|Y|yes|Yes|YES|n|N|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF)$",
+         "yYnNtTfFoO"),
+        ("null", r"^(?:~|null|Null|NULL|)$", ["~", "n", "N", ""]),
+        ("int", r"^(?:[-+]?(?:0|[1-9][0-9_]*)|0x[0-9a-fA-F_]+|0o?[0-7_]+|0b[01_]+)$", "-+0123456789"),
+        ("float", (r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+                  r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"), "-+.0123456789")):
+    GoYAML.add_implicit_resolver(f"tag:yaml.org,2002:{_tag}", re.compile(_pattern), list(_first))
+GoYAML.add_constructor("tag:yaml.org,2002:bool", lambda loader, node: node.value in (
+    "y", "Y", "yes", "Yes", "YES", "true", "True", "TRUE", "on", "On", "ON"))
+
+
 def _decode(body: bytes, content_type: str) -> Any:
     """An object (a list of operations for a JSON patch); what does not parse is 400."""
     if not body:
@@ -468,7 +488,7 @@ def _decode(body: bytes, content_type: str) -> Any:
     try:
         if "protobuf" in content_type:
             return decode_protobuf(body)
-        data = yaml.safe_load(body) if "yaml" in content_type else json.loads(body)
+        data = yaml.load(body, Loader=GoYAML) if "yaml" in content_type else json.loads(body)
     except (ValueError, yaml.YAMLError) as error:
         raise bad_request(f"error decoding request body: {error}") from None
     if not isinstance(data, list if content_type == "application/json-patch+json" else dict):

@@ -15,6 +15,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from tests.support.k8s_status import go_plain
+
 
 @dataclass(frozen=True)
 class Field:
@@ -150,7 +152,7 @@ class Mismatch:
         """structured-merge-diff's wording when server-side apply cannot type the applied object."""
         wanted = {"int32": "numeric (int or float)", "int64": "numeric (int or float)", "boolean": "bool",
                   "object": "map", "list": "list", "map": "map"}.get(self.expected.type, "string")
-        got = "string" if isinstance(self.value, str) else f"&value.valueUnstructured{{Value:{self.value}}}"
+        got = "string" if isinstance(self.value, str) else f"&value.valueUnstructured{{Value:{go_plain(self.value)}}}"
         return f"{self.path}: expected {wanted}, got {got}"
 
 
