@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import sys
 import urllib.parse
 from collections.abc import Callable, Iterator
@@ -30,8 +31,10 @@ from .errors import ToolError
 
 @dataclass
 class Check:
-    refused: list[str] = field(default_factory=list)  # "Deployment web: MESSAGE", as the API server words it
+    refused: list[tuple[str, str]] = field(default_factory=list)  # ("Deployment web: MESSAGE", its namespace)
     unchecked: list[str] = field(default_factory=list)  # what the cluster cannot check yet, and why
+
+RBAC_DENIED = re.compile(r'User ".*" cannot patch resource')  # a 403 from RBAC; a quota's or a webhook's is a refusal
 
 
 def check(access: Access, manifest: str, *, create_namespace: bool) -> Check:
@@ -51,11 +54,12 @@ def check(access: Access, manifest: str, *, create_namespace: bool) -> Check:
                 call("PATCH", path, {"dryRun": "All", "fieldManager": _manager(), "force": "true",
                                      "fieldValidation": "Strict"}, body)
             except _Refused as exc:
-                if exc.status == 403:  # credentials that may only read (a pull request's pipeline) check nothing
+                if exc.status == 403 and RBAC_DENIED.search(str(exc)):  # credentials that may only read (a pull
+                    # request's pipeline) check nothing
                     found.unchecked.append(f"{kind} {name} (these credentials may not patch it, not even as a dry "
                                            f"run: {exc})")
                 else:
-                    found.refused.append(f"{kind} {name}: {exc}")
+                    found.refused.append((f"{kind} {name}: {exc}", namespace or ""))
     return found
 
 
@@ -63,42 +67,48 @@ WORKLOADS = ("Deployment", "StatefulSet", "DaemonSet", "Job")
 
 
 def readiness(access: Access, manifest: str) -> list[dict[str, Any]]:
-    """Each workload of a release's manifest as the cluster has it now: kind, name, ready ("2/3": pods ready of those
-    wanted, a Job's succeeded of its completions) and whether it is ready (all of them, of its current spec)."""
+    """Each workload of a release's manifest as the cluster has it now: kind, name, namespace, ready ("2/3": pods
+    ready of those wanted, a Job's succeeded of its completions) and its state: ready (all of them, of its current
+    spec), not ready, failed (a Job), or missing."""
     found = []
     for call, obj, path, _ in _objects(access, manifest, lambda kind: kind in WORKLOADS):
-        row = {"kind": obj["kind"], "name": obj["metadata"].get("name"), "ready": "missing", "is_ready": False}
+        meta = obj["metadata"]
+        row = {"kind": obj["kind"], "name": meta.get("name"), "namespace": meta.get("namespace", ""),
+               "ready": "", "state": "missing"}
         try:
             live = call("GET", path) if path else None
         except _Refused as exc:
             if exc.status != 404:
-                row["ready"] = f"unknown ({exc})"
+                row["state"] = f"unknown ({exc})"
             live = None
         if live is not None:
-            row["ready"], row["is_ready"] = _ready(obj["kind"], live.get("spec") or {}, live.get("status") or {},
-                                                  (live.get("metadata") or {}).get("generation"))
+            row["ready"], row["state"] = _ready(obj["kind"], live.get("spec") or {}, live.get("status") or {},
+                                                (live.get("metadata") or {}).get("generation", 0))
         found.append(row)
     return found
 
 
-def _ready(kind: str, spec: dict[str, Any], status: dict[str, Any], generation: Any) -> tuple[str, bool]:
-    """As `kubectl rollout status` decides: the pods of the current spec, ready, and no old ones left; a pod of the
-    old spec still serving is not counted (during a rollout the ready ones are the old ones)."""
+def _ready(kind: str, spec: dict[str, Any], status: dict[str, Any], generation: int) -> tuple[str, str]:
+    """As `kubectl rollout status` decides: the pods of the current spec, ready, and no old ones left (during a
+    rollout the ready ones are the old ones); a StatefulSet's partition keeps its lower pods on the old spec; a spec
+    its controller has not seen yet is not ready, whatever its status says."""
     if kind == "Job":
         done, wanted = status.get("succeeded", 0), spec.get("completions", 1)
-        return f"{done}/{wanted}", done >= wanted
-    current = status.get("observedGeneration", generation) == generation
+        failed = any(c.get("type") == "Failed" and c.get("status") == "True" for c in status.get("conditions") or [])
+        return f"{done}/{wanted}", "failed" if failed else "ready" if done >= wanted else "not ready"
+    current = status.get("observedGeneration", 0) >= generation
     if kind == "DaemonSet":
         wanted, updated = status.get("desiredNumberScheduled", 0), status.get("updatedNumberScheduled", 0)
         done = min(updated, status.get("numberAvailable", 0))
     elif kind == "StatefulSet":
         wanted, updated = spec.get("replicas", 1), status.get("updatedReplicas", 0)
-        done = min(updated, status.get("readyReplicas", 0))
-        current = current and status.get("currentRevision") == status.get("updateRevision")
+        partition = ((spec.get("updateStrategy") or {}).get("rollingUpdate") or {}).get("partition") or 0
+        done = min(updated + partition, status.get("readyReplicas", 0))
+        current = current and (partition > 0 or status.get("currentRevision") == status.get("updateRevision"))
     else:  # a Deployment: the available pods beyond those of old ReplicaSets
         wanted, updated = spec.get("replicas", 1), status.get("updatedReplicas", 0)
         done = max(0, min(updated, status.get("availableReplicas", 0) - (status.get("replicas", 0) - updated)))
-    return f"{done}/{wanted}", current and done >= wanted
+    return f"{done}/{wanted}", "ready" if current and done >= wanted else "not ready"
 
 
 def _objects(access: Access, manifest: str, wanted: Callable[[str], bool]

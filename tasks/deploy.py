@@ -335,10 +335,11 @@ def run(plan: Plan, *, wait: bool, timeout: int, dry_run: bool, history_max: int
                 if not (dry_run and not revisions and needs_its_crds(plan.crds, str(exc))):
                     raise
                 ui.warn(f"{plan.release}: a first install creates {plan.chart}-{plan.version}'s crds/ before the rest, "
-                        "and the cluster does not serve what they define yet, so the API server cannot build those "
-                        "objects in a dry run: rendered without the cluster, which checked nothing")
+                        "and the cluster does not serve what they define yet, so Helm cannot build those objects in a "
+                        "dry run: rendered without the cluster (as helm template does); the API server checks the "
+                        "other objects")
                 printable, result = attempt(offline=True)
-                checked = False
+                checked = True  # what the cluster serves already is checked; the kinds of crds/ are named unchecked
         except KeyboardInterrupt:
             stopped = f"{'dry run' if dry_run else 'deploy'} of {plan.chart} {plan.version} as {plan.release} stopped"
             if dry_run:
@@ -350,7 +351,8 @@ def run(plan: Plan, *, wait: bool, timeout: int, dry_run: bool, history_max: int
             after = helm.history(config, plan.release)
             now = f"; the release is now at revision {after[-1]['revision']} ({after[-1]['status']})" if after else ""
             now += refusals.advice(str(exc), plan.environment.name, plan.access.namespace)
-            raise ToolError(f"deploy of {plan.chart} {plan.version} as {plan.release} failed: {exc}{now}") from exc
+            raise ToolError(f"{'dry run' if dry_run else 'deploy'} of {plan.chart} {plan.version} as {plan.release} "
+                            f"failed: {exc}{now}") from exc
     if checked:
         _refuse_what_the_api_server_refuses(plan, result.get("manifest", ""))
     if isinstance(printable, str):
@@ -367,10 +369,12 @@ def _refuse_what_the_api_server_refuses(plan: Plan, manifest: str) -> None:
     found = apiserver.check(plan.access, manifest, create_namespace=plan.environment.create_namespace)
     if found.unchecked:
         ui.warn(f"{plan.release}: not checked by the API server: {'; '.join(found.unchecked)}")
-    if found.refused:
-        advice = refusals.advice("; ".join(found.refused), plan.environment.name, plan.access.namespace)
+    if found.refused:  # each refusal's advice, for the object's own namespace, once
+        advice = "".join(dict.fromkeys(refusals.advice(text, plan.environment.name, namespace)
+                                       for text, namespace in found.refused))
         raise ToolError(f"dry run of {plan.chart} {plan.version} as {plan.release}: the API server refuses "
-                        f"{'; '.join(found.refused)}; the deploy would fail: nothing changed in the cluster{advice}")
+                        f"{'; '.join(text for text, _ in found.refused)}; the deploy would fail: nothing changed in "
+                        f"the cluster{advice}")
 
 
 def needs_its_crds(crds: str, message: str) -> bool:

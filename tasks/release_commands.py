@@ -195,8 +195,8 @@ def _status(found: dict[str, Any]) -> None:
     shown = {k: v for k, v in found.items() if k not in ("notes", "workloads")}
     ui.table(f"status of {found['release']}", ["field", "value"], [(k.replace("_", " "), v) for k, v in shown.items()])
     if found["workloads"]:
-        ui.table(f"workloads of {found['release']}", ["kind", "name", "ready", "state"],
-                 [(w["kind"], w["name"], w["ready"], w["state"]) for w in found["workloads"]])
+        ui.table(f"workloads of {found['release']}", ["kind", "name", "namespace", "ready", "state"],
+                 [(w["kind"], w["name"], w["namespace"], w["ready"], w["state"]) for w in found["workloads"]])
     if found["notes"]:
         ui.say(found["notes"])
 
@@ -305,7 +305,8 @@ def _ready(workloads: list[dict[str, Any]]) -> str:
     if not workloads:
         return ""
     waiting = [w for w in workloads if w["state"] != "ready"]
-    first = f" ({waiting[0]['kind']} {waiting[0]['name']} {waiting[0]['ready']})" if waiting else ""
+    first = f" ({waiting[0]['kind']} {waiting[0]['name']} {waiting[0]['ready'] or waiting[0]['state']})" \
+        if waiting else ""
     return f"{len(workloads) - len(waiting)}/{len(workloads)}{first}"
 
 

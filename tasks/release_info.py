@@ -57,8 +57,7 @@ def status(access: Access, release: str, has_configured_secrets: bool, source: C
         # an object's name may be made of a secret (job-{{ .Values.tenant | lower }}): what the chart makes of the
         # stored secrets is masked from now on, and where that is not known, the names are not shown
         named = not hold or stored_secrets(config, access, release, source)[1](revisions[-1])
-    workloads = [{"kind": w["kind"], "name": w["name"] if named else WITHHELD, "ready": w["ready"],
-                  "state": "ready" if w["is_ready"] else "not ready"}
+    workloads = [{**w, "name": w["name"] if named else WITHHELD}
                  for w in apiserver.readiness(access, summary.get("manifest") or "")]
     return {
         "release": release, "namespace": access.namespace, "status": summary["status"],

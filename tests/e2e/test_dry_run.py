@@ -94,3 +94,31 @@ def test_the_api_server_reads_each_document_as_helms_client_does_not_as_pyyaml_w
         refused = invoke(cluster.project, *args, "--set", "extra=flag: y", *dry_run, env=cluster.env, check=False)
         assert refused.returncode == 1, refused.stderr
         assert ".data.flag: expected string, got &value.valueUnstructured{Value:true}" in refused.stderr
+
+
+def test_each_refusal_gets_the_advice_for_its_own_object_and_namespace(cluster):
+    """Two objects Kubernetes cannot change in place, one in another namespace: the dry run says what recovers each,
+    in the namespace the object is in (the release's own would make `kubectl delete` answer NotFound)."""
+    other = f"other-{cluster.namespaces['staging']}"
+    cluster.emulator.create_namespace(other)
+    chart = cluster.project / "charts" / "pair"
+    (chart / "templates").mkdir(parents=True)
+    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: pair\nversion: 0.1.0\n")
+    (chart / "values.yaml").write_text(f"storage: 1Gi\nimage: busybox:1\nother: {other}\n")
+    (chart / "templates" / "objects.yaml").write_text(
+        "apiVersion: apps/v1\nkind: StatefulSet\nmetadata: {name: db, namespace: '{{ .Values.other }}'}\nspec:\n"
+        "  serviceName: db\n  selector: {matchLabels: {app: db}}\n  template:\n    metadata: {labels: {app: db}}\n"
+        "    spec: {containers: [{name: db, image: postgres}]}\n  volumeClaimTemplates:\n"
+        "    - metadata: {name: data}\n"
+        "      spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: '{{ .Values.storage }}'}}}\n"
+        "---\napiVersion: batch/v1\nkind: Job\nmetadata: {name: seed}\nspec:\n  template:\n    spec:\n"
+        "      restartPolicy: Never\n      containers: [{name: seed, image: '{{ .Values.image }}'}]\n")
+    config = cluster.project / "invoke.yaml"
+    config.write_text(config.read_text().replace("  releases:\n", "  releases:\n    pair: {chart: ./charts/pair}\n", 1))
+    args = ("release.deploy", "--env", "staging", "--release", "pair")
+    invoke(cluster.project, *args, env=cluster.env)
+    refused = invoke(cluster.project, *args, "--dry-run", "--set", "storage=2Gi", "--set", "image=busybox:2",
+                     env=cluster.env, check=False)
+    assert refused.returncode == 1
+    assert f"(kubectl --namespace {other} delete statefulset db --cascade=orphan)" in refused.stderr
+    assert f"(kubectl --namespace {cluster.namespaces['staging']} delete job seed)" in refused.stderr

@@ -459,8 +459,9 @@ def test_no_wait_returns_while_the_deployment_is_still_unready(cluster):
     deploy(cluster, "--set", "image.tag=v1")
     cluster.emulator.break_image(f"{IMAGE}:never-ready")
     ready = json.loads(invoke(cluster.project, "release.status", "--env", "staging", "--json", env=cluster.env).stdout)
-    assert ready["workloads"] == [{"kind": "Deployment", "name": "hello-world-hello-world", "ready": "1/1",
-                                   "state": "ready"}]
+    namespace = cluster.namespaces["staging"]
+    assert ready["workloads"] == [{"kind": "Deployment", "name": "hello-world-hello-world", "namespace": namespace,
+                                   "ready": "1/1", "state": "ready"}]
     result = deploy(cluster, "--set", "image.tag=never-ready", "--no-wait")  # a waiting deploy would fail here
     assert "not waiting (--no-wait)" in result.stdout and "rolls back a failure only when it waits" in result.stdout
     assert "whether its workloads become ready, release.status shows" in result.stdout
@@ -469,9 +470,10 @@ def test_no_wait_returns_while_the_deployment_is_still_unready(cluster):
     assert history(cluster) == [(1, "superseded"), (2, "deployed")]
     status = invoke(cluster.project, "release.status", "--env", "staging", "--json", env=cluster.env).stdout
     assert (json.loads(status)["status"], json.loads(status)["workloads"]) == ("deployed", [
-        {"kind": "Deployment", "name": "hello-world-hello-world", "ready": "0/1", "state": "not ready"}])
+        {"kind": "Deployment", "name": "hello-world-hello-world", "namespace": namespace, "ready": "0/1",
+         "state": "not ready"}])
     shown = invoke(cluster.project, "release.status", "--env", "staging", env=cluster.env).stdout
-    assert re.search(r"Deployment\s+hello-world-hello-world\s+0/1\s+not ready", shown), shown
+    assert re.search(rf"Deployment\s+hello-world-hello-world\s+{namespace}\s+0/1\s+not ready", shown), shown
 
 
 def test_history_stays_at_the_limit_through_deploys_and_rollbacks(cluster):
@@ -609,6 +611,8 @@ def test_a_first_installs_dry_run_renders_what_needs_the_charts_own_crds_without
         "      schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}\n")
     (chart / "templates" / "gadget.yaml").write_text(
         f"apiVersion: {group}/v1\nkind: Gadget\nmetadata:\n  name: {{{{ .Release.Name }}}}\nspec:\n  size: 3\n")
+    (chart / "templates" / "cm.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: gadgets\n"
+                                                 "data: {a: '1'}\n{{ .Values.extra | default \"\" }}\n")
     configure(cluster, lambda c: c["release"]["releases"].update(gadgets={"chart": "./charts/gadgets"}))
     gadget = (chart / "templates" / "gadget.yaml").read_text()
     (chart / "templates" / "gadget.yaml").write_text(gadget.replace("kind: Gadget", "kind: Gizmo"))
@@ -620,8 +624,13 @@ def test_a_first_installs_dry_run_renders_what_needs_the_charts_own_crds_without
     assert dry.stderr == (
         "warning: helm: This chart or one of its subcharts contains CRDs. Rendering may fail or contain inaccuracies.\n"
         "warning: gadgets: a first install creates gadgets-0.1.0's crds/ before the rest, and the cluster does not "
-        "serve what they define yet, so the API server cannot build those objects in a dry run: rendered without the "
-        "cluster, which checked nothing\n")
+        "serve what they define yet, so Helm cannot build those objects in a dry run: rendered without the cluster "
+        "(as helm template does); the API server checks the other objects\n"
+        f"warning: gadgets: not checked by the API server: Gadget gadgets (the cluster does not serve Gadget in "
+        f"{group}/v1 yet)\n")
+    typo = deploy(cluster, "--release", "gadgets", "--dry-run", "--set", "extra=bogus: 1", check=False)
+    assert typo.returncode == 1 and "refuses ConfigMap gadgets: " in typo.stderr and ".bogus: field not declared" \
+        in typo.stderr
     assert f"apiVersion: {group}/v1\nkind: Gadget\nmetadata:\n  name: gadgets\n" in dry.stdout
     assert not [name for name in cluster.release_secrets() if ".gadgets." in name]  # nothing installed, nor the CRD
     assert ("apiextensions.k8s.io/v1", "customresourcedefinitions", None, f"gadgets.{group}") not in cluster.emulator.store

@@ -357,9 +357,9 @@ def test_notes_and_diffs_a_chart_cannot_render_with_masked_secrets_are_withheld_
     env = {**cluster.env, "DB_PASSWORD": "long-enough-Secret"}
     deployed = invoke(cluster.project, "release.deploy", "--env", "staging", "--release", "strict", env=env)
     reason = ("rendered with its secrets masked, the chart fails (helm upgrade --install strict strict --version 0.1.0 "
-              f"--namespace {cluster.namespaces['staging']} (kubeconfig context staging) --history-max 10: values don't "
-              "meet the specifications of the schema(s) in the following chart(s): strict: - at '/password': minLength: "
-              "got 3, want 8)")
+              f"--namespace {cluster.namespaces['staging']} (kubeconfig context staging) --dry-run=server --history-max "
+              "10: values don't meet the specifications of the schema(s) in the following chart(s): strict: - at "
+              "'/password': minLength: got 3, want 8)")
     assert deployed.stderr == f"warning: strict: notes not shown: {reason}\n"
     assert "password" not in deployed.stdout and "LONG-ENOUGH" not in deployed.stdout
     diffed = invoke(cluster.project, "release.diff", "--env", "staging", "--release", "strict", env=env, check=False)
