@@ -555,10 +555,178 @@ def test_what_an_update_may_not_change_is_refused_as_the_api_server_refuses_it(k
     tls = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "tls"}, "stringData": {"a": "1"}}
     assert api(k8s, "POST", f"/api/v1/namespaces/{ns}/secrets", tls)[0] == 201
     code, refused = api(k8s, "PATCH", f"/api/v1/namespaces/{ns}/secrets/tls", {"type": "kubernetes.io/tls"}, MERGE)
-    assert (code, refused["message"]) == (422, ('Secret "tls" is invalid: type: Invalid value: "kubernetes.io/tls": '
-                                          "field is immutable"))
+    assert (code, refused["message"]) == (422, ('Secret "tls" is invalid: [type: Invalid value: "kubernetes.io/tls": '
+                                          "field is immutable, data[tls.crt]: Required value, data[tls.key]: "
+                                          "Required value]"))
     assert k8s.store[("batch/v1", "jobs", ns, "migrate")]["spec"]["template"]["spec"]["containers"][0]["image"] == \
         "m:1"
+
+
+QUANTITY_FORMAT = "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'"
+
+
+def sized(name: str, **resources: Any) -> dict[str, Any]:
+    body = deployment(name)
+    pod_spec(body)["containers"][0]["resources"] = resources
+    return body
+
+
+def test_a_quantity_that_does_not_parse_is_400_and_one_out_of_bounds_422_as_the_api_server_words_them(k8s, ns):
+    base = f"/apis/apps/v1/namespaces/{ns}/deployments"
+    for memory, error in (("1GB", QUANTITY_FORMAT), ("1 Gi", QUANTITY_FORMAT), ("abc", QUANTITY_FORMAT),
+                          ("192i", "unable to parse quantity's suffix"), (True, QUANTITY_FORMAT)):
+        code, refused = api(k8s, "POST", base, sized("sized", limits={"memory": memory}))
+        assert (code, refused["reason"], refused["message"]) == (
+            400, "BadRequest", f'Deployment in version "v1" cannot be handled as a Deployment: {error}'), memory
+    for i, memory in enumerate(("1G", "1Gi", "1.5Gi", " 512Mi ", 512000000, "1e9")):
+        assert api(k8s, "POST", base, sized(f"fits{i}", limits={"memory": memory}))[0] == 201, memory
+    code, refused = api(k8s, "PATCH", f"{base}/fits0", {"spec": {"template": {"spec": {"containers": [
+        {"name": "web", "resources": {"requests": {"cpu": "100 m"}}}]}}}}, SMP)
+    assert code >= 400 and refused["message"].endswith(QUANTITY_FORMAT)  # a real one words a patch's as a 422
+    assert "requests" not in pod_spec(k8s.store[("apps/v1", "deployments", ns, "fits0")])["containers"][0]["resources"]
+    at = "spec.template.spec.containers[0].resources"
+    code, refused = api(k8s, "POST", base, sized("over", limits={"cpu": "1", "memory": "1Gi"},
+                                                  requests={"cpu": 1.5, "memory": "2048Mi"}))
+    assert (code, refused["message"]) == (422, (
+        f'Deployment.apps "over" is invalid: [{at}.requests: Invalid value: "1500m": must be less than or equal to '
+        f'cpu limit of 1, {at}.requests: Invalid value: "2Gi": must be less than or equal to memory limit of 1Gi]'))
+    code, refused = api(k8s, "POST", base, sized("minus", limits={"memory": "-1Gi", "memroy": "1Gi"}))
+    assert refused["message"] == (
+        f'Deployment.apps "minus" is invalid: [{at}.limits[memory]: Invalid value: "-1Gi": must be greater than or '
+        f'equal to 0, {at}.limits[memroy]: Invalid value: "memroy": must be a standard resource type or fully '
+        f'qualified, {at}.limits[memroy]: Invalid value: "memroy": must be a standard resource for containers]')
+    claims = f"/api/v1/namespaces/{ns}/persistentvolumeclaims"
+    for name, requests, wanted in (
+            ("none", {}, 'PersistentVolumeClaim "none" is invalid: spec.resources[storage]: Required value'),
+            ("zero", {"storage": "0Gi"}, ('PersistentVolumeClaim "zero" is invalid: spec.resources[storage]: Invalid '
+                                          'value: "0": must be greater than zero')),
+            ("gb", {"storage": "10GB"}, ('PersistentVolumeClaim in version "v1" cannot be handled as a '
+                                         f"PersistentVolumeClaim: {QUANTITY_FORMAT}"))):
+        claim = {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": name},
+                 "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": requests}}}
+        assert api(k8s, "POST", claims, claim)[1]["message"] == wanted
+    assert not [k for k in k8s.store if k[2] == ns and k[3] in ("sized", "over", "minus", "none", "zero", "gb")]
+
+
+def test_pod_templates_are_refused_for_what_only_a_pod_would_trip_over(k8s, ns):
+    """Mounts of volumes the pod lacks, volumes without a source, probes without a handler, env values with a source
+    too: what a chart's values get wrong and a real API server refuses before any pod is made."""
+    at = "spec.template.spec.containers[0]"
+    cases = [
+        ({"volumeMounts": [{"name": "data", "mountPath": "/data"}]}, {},
+         f'{at}.volumeMounts[0].name: Not found: "data"'),
+        ({"volumeMounts": [{"name": "data", "mountPath": "/data"}]}, {"volumes": [{"name": "data"}]},
+         (f'[spec.template.spec.volumes[0]: Required value: must specify a volume type, {at}.volumeMounts[0].name: '
+          'Not found: "data"]')),
+        ({}, {"volumes": [{"name": "cache", "emptyDir": {}}, {"name": "cache", "emptyDir": {}}]},
+         'spec.template.spec.volumes[1].name: Duplicate value: "cache"'),
+        ({}, {"volumes": [{"name": "tls", "secret": {"secretName": ""}}]},
+         "spec.template.spec.volumes[0].secret.secretName: Required value"),
+        ({"readinessProbe": {"periodSeconds": 5}}, {},
+         f"{at}.readinessProbe: Required value: must specify a handler type"),
+        ({"livenessProbe": {"tcpSocket": {"port": "http"}, "successThreshold": 3}}, {},
+         f"{at}.livenessProbe.successThreshold: Invalid value: 3: must be 1"),
+        ({"env": [{"name": "TOKEN", "value": "x", "valueFrom": {"secretKeyRef": {"name": "api", "key": "token"}}}]},
+         {}, f'{at}.env[0].valueFrom: Invalid value: "": may not be specified when `value` is not empty'),
+        ({"env": [{"name": "TOKEN", "valueFrom": {"secretKeyRef": {"name": "", "key": "token"}}}]}, {},
+         (f'{at}.env[0].valueFrom.secretKeyRef.name: Invalid value: "": a lowercase RFC 1123 subdomain must consist '
+          "of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character "
+          "(e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]"
+          "([-a-z0-9]*[a-z0-9])?)*')")),
+        ({"ports": [{"name": "http", "containerPort": 8080}, {"name": "http", "containerPort": 9090}]}, {},
+         f'{at}.ports[1].name: Duplicate value: "http"'),
+    ]
+    base = f"/apis/apps/v1/namespaces/{ns}/deployments"
+    for container, spec, wanted in cases:
+        body = deployment("web")
+        pod_spec(body)["containers"][0].update(container)
+        pod_spec(body).update(spec)
+        code, refused = api(k8s, "POST", base, body)
+        assert (code, refused["message"]) == (422, f'Deployment.apps "web" is invalid: {wanted}')
+    mounted = deployment("web")
+    pod_spec(mounted)["containers"][0]["volumeMounts"] = [{"name": "data", "mountPath": "/data"}]
+    pod_spec(mounted)["volumes"] = [{"name": "data", "emptyDir": {"sizeLimit": "1Gi"}}]
+    assert api(k8s, "POST", base, mounted)[0] == 201
+    sts = {**deployment("db"), "kind": "StatefulSet"}  # its mounts name claim templates: its pod spec is not checked
+    pod_spec(sts)["containers"][0]["volumeMounts"] = [{"name": "data", "mountPath": "/data"}]
+    sts["spec"] |= {"serviceName": "db", "volumeClaimTemplates": [{"metadata": {"name": "data"}, "spec": {
+        "accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}}]}
+    assert api(k8s, "POST", f"/apis/apps/v1/namespaces/{ns}/statefulsets", sts)[0] == 201
+    batch = f"/apis/batch/v1/namespaces/{ns}"
+    pod = {"containers": [{"name": "m", "image": "m:1"}]}
+    job = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "migrate"},
+           "spec": {"template": {"spec": pod}}}
+    code, refused = api(k8s, "POST", f"{batch}/jobs", job)  # the API server defaults restartPolicy: Always
+    assert (code, refused["message"]) == (422, ('Job.batch "migrate" is invalid: spec.template.spec.restartPolicy: '
+                                           'Required value: valid values: "OnFailure", "Never"'))
+
+    def cron_job(name: str, schedule: str) -> dict[str, Any]:
+        return {"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": name}, "spec": {
+            "schedule": schedule, "jobTemplate": {"spec": {"template": {"spec": {**pod, "restartPolicy": "Never"}}}}}}
+
+    for name, schedule, wanted in (
+            ("nightly", "0 0 * * * *", ('spec.schedule: Invalid value: "0 0 * * * *": expected exactly 5 fields, '
+                                        "found 6: [0 0 * * * *]")),
+            ("nightly", "0 24 * * *", ('spec.schedule: Invalid value: "0 24 * * *": end of range (24) above maximum '
+                                       "(23): 24")),
+            ("a" * 53, "@daily", f'metadata.name: Invalid value: "{"a" * 53}": must be no more than 52 characters')):
+        code, refused = api(k8s, "POST", f"{batch}/cronjobs", cron_job(name, schedule))
+        assert (code, refused["message"]) == (422, f'CronJob.batch "{name}" is invalid: {wanted}')
+    assert api(k8s, "POST", f"{batch}/cronjobs", cron_job("nightly", "30 2 * * mon-fri"))[0] == 201
+    assert not [k for k in k8s.store if k[2] == ns and k[1] in ("deployments", "jobs") and k[3] != "web"]
+
+
+def test_ingresses_disruption_budgets_and_typed_secrets_are_refused_as_the_api_server_refuses_them(k8s, ns):
+    import re
+
+    def ingress(path: dict[str, Any], host: str = "shop.example.com", **spec: Any) -> dict[str, Any]:
+        return {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": {"name": "shop"}, "spec": {
+            "rules": [{"host": host, "http": {"paths": [{"path": "/", **path}]}}], **spec}}
+
+    backend = {"service": {"name": "shop", "port": {"name": "http"}}}
+    at = "spec.rules[0].http.paths[0]"
+    cases = [
+        (ingress({"backend": backend}), f"{at}.pathType: Required value: pathType must be specified"),
+        (ingress({"pathType": "Prefix", "backend": {"service": {"name": "shop", "port": {"name": "x", "number": 80}}}}),
+         f'{at}.backend: Invalid value: "": cannot set both port name & port number'),
+        (ingress({"pathType": "Prefix", "backend": {"service": {"name": "shop"}}}),
+         f"{at}.backend: Required value: port name or number is required"),
+        (ingress({"pathType": "Exact", "path": "api", "backend": backend}),
+         f'{at}.path: Invalid value: "api": must be an absolute path'),
+        (ingress({"pathType": "Prefix", "backend": backend}, host="shop.*.example.com"),
+         ('spec.rules[0].host: Invalid value: "shop.*.example.com": a wildcard DNS-1123 subdomain must start with '
+          "'*.', followed by a valid DNS subdomain, which must consist of lower case alphanumeric characters, '-' or "
+          "'.' and end with an alphanumeric character (e.g. '*.example.com', regex used for validation is "
+          "'\\*\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')")),
+        (ingress({"pathType": "Prefix", "backend": backend}, host="10.0.0.1"),
+         'spec.rules[0].host: Invalid value: "10.0.0.1": must be a DNS name, not an IP address'),
+        ({**ingress({"pathType": "Prefix", "backend": backend}, ingressClassName="nginx"), "metadata": {
+            "name": "shop", "annotations": {"kubernetes.io/ingress.class": "nginx"}}},
+         ('annotations.kubernetes.io/ingress.class: Invalid value: "nginx": can not be set when the class field is '
+          "also set")),
+    ]
+    base = f"/apis/networking.k8s.io/v1/namespaces/{ns}/ingresses"
+    for body, wanted in cases:
+        code, refused = api(k8s, "POST", base, body)
+        assert (code, refused["message"]) == (422, f'Ingress.networking.k8s.io "shop" is invalid: {wanted}')
+    assert api(k8s, "POST", base, ingress({"pathType": "Prefix", "backend": backend}, host="*.example.com",
+                                          ingressClassName="nginx"))[0] == 201
+    budgets = f"/apis/policy/v1/namespaces/{ns}/poddisruptionbudgets"
+    budget = {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": {"name": "shop"},
+              "spec": {"minAvailable": 1, "maxUnavailable": "150%", "selector": {"matchLabels": {"app": "shop"}}}}
+    code, refused = api(k8s, "POST", budgets, budget)
+    assert code == 422 and re.fullmatch(
+        r'PodDisruptionBudget\.policy "shop" is invalid: \[spec: Invalid value: policy\.PodDisruptionBudgetSpec\{'
+        r"MinAvailable:\(\*intstr\.IntOrString\)\(0xc[0-9a-f]+\), Selector:\(\*v1\.LabelSelector\)\(0xc[0-9a-f]+\), "
+        r"MaxUnavailable:\(\*intstr\.IntOrString\)\(0xc[0-9a-f]+\), UnhealthyPodEvictionPolicy:\(\*policy\."
+        r"UnhealthyPodEvictionPolicyType\)\(nil\)\}: minAvailable and maxUnavailable cannot be both set, "
+        r"spec\.maxUnavailable: Invalid value: 150%: must not be greater than 100%\]", refused["message"])
+    del budget["spec"]["maxUnavailable"]
+    assert api(k8s, "POST", budgets, budget)[0] == 201
+    cert = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "cert"}, "type": "kubernetes.io/tls",
+            "stringData": {"tls.crt": "-----BEGIN CERTIFICATE-----"}}
+    code, refused = api(k8s, "POST", f"/api/v1/namespaces/{ns}/secrets", cert)
+    assert (code, refused["message"]) == (422, 'Secret "cert" is invalid: data[tls.key]: Required value')
 
 
 def test_helm_cannot_install_replicas_zebra(k8s, ns, tmp_path):

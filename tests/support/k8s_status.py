@@ -63,6 +63,11 @@ def too_large(limit: int) -> ApiError:
     return ApiError(413, "RequestEntityTooLarge", f"Request entity too large: limit is {limit}")
 
 
+def undecodable(kind: str, version: str, error: str) -> ApiError:
+    """A body the API server cannot decode into the kind's Go type (create and update word it so)."""
+    return bad_request(f'{kind} in version "{version}" cannot be handled as a {kind}: {error}')
+
+
 def unclassified(message: str) -> ApiError:
     """A plain Go error that reached the API server's response writer: 500 with no reason."""
     return ApiError(500, "", message)
@@ -72,7 +77,7 @@ def unclassified(message: str) -> ApiError:
 
 @dataclass(frozen=True)
 class FieldError:
-    kind: str  # Required | Invalid | Duplicate | NotSupported | TooLong | Forbidden
+    kind: str  # Required | Invalid | Duplicate | NotSupported | NotFound | TooLong | Forbidden
     field: str
     value: Any = None
     detail: str = ""
@@ -80,7 +85,7 @@ class FieldError:
     def body(self) -> str:
         """ErrorBody(): the type, the value where the type shows one, the detail."""
         text = _TITLES[self.kind]
-        if self.kind in ("Invalid", "Duplicate", "NotSupported"):
+        if self.kind in ("Invalid", "Duplicate", "NotSupported", "NotFound"):
             text += f": {go_value(self.value)}"
         return f"{text}: {self.detail}" if self.detail else text
 
@@ -92,7 +97,8 @@ class FieldError:
 
 
 _TITLES = {"Required": "Required value", "Invalid": "Invalid value", "Duplicate": "Duplicate value",
-           "NotSupported": "Unsupported value", "TooLong": "Too long", "Forbidden": "Forbidden"}
+           "NotSupported": "Unsupported value", "NotFound": "Not found", "TooLong": "Too long",
+           "Forbidden": "Forbidden"}
 
 
 def required(field: str, detail: str = "") -> FieldError:
