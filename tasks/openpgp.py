@@ -114,6 +114,22 @@ def signature(body: bytes) -> Signature | None:
 def fingerprint(body: bytes) -> bytes | None:
     """A v4 key packet's fingerprint (section 12.2: SHA-1 of its public part); None for another version or an
     algorithm not read here. A secret key packet's public part is its beginning."""
+    at = _public_length(body)
+    return None if at is None else \
+        hashlib.sha1(b"\x99" + at.to_bytes(2, "big") + body[:at], usedforsecurity=False).digest()
+
+
+def secret_withheld(body: bytes) -> bool:
+    """Whether a v4 secret key packet holds no secret: GnuPG's S2K extension 101 "GNU", mode 1 (exported with
+    --export-secret-subkeys: the primary key kept offline) or 2 (on a smartcard). Its usage octet (254 or 255),
+    the cipher, then the specifier: type 101, a hash, "GNU" and the mode."""
+    at = _public_length(body)
+    return at is not None and body[at:at + 1] in (b"\xfe", b"\xff") and body[at + 2:at + 3] == b"\x65" \
+        and body[at + 4:at + 7] == b"GNU" and body[at + 7:at + 8] in (b"\x01", b"\x02")
+
+
+def _public_length(body: bytes) -> int | None:
+    """How long a v4 key packet's public part is; None for another version or an algorithm not read here."""
     if len(body) < 6 or body[0] != 4:
         return None
     algorithm, at = body[5], 6
@@ -131,7 +147,7 @@ def fingerprint(body: bytes) -> bytes | None:
         return None
     if at > len(body):
         raise ValueError("a key packet is cut short")
-    return hashlib.sha1(b"\x99" + at.to_bytes(2, "big") + body[:at], usedforsecurity=False).digest()
+    return at
 
 
 @dataclass(frozen=True)

@@ -125,3 +125,25 @@ def test_signature_subpacket_lengths_of_one_two_and_five_octets(area, found):
 def test_a_subpacket_that_runs_past_its_signature_is_an_error(area):
     with pytest.raises(ValueError, match="runs past its signature"):
         list(openpgp.subpackets(area))
+
+
+def test_a_key_exported_without_its_primary_secret_is_refused_as_helm_cannot_sign_with_it(tmp_path):
+    """`gpg --export-secret-subkeys` keeps the primary key offline (a GNU dummy in its place); Helm signs with the
+    primary key, so no passphrase helps: the refusal says so, and what to export instead."""
+    import subprocess
+
+    from tests.support.gpg import gpg
+
+    home = tmp_path / "offline"
+    primary = new_key(home, "Offline Primary <offline@example.com>")
+    gpg(home, "--quick-add-key", primary, "ed25519", "sign", "never")
+    armored = gpg(home, "--armor", "--export-secret-subkeys").decode()
+    whole = gpg(home, "--armor", "--export-secret-keys").decode()
+    subprocess.run(["gpgconf", "--homedir", str(home), "--kill", "gpg-agent"], check=True, capture_output=True)
+    key = signing.dearmor(armored, signing.KEY)
+    with pytest.raises(ToolError) as refused:
+        signing.check_key(key, signing.user_id(key, signing.KEY), time.time())
+    assert "holds no secret for its primary key (exported with --export-secret-subkeys" in str(refused.value)
+    assert "export it with gpg --armor --export-secret-keys" in str(refused.value)
+    full = signing.dearmor(whole, signing.KEY)
+    assert signing.check_key(full, signing.user_id(full, signing.KEY), time.time())  # the whole key is fine
