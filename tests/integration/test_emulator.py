@@ -785,3 +785,13 @@ def test_helm_with_a_wrong_token_is_unauthorized_and_changes_nothing(k8s, ns, tm
         client.install(chart, "web", {"image": "web:1"}, wait="watcher", timeout=30)
     assert "the server has asked for the client to provide credentials" in str(failed.value)
     assert not [k for k in k8s.store if k[2] == ns]
+
+
+def test_a_chart_that_makes_a_namespace_installs_and_waits_as_on_a_cluster(k8s, ns, tmp_path):
+    """Helm's wait lists and watches the Namespaces a chart makes: /api/v1/namespaces itself is served."""
+    name = f"made-{uuid.uuid4().hex[:8]}"
+    chart = str(make_chart(tmp_path, "maker", {"ns.yaml": f"apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {name}\n"}))
+    with helm(k8s, ns) as client:
+        client.install(chart, "maker", {}, wait="watcher", timeout=60)
+    code, listed = api(k8s, "GET", "/api/v1/namespaces")
+    assert code == 200 and name in [item["metadata"]["name"] for item in listed["items"]]

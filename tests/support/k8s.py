@@ -107,7 +107,10 @@ class HelmReadyEmulator(KubernetesEmulator):
                 return aiohttp.web.Response(body=b"", headers={"Content-Type": OPENAPI_V2})
             if raw.path.startswith("/openapi/v3"):
                 return aiohttp.web.json_response(self._openapi(raw.path.removeprefix("/openapi/v3").strip("/")))
-            path = parse_path(raw.path)
+            if raw.path.rstrip("/") == "/api/v1/namespaces":  # the list itself, which kmock's parser cannot take
+                path = attrs.evolve(parse_path("/api/v1/namespaces/x"), plural="namespaces", name=None, namespace=None)
+            else:
+                path = parse_path(raw.path)
             if path.group == "" and path.plural is None and path.namespace:  # /api/v1/namespaces/NAME itself
                 path = attrs.evolve(path, plural="namespaces", name=path.namespace, namespace=None)
             if path.group is None or path.plural is None:
