@@ -142,6 +142,20 @@ class Cluster:
         return sorted(name for (_, plural, ns, name) in self.emulator.store
                       if plural == "secrets" and ns == self.namespaces[environment] and name.startswith("sh.helm."))
 
+    def folder_release(self, name: str, files: dict[str, str], **settings: Any) -> Path:
+        """The chart folder charts/NAME (Chart.yaml at 0.1.0, then `files`: text by path in the chart) deployed as
+        the release NAME (`chart: ./charts/NAME`, and `settings`); the folder."""
+        import yaml
+
+        chart = self.project / "charts" / name
+        for path, text in {"Chart.yaml": f"apiVersion: v2\nname: {name}\nversion: 0.1.0\n", **files}.items():
+            (chart / path).parent.mkdir(parents=True, exist_ok=True)
+            (chart / path).write_text(text)
+        config = yaml.safe_load((self.project / "invoke.yaml").read_text())
+        config["release"]["releases"][name] = {"chart": f"./charts/{name}", **settings}
+        (self.project / "invoke.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+        return chart
+
     def helm(self, environment: str = "staging"):  # type: ignore[no-untyped-def]
         """Helm's SDK on the same namespace, for setting up histories a test needs."""
         import helm_python

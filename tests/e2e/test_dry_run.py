@@ -42,16 +42,9 @@ def test_what_the_cluster_cannot_check_yet_is_a_warning_and_a_missing_namespace_
 
 def test_the_items_of_a_list_are_each_checked_as_helm_sends_them(cluster):
     """A template may wrap objects in `kind: List` (Helm's client sends its items one by one): each is checked."""
-    chart = cluster.project / "charts" / "listed"
-    (chart / "templates").mkdir(parents=True)
-    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: listed\nversion: 0.1.0\n")
-    (chart / "values.yaml").write_text("extra: ''\n")
-    (chart / "templates" / "list.yaml").write_text(
+    cluster.folder_release("listed", {"values.yaml": "extra: ''\n", "templates/list.yaml": (
         "apiVersion: v1\nkind: List\nitems:\n  - apiVersion: v1\n    kind: ConfigMap\n    metadata: {name: one}\n"
-        "    data: {a: '1'}\n    {{- .Values.extra | nindent 4 }}\n")
-    config = cluster.project / "invoke.yaml"
-    config.write_text(config.read_text().replace("  releases:\n", "  releases:\n    listed: {chart: ./charts/listed}\n",
-                                                 1))
+        "    data: {a: '1'}\n    {{- .Values.extra | nindent 4 }}\n")})
     args = ("release.deploy", "--env", "staging", "--release", "listed", "--dry-run")
     assert invoke(cluster.project, *args, env=cluster.env).stderr == ""  # checked, not a kind it cannot check
     refused = invoke(cluster.project, *args, "--set", "extra=colour: red", env=cluster.env, check=False)
@@ -75,16 +68,9 @@ def test_credentials_that_may_only_read_dry_run_with_a_warning_that_nothing_was_
 def test_the_api_server_reads_each_document_as_helms_client_does_not_as_pyyaml_would(cluster):
     """go-yaml, not YAML 1.1: `12:30` and `=` are strings (PyYAML: 750, and no constructor at all), `y` a boolean
     (PyYAML: a string). A dry run agrees with the deploy on each: passes what it takes, refuses what it refuses."""
-    chart = cluster.project / "charts" / "scalars"
-    (chart / "templates").mkdir(parents=True)
-    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: scalars\nversion: 0.1.0\n")
-    (chart / "values.yaml").write_text("extra: ''\n")
-    (chart / "templates" / "cm.yaml").write_text(
+    cluster.folder_release("scalars", {"values.yaml": "extra: ''\n", "templates/cm.yaml": (
         "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: scalars}\ndata:\n  at: 12:30\n  sign: =\n"
-        "  {{- .Values.extra | nindent 2 }}\n")
-    config = cluster.project / "invoke.yaml"
-    config.write_text(config.read_text().replace("  releases:\n",
-                                                 "  releases:\n    scalars: {chart: ./charts/scalars}\n", 1))
+        "  {{- .Values.extra | nindent 2 }}\n")})
     args = ("release.deploy", "--env", "staging", "--release", "scalars")
     assert invoke(cluster.project, *args, "--dry-run", env=cluster.env).stderr == ""
     invoke(cluster.project, *args, env=cluster.env)
@@ -101,20 +87,15 @@ def test_each_refusal_gets_the_advice_for_its_own_object_and_namespace(cluster):
     in the namespace the object is in (the release's own would make `kubectl delete` answer NotFound)."""
     other = f"other-{cluster.namespaces['staging']}"
     cluster.emulator.create_namespace(other)
-    chart = cluster.project / "charts" / "pair"
-    (chart / "templates").mkdir(parents=True)
-    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: pair\nversion: 0.1.0\n")
-    (chart / "values.yaml").write_text(f"storage: 1Gi\nimage: busybox:1\nother: {other}\n")
-    (chart / "templates" / "objects.yaml").write_text(
+    cluster.folder_release("pair", {"values.yaml": f"storage: 1Gi\nimage: busybox:1\nother: {other}\n",
+                                    "templates/objects.yaml": (
         "apiVersion: apps/v1\nkind: StatefulSet\nmetadata: {name: db, namespace: '{{ .Values.other }}'}\nspec:\n"
         "  serviceName: db\n  selector: {matchLabels: {app: db}}\n  template:\n    metadata: {labels: {app: db}}\n"
         "    spec: {containers: [{name: db, image: postgres}]}\n  volumeClaimTemplates:\n"
         "    - metadata: {name: data}\n"
         "      spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: '{{ .Values.storage }}'}}}\n"
         "---\napiVersion: batch/v1\nkind: Job\nmetadata: {name: seed}\nspec:\n  template:\n    spec:\n"
-        "      restartPolicy: Never\n      containers: [{name: seed, image: '{{ .Values.image }}'}]\n")
-    config = cluster.project / "invoke.yaml"
-    config.write_text(config.read_text().replace("  releases:\n", "  releases:\n    pair: {chart: ./charts/pair}\n", 1))
+        "      restartPolicy: Never\n      containers: [{name: seed, image: '{{ .Values.image }}'}]\n")})
     args = ("release.deploy", "--env", "staging", "--release", "pair")
     invoke(cluster.project, *args, env=cluster.env)
     refused = invoke(cluster.project, *args, "--dry-run", "--set", "storage=2Gi", "--set", "image=busybox:2",

@@ -406,17 +406,12 @@ def test_a_release_deployed_from_a_laptop_then_from_ci_upgrades_and_rolls_back(c
 def test_a_change_kubernetes_cannot_make_in_place_is_refused_with_the_step_that_recovers_it(cluster):
     """A StatefulSet's volume claims cannot change: the API server's refusal, the release rolled back, and the
     command that gets past it; done, the same deploy goes through. A field no kind declares is refused too."""
-    chart = cluster.project / "charts" / "db"
-    (chart / "templates").mkdir(parents=True)
-    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: db\nversion: 0.1.0\n")
-    (chart / "values.yaml").write_text("storage: 1Gi\nextra: ''\n")
-    (chart / "templates" / "sts.yaml").write_text(
+    cluster.folder_release("db", {"values.yaml": "storage: 1Gi\nextra: ''\n", "templates/sts.yaml": (
         "apiVersion: apps/v1\nkind: StatefulSet\nmetadata:\n  name: db\nspec:\n  serviceName: db\n"
         "  {{- .Values.extra | nindent 2 }}\n  selector: {matchLabels: {app: db}}\n  template:\n"
         "    metadata: {labels: {app: db}}\n    spec: {containers: [{name: db, image: postgres}]}\n"
         "  volumeClaimTemplates:\n    - metadata: {name: data}\n"
-        "      spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: {{ .Values.storage }}}}}\n")
-    configure(cluster, lambda c: c["release"]["releases"].update(db={"chart": "./charts/db"}))
+        "      spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: {{ .Values.storage }}}}}\n")})
     namespace = cluster.namespaces["staging"]
     deploy(cluster, "--release", "db")
     checked = deploy(cluster, "--release", "db", "--set", "storage=5Gi", "--dry-run", check=False)
@@ -576,23 +571,22 @@ def test_set_json_set_string_and_set_file_layer_in_helms_order(cluster, tmp_path
 
 def toolkit_chart(cluster, test_image="busybox:1.36"):
     """A local chart with crds/ and a Helm test hook, deployed as the release `toolkit`."""
-    chart = cluster.project / "charts" / "toolkit"
-    (chart / "crds").mkdir(parents=True)
-    (chart / "templates" / "tests").mkdir(parents=True)
-    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: toolkit\nversion: 0.1.0\n")
-    (chart / "values.yaml").write_text(f"testImage: {test_image}\n")
-    (chart / "crds" / "widgets.yaml").write_text(
-        "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  name: widgets.example.com\n"
-        "spec:\n  group: example.com\n  scope: Namespaced\n  names: {plural: widgets, singular: widget, kind: Widget}\n"
-        "  versions:\n    - name: v1\n      served: true\n      storage: true\n"
-        "      schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}\n")
-    (chart / "templates" / "widget.yaml").write_text(
-        "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: {{ .Release.Name }}\nspec:\n  size: 3\n")
-    (chart / "templates" / "tests" / "check.yaml").write_text(
-        'apiVersion: v1\nkind: Pod\nmetadata:\n  name: "{{ .Release.Name }}-check"\n  annotations:\n'
-        '    "helm.sh/hook": test\nspec:\n  restartPolicy: Never\n  containers:\n'
-        '    - name: check\n      image: "{{ .Values.testImage }}"\n      command: [wget, -qO-, "http://widgets"]\n')
-    configure(cluster, lambda c: c["release"]["releases"].update(toolkit={"chart": "./charts/toolkit"}))
+    cluster.folder_release("toolkit", {
+        "values.yaml": f"testImage: {test_image}\n",
+        "crds/widgets.yaml": (
+            "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n"
+            "  name: widgets.example.com\nspec:\n  group: example.com\n  scope: Namespaced\n"
+            "  names: {plural: widgets, singular: widget, kind: Widget}\n"
+            "  versions:\n    - name: v1\n      served: true\n      storage: true\n"
+            "      schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}\n"),
+        "templates/widget.yaml": (
+            "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: {{ .Release.Name }}\nspec:\n  size: 3\n"),
+        "templates/tests/check.yaml": (
+            'apiVersion: v1\nkind: Pod\nmetadata:\n  name: "{{ .Release.Name }}-check"\n  annotations:\n'
+            '    "helm.sh/hook": test\nspec:\n  restartPolicy: Never\n  containers:\n'
+            '    - name: check\n      image: "{{ .Values.testImage }}"\n'
+            '      command: [wget, -qO-, "http://widgets"]\n'),
+    })
 
 
 def test_a_first_installs_dry_run_renders_what_needs_the_charts_own_crds_without_the_cluster(cluster):
@@ -600,20 +594,18 @@ def test_a_first_installs_dry_run_renders_what_needs_the_charts_own_crds_without
     cluster does not serve their kinds yet: Helm refuses to build those objects. The dry run says so and renders
     without the cluster; the install itself then works. (A kind of its own: CRDs outlive a test's namespaces.)"""
     group = f"g{uuid.uuid4().hex[:8]}.example.com"
-    chart = cluster.project / "charts" / "gadgets"
-    (chart / "crds").mkdir(parents=True)
-    (chart / "templates").mkdir()
-    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: gadgets\nversion: 0.1.0\n")
-    (chart / "crds" / "gadgets.yaml").write_text(
-        f"apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  name: gadgets.{group}\n"
-        f"spec:\n  group: {group}\n  scope: Namespaced\n  names: {{plural: gadgets, singular: gadget, kind: Gadget}}\n"
-        "  versions:\n    - name: v1\n      served: true\n      storage: true\n"
-        "      schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}\n")
-    (chart / "templates" / "gadget.yaml").write_text(
-        f"apiVersion: {group}/v1\nkind: Gadget\nmetadata:\n  name: {{{{ .Release.Name }}}}\nspec:\n  size: 3\n")
-    (chart / "templates" / "cm.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: gadgets\n"
-                                                 "data: {a: '1'}\n{{ .Values.extra | default \"\" }}\n")
-    configure(cluster, lambda c: c["release"]["releases"].update(gadgets={"chart": "./charts/gadgets"}))
+    chart = cluster.folder_release("gadgets", {
+        "crds/gadgets.yaml": (
+            f"apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  name: gadgets.{group}\n"
+            f"spec:\n  group: {group}\n  scope: Namespaced\n"
+            "  names: {plural: gadgets, singular: gadget, kind: Gadget}\n"
+            "  versions:\n    - name: v1\n      served: true\n      storage: true\n"
+            "      schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}\n"),
+        "templates/gadget.yaml": (
+            f"apiVersion: {group}/v1\nkind: Gadget\nmetadata:\n  name: {{{{ .Release.Name }}}}\nspec:\n  size: 3\n"),
+        "templates/cm.yaml": ("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: gadgets\n"
+                              "data: {a: '1'}\n{{ .Values.extra | default \"\" }}\n"),
+    })
     gadget = (chart / "templates" / "gadget.yaml").read_text()
     (chart / "templates" / "gadget.yaml").write_text(gadget.replace("kind: Gadget", "kind: Gizmo"))
     unknown = deploy(cluster, "--release", "gadgets", "--dry-run", check=False)  # not a kind of its crds/: refused

@@ -342,18 +342,12 @@ def test_what_templates_make_of_a_secret_is_masked_in_errors_that_quote_it_and_i
 
 
 def test_notes_and_diffs_a_chart_cannot_render_with_masked_secrets_are_withheld_with_the_reason(cluster):
-    import yaml as pyyaml
-
-    chart = cluster.project / "charts" / "strict"
-    (chart / "templates").mkdir(parents=True)
-    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: strict\nversion: 0.1.0\n")
-    (chart / "values.schema.json").write_text('{"properties": {"password": {"type": "string", "minLength": 8}}}')
-    (chart / "templates" / "cm.yaml").write_text(
-        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: strict\ndata:\n  p: {{ .Values.password | upper | quote }}\n")
-    (chart / "templates" / "NOTES.txt").write_text("password {{ .Values.password | upper }}\n")
-    config = pyyaml.safe_load((cluster.project / "invoke.yaml").read_text())
-    config["release"]["releases"]["strict"] = {"chart": "./charts/strict", "secrets": {"password": "DB_PASSWORD"}}
-    (cluster.project / "invoke.yaml").write_text(pyyaml.safe_dump(config, sort_keys=False))
+    cluster.folder_release("strict", {
+        "values.schema.json": '{"properties": {"password": {"type": "string", "minLength": 8}}}',
+        "templates/cm.yaml": ("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: strict\ndata:\n"
+                              "  p: {{ .Values.password | upper | quote }}\n"),
+        "templates/NOTES.txt": "password {{ .Values.password | upper }}\n",
+    }, secrets={"password": "DB_PASSWORD"})
     env = {**cluster.env, "DB_PASSWORD": "long-enough-Secret"}
     deployed = invoke(cluster.project, "release.deploy", "--env", "staging", "--release", "strict", env=env)
     reason = ("rendered with its secrets masked, the chart fails (helm upgrade --install strict strict --version 0.1.0 "
@@ -773,18 +767,11 @@ def test_a_jobs_refused_change_quoting_its_whole_pod_template_shows_no_secret_an
     """An API server refusing a change to a Job's pod template quotes the whole template, as Go prints it
     (%#v, strings as strconv.Quote): every secret the chart put in its environment is in that message."""
     env = {**cluster.env, **shape_env()}
-    chart = cluster.project / "charts" / "jobs"
-    (chart / "templates").mkdir(parents=True)
-    (chart / "values.yaml").write_text("secretEnv: {}\nimage: busybox:1\n")
-    (chart / "templates" / "job.yaml").write_text(
+    cluster.folder_release("jobs", {"values.yaml": "secretEnv: {}\nimage: busybox:1\n", "templates/job.yaml": (
         "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: migrate\nspec:\n  template:\n    spec:\n"
         "      restartPolicy: Never\n      containers:\n        - name: m\n          image: {{ .Values.image }}\n"
         "          env:\n          {{- range $k, $v := .Values.secretEnv }}\n            - name: {{ $k }}\n"
-        "              value: {{ $v | quote }}\n          {{- end }}\n")
-    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: jobs\nversion: 0.1.0\n")
-    config = yaml.safe_load((cluster.project / "invoke.yaml").read_text())
-    config["release"]["releases"]["jobs"] = {"chart": "./charts/jobs"}
-    (cluster.project / "invoke.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+        "              value: {{ $v | quote }}\n          {{- end }}\n")})
     deploy = ("release.deploy", "--env", "staging", "--release", "jobs", *set_secrets())
     invoke(cluster.project, *deploy, env=env)
     outputs = [invoke(cluster.project, *debug, *deploy, "--set", "image=busybox:2", env=env, check=False)
