@@ -34,6 +34,7 @@ class Check:
     refused: list[tuple[str, str]] = field(default_factory=list)  # ("Deployment web: MESSAGE", its namespace)
     unchecked: list[str] = field(default_factory=list)  # what the cluster cannot check yet, and why
 
+
 RBAC_DENIED = re.compile(r'User ".*" cannot patch resource')  # a 403 from RBAC; a quota's or a webhook's is a refusal
 
 
@@ -137,8 +138,13 @@ def _objects(access: Access, manifest: str, wanted: Callable[[str], bool]
             if namespaced:
                 meta["namespace"] = meta.get("namespace") or access.namespace
             where = f"namespaces/{_segment(meta['namespace'])}/" if namespaced else ""
-            path = f"/{'apis' if '/' in version else 'api'}/{version}/{where}{plural}/{_segment(meta.get('name'))}"
+            path = f"{_served_at(version)}/{where}{plural}/{_segment(meta.get('name'))}"
             yield call, obj, path, body
+
+
+def _served_at(version: str) -> str:
+    """Where the API server serves a group version: /api/v1 for the core group, /apis/GROUP/VERSION for the others."""
+    return f"/{'apis' if '/' in version else 'api'}/{version}"
 
 
 def _segment(name: Any) -> str:
@@ -177,7 +183,7 @@ def _manager() -> str:
 def _resources(call: Any, version: str) -> dict[str, tuple[str, bool]] | None:
     """kind -> (plural, namespaced) of what the API server serves in `version` (group/version), None if nothing."""
     try:
-        listed = call("GET", f"/{'apis' if '/' in version else 'api'}/{version}")
+        listed = call("GET", _served_at(version))
     except _Refused as exc:
         if exc.status == 404:
             return None
@@ -189,7 +195,7 @@ def _resources(call: Any, version: str) -> dict[str, tuple[str, bool]] | None:
 def _absent(call: Any, namespace: str, missing: set[str]) -> bool:
     if namespace not in missing:
         try:
-            call("GET", f"/api/v1/namespaces/{namespace}")
+            call("GET", f"/api/v1/namespaces/{_segment(namespace)}")
             return False
         except _Refused as exc:
             if exc.status != 404:

@@ -219,8 +219,7 @@ def registry_client(*, plain_http: bool, credentials_file: Path) -> Any:
 
 def registry_login(client: Any, host: str, username: str, password: str, *, plain_http: bool) -> None:
     with _helm(f"registry login {host} --username {username} --password-stdin"):
-        _off_main(lambda: client.login(host, username, password, plain_http=plain_http), f"the registry {host}",
-                  abandon=True, timeout=REGISTRY_TIMEOUT)
+        _from_registry(lambda: client.login(host, username, password, plain_http=plain_http), f"the registry {host}")
 
 
 def registry_tags(client: Any, reference: str) -> list[str] | None:
@@ -229,8 +228,7 @@ def registry_tags(client: Any, reference: str) -> list[str] | None:
 
     with _helm(f"show chart {reference} (tags)"):
         try:
-            tags: list[str] = _off_main(lambda: client.tags(reference), f"the registry ({reference})", abandon=True,
-                                        timeout=REGISTRY_TIMEOUT)
+            tags: list[str] = _from_registry(lambda: client.tags(reference), f"the registry ({reference})")
         except helm_python.HelmRegistryError as exc:
             if "name unknown" in str(exc) or "404" in str(exc):
                 return None
@@ -240,16 +238,15 @@ def registry_tags(client: Any, reference: str) -> list[str] | None:
 
 def registry_push(client: Any, archive: Path, remote: str, *, plain_http: bool) -> None:
     with _helm(f"push {archive.name} {remote}{' --plain-http' if plain_http else ''}") as helm:
-        _off_main(lambda: helm.push(archive, remote, client=client, plain_http=plain_http),
-                  f"the registry ({remote})", abandon=True, timeout=REGISTRY_TIMEOUT)
+        _from_registry(lambda: helm.push(archive, remote, client=client, plain_http=plain_http),
+                       f"the registry ({remote})")
 
 
 def registry_pull(client: Any, reference: str, version: str, destination: Path, *, plain_http: bool) -> Path:
     """`helm pull oci://... --version V`: the archive as the registry holds it."""
     with _helm(f"pull {reference} --version {version}") as helm:
-        _off_main(lambda: helm.pull(reference, client=client, version=version, destination=destination,
-                                    plain_http=plain_http), f"the registry ({reference})", abandon=True,
-                  timeout=REGISTRY_TIMEOUT)
+        _from_registry(lambda: helm.pull(reference, client=client, version=version, destination=destination,
+                                         plain_http=plain_http), f"the registry ({reference})")
     return destination / f"{reference.rsplit('/', 1)[-1]}-{version}.tgz"
 
 
@@ -439,6 +436,12 @@ def _off_main(call: Callable[[], Any], what: str, *, abandon: bool, timeout: flo
 
     return _on_a_thread(call, signalled, timeout=timeout, what=what,
                         interrupted=f"{what} ran to its end first (Helm cannot cancel one)")
+
+
+def _from_registry(call: Callable[[], Any], what: str) -> Any:
+    """A registry call: Ctrl-C or SIGTERM stops waiting for it at once, and it is given up after REGISTRY_TIMEOUT
+    (a registry that accepts connections and never answers would hold the task for ever)."""
+    return _off_main(call, what, abandon=True, timeout=REGISTRY_TIMEOUT)
 
 
 def render(config: Any, archive: bytes, release: str, values: dict[str, Any], *, install: bool) -> dict[str, str]:

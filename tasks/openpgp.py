@@ -163,6 +163,7 @@ class PrimaryKey:
     created: int
     revocations: tuple[Signature, ...]  # its own key revocation signatures
     user_ids: tuple[UserId, ...]  # those it signed itself
+    secret_withheld: bool = False  # a secret key whose secret is not there (secret_withheld)
 
     @property
     def primary_user_id(self) -> UserId | None:
@@ -215,7 +216,7 @@ def primary_key(data: bytes) -> PrimaryKey | None:
                 user_ids[-1][2].append(sig)
     return PrimaryKey(key, int.from_bytes(found[0][1][1:5], "big"), tuple(revocations), tuple(
         UserId(name, max(signed, key=lambda s: s.created), tuple(revoked)) for name, signed, revoked in user_ids
-        if signed))
+        if signed), found[0][0] == SECRET_KEY and secret_withheld(found[0][1]))
 
 
 REVOKED, CANNOT_SIGN, NOT_YET_VALID, EXPIRED = "revoked", "cannot sign", "not yet valid", "expired"

@@ -73,7 +73,7 @@ def check_key(key: bytes, identity: str, now: float) -> str:
               f"(gpg --armor --export-secret-keys {fpr}) and give verifiers its new public key (gpg --export {fpr})")
     other = ("sign with another key (gpg --quick-gen-key 'NAME <EMAIL>' rsa3072 sign never) and give verifiers its "
              "public key")
-    if openpgp.secret_withheld(next(body for _, body in openpgp.packets(key))):
+    if found.secret_withheld:
         raise ToolError(f"{named} holds no secret for its primary key (exported with --export-secret-subkeys, or "
                         f"kept on a smartcard), and Helm signs with the primary key, never a subkey: nothing was "
                         f"signed or published; export it with gpg --armor --export-secret-keys {fpr}, or {other}")
