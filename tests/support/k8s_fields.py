@@ -88,11 +88,11 @@ def _schema_walk(value: Any, schema: dict[str, Any], path: Path, found: list[Pat
     properties, additional = schema.get("properties") or {}, schema.get("additionalProperties")
     embedded = embedded or schema.get("x-kubernetes-embedded-resource") is True
     for key, item in value.items():
-        if key in properties:
-            _schema_walk(item, properties[key], (*path, key), found, embedded=False)
-        elif embedded and key in ROOT:
-            if key == "metadata":
+        if embedded and key in ROOT:  # an object's own metadata is ObjectMeta, whatever the schema says of it
+            if key == "metadata":  # (`metadata: {type: object}` is common in CRDs: its name is no unknown field)
                 _model_walk(item, "V1ObjectMeta", (*path, key), found)
+        elif key in properties:
+            _schema_walk(item, properties[key], (*path, key), found, embedded=False)
         elif isinstance(additional, dict):
             _schema_walk(item, additional, (*path, key), found, embedded=False)
         elif additional is not True and schema.get("x-kubernetes-preserve-unknown-fields") is not True:
