@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import apiserver, chart_source, helm, refusals, ui
+from . import apiserver, chart_source, helm, hooks, refusals, ui
 from .cluster import Access, cluster_access, connect
 from .environments import Environment, Release
 from .errors import ToolError
@@ -353,8 +353,12 @@ def run(plan: Plan, *, wait: bool, timeout: int, dry_run: bool, history_max: int
             now += refusals.advice(str(exc), plan.environment.name, plan.access.namespace)
             raise ToolError(f"{'dry run' if dry_run else 'deploy'} of {plan.chart} {plan.version} as {plan.release} "
                             f"failed: {exc}{now}") from exc
+        if checked:  # with the hooks this deploy runs, which a dry run's manifest leaves out
+            hooked = hooks.for_check(helm.templates(
+                config, plan.archive, plan.release, plan.values, namespace=plan.access.namespace,
+                revision=revisions[-1]["revision"] + 1 if revisions else 1, install=not revisions), install=not revisions)
     if checked:
-        _refuse_what_the_api_server_refuses(plan, result.get("manifest", ""))
+        _refuse_what_the_api_server_refuses(plan, result.get("manifest", ""), *hooked)
     if isinstance(printable, str):
         withheld = [what for what in (("manifest", "notes") if dry_run else ("notes",)) if result.get(what)]
         if withheld:
@@ -364,9 +368,13 @@ def run(plan: Plan, *, wait: bool, timeout: int, dry_run: bool, history_max: int
     return {**result, **(printable or {})}
 
 
-def _refuse_what_the_api_server_refuses(plan: Plan, manifest: str) -> None:
-    """A dry run is refused for what the deploy would be: each object applied by the API server as a dry run."""
-    found = apiserver.check(plan.access, manifest, create_namespace=plan.environment.create_namespace)
+def _refuse_what_the_api_server_refuses(plan: Plan, manifest: str, hooked: str, stand_ins: dict[str, str]) -> None:
+    """A dry run is refused for what the deploy would be: each object, and each hook the deploy runs, applied by the
+    API server as a dry run (hooks.for_check: those Helm creates anew under stand-in names, said by their own)."""
+    found = apiserver.check(plan.access, f"{manifest}\n---\n{hooked}", create_namespace=plan.environment.create_namespace)
+    for stand_in, name in stand_ins.items():
+        found.refused = [(text.replace(stand_in, name), namespace) for text, namespace in found.refused]
+        found.unchecked = [text.replace(stand_in, name) for text in found.unchecked]
     if found.unchecked:
         ui.warn(f"{plan.release}: not checked by the API server: {'; '.join(found.unchecked)}")
     if found.refused:  # each refusal's advice, for the object's own namespace, once

@@ -452,6 +452,17 @@ def render(config: Any, archive: bytes, release: str, values: dict[str, Any], *,
         return {"manifest": found.get("manifest", ""), "notes": found.get("notes", "")}
 
 
+def templates(config: Any, archive: bytes, release: str, values: dict[str, Any], *, namespace: str, revision: int,
+              install: bool) -> dict[str, str]:
+    """Each template as the deploy of `revision` renders it (lookup against the cluster), hooks included: what
+    an upgrade's dry run returns has no hooks."""
+    with _helm(f"template {release} --namespace {namespace} (hooks)") as helm, \
+            helm.Chart.load_archive(archive) as chart:
+        found: dict[str, str] = config.render(chart, values, name=release, namespace=namespace, revision=revision,
+                                              is_install=install, is_upgrade=not install)
+        return found
+
+
 def rollback(config: Any, release: str, revision: int, *, wait: bool, timeout: int, history_max: int) -> None:
     """`helm rollback --history-max N --force-conflicts`. helm_python's Config.rollback drops max_history and
     force_conflicts (_FORCE), which its C library takes (the options Helm's Rollback action has), so the call goes to

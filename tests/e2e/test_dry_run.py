@@ -103,3 +103,51 @@ def test_each_refusal_gets_the_advice_for_its_own_object_and_namespace(cluster):
     assert refused.returncode == 1
     assert f"(kubectl --namespace {other} delete statefulset db --cascade=orphan)" in refused.stderr
     assert f"(kubectl --namespace {cluster.namespaces['staging']} delete job seed)" in refused.stderr
+
+
+HOOKED = {
+    "values.yaml": "image: busybox:1\nrestart: Never\nextra: ''\n",
+    "templates/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: hooked}\ndata: {a: b}\n",
+    "templates/migrate.yaml": (  # no delete policy: Helm's default, before-hook-creation, leaves it for the next one
+        'apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: "{{ .Release.Name }}-migrate"\n  annotations:\n'
+        '    "helm.sh/hook": pre-install, pre-upgrade\nspec:\n  template:\n    spec:\n'
+        "      restartPolicy: {{ .Values.restart }}\n      containers: [{name: m, image: '{{ .Values.image }}'}]\n"
+        "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: seeded\n  annotations:\n"
+        "    helm.sh/hook: post-upgrade\n    helm.sh/hook-delete-policy: hook-failed\ndata:\n  at: '1'\n"
+        "{{ .Values.extra }}\n"),
+    "templates/not-run.yaml": (  # hooks a deploy does not run: never checked, whatever they hold
+        "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: undo\n  annotations: {helm.sh/hook: pre-rollback}\n"
+        "spec: {template: {spec: {restartPolicy: Always, containers: [{name: c, image: busybox}]}}}\n---\n"
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: smoke\n  annotations: {helm.sh/hook: test}\n"
+        "spec: {restartPolicy: Never, colour: red, containers: [{name: t, image: busybox}]}\n---\n"
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: unknown\n  annotations: {helm.sh/hook: 'pre-upgrade,later'}\n"
+        "spec: {colour: red, containers: [{name: t, image: busybox}]}\n"),
+}
+
+
+def test_the_hooks_a_deploy_runs_are_checked_too_and_those_helm_replaces_as_created_anew(cluster):
+    """A dry run's manifest has no hooks: those this deploy runs are checked from the chart rendered as the deploy
+    renders it. One Helm deletes before it creates it again (before-hook-creation, the default) is checked as
+    created anew, under a name the refusal never shows: its new pod template is no change refused over the Job
+    the last deploy left. Hooks of other events (pre-rollback, test) and of an event Helm does not know are left."""
+    cluster.folder_release("hooked", HOOKED)
+    args = ("release.deploy", "--env", "staging", "--release", "hooked")
+    refusal = ('Job.batch "hooked-migrate" is invalid: spec.template.spec.restartPolicy: Required value: valid '
+               'values: "OnFailure", "Never"')
+    refused = [invoke(cluster.project, *args, "--set", "restart=Always", *dry_run, env=cluster.env, check=False)
+               for dry_run in (("--dry-run",), ())]
+    assert [r.returncode for r in refused] == [1, 1] and all(refusal in r.stderr for r in refused), refused
+    assert "the API server refuses Job hooked-migrate: " in refused[0].stderr
+    skipped = "helm: skipping unknown hooks hookTypes=pre-upgrade,later\n"  # Helm's own words, and nothing else
+    checked = invoke(cluster.project, *args, "--dry-run", env=cluster.env, check=False)
+    assert checked.returncode == 0 and checked.stderr == skipped, checked.stderr
+    invoke(cluster.project, *args, env=cluster.env)
+    job = ("batch/v1", "jobs", cluster.namespaces["staging"], "hooked-migrate")
+    assert cluster.emulator.store[job]["spec"]["template"]["spec"]["containers"][0]["image"] == "busybox:1"
+    changed = invoke(cluster.project, *args, "--dry-run", "--set", "image=busybox:2", env=cluster.env, check=False)
+    assert changed.returncode == 0 and changed.stderr == skipped, changed.stderr  # not "field is immutable"
+    invoke(cluster.project, *args, "--set", "image=busybox:2", env=cluster.env)
+    assert cluster.emulator.store[job]["spec"]["template"]["spec"]["containers"][0]["image"] == "busybox:2"
+    kept = invoke(cluster.project, *args, "--dry-run", "--set", "extra=colour: red", env=cluster.env, check=False)
+    assert kept.returncode == 1 and "the API server refuses ConfigMap seeded: failed to create typed patch object" \
+        in kept.stderr and ".colour: field not declared in schema" in kept.stderr

@@ -157,9 +157,10 @@ def test_the_corpus_deploys_as_one_environment(cluster, expected):
         "config.datasource.password": "PG_PASSWORD"}
     (cluster.project / "invoke.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     password = "Pg-Secret-4711"
-    result = invoke(cluster.project, "release.deploy", "--env", "staging", env={**cluster.env, "PG_PASSWORD": password},
-                    timeout=600)
-    assert result.stderr == "" and password not in result.stdout
+    env = {**cluster.env, "PG_PASSWORD": password}
+    for dry_run in (("--dry-run",), (), ("--dry-run",)):  # as installs, then as upgrades: hooks and all checked
+        result = invoke(cluster.project, "release.deploy", "--env", "staging", *dry_run, env=env, timeout=600)
+        assert result.stderr == "" and password not in result.stdout
     listed = invoke(cluster.project, "release.list", "--env", "staging", "--json", env=cluster.env)
     assert {r["release"] for r in json.loads(listed.stdout) if r["status"] == "deployed"} == names
     namespace = cluster.namespaces["staging"]
