@@ -42,6 +42,8 @@ def check(access: Access, manifest: str, *, create_namespace: bool) -> Check:
     """Every object of `manifest` applied as a dry run; namespaced ones without a namespace go to the release's."""
     found = Check()
     missing: set[str] = set()  # namespaces the deploy creates (create_namespace), not there yet
+    roles = {(str(o.get("kind")), str((o.get("metadata") or {}).get("name"))) for o, _ in _flat(manifest)
+             if o.get("kind") in ("Role", "ClusterRole") and isinstance(o.get("metadata"), dict)}
     for call, obj, path, body in _objects(access, manifest, lambda kind: True):
         kind, name, namespace = obj["kind"], obj["metadata"].get("name"), obj["metadata"].get("namespace")
         if path is None:
@@ -59,9 +61,26 @@ def check(access: Access, manifest: str, *, create_namespace: bool) -> Check:
                     # request's pipeline) check nothing
                     found.unchecked.append(f"{kind} {name} (these credentials may not patch it, not even as a dry "
                                            f"run: {exc})")
+                elif exc.status == 404 and _unbound(obj, str(exc)) in roles:  # RBAC's escalation check
+                    found.unchecked.append(f"{kind} {name} (it binds {' '.join(_binds(obj))}, which the deploy "
+                                           "creates before it; these credentials may bind only a role that exists)")
                 else:
                     found.refused.append((f"{kind} {name}: {exc}", namespace or ""))
     return found
+
+
+def _binds(obj: dict[str, Any]) -> tuple[str, str]:
+    """The role a RoleBinding or ClusterRoleBinding binds: (kind, name)."""
+    ref = obj.get("roleRef") if obj.get("kind") in ("RoleBinding", "ClusterRoleBinding") else None
+    return (str(ref.get("kind")), str(ref.get("name"))) if isinstance(ref, dict) else ("", "")
+
+
+def _unbound(obj: dict[str, Any], message: str) -> tuple[str, str] | None:
+    """The role of a binding refused because that role does not exist (its NotFound: credentials that may not `bind`,
+    a namespace's admin, may bind only a role that exists, whose rules RBAC compares with theirs), None otherwise."""
+    kind, name = _binds(obj)
+    plural = {"Role": "roles", "ClusterRole": "clusterroles"}.get(kind)
+    return (kind, name) if plural and message == f'{plural}.rbac.authorization.k8s.io "{name}" not found' else None
 
 
 WORKLOADS = ("Deployment", "StatefulSet", "DaemonSet", "Job")

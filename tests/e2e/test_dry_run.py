@@ -151,3 +151,27 @@ def test_the_hooks_a_deploy_runs_are_checked_too_and_those_helm_replaces_as_crea
     kept = invoke(cluster.project, *args, "--dry-run", "--set", "extra=colour: red", env=cluster.env, check=False)
     assert kept.returncode == 1 and "the API server refuses ConfigMap seeded: failed to create typed patch object" \
         in kept.stderr and ".colour: field not declared in schema" in kept.stderr
+
+
+def test_a_binding_of_a_role_the_deploy_creates_is_left_unchecked_for_credentials_that_may_not_bind_roles(cluster):
+    """A namespace's admin (no `bind`) may bind only roles that exist: RBAC compares their rules with its own. A dry
+    run creates no Role, so the binding of one the release itself makes cannot be checked before the deploy creates
+    it (Helm creates Roles before their bindings): a warning. A binding of a role nobody makes is a refusal."""
+    admin = cluster.emulator.accept_token("namespace-admin-5e1d", binds=False)
+    env = {"KUBECONFIG": "/nonexistent", **cluster.emulator.ci_env("STAGING", admin)}
+    cluster.folder_release("rbac", {"values.yaml": "role: pod-reader\n", "templates/rbac.yaml": (
+        "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {name: pod-reader}\n"
+        "rules: [{apiGroups: [''], resources: [pods], verbs: [get]}]\n---\n"
+        "apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {name: reads}\n"
+        "roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: '{{ .Values.role }}'}\n"
+        "subjects: [{kind: ServiceAccount, name: default}]\n")})
+    args = ("release.deploy", "--env", "staging", "--release", "rbac")
+    checked = invoke(cluster.project, *args, "--dry-run", env=env)
+    assert checked.stderr == ("warning: rbac: not checked by the API server: RoleBinding reads (it binds Role "
+                              "pod-reader, which the deploy creates before it; these credentials may bind only a role "
+                              "that exists)\n")
+    refused = invoke(cluster.project, *args, "--dry-run", "--set", "role=nobody", env=env, check=False)
+    assert refused.returncode == 1 and ('the API server refuses RoleBinding reads: roles.rbac.authorization.k8s.io '
+                                        '"nobody" not found') in refused.stderr
+    invoke(cluster.project, *args, env=env)
+    assert invoke(cluster.project, *args, "--dry-run", env=env).stderr == ""  # the Role exists now: checked

@@ -784,6 +784,32 @@ def test_a_wrong_or_missing_bearer_token_gets_401_everywhere(k8s, ns):
     assert api(k8s, "GET", f"/api/v1/namespaces/{ns}/secrets", token=ci)[0] == 200
 
 
+def test_a_token_that_may_not_bind_roles_binds_only_roles_that_exist_as_rbacs_escalation_check_wants(k8s, ns):
+    """A namespace's admin holds every permission there but not `bind`: the API server compares a binding's role
+    with what the user holds, so the role must exist, dry run or not (kubernetes' rolebinding/policybased)."""
+    admin = k8s.accept_token(f"admin-{uuid.uuid4().hex}", binds=False)
+    rbac = "/apis/rbac.authorization.k8s.io/v1"
+    binding = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": {"name": "reads"},
+               "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "reader"},
+               "subjects": [{"kind": "ServiceAccount", "name": "default", "namespace": ns}]}
+    for query in ("", "?dryRun=All"):
+        code, refused = api(k8s, "POST", f"{rbac}/namespaces/{ns}/rolebindings{query}", binding, token=admin)
+        assert (code, refused["message"]) == (404, 'roles.rbac.authorization.k8s.io "reader" not found')
+    code, _ = api(k8s, "PATCH", f"{rbac}/namespaces/{ns}/rolebindings/reads?fieldManager=helm&dryRun=All", binding,
+                  APPLY, token=admin)
+    assert code == 404
+    cluster_wide = {**binding, "kind": "ClusterRoleBinding", "metadata": {"name": f"reads-{ns}"},
+                    "roleRef": {**binding["roleRef"], "kind": "ClusterRole", "name": f"reader-{ns}"}}
+    code, refused = api(k8s, "POST", f"{rbac}/clusterrolebindings", cluster_wide, token=admin)
+    assert (code, refused["message"]) == (404, f'clusterroles.rbac.authorization.k8s.io "reader-{ns}" not found')
+    role = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": {"name": "reader"},
+            "rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]}]}
+    assert api(k8s, "POST", f"{rbac}/namespaces/{ns}/roles", role, token=admin)[0] == 201
+    assert api(k8s, "POST", f"{rbac}/namespaces/{ns}/rolebindings", binding, token=admin)[0] == 201
+    assert api(k8s, "POST", f"{rbac}/clusterrolebindings", cluster_wide)[0] == 201  # who may bind: no role needed
+    api(k8s, "DELETE", f"{rbac}/clusterrolebindings/reads-{ns}")
+
+
 def test_helm_with_a_wrong_token_is_unauthorized_and_changes_nothing(k8s, ns, tmp_path):
     chart = str(make_chart(tmp_path, "web", {"deployment.yaml": WEB}))
     with helm(k8s, ns, token="not-a-known-token") as client, pytest.raises(helm_python.HelmError) as failed:

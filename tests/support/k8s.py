@@ -91,6 +91,7 @@ class HelmReadyEmulator(KubernetesEmulator):
         self.tokens: set[str] = set()  # bearer tokens that authenticate; anything else is 401
         self.undeletable: set[Key] = set()  # objects RBAC does not let anyone delete: 403
         self.readers: set[str] = set()  # tokens RBAC lets read but not write (a pull request's pipeline): 403
+        self.non_binders: set[str] = set()  # tokens that may write but not bind roles (a namespace's admin)
         self.custom: dict[str, list[Any]] = {}  # CRD name -> the resources it serves
         self.revision = itertools.count(1)
         self.watchers: list[tuple[Key, dict[str, str], asyncio.Queue[dict[str, Any]]]] = []
@@ -245,6 +246,9 @@ class HelmReadyEmulator(KubernetesEmulator):
             warnings = self._unknown_fields(new, validation, method, info.kind, k8s, key)
         if k8s.subresource == "status":
             new = {**(old or {}), "status": new.get("status")}
+        if plural in ("rolebindings", "clusterrolebindings") and \
+                raw.headers.get("Authorization", "").partition(" ")[2] in self.non_binders:
+            self._bound_role(new, namespace)
         written = self._admit(key, old, new, info, k8s.group, subresource=k8s.subresource, manager=manager,
                               owned=owned)
         if "dryRun" not in raw.query:
@@ -287,6 +291,16 @@ class HelmReadyEmulator(KubernetesEmulator):
     def _custom(self, group: str, version: str, plural: str) -> bool:
         """Served for a CRD (no Go type: no strategic merge, lists kept as sent)."""
         return any(resource(group, version, plural) in served for served in self.custom.values())
+
+    def _bound_role(self, binding: dict[str, Any], namespace: str | None) -> None:
+        """RBAC's escalation check, for a user who may not bind roles (no bind verb, not system:masters): the role a
+        binding refers to must exist, for its rules to be compared with the user's (who here holds them all). A
+        dry run too; the API server answers with the role's NotFound (GetRoleReferenceRules' error, unwrapped)."""
+        ref = binding.get("roleRef") or {}
+        plural = "roles" if ref.get("kind") == "Role" else "clusterroles"
+        if ("rbac.authorization.k8s.io/v1", plural, namespace if plural == "roles" else None,
+                str(ref.get("name"))) not in self.store:
+            raise not_found(plural, "rbac.authorization.k8s.io", str(ref.get("name")))
 
     def _get(self, key: Key) -> dict[str, Any]:
         if key not in self.store:
@@ -627,13 +641,17 @@ class RunningEmulator:
         assert self.emulator is not None
         return self.emulator.store
 
-    def accept_token(self, token: str, *, read_only: bool = False) -> str:
+    def accept_token(self, token: str, *, read_only: bool = False, binds: bool = True) -> str:
         """A bearer token the API server knows from now on (a CI secret a test passes as <PREFIX>_KUBERNETES_TOKEN);
-        `read_only`: RBAC lets it get, list and watch, and refuses every write (403), dry runs included."""
+        `read_only`: RBAC lets it get, list and watch, and refuses every write (403), dry runs included; not
+        `binds`: it may write everything but bind roles (a namespace's admin): a binding of a role that does not exist
+        is refused (404, the role's NotFound). The cluster's default ClusterRoles (view, edit) are not there."""
         assert self.emulator is not None
         self.emulator.tokens.add(token)
         if read_only:
             self.emulator.readers.add(token)
+        if not binds:
+            self.emulator.non_binders.add(token)
         return token
 
     def ci_env(self, prefix: str, token: str) -> dict[str, str]:
