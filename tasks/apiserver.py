@@ -17,7 +17,7 @@ import os
 import re
 import sys
 import urllib.parse
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,12 +38,14 @@ class Check:
 RBAC_DENIED = re.compile(r'User ".*" cannot patch resource')  # a 403 from RBAC; a quota's or a webhook's is a refusal
 
 
-def check(access: Access, manifest: str, *, create_namespace: bool) -> Check:
-    """Every object of `manifest` applied as a dry run; namespaced ones without a namespace go to the release's."""
+def check(access: Access, manifest: str, *, create_namespace: bool, stand_ins: Mapping[str, str]) -> Check:
+    """Every object of `manifest` applied as a dry run; namespaced ones without a namespace go to the release's.
+    `stand_ins`: the real name of each object sent under a stand-in (hooks.for_check), which only they show."""
     found = Check()
     missing: set[str] = set()  # namespaces the deploy creates (create_namespace), not there yet
-    roles = {(str(o.get("kind")), str((o.get("metadata") or {}).get("name"))) for o, _ in _flat(manifest)
-             if o.get("kind") in ("Role", "ClusterRole") and isinstance(o.get("metadata"), dict)}
+    roles = {(kind, stand_ins.get(name, name)) for kind, name in
+             ((str(o["kind"]), str(o["metadata"].get("name"))) for o, _ in _flat(manifest)
+              if o["kind"] in ("Role", "ClusterRole") and isinstance(o.get("metadata"), dict))}
     for call, obj, path, body in _objects(access, manifest, lambda kind: True):
         kind, name, namespace = obj["kind"], obj["metadata"].get("name"), obj["metadata"].get("namespace")
         if path is None:
@@ -66,6 +68,9 @@ def check(access: Access, manifest: str, *, create_namespace: bool) -> Check:
                                            "creates before it; these credentials may bind only a role that exists)")
                 else:
                     found.refused.append((f"{kind} {name}: {exc}", namespace or ""))
+    for stand_in, real in stand_ins.items():
+        found.refused = [(text.replace(stand_in, real), namespace) for text, namespace in found.refused]
+        found.unchecked = [text.replace(stand_in, real) for text in found.unchecked]
     return found
 
 

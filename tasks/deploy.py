@@ -371,10 +371,8 @@ def run(plan: Plan, *, wait: bool, timeout: int, dry_run: bool, history_max: int
 def _refuse_what_the_api_server_refuses(plan: Plan, manifest: str, hooked: str, stand_ins: dict[str, str]) -> None:
     """A dry run is refused for what the deploy would be: each object, and each hook the deploy runs, applied by the
     API server as a dry run (hooks.for_check: those Helm creates anew under stand-in names, said by their own)."""
-    found = apiserver.check(plan.access, f"{manifest}\n---\n{hooked}", create_namespace=plan.environment.create_namespace)
-    for stand_in, name in stand_ins.items():
-        found.refused = [(text.replace(stand_in, name), namespace) for text, namespace in found.refused]
-        found.unchecked = [text.replace(stand_in, name) for text in found.unchecked]
+    found = apiserver.check(plan.access, f"{manifest}\n---\n{hooked}", create_namespace=plan.environment.create_namespace,
+                            stand_ins=stand_ins)
     if found.unchecked:
         ui.warn(f"{plan.release}: not checked by the API server: {'; '.join(found.unchecked)}")
     if found.refused:  # each refusal's advice, for the object's own namespace, once

@@ -164,14 +164,26 @@ def test_a_binding_of_a_role_the_deploy_creates_is_left_unchecked_for_credential
         "rules: [{apiGroups: [''], resources: [pods], verbs: [get]}]\n---\n"
         "apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {name: reads}\n"
         "roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: '{{ .Values.role }}'}\n"
+        "subjects: [{kind: ServiceAccount, name: default}]\n"), "templates/hook.yaml": (  # deleted once it ran
+        "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata:\n  name: hook-reader\n  annotations:\n"
+        "    helm.sh/hook: pre-install,pre-upgrade\n    helm.sh/hook-delete-policy: before-hook-creation,hook-succeeded\n"
+        "rules: [{apiGroups: [''], resources: [pods], verbs: [get]}]\n---\n"
+        "apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata:\n  name: hook-reads\n  annotations:\n"
+        "    helm.sh/hook: pre-install,pre-upgrade\n    helm.sh/hook-delete-policy: before-hook-creation,hook-succeeded\n"
+        "roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: hook-reader}\n"
         "subjects: [{kind: ServiceAccount, name: default}]\n")})
     args = ("release.deploy", "--env", "staging", "--release", "rbac")
+    hook = ("RoleBinding hook-reads (it binds Role hook-reader, which the deploy creates before it; these credentials "
+            "may bind only a role that exists)")
     checked = invoke(cluster.project, *args, "--dry-run", env=env)
     assert checked.stderr == ("warning: rbac: not checked by the API server: RoleBinding reads (it binds Role "
-                              "pod-reader, which the deploy creates before it; these credentials may bind only a role "
-                              "that exists)\n")
+                              f"pod-reader, which the deploy creates before it; these credentials may bind only a role "
+                              f"that exists); {hook}\n")
     refused = invoke(cluster.project, *args, "--dry-run", "--set", "role=nobody", env=env, check=False)
     assert refused.returncode == 1 and ('the API server refuses RoleBinding reads: roles.rbac.authorization.k8s.io '
                                         '"nobody" not found') in refused.stderr
     invoke(cluster.project, *args, env=env)
-    assert invoke(cluster.project, *args, "--dry-run", env=env).stderr == ""  # the Role exists now: checked
+    assert ("rbac.authorization.k8s.io/v1", "roles", cluster.namespaces["staging"], "hook-reader") not in \
+        cluster.emulator.store  # its hook ran, and was deleted
+    again = invoke(cluster.project, *args, "--dry-run", env=env)
+    assert again.stderr == f"warning: rbac: not checked by the API server: {hook}\n"  # pod-reader exists: checked
