@@ -279,8 +279,10 @@ def _apply(
             plan = replan("")
             continue
         _adopt(plan, held)
+        notes.update(_signatures(store, plan, uploaded))
         if not plan.changes and not plan.annotated and plan.etag is not None:
             plan.failed = failed
+            _noted(plan, notes)
             return plan  # nothing new: no index write at all
         try:
             store.replace(INDEX, idx.dump(plan.index), plan.etag)
@@ -289,8 +291,7 @@ def _apply(
             plan = replan(plan.tree)
             continue
         uploaded.add(INDEX)
-        plan.steps = [replace(s, detail=f"{s.detail}; {notes[s.package.filename]}")
-                      if notes.get(s.package.filename) else s for s in plan.steps]
+        _noted(plan, notes)
         _write_page(store, plan)
         plan.failed = failed
         return plan
@@ -298,6 +299,27 @@ def _apply(
         f"{store.url}/{INDEX}: changed by someone else {ATTEMPTS} times in a row (another publisher running?); "
         "nothing was lost: run the publish again"
     )
+
+
+SIGNED = "published before without a signature: its .prov added"
+
+
+def _signatures(store: Store, plan: Plan, uploaded: set[str]) -> dict[str, str]:
+    """A version published before without a .prov, signed now (--sign; its bytes built again, the same): the .prov
+    goes beside it, unless one got there meanwhile. What the steps' details gain, by package file."""
+    added = {}
+    for step in plan.steps:
+        provenance = step.package.path.with_name(step.package.filename + ".prov")
+        if step.action == UNCHANGED and provenance.name not in uploaded and provenance.is_file():
+            uploaded.add(provenance.name)
+            if store.create(provenance.name, provenance.read_bytes()):
+                added[step.package.filename] = SIGNED
+    return added
+
+
+def _noted(plan: Plan, notes: dict[str, str]) -> None:
+    plan.steps = [replace(s, detail="; ".join(filter(None, (s.detail, notes[s.package.filename]))))
+                  if notes.get(s.package.filename) else s for s in plan.steps]
 
 
 def _withheld(store: Store, failed: dict[tuple[str, str], str], uploaded: list[str]) -> Withheld:

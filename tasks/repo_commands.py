@@ -96,7 +96,7 @@ def sync(s: settings.RepoSettings, *, force: bool, dry_run: bool) -> pub.Plan:
             plan = pub.make_plan(store, packages, public_url=s.public_url, force=force, created=created)
             _show(plan, "table")
         if sign and not dry_run:
-            _sign([plan.steps], sign)
+            _sign([plan.steps], sign, stores.provenances(store))
         done, failures = _apply(store, plan, packages, created, dry_run=dry_run)
     _finish("published", len(done.steps), failures)
     return done
@@ -129,6 +129,10 @@ def _apply(store: stores.Store, plan: pub.Plan, packages: list[charts.Package], 
             ui.warn(f"REPLACED {step.package.name} {step.package.version}: {step.detail}, now sha256:{step.package.digest[:12]}")
     for warning in done.warnings:
         ui.warn(warning)
+    signed = [f"{st.package.name} {st.package.version}" for st in done.steps if pub.SIGNED in st.detail]
+    if signed:
+        ui.say(f"signed {len(signed)} version(s) published before without a signature (.prov added beside the same "
+               f"bytes): {', '.join(signed[:5])}{f' and {len(signed) - 5} more' if len(signed) > 5 else ''}")
     ui.say(fingerprints.summary("published", store.url, actions.count(pub.NEW), actions.count(pub.REPLACE),
                                 actions.count(pub.UNCHANGED) + not_rebuilt, not_rebuilt))
     return done, failures
@@ -144,9 +148,11 @@ def publish(s: settings.RepoSettings, fmt: str, store: stores.Store | None, curr
         registries = [stack.enter_context(registry.session(u, os.environ))
                       for u in ([] if store else [s.url]) + list(s.mirrors)]
         fresh = fingerprints.of(tree.charts, s.root, epoch)
+        signed = stores.provenances(store) if sign and store else set()  # one listing: what is signed already
         skipped = [ch for ch in pub.not_rebuilt(tree, current[0], fresh, force) if not (
             registries and registry.unlisted(ch.name, ch.version)) and all(
-            ch.version in registry.versions(r, ch.name) for r in registries)] if current else []
+            ch.version in registry.versions(r, ch.name) for r in registries)
+            and not (sign and store and f"{ch.name}-{ch.version}.tgz.prov" not in signed)] if current else []
         todo = charts.Tree([ch for ch in tree.charts if ch not in skipped], tree.failures, tree.warnings)
         result = packaging.build(todo, s.charts_dir, s.packages_dir, os.environ, _repositories(s), _advance(todo),
                                  _failed)
@@ -185,7 +191,7 @@ def publish(s: settings.RepoSettings, fmt: str, store: stores.Store | None, curr
             targets = ([(plan.url, plan.steps)] if plan else []) + [(r.url, steps) for r, steps in pushes]
         pub.refuse(targets)
         if sign and not dry_run:
-            _sign(([plan.steps] if plan else []) + [steps for _, steps in pushes], sign)
+            _sign(([plan.steps] if plan else []) + [steps for _, steps in pushes], sign, signed if store else None)
         if fmt == "table" and (plan and plan.steps or verbose and skipped):
             _show(plan, fmt, url=s.url, verbose=verbose, not_rebuilt=skipped)
         if plan and store:
@@ -220,9 +226,13 @@ def published(url: str, fmt: str, dry_run: bool, steps: list[dict[str, Any]], fa
                "mirrors": {u: _steps_document(st) for u, st in mirrors}}, fmt, lambda: None)
 
 
-def _sign(targets: list[list[pub.Step]], sign: Callable[[Path], Path]) -> None:
-    """Each package some target is about to receive gets its .prov beside it (signed once)."""
-    written = {st.package.path for steps in targets for st in steps if st.action in (pub.NEW, pub.REPLACE)}
+def _sign(targets: list[list[pub.Step]], sign: Callable[[Path], Path], signed: set[str] | None) -> None:
+    """Each package some target is about to receive gets its .prov beside it (signed once), and so does each one
+    the repository holds already without a .prov (not in `signed`, its .prov files; None for a registry, whose
+    versions take nothing more): the version is immutable, its signature can still be added (publish.apply puts it
+    beside the same bytes, built again here)."""
+    written = {st.package.path for steps in targets for st in steps if st.action in (pub.NEW, pub.REPLACE)
+               or signed is not None and st.action == pub.UNCHANGED and f"{st.package.filename}.prov" not in signed}
     for path in sorted(written):
         sign(path)
 

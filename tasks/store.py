@@ -53,6 +53,11 @@ class Store(Protocol):
         """Every key in the repository."""
 
 
+def provenances(store: Store) -> set[str]:
+    """The .prov files the repository holds (one listing)."""
+    return {key for key in store.keys() if key.endswith(".prov")}  # noqa: SIM118 - a Store, no dict
+
+
 def open_store(url: str) -> Store:
     """The store for a URL already normalised by settings.normalize_repo_url."""
     scheme = urlsplit(url).scheme

@@ -71,6 +71,42 @@ def test_the_articles_three_steps_sign_as_a_publish_does_when_invoke_yaml_says_r
     assert not [line for line in secret_lines(key) for o in outputs if line in o.stdout + o.stderr]
 
 
+def test_signing_a_repository_published_unsigned_adds_each_prov_beside_the_same_bytes(project, key):
+    """Signing turned on for a repository published without it: each version published before gets its .prov (built
+    again, the same bytes, signed: a version is immutable, its signature can be added), and the line says which. A
+    push that changes nothing then is one again; a .prov lost later is added back by the next signed publish."""
+    import hashlib
+
+    invoke(project, "repo.publish")
+    repo = project / "dist" / "repo"
+    before = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in [*repo.glob("*.tgz"), repo / "index.yaml"]}
+    assert not list(repo.glob("*.prov"))
+    signed = invoke(project, "repo.publish", "--sign", env=signing_env(key))
+    assert "signed 3 version(s) published before without a signature (.prov added beside the same bytes): common " \
+           "0.1.0, hello-api 0.1.0, hello-world 0.1.0\n" in signed.stdout
+    assert sorted(p.name for p in repo.glob("*.prov")) == [
+        "common-0.1.0.tgz.prov", "hello-api-0.1.0.tgz.prov", "hello-world-0.1.0.tgz.prov"]
+    assert {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in repo.glob("*.tgz")} == \
+        {k: v for k, v in before.items() if k.endswith(".tgz")}
+    assert invoke(project, "repo.verify", "--keyring", str(key[1])).returncode == 0
+    again = invoke(project, "repo.publish", "--sign", env=signing_env(key))
+    assert again.stdout.endswith("0 new, 3 unchanged (3 not rebuilt: inputs unchanged)\n") and "signed" not in \
+        again.stdout
+    (repo / "hello-api-0.1.0.tgz.prov").unlink()
+    assert invoke(project, "repo.publish").stdout.endswith("(3 not rebuilt: inputs unchanged)\n")  # unsigned: as is
+    assert not (repo / "hello-api-0.1.0.tgz.prov").exists()
+    outputs = [invoke(project, task, "--sign", env=signing_env(key)) for task in ("repo.publish", "repo.sync")]
+    assert "signed 1 version(s) published before without a signature (.prov added beside the same bytes): " \
+           "hello-api 0.1.0\n" in outputs[0].stdout and "signed" not in outputs[1].stdout
+    (repo / "common-0.1.0.tgz.prov").unlink()  # the article's steps: package, then sync signs what lacks a .prov
+    invoke(project, "repo.package")
+    outputs.append(invoke(project, "repo.sync", "--sign", env=signing_env(key)))
+    assert "signed 1 version(s) published before without a signature (.prov added beside the same bytes): " \
+           "common 0.1.0\n" in outputs[-1].stdout
+    assert invoke(project, "repo.verify", "--keyring", str(key[1])).returncode == 0
+    assert not [line for line in secret_lines(key) for o in [signed, *outputs] if line in o.stdout + o.stderr]
+
+
 def test_signed_to_s3_and_to_an_oci_mirror_which_stores_the_prov_as_helm_does(project, key, bucket, tmp_path):
     with oci_registry(tmp_path / "registry") as host:
         invoke(project, "repo.publish", "--sign", "--url", bucket.url, "--mirror", f"oci://{host}/charts",
