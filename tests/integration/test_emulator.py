@@ -784,6 +784,28 @@ def test_a_wrong_or_missing_bearer_token_gets_401_everywhere(k8s, ns):
     assert api(k8s, "GET", f"/api/v1/namespaces/{ns}/secrets", token=ci)[0] == 200
 
 
+def test_a_resource_served_in_two_versions_is_one_object_seen_in_each(k8s, ns):
+    """autoscaling/v1 and v2 serve the same HorizontalPodAutoscalers, as one storage version does: written in one,
+    read, listed and watched in the other (Helm's wait watches the version its REST mapper prefers)."""
+    hpa = {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler", "metadata": {"name": "web"},
+           "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
+                    "minReplicas": 1, "maxReplicas": 3}}
+    assert api(k8s, "POST", f"/apis/autoscaling/v2/namespaces/{ns}/horizontalpodautoscalers", hpa)[0] == 201
+    code, found = api(k8s, "GET", f"/apis/autoscaling/v1/namespaces/{ns}/horizontalpodautoscalers/web")
+    assert (code, found["apiVersion"], found["spec"]["maxReplicas"]) == (200, "autoscaling/v1", 3)
+    listed = api(k8s, "GET", f"/apis/autoscaling/v1/namespaces/{ns}/horizontalpodautoscalers")[1]
+    assert [(i["apiVersion"], i["metadata"]["name"]) for i in listed["items"]] == [("autoscaling/v1", "web")]
+    request = urllib.request.Request(
+        f"{k8s.url}/apis/autoscaling/v1/namespaces/{ns}/horizontalpodautoscalers?watch=true&sendInitialEvents=true"
+        "&allowWatchBookmarks=true&resourceVersionMatch=NotOlderThan", headers={"Authorization": f"Bearer {k8s.token}"})
+    with urllib.request.urlopen(request, context=ssl.create_default_context(cadata=k8s.ca.decode())) as stream:
+        event = json.loads(stream.readline())
+    assert (event["type"], event["object"]["apiVersion"], event["object"]["metadata"]["name"]) == (
+        "ADDED", "autoscaling/v1", "web")
+    assert api(k8s, "DELETE", f"/apis/autoscaling/v1/namespaces/{ns}/horizontalpodautoscalers/web")[0] == 200
+    assert api(k8s, "GET", f"/apis/autoscaling/v2/namespaces/{ns}/horizontalpodautoscalers/web")[0] == 404
+
+
 def test_a_token_that_may_not_bind_roles_binds_only_roles_that_exist_as_rbacs_escalation_check_wants(k8s, ns):
     """A namespace's admin holds every permission there but not `bind`: the API server compares a binding's role
     with what the user holds, so the role must exist, dry run or not (kubernetes' rolebinding/policybased)."""

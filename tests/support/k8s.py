@@ -94,7 +94,7 @@ class HelmReadyEmulator(KubernetesEmulator):
         self.non_binders: set[str] = set()  # tokens that may write but not bind roles (a namespace's admin)
         self.custom: dict[str, list[Any]] = {}  # CRD name -> the resources it serves
         self.revision = itertools.count(1)
-        self.watchers: list[tuple[Key, dict[str, str], asyncio.Queue[dict[str, Any]]]] = []
+        self.watchers: list[tuple[Key, dict[str, str], asyncio.Queue[dict[str, Any]], str]] = []
         self.log: list[str] = []
 
     async def __call__(self, raw: aiohttp.web.BaseRequest) -> aiohttp.web.StreamResponse:
@@ -154,6 +154,7 @@ class HelmReadyEmulator(KubernetesEmulator):
 
     async def _serve(self, raw: aiohttp.web.BaseRequest, k8s: Any) -> aiohttp.web.StreamResponse:
         gv = f"{k8s.group}/{k8s.version}".lstrip("/")
+        stored = self._stored_version(k8s.group, k8s.plural, gv)
         info = self._info(k8s)
         namespace = k8s.namespace if info.namespaced else None
         name, method, plural = k8s.name, raw.method, k8s.plural
@@ -163,19 +164,19 @@ class HelmReadyEmulator(KubernetesEmulator):
             verb = {"POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}.get(method, method.lower())
             raise forbidden(verb, plural, k8s.group, name or "", namespace, "system:serviceaccount:ci:reader")
         if method == "GET" and raw.query.get("watch") in ("true", "1"):
-            return await self._watch(raw, gv, plural, namespace, name, info)
+            return await self._watch(raw, (gv, stored), plural, namespace, name, info)
         if method == "GET" and name is None:
-            items = [o for (g, p, ns, _), o in sorted(self.store.items(), key=lambda kv: str(kv[0]))
-                     if (g, p) == (gv, plural) and (namespace is None or ns == namespace)
+            items = [_in_version(o, gv) for (g, p, ns, _), o in sorted(self.store.items(), key=lambda kv: str(kv[0]))
+                     if (g, p) == (stored, plural) and (namespace is None or ns == namespace)
                      and _selected(o, raw.query.get("labelSelector", ""))
                      and _field_selected(o, raw.query.get("fieldSelector", ""))]
             return aiohttp.web.json_response({
                 "apiVersion": gv, "kind": f"{info.kind}List",
                 "metadata": {"resourceVersion": str(next(self.revision))}, "items": items})
-        key: Key = (gv, plural, namespace, name or "")
+        key: Key = (stored, plural, namespace, name or "")
         old = self.store.get(key)
         if method == "GET":
-            return aiohttp.web.json_response(self._get(key))
+            return aiohttp.web.json_response(_in_version(self._get(key), gv))
         body = await _read_body(raw)
         if method == "DELETE":
             options = {**_decode(body, raw.headers.get("Content-Type", "")), **raw.query}
@@ -184,7 +185,7 @@ class HelmReadyEmulator(KubernetesEmulator):
                 raise forbidden("delete", plural, k8s.group, key[3], namespace, "system:serviceaccount:ci:deployer")
             if "dryRun" not in raw.query:
                 await self._delete(key, orphan=options.get("propagationPolicy") == "Orphan")
-            return aiohttp.web.json_response(obj)
+            return aiohttp.web.json_response(_in_version(obj, gv))
         if namespace and ("v1", "namespaces", None, namespace) not in self.store:
             raise not_found("namespaces", "", namespace)  # as a real API server says
         content_type = raw.headers.get("Content-Type", "").split(";")[0].strip()
@@ -198,7 +199,7 @@ class HelmReadyEmulator(KubernetesEmulator):
             meta = data.setdefault("metadata", {})
             if not meta.get("name") and meta.get("generateName"):
                 meta["name"] = meta["generateName"] + k8s_controllers.template_hash({"n": str(uuid.uuid4())})[:5]
-            key = (gv, plural, namespace, meta.get("name") or "")
+            key = (stored, plural, namespace, meta.get("name") or "")
             if meta.get("namespace") and meta["namespace"] != namespace:
                 raise bad_request("the namespace of the provided object does not match the namespace sent on the "
                                   "request")
@@ -254,7 +255,7 @@ class HelmReadyEmulator(KubernetesEmulator):
         if "dryRun" not in raw.query:
             await self._commit(key, written)
             await self._reconcile(key)
-        return aiohttp.web.json_response(written, status=201 if old is None else 200,
+        return aiohttp.web.json_response(_in_version(written, gv), status=201 if old is None else 200,
                                          headers=multidict.CIMultiDict(("Warning", w) for w in warnings))
 
     def _unknown_fields(self, obj: dict[str, Any], validation: str, method: str, kind: str, k8s: Any,
@@ -301,6 +302,13 @@ class HelmReadyEmulator(KubernetesEmulator):
         if ("rbac.authorization.k8s.io/v1", plural, namespace if plural == "roles" else None,
                 str(ref.get("name"))) not in self.store:
             raise not_found(plural, "rbac.authorization.k8s.io", str(ref.get("name")))
+
+    def _stored_version(self, group: str, plural: str, requested: str) -> str:
+        """Where the store keeps a resource served in several versions (autoscaling/v1 and v2): under one, the
+        highest (GA over beta over alpha), as the API server keeps one storage version; every version's requests
+        read and write that object, each seeing it in its own version (the fields are not converted)."""
+        versions = [str(k.version) for k in self.resources if k.group == group and k.plural == plural]
+        return f"{group}/{max(versions, key=_version_order)}".lstrip("/") if len(versions) > 1 else requested
 
     def _get(self, key: Key) -> dict[str, Any]:
         if key not in self.store:
@@ -411,27 +419,30 @@ class HelmReadyEmulator(KubernetesEmulator):
     # --- watches ---
 
     async def _notify(self, kind: str, key: Key, obj: dict[str, Any]) -> None:
-        for (gv, plural, namespace, name), selector, queue in list(self.watchers):
-            if (gv, plural) == key[:2] and (namespace is None or namespace == key[2]) and name in ("", key[3]) \
+        for (stored, plural, namespace, name), selector, queue, version in list(self.watchers):
+            if (stored, plural) == key[:2] and (namespace is None or namespace == key[2]) and name in ("", key[3]) \
                     and _selected(obj, selector.get("labelSelector", "")) \
                     and _field_selected(obj, selector.get("fieldSelector", "")):
-                queue.put_nowait({"type": kind, "object": obj})
+                queue.put_nowait({"type": kind, "object": _in_version(obj, version)})
 
-    async def _watch(self, raw: aiohttp.web.BaseRequest, gv: str, plural: str, namespace: str | None,
-                     name: str | None, info: Any) -> aiohttp.web.StreamResponse:
+    async def _watch(self, raw: aiohttp.web.BaseRequest, versions: tuple[str, str], plural: str,
+                     namespace: str | None, name: str | None, info: Any) -> aiohttp.web.StreamResponse:
+        """Events of the objects a watch selects, in the version it asked for (`versions`: that, and the stored)."""
         response = aiohttp.web.StreamResponse(headers={"Content-Type": "application/json"})
         await response.prepare(raw)
         queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         query = dict(raw.query)
-        watcher = ((gv, plural, namespace, name or ""), query, queue)
+        gv, stored = versions
+        watcher = ((stored, plural, namespace, name or ""), query, queue, gv)
         self.watchers.append(watcher)
         try:
             if query.get("sendInitialEvents") == "true":
                 for (g, p, ns, n), obj in list(self.store.items()):
-                    if (g, p) == (gv, plural) and (namespace is None or ns == namespace) and name in (None, n) \
+                    if (g, p) == (stored, plural) and (namespace is None or ns == namespace) and name in (None, n) \
                             and _selected(obj, query.get("labelSelector", "")) \
                             and _field_selected(obj, query.get("fieldSelector", "")):
-                        await response.write(json.dumps({"type": "ADDED", "object": obj}).encode() + b"\n")
+                        await response.write(json.dumps({"type": "ADDED", "object": _in_version(obj, gv)}).encode()
+                                             + b"\n")
                 bookmark = {"kind": info.kind, "apiVersion": gv, "metadata": {
                     "resourceVersion": str(next(self.revision)),
                     "annotations": {"k8s.io/initial-events-end": "true"}}}
@@ -450,6 +461,19 @@ class HelmReadyEmulator(KubernetesEmulator):
         finally:
             self.watchers.remove(watcher)
         return response
+
+
+def _in_version(obj: dict[str, Any], version: str) -> dict[str, Any]:
+    """The object as a request in `version` (group/version) sees it."""
+    return obj if obj.get("apiVersion") == version else {**obj, "apiVersion": version}
+
+
+def _version_order(version: str) -> tuple[int, int, int]:
+    """Kubernetes' version priority: v2 > v1 > v1beta2 > v1beta1 > v1alpha1."""
+    found = re.fullmatch(r"v(\d+)(?:(alpha|beta)(\d+))?", version)
+    if found is None:
+        return (-1, 0, 0)
+    return ({"alpha": 0, "beta": 1}.get(found[2] or "", 2), int(found[1]), int(found[3] or 0))
 
 
 def _omit_empty_lists(value: Any) -> Any:
