@@ -88,6 +88,51 @@ def _unbound(obj: dict[str, Any], message: str) -> tuple[str, str] | None:
     return (kind, name) if plural and message == f'{plural}.rbac.authorization.k8s.io "{name}" not found' else None
 
 
+SCALED = ("Deployment", "StatefulSet", "ReplicaSet")  # what a HorizontalPodAutoscaler scales
+
+
+def autoscaled(access: Access, manifest: str) -> list[str]:
+    """The workloads a deploy of `manifest` would scale away from where an autoscaler has them: each sets
+    spec.replicas, a HorizontalPodAutoscaler in the cluster scales it, and it runs at another count now. Server-side
+    apply, conflicts forced, sets the chart's count (Helm 3's three-way merge left a count the chart did not change):
+    the pods beyond it stop until the autoscaler scales back. The cluster is asked only when a workload sets replicas;
+    an autoscaler these credentials may not list is not known."""
+    if not any(o["kind"] in SCALED and "replicas" in (o.get("spec") or {}) for o, _ in _flat(manifest)):
+        return []
+    found: list[str] = []
+    autoscalers: dict[str, dict[tuple[str, str], str]] = {}  # by namespace: (kind, name) -> the autoscaler's name
+    for call, obj, path, _ in _objects(access, manifest, lambda kind: kind in SCALED):
+        wanted, namespace = (obj.get("spec") or {}).get("replicas"), obj["metadata"].get("namespace")
+        if path is None or wanted is None:
+            continue
+        if namespace not in autoscalers:
+            autoscalers[namespace] = _autoscalers(call, namespace)
+        scaler = autoscalers[namespace].get((obj["kind"], obj["metadata"]["name"]))
+        try:
+            now = (call("GET", path).get("spec") or {}).get("replicas") if scaler else None
+        except _Refused:
+            continue  # not there yet (nothing to scale down), or not readable: not known
+        if now is not None and str(now) != str(wanted):
+            found.append(f"{obj['kind']} {obj['metadata']['name']} (replicas: {wanted} in the chart; "
+                         f"HorizontalPodAutoscaler {scaler} has it at {now})")
+    return found
+
+
+def _autoscalers(call: Any, namespace: str) -> dict[tuple[str, str], str]:
+    """What the HorizontalPodAutoscalers of a namespace scale: (kind, name) -> the autoscaler's name."""
+    for version in ("autoscaling/v2", "autoscaling/v1"):
+        try:
+            listed = call("GET", f"{_served_at(version)}/namespaces/{_segment(namespace)}/horizontalpodautoscalers")
+        except _Refused:
+            continue
+        targets = {}
+        for autoscaler in listed.get("items") or []:
+            ref = (autoscaler.get("spec") or {}).get("scaleTargetRef") or {}
+            targets[(str(ref.get("kind")), str(ref.get("name")))] = str(autoscaler["metadata"]["name"])
+        return targets
+    return {}
+
+
 WORKLOADS = ("Deployment", "StatefulSet", "DaemonSet", "Job")
 
 

@@ -294,8 +294,10 @@ def left_at(environment: str, release: str, before: list[dict[str, Any]], after:
     return f"{state}; recover with: {recovery(environment, release, after)}"
 
 
-def run(plan: Plan, *, wait: bool, timeout: int, dry_run: bool, history_max: int) -> dict[str, Any]:
-    """helm upgrade --install with rollback on failure; a failure reports where the release ended up.
+def run(plan: Plan, *, wait: bool, timeout: int, dry_run: bool, history_max: int, reset_replicas: bool = False
+        ) -> dict[str, Any]:
+    """helm upgrade --install with rollback on failure; a failure reports where the release ended up. An upgrade that
+    would scale a workload away from where its autoscaler has it is refused first, unless `reset_replicas`.
 
     The manifest and notes returned are what may be printed: with secrets in the values, Helm renders them once more
     from the masked values (a dry run before the deploy, so as the same revision, install or upgrade), whatever
@@ -311,6 +313,9 @@ def run(plan: Plan, *, wait: bool, timeout: int, dry_run: bool, history_max: int
             deployed = [r for r in revisions if r.get("status") == "deployed"]
             for revision in {r["revision"]: r for r in [*deployed[-1:], revisions[-1]]}.values():
                 mask(revision)
+            if not reset_replicas:
+                _refuse_scaling_down(plan, helm.render(config, plan.archive, plan.release, plan.values,
+                                                       install=False)["manifest"], dry_run)
         shown = f"{plan.chart} --version {plan.version} --namespace {plan.access.namespace} ({plan.access.source})"
 
         def upgrade(values: dict[str, Any], *, wait: bool, dry_run: bool, offline: bool = False) -> dict[str, Any]:
@@ -368,6 +373,18 @@ def run(plan: Plan, *, wait: bool, timeout: int, dry_run: bool, history_max: int
     return {**result, **(printable or {})}
 
 
+def _refuse_scaling_down(plan: Plan, manifest: str, dry_run: bool) -> None:
+    """Server-side apply takes every field the chart sets, an autoscaler's replicas too: refused before anything
+    changes, where Helm 3's three-way merge kept the count (apiserver.autoscaled)."""
+    found = apiserver.autoscaled(plan.access, manifest)
+    if found:
+        raise ToolError(f"{'dry run' if dry_run else 'deploy'} of {plan.chart} {plan.version} as {plan.release}: it "
+                        f"would set {'; '.join(found)} to the chart's count, and the pods beyond it would stop until "
+                        "the autoscaler scales back; nothing changed in the cluster; leave replicas out of the chart "
+                        "while an autoscaler scales it ({{- if not .Values.autoscaling.enabled }} around it), or pass "
+                        "--reset-replicas to deploy anyway")
+
+
 def _refuse_what_the_api_server_refuses(plan: Plan, manifest: str, hooked: str, stand_ins: dict[str, str]) -> None:
     """A dry run is refused for what the deploy would be: each object, and each hook the deploy runs, applied by the
     API server as a dry run (hooks.for_check: those Helm creates anew under stand-in names, said by their own)."""
@@ -412,11 +429,13 @@ def abandoned(plan: Plan) -> str:
     return f"stopped waiting for it; {left_at(plan.environment.name, plan.release, now, now)}"
 
 
-def apply(plan: Plan, *, wait: bool, timeout: int, dry_run: bool, history_max: int) -> dict[str, Any]:
+def apply(plan: Plan, *, wait: bool, timeout: int, dry_run: bool, history_max: int, reset_replicas: bool
+          ) -> dict[str, Any]:
     """Deploy one planned release (run), said as it starts; the result as a document: revision, status and notes,
     and for a dry run the values and manifest, all as they may be printed (secrets masked)."""
     ui.say(f"{'dry run: ' if dry_run else ''}deploying {plan.shown}")
-    result = run(plan, wait=wait, timeout=timeout, dry_run=dry_run, history_max=history_max)
+    result = run(plan, wait=wait, timeout=timeout, dry_run=dry_run, history_max=history_max,
+                 reset_replicas=reset_replicas)
     return {"release": plan.release, "namespace": plan.access.namespace, "chart": f"{plan.chart}-{plan.version}",
             "revision": result.get("revision"), "status": result.get("status"), "notes": result.get("notes", ""),
             **({"values": plan.shown_values, "manifest": mask_secrets(result.get("manifest", ""))} if dry_run else {})}

@@ -45,6 +45,9 @@ DEPLOY_HELP = {
                "Kubernetes cannot make in place, validation) and print the manifest (Secrets masked)",
     "wait": WAIT_HELP, "timeout": TIMEOUT_HELP, "history_max": HISTORY_HELP, "parallel": PARALLEL_HELP,
     "yes": "confirm a deploy to a protected environment (required when not on a terminal)", **OUTPUT_HELP,
+    "reset_replicas": "set a workload a HorizontalPodAutoscaler scales to the replicas the chart says (default: such "
+                      "an upgrade is refused, as it would stop the pods beyond that count until the autoscaler scales "
+                      "back)",
 }
 ITERABLE = ["values", "set_json", "set_", "set_string", "set_file", "set_secret"]
 
@@ -52,14 +55,15 @@ ITERABLE = ["values", "set_json", "set_", "set_string", "set_file", "set_secret"
 @task(help=DEPLOY_HELP, iterable=ITERABLE)
 def deploy(c, env=None, release=None, version=None, values=None, set_json=None, set_=None, set_string=None,
            set_file=None, set_secret=None, dry_run=False, wait=True, timeout="5m", history_max=None, parallel=None,
-           yes=False, url=None, output=None, json=False):
+           yes=False, url=None, output=None, json=False, reset_replicas=False):
     """Upgrade --install one release or a whole environment.
 
     Without --release: every release of the environment, those it needs first, independent ones in parallel.
     """
     return commands.deploy(c, ui.output_format(output, json), env=env, release=release, version=version,
         values=values, set_json=set_json, set_=set_, set_string=set_string, set_file=set_file, set_secret=set_secret,
-        dry_run=dry_run, wait=wait, timeout=timeout, history_max=history_max, parallel=parallel, yes=yes, url=url)
+        dry_run=dry_run, wait=wait, timeout=timeout, history_max=history_max, parallel=parallel, yes=yes, url=url,
+        reset_replicas=reset_replicas)
 
 
 @task(help={"env": ENV_HELP, "release": RELEASE_HELP, "revision": "roll back to this revision (default: the newest "

@@ -204,7 +204,7 @@ def _status(found: dict[str, Any]) -> None:
 def deploy(c: Context, fmt: str, *, env: str | None, release: str | None, version: str | None,
            values: list[str] | None, set_json: list[str] | None, set_: list[str] | None, set_string: list[str] | None,
            set_file: list[str] | None, set_secret: list[str] | None, dry_run: bool, wait: bool, timeout: str,
-           history_max: int | None, parallel: int | None, yes: bool, url: str | None) -> Any:
+           history_max: int | None, parallel: int | None, yes: bool, url: str | None, reset_replicas: bool) -> Any:
     seconds = dep.timeout_seconds(timeout)
     environment, releases = _releases(c, env, release)
     limit = environments.resolve_parallel(c.config.get("release", {}), parallel)
@@ -227,7 +227,8 @@ def deploy(c: Context, fmt: str, *, env: str | None, release: str | None, versio
         ui.say("not waiting (--no-wait): Helm records each release as deployed once Kubernetes accepts it, and rolls "
                "back a failure only when it waits for it; whether its workloads become ready, release.status shows "
                f"(invoke release.status --env {environment.name}), beside Helm's record")
-    one = functools.partial(dep.apply, wait=wait, timeout=seconds, dry_run=dry_run, history_max=keep)
+    one = functools.partial(dep.apply, wait=wait, timeout=seconds, dry_run=dry_run, history_max=keep,
+                            reset_replicas=reset_replicas)
     if len(plans) == 1:
         with ui.waiting(f"helm upgrade --install{' --wait' if wait and not dry_run else ''} ({timeout} at most)"):
             document = one(plans[0])
