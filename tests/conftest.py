@@ -112,6 +112,17 @@ def invoke(project: Path, *args: str, env: dict[str, str] | None = None, check: 
     return result
 
 
+def arguments(task: Any) -> list[Any]:
+    """A task's arguments as Invoke builds them, its help included, from a copy: Invoke's Task.get_arguments pops
+    each flag's help out of the task as it goes, so a second call (another test's) would find none."""
+    import copy
+
+    clone = copy.copy(task)
+    clone.help = dict(task.help)
+    found: list[Any] = clone.get_arguments(ignore_unknown_help=False)
+    return found
+
+
 @pytest.fixture(scope="session")
 def k8s() -> Iterator[Any]:
     """The Kubernetes emulator on 127.0.0.1 (tests/support/k8s.py), shared; each test takes its own namespaces."""

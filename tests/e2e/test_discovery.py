@@ -6,7 +6,7 @@ import sys
 
 import invoke as invoke_lib
 
-from tests.conftest import ROOT, invoke
+from tests.conftest import ROOT, arguments, invoke
 
 TASKS = ("repo.lint", "repo.package", "repo.index", "repo.sync", "repo.publish", "repo.serve", "release.deploy",
          "release.rollback", "release.history", "release.status", "release.diff", "release.uninstall", "config",
@@ -29,7 +29,7 @@ def test_every_task_and_every_parameter_has_help():
     for name in front_door.ns.task_names:
         task = front_door.ns[name]
         assert (task.__doc__ or "").strip(), f"{name} has no docstring"
-        missing = [a.name for a in task.get_arguments(ignore_unknown_help=False) if not a.help]
+        missing = [a.name for a in arguments(task) if not a.help]
         assert not missing, f"{name}: no help for {missing}"
 
 
@@ -41,7 +41,7 @@ def test_readme_test_command_is_what_ci_runs_and_its_examples_use_real_flags():
     readme = (ROOT / "README.md").read_text()
     ci = (ROOT / ".ci" / "run").read_text().strip().splitlines()[-1]
     assert f"    {ci}\n" in readme
-    flags = {name: {f"--{a.name.replace('_', '-').strip('-')}" for a in front_door.ns[name].get_arguments()}
+    flags = {name: {f"--{a.name.replace('_', '-').strip('-')}" for a in arguments(front_door.ns[name])}
              for name in front_door.ns.task_names}
     for names in flags.values():  # invoke's automatic --no-FLAG for flags that default to true
         names |= {f"--no-{f[2:]}" for f in names}
@@ -61,11 +61,11 @@ def test_one_short_flag_scheme_across_every_task_and_integers_typed():
     from tasks.cli import SHORT
 
     for name in front_door.ns.task_names:
-        for argument in front_door.ns[name].get_arguments():
+        for argument in arguments(front_door.ns[name]):
             shorts = [n for n in argument.names if len(n) == 1]
             long = max(argument.names, key=len)
             assert shorts == ([SHORT[long]] if long in SHORT else []), f"{name} --{long}: short flags {shorts}"
-    rollback = {max(a.names, key=len): a for a in front_door.ns["release.rollback"].get_arguments()}
+    rollback = {max(a.names, key=len): a for a in arguments(front_door.ns["release.rollback"])}
     assert rollback["revision"].kind("3") == 3  # typed: a word is a parse error (tested below)
 
 

@@ -9,7 +9,7 @@ import sys
 import pytest
 import yaml
 
-from tests.conftest import invoke
+from tests.conftest import arguments, invoke
 
 PARSE = {"json": json.loads, "yaml": yaml.safe_load}
 
@@ -48,7 +48,7 @@ def test_json_stays_an_alias_and_a_bad_output_is_one_line(project):
 def test_every_task_with_an_output_flag_takes_json_as_its_alias():
     import tasks
 
-    flags = {name: {argument.name for argument in tasks.ns[name].get_arguments()} for name in tasks.ns.task_names}
+    flags = {name: {argument.name for argument in arguments(tasks.ns[name])} for name in tasks.ns.task_names}
     with_output = {name for name, names in flags.items() if "output" in names}
     assert {"repo.publish", "repo.list", "config", "release.deploy"} <= with_output
     assert {name for name in with_output if "json" not in flags[name]} == set()
