@@ -314,8 +314,7 @@ def run(plan: Plan, *, wait: bool, timeout: int, dry_run: bool, history_max: int
             for revision in {r["revision"]: r for r in [*deployed[-1:], revisions[-1]]}.values():
                 mask(revision)
             if not reset_replicas:
-                _refuse_scaling_down(plan, helm.render(config, plan.archive, plan.release, plan.values,
-                                                       install=False)["manifest"], dry_run)
+                _refuse_scaling_down(plan, config, dry_run)
         shown = f"{plan.chart} --version {plan.version} --namespace {plan.access.namespace} ({plan.access.source})"
 
         def upgrade(values: dict[str, Any], *, wait: bool, dry_run: bool, offline: bool = False) -> dict[str, Any]:
@@ -373,9 +372,13 @@ def run(plan: Plan, *, wait: bool, timeout: int, dry_run: bool, history_max: int
     return {**result, **(printable or {})}
 
 
-def _refuse_scaling_down(plan: Plan, manifest: str, dry_run: bool) -> None:
-    """Server-side apply takes every field the chart sets, an autoscaler's replicas too: refused before anything
-    changes, where Helm 3's three-way merge kept the count (apiserver.autoscaled)."""
+def _refuse_scaling_down(plan: Plan, config: Any, dry_run: bool) -> None:
+    """Server-side apply takes every field the chart sets, an autoscaler's replicas too: an upgrade is refused before
+    anything changes, where Helm 3's three-way merge kept the count (apiserver.autoscaled)."""
+    try:
+        manifest = helm.render(config, plan.archive, plan.release, plan.values, install=False)["manifest"]
+    except ToolError:
+        return  # a chart that does not render: the upgrade itself says why
     found = apiserver.autoscaled(plan.access, manifest)
     if found:
         raise ToolError(f"{'dry run' if dry_run else 'deploy'} of {plan.chart} {plan.version} as {plan.release}: it "
