@@ -91,19 +91,22 @@ def _unbound(obj: dict[str, Any], message: str) -> tuple[str, str] | None:
 SCALED = ("Deployment", "StatefulSet", "ReplicaSet")  # what a HorizontalPodAutoscaler scales
 
 
-def autoscaled(access: Access, manifest: str) -> list[str]:
-    """The workloads a deploy of `manifest` would scale away from where an autoscaler has them: each sets
-    spec.replicas, a HorizontalPodAutoscaler in the cluster scales it, and it runs at another count now. Server-side
-    apply, conflicts forced, sets the chart's count (Helm 3's three-way merge left a count the chart did not change):
-    the pods beyond it stop until the autoscaler scales back. The cluster is asked only when a workload sets replicas;
-    an autoscaler these credentials may not list is not known."""
-    if not any(o["kind"] in SCALED and "replicas" in (o.get("spec") or {}) for o, _ in _flat(manifest)):
+def autoscaled(access: Access, manifest: str, before: str) -> list[str]:
+    """The workloads an upgrade or rollback from `before` to `manifest` would scale away from where an autoscaler
+    has them: each sets spec.replicas, to the same count in both (a count the chart changes is set, as Helm 3 set
+    it), a HorizontalPodAutoscaler in the cluster scales it, and it runs at another count now. Server-side apply,
+    conflicts forced, sets the manifest's count where Helm 3's three-way merge left it: the pods beyond it stop until
+    the autoscaler scales back. The cluster is asked only when such a workload is there; an autoscaler these
+    credentials may not list is not known."""
+    kept = {_identity(o, access.namespace): str(o["spec"]["replicas"]) for o, _ in _flat(before) if _scaled(o)}
+    if not any(kept.get(_identity(o, access.namespace)) == str(o["spec"]["replicas"]) for o, _ in _flat(manifest)
+               if _scaled(o)):
         return []
     found: list[str] = []
     autoscalers: dict[str, dict[tuple[str, str], str]] = {}  # by namespace: (kind, name) -> the autoscaler's name
     for call, obj, path, _ in _objects(access, manifest, lambda kind: kind in SCALED):
         wanted, namespace = (obj.get("spec") or {}).get("replicas"), obj["metadata"].get("namespace")
-        if path is None or wanted is None:
+        if path is None or wanted is None or kept.get(_identity(obj, access.namespace)) != str(wanted):
             continue
         if namespace not in autoscalers:
             autoscalers[namespace] = _autoscalers(call, namespace)
@@ -116,6 +119,16 @@ def autoscaled(access: Access, manifest: str) -> list[str]:
             found.append(f"{obj['kind']} {obj['metadata']['name']} (replicas: {wanted} in the chart; "
                          f"HorizontalPodAutoscaler {scaler} has it at {now})")
     return found
+
+
+def _scaled(obj: dict[str, Any]) -> bool:
+    return obj["kind"] in SCALED and isinstance(obj.get("spec"), dict) and obj["spec"].get("replicas") is not None \
+        and isinstance(obj.get("metadata"), dict)
+
+
+def _identity(obj: dict[str, Any], namespace: str) -> tuple[str, str, str]:
+    """A workload by kind, name and namespace (the release's `namespace` where none is written)."""
+    return obj["kind"], str(obj["metadata"].get("name")), str(obj["metadata"].get("namespace") or namespace)
 
 
 def _autoscalers(call: Any, namespace: str) -> dict[tuple[str, str], str]:

@@ -309,12 +309,13 @@ def run(plan: Plan, *, wait: bool, timeout: int, dry_run: bool, history_max: int
         if revisions:  # Helm's log and errors name the objects it replaces: made from the secrets of the last
             # revision, and of the last deployed one (what an upgrade after a failed one replaces)
             source = plan.source or chart_source.Folder(lambda: (plan.version, plan.archive))
-            mask = stored_secrets(config, plan.access, plan.release, lambda: source)[1]
+            info, mask = stored_secrets(config, plan.access, plan.release, lambda: source)
             deployed = [r for r in revisions if r.get("status") == "deployed"]
             for revision in {r["revision"]: r for r in [*deployed[-1:], revisions[-1]]}.values():
                 mask(revision)
-            if not reset_replicas:
-                _refuse_scaling_down(plan, config, dry_run)
+            if not reset_replicas:  # from what Helm 3's merge started from: the deployed revision (else the last)
+                before = info((deployed or revisions)[-1]["revision"])["summary"].get("manifest") or ""
+                _refuse_scaling_down(plan, config, before, dry_run)
         shown = f"{plan.chart} --version {plan.version} --namespace {plan.access.namespace} ({plan.access.source})"
 
         def upgrade(values: dict[str, Any], *, wait: bool, dry_run: bool, offline: bool = False) -> dict[str, Any]:
@@ -372,20 +373,28 @@ def run(plan: Plan, *, wait: bool, timeout: int, dry_run: bool, history_max: int
     return {**result, **(printable or {})}
 
 
-def _refuse_scaling_down(plan: Plan, config: Any, dry_run: bool) -> None:
-    """Server-side apply takes every field the chart sets, an autoscaler's replicas too: an upgrade is refused before
-    anything changes, where Helm 3's three-way merge kept the count (apiserver.autoscaled)."""
+def _refuse_scaling_down(plan: Plan, config: Any, before: str, dry_run: bool) -> None:
+    """An upgrade from the manifest `before` that would undo what an autoscaler did (_refuse_autoscaled), refused
+    before anything changes."""
     try:
         manifest = helm.render(config, plan.archive, plan.release, plan.values, install=False)["manifest"]
     except ToolError:
         return  # a chart that does not render: the upgrade itself says why
-    found = apiserver.autoscaled(plan.access, manifest)
+    what = f"{'dry run' if dry_run else 'deploy'} of {plan.chart} {plan.version} as {plan.release}"
+    _refuse_autoscaled(plan.access, manifest, before, what, "leave replicas out of the chart while an autoscaler "
+                       "scales it ({{- if not .Values.autoscaling.enabled }} around it), or pass --reset-replicas to "
+                       "deploy anyway")
+
+
+def _refuse_autoscaled(access: Access, manifest: str, before: str, what: str, fix: str) -> None:
+    """Server-side apply takes every field the manifest sets, an autoscaler's replicas too, where Helm 3's three-way
+    merge kept a count the chart did not change: `what` (an upgrade, a rollback, from the manifest `before`) is
+    refused when it would set a workload away from where its HorizontalPodAutoscaler has it (apiserver.autoscaled);
+    `fix` says what to do."""
+    found = apiserver.autoscaled(access, manifest, before)
     if found:
-        raise ToolError(f"{'dry run' if dry_run else 'deploy'} of {plan.chart} {plan.version} as {plan.release}: it "
-                        f"would set {'; '.join(found)} to the chart's count, and the pods beyond it would stop until "
-                        "the autoscaler scales back; nothing changed in the cluster; leave replicas out of the chart "
-                        "while an autoscaler scales it ({{- if not .Values.autoscaling.enabled }} around it), or pass "
-                        "--reset-replicas to deploy anyway")
+        raise ToolError(f"{what}: it would set {'; '.join(found)} to that count, and the pods beyond it would stop "
+                        f"until the autoscaler scales back; nothing changed in the cluster; {fix}")
 
 
 def _refuse_what_the_api_server_refuses(plan: Plan, manifest: str, hooked: str, stand_ins: dict[str, str]) -> None:
@@ -525,11 +534,12 @@ def _documents(manifest: str) -> dict[tuple[str, int], str]:
 
 def roll_back(
     access: Access, release: str, revision: int | None, *, allow_failed: bool, wait: bool, timeout: int,
-    history_max: int, source: Callable[[], Source],
+    history_max: int, source: Callable[[], Source], reset_replicas: bool = False,
 ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
     """(from, to, now): roll back to the newest good revision that differs from what runs (or --revision);
     the recovery for a stuck release too. What the two revisions stored of their secrets is masked (stored_secrets):
-    what goes wrong may quote it, rotated since or not."""
+    what goes wrong may quote it, rotated since or not. One that would undo an autoscaler is refused first, unless
+    `reset_replicas` (_refuse_autoscaled)."""
     with connect(access) as config:
         revisions = installed(config, access, release)
         info, mask = stored_secrets(config, access, release, source)
@@ -542,6 +552,11 @@ def roll_back(
         current, target = rollback_target(revisions, revision, content, allow_failed=allow_failed)
         for stored in (current, target):
             mask(stored)
+        if not reset_replicas:
+            _refuse_autoscaled(access, info(target["revision"])["summary"].get("manifest") or "",
+                               info(current["revision"])["summary"].get("manifest") or "",
+                               f"rollback of {release} to revision {target['revision']}", "pass --reset-replicas to "
+                               "roll back anyway, or deploy the chart you want instead")
         try:
             helm.rollback(config, release, target["revision"], wait=wait, timeout=timeout, history_max=history_max)
         except (ToolError, KeyboardInterrupt) as exc:  # where it is now, and what recovers it

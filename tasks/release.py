@@ -37,6 +37,8 @@ VALUES_HELP = {
     "set_secret": "the value of that environment variable, never printed",
     "url": "chart repository (default: repo.url)",
 }
+RESET_HELP = ("set a workload a HorizontalPodAutoscaler scales to the replicas the chart says (default: refused, as "
+              "it would stop the pods beyond that count until the autoscaler scales back)")
 DEPLOY_HELP = {
     "env": ENV_HELP, "release": ALL_HELP, **VALUES_HELP,
     "dry_run": "change nothing; check the chart, values and release state, render as Helm does (values.schema.json, "
@@ -45,9 +47,7 @@ DEPLOY_HELP = {
                "Kubernetes cannot make in place, validation) and print the manifest (Secrets masked)",
     "wait": WAIT_HELP, "timeout": TIMEOUT_HELP, "history_max": HISTORY_HELP, "parallel": PARALLEL_HELP,
     "yes": "confirm a deploy to a protected environment (required when not on a terminal)", **OUTPUT_HELP,
-    "reset_replicas": "set a workload a HorizontalPodAutoscaler scales to the replicas the chart says (default: such "
-                      "an upgrade is refused, as it would stop the pods beyond that count until the autoscaler scales "
-                      "back)",
+    "reset_replicas": RESET_HELP,
 }
 ITERABLE = ["values", "set_json", "set_", "set_string", "set_file", "set_secret"]
 
@@ -70,15 +70,16 @@ def deploy(c, env=None, release=None, version=None, values=None, set_json=None, 
             "earlier one that was deployed or superseded and differs from what runs now)",
             "allow_failed": "allow --revision to name a revision that failed (or never finished)",
             "wait": WAIT_HELP, "timeout": TIMEOUT_HELP, "history_max": HISTORY_HELP,
-            "yes": "confirm a rollback in a protected environment", **OUTPUT_HELP})
+            "yes": "confirm a rollback in a protected environment", "reset_replicas": RESET_HELP, **OUTPUT_HELP})
 def rollback(c, env=None, release=None, revision=None, allow_failed=False, wait=True, timeout="5m", history_max=None,
-             yes=False, output=None, json=False):
+             yes=False, output=None, json=False, reset_replicas=False):
     """Roll back to the last good revision.
 
     The newest deployed or superseded one that differs from what runs now; --revision picks another.
     """
     return commands.rollback(c, ui.output_format(output, json), env=env, release=release, revision=revision,
-        allow_failed=allow_failed, wait=wait, timeout=timeout, history_max=history_max, yes=yes)
+        allow_failed=allow_failed, wait=wait, timeout=timeout, history_max=history_max, yes=yes,
+        reset_replicas=reset_replicas)
 
 
 @task(help={"env": ENV_HELP, "release": RELEASE_HELP, **OUTPUT_HELP})

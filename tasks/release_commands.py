@@ -243,7 +243,7 @@ def deploy(c: Context, fmt: str, *, env: str | None, release: str | None, versio
 
 
 def rollback(c: Context, fmt: str, *, env: str | None, release: str | None, revision: int | None, allow_failed: bool,
-             wait: bool, timeout: str, history_max: int | None, yes: bool) -> Any:
+             wait: bool, timeout: str, history_max: int | None, yes: bool, reset_replicas: bool) -> Any:
     seconds = dep.timeout_seconds(timeout)
     environment, rel, access = _target(c, env, release)
     name = rel.name
@@ -251,7 +251,7 @@ def rollback(c: Context, fmt: str, *, env: str | None, release: str | None, revi
     dep.confirm(environment, f"roll back {name} in {environment.name}", yes=yes, interactive=sys.stdin.isatty(),
                 ask=_ask)
     current, target, now = dep.roll_back(access, name, revision, allow_failed=allow_failed, wait=wait,
-                                         timeout=seconds, history_max=keep,
+                                         timeout=seconds, history_max=keep, reset_replicas=reset_replicas,
                                          source=_published(c, environment, rel, _repository(c, environment)))
     document = {"release": name, "namespace": access.namespace, "from": _revision(current), "to": _revision(target),
                 "now": _revision(now)}

@@ -1,6 +1,7 @@
 """A chart that sets replicas beside a HorizontalPodAutoscaler: server-side apply with conflicts forced would set the
 chart's count on every upgrade (Helm 3's three-way merge left a count the chart did not change), stopping the pods the
-autoscaler added until it scales back. Such an upgrade is refused, dry run too, unless --reset-replicas."""
+autoscaler added until it scales back. Such an upgrade or rollback is refused, dry run too, unless --reset-replicas;
+a count the chart changes is set, as Helm 3 set it."""
 
 import json
 
@@ -30,13 +31,34 @@ def test_an_upgrade_that_would_undo_what_an_autoscaler_scaled_is_refused_unless_
         refused = invoke(cluster.project, *args, "--set", "image=busybox:3", *dry_run, env=cluster.env, check=False)
         assert refused.returncode == 1 and refused.stderr == (
             f"error: {'dry run' if dry_run else 'deploy'} of scaled 0.1.0 as scaled: it would set Deployment web "
-            "(replicas: 2 in the chart; HorizontalPodAutoscaler web-scaler has it at 7) to the chart's count, and the "
-            "pods beyond it would stop until the autoscaler scales back; nothing changed in the cluster; leave "
+            "(replicas: 2 in the chart; HorizontalPodAutoscaler web-scaler has it at 7) to that count, and the pods "
+            "beyond it would stop until the autoscaler scales back; nothing changed in the cluster; leave "
             "replicas out of the chart while an autoscaler scales it ({{- if not .Values.autoscaling.enabled }} around "
             "it), or pass --reset-replicas to deploy anyway\n")
     assert cluster.emulator.store[key]["spec"]["replicas"] == 7
     assert len(json.loads(invoke(cluster.project, *history, env=cluster.env).stdout)) == revisions  # no revision
-    assert invoke(cluster.project, *args, "--set", "image=busybox:3", "--set", "replicas=7", env=cluster.env).stderr \
-        == ""  # the chart's count is the autoscaler's: nothing to undo
-    invoke(cluster.project, *args, "--reset-replicas", env=cluster.env)
+    invoke(cluster.project, *args, "--set", "image=busybox:3", "--reset-replicas", env=cluster.env)
     assert cluster.emulator.store[key]["spec"]["replicas"] == 2
+    cluster.emulator.store[key]["spec"]["replicas"] = 7
+    assert invoke(cluster.project, *args, "--set", "replicas=3", env=cluster.env).stderr == ""  # the chart changes it:
+    assert cluster.emulator.store[key]["spec"]["replicas"] == 3  # set, as Helm 3's merge set a count the chart changed
+
+
+def test_a_rollback_that_would_undo_what_an_autoscaler_scaled_is_refused_unless_asked_for(cluster):
+    """A rollback restores its revision's manifest, replicas too: in an incident, when the autoscaler has scaled up."""
+    cluster.folder_release("scaled", CHART)
+    args = ("release.deploy", "--env", "staging", "--release", "scaled")
+    invoke(cluster.project, *args, "--set", "replicas=4", env=cluster.env)
+    invoke(cluster.project, *args, "--set", "replicas=4", "--set", "image=busybox:2", env=cluster.env)
+    key = ("apps/v1", "deployments", cluster.namespaces["staging"], "web")
+    cluster.emulator.store[key]["spec"]["replicas"] = 9
+    rollback = ("release.rollback", "--env", "staging", "--release", "scaled")
+    refused = invoke(cluster.project, *rollback, env=cluster.env, check=False)
+    assert refused.returncode == 1 and refused.stderr == (
+        "error: rollback of scaled to revision 1: it would set Deployment web (replicas: 4 in the chart; "
+        "HorizontalPodAutoscaler web-scaler has it at 9) to that count, and the pods beyond it would stop until the "
+        "autoscaler scales back; nothing changed in the cluster; pass --reset-replicas to roll back anyway, or deploy "
+        "the chart you want instead\n")
+    assert cluster.emulator.store[key]["spec"]["replicas"] == 9
+    invoke(cluster.project, *rollback, "--reset-replicas", env=cluster.env)
+    assert cluster.emulator.store[key]["spec"]["replicas"] == 4
