@@ -1,5 +1,5 @@
-"""The API server's own check of a release before it is deployed, and its workloads' readiness after (the only
-import of Kubernetes' Python client).
+"""The API server's own check of a release before it is deployed, the workloads an upgrade would take from their
+autoscaler, and its workloads' readiness after (the only import of Kubernetes' Python client).
 
 Helm's dry run renders the chart and asks the cluster only to look things up: a field its kind does not declare,
 a change Kubernetes cannot make in place, a value the API server's validation refuses are left for the deploy to
