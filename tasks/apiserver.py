@@ -43,10 +43,11 @@ def check(access: Access, manifest: str, *, create_namespace: bool, stand_ins: M
     `stand_ins`: the real name of each object sent under a stand-in (hooks.for_check), which only they show."""
     found = Check()
     missing: set[str] = set()  # namespaces the deploy creates (create_namespace), not there yet
+    objects = list(_flat(manifest))
     roles = {(kind, stand_ins.get(name, name)) for kind, name in
-             ((str(o["kind"]), str(o["metadata"].get("name"))) for o, _ in _flat(manifest)
+             ((str(o["kind"]), str(o["metadata"].get("name"))) for o, _ in objects
               if o["kind"] in ("Role", "ClusterRole") and isinstance(o.get("metadata"), dict))}
-    for call, obj, path, body in _objects(access, manifest, lambda kind: True):
+    for call, obj, path, body in _objects(access, objects, lambda kind: True):
         kind, name, namespace = obj["kind"], obj["metadata"].get("name"), obj["metadata"].get("namespace")
         if path is None:
             found.unchecked.append(f"{kind} {name} (the cluster does not serve {kind} in {obj['apiVersion']} yet)")
@@ -99,12 +100,13 @@ def autoscaled(access: Access, manifest: str, before: str) -> list[str]:
     the autoscaler scales back. The cluster is asked only when such a workload is there; an autoscaler these
     credentials may not list is not known."""
     kept = {_identity(o, access.namespace): str(o["spec"]["replicas"]) for o, _ in _flat(before) if _scaled(o)}
-    if not any(kept.get(_identity(o, access.namespace)) == str(o["spec"]["replicas"]) for o, _ in _flat(manifest)
+    objects = list(_flat(manifest))
+    if not any(kept.get(_identity(o, access.namespace)) == str(o["spec"]["replicas"]) for o, _ in objects
                if _scaled(o)):
         return []
     found: list[str] = []
     autoscalers: dict[str, dict[tuple[str, str], str]] = {}  # by namespace: (kind, name) -> the autoscaler's name
-    for call, obj, path, _ in _objects(access, manifest, lambda kind: kind in SCALED):
+    for call, obj, path, _ in _objects(access, objects, lambda kind: kind in SCALED):
         wanted, namespace = (obj.get("spec") or {}).get("replicas"), obj["metadata"].get("namespace")
         if path is None or wanted is None or kept.get(_identity(obj, access.namespace)) != str(wanted):
             continue
@@ -154,7 +156,7 @@ def readiness(access: Access, manifest: str) -> list[dict[str, Any]]:
     ready of those wanted, a Job's succeeded of its completions) and its state: ready (all of them, of its current
     spec), not ready, failed (a Job), or missing."""
     found = []
-    for call, obj, path, _ in _objects(access, manifest, lambda kind: kind in WORKLOADS):
+    for call, obj, path, _ in _objects(access, list(_flat(manifest)), lambda kind: kind in WORKLOADS):
         meta = obj["metadata"]
         row = {"kind": obj["kind"], "name": meta.get("name"), "namespace": meta.get("namespace", ""),
                "ready": "", "state": "missing"}
@@ -194,21 +196,17 @@ def _ready(kind: str, spec: dict[str, Any], status: dict[str, Any], generation: 
     return f"{done}/{wanted}", "ready" if current and done >= wanted else "not ready"
 
 
-def _objects(access: Access, manifest: str, wanted: Callable[[str], bool]
+def _objects(access: Access, objects: list[tuple[dict[str, Any], Any]], wanted: Callable[[str], bool]
              ) -> Iterator[tuple[Callable[..., Any], dict[str, Any], str | None, Any]]:
-    """(call, object, its API path, the body to apply) for each object of `manifest` of a `wanted` kind, its namespace
-    set (the release's, when a namespaced one names none); the path is None for a kind the cluster does not serve.
-
-    The body is the document's own text: the API server reads it as Helm's client does (go-yaml: `y` a boolean,
-    `12:30` and `=` strings), which PyYAML would not; the object is read with every scalar but booleans and nulls
-    left as text, for its kind, name and namespace. A List's items (Helm's client sends them one by one) are
-    each sent as the JSON PyYAML makes of them."""
-    objects = [(obj, body) for obj, body in _flat(manifest) if wanted(str(obj.get("kind")))]
-    if not objects:
+    """(call, object, its API path, the body to apply) for each of `objects` (a manifest read by _flat, once per
+    caller) of a `wanted` kind, its namespace set (the release's, when a namespaced one names none); the path is None
+    for a kind the cluster does not serve. The cluster is asked nothing when no object is wanted."""
+    chosen = [(obj, body) for obj, body in objects if wanted(str(obj.get("kind")))]
+    if not chosen:
         return
     with _client(access) as call:
         served: dict[str, dict[str, tuple[str, bool]] | None] = {}
-        for obj, body in objects:
+        for obj, body in chosen:
             version, meta = str(obj.get("apiVersion", "")), obj.setdefault("metadata", {})
             if version not in served:
                 served[version] = _resources(call, version)
@@ -235,7 +233,12 @@ def _segment(name: Any) -> str:
 
 
 def _flat(manifest: str) -> Iterator[tuple[dict[str, Any], Any]]:
-    """(object, body) for each object; a List's items one by one (`kind: List`, `ConfigMapList`)."""
+    """(object, body) for each object; a List's items one by one (`kind: List`, `ConfigMapList`).
+
+    The body is the document's own text: the API server reads it as Helm's client does (go-yaml: `y` a boolean,
+    `12:30` and `=` strings), which PyYAML would not; the object is read with every scalar but booleans and nulls
+    left as text, for its kind, name and namespace. A List's items (Helm's client sends them one by one) are
+    each sent as the JSON PyYAML makes of them."""
     for text, document in manifests.documents(manifest, safe_yaml.TextLoader):
         if not isinstance(document, dict) or not document.get("kind"):
             continue
