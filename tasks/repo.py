@@ -37,13 +37,6 @@ def _settings(c: Context, **args: Any) -> settings.RepoSettings:
     return settings.resolve_repo(ROOT, c.config.get("repo", {}), **args)
 
 
-def _signed(store: stores.Store, charts: list[tuple[str, str]]) -> bool:
-    """Whether each chart's package has its .prov beside it (one listing): a signed publish of versions published
-    before without one signs them."""
-    held = stores.provenances(store)
-    return all(f"{name}-{version}.tgz.prov" in held for name, version in charts)
-
-
 @task(help={"chart": CHART_HELP}, iterable=["chart"])
 def lint(c, chart=None):
     """Lint every chart with Helm; errors fail.
@@ -108,15 +101,17 @@ def publish(c, url=None, public_url=None, chart=None, force=False, dry_run=False
     whole = fingerprints.tree_key(s.charts_dir, epoch) if store and not chart else ""
     same = fingerprints.published_tree(current[0].extra.get("annotations") or {}, whole) \
         if current and not force and not s.mirrors and not verbose else None  # --verbose: a row for every chart
-    if same and s.sign and store and not _signed(store, same):  # each one gets its .prov now
-        same = None
+    signed = stores.provenances(store) if s.sign and store else None  # one listing, for the publish below too
+    if same and signed is not None and not all(stores.provenance(name, version) in signed for name, version in same):
+        same = None  # a signed publish of versions published before without a .prov signs them
     if current and same is not None and all((current[0].get(name, version) or {}).get("digest")
                                             for name, version in same):  # an entry lost its digest: record it
         ui.say(fingerprints.summary("published", s.url, 0, 0, len(same), len(same)))
         if fmt != "table":
             commands.published(s.url, fmt, dry_run, [], [], same, [])
         return  # this very tree was published: no chart read
-    commands.publish(s, fmt, store, current, whole, epoch, chart=chart, force=force, dry_run=dry_run, verbose=verbose)
+    commands.publish(s, fmt, store, current, whole, epoch, chart=chart, force=force, dry_run=dry_run, verbose=verbose,
+                     signed=signed)
 
 
 @task(help={"port": "port on 127.0.0.1 (default 8879, Helm 2's `helm serve` port)", "url": URL_HELP})

@@ -139,8 +139,10 @@ def _apply(store: stores.Store, plan: pub.Plan, packages: list[charts.Package], 
 
 
 def publish(s: settings.RepoSettings, fmt: str, store: stores.Store | None, current: tuple[idx.Index, str | None] | None,
-            whole: str, epoch: int, *, chart: list[str] | None, force: bool, dry_run: bool, verbose: bool) -> None:
-    """The publish of a tree that is not the one the repository records: what changed is built and applied."""
+            whole: str, epoch: int, *, chart: list[str] | None, force: bool, dry_run: bool, verbose: bool,
+            signed: set[str] | None) -> None:
+    """The publish of a tree that is not the one the repository records: what changed is built and applied.
+    `signed`: the .prov files the repository holds, when it is to be signed (stores.provenances)."""
     with ExitStack() as stack:
         # the signing key first, a dry run's too: one it would refuse is refused before anything is built
         sign = stack.enter_context(signing.signer(os.environ)) if s.sign else None
@@ -148,11 +150,10 @@ def publish(s: settings.RepoSettings, fmt: str, store: stores.Store | None, curr
         registries = [stack.enter_context(registry.session(u, os.environ))
                       for u in ([] if store else [s.url]) + list(s.mirrors)]
         fresh = fingerprints.of(tree.charts, s.root, epoch)
-        signed = stores.provenances(store) if sign and store else set()  # one listing: what is signed already
         skipped = [ch for ch in pub.not_rebuilt(tree, current[0], fresh, force) if not (
             registries and registry.unlisted(ch.name, ch.version)) and all(
             ch.version in registry.versions(r, ch.name) for r in registries)
-            and not (sign and store and f"{ch.name}-{ch.version}.tgz.prov" not in signed)] if current else []
+            and not (signed is not None and stores.provenance(ch.name, ch.version) not in signed)] if current else []
         todo = charts.Tree([ch for ch in tree.charts if ch not in skipped], tree.failures, tree.warnings)
         result = packaging.build(todo, s.charts_dir, s.packages_dir, os.environ, _repositories(s), _advance(todo),
                                  _failed)
@@ -191,7 +192,7 @@ def publish(s: settings.RepoSettings, fmt: str, store: stores.Store | None, curr
             targets = ([(plan.url, plan.steps)] if plan else []) + [(r.url, steps) for r, steps in pushes]
         pub.refuse(targets)
         if sign and not dry_run:
-            _sign(([plan.steps] if plan else []) + [steps for _, steps in pushes], sign, signed if store else None)
+            _sign(([plan.steps] if plan else []) + [steps for _, steps in pushes], sign, signed)
         if fmt == "table" and (plan and plan.steps or verbose and skipped):
             _show(plan, fmt, url=s.url, verbose=verbose, not_rebuilt=skipped)
         if plan and store:

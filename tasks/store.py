@@ -58,6 +58,11 @@ def provenances(store: Store) -> set[str]:
     return {key for key in store.keys() if key.endswith(".prov")}  # noqa: SIM118 - a Store, no dict
 
 
+def provenance(name: str, version: str) -> str:
+    """The key of the .prov beside a chart's package, as a publish names them."""
+    return f"{name}-{version}.tgz.prov"
+
+
 def open_store(url: str) -> Store:
     """The store for a URL already normalised by settings.normalize_repo_url."""
     scheme = urlsplit(url).scheme
