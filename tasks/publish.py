@@ -305,12 +305,14 @@ SIGNED = "published before without a signature: its .prov added"
 
 
 def _signatures(store: Store, plan: Plan, uploaded: set[str]) -> dict[str, str]:
-    """A version published before without a .prov, signed now (--sign; its bytes built again, the same): the .prov
-    goes beside it, unless one got there meanwhile. What the steps' details gain, by package file."""
+    """A version published before without a .prov, signed now (--sign; its bytes built again, the same bytes: a .prov
+    names the sha256 it signs): the .prov goes beside it, unless one got there meanwhile. What the steps' details
+    gain, by package file."""
     added = {}
     for step in plan.steps:
         provenance = step.package.path.with_name(step.package.filename + ".prov")
-        if step.action == UNCHANGED and provenance.name not in uploaded and provenance.is_file():
+        if step.action == UNCHANGED and step.package.digest == step.published and provenance.name not in uploaded \
+                and provenance.is_file():
             uploaded.add(provenance.name)
             if store.create(provenance.name, provenance.read_bytes()):
                 added[step.package.filename] = SIGNED

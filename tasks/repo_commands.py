@@ -96,7 +96,7 @@ def sync(s: settings.RepoSettings, *, force: bool, dry_run: bool) -> pub.Plan:
             plan = pub.make_plan(store, packages, public_url=s.public_url, force=force, created=created)
             _show(plan, "table")
         if sign and not dry_run:
-            _sign([plan.steps], sign, stores.provenances(store))
+            _sign(sign, plan.steps, stores.provenances(store), [])
         done, failures = _apply(store, plan, packages, created, dry_run=dry_run)
     _finish("published", len(done.steps), failures)
     return done
@@ -192,7 +192,7 @@ def publish(s: settings.RepoSettings, fmt: str, store: stores.Store | None, curr
             targets = ([(plan.url, plan.steps)] if plan else []) + [(r.url, steps) for r, steps in pushes]
         pub.refuse(targets)
         if sign and not dry_run:
-            _sign(([plan.steps] if plan else []) + [steps for _, steps in pushes], sign, signed)
+            _sign(sign, plan.steps if plan else [], signed, [steps for _, steps in pushes])
         if fmt == "table" and (plan and plan.steps or verbose and skipped):
             _show(plan, fmt, url=s.url, verbose=verbose, not_rebuilt=skipped)
         if plan and store:
@@ -227,15 +227,25 @@ def published(url: str, fmt: str, dry_run: bool, steps: list[dict[str, Any]], fa
                "mirrors": {u: _steps_document(st) for u, st in mirrors}}, fmt, lambda: None)
 
 
-def _sign(targets: list[list[pub.Step]], sign: Callable[[Path], Path], signed: set[str] | None) -> None:
-    """Each package some target is about to receive gets its .prov beside it (signed once), and so does each one
-    the repository holds already without a .prov (not in `signed`, its .prov files; None for a registry, whose
-    versions take nothing more): the version is immutable, its signature can still be added (publish.apply puts it
-    beside the same bytes, built again here)."""
-    written = {st.package.path for steps in targets for st in steps if st.action in (pub.NEW, pub.REPLACE)
-               or signed is not None and st.action == pub.UNCHANGED and f"{st.package.filename}.prov" not in signed}
+def _sign(sign: Callable[[Path], Path], steps: list[pub.Step], signed: set[str] | None,
+          pushes: list[list[pub.Step]]) -> None:
+    """Each package the repository (`steps`) or a registry (`pushes`) is about to receive gets its .prov beside it
+    (signed once), and so does each one the repository holds already, the same bytes, without a .prov (not in
+    `signed`, its .prov files; None without a repository): the version is immutable, its signature can still be
+    added (publish.apply puts it beside those bytes, built again here). A version the repository holds as another
+    tool's archive (the same files, other bytes) stays unsigned, and a warning says so: a .prov names the sha256 of
+    the bytes it signs."""
+    unsigned = [st for st in steps if signed is not None and st.action == pub.UNCHANGED
+                and f"{st.package.filename}.prov" not in signed]
+    written = {st.package.path for st in unsigned if st.package.digest == st.published}
+    written |= {st.package.path for these in [steps, *pushes] for st in these if st.action in (pub.NEW, pub.REPLACE)}
     for path in sorted(written):
         sign(path)
+    for st in unsigned:
+        if st.package.digest != st.published:
+            ui.warn(f"{st.package.name} {st.package.version} stays unsigned: the repository holds another tool's "
+                    "archive of it (the same files, other bytes), and a .prov of ours would not sign those bytes; "
+                    "bump its version to publish it signed")
 
 
 def _push(target: registry.Registry, steps: list[pub.Step], fmt: str, *, verbose: bool, dry_run: bool,

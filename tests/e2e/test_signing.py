@@ -107,6 +107,23 @@ def test_signing_a_repository_published_unsigned_adds_each_prov_beside_the_same_
     assert not [line for line in secret_lines(key) for o in [signed, *outputs] if line in o.stdout + o.stderr]
 
 
+def test_a_version_another_tool_published_with_other_bytes_gets_no_prov_of_ours(project, key, tmp_path):
+    """Helm's `helm package` of our chart: the same files, other bytes (unchanged to a publish). Our .prov names our
+    archive's sha256, so beside theirs it would say "tampered": it is left unsigned, and the line says why."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    helm_python.package(project / "charts" / "hello-world", destination=repo)
+    helm_python.repo_index_generate(repo)
+    theirs = (repo / "hello-world-0.1.0.tgz").read_bytes()
+    result = invoke(project, "repo.publish", "--sign", "--url", f"file://{repo}", env=signing_env(key))
+    assert (repo / "hello-world-0.1.0.tgz").read_bytes() == theirs and not (repo / "hello-world-0.1.0.tgz.prov").exists()
+    assert ("hello-world 0.1.0 stays unsigned: the repository holds another tool's archive of it (the same files, "
+            "other bytes), and a .prov of ours would not sign those bytes; bump its version to publish it signed\n"
+            ) in result.stderr
+    for package in repo.glob("*.tgz.prov"):
+        assert helm_python.verify(package.with_suffix(""), key[1])["signed_by"]
+
+
 def test_signed_to_s3_and_to_an_oci_mirror_which_stores_the_prov_as_helm_does(project, key, bucket, tmp_path):
     with oci_registry(tmp_path / "registry") as host:
         invoke(project, "repo.publish", "--sign", "--url", bucket.url, "--mirror", f"oci://{host}/charts",
