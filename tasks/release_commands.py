@@ -19,12 +19,12 @@ from .deferred import lazy
 from .errors import Reported, ToolError
 
 if TYPE_CHECKING:
-    from . import chart_source, cluster, release_info, rollout
+    from . import chart_source, cluster, release_diff, release_info, rollout
     from . import deploy as dep
     from . import values as vals
 else:  # imported when a task first needs them: `invoke --list` stays light
-    chart_source, cluster, dep, release_info, rollout, vals = lazy("chart_source", "cluster", "deploy", "release_info",
-                                                                   "rollout", "values")
+    chart_source, cluster, dep, release_diff, release_info, rollout, vals = lazy(
+        "chart_source", "cluster", "deploy", "release_diff", "release_info", "rollout", "values")
 
 
 def _releases(c: Context, env: str | None, release: str | None
@@ -217,8 +217,8 @@ def deploy(c: Context, fmt: str, *, env: str | None, release: str | None, versio
         if environment.protected and not yes and sys.stdin.isatty():  # what will change, before the question
             for plan in plans:
                 try:
-                    _show_diff(dep.render_diff(plan))
-                except dep.NotShown as exc:  # the deploy may still go ahead: the question says what it does
+                    _show_diff(release_diff.render_diff(plan))
+                except release_diff.NotShown as exc:  # the deploy may still go ahead: the question says what it does
                     ui.warn(f"{plan.release}: {exc}")
         what = plans[0].shown if len(plans) == 1 else (
             f"{len(plans)} releases to {environment.name} ({', '.join(f'{p.release}: {p.chart} {p.version}' for p in plans)})")
@@ -334,13 +334,13 @@ def diff(c: Context, fmt: str, *, env: str | None, release: str | None, version:
                    _overrides(values, set_json, set_, set_string, set_file, set_secret))
     if len(plans) == 1:
         try:
-            found = dep.render_diff(plans[0])
-        except dep.NotShown as exc:
-            raise dep.NotShown(f"{plans[0].release}: {exc}") from None
+            found = release_diff.render_diff(plans[0])
+        except release_diff.NotShown as exc:
+            raise release_diff.NotShown(f"{plans[0].release}: {exc}") from None
         ui.render(found, fmt, lambda: _show_diff(found))
         changed = found["changed"]
     else:
-        outcomes, _ = _each(plans, releases, dep.render_diff, parallel=limit, ordered=False)
+        outcomes, _ = _each(plans, releases, release_diff.render_diff, parallel=limit, ordered=False)
         every = [o.result for o in outcomes if o.state == rollout.DONE]
         ui.render(every, fmt, lambda: _show_diff(*every))
         _failures(outcomes, f"diff of {environment.name}")
