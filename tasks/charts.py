@@ -113,7 +113,7 @@ def discover(charts_dir: Path, root: Path | None = None) -> Tree:
 
     Symlinked folders are followed when they resolve inside `root` (the checkout), else warned about.
     Two folders may hold the same chart at different versions (two maintained lines); the same name
-    and version twice is refused for both.
+    and version twice is refused for both, as are two charts whose packages would have one file name.
     """
     if not charts_dir.is_dir():
         raise ToolError(f"{charts_dir}: charts folder not found; set repo.charts_dir or create it")
@@ -128,14 +128,17 @@ def discover(charts_dir: Path, root: Path | None = None) -> Tree:
         except OSError as exc:  # what read() does not name itself (a folder of the chart that cannot be searched)
             tree.failures.append(Failure(rel, _declared_name(folder) or rel,
                                          _unreadable(f"{charts_dir.name}/{rel}", exc)))
-    by_release: dict[tuple[str, str], list[ChartSource]] = defaultdict(list)
+    by_file: dict[str, list[ChartSource]] = defaultdict(list)  # NAME-VERSION.tgz: foo 1.0.0-1 and foo-1.0.0 1
     for chart in tree.charts:
-        by_release[(chart.name, chart.version)].append(chart)
-    for (name, version), same in by_release.items():
+        by_file[f"{chart.name}-{chart.version}.tgz"].append(chart)
+    for file, same in by_file.items():
         if len(same) > 1:
             folders = " and ".join(c.where for c in same)
-            tree.failures += [Failure(c.rel, name, f"{c.where}/Chart.yaml: {folders} both hold {name} {version}; "
-                                      "bump the version in one of them (or remove one)") for c in same]
+            held = {f"{c.name} {c.version}" for c in same}
+            why = (f"both hold {same[0].name} {same[0].version}" if len(held) == 1 else
+                   f"hold {' and '.join(sorted(held))}, both packaged as {file} (one would overwrite the other)")
+            tree.failures += [Failure(c.rel, c.name, f"{c.where}/Chart.yaml: {folders} {why}; bump the version in one "
+                                      "of them (or remove one)") for c in same]
             tree.charts = [c for c in tree.charts if c not in same]
     tree.failures.sort(key=lambda f: f.rel)
     return tree

@@ -138,6 +138,21 @@ def test_two_folders_with_two_versions_of_a_chart_publish_both_and_the_same_vers
     assert result.stdout.strip().splitlines()[-1] == "published 3, failed 2: hello-world, hello-world"
 
 
+def test_two_charts_packaged_under_one_file_name_block_only_themselves(project):
+    """foo 1.0.0-1.0.0 and foo-1.0.0 1.0.0 are both valid, and both foo-1.0.0-1.0.0.tgz: each is refused in one line,
+    the others published (Helm wrote them into one folder, the second over the first: a crash of the whole run)."""
+    for folder, name, version in (("foo", "foo", "1.0.0-1.0.0"), ("foo-1.0.0", "foo-1.0.0", "1.0.0")):
+        (project / "charts" / folder).mkdir()
+        (project / "charts" / folder / "Chart.yaml").write_text(f"apiVersion: v2\nname: {name}\nversion: {version}\n")
+    result = invoke(project, "repo.publish", check=False)
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr and "a bug" not in result.stderr
+    assert result.stderr.count("both packaged as foo-1.0.0-1.0.0.tgz") == 2
+    assert result.stdout.strip().splitlines()[-1] == "published 3, failed 2: foo, foo-1.0.0"
+    assert {p.name for p in (project / "dist" / "repo").glob("*.tgz")} == {
+        "common-0.1.0.tgz", "hello-api-0.1.0.tgz", "hello-world-0.1.0.tgz"}
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

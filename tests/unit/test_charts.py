@@ -166,6 +166,17 @@ def test_two_folders_may_hold_two_versions_of_one_chart_but_not_the_same_version
     assert f"{tmp_path.name}/one/app and {tmp_path.name}/two/app both hold app 1.0.0" in tree.failures[0].message
 
 
+def test_two_charts_whose_packages_would_have_one_file_name_are_both_refused(tmp_path):
+    write_chart(tmp_path, "foo", "apiVersion: v2\nname: foo\nversion: 1.0.0-1.0.0\n")  # foo-1.0.0-1.0.0.tgz
+    write_chart(tmp_path, "foo-1.0.0", "apiVersion: v2\nname: foo-1.0.0\nversion: 1.0.0\n")  # the same file
+    write_chart(tmp_path, "ok", "apiVersion: v2\nname: ok\nversion: 1.0.0\n")
+    tree = charts.discover(tmp_path)
+    assert [c.rel for c in tree.charts] == ["ok"]
+    assert [(f.rel, f.name) for f in tree.failures] == [("foo", "foo"), ("foo-1.0.0", "foo-1.0.0")]
+    assert ("hold foo 1.0.0-1.0.0 and foo-1.0.0 1.0.0, both packaged as foo-1.0.0-1.0.0.tgz"
+            in tree.failures[0].message)
+
+
 def test_symlinked_chart_folders_are_followed_inside_the_checkout_and_warned_about_outside(tmp_path):
     checkout = tmp_path / "checkout"
     write_chart(checkout, "shared/lib", "apiVersion: v2\nname: lib\nversion: 1.0.0\n")
