@@ -11,7 +11,7 @@ the one read it makes anyway, and Helm's clients ignore them.
 
 A whole tree has one fingerprint too, when git holds every input: the id of the charts folder's tree at
 HEAD with nothing below it modified, untracked or ignored. A publish of every chart records it with the
-charts it published (TREE), so the next clean checkout of the same tree knows, from two git calls and
+charts it published (TREE), so the next clean checkout of the same tree knows, from three git calls and
 without reading a chart, that there is nothing to do.
 """
 
@@ -69,7 +69,17 @@ def tree_key(charts_dir: Path, epoch: int) -> str:
     tree = git(charts_dir, "rev-parse", "--verify", "-q", "HEAD:./")
     status = git(charts_dir, "status", "--porcelain", "-z", "--untracked-files=all", "--ignored=matching", "--",
                  ".", strip=False, failed="failed") if tree else "not committed"
-    return "" if status else f"{tree} packaging-{PACKAGING} helm-{_helm_version()} epoch-{epoch}"
+    if status or not all(_trusted(entry) for entry in git(charts_dir, "ls-files", "-v", "-z", "--", ".", strip=False,
+                                                          failed="failed").split("\0") if entry):
+        return ""
+    return f"{tree} packaging-{PACKAGING} helm-{_helm_version()} epoch-{epoch}"
+
+
+def _trusted(entry: str) -> bool:
+    """Whether git's status vouches for a file, from its `ls-files -v` tag: not for one marked skip-worktree (S: a
+    sparse checkout leaves it out) or assume-unchanged (lower case: git stops looking at it), which status never
+    reports, however they differ from HEAD."""
+    return entry.startswith("H ")
 
 
 def tree_record(tree: str, charts: list[ChartSource], fingerprints: Mapping[str, str], charts_dir: Path) -> str:
@@ -178,20 +188,21 @@ def _blob_id(handle: Any) -> str:
 
 
 def _committed_blobs(root: Path, folders: list[str]) -> dict[str, str]:
-    """git's blob id of every committed file under the folders that is unchanged in the work tree."""
+    """git's blob id of every committed file under the folders that is unchanged in the work tree (and that git
+    looks at: _trusted)."""
     top = git(root, "rev-parse", "--show-toplevel") if folders else ""
     if not top:
         return {}
     paths = [os.path.relpath(f, top) for f in folders]
-    listed = git(Path(top), "ls-files", "--stage", "-z", "--", *paths, strip=False)
+    listed = git(Path(top), "ls-files", "--stage", "-v", "-z", "--", *paths, strip=False)
     changed = git(Path(top), "status", "--porcelain", "-z", "--untracked-files=all", "--", *paths, strip=False)
     dirty = {os.path.join(top, entry[3:]) for entry in changed.split("\0") if len(entry) > 3}
     blobs = {}
     for entry in listed.split("\0"):
         meta, _, name = entry.partition("\t")
         fields = meta.split()
-        if name and len(fields) == 3 and os.path.join(top, name) not in dirty:
-            blobs[os.path.join(top, name)] = "git:" + fields[1]
+        if name and len(fields) == 4 and _trusted(meta) and os.path.join(top, name) not in dirty:
+            blobs[os.path.join(top, name)] = "git:" + fields[2]
     return blobs
 
 

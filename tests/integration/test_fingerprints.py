@@ -146,9 +146,6 @@ def test_a_clean_checkout_of_the_published_tree_reads_no_chart(checkout, tmp_pat
     record = json.loads(idx.read(store)[0].extra["annotations"][fingerprints.TREE])
     assert [c[:2] for c in record["charts"]] == [["common", "0.1.0"], ["hello-api", "0.1.0"], ["hello-world", "0.1.0"]]
     clone = clone_of(checkout, tmp_path / "clone")
-    chart_yaml = "charts/hello-world/Chart.yaml"
-    subprocess.run(["git", "update-index", "--assume-unchanged", chart_yaml], cwd=clone, check=True)
-    (clone / chart_yaml).write_text("not: [yaml")  # git is told not to look: only reading the chart would see it
     quiet = invoke(clone, "repo.publish", "--url", store.url, env={"PYTHONVERBOSE": "1"})  # -v: every module loaded
     imported = {line.split("'")[1] for line in quiet.stderr.splitlines() if line.startswith("import '")}
     assert "tasks.index" in imported  # what building, comparing or hashing packages needs is not even imported:
@@ -158,9 +155,44 @@ def test_a_clean_checkout_of_the_published_tree_reads_no_chart(checkout, tmp_pat
     assert "0 new, 3 unchanged (3 not rebuilt: inputs unchanged)" in result.stderr
     assert [(r["chart"], r["action"]) for r in json.loads(result.stdout)["steps"]] == \
         [("common", "unchanged"), ("hello-api", "unchanged"), ("hello-world", "unchanged")]
-    (clone / "charts" / "README.md").write_text("untracked: the tree is not the published one any more")
-    failed = invoke(clone, "repo.publish", "--url", store.url, check=False)
+    (clone / "charts/hello-world/Chart.yaml").write_text("not: [yaml")
+    failed = invoke(clone, "repo.publish", "--url", store.url, check=False)  # modified: the charts are read
     assert failed.returncode == 1 and "charts/hello-world/Chart.yaml: not valid YAML" in failed.stderr
+
+
+@pytest.mark.parametrize("hidden", ["--assume-unchanged", "--skip-worktree"])
+def test_a_file_git_was_told_not_to_look_at_is_read_from_the_work_tree(checkout, tmp_path, hidden):
+    """git status never reports a file marked assume-unchanged or skip-worktree (a sparse checkout), whatever is in the
+    work tree: such a tree is not the published one, and the file is hashed from what Helm would package."""
+    store = LocalStore(tmp_path / "repo")
+    invoke(checkout, "repo.publish", "--url", store.url)
+    clone = clone_of(checkout, tmp_path / "clone")
+    values = "charts/hello-world/values.yaml"
+    subprocess.run(["git", "update-index", hidden, values], cwd=clone, check=True)
+    assert fingerprints.tree_key(clone / "charts", 0) == ""
+    (clone / values).write_text((clone / values).read_text() + "extra: changed without a version bump\n")
+    status = subprocess.run(["git", "status", "--porcelain"], cwd=clone, capture_output=True, text=True, check=True)
+    assert status.stdout == ""  # git does not see the change
+    failed = invoke(clone, "repo.publish", "--url", store.url, check=False)
+    assert failed.returncode == 1, failed.stdout
+    assert "hello-world 0.1.0" in failed.stderr and "different content" in failed.stderr
+    assert "2 unchanged (2 not rebuilt" in failed.stdout + failed.stderr
+
+
+def test_a_sparse_checkout_publishes_what_it_holds_and_the_full_tree_after_it_the_rest(checkout, tmp_path):
+    """A sparse checkout's charts/ has the full tree's id at HEAD: what it published must not stand for that tree."""
+    store = LocalStore(tmp_path / "repo")
+    sparse = tmp_path / "sparse"
+    subprocess.run(["git", "clone", "-q", "--no-checkout", f"file://{checkout}", str(sparse)], check=True)
+    subprocess.run(["git", "sparse-checkout", "set", "--no-cone", "/tasks/", "/tasks.py", "/invoke.yaml",
+                    "/environments/", "/charts/hello-world/"], cwd=sparse, check=True)
+    subprocess.run(["git", "checkout", "-q"], cwd=sparse, check=True)
+    assert not (sparse / "charts" / "hello-api").exists()
+    assert "1 new" in invoke(sparse, "repo.publish", "--url", store.url).stdout
+    full = invoke(clone_of(checkout, tmp_path / "full"), "repo.publish", "--url", store.url)
+    assert "2 new, 1 unchanged" in full.stdout
+    assert sorted(p.name for p in store.path.glob("*.tgz")) == [
+        "common-0.1.0.tgz", "hello-api-0.1.0.tgz", "hello-world-0.1.0.tgz"]
 
 
 def test_the_tree_record_stands_for_nothing_once_a_version_is_replaced_from_elsewhere(checkout, tmp_path):
