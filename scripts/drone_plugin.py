@@ -356,8 +356,8 @@ def _cluster(settings: Mapping[str, Setting], env: Mapping[str, str]) -> tuple[d
             raise PluginError(f"setting {name} is not set; give it in settings ({name}: {example}) or as "
                               f"{name.upper()} in the step's environment, or use prefix")
     if "kube_certificate" in settings:
-        try:
-            base64.b64decode(settings["kube_certificate"].value.strip(), validate=True)
+        try:  # `base64` wraps at 76 columns; the tasks drop the line breaks, as Go's decoder (kubectl's) does
+            base64.b64decode("".join(settings["kube_certificate"].value.split()), validate=True)
         except ValueError:
             raise PluginError(f"{settings['kube_certificate'].source} is not base64; give the cluster CA's PEM, "
                               "base64-encoded") from None

@@ -1,5 +1,7 @@
 """The plugin's translation of Drone settings into one task call: every setting, alias and refusal, on data."""
 
+import base64
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -131,6 +133,13 @@ def test_a_repository_chart_is_fetched_by_name_and_add_repos_serve_its_dependenc
     assert made.sources["repo.url"] == "setting add_repos"  # what errors about the repository name
     assert call(workspace, {"chart": "web", "release": "web", "repo_url": "s3://b"}).sources["repo.url"] == (
         "setting repo_url")
+
+
+def test_a_certificate_wrapped_at_76_columns_as_base64_writes_it_is_taken(workspace):
+    """`base64 ca.pem` wraps its output; the tasks (as kubectl) drop the line breaks, so the plugin takes it too."""
+    wrapped = "\n".join(textwrap.wrap(base64.b64encode(b"-----BEGIN CERTIFICATE-----\n" + b"A" * 300).decode(), 76))
+    made = call(workspace, {**BASE, "kube_certificate": wrapped + "\n"})
+    assert made.environment["PLUGIN_KUBERNETES_CERTIFICATE"] == wrapped + "\n"
 
 
 @pytest.mark.parametrize("settings, env, prefix, variables", [
