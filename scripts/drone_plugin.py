@@ -362,6 +362,9 @@ def _cluster(settings: Mapping[str, Setting], env: Mapping[str, str]) -> tuple[d
             raise PluginError(f"{settings['kube_certificate'].source} is not base64; give the cluster CA's PEM, "
                               "base64-encoded") from None
     variables = {f"{TOOL_PREFIX}_{v}": settings[k].value for k, v in CREDENTIALS.items() if k in settings}
+    server = variables[f"{TOOL_PREFIX}_API_SERVER"].strip()
+    if "://" not in server:  # drone-helm3's `kube.example.com`: in its kubeconfig, client-go makes it https (with a CA)
+        variables[f"{TOOL_PREFIX}_API_SERVER"] = f"https://{server}"
     sources = {f"{TOOL_PREFIX}_{v}": settings[k].source for k, v in CREDENTIALS.items() if k in settings}
     return {"secrets_prefix": TOOL_PREFIX}, variables, sources
 

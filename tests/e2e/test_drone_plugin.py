@@ -197,3 +197,16 @@ def test_a_bad_add_repos_url_is_named_by_the_setting_the_user_wrote(tmp_path):
     assert unreachable.stderr.strip().endswith("; check setting helm_repos"), unreachable.stderr
     never_printed(ambiguous, "pass/word-77")
     never_printed(unreachable, "password-77")
+
+
+def test_an_api_server_written_without_a_scheme_is_reached_over_https(cluster, tmp_path):
+    """drone-helm3 writes `kube_api_server: 127.0.0.1:6443` into a kubeconfig, where client-go takes https (a CA is
+    given); sent as it was, it went over plain HTTP and failed with "cluster unreachable: EOF"."""
+    server = cluster.emulator.url.removeprefix("https://")
+    result = plugin(chart_workspace(tmp_path), {
+        "chart": "./", "release": "hello-world", "namespace": cluster.namespaces["staging"], "kube_api_server": server,
+        "kube_certificate": cluster.emulator.ca_base64, "kube_token": cluster.emulator.accept_token("noscheme-token-4"),
+    })
+    assert result.returncode == 0, result.stderr
+    assert cluster.image() == f"{IMAGE}:latest"
+    never_printed(result, "noscheme-token-4")

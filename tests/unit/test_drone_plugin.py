@@ -135,6 +135,12 @@ def test_a_repository_chart_is_fetched_by_name_and_add_repos_serve_its_dependenc
         "setting repo_url")
 
 
+@pytest.mark.parametrize("server", ["127.0.0.1:6443", "kube.example.com"])
+def test_an_api_server_without_a_scheme_is_reached_over_https_as_drone_helm3s_kubeconfig_reaches_it(workspace, server):
+    made = call(workspace, {**BASE, "kube_api_server": server}, {"KUBE_TOKEN": "token-1234"})
+    assert made.environment["PLUGIN_API_SERVER"] == f"https://{server}"
+
+
 def test_a_certificate_wrapped_at_76_columns_as_base64_writes_it_is_taken(workspace):
     """`base64 ca.pem` wraps its output; the tasks (as kubectl) drop the line breaks, so the plugin takes it too."""
     wrapped = "\n".join(textwrap.wrap(base64.b64encode(b"-----BEGIN CERTIFICATE-----\n" + b"A" * 300).decode(), 76))
