@@ -370,12 +370,16 @@ def _cluster(settings: Mapping[str, Setting], env: Mapping[str, str]) -> tuple[d
 
 
 def _repos(settings: Mapping[str, Setting], env: Mapping[str, str]) -> dict[str, str]:
-    """add_repos `NAME=URL` pairs; $NAME and ${NAME} in a URL (a password) come from the environment."""
-    repos = {}
+    """add_repos `NAME=URL` pairs; $NAME and ${NAME} in a URL (a password) come from the environment. A name given
+    twice with other URLs is refused, as Helm's repo add refuses it: which one a chart comes from is not a guess."""
+    repos, written = {}, {}
     for entry in _list(settings, "add_repos"):
         name, _, url = (part.strip() for part in entry.partition("="))
         if not name or not url:
             raise PluginError(f"{settings['add_repos'].source}: {entry!r} is not NAME=URL (e.g. charts=https://...)")
+        if written.setdefault(name, url) != url:
+            raise PluginError(f"{settings['add_repos'].source}: {name} is given twice, as {written[name]} and {url}; "
+                              "give each repository its own name")
         for match in _VARIABLE.finditer(url):
             if not env.get(match.group(1) or match.group(2)):
                 raise PluginError(f"{settings['add_repos'].source}: {match.group(1) or match.group(2)} (in {name}'s "

@@ -123,6 +123,11 @@ def test_the_release_environment_holds_namespace_credentials_and_create_namespac
     assert call(workspace, BASE).config["release"]["environments"]["drone"]["namespace"] == "default"  # as Helm
 
 
+def test_a_repository_given_twice_with_one_url_is_one_repository(workspace):
+    made = call(workspace, {"chart": "r/web", "release": "web", "add_repos": "r=https://h/charts, r=https://h/charts"})
+    assert made.config["repo"]["dependency_repositories"] == {"r": "https://h/charts"}
+
+
 def test_a_repository_chart_is_fetched_by_name_and_add_repos_serve_its_dependencies(workspace):
     made = call(workspace, {"chart": "repo/web", "release": "web", "add_repos": "repo=https://c.example.com,"
                             "deps=https://$REPO_USER:$REPO_PASSWORD@deps.example.com"},
@@ -276,6 +281,8 @@ def test_a_setting_that_changes_nothing_deployed_is_ignored_with_a_warning(works
                                             "NAME=URL and chart: NAME/CHART")),
     ({"add_repos": "https://c.example.com"}, None, ("setting add_repos: 'https://c.example.com' is not NAME=URL (e.g. "
                                                    "charts=https://...)")),
+    ({"chart": "r/web", "add_repos": "r=https://h/charts,r=https://h2"}, None, ("setting add_repos: r is given twice, "
+     "as https://h/charts and https://h2; give each repository its own name")),
     ({"chart_version": "0.4.0"}, None, ("setting chart_version is 0.4.0 but the chart folder WS holds version 0.3.0; "
                                        "fix one of them")),
     ({"atomic_upgrade": "false"}, None, ("setting atomic_upgrade: false is not supported: a failed deploy is always "
