@@ -57,15 +57,17 @@ def add_secret(value: str) -> None:
 
 def _encodings(value: str) -> set[str]:
     """`value` as YAML (single- and double-quoted), JSON, Go's %q (an API server's `Invalid value: "..."`), Helm's
-    schema errors (%q in single quotes: `'O\\'Brien'`), base64 and URL-encoding write it."""
+    schema errors (%q in single quotes: `'O\\'Brien'`), base64 and URL-encoding write it. A value that is not UTF-8
+    (an environment variable's bytes, each invalid one a surrogate escape) also as text decoded with replacement."""
     import yaml
 
-    raw = value.encode()
+    raw = value.encode(errors="surrogateescape")
     encoded = {base64.b64encode(raw).decode(), base64.urlsafe_b64encode(raw).decode()}
     escaped = {json.dumps(value)[1:-1], json.dumps(value, ensure_ascii=False)[1:-1], _go_quoted(value)}
     forms = {
         value, value.replace("'", "''"), *escaped, *(e.replace('\\"', '"').replace("'", "\\'") for e in escaped),
-        *encoded, *(text.rstrip("=") for text in encoded), quote(value, safe=""), quote(value), quote_plus(value),
+        *encoded, *(text.rstrip("=") for text in encoded), quote(raw, safe=""), quote(raw), quote_plus(raw),
+        raw.decode(errors="replace"),
     }
     for unicode in (False, True):
         double = yaml.safe_dump(value, default_style='"', width=math.inf, allow_unicode=unicode)
@@ -86,6 +88,8 @@ def _go_quoted(value: str) -> str:
         if ch == " " or ch.isprintable() and not ch.isspace():
             return ch
         code = ord(ch)
+        if 0xDC80 <= code <= 0xDCFF:  # a byte that is not UTF-8 (a surrogate escape): Go writes it \xe9
+            return f"\\x{code - 0xDC00:02x}"
         return f"\\x{code:02x}" if code < 0x80 else f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
 
     return "".join(map(one, value))

@@ -45,8 +45,12 @@ def layered_values(
     release: Release, environment: Environment, overrides: Overrides, env: Mapping[str, str],
     typed_set: Mapping[str, Any],
 ) -> tuple[dict[str, Any], list[tuple[str | int, ...]]]:
-    """(values layered in VALUES_ORDER, the paths that hold secrets); secret values registered before parsing.
-    `typed_set` is the release's `set:` as invoke.yaml types it (release.set has it as --set text)."""
+    """(values layered in VALUES_ORDER, the paths that hold secrets); secret values registered before anything is
+    parsed (a --set's error may quote one). `typed_set` is the release's `set:` as invoke.yaml types it (release.set
+    has it as --set text)."""
+    sources = [(path, variable, f"release.releases.{release.name}.secrets.{path}") for path, variable in release.secrets]
+    sources += [(*_secret_flag(text, env), f"--set-secret {text!r}") for text in overrides.set_secret]
+    secrets = [(path, _secret(variable, env, where), where) for path, variable, where in sources]
     layers: list[Layer] = []
     layers += [read_values(p, f"release.releases.{release.name}.values") for p in release.values]
     layers += [[_typed(str(key), value, env, f"release.releases.{release.name}.set.{key}")]
@@ -59,13 +63,7 @@ def layered_values(
                    for n, s in enumerate(getattr(overrides, flag.replace("-", "_")), 1)]
     layers += [[_set_file(s)] for s in overrides.set_file]
     secret_paths: list[tuple[str | int, ...]] = []
-    sources = [(path, variable, f"release.releases.{release.name}.secrets.{path}") for path, variable in release.secrets]
-    sources += [(*_secret_flag(text), f"--set-secret {text!r}") for text in overrides.set_secret]
-    for path, variable, where in sources:
-        value = env.get(variable)
-        if value is None:
-            raise ToolError(f"{where}: environment variable {variable} is not set; set it (a Drone secret)")
-        ui.add_secret(value)
+    for path, value, where in secrets:
         where_it_goes = _literal(path, value, f"{where}: not a values path; use dotted keys like db.password "
                                               "(list items as hosts[0])")[1]
         layers.append([(where_it_goes, value)])
@@ -77,6 +75,20 @@ def layered_values(
         for where_set, what in layer if isinstance(layer, list) else ():
             _set_into(values, where_set, what)
     return values, secret_paths
+
+
+def _secret(variable: str, env: Mapping[str, str], where: str) -> str:
+    """The value of a secret's variable, registered (ui.add_secret) before anything else sees it."""
+    value = env.get(variable)
+    if value is None:
+        raise ToolError(f"{where}: environment variable {variable} is not set; set it (a Drone secret)")
+    ui.add_secret(value)
+    try:
+        value.encode()
+    except UnicodeEncodeError:  # os.environ keeps bytes that are not UTF-8 as surrogate escapes
+        raise ToolError(f"{where}: environment variable {variable} is not UTF-8 text, which Helm's values must be; "
+                        "set it as UTF-8 (binary data base64-encoded, decoded in the template with b64dec)") from None
+    return value
 
 
 def merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
@@ -328,8 +340,15 @@ def _set_file(text: str) -> tuple[ValuesPath, Any]:
                                   "config.script")[1], content
 
 
-def _secret_flag(text: str) -> tuple[str, str]:
+def _secret_flag(text: str, env: Mapping[str, str]) -> tuple[str, str]:
+    """(path, variable) of --set-secret PATH=VARIABLE. What follows the `=` is shown only when it is a variable's name,
+    set or not, that is no other variable's value: given the secret itself by mistake, the error says so without it."""
     path, _, variable = text.partition("=")
-    if not path or not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", variable):
-        raise ToolError(f"--set-secret {text!r}: expected KEY=ENV_VAR_NAME (e.g. db.password=DB_PASSWORD)")
+    itself = next((name for name, value in env.items() if value == variable), None) if variable not in env else None
+    if not path or not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", variable) or itself:
+        shown = f"{path}=..." if variable else text
+        what = (f"what follows = is the value of {itself}, not a variable's name" if itself else
+                "what follows = is not a variable's name (not shown: it may be the secret itself)" if variable else
+                "expected KEY=ENV_VAR_NAME")
+        raise ToolError(f"--set-secret {shown!r}: {what}; pass the variable's name (e.g. db.password=DB_PASSWORD)")
     return path, variable

@@ -417,6 +417,35 @@ def test_a_bad_secret_path_is_refused_before_any_part_of_the_secret_meets_helms_
         assert not [part for part in ("Secret", "Value", "x,y", "y=z") if part in result.stderr], result.stderr
 
 
+def test_a_secret_meets_no_error_message_however_it_is_misplaced(project):
+    """Registered before any flag is parsed (a --set's error quotes the item); given to --set-secret in place of a
+    variable's name; not UTF-8 (bytes os.environ keeps as surrogate escapes, which every command registers)."""
+    config = yaml.safe_load((project / "invoke.yaml").read_text())
+    config["release"]["releases"]["hello-world"]["secrets"] = {"secretEnv.PW": "DB_PW"}
+    (project / "invoke.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    latin1 = "caf\udce9-latin1-pass"  # b"caf\xe9-latin1-pass" in the environment
+    env = {"DB_PW": SECRET, "LEGACY_PASSWORD": latin1}
+    deploy = ("release.deploy", "--env", "staging", "--dry-run")
+    cases = [
+        ((*deploy, "--set", f"extra.pw={SECRET},oops"), "error: --set #1 (not shown: it holds a secret): "),
+        ((*deploy, "--set-string", f"x={SECRET},bad"), "error: --set-string #1 (not shown: it holds a secret): "),
+        ((*deploy, "--set-secret", f"db.password={SECRET}"),
+         "error: --set-secret 'db.password=...': what follows = is the value of DB_PW, not a variable's name; "),
+        ((*deploy, "--set-secret", "db.password=pa ss/word"),
+         ("error: --set-secret 'db.password=...': what follows = is not a variable's name (not shown: it may be the "
+         "secret itself); ")),
+        ((*deploy, "--set-secret", "db.password=LEGACY_PASSWORD"),
+         "error: --set-secret 'db.password=LEGACY_PASSWORD': environment variable LEGACY_PASSWORD is not UTF-8 text"),
+    ]
+    for args, message in cases:
+        result = invoke(project, *args, env=env, check=False)
+        assert (result.returncode, result.stdout) == (1, ""), result.stderr
+        assert result.stderr.startswith(message) and result.stderr.count("\n") == 1, result.stderr
+        assert found(result.stderr, {"secret": SECRET, "words": "pa ss/word", "latin1": latin1}) == []
+    listed = invoke(project, "--list", env=env)  # every command registers LEGACY_PASSWORD: no traceback
+    assert "release.deploy" in listed.stdout and listed.stderr == ""
+
+
 def test_a_release_secret_that_is_missing_or_misplaced_names_its_release_and_setting(cluster):
     config = yaml.safe_load((cluster.project / "invoke.yaml").read_text())
     config["release"]["releases"]["api"] = {"chart": "hello-world", "secrets": {"db.password": "MISSING_VAR"}}

@@ -53,9 +53,15 @@ def forms(value: str) -> set[str]:
             text, text.replace("'", "''"), double[1:double.rindex('"')],
             json.dumps(text)[1:-1], json.dumps(text, ensure_ascii=False)[1:-1],
             schema_quoted(text),
-            base64.b64encode(text.encode()).decode(), quote(text, safe=""), quote(text), quote_plus(text),
+            *forms_of_bytes(text.encode(errors="surrogateescape")),
         }
     return {f for f in found if len(f.strip()) >= 8}
+
+
+def forms_of_bytes(raw: bytes) -> set[str]:
+    """The bytes of a value (an environment variable's, UTF-8 or not) as base64 and URLs write them, and as text decoded
+    with replacement."""
+    return {base64.b64encode(raw).decode(), quote(raw, safe=""), quote(raw), quote_plus(raw), raw.decode(errors="replace")}
 
 
 def unfold(text: str) -> str:

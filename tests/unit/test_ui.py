@@ -157,3 +157,12 @@ def test_a_secret_as_an_api_server_quotes_it_with_gos_q_is_masked(tmp_path):
         ui.add_secret(value)
         assert ui.redact(f"metadata.labels: Invalid value: {shown}: a valid label") == \
             'metadata.labels: Invalid value: "***": a valid label', shown
+
+
+def test_a_secret_that_is_not_utf8_is_masked_as_its_bytes_are_written():
+    value = "caf\udce9-latin1-pass"  # os.environ's text for the bytes b"caf\xe9-latin1-pass"
+    ui.add_secret(value)
+    raw = value.encode(errors="surrogateescape")
+    for text in (value, raw.decode(errors="replace"), "caf\\xe9-latin1-pass", base64.b64encode(raw).decode(),
+                 quote(raw, safe="")):
+        assert ui.redact(f"x {text} y") == "x *** y", text
