@@ -104,7 +104,8 @@ NAMES = sorted(KNOWN | set(ALIASES))
 DEPLOY_ONLY = ("add_repos", "chart", "chart_version", "values", "string_values", "values_files", "secrets",
                "create_namespace",
                "atomic_upgrade", "update_dependencies", "dependencies_action", "repo_url")  # no meaning to uninstall
-LINT_USES = ("mode", "chart", "chart_version", "add_repos", "debug", "update_dependencies", "dependencies_action")
+LINT_USES = ("mode", "chart", "chart_version", "add_repos", "debug", "update_dependencies", "dependencies_action",
+             "lint_strictly")  # false is how repo.lint lints (true is refused): honoured, not ignored
 UPGRADE_EVENTS = ("push", "tag", "deployment", "pull_request", "promote", "rollback")  # drone-helm3's inference
 TRUE, FALSE = ("true", "t", "1", "yes", "on"), ("false", "f", "0", "no", "off")
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*"

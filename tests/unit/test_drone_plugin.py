@@ -189,6 +189,7 @@ def test_uninstall_and_lint_calls(workspace):
     assert (lint.task, lint.arguments) == ("repo.lint", {"chart": None})
     assert lint.config["repo"]["charts_dir"] == str(workspace / "charts" / "web")
     assert lint.warnings == ()
+    assert call(workspace, {"mode": "lint", "chart": "./charts/web", "lint_strictly": "false"}, {}).warnings == ()
     told = call(workspace, {"mode": "lint", "chart": "./charts/web", "release": "app", "wait": "false"}, {})
     assert told.warnings == ("setting release is ignored with mode lint: it lints the chart, and deploys nothing",
                              "setting wait is ignored with mode lint: it lints the chart, and deploys nothing")
