@@ -268,7 +268,11 @@ def read(chart_dir: Path, charts_dir: Path, checkout: Path | None = None) -> Cha
                        checkout=str(checkout or charts_dir.resolve()), api=api, notes=notes)
 
 
-_CREDENTIAL = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://([^\s/@]+)@")  # a URL's scheme and userinfo
+# A URL's scheme and what may be its userinfo: from :// to the last @ before a blank or the next :// (as urls reads
+# it: a careless password holds / too); with a / in it, userinfo only as USER:PASSWORD (not an @ in a path, npm's
+# /@scope/pkg, nor a host:PORT/ before one).
+_CREDENTIAL = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://((?:(?!://)\S)*)@")
+_SLASHED_PASSWORD = re.compile(r"[^/:]*:(?!\d*(?:/|$))")
 
 
 def _refuse_credentials(declared: Any, where: str) -> None:
@@ -282,6 +286,8 @@ def _refuse_credentials(declared: Any, where: str) -> None:
             _refuse_credentials(value, where)
             continue
         for found in _CREDENTIAL.finditer(str(value)) if isinstance(value, str) else ():
+            if "/" in found.group(2) and not _SLASHED_PASSWORD.match(found.group(2)):
+                continue
             if ":" in found.group(2) or found.group(1).lower() in ("http", "https", "oci"):
                 ui.add_url_secrets(value)
                 raise ToolError(f"{where}: {urls.redact(value)!r} holds credentials, which the package and "

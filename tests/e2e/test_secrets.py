@@ -693,6 +693,7 @@ def test_a_chart_whose_metadata_holds_credentials_in_a_url_is_refused_and_they_a
         "dep": "dependencies:\n- {name: redis, version: 1.0.0, repository: 'http://depuser:DepPass-5521@127.0.0.1:9'}\n",
         "home": "home: https://ghp_T0kenT0ken55@github.com/acme/charts\n",
         "src": "sources:\n- ssh://git@github.com/acme/charts\n- 'https://builder:Src-Pass-77@git.example.com/x'\n",
+        "slash": "home: https://deploy:Sl/ash-Pass-31@git.example.com/acme\n",  # an AWS-style secret: / unencoded
     }
     for name, extra in cases.items():
         chart = project / "charts" / name
@@ -703,20 +704,21 @@ def test_a_chart_whose_metadata_holds_credentials_in_a_url_is_refused_and_they_a
     (project / "charts" / "v1req" / "requirements.yaml").write_text(
         "dependencies:\n- {name: x, version: 1.0.0, repository: 'https://u:Req-Pass-99@127.0.0.1:9/c'}\n")
     (project / "charts" / "fine").mkdir()
-    (project / "charts" / "fine" / "Chart.yaml").write_text(
-        "apiVersion: v2\nname: fine\nversion: 0.1.0\nsources: [ssh://git@github.com/acme/charts]\n")
+    (project / "charts" / "fine" / "Chart.yaml").write_text(  # an @ in a path is no userinfo, nor one after a port
+        "apiVersion: v2\nname: fine\nversion: 0.1.0\nsources: [ssh://git@github.com/acme/charts, "
+        "'https://www.npmjs.com/package/@acme/ui', 'https://git.example.com:8443/acme/@ui']\n")
     result = invoke(project, "repo.publish", check=False)
     text = result.stdout + result.stderr
     assert result.returncode == 1
     for name, shown in [("dep", "http://***@127.0.0.1:9"), ("home", "https://***@github.com/acme/charts"),
-                        ("src", "https://***@git.example.com/x")]:
+                        ("src", "https://***@git.example.com/x"), ("slash", "https://***@git.example.com/acme")]:
         assert f"error: charts/{name}/Chart.yaml: '{shown}' holds credentials, which the package and the " \
                "repository's index would publish to every reader" in text, text
     assert "error: charts/v1req/requirements.yaml: 'https://***@127.0.0.1:9/c' holds credentials" in text
-    assert "published 4, failed 4: dep, home, src, v1req" in text
-    assert not re.search(r"DepPass-5521|T0kenT0ken55|Src-Pass-77|Req-Pass-99", text)
+    assert "published 4, failed 5: dep, home, slash, src, v1req" in text
+    assert not re.search(r"DepPass-5521|T0kenT0ken55|Src-Pass-77|Req-Pass-99|ash-Pass-31", text)
     leaked = [p for p in project.rglob("*") if p.is_file() and "/charts/" not in str(p)
-              and re.search(rb"DepPass-5521|T0kenT0ken55|Src-Pass-77|Req-Pass-99", p.read_bytes())]
+              and re.search(rb"DepPass-5521|T0kenT0ken55|Src-Pass-77|Req-Pass-99|ash-Pass-31", p.read_bytes())]
     assert leaked == []
     index = (project / "dist" / "repo" / "index.yaml").read_text()
     assert '"fine"' in index and '"hello-world"' in index and '"dep"' not in index
