@@ -38,7 +38,7 @@ def describe(chart: str, version: str, origin: Mapping[str, str]) -> tuple[str, 
     parts = [f"{chart}-{version}"]
     parts += [f"commit {origin['commit'][:12]}"] if origin.get("commit") else []
     parts += [f"by {origin['who']}"] if origin.get("who") else []
-    parts += [urls.redact(origin["build"])] if origin.get("build") else []
+    parts += [urls.redact_value(origin["build"])] if origin.get("build") else []
     labels = {"chart-version": label_value(version), "git-commit": label_value(origin.get("commit", "")),
               "deployed-by": label_value(origin.get("who", ""))}
     return "; ".join(parts), {k: v for k, v in labels.items() if v}

@@ -24,22 +24,35 @@ def redact(text: str) -> str:
     return _USERINFO.sub(f"://{MASK}@", text)
 
 
+def redact_value(value: str) -> str:
+    """One value as read (a variable, a setting) with each userinfo masked, one typed with a blank too (_userinfos),
+    which redact, reading any text, cannot tell from the words around a URL."""
+    for userinfo in _userinfos(value):
+        value = value.replace(f"://{userinfo}@", f"://{MASK}@")
+    return redact(value)
+
+
 def credentials(value: str) -> list[str]:
     """Every userinfo in `value` (one value as read: an argument, a variable, a setting), and its password, as
-    written and percent-decoded: what to register as secret. No URL holds a blank, but a password typed with one
-    (and a `/` or `@` too) would not be found in text by _USERINFO: in a value with a blank, USER:PASSWORD runs from
-    each :// to the last @ after it."""
+    written and percent-decoded: what to register as secret."""
+    found = []
+    for userinfo in _userinfos(value):
+        password = userinfo.partition(":")[2]
+        found += [userinfo, unquote(userinfo), password, unquote(password)]
+    return [text for text in dict.fromkeys(found) if text]
+
+
+def _userinfos(value: str) -> list[str]:
+    """Every userinfo in one value. No URL holds a blank, but a password typed with one (and a `/` or `@` too) would
+    not be found in text by _USERINFO: in a value with a blank, USER:PASSWORD runs from each :// to the last @ after
+    it."""
     userinfos = [match.group(1) for match in _USERINFO.finditer(value)]
     if any(c.isspace() for c in value):
         for part in value.split("://")[1:]:
             userinfo = part.rpartition("@")[0]
             if ":" in userinfo and any(c.isspace() for c in userinfo):
                 userinfos.append(userinfo)
-    found = []
-    for userinfo in userinfos:
-        password = userinfo.partition(":")[2]
-        found += [userinfo, unquote(userinfo), password, unquote(password)]
-    return [text for text in dict.fromkeys(found) if text]
+    return userinfos
 
 
 def split(url: str) -> tuple[str, str | None, str | None]:

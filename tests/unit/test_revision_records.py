@@ -15,6 +15,8 @@ def test_description_and_labels_record_chart_commit_author_and_build():
                       "deployed-by": "Alice_Example__alice_example.com"}
     linked = revision_records.describe("app", "1.0.0", {"build": "https://ci-bot:Bu1ld-Pass@drone.example.com/a/7"})[0]
     assert linked == "app-1.0.0; https://***@drone.example.com/a/7"  # stored in the cluster: no credentials
+    blank = revision_records.describe("app", "1.0.0", {"build": "https://ci-bot:Bu1ld Pass/x@drone.example.com/a/7"})[0]
+    assert blank == "app-1.0.0; https://***@drone.example.com/a/7"  # a password typed with a blank and a / too
 
 
 def test_secret_paths_are_recorded_as_valid_label_values_and_read_back_only_for_the_values_they_were_recorded_with():
