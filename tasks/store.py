@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from . import urls
+from . import ui, urls
 from .errors import ConflictError, ToolError
 
 INDEX = "index.yaml"
@@ -185,13 +185,12 @@ class S3Store:
     writable = True
 
     def __init__(self, url: str) -> None:
-        import boto3
         from botocore.config import Config
 
         parts = urlsplit(url)
         self.url, self.bucket = url, parts.netloc
         self.prefix = parts.path.strip("/") + "/" if parts.path.strip("/") else ""
-        self.client = boto3.client("s3", config=Config(retries={"max_attempts": 3, "mode": "standard"}))
+        self.client = aws_client("s3", config=Config(retries={"max_attempts": 3, "mode": "standard"}))
         self.requests: Counter[str] = Counter()  # by operation, for the summary and the benchmarks
 
     def read(self, key: str) -> tuple[bytes, str] | None:
@@ -341,20 +340,38 @@ class HttpStore:
 _ECR = re.compile(r"^(\d{12})\.dkr\.ecr(?:-fips)?\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?$")
 
 
+def aws_client(service: str, **options: Any) -> Any:
+    """A boto3 client whose credentials are secrets before its first request: those boto3 finds itself (a profile's
+    file, a container's or an instance's role), which no variable held, are in `--debug`'s log of each request (its
+    session token). botocore's log of response bodies is off: ECR's holds a registry password."""
+    import logging
+
+    import boto3
+
+    logging.getLogger("botocore.parsers").setLevel(logging.INFO)
+    session = boto3.session.Session()
+    found = session.get_credentials()
+    frozen = found.get_frozen_credentials() if found else None
+    for secret in (frozen.secret_key, frozen.token) if frozen else ():
+        if secret:
+            ui.add_secret(secret)
+    return session.client(service, **options)
+
+
 def ecr_credentials(host: str) -> tuple[str, str] | None:
     """(user, password) for an Amazon ECR registry, from ECR's authorization token through boto3's standard
-    credential chain (no docker, no aws CLI); None for any other host. The password is a secret."""
+    credential chain (no docker, no aws CLI); None for any other host. The token and the password are secrets."""
     match = _ECR.match(host)
     if match is None:
         return None
     import base64
 
-    import boto3
     from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
     try:
-        ecr = boto3.client("ecr", region_name=match.group(2))
+        ecr = aws_client("ecr", region_name=match.group(2))
         token = ecr.get_authorization_token(registryIds=[match.group(1)])["authorizationData"][0]["authorizationToken"]
+        ui.add_secret(token)
     except NoCredentialsError:
         raise ToolError(f"oci://{host}: no AWS credentials for ECR; set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY "
                         "(or AWS_PROFILE)") from None
@@ -366,6 +383,7 @@ def ecr_credentials(host: str) -> tuple[str, str] | None:
         raise ToolError(f"oci://{host}: ECR authorization failed ({exc}); check AWS_ENDPOINT_URL_ECR and the "
                         "network") from None
     user, _, password = base64.b64decode(token).decode().partition(":")
+    ui.add_secret(password)
     return user, password
 
 

@@ -2,13 +2,14 @@
 
 import base64
 import json
+import logging
 import shutil
 import urllib.request
 
 import helm_python
 import pytest
 
-from tasks import store
+from tasks import store, ui
 from tests.conftest import invoke
 from tests.support.registry import oci_registry
 
@@ -108,12 +109,17 @@ def test_a_classic_repository_and_an_oci_mirror_in_one_publish_immutable_in_both
     assert client.tags(f"{mirror}/hello-world") == ["0.2.0", "0.1.0"]
 
 
-def test_an_ecr_host_logs_in_with_ecrs_token_through_boto3(moto_endpoint, monkeypatch):
+def test_an_ecr_host_logs_in_with_ecrs_token_through_boto3(moto_endpoint, monkeypatch, caplog):
     for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
                        "AWS_ENDPOINT_URL_ECR": moto_endpoint}.items():
         monkeypatch.setenv(key, value)
+    caplog.set_level(logging.DEBUG)  # as invoke --debug logs: botocore's records of ECR's answer held the token
     user, password = store.ecr_credentials("123456789012.dkr.ecr.eu-west-1.amazonaws.com")
     assert user == "AWS" and password
+    token = base64.b64encode(f"{user}:{password}".encode()).decode()
+    assert ui.redact(f"{token} {password}") == "*** ***"
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert "GetAuthorizationToken" in logged and token not in logged and password not in logged
     assert store.ecr_credentials("registry.example.com") is None
 
 

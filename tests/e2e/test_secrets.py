@@ -76,6 +76,21 @@ def test_repository_tasks_never_print_the_aws_secret_key_even_with_debug_logging
     assert codes == [0, 0, 0, 0, 0, 0, 0, 1]  # the last: a missing bucket, a failure path with --debug
 
 
+def test_aws_credentials_boto3_finds_itself_are_never_printed_even_with_debug_logging(project, bucket, tmp_path):
+    """A profile's file (as a container's or an instance's role): no variable holds them, yet --debug logs each
+    request with its session token."""
+    profile = tmp_path / "credentials"
+    profile.write_text(f"[ci]\naws_access_key_id = AKIAPROFILE\naws_secret_access_key = {AWS_SECRET}\n"
+                       "aws_session_token = profile-Session-Token-88\n")
+    env = {"AWS_ENDPOINT_URL_S3": bucket.endpoint, "AWS_DEFAULT_REGION": "us-east-1", "AWS_PROFILE": "ci",
+           "AWS_SHARED_CREDENTIALS_FILE": str(profile), "AWS_CONFIG_FILE": str(tmp_path / "none")}
+    for args in (("--debug", "repo.publish", "--url", bucket.url), ("--debug", "repo.list", "--url", bucket.url)):
+        result = invoke(project, *args, env=env)
+        text = result.stdout + result.stderr
+        assert "X-Amz-Security-Token" in text  # the request log is there, the token in it masked
+        assert found(text, {"secret": AWS_SECRET, "token": "profile-Session-Token-88"}) == []
+
+
 # --- every shape a secret takes, through every task that prints values or config ------------------
 
 def shape_env(suffix=""):
