@@ -42,7 +42,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -421,12 +420,19 @@ def _chart(chart: str, repos: Mapping[str, str], repo_url: str | None, cwd: Path
 
 def _check_local(settings: Mapping[str, Setting], folder: Path) -> None:
     """What a local chart deploys is its folder: a chart_version it does not have, or a dependency update
-    its Chart.lock would not give, is refused rather than silently not honoured."""
+    its Chart.lock would not give, is refused rather than silently not honoured. Its Chart.yaml is read as the
+    deploy reads it (charts.read: Helm's YAML, alias limit and checks), so a broken one is the same one line."""
     if "chart_version" in settings:
-        meta = yaml.safe_load((folder / "Chart.yaml").read_text(encoding="utf-8")) or {}
-        if str(meta.get("version")) != settings["chart_version"].value.strip():
+        from tasks import charts
+        from tasks.errors import ToolError
+
+        try:
+            version = charts.read(folder, folder.parent).version
+        except ToolError as exc:
+            raise PluginError(str(exc)) from None
+        if version != settings["chart_version"].value.strip():
             raise PluginError(f"{settings['chart_version'].source} is {settings['chart_version'].value.strip()} but "
-                              f"the chart folder {folder} holds version {meta.get('version')}; fix one of them")
+                              f"the chart folder {folder} holds version {version}; fix one of them")
     update = flag(settings, "update_dependencies") or _value(settings, "dependencies_action") == "update"
     if update and any((folder / lock).is_file() for lock in ("Chart.lock", "requirements.lock")):
         source = settings["update_dependencies" if "update_dependencies" in settings else "dependencies_action"].source

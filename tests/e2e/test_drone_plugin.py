@@ -210,3 +210,13 @@ def test_an_api_server_written_without_a_scheme_is_reached_over_https(cluster, t
     assert result.returncode == 0, result.stderr
     assert cluster.image() == f"{IMAGE}:latest"
     never_printed(result, "noscheme-token-4")
+
+
+def test_a_broken_chart_yaml_checked_for_chart_version_fails_in_one_line_without_a_traceback(tmp_path):
+    workspace = chart_workspace(tmp_path)
+    (workspace / "Chart.yaml").write_text("apiVersion: v2\nname: [\nversion: 0.1.0\n")
+    result = plugin(workspace, {"chart": "./", "release": "r", "chart_version": "0.1.0",
+                                "kube_api_server": "https://127.0.0.1:9", "kube_token": "t-1234"})
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"error: {tmp_path.name}/workspace/Chart.yaml: not valid YAML at line ")
+    assert len(result.stderr.splitlines()) == 1, result.stderr

@@ -298,6 +298,24 @@ def test_bad_settings_are_one_clear_line_naming_what_the_user_wrote(workspace, s
     assert refusal(workspace, {**BASE, **settings}, env) == message.replace("WS", str(workspace))
 
 
+BOMB = b"a: &a [x, x, x, x, x, x, x, x, x, x]\n" + b"".join(
+    b"%c: &%c [*%c, *%c, *%c, *%c, *%c, *%c, *%c, *%c, *%c, *%c]\n" % ((c, c) + (c - 1,) * 10) for c in b"bcdefgh"
+) + b"apiVersion: v2\nname: app\nversion: *h\n"
+
+
+@pytest.mark.parametrize("content, problem", [
+    (b"apiVersion: v2\nname: [\nversion: 0.3.0\n", "not valid YAML"),
+    (b"\xff\xfeapiVersion: v2\n", "not UTF-8"),
+    (b"- apiVersion: v2\n- name: app\n", "must be a mapping"),
+    (BOMB, "excessive aliasing"),
+], ids=["syntax", "bytes", "list", "alias bomb"])
+def test_a_broken_chart_yaml_checked_for_chart_version_is_one_line_naming_it(workspace, content, problem):
+    (workspace / "charts" / "web" / "Chart.yaml").write_bytes(content)
+    message = refusal(workspace, {**BASE, "chart": "./charts/web", "chart_version": "0.3.0"})
+    assert message.startswith("charts/web/Chart.yaml: ") and problem in message, message
+    assert "\n" not in message and len(message) < 300
+
+
 def test_a_dependency_update_is_refused_only_where_a_lock_makes_it_differ_from_a_build(workspace):
     call(workspace, {**BASE, "update_dependencies": "true"})
     (workspace / "Chart.lock").write_text("dependencies: []\n")
