@@ -9,8 +9,8 @@ Safe by default: a setting that would change what is deployed (or where) and tha
 fails the step with one line naming it; so does an unknown setting (a typo such as `chart_verison` would
 otherwise deploy the newest version). Only settings that change nothing deployed here are ignored, each
 with a warning that says why. A value of `values` that is exactly $NAME or ${NAME} is a secret reference:
-the value is read from the environment and masked everywhere (--set-secret PATH=NAME); a $ anywhere else in
-a value is refused, never deployed literally.
+the value is read from the environment (PREFIX_NAME with drone-helm's prefix) and masked everywhere
+(--set-secret PATH=NAME); a $ anywhere else in a value is refused, never deployed literally.
 
     steps:
       - name: deploy
@@ -221,8 +221,8 @@ def translate(settings: Mapping[str, Setting], env: Mapping[str, str], cwd: Path
     environment["create_namespace"] = flag(settings, "create_namespace")
     if "history_max" in settings:
         environment["history_max"] = _count(settings, "history_max")
-    sets, set_secrets = _values(settings, "values", env)
-    string_sets, string_secrets = _values(settings, "string_values", env)
+    sets, set_secrets = _values(settings, "values", env, _prefix(settings))
+    string_sets, string_secrets = _values(settings, "string_values", env, _prefix(settings))
     set_secrets += string_secrets + [_secret(entry, settings["secrets"].source, env)
                                      for entry in _list(settings, "secrets")]
     given = {"--set-secret": "secrets", "--set": "values", "--values": "values_files", "--set-string": "string_values",
@@ -338,7 +338,7 @@ def _cluster(settings: Mapping[str, Setting], env: Mapping[str, str]) -> tuple[d
     drone-helm's `prefix: STAGING` reads STAGING_API_SERVER, ... and nothing else: a credential given
     another way as well is refused, never a fall back that could reach another cluster.
     """
-    prefix = (_value(settings, "prefix") or "").upper()  # drone-helm upper-cases it too
+    prefix = _prefix(settings)
     direct = [settings[k].source for k in CREDENTIALS if k in settings]
     if prefix:
         if not re.fullmatch(r"[A-Z][A-Z0-9_]*", prefix):
@@ -367,6 +367,10 @@ def _cluster(settings: Mapping[str, Setting], env: Mapping[str, str]) -> tuple[d
         variables[f"{TOOL_PREFIX}_API_SERVER"] = f"https://{server}"
     sources = {f"{TOOL_PREFIX}_{v}": settings[k].source for k, v in CREDENTIALS.items() if k in settings}
     return {"secrets_prefix": TOOL_PREFIX}, variables, sources
+
+
+def _prefix(settings: Mapping[str, Setting]) -> str:
+    return (_value(settings, "prefix") or "").upper()  # drone-helm upper-cases it too
 
 
 def _repos(settings: Mapping[str, Setting], env: Mapping[str, str]) -> dict[str, str]:
@@ -458,11 +462,13 @@ def split_set(text: str) -> list[str]:
     return [item for item in [*items, current] if item]
 
 
-def _values(settings: Mapping[str, Setting], setting: str, env: Mapping[str, str]) -> tuple[list[str], list[str]]:
-    """(--set or --set-string items, --set-secret PATH=NAME items) from the values or string_values setting.
+def _values(settings: Mapping[str, Setting], setting: str, env: Mapping[str, str], prefix: str
+            ) -> tuple[list[str], list[str]]:
+    """(--set or --set-string items, --set-secret PATH=VARIABLE items) from the values or string_values setting.
 
-    A value that is exactly $NAME or ${NAME} (drone-helm3's `db=$DB_PASSWORD`) is the secret NAME;
-    ${DRONE_*} and ${CI_*} are build variables the tasks expand; any other $ is refused.
+    A value that is exactly $NAME or ${NAME} (drone-helm3's `db=$DB_PASSWORD`) is the secret NAME, or
+    PREFIX_NAME with drone-helm's `prefix` (_secret); ${DRONE_*} and ${CI_*} are build variables the tasks
+    expand; any other $ is refused.
     """
     sets, secrets = [], []
     where = settings[setting].source if setting in settings else ""
@@ -471,7 +477,7 @@ def _values(settings: Mapping[str, Setting], setting: str, env: Mapping[str, str
         reference = _REFERENCE.match(value.strip())
         name = reference and (reference.group(1) or reference.group(2))
         if name and not (name.startswith(("DRONE_", "CI_")) and not _credential(name)):
-            secrets.append(_secret(f"{path}={name}", where, env))
+            secrets.append(_secret(f"{path}={name}", where, env, prefix))
             continue
         if name:
             sets.append(f"{path}=${{{name}}}")
@@ -510,15 +516,24 @@ def _without_build_variables(value: str) -> str:
     return "".join(out) + value[at:]
 
 
-def _secret(entry: str, where: str, env: Mapping[str, str]) -> str:
-    path, _, name = entry.partition("=")
-    if not path.strip() or not re.fullmatch(_NAME, name.strip()):
+def _secret(entry: str, where: str, env: Mapping[str, str], prefix: str = "") -> str:
+    """PATH=VARIABLE, its variable set. With a `prefix`, NAME is PREFIX_NAME, as drone-helm's resolveEnvVar reads a
+    reference in values (a build variable, or a name that has the prefix already, is as written); never NAME when
+    that is missing: another environment's secret would be deployed, as the cluster credentials never fall back.
+    drone-helm's `secrets` was Drone 0.8's list of secrets to inject, never prefixed: its entries come without one."""
+    path, _, name = (part.strip() for part in entry.partition("="))
+    if not path or not re.fullmatch(_NAME, name):
         raise PluginError(f"{where}: {entry!r} is not PATH=ENV_VAR (e.g. db.password=DB_PASSWORD); the variable "
                           "comes from the step's environment (from_secret)")
-    if env.get(name.strip()) is None:
-        raise PluginError(f"{where}: {path.strip()} reads {name.strip()}, which is not set; add {name.strip()} to the "
-                          "step's environment (from_secret: ...)")
-    return f"{path.strip()}={name.strip()}"
+    variable = f"{prefix}_{name}" if prefix and not name.startswith(("DRONE_", "CI_", f"{prefix}_")) else name
+    if env.get(variable) is None and variable != name:
+        raise PluginError(f"{where}: {path} reads {variable} (${name} with setting prefix {prefix}), which is not set; "
+                          f"add {variable} to the step's environment (from_secret: ...); {name} is not read instead: "
+                          "with a prefix, unprefixed variables never are (as for the cluster credentials)")
+    if env.get(variable) is None:
+        raise PluginError(f"{where}: {path} reads {name}, which is not set; add {name} to the step's environment "
+                          "(from_secret: ...)")
+    return f"{path}={variable}"
 
 
 def _credential(name: str) -> bool:

@@ -111,11 +111,13 @@ def test_an_unreachable_cluster_is_named_by_the_setting_that_gave_it(tmp_path):
 
 
 def test_a_values_secret_reference_is_deployed_as_the_secrets_value_and_never_printed(cluster, tmp_path):
-    """drone-helm3's documented idiom `values: db=$DB_PASSWORD`, and a `secrets` entry, with --debug on."""
+    """drone-helm3's documented idiom `values: db=$DB_PASSWORD`, and a `secrets` entry, with --debug on. With
+    drone-helm's prefix the reference reads STAGING_DB_PASSWORD, never DB_PASSWORD (another environment's)."""
     settings = {"chart": "./", "release": "hello-world", "prefix": "STAGING", "namespace": cluster.namespaces["staging"],
                 "values": "image.tag=v5,secretEnv.DB_PASSWORD=$DB_PASSWORD", "secrets": "secretEnv.API_KEY=API_KEY",
                 "debug": "true"}
-    env = {**cluster.emulator.ci_env("STAGING", "staging-token-19"), "DB_PASSWORD": DB_PASSWORD, "API_KEY": API_KEY}
+    env = {**cluster.emulator.ci_env("STAGING", "staging-token-19"), "STAGING_DB_PASSWORD": DB_PASSWORD,
+           "DB_PASSWORD": "production-Pa55-90", "API_KEY": API_KEY}
     workspace = chart_workspace(tmp_path)
     dry = plugin(workspace, {**settings, "dry_run": "true"}, env=env)
     assert dry.returncode == 0, dry.stderr

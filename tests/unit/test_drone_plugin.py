@@ -168,6 +168,31 @@ def test_credentials_under_both_plugins_names_reach_the_tasks(workspace, setting
     assert made.environment == variables
 
 
+STAGING = {"STAGING_API_SERVER": "https://a", "STAGING_KUBERNETES_TOKEN": "tok-1"}
+
+
+@pytest.mark.parametrize("settings, set_secret", [
+    ({"values": "secret.password=${SECRET_PASSWORD},tag=$DRONE_TAG"}, ["secret.password=STAGING_SECRET_PASSWORD"]),
+    ({"string_values": "secret.password=$SECRET_PASSWORD"}, ["secret.password=STAGING_SECRET_PASSWORD"]),
+    ({"values": "db=$STAGING_DB"}, ["db=STAGING_DB"]),  # prefixed already
+    ({"values": "netrc=$DRONE_NETRC_PASSWORD"}, ["netrc=DRONE_NETRC_PASSWORD"]),  # a build variable
+    ({"secrets": "secret.password=SECRET_PASSWORD"}, ["secret.password=SECRET_PASSWORD"]),  # drone-helm's: no prefix
+])
+def test_with_a_prefix_a_values_reference_reads_the_prefixed_variable_as_drone_helm_does(workspace, settings, set_secret):
+    env = {**STAGING, "STAGING_SECRET_PASSWORD": "s", "SECRET_PASSWORD": "p", "STAGING_DB": "d", "DRONE_TAG": "v1",
+           "DRONE_NETRC_PASSWORD": "n"}
+    assert call(workspace, {**BASE, "prefix": "staging", **settings}, env).arguments["set_secret"] == set_secret
+
+
+def test_with_a_prefix_a_missing_prefixed_variable_is_refused_even_where_the_unprefixed_one_is_set(workspace):
+    message = refusal(workspace, {**BASE, "prefix": "STAGING", "values": "secret.password=$SECRET_PASSWORD"},
+                      {**STAGING, "SECRET_PASSWORD": "another-environments"})
+    assert message == (
+        "setting values: secret.password reads STAGING_SECRET_PASSWORD ($SECRET_PASSWORD with setting prefix STAGING), "
+        "which is not set; add STAGING_SECRET_PASSWORD to the step's environment (from_secret: ...); SECRET_PASSWORD "
+        "is not read instead: with a prefix, unprefixed variables never are (as for the cluster credentials)")
+
+
 @pytest.mark.parametrize("mode, event, task", [
     ("upgrade", "", "release.deploy"), ("install", "", "release.deploy"), ("uninstall", "", "release.uninstall"),
     ("delete", "", "release.uninstall"), ("lint", "", "repo.lint"), ("help", "", "help"),
