@@ -42,7 +42,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 ENVIRONMENT = "drone"  # the release environment a plugin step deploys to, built from its settings
@@ -221,13 +220,13 @@ def translate(settings: Mapping[str, Setting], env: Mapping[str, str], cwd: Path
     environment["create_namespace"] = flag(settings, "create_namespace")
     if "history_max" in settings:
         environment["history_max"] = _count(settings, "history_max")
-    sets, set_secrets = _values(settings, "values", env, _prefix(settings))
-    string_sets, string_secrets = _values(settings, "string_values", env, _prefix(settings))
-    set_secrets += string_secrets + [_secret(entry, settings["secrets"].source, env)
-                                     for entry in _list(settings, "secrets")]
+    values, strings = (_values(settings, name, env, _prefix(settings)) for name in ("values", "string_values"))
+    set_secrets = values.secrets + strings.secrets + [_secret(entry, settings["secrets"].source, env)
+                                                      for entry in _list(settings, "secrets")]
     given = {"--set-secret": "secrets", "--set": "values", "--values": "values_files", "--set-string": "string_values",
              "--version": "chart_version"}
     sources.update({name: settings[setting].source for name, setting in given.items() if setting in settings})
+    sources.update(values.named | strings.named)
     sources[f"release.environments.{ENVIRONMENT}.create_namespace"] = "setting create_namespace"  # what to set
     if url is not None:
         sources["repo.url"] = settings["add_repos" if url in repos.values() else "repo_url"].source
@@ -237,7 +236,7 @@ def translate(settings: Mapping[str, Setting], env: Mapping[str, str], cwd: Path
     }
     arguments = {
         "env": ENVIRONMENT, "release": release, "url": url, "version": _value(settings, "chart_version"),
-        "set_": sets, "set_string": string_sets, "set_secret": set_secrets,
+        "set_": values.sets, "set_string": strings.sets, "set_secret": set_secrets,
         "values": [str(cwd / f) for f in _list(settings, "values_files")],
         "wait": wait or flag(settings, "atomic_upgrade"),  # Helm: --atomic implies --wait
         "dry_run": flag(settings, "dry_run"), "timeout": timeout, "yes": True,
@@ -462,25 +461,46 @@ def split_set(text: str) -> list[str]:
     return [item for item in [*items, current] if item]
 
 
-def _values(settings: Mapping[str, Setting], setting: str, env: Mapping[str, str], prefix: str
-            ) -> tuple[list[str], list[str]]:
-    """(--set or --set-string items, --set-secret PATH=VARIABLE items) from the values or string_values setting.
+@dataclass
+class _Items:
+    """What the values or string_values setting gives the tasks: its --set (or --set-string) items, its
+    --set-secret PATH=VARIABLE items, and each item as a task's error names it -> as the user wrote it."""
+
+    sets: list[str] = field(default_factory=list)
+    secrets: list[str] = field(default_factory=list)
+    named: dict[str, str] = field(default_factory=dict)
+
+    def add(self, flag: str, item: str, written: str) -> None:
+        """`item` for `flag`. The tasks name an item `--set 'a=1'`, `--set a=${DRONE_X}` (drone_subst) or `--set #2
+        (not shown: ...)` (one holding a secret), a secret `--set-secret 'PATH=VARIABLE'`: flags and forms the user
+        never wrote, each renamed to the setting and the item as written (`setting values 'a=$X'`)."""
+        items = self.secrets if flag == "--set-secret" else self.sets
+        items.append(item)
+        forms = [f"{item!r}"] if flag == "--set-secret" else [f"{item!r}", item,
+                                                               f"#{len(items)} (not shown: it holds a secret)"]
+        self.named.update({f"{flag} {form}": written for form in forms})
+
+
+def _values(settings: Mapping[str, Setting], setting: str, env: Mapping[str, str], prefix: str) -> _Items:
+    """The items of the values or string_values setting.
 
     A value that is exactly $NAME or ${NAME} (drone-helm3's `db=$DB_PASSWORD`) is the secret NAME, or
     PREFIX_NAME with drone-helm's `prefix` (_secret); ${DRONE_*} and ${CI_*} are build variables the tasks
     expand; any other $ is refused.
     """
-    sets, secrets = [], []
+    out = _Items()
     where = settings[setting].source if setting in settings else ""
+    flag = "--set" if setting == "values" else "--set-string"
     for item in _list(settings, setting, split_set):
         path, _, value = item.partition("=")
         reference = _REFERENCE.match(value.strip())
         name = reference and (reference.group(1) or reference.group(2))
+        written = f"{where} {item!r}"
         if name and not (name.startswith(("DRONE_", "CI_")) and not _credential(name)):
-            secrets.append(_secret(f"{path}={name}", where, env, prefix))
+            out.add("--set-secret", _secret(f"{path}={name}", where, env, prefix), written)
             continue
         if name:
-            sets.append(f"{path}=${{{name}}}")
+            out.add(flag, f"{path}=${{{name}}}", written)
             continue
         left = _without_build_variables(value)
         if "$" in left:
@@ -489,8 +509,8 @@ def _values(settings: Mapping[str, Setting], setting: str, env: Mapping[str, str
             raise PluginError(f"{where}: {path} holds {shown} inside its value, which would be deployed literally; "
                               f"a secret is a whole value ({path}=$NAME) or a secrets entry ({path}=NAME), "
                               "and a literal $ is written $$")
-        sets.append(item)
-    return sets, secrets
+        out.add(flag, item, written)
+    return out
 
 
 def _without_build_variables(value: str) -> str:

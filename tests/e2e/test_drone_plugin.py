@@ -222,3 +222,17 @@ def test_a_broken_chart_yaml_checked_for_chart_version_fails_in_one_line_without
     assert result.returncode == 1
     assert result.stderr.startswith(f"error: {tmp_path.name}/workspace/Chart.yaml: not valid YAML at line ")
     assert len(result.stderr.splitlines()) == 1, result.stderr
+
+
+def test_an_error_about_one_values_item_names_the_setting_and_the_item_as_the_user_wrote_it(tmp_path):
+    """Not the task flags the plugin hands them to (--set, --set-secret), which the user never wrote."""
+    base = {"chart": "./", "release": "r", "kube_api_server": "https://127.0.0.1:9", "kube_token": "t-1234"}
+    for values, line in (
+        ("image.tag=${DRONE_NOPE}", ("error: setting values 'image.tag=${DRONE_NOPE}': ${DRONE_NOPE} is not set; set "
+                                     "it, give a default (${DRONE_NOPE:-DEFAULT}), or write $$ for a literal $")),
+        ("a..b=$DB_PASSWORD", ("error: setting values 'a..b=$DB_PASSWORD': not a values path; use dotted keys like "
+                               "db.password (list items as hosts[0])")),
+    ):
+        result = plugin(chart_workspace(tmp_path / values[0]), {**base, "values": values},
+                        env={"DB_PASSWORD": DB_PASSWORD})
+        assert (result.returncode, result.stderr.strip()) == (1, line)

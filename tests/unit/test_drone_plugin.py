@@ -377,6 +377,24 @@ def test_error_lines_name_only_settings_the_user_gave_and_never_rename_the_helm_
         "or set setting create_namespace: true")
 
 
+@pytest.mark.parametrize("settings, message, renamed", [
+    ({"values": "image.tag=${DRONE_NOPE}"}, "--set image.tag=${DRONE_NOPE}: ${DRONE_NOPE} is not set",
+     "setting values 'image.tag=${DRONE_NOPE}': ${DRONE_NOPE} is not set"),
+    ({"values": "a=1,branch=$DRONE_BRANCH"}, "--set 'branch=${DRONE_BRANCH}': bad",
+     "setting values 'branch=$DRONE_BRANCH': bad"),
+    ({"values": "a..b=$DB_PASSWORD"}, "--set-secret 'a..b=DB_PASSWORD': not a values path",
+     "setting values 'a..b=$DB_PASSWORD': not a values path"),
+    ({"values": "a..b=$DB_PASSWORD", "secrets": "api.key=API_KEY"}, "--set-secret 'a..b=DB_PASSWORD': not a values path",
+     "setting values 'a..b=$DB_PASSWORD': not a values path"),
+    ({"string_values": "a=1,b=${API_KEY}"}, "--set-secret 'b=API_KEY': x; --set-string 'a=1': y",
+     "setting string_values 'b=${API_KEY}': x; setting string_values 'a=1': y"),
+    ({"values": "a=1,b=2"}, "--set #2 (not shown: it holds a secret): bad", "setting values 'b=2': bad"),
+], ids=["drone_subst", "build variable", "secret", "secret and secrets", "string_values", "secret item"])
+def test_an_error_about_one_item_names_its_setting_and_the_item_as_written(workspace, settings, message, renamed):
+    sources = call(workspace, {**BASE, **settings}, {**CREDENTIALS, "DB_PASSWORD": "p", "API_KEY": "k"}).sources
+    assert plugin.rename(message, sources) == renamed
+
+
 @pytest.mark.parametrize("text, items", [
     ("a=1,b=2", ["a=1", "b=2"]), ("a={1,2},b=3", ["a={1,2}", "b=3"]), ("a=x\\,y,b=2", ["a=x\\,y", "b=2"]),
     ("a=1,", ["a=1"]), ("", []),
