@@ -350,7 +350,8 @@ def _cluster(settings: Mapping[str, Setting], env: Mapping[str, str]) -> tuple[d
                 raise PluginError(f"{prefix}_{name} is not set (setting prefix is {prefix}); add it to the step's "
                                   f"environment (from_secret: {prefix.lower()}_{name.lower()})")
         return {"secrets_prefix": prefix}, {}, {f"release.environments.{ENVIRONMENT}.secrets_prefix": "setting prefix"}
-    for name, example in (("kube_api_server", "https://kubernetes.example.com"), ("kube_token", "{from_secret: kube_token}")):
+    for name, example in (("kube_api_server", "https://kubernetes.example.com"),
+                          ("kube_token", "{from_secret: kube_token}")):
         if name not in settings:
             raise PluginError(f"setting {name} is not set; give it in settings ({name}: {example}) or as "
                               f"{name.upper()} in the step's environment, or use prefix")
@@ -375,7 +376,8 @@ def _prefix(settings: Mapping[str, Setting]) -> str:
 def _repos(settings: Mapping[str, Setting], env: Mapping[str, str]) -> dict[str, str]:
     """add_repos `NAME=URL` pairs; $NAME and ${NAME} in a URL (a password) come from the environment. A name given
     twice with other URLs is refused, as Helm's repo add refuses it: which one a chart comes from is not a guess."""
-    repos, written = {}, {}
+    repos: dict[str, str] = {}
+    written: dict[str, str] = {}  # name -> its URL as given, $NAME unexpanded: what a message may show
     for entry in _list(settings, "add_repos"):
         name, _, url = (part.strip() for part in entry.partition("="))
         if not name or not url:
@@ -440,7 +442,8 @@ def _check_local(settings: Mapping[str, Setting], folder: Path) -> None:
     if update and any((folder / lock).is_file() for lock in ("Chart.lock", "requirements.lock")):
         source = settings["update_dependencies" if "update_dependencies" in settings else "dependencies_action"].source
         raise PluginError(f"{source} (helm dependency update) is not supported for a chart with a Chart.lock: "
-                          "dependencies are built from the lock; update and commit it, or use dependencies_action: build")
+                          "dependencies are built from the lock; update and commit it, or use "
+                          "dependencies_action: build")
 
 
 def split_set(text: str) -> list[str]:

@@ -75,8 +75,9 @@ def test_the_issues_drone_helm3_step_deploys_and_names_its_settings_in_errors(cl
     """Credentials in KUBE_API_SERVER / KUBE_TOKEN, kube_certificate, kube_service_account, skip_tls_verify."""
     workspace = chart_workspace(tmp_path)
     settings = {"mode": "upgrade", "chart": "./", "release": "hello-world", "namespace": cluster.namespaces["staging"],
-                "kube_certificate": cluster.emulator.ca_base64, "kube_service_account": "helm", "skip_tls_verify": "false",
-                "values": '["image.tag=v3", "replicaCount=3, image.pullPolicy=Always"]'}  # a JSON list, spaces after commas
+                "kube_certificate": cluster.emulator.ca_base64, "kube_service_account": "helm",
+                "skip_tls_verify": "false",
+                "values": '["image.tag=v3", "replicaCount=3, image.pullPolicy=Always"]'}  # JSON, spaces after commas
     env = {"KUBE_API_SERVER": cluster.emulator.url, "KUBE_TOKEN": cluster.emulator.accept_token("direct-token-31")}
     missing = plugin(workspace, settings, env={"KUBE_API_SERVER": cluster.emulator.url})
     assert missing.returncode == 1
@@ -113,9 +114,9 @@ def test_an_unreachable_cluster_is_named_by_the_setting_that_gave_it(tmp_path):
 def test_a_values_secret_reference_is_deployed_as_the_secrets_value_and_never_printed(cluster, tmp_path):
     """drone-helm3's documented idiom `values: db=$DB_PASSWORD`, and a `secrets` entry, with --debug on. With
     drone-helm's prefix the reference reads STAGING_DB_PASSWORD, never DB_PASSWORD (another environment's)."""
-    settings = {"chart": "./", "release": "hello-world", "prefix": "STAGING", "namespace": cluster.namespaces["staging"],
-                "values": "image.tag=v5,secretEnv.DB_PASSWORD=$DB_PASSWORD", "secrets": "secretEnv.API_KEY=API_KEY",
-                "debug": "true"}
+    settings = {"chart": "./", "release": "hello-world", "prefix": "STAGING",
+                "namespace": cluster.namespaces["staging"], "values": "image.tag=v5,secretEnv.DB_PASSWORD=$DB_PASSWORD",
+                "secrets": "secretEnv.API_KEY=API_KEY", "debug": "true"}
     env = {**cluster.emulator.ci_env("STAGING", "staging-token-19"), "STAGING_DB_PASSWORD": DB_PASSWORD,
            "DB_PASSWORD": "production-Pa55-90", "API_KEY": API_KEY}
     workspace = chart_workspace(tmp_path)
@@ -138,8 +139,8 @@ def test_a_secret_interpolated_into_a_value_is_refused_with_the_fix_and_nothing_
     }, env={"STAGING_API_SERVER": cluster.emulator.url, "STAGING_KUBERNETES_TOKEN": "t-5678", "DB_PASSWORD": "pw-1"})
     assert result.returncode == 1
     assert result.stderr.strip() == (
-        "error: setting values: db.dsn holds $DB_PASSWORD inside its value, which would be deployed literally; a secret "
-        "is a whole value (db.dsn=$NAME) or a secrets entry (db.dsn=NAME), and a literal $ is written $$")
+        "error: setting values: db.dsn holds $DB_PASSWORD inside its value, which would be deployed literally; a "
+        "secret is a whole value (db.dsn=$NAME) or a secrets entry (db.dsn=NAME), and a literal $ is written $$")
     assert cluster.release_secrets() == []
 
 

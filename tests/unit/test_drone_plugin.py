@@ -178,7 +178,8 @@ STAGING = {"STAGING_API_SERVER": "https://a", "STAGING_KUBERNETES_TOKEN": "tok-1
     ({"values": "netrc=$DRONE_NETRC_PASSWORD"}, ["netrc=DRONE_NETRC_PASSWORD"]),  # a build variable
     ({"secrets": "secret.password=SECRET_PASSWORD"}, ["secret.password=SECRET_PASSWORD"]),  # drone-helm's: no prefix
 ])
-def test_with_a_prefix_a_values_reference_reads_the_prefixed_variable_as_drone_helm_does(workspace, settings, set_secret):
+def test_with_a_prefix_a_values_reference_reads_the_prefixed_variable_as_drone_helm_does(workspace, settings,
+                                                                                        set_secret):
     env = {**STAGING, "STAGING_SECRET_PASSWORD": "s", "SECRET_PASSWORD": "p", "STAGING_DB": "d", "DRONE_TAG": "v1",
            "DRONE_NETRC_PASSWORD": "n"}
     assert call(workspace, {**BASE, "prefix": "staging", **settings}, env).arguments["set_secret"] == set_secret
@@ -262,7 +263,8 @@ def test_a_setting_that_changes_nothing_deployed_is_ignored_with_a_warning(works
 @pytest.mark.parametrize("settings, env, message", [
     ({"chart_verison": "1.0.0"}, None, ("setting chart_verison is unknown; did you mean chart_version? remove it "
                                        "(supported settings: README, Plugin mode)")),
-    ({"force": "true"}, None, "setting force: true is not supported: it replaces resources by deleting them; remove it"),
+    ({"force": "true"}, None, ("setting force: true is not supported: it replaces resources by deleting them; "
+                               "remove it")),
     ({"wait": "sometimes"}, None, "setting wait is 'sometimes', not a boolean; use true or false"),
     ({"values": "url=https://$HOST/x"}, None, ("setting values: url holds $HOST inside its value, which would be "
      "deployed literally; a secret is a whole value (url=$NAME) or a secrets entry (url=NAME), and a literal $ is "
@@ -285,8 +287,8 @@ def test_a_setting_that_changes_nothing_deployed_is_ignored_with_a_warning(works
                                                            "of them")),
     ({"values": '["image.tag=v2", 2]'}, None, ("setting values starts with [ but is not a JSON list of strings; write "
                                               "a YAML list (values: [a, b]) or one string (a,b)")),
-    ({"values": "[image.tag=v2]"}, None, ("setting values starts with [ but is not a JSON list of strings; write a YAML "
-                                         "list (values: [a, b]) or one string (a,b)")),
+    ({"values": "[image.tag=v2]"}, None, ("setting values starts with [ but is not a JSON list of strings; write a "
+                                         "YAML list (values: [a, b]) or one string (a,b)")),
     ({"kube_api_server": "https://a"}, None, ("setting kube_api_server and KUBE_API_SERVER (environment) differ; keep "
                                              "one of them")),
     ({"kube_certificate": "not base64!"}, None, ("setting kube_certificate is not base64; give the cluster CA's PEM, "
@@ -359,7 +361,8 @@ def test_task_error_lines_name_the_settings_the_user_wrote():
                "--set-secret": "setting secrets", "release.releases.app": "setting release"}
     assert plugin.rename("cluster unreachable (tried the API server in PLUGIN_API_SERVER; check it)", sources) == (
         "cluster unreachable (tried the API server in KUBE_API_SERVER (environment); check it)")
-    assert plugin.rename("--set-secret 'x': bad; --set 'y': bad", sources) == "setting secrets 'x': bad; setting values 'y': bad"
+    assert plugin.rename("--set-secret 'x': bad; --set 'y': bad", sources) == (
+        "setting secrets 'x': bad; setting values 'y': bad")
     assert plugin.rename("release.releases.app: release name 'app' is invalid", sources) == (
         "setting release: release name 'app' is invalid")
 
@@ -384,7 +387,8 @@ def test_error_lines_name_only_settings_the_user_gave_and_never_rename_the_helm_
      "setting values 'branch=$DRONE_BRANCH': bad"),
     ({"values": "a..b=$DB_PASSWORD"}, "--set-secret 'a..b=DB_PASSWORD': not a values path",
      "setting values 'a..b=$DB_PASSWORD': not a values path"),
-    ({"values": "a..b=$DB_PASSWORD", "secrets": "api.key=API_KEY"}, "--set-secret 'a..b=DB_PASSWORD': not a values path",
+    ({"values": "a..b=$DB_PASSWORD", "secrets": "api.key=API_KEY"},
+     "--set-secret 'a..b=DB_PASSWORD': not a values path",
      "setting values 'a..b=$DB_PASSWORD': not a values path"),
     ({"string_values": "a=1,b=${API_KEY}"}, "--set-secret 'b=API_KEY': x; --set-string 'a=1': y",
      "setting string_values 'b=${API_KEY}': x; setting string_values 'a=1': y"),
