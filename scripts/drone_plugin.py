@@ -10,7 +10,8 @@ fails the step with one line naming it; so does an unknown setting (a typo such 
 otherwise deploy the newest version). Only settings that change nothing deployed here are ignored, each
 with a warning that says why. A value of `values` that is exactly $NAME or ${NAME} is a secret reference:
 the value is read from the environment (PREFIX_NAME with drone-helm's prefix) and masked everywhere
-(--set-secret PATH=NAME); a $ anywhere else in a value is refused, never deployed literally.
+(--set-secret PATH=NAME); one that Helm's --set types (true, false, null, 2) is set typed, as drone-helm3's
+--set sets it; a $ anywhere else in a value is refused, never deployed literally.
 
     steps:
       - name: deploy
@@ -112,6 +113,7 @@ _REFERENCE = re.compile(rf"^{_VARIABLE.pattern}$")  # a whole value that is one
 _BUILD_VARIABLE = re.compile(r"\$(\{#?)?(?:DRONE|CI)_")  # ${DRONE_*}, ${#CI_*}, $CI_*: the tasks expand them in --set
 _BUILD_VARIABLE_NAME = re.compile(r"\w*")  # the rest of $DRONE_NAME
 _DURATION = re.compile(r"^(?:\d+h)?(?:\d+m)?(?:\d+s)?$")
+_PLAIN = re.compile(r"[A-Za-z0-9+-]+")  # none of what Helm's --set parser reads as syntax (, \ = { } [ ]), nor a $
 
 
 class PluginError(Exception):
@@ -134,6 +136,7 @@ class Call:
     environment: dict[str, str] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
     sources: dict[str, str] = field(default_factory=dict)  # tool variable -> what the user wrote, for errors
+    secrets: tuple[str, ...] = ()  # values in the arguments (typed values references) to mask before the task runs
 
 
 def read_settings(env: Mapping[str, str]) -> dict[str, Setting]:
@@ -241,7 +244,7 @@ def translate(settings: Mapping[str, Setting], env: Mapping[str, str], cwd: Path
         "wait": wait or flag(settings, "atomic_upgrade"),  # Helm: --atomic implies --wait
         "dry_run": flag(settings, "dry_run"), "timeout": timeout, "yes": True,
     }
-    return Call("release.deploy", arguments, config, credentials, tuple(warnings), sources)
+    return Call("release.deploy", arguments, config, credentials, tuple(warnings), sources, tuple(values.typed))
 
 
 def rename(message: str, sources: Mapping[str, str]) -> str:
@@ -472,6 +475,7 @@ class _Items:
     sets: list[str] = field(default_factory=list)
     secrets: list[str] = field(default_factory=list)
     named: dict[str, str] = field(default_factory=dict)
+    typed: list[str] = field(default_factory=list)  # secrets' values in `sets`, to register as secrets
 
     def add(self, flag: str, item: str, written: str) -> None:
         """`item` for `flag`. The tasks name an item `--set 'a=1'`, `--set a=${DRONE_X}` (drone_subst) or `--set #2
@@ -488,8 +492,10 @@ def _values(settings: Mapping[str, Setting], setting: str, env: Mapping[str, str
     """The items of the values or string_values setting.
 
     A value that is exactly $NAME or ${NAME} (drone-helm3's `db=$DB_PASSWORD`) is the secret NAME, or
-    PREFIX_NAME with drone-helm's `prefix` (_secret); ${DRONE_*} and ${CI_*} are build variables the tasks
-    expand; any other $ is refused.
+    PREFIX_NAME with drone-helm's `prefix` (_secret), set as text (--set-secret); in `values`, one that Helm's
+    --set types (_typed_by_helm: `enabled=$FLAG` false, `replicas=$N` 2) is a --set item, as drone-helm3 expands
+    $NAME and passes it to --set: false as text is true to `{{ if }}`, and 2 a string to a schema's integer.
+    ${DRONE_*} and ${CI_*} are build variables the tasks expand; any other $ is refused.
     """
     out = _Items()
     where = settings[setting].source if setting in settings else ""
@@ -500,7 +506,13 @@ def _values(settings: Mapping[str, Setting], setting: str, env: Mapping[str, str
         name = reference and (reference.group(1) or reference.group(2))
         written = f"{where} {item!r}"
         if name and not (name.startswith(("DRONE_", "CI_")) and not _credential(name)):
-            out.add("--set-secret", _secret(f"{path}={name}", where, env, prefix), written)
+            entry = _secret(f"{path}={name}", where, env, prefix)
+            key, _, variable = entry.partition("=")
+            if setting == "values" and _typed_by_helm(env[variable]):
+                out.typed.append(env[variable])
+                out.add("--set", f"{key}={env[variable]}", written)
+            else:
+                out.add("--set-secret", entry, written)
             continue
         if name:
             out.add(flag, f"{path}=${{{name}}}", written)
@@ -514,6 +526,15 @@ def _values(settings: Mapping[str, Setting], setting: str, env: Mapping[str, str
                               "and a literal $ is written $$")
         out.add(flag, item, written)
     return out
+
+
+def _typed_by_helm(value: str) -> bool:
+    """Whether Helm's --set parser makes `value` something else than text (true, false, null, a whole number), asked
+    of Helm's own parser. Only a value it keeps whole is asked: one with none of its syntax, nor a $ the tasks would
+    expand; every other stays on --set-secret, which sets it as text and keeps its path a secret's."""
+    from tasks import helm
+
+    return bool(_PLAIN.fullmatch(value)) and not isinstance(helm.parse_set(f"value={value}")["value"], str)
 
 
 def _without_build_variables(value: str) -> str:
@@ -598,6 +619,8 @@ def main(argv: list[str], env: Mapping[str, str]) -> int:
     try:
         settings = read_settings(env)
         call = translate(settings, env, Path.cwd(), work)
+        for value in call.secrets:
+            ui.add_secret(value)
         for warning in call.warnings:
             ui.warn(warning)
         if call.task == "help":

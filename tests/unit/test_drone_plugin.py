@@ -103,6 +103,19 @@ def test_each_supported_setting_becomes_the_intended_release_deploy_argument(wor
     assert (made.task, made.arguments) == ("release.deploy", expected)
 
 
+def test_a_values_reference_helm_types_is_a_typed_set_item_its_value_masked_and_text_stays_secret(workspace):
+    """As drone-helm3's --set types it: false stays false for `{{ if }}`, 2 a number for a schema."""
+    env = {**CREDENTIALS, "FLAG": "false", "REPLICAS": "2", "PORT": "8080", "NOTHING": "null", "NAME": "hello",
+           "LIST": "1,2", "PRICE": "$5", "ZIP": "007"}
+    made = call(workspace, {**BASE, "values": "a=1,on=$FLAG,n=${REPLICAS},port=$PORT,x=$NOTHING,name=$NAME,l=$LIST,"
+                                              "p=$PRICE,zip=$ZIP", "string_values": "s=$FLAG"}, env)
+    assert made.arguments["set_"] == ["a=1", "on=false", "n=2", "port=8080", "x=null"]  # Helm's parser types them
+    assert made.arguments["set_secret"] == ["name=NAME", "l=LIST", "p=PRICE", "zip=ZIP", "s=FLAG"]  # text, as before
+    assert made.secrets == ("false", "2", "8080", "null")  # registered by main before the task runs
+    assert plugin.rename("--set #2 (not shown: it holds a secret): bad", made.sources) == (
+        "setting values 'on=$FLAG': bad")
+
+
 def test_history_max_becomes_the_environments_history_limit(workspace):
     made = call(workspace, {**BASE, "history_max": "5"})
     assert made.config["release"]["environments"]["drone"]["history_max"] == 5
