@@ -74,7 +74,18 @@ def layered_values(
             merge(values, layer)
         for where_set, what in layer if isinstance(layer, list) else ():
             _set_into(values, where_set, what)
-    return values, secret_paths
+    return values, secret_paths + [path for path in leaves(values) if path not in secret_paths
+                                   and _holds_secret(_slot(values, path)[path[-1]])]
+
+
+def _holds_secret(value: Any) -> bool:
+    """Whether a value that came in as no secret holds one all the same: a URL's credentials (a values file's or a
+    --set's database URL), registered from now on, or a secret's value (`--set dsn=$API_TOKEN` in a shell). Its path
+    is a secret's then: what the templates make of it (its base64, its password alone) is masked too."""
+    if not isinstance(value, str):
+        return False
+    ui.add_url_secrets(value)
+    return ui.redact(value) != value
 
 
 def _secret(variable: str, env: Mapping[str, str], where: str) -> str:

@@ -190,6 +190,32 @@ def test_what_templates_make_of_a_secret_is_rendered_masked_in_dry_runs_diffs_an
         '+  lower: "***"']
 
 
+def test_a_value_holding_url_credentials_or_a_secret_is_a_secret_with_all_templates_make_of_it(cluster, tmp_path):
+    """No secret source, yet a secret: a values file's database URL with its password, a --set holding a registered
+    secret's value (`--set dsn=$API_TOKEN` in a shell). Masked as they are, and as their base64, their password alone
+    and their upper case, in dry runs and diffs."""
+    template = ("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: urlc\ndata:\n"
+                "  dsn64: {{ .Values.dsn | b64enc | quote }}\n"
+                "  userinfo: {{ (urlParse .Values.dsn).userinfo | quote }}\n"
+                "  upper: {{ .Values.token | upper | quote }}\n")
+    cluster.folder_release("urlc", {"templates/cm.yaml": template, "values.yaml": "dsn: ''\ntoken: ''\n"})
+    password, token = "Url-Pass-4471", "api-Token-Value-8c1e"
+    values = tmp_path / "dsn.yaml"
+    values.write_text(f"dsn: postgres://app:{password}@db:5432/x\n")
+    leaked = [base64.b64encode(f"postgres://app:{password}@db:5432/x".encode()).decode()[:24], token.upper()]
+    env = {**cluster.env, "API_TOKEN": token}
+    given = ("-f", str(values), "--set", f"token={token}")
+    for args in (("release.deploy", "--dry-run", *given), ("release.deploy", *given), ("release.diff", *given),
+                 ("release.status",), ("release.history",)):
+        result = invoke(cluster.project, *args, "--env", "staging", "--release", "urlc", env=env)
+        text = result.stdout + result.stderr
+        assert found(text, {"password": password, "token": token}) == [] and not [f for f in leaked if f in text]
+        if "--dry-run" in args:  # rendered from the values with both masked whole
+            assert 'dsn64: "Kioq"' in text and 'userinfo: ""' in text and 'upper: "***"' in text
+    data = cluster.emulator.store[("v1", "configmaps", cluster.namespaces["staging"], "urlc")]["data"]
+    assert data["userinfo"] == f"app:{password}" and data["upper"] == token.upper()  # deployed as given
+
+
 def test_where_a_deploy_put_secrets_is_recorded_so_later_tasks_without_them_show_no_rendering_of_one(cluster):
     """A --set-secret is given to the deploy only: status and diff run later (another pipeline, a laptop) know
     nothing of it but what the revision recorded, and must still show no rendering of the secret."""
