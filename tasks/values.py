@@ -83,7 +83,7 @@ def _holds_secret(value: Any) -> bool:
     --set's database URL), registered from now on, or a secret's value (`--set dsn=$API_TOKEN` in a shell). Its path
     is a secret's then: what the templates make of it (its base64, its password alone) is masked too."""
     if not isinstance(value, str):
-        return False
+        return isinstance(value, bool | int) and ui.redact(json.dumps(value)) != json.dumps(value)  # true, 8080
     ui.add_url_secrets(value)
     return ui.redact(value) != value
 
@@ -255,10 +255,18 @@ def _set(expression: str, flag: str, where: str) -> list[tuple[ValuesPath, Any]]
     except ToolError as exc:
         raise ToolError(f"{where}: {str(exc).removeprefix(f'helm --{flag} <value>: ')}") from None
     assignments = [_assignment(item, key, flag) for item, key, _ in items if key is not None]
-    if any(ui.redact(item) != item and not (isinstance(value, str) and ui.redact(value) != value)
-           for (item, _, _), (_, value) in zip(items, assignments)):
+    if any(ui.redact(item) != item and not _kept_whole(value, item[len(key or "") + 1:])
+           for (item, key, _), (_, value) in zip(items, assignments)):
         raise ToolError(whole)
     return assignments
+
+
+def _kept_whole(value: Any, text: str) -> bool:
+    """Whether Helm's parser kept a secret in an item whole: the value it set holds the secret, or is one Helm typed
+    (true, 8080) from an item's text that is the secret itself (a drone-helm3 `values: replicas=$REPLICAS`)."""
+    if isinstance(value, str):
+        return ui.redact(value) != value
+    return isinstance(value, bool | int | None) and ui.redact(text) == ui.MASK
 
 
 def _assignment(item: str, key: str, flag: str) -> tuple[ValuesPath, Any]:

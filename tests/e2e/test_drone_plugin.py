@@ -6,8 +6,6 @@ import shutil
 import subprocess
 import sys
 
-import pytest
-
 from tests.conftest import ROOT
 
 IMAGE = "quay.io/honestbee/hello-drone-helm"
@@ -267,9 +265,6 @@ def test_a_values_reference_helm_types_is_deployed_typed_as_drone_helm3s_set_dep
     assert cluster.deployment()["spec"]["replicas"] == 2
 
 
-@pytest.mark.xfail(strict=True, reason="tasks/values.py's _set refuses a --set item whose typed value (false, "
-                                       "18081) is a registered secret, as 'would not reach Helm whole'; remove this "
-                                       "mark when it takes a typed value that is the secret as written")
 def test_a_values_reference_to_a_boolean_or_a_number_is_deployed_typed_and_never_printed(cluster, tmp_path):
     """`feature.enabled=$FEATURE_ENABLED` false must be false to `{{ if }}` (the text "false" is true)."""
     result = plugin(typed_chart_workspace(tmp_path), {
@@ -280,5 +275,5 @@ def test_a_values_reference_to_a_boolean_or_a_number_is_deployed_typed_and_never
     assert result.returncode == 0, result.stderr
     container = cluster.deployment()["spec"]["template"]["spec"]["containers"][0]
     assert container["ports"][0]["containerPort"] == 18081
-    assert not [key for key in cluster.emulator.store if key[1] == "configmaps" and key[3] == "hello-world-feature"]
+    assert ("v1", "configmaps", cluster.namespaces["staging"], "hello-world-feature") not in cluster.emulator.store
     never_printed(result, "18081", "typed-token-22")
