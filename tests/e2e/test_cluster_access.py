@@ -28,6 +28,20 @@ def test_a_token_server_and_ca_with_line_breaks_around_are_read_as_kubectl_reads
     assert "newline-token-4d2e" not in result.stdout + result.stderr
 
 
+def test_an_api_server_without_a_scheme_is_reached_over_https_with_or_without_its_ca(project, k8s):
+    """`kube.example.com:6443`, as drone-helm pipelines give it: client-go took plain http without a CA, sending the
+    token in clear (and failing with a bare EOF)."""
+    staging_on(project, k8s, "no-scheme")
+    env = k8s.ci_env("STAGING", "schemeless-token-7b1f")
+    env["STAGING_API_SERVER"] = env["STAGING_API_SERVER"].removeprefix("https://")
+    result = invoke(project, "release.list", "--env", "staging", "--json", env=env)
+    assert [(r["release"], r["namespace"]) for r in json.loads(result.stdout)] == [("hello-world", "no-scheme")]
+    del env["STAGING_KUBERNETES_CERTIFICATE"]
+    untrusted = invoke(project, "release.list", "--env", "staging", env=env, check=False)
+    assert untrusted.returncode == 1 and "certificate signed by unknown authority" in untrusted.stderr, untrusted.stderr
+    assert "schemeless-token-7b1f" not in untrusted.stdout + untrusted.stderr
+
+
 def test_a_token_with_a_line_break_inside_is_one_line_naming_the_variable_never_the_token(project, k8s):
     staging_on(project, k8s, "token-broken")
     env = {**k8s.ci_env("STAGING", "split-token-9c1a"), "STAGING_KUBERNETES_TOKEN": "split-token\n-9c1a"}
