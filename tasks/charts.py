@@ -119,7 +119,8 @@ def discover(charts_dir: Path, root: Path | None = None) -> Tree:
         raise ToolError(f"{charts_dir}: charts folder not found; set repo.charts_dir or create it")
     tree = Tree()
     checkout = (root or charts_dir).resolve()
-    for folder in _chart_folders(charts_dir, checkout, tree.warnings):
+    misnamed: list[tuple[Path, str]] = []
+    for folder in _chart_folders(charts_dir, checkout, tree.warnings, misnamed):
         rel = folder.relative_to(charts_dir).as_posix()
         try:
             tree.charts.append(read(folder, charts_dir, checkout))
@@ -128,6 +129,11 @@ def discover(charts_dir: Path, root: Path | None = None) -> Tree:
         except OSError as exc:  # what read() does not name itself (a folder of the chart that cannot be searched)
             tree.failures.append(Failure(rel, _declared_name(folder) or rel,
                                          _unreadable(f"{charts_dir.name}/{rel}", exc)))
+    for folder, found in misnamed:  # a chart to its author, none to Helm: not skipped unsaid
+        rel = folder.relative_to(charts_dir).as_posix()
+        tree.failures.append(Failure(rel, rel, f"{charts_dir.name}/{rel}: no Chart.yaml, but {found}; Helm reads a "
+                                     "chart's Chart.yaml by that name alone: rename it (or move the folder out of "
+                                     f"{charts_dir.name}/)"))
     by_file: dict[str, list[ChartSource]] = defaultdict(list)  # NAME-VERSION.tgz: foo 1.0.0-1 and foo-1.0.0 1
     for chart in tree.charts:
         by_file[f"{chart.name}-{chart.version}.tgz"].append(chart)
@@ -144,10 +150,12 @@ def discover(charts_dir: Path, root: Path | None = None) -> Tree:
     return tree
 
 
-def _chart_folders(charts_dir: Path, root: Path, warnings: list[str]) -> list[Path]:
-    """Every folder with a Chart.yaml. A folder that cannot be listed is skipped: inside a chart it is that chart's
-    (its own file walk, charts.files, reports it, unless its .helmignore leaves it out); elsewhere it is a warning,
-    as nothing in it can be published; only charts_dir itself is an error."""
+def _chart_folders(charts_dir: Path, root: Path, warnings: list[str], misnamed: list[tuple[Path, str]]
+                   ) -> list[Path]:
+    """Every folder with a Chart.yaml; a folder outside any chart with a near miss (Chart.yml, chart.yaml, a folder
+    named Chart.yaml) is added to `misnamed`, with what it holds. A folder that cannot be listed is skipped: inside
+    a chart it is that chart's (its own file walk, charts.files, reports it, unless its .helmignore leaves it out);
+    elsewhere it is a warning, as nothing in it can be published; only charts_dir itself is an error."""
     found: list[Path] = []
     seen: set[str] = set()
 
@@ -170,6 +178,10 @@ def _chart_folders(charts_dir: Path, root: Path, warnings: list[str]) -> list[Pa
         is_chart = any(e.name == "Chart.yaml" and _a_file(e) for e in entries)
         if is_chart:
             found.append(folder)
+        elif not in_chart:
+            near = [e.name for e in entries if e.name.lower() in ("chart.yaml", "chart.yml")]
+            if near:
+                misnamed.append((folder, " and ".join(f"a folder named {n}" if n == "Chart.yaml" else n for n in near)))
         for entry in entries:
             try:
                 if not entry.is_dir() or entry.name.startswith("."):

@@ -177,6 +177,23 @@ def test_two_charts_whose_packages_would_have_one_file_name_are_both_refused(tmp
             in tree.failures[0].message)
 
 
+def test_a_folder_whose_chart_yaml_is_misnamed_is_a_failure_not_skipped_unsaid(tmp_path):
+    for folder, name in (("yml", "Chart.yml"), ("lower", "chart.yaml")):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / name).write_text(f"apiVersion: v2\nname: {folder}\nversion: 1.0.0\n")
+    (tmp_path / "dir" / "Chart.yaml").mkdir(parents=True)
+    write_chart(tmp_path, "ok", "apiVersion: v2\nname: ok\nversion: 1.0.0\n")
+    (tmp_path / "ok" / "templates").mkdir()
+    (tmp_path / "ok" / "templates" / "chart.yml").write_text("inside a chart: a file of its own\n")
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "README.md").write_text("no chart, and none meant\n")
+    tree = charts.discover(tmp_path)
+    assert [c.rel for c in tree.charts] == ["ok"]
+    assert {f.rel: f.message.split(": ", 1)[1].split(";")[0] for f in tree.failures} == {
+        "dir": "no Chart.yaml, but a folder named Chart.yaml", "lower": "no Chart.yaml, but chart.yaml",
+        "yml": "no Chart.yaml, but Chart.yml"}
+
+
 def test_symlinked_chart_folders_are_followed_inside_the_checkout_and_warned_about_outside(tmp_path):
     checkout = tmp_path / "checkout"
     write_chart(checkout, "shared/lib", "apiVersion: v2\nname: lib\nversion: 1.0.0\n")
