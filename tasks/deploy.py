@@ -212,14 +212,13 @@ def prepare(
     where = f"release.releases.{release.name}"
     if chart_source.is_local(release.chart):
         chart_version, archive = chart_source.local_chart(root, environment, release, work_dir)
-        chart = Path(release.chart).name
     else:
-        chart = release.chart
-        chart_version, archive = repository.fetch(chart, version or release.version,
+        chart_version, archive = repository.fetch(release.chart, version or release.version,
                                                   f"{where}.version" if not version else "--version")
+    contents = helm.chart_contents(archive, values, release.name, access.namespace)
+    chart = str(contents["metadata"]["name"])  # a folder's chart by its name, as Helm records it (not the folder's)
     description, labels = describe(chart, chart_version, deployer(env, root))
     labels.update(secret_labels(secret_paths, values))
-    contents = helm.chart_contents(archive, values, release.name, access.namespace)
     if secret_paths:
         _mask_derived(archive, contents, values, secret_paths, release.name, access.namespace)
     stored, largest = stored_size(release.name, access.namespace, contents, values, description)

@@ -351,6 +351,14 @@ def test_a_release_can_deploy_a_chart_folder_from_the_checkout(cluster):
     invoke(cluster.project, "release.deploy", "--env", "staging", "--release", "hello-api", env=cluster.env)
     key = ("v1", "configmaps", cluster.namespaces["staging"], "hello-api-hello-api")
     assert cluster.emulator.store[key]["data"] == {"greeting": "hello"}
+    (cluster.project / "charts" / "hello-api").rename(cluster.project / "charts" / "api-next")  # a folder named
+    config["release"]["releases"]["hello-api"] = {"chart": "./charts/api-next"}  # otherwise (as Drone's `chart: ./`)
+    (cluster.project / "invoke.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    again = invoke(cluster.project, "release.deploy", "--env", "staging", "--release", "hello-api", env=cluster.env)
+    assert "deploying hello-api 0.1.0" in again.stdout and "api-next" not in again.stdout
+    history = invoke(cluster.project, "release.history", "--env", "staging", "--release", "hello-api", "--json",
+                     env=cluster.env)
+    assert [r["description"].split(";")[0] for r in json.loads(history.stdout)] == ["hello-api-0.1.0"] * 2
 
 
 def test_status_shows_the_charts_notes_and_deploy_prints_them(cluster):
