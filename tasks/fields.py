@@ -19,7 +19,7 @@ def known(raw: Mapping[str, Any], keys: Iterable[str], where: str) -> None:
 
             close = difflib.get_close_matches(str(key), keys, n=1)
             hint = f"did you mean {close[0]}?" if close else f"known: {', '.join(keys)}"
-            raise ToolError(f"{where}.{key} in invoke.yaml is not a setting; {hint}")
+            raise ToolError(f"{f'{where}.' if where else ''}{key} in invoke.yaml is not a setting; {hint}")
 
 
 def mapping(raw: Mapping[str, Any], key: str, where: str, what: str) -> Mapping[str, Any]:

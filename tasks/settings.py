@@ -273,6 +273,7 @@ def check_project_file(root: Path, framework: Mapping[str, Any]) -> tuple[Path, 
         return None
     if not isinstance(data, Mapping):
         raise ToolError(f"{path.name} must be a mapping of settings (repo:, release:), not {fields.kind(data)}")
+    fields.known(data, [*DEFAULTS, *framework], "")  # `repos:` would leave repo.url at its default, unsaid
     _merges(data, {**framework, **DEFAULTS}, "")
     repo = data.get("repo") or {}
     fields.known(repo, DEFAULTS["repo"], "repo")
