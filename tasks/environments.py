@@ -76,8 +76,10 @@ def resolve_release(
     return environment, releases[names.index(release_name)]
 
 
-def resolve_environment(root: Path, config: Mapping[str, Any], *, env_name: str | None) -> tuple[Environment, list[Release]]:
-    """An environment and the releases deployed to it, in invoke.yaml's order; their needs checked."""
+def resolve_environment(root: Path, config: Mapping[str, Any], *, env_name: str | None, any_releases: bool = False
+                        ) -> tuple[Environment, list[Release]]:
+    """An environment and the releases deployed to it, in invoke.yaml's order; their needs checked. None is an error
+    unless `any_releases` (a listing of what is installed there shows others' releases too)."""
     fields.known(config, DEFAULTS, "release")
     environments = fields.mapping(config, "environments", "release", "environment name to its settings")
     raw_releases = fields.mapping(config, "releases", "release", "release name to its chart, version and values")
@@ -88,12 +90,12 @@ def resolve_environment(root: Path, config: Mapping[str, Any], *, env_name: str 
             f"--env {env_name!r}: no such environment in invoke.yaml (release.environments); "
             f"known: {', '.join(environments) or 'none'}"
         )
-    if not raw_releases:
+    if not raw_releases and not any_releases:
         raise ToolError("release.releases in invoke.yaml is empty; add a release (see README, Releases)")
     releases = [release_settings(root, str(name), raw) for name, raw in raw_releases.items()]
     check_needs(releases, list(environments))
     chosen = [r for r in releases if r.environments is None or env_name in r.environments]
-    if not chosen:
+    if not chosen and not any_releases:
         raise ToolError(f"no release is deployed to {env_name}: every release lists other environments "
                         "(release.releases.NAME.environments)")
     return environment_settings(root, env_name, environments[env_name]), chosen

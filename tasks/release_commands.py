@@ -312,7 +312,8 @@ def _ready(workloads: list[dict[str, Any]]) -> str:
 
 
 def list_(c: Context, fmt: str, *, env: str | None) -> None:
-    environment, releases = environments.resolve_environment(ROOT, c.config.get("release", {}), env_name=env)
+    environment, releases = environments.resolve_environment(ROOT, c.config.get("release", {}), env_name=env,
+                                                             any_releases=True)
     access = cluster.cluster_access(environment, os.environ)
     configured = {rel.name: rel.namespace_in(environment) for rel in releases}
     namespaces = dict.fromkeys([environment.namespace, *configured.values()])

@@ -193,3 +193,17 @@ def test_a_dry_run_of_an_environment_renders_every_release_and_changes_nothing(c
     assert result.stdout.count("  TOKEN: '***'") == 5  # each release's values, hello-world's Secrets (a and c)
     assert "dry-run-secret-value" not in result.stdout + result.stderr
     assert "dry run: nothing changed in the cluster\ndry run of staging:\n" in result.stdout
+
+
+def test_list_shows_an_environments_releases_though_invoke_yaml_deploys_none_there(cluster):
+    """An environment no configured release is deployed to (a new one, a namespace others deploy into): its listing
+    shows what is installed there, not an error."""
+    run(cluster, "release.deploy", "--release", "hello-world")
+    config = yaml.safe_load((cluster.project / "invoke.yaml").read_text())
+    config["release"]["environments"]["qa"] = dict(config["release"]["environments"]["staging"])  # its namespace
+    for release in config["release"]["releases"].values():
+        release["environments"] = ["staging", "production"]
+    (cluster.project / "invoke.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    listed = invoke(cluster.project, "release.list", "--env", "qa", "--output", "json", env=cluster.env)  # staging's
+    assert [(r["release"], r["namespace"], r["configured"]) for r in json.loads(listed.stdout)] == [
+        ("hello-world", cluster.namespaces["staging"], False)]
