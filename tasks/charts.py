@@ -23,17 +23,17 @@ import yaml
 from . import archives, helmignore, safe_yaml, ui, urls
 from .errors import ToolError
 
-_NAME = re.compile(r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$")  # what Helm's lint and Kubernetes names expect
+_NAME = re.compile(r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?\Z")  # what Helm's lint and Kubernetes names expect
 # SemVer 2.0.0, the grammar from semver.org.
 SEMVER = re.compile(
     r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
     r"(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?"
-    r"(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$"
+    r"(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?\Z", re.ASCII  # \d is 0-9 alone, \Z no line break after
 )
 # What Helm accepts as a chart version: Masterminds semver's NewVersion (v prefix, MINOR and PATCH optional).
 _PRE = r"(0|[1-9]\d*|\d*[A-Za-z-][0-9A-Za-z-]*)"  # Masterminds/semver: a numeric pre-release part has no leading 0
 HELM_VERSION = re.compile(  # what Helm's version check (Masterminds/semver NewVersion) accepts; each number fits 64 bits
-    rf"^v?(\d+)(\.(\d+))?(\.(\d+))?(-{_PRE}(\.{_PRE})*)?(\+[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?$"
+    rf"^v?(\d+)(\.(\d+))?(\.(\d+))?(-{_PRE}(\.{_PRE})*)?(\+[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?\Z", re.ASCII
 )
 
 

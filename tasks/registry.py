@@ -20,7 +20,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from . import archives, helm, publish, ui
-from .charts import Package
+from .charts import SEMVER, Package
 from .errors import ToolError
 from .publish import NEW, REPLACE, UNCHANGED, Step
 from .store import ecr_credentials
@@ -47,11 +47,6 @@ class Registry:
         return f"{self.url}/{chart}"
 
 
-_SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
-                     r"(-(0|[1-9]\d*|\d*[A-Za-z-][0-9A-Za-z-]*)(\.(0|[1-9]\d*|\d*[A-Za-z-][0-9A-Za-z-]*))*)?"
-                     r"(\+[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?$")  # semver.org's: what Helm's tags() keeps
-
-
 _REPOSITORY = re.compile(r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*")  # a path component of an OCI reference
 
 
@@ -62,7 +57,7 @@ def unlisted(name: str, version: str) -> str:
     if not _REPOSITORY.fullmatch(name):
         return (f"name {name!r} cannot be part of an OCI reference (lowercase letters and digits, with . _ or - "
                 "between them), so no registry takes it; rename the chart to push it")
-    if _SEMVER.match(version):
+    if SEMVER.match(version):  # semver.org's: what Helm's tags() keeps
         return ""
     return (f"version {version!r} is not strict SemVer 2 (MAJOR.MINOR.PATCH[-PRE][+BUILD]), the only versions an "
             "OCI registry lists, so its immutability could not be checked; give the chart such a version to push it")

@@ -116,6 +116,8 @@ def test_version_like_1_10_stays_a_string(tmp_path):
     ("apiVersion: v2\nname: a\nversion: latest\n", "version 'latest' is not a version Helm accepts"),
     ("apiVersion: v2\nname: a\nversion: 1.0.0-rc.01\n", "version '1.0.0-rc.01' is not a version Helm accepts"),
     ("apiVersion: v2\nname: a\nversion: 18446744073709551616.0.0\n", "is not a version Helm accepts"),  # 2**64
+    ("apiVersion: v2\nname: a\nversion: \uff11.9.0\n", "is not a version Helm accepts"),  # a full-width digit
+    ("apiVersion: v2\nname: a\nversion: |\n  1.9.0\n", "is not a version Helm accepts"),  # a line break after
     ("apiVersion: v3\nname: a\nversion: 1.0.0\n", "apiVersion 'v3' is not supported"),
     ("name: a\nversion: 1.0.0\n", "apiVersion None is not supported"),
     ("apiVersion: v2\nname: team/a\nversion: 1.0.0\n", "name 'team/a' is invalid"),
