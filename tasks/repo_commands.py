@@ -51,11 +51,14 @@ def lint(s: settings.RepoSettings, chart: list[str] | None) -> None:
     tree = _tree(s, chart)
     findings, failures = packaging.lint(tree, s.charts_dir, s.build_dir, os.environ, _repositories(s), _failed)
     levels = {1: "info", 2: "warning", 3: "error"}
-    shown = [(ch.name, levels.get(m["severity"], "?"), m["path"], m["error"]) for ch, m in findings if m["severity"] > 1]
+    twice = {c.name for c in tree.charts if [d.name for d in tree.charts].count(c.name) > 1}  # two maintained lines
+    label = {c.rel: f"{c.name} ({c.where})" if c.name in twice else c.name for c in tree.charts}
+    shown = [(label[ch.rel], levels.get(m["severity"], "?"), m["path"], m["error"]) for ch, m in findings
+             if m["severity"] > 1]
     if shown:
         ui.table("lint", ["chart", "level", "file", "message"], shown)
-    for name in sorted({ch.name for ch, m in findings if m["severity"] >= 3}):
-        failures.append(charts.Failure(name, name, f"{name}: Helm's lint found errors (the table above)"))
+    for ch in sorted({ch.rel: ch for ch, m in findings if m["severity"] >= 3}.values(), key=lambda c: c.rel):
+        failures.append(charts.Failure(ch.rel, ch.name, f"{ch.where}: Helm's lint found errors (the table above)"))
         _failed(failures[-1])
     ok = len(tree.charts) + len(tree.failures) - len(failures)
     _finish("lint: ok", ok, failures)

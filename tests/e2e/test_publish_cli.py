@@ -2,6 +2,7 @@
 
 import hashlib
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -195,8 +196,16 @@ def test_lint_fails_on_a_template_error_and_shows_it(project):
     result = invoke(project, "repo.lint", check=False)
     assert result.returncode == 1
     assert "hello-world  error" in result.stdout and "broken.yaml" in result.stdout
-    assert result.stderr.strip() == "error: hello-world: Helm's lint found errors (the table above)"
+    assert result.stderr.strip() == "error: charts/hello-world: Helm's lint found errors (the table above)"
     assert result.stdout.strip().splitlines()[-1] == "lint: ok 2, failed 1: hello-world"
+    v2 = project / "charts" / "hello-world-v2"  # another line of the same chart, broken too: told apart, counted
+    shutil.copytree(project / "charts" / "hello-world", v2)
+    (v2 / "Chart.yaml").write_text((v2 / "Chart.yaml").read_text().replace("version: 0.1.0", "version: 2.0.0"))
+    both = invoke(project, "repo.lint", check=False)
+    assert both.stderr.splitlines() == ["error: charts/hello-world: Helm's lint found errors (the table above)",
+                                        "error: charts/hello-world-v2: Helm's lint found errors (the table above)"]
+    assert "hello-world (charts/hello-world-v2)" in both.stdout
+    assert both.stdout.strip().splitlines()[-1] == "lint: ok 2, failed 2: hello-world, hello-world"
 
 
 def test_a_prefix_in_a_shared_bucket_is_a_repository_of_its_own(project, bucket, tmp_path):
