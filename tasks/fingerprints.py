@@ -44,6 +44,11 @@ def summary(verb: str, url: str, new: int, replaced: int, unchanged: int, not_re
             + (f" ({not_rebuilt} {NOT_REBUILT})" if not_rebuilt else ""))
 
 
+def published(dry_run: bool) -> str:
+    """What a publish's summary lines say it did (summary's verb): a dry run writes nothing."""
+    return "would publish" if dry_run else "published"
+
+
 def recorded(annotations: Mapping[str, str]) -> dict[str, str]:
     """The fingerprints an index carries; nothing (so everything is built) when they are unreadable."""
     try:

@@ -54,6 +54,16 @@ def test_dry_run_prints_the_plan_and_writes_nothing(project, bucket):
     assert "dry run: nothing written" in result.stdout
     assert "\x1b[" not in result.stdout + result.stderr and "╭" not in result.stdout  # no colour, no box
     assert bucket.objects() == {}
+    (project / "charts" / "broken").mkdir()
+    (project / "charts" / "broken" / "Chart.yaml").write_text("apiVersion: v2\nname: broken\n")
+    failing = invoke(project, "repo.publish", "--dry-run", "--url", bucket.url, env=bucket.env, check=False)
+    assert failing.stdout.strip().splitlines()[-1] == "would publish 3, failed 1: broken"
+    assert "published" not in failing.stdout + failing.stderr  # nothing was
+    invoke(project, "repo.publish", "--url", bucket.url, "--chart", "hello-world", env=bucket.env)
+    invoke(project, "repo.publish", "--url", bucket.url, "--chart", "common", "--chart", "hello-api", env=bucket.env)
+    (project / "charts" / "broken" / "Chart.yaml").unlink()
+    again = invoke(project, "repo.publish", "--dry-run", "--url", bucket.url, env=bucket.env)
+    assert again.stdout.strip().splitlines()[-1].startswith(f"would publish to {bucket.url}: 0 new, 3 unchanged")
 
 
 def test_changed_chart_without_a_version_bump_is_refused_in_one_line(project, bucket):
