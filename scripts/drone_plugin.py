@@ -392,8 +392,27 @@ def _repos(settings: Mapping[str, Setting], env: Mapping[str, str]) -> dict[str,
             if not env.get(match.group(1) or match.group(2)):
                 raise PluginError(f"{settings['add_repos'].source}: {match.group(1) or match.group(2)} (in {name}'s "
                                   "URL) is not set; add it to the step's environment (from_secret)")
-        repos[name] = _VARIABLE.sub(lambda m: env[m.group(1) or m.group(2)], url)
+        repos[name] = _expand(url, env)
     return repos
+
+
+def _expand(url: str, env: Mapping[str, str]) -> str:
+    """`url` with its $NAME and ${NAME} read from the environment. What that puts in the userinfo (a password, whatever
+    its variable is called) and every credential of the URL it makes (one with a blank too) are registered as secrets
+    as they are read: Invoke logs its config, this URL in it, before any task runs (--debug)."""
+    from tasks import ui
+
+    start, end = url.find("://"), url.rfind("@")
+
+    def value(match: re.Match[str]) -> str:
+        text = env[match.group(1) or match.group(2)]
+        if -1 < start < match.start() and match.end() <= end:
+            ui.add_secret(text)
+        return text
+
+    expanded = _VARIABLE.sub(value, url)
+    ui.add_url_secrets(expanded)
+    return expanded
 
 
 def _chart(chart: str, repos: Mapping[str, str], repo_url: str | None, cwd: Path) -> tuple[str | None, str]:

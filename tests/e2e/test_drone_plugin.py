@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 from tests.conftest import ROOT
+from tests.support.leaks import found
 
 IMAGE = "quay.io/honestbee/hello-drone-helm"
 DB_PASSWORD = "db-Pa55word-7e1c"
@@ -201,6 +202,20 @@ def test_a_bad_add_repos_url_is_named_by_the_setting_the_user_wrote(tmp_path):
     assert unreachable.stderr.strip().endswith("; check setting helm_repos"), unreachable.stderr
     never_printed(ambiguous, "pass/word-77")
     never_printed(unreachable, "password-77")
+
+
+def test_an_add_repos_password_from_a_variable_of_any_name_is_never_printed_even_in_the_debug_log(tmp_path):
+    """With debug, Invoke logs its config (the URL, the password filled in) before any task runs. REPO_PW is not named
+    like a credential, and a password typed with blanks is in no URL a pattern finds in text: both are secrets as the
+    plugin reads them, in the debug log, the error and whatever the task prints."""
+    for password in ("pa55 w0rd with blanks-L6", "Pa55w0rd-e2e-L6"):
+        result = plugin(tmp_path, {"chart": "repo/hello-world", "release": "r", "namespace": "ns", "debug": "true",
+                                   "kube_api_server": "https://127.0.0.1:9", "kube_token": "t-1234",
+                                   "add_repos": "repo=http://bot:$REPO_PW@127.0.0.1:9/a"}, env={"REPO_PW": password})
+        assert found(result.stdout + result.stderr, {"password": password}) == []
+        assert "DEBUG:invoke:Overrides: " in result.stderr and "'http://***@127.0.0.1:9/a'" in result.stderr
+        line = result.stderr.strip().splitlines()[-1]  # the blanks refused, or the repository unreachable
+        assert result.returncode == 1 and line.startswith("error: ") and "add_repos" in line, line
 
 
 def test_an_api_server_written_without_a_scheme_is_reached_over_https(cluster, tmp_path):

@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 
 from scripts import drone_plugin as plugin
+from tasks import ui
+from tests.support.leaks import forms, found
 
 CREDENTIALS = {"KUBE_API_SERVER": "https://k8s.example.com", "KUBE_TOKEN": "token-1234"}
 CA = "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0t"
@@ -151,6 +153,19 @@ def test_a_repository_chart_is_fetched_by_name_and_add_repos_serve_its_dependenc
     assert made.sources["repo.url"] == "setting add_repos"  # what errors about the repository name
     assert call(workspace, {"chart": "web", "release": "web", "repo_url": "s3://b"}).sources["repo.url"] == (
         "setting repo_url")
+
+
+def test_add_repos_credentials_are_secrets_in_every_encoding_from_when_the_setting_is_read(workspace):
+    """Invoke logs its config, the URLs in it, before any task runs (--debug): a password read from a variable not
+    named like one (typed with blanks, which no URL pattern finds in text) and a literal one are registered first."""
+    secrets = {"from the environment": "pa55 w0rd with blanks-L6", "literal": "l1teral-Pa55-L6"}
+    repos = f"repo=http://bot:$REPO_PW@127.0.0.1:47003/a,lit=https://ci:{secrets['literal']}@h/c"
+    made = call(workspace, {"chart": "repo/web", "release": "web", "add_repos": repos},
+                {**CREDENTIALS, "REPO_PW": secrets["from the environment"]})
+    text = f"DEBUG:invoke:Overrides: {made.config}\n" + "\n".join(sorted(forms(secrets["from the environment"]) |
+                                                                          forms(secrets["literal"])))
+    assert {hit.partition(":")[0] for hit in found(text, secrets)} == set(secrets)  # the scan sees both
+    assert found(ui.redact(text), secrets) == []
 
 
 @pytest.mark.parametrize("server", ["127.0.0.1:6443", "kube.example.com"])
