@@ -140,13 +140,16 @@ class Call:
 
 
 def read_settings(env: Mapping[str, str]) -> dict[str, Setting]:
-    """Every setting given, by canonical name: PLUGIN_<NAME> or plain <NAME>, under any alias; no two may differ."""
+    """Every setting given, by canonical name: PLUGIN_<NAME> or plain <NAME>, under any alias; no two may differ.
+    The userinfo of each URL in a value is registered as a secret here, before anything can print it."""
     unknown = sorted(k[len("PLUGIN_"):].lower() for k, v in env.items()
                      if k.startswith("PLUGIN_") and v and k[len("PLUGIN_"):].lower() not in NAMES)
     if unknown:
         close = difflib.get_close_matches(unknown[0], NAMES, n=1)
         hint = f"did you mean {close[0]}? " if close else ""
         raise PluginError(f"setting {unknown[0]} is unknown; {hint}remove it (supported settings: README, Plugin mode)")
+    from tasks import ui
+
     found: dict[str, Setting] = {}
     for name in NAMES:
         canonical = ALIASES.get(name, name)
@@ -155,6 +158,7 @@ def read_settings(env: Mapping[str, str]) -> dict[str, Setting]:
             value = env.get(variable, "")
             if not value:
                 continue
+            ui.add_url_secrets(value)  # a URL's credentials are secrets as read: whole, before any list is split
             if canonical in found and not _same(canonical, found[canonical].value, value):
                 raise PluginError(f"{found[canonical].source} and {source} differ; keep one of them")
             found.setdefault(canonical, Setting(value, source))
@@ -378,20 +382,33 @@ def _prefix(settings: Mapping[str, Setting]) -> str:
 
 def _repos(settings: Mapping[str, Setting], env: Mapping[str, str]) -> dict[str, str]:
     """add_repos `NAME=URL` pairs; $NAME and ${NAME} in a URL (a password) come from the environment. A name given
-    twice with other URLs is refused, as Helm's repo add refuses it: which one a chart comes from is not a guess."""
+    twice with other URLs is refused, as Helm's repo add refuses it: which one a chart comes from is not a guess.
+
+    The list is split at every comma, as drone-helm3 splits it (envconfig's []string) and Drone joins a YAML list: a
+    comma typed in a URL's user name or password (a whole add_repos from_secret) would cut the credential in two, so
+    it is refused with the fix, and an entry that is not NAME=URL is shown only when it can hold no part of one."""
+    from tasks import urls
+
     repos: dict[str, str] = {}
     written: dict[str, str] = {}  # name -> its URL as given, $NAME unexpanded: what a message may show
-    for entry in _list(settings, "add_repos"):
+    source = settings["add_repos"].source if "add_repos" in settings else ""
+    text = _value(settings, "add_repos") or ""
+    if any("," in found and found in text for found in urls.credentials(text)):  # as typed: %2C is no comma
+        raise PluginError(f"{source}: a URL's user name or password holds a comma, which splits the list there (a "
+                          "list setting is comma-separated, as Drone passes it): percent-encode it as %2C")
+    for number, entry in enumerate(_list(settings, "add_repos"), 1):
         name, _, url = (part.strip() for part in entry.partition("="))
-        if not name or not url:
-            raise PluginError(f"{settings['add_repos'].source}: {entry!r} is not NAME=URL (e.g. charts=https://...)")
+        if not name or not url or "/" in name:  # Helm's repo add refuses a name with a /
+            shown = repr(entry) if "@" not in entry and "://" not in entry else (
+                f"entry {number} (not shown: it may hold a URL's credentials)")
+            raise PluginError(f"{source}: {shown} is not NAME=URL (e.g. charts=https://...)")
         if written.setdefault(name, url) != url:
-            raise PluginError(f"{settings['add_repos'].source}: {name} is given twice, as {written[name]} and {url}; "
-                              "give each repository its own name")
+            raise PluginError(f"{source}: {name} is given twice, as {written[name]} and {url}; give each repository "
+                              "its own name")
         for match in _VARIABLE.finditer(url):
             if not env.get(match.group(1) or match.group(2)):
-                raise PluginError(f"{settings['add_repos'].source}: {match.group(1) or match.group(2)} (in {name}'s "
-                                  "URL) is not set; add it to the step's environment (from_secret)")
+                raise PluginError(f"{source}: {match.group(1) or match.group(2)} (in {name}'s URL) is not set; add it "
+                                  "to the step's environment (from_secret)")
         repos[name] = _expand(url, env)
     return repos
 

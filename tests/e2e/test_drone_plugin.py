@@ -218,6 +218,18 @@ def test_an_add_repos_password_from_a_variable_of_any_name_is_never_printed_even
         assert result.returncode == 1 and line.startswith("error: ") and "add_repos" in line, line
 
 
+def test_a_comma_in_a_literal_add_repos_password_fails_with_the_fix_and_shows_no_piece_of_it(tmp_path):
+    """`add_repos: {from_secret: ...}` holding a password with a comma: split at commas (as drone-helm3 splits it),
+    its tail was echoed as `'rT5mQw2zz@127.0.0.1:1/charts' is not NAME=URL`."""
+    result = plugin(tmp_path, {"chart": "repo/hello-world", "release": "r", "namespace": "ns",
+                               "kube_api_server": "https://127.0.0.1:9", "kube_token": "t-1234",
+                               "add_repos": "repo=https://bot:Xk9,rT5mQw2zz@127.0.0.1:1/charts"})
+    assert found(result.stdout + result.stderr, {"password": "Xk9,rT5mQw2zz", "its tail": "rT5mQw2zz"}) == []
+    assert (result.returncode, result.stderr.strip()) == (1, (
+        "error: setting add_repos: a URL's user name or password holds a comma, which splits the list there (a list "
+        "setting is comma-separated, as Drone passes it): percent-encode it as %2C"))
+
+
 def test_an_api_server_written_without_a_scheme_is_reached_over_https(cluster, tmp_path):
     """drone-helm3 writes `kube_api_server: 127.0.0.1:6443` into a kubeconfig, where client-go takes https (a CA is
     given); sent as it was, it went over plain HTTP and failed with "cluster unreachable: EOF"."""

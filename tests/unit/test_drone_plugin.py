@@ -168,6 +168,37 @@ def test_add_repos_credentials_are_secrets_in_every_encoding_from_when_the_setti
     assert found(ui.redact(text), secrets) == []
 
 
+@pytest.mark.parametrize("repos", [
+    "repo=https://bot:Xk9,rT5mQw2zz@127.0.0.1:1/charts",  # a literal password: `add_repos: {from_secret: ...}`
+    "repo=https://bot:Xk9,,rT5mQw2zz@h/charts",
+    "repo=https://bot:Xk9,rT5mQw2zz=x@h/charts",  # its tail looks like NAME=URL
+    "repo=https://h/charts, deps=https://bot:Xk9 , rT5mQw2zz@h/deps",  # typed with blanks
+    '["repo=https://bot:Xk9,rT5mQw2zz@h/charts"]',
+])
+def test_a_comma_typed_in_an_add_repos_password_is_refused_with_the_fix_and_no_piece_of_it_shown(workspace, repos):
+    """The list is split at every comma, as drone-helm3 splits it: the password's pieces would be entries of their
+    own, one echoed as `'rT5mQw2zz@127.0.0.1:1/charts' is not NAME=URL`, which a registered secret does not mask."""
+    message = refusal(workspace, {"chart": "repo/web", "release": "web", "add_repos": repos})
+    assert message == ("setting add_repos: a URL's user name or password holds a comma, which splits the list there (a "
+                       "list setting is comma-separated, as Drone passes it): percent-encode it as %2C")
+    assert not [piece for piece in ("Xk9", "rT5mQw2zz") if piece in ui.redact(message)]
+
+
+def test_a_urls_credentials_in_any_setting_are_secrets_once_read_whole_before_a_list_is_split():
+    secrets = {"add_repos": "Xk9,rT5mQw2zz-read", "repo_url": "s3cret Key-with blank"}
+    plugin.read_settings({"PLUGIN_ADD_REPOS": f"r=https://h/c,repo=https://bot:{secrets['add_repos']}@h/charts",
+                          "REPO_URL": f"s3://AKIA:{secrets['repo_url']}@bucket/charts"})
+    text = "\n".join(sorted(forms(secrets["add_repos"]) | forms(secrets["repo_url"])))
+    assert found(ui.redact(text), secrets) == []
+
+
+def test_add_repos_is_split_at_commas_as_drone_helm3_splits_it_and_a_percent_encoded_comma_is_kept(workspace):
+    repos = "repo=https://bot:Xk9%2CrT5mQw2zz@h/charts,deps=https://h/deps?a=1, other=https://ci:pw@h/o"
+    made = call(workspace, {"chart": "repo/web", "release": "web", "add_repos": repos})
+    assert made.config["repo"]["dependency_repositories"] == {
+        "repo": "https://bot:Xk9%2CrT5mQw2zz@h/charts", "deps": "https://h/deps?a=1", "other": "https://ci:pw@h/o"}
+
+
 @pytest.mark.parametrize("server", ["127.0.0.1:6443", "kube.example.com"])
 def test_an_api_server_without_a_scheme_is_reached_over_https_as_drone_helm3s_kubeconfig_reaches_it(workspace, server):
     made = call(workspace, {**BASE, "kube_api_server": server}, {"KUBE_TOKEN": "token-1234"})
@@ -335,8 +366,11 @@ def test_a_setting_that_changes_nothing_deployed_is_ignored_with_a_warning(works
     ({"chart": "web"}, None, "setting chart 'web': name its repository as NAME/web (add_repos has none)"),
     ({"chart": "oci://registry/web"}, None, ("setting chart 'oci://registry/web': a URL is not supported; add_repos: "
                                             "NAME=URL and chart: NAME/CHART")),
-    ({"add_repos": "https://c.example.com"}, None, ("setting add_repos: 'https://c.example.com' is not NAME=URL (e.g. "
-                                                   "charts=https://...)")),
+    ({"add_repos": "charts"}, None, "setting add_repos: 'charts' is not NAME=URL (e.g. charts=https://...)"),
+    ({"add_repos": "https://c.example.com"}, None, ("setting add_repos: entry 1 (not shown: it may hold a URL's "
+                                                   "credentials) is not NAME=URL (e.g. charts=https://...)")),
+    ({"add_repos": "c=https://c, https://ci:pw@h/x=y"}, None, ("setting add_repos: entry 2 (not shown: it may hold a "
+     "URL's credentials) is not NAME=URL (e.g. charts=https://...)")),
     ({"chart": "r/web", "add_repos": "r=https://h/charts,r=https://h2"}, None, ("setting add_repos: r is given twice, "
      "as https://h/charts and https://h2; give each repository its own name")),
     ({"chart_version": "0.4.0"}, None, ("setting chart_version is 0.4.0 but the chart folder WS holds version 0.3.0; "
