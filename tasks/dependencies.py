@@ -13,6 +13,7 @@ from __future__ import annotations
 import glob
 import hashlib
 import json
+import os
 import re
 import sys
 from collections.abc import Mapping
@@ -275,11 +276,39 @@ def lock_digest(declared: Any, locked: Any) -> str:
     return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
 
+VENDORED = {  # helm dependency list's words for a vendored archive it cannot use, and what to do
+    "too many matches": "charts/ holds more than one archive of {name} (NAME-*.tgz), and Helm cannot tell which to "
+                        "package; keep the one {version} wants",
+    "misnamed": "the archive vendored as {name} in charts/ holds another chart; vendor {name}'s own archive",
+}
+
+
 def _cause(chart: ChartSource, resolved: list[Repository | None], exc: ToolError) -> ToolError:
-    """Helm's dependency manager hides why a repository failed ("no cached repository ... try 'helm repo
-    update'"); ask Helm's repository client for each remote repository to find the real cause."""
+    """The dependency that failed, said as what to fix: a vendored archive Helm cannot use, a chart used through
+    file:// that Helm cannot load (its own file named, not the Chart.yaml that uses it), or a remote repository:
+    Helm's dependency manager hides why one failed ("no cached repository ... try 'helm repo update'"), so Helm's
+    repository client is asked, for each dependency not vendored, to find the real cause."""
+    try:
+        status = {str(d["name"]): str(d["status"]) for d in helm.dependency_list(chart.path)}
+    except ToolError:
+        status = {}
     for dependency, repository in zip(chart.dependencies, resolved):
-        if repository is None or not repository.url.startswith(("http://", "https://")):
+        state = status.get(dependency.name, "")
+        if state in VENDORED:
+            return ToolError(f"{chart.where}/{chart.declared_in}: dependency {dependency.name}: "
+                             + VENDORED[state].format(name=dependency.name, version=dependency.version))
+        if dependency.repository.startswith(_LOCAL):
+            target = chart.path / dependency.repository.removeprefix("file://")
+            shown = os.path.relpath(os.path.realpath(target), chart.checkout)
+            if not (target / "Chart.yaml").is_file():
+                return ToolError(f"{chart.where}/{chart.declared_in}: dependency {dependency.name}: "
+                                 f"{dependency.repository} leads to {shown}, which holds no chart; fix the path")
+            try:
+                helm.dependency_list(target)  # loads the chart there, as the build did
+            except ToolError as failed:
+                return ToolError(f"{chart.where}/{chart.declared_in}: dependency {dependency.name} ({shown}, "
+                                 f"file://) cannot be loaded ({str(failed).split(': ', 1)[-1]}); fix it in {shown}")
+        if state in READY + OUTSIDE or repository is None or not repository.url.startswith(("http://", "https://")):
             continue
         try:
             helm.repo_index(repository.for_helm)

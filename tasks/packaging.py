@@ -151,12 +151,18 @@ def _prepared(chart: ChartSource, stage: _Stage, repositories: dependencies.Repo
 
 
 def _used(chart: ChartSource, charts_dir: Path, known: Mapping[Path, ChartSource]) -> list[ChartSource]:
-    """The charts `chart` uses through file://, and those they use, deepest first (each once; a cycle stops)."""
+    """The charts `chart` uses through file://, and those they use, deepest first (each once). A cycle is refused:
+    each chart of it would have to be built into the other first (Helm packages each without the other's
+    dependencies, and the error it meets on the way names a folder that is there)."""
     found: dict[Path, ChartSource] = {}
 
     def visit(source: ChartSource, seen: tuple[Path, ...]) -> None:
         for target in _local_targets(source):
-            if target in found or target in seen or not (target / "Chart.yaml").is_file():
+            if target in seen:
+                loop = [os.path.relpath(p, chart.checkout) for p in (*seen[seen.index(target):], target)]
+                raise ToolError(f"{chart.where}/{chart.declared_in}: file:// dependencies in a cycle "
+                                f"({' -> '.join(loop)}); a chart cannot be built into itself: remove one of them")
+            if target in found or not (target / "Chart.yaml").is_file():
                 continue
             inside = target.is_relative_to(charts_dir.resolve())
             used = known.get(target) or charts.read(target, charts_dir.resolve() if inside else target.parent,

@@ -81,7 +81,8 @@ def test_a_missing_file_dependency_is_one_clear_error_and_nothing_is_built(proje
     built = packaging.build(charts.discover(project / "charts"), project / "charts", project / "dist" / "packages", {})
     [failure] = built.failures
     assert failure.name == "hello-api" and "\n" not in failure.message
-    assert failure.message.startswith("charts/hello-api/Chart.yaml: dependencies cannot be built")
+    assert failure.message == ("charts/hello-api/Chart.yaml: dependency common: file://../library/gone leads to "
+                               "library/gone, which holds no chart; fix the path")
     assert ".stage-" not in failure.message  # it names the checkout, not the scratch copy
     assert sorted(p.name for p in built.packages) == ["common", "hello-world"]  # the others are still built
 
@@ -245,3 +246,57 @@ def test_an_apiversion_v1_charts_index_entry_lists_the_dependencies_helms_own_in
     for name in ("inline", "required"):
         assert ours[name][0].get("dependencies") == helms[name][0].get("dependencies"), name
     assert helms["required"][0]["dependencies"][0]["name"] == "child" and not helms["inline"][0].get("dependencies")
+
+
+def tree_of(root: Path, charts_yaml: dict[str, str]) -> Path:
+    for name, extra in charts_yaml.items():
+        (root / name / "templates").mkdir(parents=True, exist_ok=True)
+        (root / name / "Chart.yaml").write_text(f"apiVersion: v2\nname: {name}\nversion: 0.1.0\n{extra}")
+    return root
+
+
+def failures_of(root: Path, tmp_path: Path, *chosen: str) -> dict[str, str]:
+    tree = charts.select(charts.discover(root, root.parent), list(chosen))
+    built = packaging.build(tree, root, tmp_path / "dist" / "packages", {})
+    return {f.rel: f.message for f in built.failures}
+
+
+def test_file_dependencies_in_a_cycle_are_refused_naming_the_cycle(tmp_path):
+    """Each would have to be built into the other first; Helm's own error on the way named a folder that is there."""
+    uses = "dependencies:\n  - {{name: {0}, version: 0.1.0, repository: 'file://../{0}'}}\n"
+    root = tree_of(tmp_path / "charts", {"ping": uses.format("pong"), "pong": uses.format("ping"), "plain": ""})
+    assert failures_of(root, tmp_path) == {
+        "pong": "charts/pong/Chart.yaml: file:// dependencies in a cycle (charts/pong -> charts/ping -> charts/pong); "
+                "a chart cannot be built into itself: remove one of them",
+        "ping": "charts/ping: not built: it uses charts/pong (file://), which failed"}
+    assert failures_of(root, tmp_path, "ping") == {
+        "ping": "charts/ping/Chart.yaml: file:// dependencies in a cycle (charts/ping -> charts/pong -> charts/ping); "
+                "a chart cannot be built into itself: remove one of them"}
+
+
+def test_a_file_dependency_helm_cannot_load_is_named_not_the_chart_that_uses_it(tmp_path):
+    root = tree_of(tmp_path / "charts", {
+        "app": "dependencies:\n  - {name: lib, version: 0.1.0, repository: 'file://../lib'}\n", "lib": ""})
+    (root / "lib" / "values.yaml").write_text("a: [b\n")
+    assert failures_of(root, tmp_path)["app"] == "charts/app: not built: it uses charts/lib (file://), which failed"
+    found = failures_of(root, tmp_path, "app")  # --chart app: lib is not built on its own
+    assert found["app"].startswith("charts/app/Chart.yaml: dependency lib (charts/lib, file://) cannot be loaded (")
+    assert found["app"].endswith("; fix it in charts/lib") and "values.yaml" in found["app"]
+
+
+def test_a_vendored_dependency_is_not_blamed_for_one_missing_or_vendored_twice(tmp_path):
+    """Offline, every remote repository fails: the line names the dependency that is not vendored (or is, twice),
+    not the first one whose repository cannot be reached."""
+    dependency = "  - {{name: {0}, version: 0.1.0, repository: 'http://127.0.0.1:9/{0}'}}\n"
+    root = tree_of(tmp_path / "charts", {"app": "dependencies:\n" + dependency.format("here") + dependency.format("gone")})
+    sources = tree_of(tmp_path / "sources", {"here": "", "gone": ""})
+    (root / "app" / "charts").mkdir()
+    helm_python.package(sources / "here", destination=root / "app" / "charts")
+    found = failures_of(root, tmp_path)["app"]
+    assert "dependency gone 0.1.0 from http://127.0.0.1:9/gone cannot be fetched" in found and "here" not in found
+    helm_python.package(sources / "gone", destination=root / "app" / "charts")
+    (sources / "here" / "Chart.yaml").write_text("apiVersion: v2\nname: here\nversion: 0.2.0\n")
+    helm_python.package(sources / "here", destination=root / "app" / "charts")  # here-0.1.0.tgz and here-0.2.0.tgz
+    assert failures_of(root, tmp_path)["app"] == (
+        "charts/app/Chart.yaml: dependency here: charts/ holds more than one archive of here (NAME-*.tgz), and Helm "
+        "cannot tell which to package; keep the one 0.1.0 wants")
