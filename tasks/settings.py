@@ -153,6 +153,11 @@ def normalize_repo_url(url: str, root: Path, setting: str = "repo.url") -> str:
         raise ToolError(f"{setting} is empty: set it to a folder, file://PATH or s3://BUCKET[/PREFIX]")
     ui.add_url_secrets(url)
     scheme = url.partition("://")[0].lower() if "://" in url else ""
+    typo = re.match(r"(s3|https?|oci|file):/?(?!/)", url, re.IGNORECASE) if not scheme else None
+    if typo:  # `https:/host` (one slash) would be a folder named https: in the checkout; not shown: no URL pattern
+        # finds the credentials it may hold
+        raise ToolError(f"{setting}: {typo.group(1).lower()}: needs two slashes ({typo.group(1).lower()}://...; the "
+                        "value is not shown, it may hold credentials); a folder of that name is written ./NAME")
     if scheme in ("", "file"):
         path = url[len("file://"):] if scheme else url
         return "file://" + str((root / path).resolve())

@@ -114,3 +114,12 @@ def test_a_good_or_missing_invoke_yaml_passes_and_json_is_checked_too(tmp_path):
     (tmp_path / "invoke.json").write_text('{"release": {"releases": ["app"]}}')
     with pytest.raises(ToolError, match="release.releases in invoke.yaml must be a mapping, not a list"):
         settings.check_project_file(tmp_path, INVOKE_DEFAULTS)
+
+
+@pytest.mark.parametrize("url", ["https:/reader:Typo-Pass-51@charts.example.com/x", "s3:charts-bucket", "oci:/r/x"])
+def test_a_url_with_one_slash_is_refused_never_taken_as_a_folder_nor_shown(url, tmp_path):
+    with pytest.raises(ToolError) as refused:
+        settings.normalize_repo_url(url, tmp_path)
+    assert "needs two slashes" in str(refused.value) and url not in str(refused.value)
+    assert "Typo-Pass-51" not in str(refused.value) and not list(tmp_path.iterdir())
+    assert settings.normalize_repo_url(f"./{url}", tmp_path) == f"file://{tmp_path}/{url}"  # a folder, said so
