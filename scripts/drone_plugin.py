@@ -369,9 +369,6 @@ def _cluster(settings: Mapping[str, Setting], env: Mapping[str, str]) -> tuple[d
             raise PluginError(f"{settings['kube_certificate'].source} is not base64; give the cluster CA's PEM, "
                               "base64-encoded") from None
     variables = {f"{TOOL_PREFIX}_{v}": settings[k].value for k, v in CREDENTIALS.items() if k in settings}
-    server = variables[f"{TOOL_PREFIX}_API_SERVER"].strip()
-    if "://" not in server:  # drone-helm3's `kube.example.com`: in its kubeconfig, client-go makes it https (with a CA)
-        variables[f"{TOOL_PREFIX}_API_SERVER"] = f"https://{server}"
     sources = {f"{TOOL_PREFIX}_{v}": settings[k].source for k, v in CREDENTIALS.items() if k in settings}
     return {"secrets_prefix": TOOL_PREFIX}, variables, sources
 
@@ -403,8 +400,8 @@ def _repos(settings: Mapping[str, Setting], env: Mapping[str, str]) -> dict[str,
                 f"entry {number} (not shown: it may hold a URL's credentials)")
             raise PluginError(f"{source}: {shown} is not NAME=URL (e.g. charts=https://...)")
         if written.setdefault(name, url) != url:
-            raise PluginError(f"{source}: {name} is given twice, as {written[name]} and {url}; give each repository "
-                              "its own name")
+            raise PluginError(f"{source}: {name} is given twice, as {urls.redact_value(written[name])} and "
+                              f"{urls.redact_value(url)}; give each repository its own name")
         for match in _VARIABLE.finditer(url):
             if not env.get(match.group(1) or match.group(2)):
                 raise PluginError(f"{source}: {match.group(1) or match.group(2)} (in {name}'s URL) is not set; add it "
@@ -544,8 +541,9 @@ def _values(settings: Mapping[str, Setting], setting: str, env: Mapping[str, str
         if name and not (name.startswith(("DRONE_", "CI_")) and not _credential(name)):
             entry = _secret(f"{path}={name}", where, env, prefix)
             key, _, variable = entry.partition("=")
-            if setting == "values" and _typed_by_helm(env[variable]):
-                out.typed.append(env[variable])
+            typed = _typed_by_helm(env[variable]) if setting == "values" else None
+            if typed is not None:
+                out.typed += [env[variable], typed]  # TRUE as Helm writes it too: true
                 out.add("--set", f"{key}={env[variable]}", written)
             else:
                 out.add("--set-secret", entry, written)
@@ -564,13 +562,15 @@ def _values(settings: Mapping[str, Setting], setting: str, env: Mapping[str, str
     return out
 
 
-def _typed_by_helm(value: str) -> bool:
-    """Whether Helm's --set parser makes `value` something else than text (true, false, null, a whole number), asked
-    of Helm's own parser. Only a value it keeps whole is asked: one with none of its syntax, nor a $ the tasks would
-    expand; every other stays on --set-secret, which sets it as text and keeps its path a secret's."""
+def _typed_by_helm(value: str) -> str | None:
+    """What Helm's --set parser makes of `value` when that is not text (true, false, null, a whole number), as JSON
+    writes it (TRUE is true, +8080 is 8080), asked of Helm's own parser; None for text. Only a value it keeps whole is
+    asked: one with none of its syntax, nor a $ the tasks would expand; every other stays on --set-secret, which sets it
+    as text and keeps its path a secret's."""
     from tasks import helm
 
-    return bool(_PLAIN.fullmatch(value)) and not isinstance(helm.parse_set(f"value={value}")["value"], str)
+    typed = helm.parse_set(f"value={value}")["value"] if _PLAIN.fullmatch(value) else value
+    return None if isinstance(typed, str) else json.dumps(typed)
 
 
 def _without_build_variables(value: str) -> str:
@@ -597,15 +597,16 @@ def _without_build_variables(value: str) -> str:
 
 
 def _secret(entry: str, where: str, env: Mapping[str, str], prefix: str = "") -> str:
-    """PATH=VARIABLE, its variable set. With a `prefix`, NAME is PREFIX_NAME, as drone-helm's resolveEnvVar reads a
-    reference in values (a build variable, or a name that has the prefix already, is as written); never NAME when
-    that is missing: another environment's secret would be deployed, as the cluster credentials never fall back.
-    drone-helm's `secrets` was Drone 0.8's list of secrets to inject, never prefixed: its entries come without one."""
+    """PATH=VARIABLE, its variable set. With a `prefix`, NAME is PREFIX_NAME upper-cased, as drone-helm's
+    resolveEnvVar reads a reference in values first (a build variable, or a name that has the prefix already, is as
+    written). drone-helm then falls back to NAME; here that is refused: another environment's secret would be deployed
+    unsaid, as the cluster credentials never fall back either. drone-helm's `secrets` was Drone 0.8's list of secrets
+    to inject, never prefixed: its entries come without one."""
     path, _, name = (part.strip() for part in entry.partition("="))
     if not path or not re.fullmatch(_NAME, name):
         raise PluginError(f"{where}: {entry!r} is not PATH=ENV_VAR (e.g. db.password=DB_PASSWORD); the variable "
                           "comes from the step's environment (from_secret)")
-    variable = f"{prefix}_{name}" if prefix and not name.startswith(("DRONE_", "CI_", f"{prefix}_")) else name
+    variable = f"{prefix}_{name}".upper() if prefix and not name.startswith(("DRONE_", "CI_", f"{prefix}_")) else name
     if env.get(variable) is None and variable != name:
         raise PluginError(f"{where}: {path} reads {variable} (${name} with setting prefix {prefix}), which is not set; "
                           f"add {variable} to the step's environment (from_secret: ...); {name} is not read instead: "

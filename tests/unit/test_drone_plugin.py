@@ -107,13 +107,14 @@ def test_each_supported_setting_becomes_the_intended_release_deploy_argument(wor
 
 def test_a_values_reference_helm_types_is_a_typed_set_item_its_value_masked_and_text_stays_secret(workspace):
     """As drone-helm3's --set types it: false stays false for `{{ if }}`, 2 a number for a schema."""
-    env = {**CREDENTIALS, "FLAG": "false", "REPLICAS": "2", "PORT": "8080", "NOTHING": "null", "NAME": "hello",
-           "LIST": "1,2", "PRICE": "$5", "ZIP": "007"}
+    env = {**CREDENTIALS, "FLAG": "false", "REPLICAS": "2", "PORT": "+8080", "NOTHING": "null", "NAME": "hello",
+           "LIST": "1,2", "PRICE": "$5", "ZIP": "007", "LOUD": "TRUE"}
     made = call(workspace, {**BASE, "values": "a=1,on=$FLAG,n=${REPLICAS},port=$PORT,x=$NOTHING,name=$NAME,l=$LIST,"
-                                              "p=$PRICE,zip=$ZIP", "string_values": "s=$FLAG"}, env)
-    assert made.arguments["set_"] == ["a=1", "on=false", "n=2", "port=8080", "x=null"]  # Helm's parser types them
+                                              "p=$PRICE,zip=$ZIP,up=$LOUD", "string_values": "s=$FLAG"}, env)
+    assert made.arguments["set_"] == ["a=1", "on=false", "n=2", "port=+8080", "x=null", "up=TRUE"]  # Helm types them
     assert made.arguments["set_secret"] == ["name=NAME", "l=LIST", "p=PRICE", "zip=ZIP", "s=FLAG"]  # text, as before
-    assert made.secrets == ("false", "2", "8080", "null")  # registered by main before the task runs
+    # registered by main before the task runs: as given, and as Helm writes what it made of them
+    assert made.secrets == ("false", "false", "2", "2", "+8080", "8080", "null", "null", "TRUE", "true")
     assert plugin.rename("--set #2 (not shown: it holds a secret): bad", made.sources) == (
         "setting values 'on=$FLAG': bad")
 
@@ -199,12 +200,6 @@ def test_add_repos_is_split_at_commas_as_drone_helm3_splits_it_and_a_percent_enc
         "repo": "https://bot:Xk9%2CrT5mQw2zz@h/charts", "deps": "https://h/deps?a=1", "other": "https://ci:pw@h/o"}
 
 
-@pytest.mark.parametrize("server", ["127.0.0.1:6443", "kube.example.com"])
-def test_an_api_server_without_a_scheme_is_reached_over_https_as_drone_helm3s_kubeconfig_reaches_it(workspace, server):
-    made = call(workspace, {**BASE, "kube_api_server": server}, {"KUBE_TOKEN": "token-1234"})
-    assert made.environment["PLUGIN_API_SERVER"] == f"https://{server}"
-
-
 def test_a_certificate_wrapped_at_76_columns_as_base64_writes_it_is_taken(workspace):
     """`base64 ca.pem` wraps its output; the tasks (as kubectl) drop the line breaks, so the plugin takes it too."""
     wrapped = "\n".join(textwrap.wrap(base64.b64encode(b"-----BEGIN CERTIFICATE-----\n" + b"A" * 300).decode(), 76))
@@ -234,6 +229,7 @@ STAGING = {"STAGING_API_SERVER": "https://a", "STAGING_KUBERNETES_TOKEN": "tok-1
     ({"values": "secret.password=${SECRET_PASSWORD},tag=$DRONE_TAG"}, ["secret.password=STAGING_SECRET_PASSWORD"]),
     ({"string_values": "secret.password=$SECRET_PASSWORD"}, ["secret.password=STAGING_SECRET_PASSWORD"]),
     ({"values": "db=$STAGING_DB"}, ["db=STAGING_DB"]),  # prefixed already
+    ({"values": "pw=$secret_password"}, ["pw=STAGING_SECRET_PASSWORD"]),  # upper-cased whole, as drone-helm reads it
     ({"values": "netrc=$DRONE_NETRC_PASSWORD"}, ["netrc=DRONE_NETRC_PASSWORD"]),  # a build variable
     ({"secrets": "secret.password=SECRET_PASSWORD"}, ["secret.password=SECRET_PASSWORD"]),  # drone-helm's: no prefix
 ])
