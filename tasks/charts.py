@@ -152,8 +152,8 @@ def discover(charts_dir: Path, root: Path | None = None) -> Tree:
 
 def _chart_folders(charts_dir: Path, root: Path, warnings: list[str], misnamed: list[tuple[Path, str]]
                    ) -> list[Path]:
-    """Every folder with a Chart.yaml; a folder outside any chart with a near miss (Chart.yml, chart.yaml, a folder
-    named Chart.yaml) is added to `misnamed`, with what it holds. A folder that cannot be listed is skipped: inside
+    """Every folder with a Chart.yaml; a folder outside any chart with a near miss (Chart.yml, chart.yaml, a Chart.yaml
+    that is a folder or a dangling link) is added to `misnamed`, with what it holds. A folder that cannot be listed is skipped: inside
     a chart it is that chart's (its own file walk, charts.files, reports it, unless its .helmignore leaves it out);
     elsewhere it is a warning, as nothing in it can be published; only charts_dir itself is an error."""
     found: list[Path] = []
@@ -181,7 +181,8 @@ def _chart_folders(charts_dir: Path, root: Path, warnings: list[str], misnamed: 
         elif not in_chart:
             near = [e.name for e in entries if e.name.lower() in ("chart.yaml", "chart.yml")]
             if near:
-                misnamed.append((folder, " and ".join(f"a folder named {n}" if n == "Chart.yaml" else n for n in near)))
+                misnamed.append((folder, " and ".join(f"a {n} that is not a file" if n == "Chart.yaml" else n
+                                                      for n in near)))
         for entry in entries:
             try:
                 if not entry.is_dir() or entry.name.startswith("."):
@@ -280,13 +281,6 @@ def read(chart_dir: Path, charts_dir: Path, checkout: Path | None = None) -> Cha
                        checkout=str(checkout or charts_dir.resolve()), api=api, notes=notes)
 
 
-# A URL's scheme and what may be its userinfo: from :// to the last @ before a blank or the next :// (as urls reads
-# it: a careless password holds / too); with a / in it, userinfo only as USER:PASSWORD (not an @ in a path, npm's
-# /@scope/pkg, nor a host:PORT/ before one).
-_CREDENTIAL = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://((?:(?!://)\S)*)@")
-_SLASHED_PASSWORD = re.compile(r"[^/:]*:(?!\d*(?:/|$))")
-
-
 def _refuse_credentials(declared: Any, where: str) -> None:
     """A URL with a password (or, over http(s) or oci, a user name: a token) anywhere in a chart's metadata (its
     dependencies' repositories, home, sources, ...): the package carries that file and the repository's index
@@ -297,14 +291,11 @@ def _refuse_credentials(declared: Any, where: str) -> None:
         if isinstance(value, Mapping | list):
             _refuse_credentials(value, where)
             continue
-        for found in _CREDENTIAL.finditer(str(value)) if isinstance(value, str) else ():
-            if "/" in found.group(2) and not _SLASHED_PASSWORD.match(found.group(2)):
-                continue
-            if ":" in found.group(2) or found.group(1).lower() in ("http", "https", "oci"):
-                ui.add_url_secrets(value)
-                raise ToolError(f"{where}: {urls.redact(value)!r} holds credentials, which the package and "
-                                "the repository's index would publish to every reader; remove them (a dependency "
-                                "repository's go in repo.dependency_repositories, with username_env and password_env)")
+        if isinstance(value, str) and urls.credentials_in(value):
+            ui.add_url_secrets(value)
+            raise ToolError(f"{where}: {urls.redact(value)!r} holds credentials, which the package and the "
+                            "repository's index would publish to every reader; remove them (a dependency repository's "
+                            "go in repo.dependency_repositories, with username_env and password_env)")
 
 
 def lint_warnings(chart: ChartSource) -> list[str]:

@@ -167,7 +167,7 @@ def redact(text: str) -> str:
     """`text` with every registered secret, in any of its shapes, and then every URL's userinfo replaced by ***
     (in that order: a password typed with a blank or an @ in it is registered whole, and the userinfo a URL
     pattern finds in text would be only part of it)."""
-    if not _holds_secret(text):
+    if not holds_secret(text):
         return urls.redact(text)
     out, last = [], 0
     for start, end in _spans(text, _compiled()):
@@ -184,7 +184,8 @@ def _compiled() -> re.Pattern[str]:
     return _pattern
 
 
-def _holds_secret(text: str) -> bool:
+def holds_secret(text: str) -> bool:
+    """Whether `text` holds a registered secret, in any of its shapes (not a URL's userinfo: redact masks those)."""
     return bool(_secrets) and _compiled().search(_unfolded(text)) is not None
 
 
@@ -316,7 +317,7 @@ def table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> 
 
 def _masked(document: Any) -> Any:
     unescaped = json.dumps(document, ensure_ascii=False)  # compact: the C encoder
-    if urls.redact(unescaped) != unescaped or _holds_secret(unescaped):  # mask in the data, before it is encoded
+    if urls.redact(unescaped) != unescaped or holds_secret(unescaped):  # mask in the data, before it is encoded
         return redact_data(document)
     return document
 

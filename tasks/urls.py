@@ -16,12 +16,37 @@ MASK = "***"
 # hold unencoded / ? # @, and masking a little too much is the safe side. (Starting at the literal ://
 # keeps this fast on megabytes of output.)
 _USERINFO = re.compile(r"://((?:(?!://)\S)*)@")
+_ONE_SLASH = re.compile(r"(?i)\b(?:https?|s3|oci):/(?!/)((?:(?!://)\S)*)@")  # a typo, https:/user:pass@host: the same
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*")
+_URL = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):(?://|/(?!/))(\S*)")  # a scheme and what follows, one slash (a typo) too
+_HOST = re.compile(r"(?:(?:[A-Za-z0-9-]+\.)+[A-Za-z][A-Za-z0-9-]*|(?:\d{1,3}\.){3}\d{1,3}|localhost|\[[0-9A-Fa-f:.]+\])"
+                   r"(?=[/:?#]|$)")  # a host name with a top-level domain, an address, localhost: no path's @x
 
 
 def redact(text: str) -> str:
     """`text` (a URL, or any text holding URLs) with each URL's userinfo replaced by ***."""
-    return _USERINFO.sub(f"://{MASK}@", text)
+    text = _USERINFO.sub(f"://{MASK}@", text)
+    return _ONE_SLASH.sub(lambda m: f"{m.group()[:m.start(1) - m.start()]}{MASK}@", text) if ":/" in text else text
+
+
+def credentials_in(value: str) -> list[str]:
+    """The userinfo of each URL in `value` that is a credential, read as a URL parser reads one, where redact masks
+    generously: a password (USER:PASSWORD), or over http(s) or oci a user name alone (a token); `ssh://git@host`
+    names none. A userinfo runs to the first @, or, when a / comes before it (a password typed with one), to the first
+    @ followed by a host name (a dotted one with a top-level domain, an address, localhost): an @ in a path (npm's
+    /@scope/pkg, /vue@3.4.0) is none."""
+    found = []
+    for match in _URL.finditer(value):
+        scheme, rest = match.group(1).lower(), match.group(2)
+        at = rest.find("@")
+        while at != -1:
+            userinfo, host = rest[:at], rest[at + 1:]
+            if "/" not in userinfo or _HOST.match(host):
+                if userinfo and (":" in userinfo or scheme in ("http", "https", "oci")):
+                    found.append(userinfo)
+                break
+            at = rest.find("@", at + 1)
+    return found
 
 
 def redact_value(value: str) -> str:
@@ -46,7 +71,7 @@ def _userinfos(value: str) -> list[str]:
     """Every userinfo in one value. No URL holds a blank, but a password typed with one (and a `/` or `@` too) would
     not be found in text by _USERINFO: in a value with a blank, USER:PASSWORD runs from each :// to the last @ after
     it."""
-    userinfos = [match.group(1) for match in _USERINFO.finditer(value)]
+    userinfos = [match.group(1) for pattern in (_USERINFO, _ONE_SLASH) for match in pattern.finditer(value)]
     if any(c.isspace() for c in value):
         for part in value.split("://")[1:]:
             userinfo = part.rpartition("@")[0]

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import archives, helm, ui
+from . import archives, helm, ui, urls
 from .drone_subst import expand
 from .environments import Environment, Release
 from .errors import ToolError
@@ -79,13 +79,16 @@ def layered_values(
 
 
 def _holds_secret(value: Any) -> bool:
-    """Whether a value that came in as no secret holds one all the same: a URL's credentials (a values file's or a
-    --set's database URL), registered from now on, or a secret's value (`--set dsn=$API_TOKEN` in a shell). Its path
-    is a secret's then: what the templates make of it (its base64, its password alone) is masked too."""
+    """Whether a text that came in as no secret holds one all the same: a URL's credentials (a values file's or a
+    --set's database URL; urls.credentials_in, not an @ in a path), registered from now on, or a registered secret
+    (`--set dsn=$API_TOKEN` in a shell). Its path is a secret's then: what the templates make of it (its base64, its
+    password alone) is masked too. Not a number or a boolean: masked to ***, it would turn a template's `if` around."""
     if not isinstance(value, str):
-        return isinstance(value, bool | int) and ui.redact(json.dumps(value)) != json.dumps(value)  # true, 8080
-    ui.add_url_secrets(value)
-    return ui.redact(value) != value
+        return False
+    if urls.credentials_in(value):
+        ui.add_url_secrets(value)
+        return True
+    return ui.holds_secret(value)
 
 
 def _secret(variable: str, env: Mapping[str, str], where: str) -> str:
@@ -364,7 +367,7 @@ def _secret_flag(text: str, env: Mapping[str, str]) -> tuple[str, str]:
     set or not, that is no other variable's value: given the secret itself by mistake, the error says so without it."""
     path, _, variable = text.partition("=")
     itself = next((name for name, value in env.items() if value == variable), None) if variable not in env else None
-    if not path or not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", variable) or itself:
+    if not path or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", variable) or itself:
         shown = f"{path}=..." if variable else text
         what = (f"what follows = is the value of {itself}, not a variable's name" if itself else
                 "what follows = is not a variable's name (not shown: it may be the secret itself)" if variable else

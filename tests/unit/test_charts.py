@@ -184,6 +184,8 @@ def test_a_folder_whose_chart_yaml_is_misnamed_is_a_failure_not_skipped_unsaid(t
         (tmp_path / folder).mkdir()
         (tmp_path / folder / name).write_text(f"apiVersion: v2\nname: {folder}\nversion: 1.0.0\n")
     (tmp_path / "dir" / "Chart.yaml").mkdir(parents=True)
+    (tmp_path / "dangling").mkdir()
+    (tmp_path / "dangling" / "Chart.yaml").symlink_to(tmp_path / "nowhere.yaml")
     write_chart(tmp_path, "ok", "apiVersion: v2\nname: ok\nversion: 1.0.0\n")
     (tmp_path / "ok" / "templates").mkdir()
     (tmp_path / "ok" / "templates" / "chart.yml").write_text("inside a chart: a file of its own\n")
@@ -192,7 +194,8 @@ def test_a_folder_whose_chart_yaml_is_misnamed_is_a_failure_not_skipped_unsaid(t
     tree = charts.discover(tmp_path)
     assert [c.rel for c in tree.charts] == ["ok"]
     assert {f.rel: f.message.split(": ", 1)[1].split(";")[0] for f in tree.failures} == {
-        "dir": "no Chart.yaml, but a folder named Chart.yaml", "lower": "no Chart.yaml, but chart.yaml",
+        "dir": "no Chart.yaml, but a Chart.yaml that is not a file", "lower": "no Chart.yaml, but chart.yaml",
+        "dangling": "no Chart.yaml, but a Chart.yaml that is not a file",
         "yml": "no Chart.yaml, but Chart.yml"}
 
 

@@ -48,3 +48,24 @@ def test_bad_or_credential_bearing_urls_are_one_line_that_never_shows_the_secret
         settings.normalize_repo_url(url, Path("/p"))
     assert str(refused.value).startswith(message)
     assert "secret-77" not in str(refused.value) and "AKIAUNIT" not in str(refused.value)
+
+
+@pytest.mark.parametrize("value, credentials", [
+    ("https://deploy:Sl/ash-Pass-31@git.example.com/acme", ["deploy:Sl/ash-Pass-31"]),  # a / typed in the password
+    ("https://TOKEN@github.com/org/@scope/pkg", ["TOKEN"]),  # a token, and an @ in the path after it
+    ("http://u:pw@chartmuseum:8080", ["u:pw"]),  # a service name without a dot
+    ("https:/u:s3cret@host", ["u:s3cret"]),  # one slash: a typo, still credentials
+    ("http://depuser:DepPass-5521@127.0.0.1:9", ["depuser:DepPass-5521"]),
+    ("https://www.npmjs.com/package/@acme/ui", []),  # an @ in a path
+    ("https://git.example.com:8443/acme/@ui", []),  # after a port
+    ("https://cdn.jsdelivr.net/npm/vue@3.4.0/x", []),  # a version after the @ is no host
+    ("git+ssh://git@github.com:org/repo@v1", []),  # ssh's user name is no secret
+    ("ssh://git@github.com/acme/charts", []),
+])
+def test_credentials_in_reads_a_urls_userinfo_as_a_url_parser_does(value, credentials):
+    assert urls.credentials_in(value) == credentials
+
+
+def test_redact_masks_the_userinfo_of_a_url_typed_with_one_slash():
+    assert urls.redact("repo https:/reader:Pa55@charts.example.com/x") == "repo https:/***@charts.example.com/x"
+    assert urls.credentials("https:/reader:Pa55@charts.example.com/x") == ["reader:Pa55", "Pa55"]

@@ -246,3 +246,18 @@ def test_a_stand_in_of_a_secrets_shape_differs_in_every_letter_and_digit_keeps_t
         assert (real == other) == (not (real.isascii() and real.isalnum()))  # "_", "-" and "ä" are kept
         assert real.isupper() == other.isupper() and real.isdigit() == other.isdigit()
     assert ui.redact(f"Invalid value: {stand_in['password']!r}") == "Invalid value: '***'"
+
+
+def test_a_value_holding_url_credentials_or_a_registered_secret_is_a_secrets_path_and_nothing_else_is(tmp_path):
+    """Masked with what the templates make of it; not an @ in a path (a CDN's /vue@3.4.0), not a number or a boolean
+    (*** would turn a template's `if` around) even when registered."""
+    ui.add_secret("Hunter2-Token-9d")
+    ui.add_secret("true")  # a plugin's typed values secret: registered, as is every text that holds it
+    given = tmp_path / "values.yaml"
+    given.write_text("dsn: postgres://app:Url-Pass-4471@db:5432/x\ncdn: https://cdn.jsdelivr.net/npm/vue@3.4.0/x\n"
+                     "npm: https://www.npmjs.com/package/@acme/ui\nflag: true\nport: 8080\n"
+                     "header: Bearer Hunter2-Token-9d\nplain: hello\n")
+    _, paths = vals.layered_values(environments.Release("app", "app", None, (), (), ()), STAGING,
+                                   vals.Overrides(values=(str(given),)), {}, {})
+    assert sorted(paths) == [("dsn",), ("header",)]
+    assert ui.redact("password Url-Pass-4471") == "password ***"  # registered as read
