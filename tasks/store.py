@@ -341,21 +341,31 @@ _ECR = re.compile(r"^(\d{12})\.dkr\.ecr(?:-fips)?\.([a-z0-9-]+)\.amazonaws\.com(
 
 
 def aws_client(service: str, **options: Any) -> Any:
-    """A boto3 client whose credentials are secrets before its first request: those boto3 finds itself (a profile's
-    file, a container's or an instance's role), which no variable held, are in `--debug`'s log of each request (its
-    session token). botocore's log of response bodies is off: ECR's holds a registry password."""
+    """A boto3 client whose credentials are secrets before its first request, and each session token as a request is
+    signed with it: those boto3 finds itself (a profile's file, a container's or an instance's role, refreshed as it
+    expires), which no variable held, are in `--debug`'s log of each request. botocore's logs of response bodies (ECR's
+    holds a registry password) and of what it signs (logged as it signs, before any handler sees the token) are off."""
     import logging
 
     import boto3
 
-    logging.getLogger("botocore.parsers").setLevel(logging.INFO)
+    for quiet in ("botocore.parsers", "botocore.auth"):  # response bodies; a signature's canonical request (its token)
+        logging.getLogger(quiet).setLevel(logging.INFO)
     session = boto3.session.Session()
     found = session.get_credentials()
     frozen = found.get_frozen_credentials() if found else None
     for secret in (frozen.secret_key, frozen.token) if frozen else ():
         if secret:
             ui.add_secret(secret)
-    return session.client(service, **options)
+
+    def signed_with(request: Any = None, **_: Any) -> None:  # a role's token, refreshed as it expires, as signed
+        token = request.headers.get("X-Amz-Security-Token") if request is not None else None
+        if token:
+            ui.add_secret(token.decode() if isinstance(token, bytes) else token)
+
+    client = session.client(service, **options)
+    client.meta.events.register_last("request-created", signed_with)  # after the signer, before the request's log
+    return client
 
 
 def ecr_credentials(host: str) -> tuple[str, str] | None:

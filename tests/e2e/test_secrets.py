@@ -3,6 +3,7 @@
 import base64
 import json
 import re
+import sys
 from urllib.parse import quote
 
 import yaml
@@ -89,6 +90,29 @@ def test_aws_credentials_boto3_finds_itself_are_never_printed_even_with_debug_lo
         text = result.stdout + result.stderr
         assert "X-Amz-Security-Token" in text  # the request log is there, the token in it masked
         assert found(text, {"secret": AWS_SECRET, "token": "profile-Session-Token-88"}) == []
+
+
+def test_aws_credentials_refreshed_during_a_run_are_never_printed_even_with_debug_logging(project, bucket, tmp_path):
+    """A role's credentials near their expiry are fetched again before a request (credential_process here, as a
+    container's or an instance's role): each new session token is a secret too."""
+    issued = tmp_path / "issued"
+    process = tmp_path / "credentials.py"
+    process.write_text(
+        "import datetime, json, pathlib, uuid\n"
+        f"log = pathlib.Path({str(issued)!r})\n"
+        "token = f'refreshed-Token-{uuid.uuid4().hex}'\n"
+        "log.write_text((log.read_text() if log.exists() else '') + token + '\\n')\n"
+        "expires = datetime.datetime.now(datetime.UTC) + datetime.timedelta(minutes=5)  # within botocore's window\n"
+        "print(json.dumps({'Version': 1, 'AccessKeyId': 'AKIAREFRESH', 'SecretAccessKey': 'refreshed-Secret-Key-2a',\n"
+        "                  'SessionToken': token, 'Expiration': expires.isoformat()}))\n")
+    config = tmp_path / "config"
+    config.write_text(f"[profile ci]\ncredential_process = {sys.executable} {process}\n")
+    env = {"AWS_ENDPOINT_URL_S3": bucket.endpoint, "AWS_DEFAULT_REGION": "us-east-1", "AWS_PROFILE": "ci",
+           "AWS_CONFIG_FILE": str(config), "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none")}
+    result = invoke(project, "--debug", "repo.publish", "--url", bucket.url, env=env)
+    tokens = issued.read_text().split()
+    assert len(tokens) > 1, tokens  # fetched again during the run
+    assert found(result.stdout + result.stderr, {f"token{n}": t for n, t in enumerate(tokens)}) == []
 
 
 # --- every shape a secret takes, through every task that prints values or config ------------------
