@@ -153,9 +153,10 @@ def discover(charts_dir: Path, root: Path | None = None) -> Tree:
 def _chart_folders(charts_dir: Path, root: Path, warnings: list[str], misnamed: list[tuple[Path, str]]
                    ) -> list[Path]:
     """Every folder with a Chart.yaml; a folder outside any chart with a near miss (Chart.yml, chart.yaml, a Chart.yaml
-    that is a folder or a dangling link) is added to `misnamed`, with what it holds. A folder that cannot be listed is skipped: inside
-    a chart it is that chart's (its own file walk, charts.files, reports it, unless its .helmignore leaves it out);
-    elsewhere it is a warning, as nothing in it can be published; only charts_dir itself is an error."""
+    that is a folder or a dangling link) is added to `misnamed`, with what it holds. A folder that cannot be listed is
+    skipped: inside a chart it is that chart's (its own file walk, charts.files, reports it, unless its .helmignore
+    leaves it out); elsewhere it is a warning, as nothing in it can be published; only charts_dir itself is an
+    error."""
     found: list[Path] = []
     seen: set[str] = set()
 

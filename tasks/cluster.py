@@ -69,7 +69,7 @@ def cluster_access(environment: Environment, env: Mapping[str, str]) -> Access:
         if present["API_SERVER"].lower().startswith("http://"):
             raise ToolError(f"{names['API_SERVER']} is an http:// address: Kubernetes' client sends a bearer token "
                             "over HTTPS only, so the API server would answer 401; use its https:// address")
-        # No scheme (`kube.example.com:6443`): https, as client-go takes one given a CA, and a token needs
+        # No scheme (`kube.example.com:6443`): https, as client-go takes it given a CA; a token is never sent in clear
         cluster: dict[str, Any] = {"server": present["API_SERVER"] if "://" in present["API_SERVER"]
                                    else f"https://{present['API_SERVER']}"}
         if "KUBERNETES_CERTIFICATE" in present:

@@ -61,7 +61,8 @@ def _rows(c: Context) -> list[dict[str, str]]:
             *({"setting": f"{where}.secrets.{path}", "value": f"${variable} ({_presence(variable)})",
                "source": "invoke.yaml + env"} for path, variable in rel.secrets),
         ]
-    rows += [{"setting": name, "value": _presence(name) if ui.is_credential(name) else urls.redact_value(os.environ[name]),
+    rows += [{"setting": name,
+              "value": _presence(name) if ui.is_credential(name) else urls.redact_value(os.environ[name]),
               "source": "env"} for name in sorted(os.environ) if name.startswith(("DRONE_", "PLUGIN_"))]
     return rows
 

@@ -276,7 +276,7 @@ def lock_digest(declared: Any, locked: Any) -> str:
     return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
 
-VENDORED = {  # helm dependency list's words for a vendored archive it cannot use, and what to do
+_VENDORED = {  # helm dependency list's words for a vendored archive it cannot use, and what to do
     "too many matches": "charts/ holds more than one archive of {name} (NAME-*.tgz), and Helm cannot tell which to "
                         "package; keep the one {version} wants",
     "misnamed": "the archive vendored as {name} in charts/ holds another chart; vendor {name}'s own archive",
@@ -294,9 +294,9 @@ def _cause(chart: ChartSource, resolved: list[Repository | None], exc: ToolError
         status = {}
     for dependency, repository in zip(chart.dependencies, resolved):
         state = status.get(dependency.name, "")
-        if state in VENDORED:
+        if state in _VENDORED:
             return ToolError(f"{chart.where}/{chart.declared_in}: dependency {dependency.name}: "
-                             + VENDORED[state].format(name=dependency.name, version=dependency.version))
+                             + _VENDORED[state].format(name=dependency.name, version=dependency.version))
         if dependency.repository.startswith(_LOCAL):
             target = chart.path / dependency.repository.removeprefix("file://")
             shown = os.path.relpath(os.path.realpath(target), chart.checkout)

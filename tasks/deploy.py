@@ -4,8 +4,8 @@ The plan is made before anything touches the cluster, so bad input (unknown envi
 values file, malformed --set, missing credentials, no matching version, a release too large for
 Kubernetes) fails with nothing deployed. Values layering (values.py), cluster access (cluster.py),
 manifests (manifests.py), what a deploy would change (release_diff.py), the chart's source (chart_source.py)
-and what a revision records (revision_records.py) are modules of their own; release_info.py shows installed releases, and rollout.py runs
-these actions over every release of an environment.
+and what a revision records (revision_records.py) are modules of their own; release_info.py shows installed
+releases, and rollout.py runs these actions over every release of an environment.
 """
 
 from __future__ import annotations

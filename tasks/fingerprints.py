@@ -44,7 +44,7 @@ def summary(verb: str, url: str, new: int, replaced: int, unchanged: int, not_re
             + (f" ({not_rebuilt} {NOT_REBUILT})" if not_rebuilt else ""))
 
 
-def published(dry_run: bool) -> str:
+def verb(dry_run: bool) -> str:
     """What a publish's summary lines say it did (summary's verb): a dry run writes nothing."""
     return "would publish" if dry_run else "published"
 

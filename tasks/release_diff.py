@@ -51,7 +51,8 @@ def render_diff(plan: Plan) -> dict[str, Any]:
             helm.render(config, plan.archive, plan.release, plan.values, install=not revisions)  # fails alike: the
             # values' own failure, nothing to do with masks (its error is masked as any output is)
             raise NotShown(f"no diff: rendered with its secrets masked, the chart fails ({exc})") from None
-    title = f"{plan.release} (revision {last['revision']}, {last['status']})" if last else f"{plan.release} (not installed)"
+    title = (f"{plan.release} (revision {last['revision']}, {last['status']})" if last
+             else f"{plan.release} (not installed)")
     text = diff(deployed, proposed if last else plan.crds + proposed, title, f"{plan.release} (this deploy)")
     return {"release": plan.release, "namespace": plan.access.namespace, "chart": f"{plan.chart}-{plan.version}",
             "installed": last is not None, "revision": last["revision"] if last else None, "changed": bool(text),

@@ -106,7 +106,7 @@ def publish(c, url=None, public_url=None, chart=None, force=False, dry_run=False
         same = None  # a signed publish of versions published before without a .prov signs them
     if current and same is not None and all((current[0].get(name, version) or {}).get("digest")
                                             for name, version in same):  # an entry lost its digest: record it
-        ui.say(fingerprints.summary(fingerprints.published(dry_run), s.url, 0, 0, len(same), len(same)))
+        ui.say(fingerprints.summary(fingerprints.verb(dry_run), s.url, 0, 0, len(same), len(same)))
         if fmt != "table":
             commands.published(s.url, fmt, dry_run, [], [], same, [])
         return  # this very tree was published: no chart read

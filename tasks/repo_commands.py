@@ -101,7 +101,7 @@ def sync(s: settings.RepoSettings, *, force: bool, dry_run: bool) -> pub.Plan:
         if sign and not dry_run:
             _sign(sign, plan.steps, stores.provenances(store), [])
         done, failures = _apply(store, plan, packages, created, dry_run=dry_run)
-    _finish(fingerprints.published(dry_run), len(done.steps), failures)
+    _finish(fingerprints.verb(dry_run), len(done.steps), failures)
     return done
 
 
@@ -207,14 +207,14 @@ def publish(s: settings.RepoSettings, fmt: str, store: stores.Store | None, curr
                 pushes = [(r, [st for st in steps if (st.package.name, st.package.version) not in plan.failed])
                           for r, steps in pushes]
         elif store:
-            ui.say(fingerprints.summary(fingerprints.published(dry_run), s.url, 0, 0, len(skipped), len(skipped)))
+            ui.say(fingerprints.summary(fingerprints.verb(dry_run), s.url, 0, 0, len(skipped), len(skipped)))
         for r, steps in pushes:
             _push(r, steps, fmt, verbose=verbose, dry_run=dry_run, held=[*([s.url] if store else [])],
                   not_rebuilt=skipped)
     document = _plan_document(plan)["steps"] if plan else _steps_document(pushes[0][1]) if pushes and not store else []
     published(s.url, fmt, dry_run, document, result.failures, [(ch.name, ch.version) for ch in skipped],
               [(r.url, st) for r, st in pushes if r.url != s.url])
-    _finish(fingerprints.published(dry_run), len(result.packages) + len(skipped), result.failures)
+    _finish(fingerprints.verb(dry_run), len(result.packages) + len(skipped), result.failures)
 
 
 def published(url: str, fmt: str, dry_run: bool, steps: list[dict[str, Any]], failures: list[charts.Failure],

@@ -50,7 +50,8 @@ def add_secret(value: str) -> None:
     lines = [line.strip() for line in value.strip().splitlines()]
     # A PEM body line printed alone is a leak; its BEGIN/END lines and short lines are not secret.
     alone = [line for line in lines if len(line) >= LINE_LENGTH and not ARMOUR.fullmatch(line)] if len(lines) > 1 else []
-    forms = {form for part in {value, value.strip(), *alone} for form in _encodings(part) if len(form.strip()) >= MIN_LENGTH}
+    forms = {form for part in {value, value.strip(), *alone} for form in _encodings(part)
+             if len(form.strip()) >= MIN_LENGTH}
     if not forms <= _secrets:  # compiled again only for a new one: a refreshed AWS token is registered on each request
         _secrets.update(forms)
         _pattern = None

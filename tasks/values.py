@@ -48,7 +48,8 @@ def layered_values(
     """(values layered in VALUES_ORDER, the paths that hold secrets); secret values registered before anything is
     parsed (a --set's error may quote one). `typed_set` is the release's `set:` as invoke.yaml types it (release.set
     has it as --set text)."""
-    sources = [(path, variable, f"release.releases.{release.name}.secrets.{path}") for path, variable in release.secrets]
+    sources = [(path, variable, f"release.releases.{release.name}.secrets.{path}")
+               for path, variable in release.secrets]
     sources += [(*_secret_flag(text, env), f"--set-secret {text!r}") for text in overrides.set_secret]
     secrets = [(path, _secret(variable, env, where), where) for path, variable, where in sources]
     layers: list[Layer] = []

@@ -288,7 +288,8 @@ def test_a_vendored_dependency_is_not_blamed_for_one_missing_or_vendored_twice(t
     """Offline, every remote repository fails: the line names the dependency that is not vendored (or is, twice),
     not the first one whose repository cannot be reached."""
     dependency = "  - {{name: {0}, version: 0.1.0, repository: 'http://127.0.0.1:9/{0}'}}\n"
-    root = tree_of(tmp_path / "charts", {"app": "dependencies:\n" + dependency.format("here") + dependency.format("gone")})
+    root = tree_of(tmp_path / "charts",
+                   {"app": "dependencies:\n" + dependency.format("here") + dependency.format("gone")})
     sources = tree_of(tmp_path / "sources", {"here": "", "gone": ""})
     (root / "app" / "charts").mkdir()
     helm_python.package(sources / "here", destination=root / "app" / "charts")

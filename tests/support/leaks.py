@@ -61,7 +61,8 @@ def forms(value: str) -> set[str]:
 def forms_of_bytes(raw: bytes) -> set[str]:
     """The bytes of a value (an environment variable's, UTF-8 or not) as base64 and URLs write them, and as text decoded
     with replacement."""
-    return {base64.b64encode(raw).decode(), quote(raw, safe=""), quote(raw), quote_plus(raw), raw.decode(errors="replace")}
+    return {base64.b64encode(raw).decode(), quote(raw, safe=""), quote(raw), quote_plus(raw),
+            raw.decode(errors="replace")}
 
 
 def unfold(text: str) -> str:
