@@ -153,6 +153,9 @@ def normalize_repo_url(url: str, root: Path, setting: str = "repo.url") -> str:
         raise ToolError(f"{setting} is empty: set it to a folder, file://PATH or s3://BUCKET[/PREFIX]")
     ui.add_url_secrets(url)
     scheme = url.partition("://")[0].lower() if "://" in url else ""
+    if not scheme and url.lower().startswith("file:/"):  # RFC 8089's file:/PATH
+        url = f"file://{url[len('file:'):]}"
+        scheme = "file"
     typo = re.match(r"(s3|https?|oci|file):/?(?!/)", url, re.IGNORECASE) if not scheme else None
     if typo:  # `https:/host` (one slash) would be a folder named https: in the checkout; not shown: no URL pattern
         # finds the credentials it may hold

@@ -123,3 +123,4 @@ def test_a_url_with_one_slash_is_refused_never_taken_as_a_folder_nor_shown(url, 
     assert "needs two slashes" in str(refused.value) and url not in str(refused.value)
     assert "Typo-Pass-51" not in str(refused.value) and not list(tmp_path.iterdir())
     assert settings.normalize_repo_url(f"./{url}", tmp_path) == f"file://{tmp_path}/{url}"  # a folder, said so
+    assert settings.normalize_repo_url(f"file:{tmp_path}/repo", tmp_path) == f"file://{tmp_path}/repo"  # RFC 8089
