@@ -294,8 +294,15 @@ def _list(settings: Mapping[str, Setting], name: str, split: Callable[[str], lis
           ) -> list[str]:
     """A list setting's members. Drone passes a YAML list as one comma-separated string (so members hold no commas,
     as upstream); a JSON list, as some write it ('["a=1","b=2"]'), is read as that list, not split into '["a=1"'.
-    Space around a member is layout (`a=1, b=2`), never part of a key."""
+    Space around a member is layout (`a=1, b=2`), never part of a key. A setting written as one quoted string
+    (`values: '"a=1,b=2"'`) is unquoted first, as drone-helm's unQuote did (else the key would be `"a`)."""
     text = _value(settings, name) or ""
+    if len(text) > 1 and text[0] == text[-1] == '"':
+        try:
+            quoted = json.loads(text)
+        except ValueError:
+            quoted = None
+        text = quoted if isinstance(quoted, str) else text
     if text.startswith("["):
         try:
             members = json.loads(text)

@@ -65,6 +65,7 @@ DEFAULTS: dict[str, object] = {"env": "drone", "release": "app", "url": None, "v
     ({}, {}),
     ({"values": "image.tag=v2,ports={80,443},name=a\\,b"}, {"set_": ["image.tag=v2", "ports={80,443}", "name=a\\,b"]}),
     ({"values": "image.tag=v2, replicaCount=3 ,x=1"}, {"set_": ["image.tag=v2", "replicaCount=3", "x=1"]}),
+    ({"values": '"image.tag=v2,replicaCount=2"'}, {"set_": ["image.tag=v2", "replicaCount=2"]}),  # drone-helm's unQuote
     ({"values": '["image.tag=v2", "replicaCount=2,x={1,2}"]'}, {"set_": ["image.tag=v2", "replicaCount=2", "x={1,2}"]}),
     ({"values_files": '["values/a.yaml"]', "secrets": '["db.password=DB_PASSWORD"]'},
      {"values": ["WS/values/a.yaml"], "set_secret": ["db.password=DB_PASSWORD"]}),
