@@ -3,6 +3,7 @@ with what chart, values and secrets, and what it needs deployed before it. Every
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -208,6 +209,9 @@ def release_settings(root: Path, name: str, raw: Any) -> Release:
         if isinstance(value, Mapping | list):
             raise ToolError(f"{where}.set.{key} is {fields.kind(value)}; set takes one value per dotted path "
                             "(a.b.c: value)")
+        if isinstance(value, float) and not math.isfinite(value) or not isinstance(value, str | bool | int | float | None):
+            raise ToolError(f"{where}.set.{key} is {value}, which Helm cannot take (YAML read it as a "
+                            f"{type(value).__name__}); quote it in invoke.yaml to make it text")
     for key, value in secrets.items():
         if not isinstance(value, str) or not _VARIABLE.match(value):
             raise ToolError(f"{where}.secrets.{key} is {fields.kind(value)}; name the environment variable holding the "

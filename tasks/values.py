@@ -11,7 +11,6 @@ from __future__ import annotations
 import copy
 import itertools
 import json
-import math
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -222,12 +221,10 @@ def _literal(key: str, value: Any, refused: str, flag: str = "set-literal") -> t
 def _typed(key: str, value: Any, env: Mapping[str, str], where: str) -> tuple[ValuesPath, Any]:
     """A `set:` entry of invoke.yaml: its dotted key parsed as --set parses one, its value of the type YAML gave it
     (a quoted "2024" stays text, 2024 is a number), as --set-json would set it. Never parsed again as --set text,
-    which would make "2024" a number and "a,b" two keys."""
+    which would make "2024" a number and "a,b" two keys. (A value Helm cannot take, a date, .inf, is refused with
+    invoke.yaml, environments.release_settings.)"""
     if isinstance(value, str):
         value = expand(value, env, where, literal=True)
-    elif isinstance(value, float) and not math.isfinite(value) or not isinstance(value, bool | int | float | None):
-        raise ToolError(f"{where} is {value}, which Helm cannot take (YAML read it as a {type(value).__name__}); "
-                        "quote it in invoke.yaml to make it text")
     return _literal(expand(key, env, where), value, f"{where}: {key!r} is not a values path; use dotted keys like "
                                                     "image.tag (list items as hosts[0])", "set")[1], value
 

@@ -149,6 +149,15 @@ def test_a_set_entry_of_invoke_yaml_keeps_the_type_yaml_gave_it_and_is_never_par
     ("since", datetime.date(2024, 1, 1), ("release.releases.app.set.since is 2024-01-01, which Helm cannot take (YAML "
                                           "read it as a date); quote it in invoke.yaml to make it text")),
     ("ratio", float("inf"), "release.releases.app.set.ratio is inf, which Helm cannot take"),
+])
+def test_a_set_value_helm_cannot_take_is_refused_with_invoke_yaml_before_any_task(tmp_path, key, value, message):
+    """Checked where invoke.yaml is (environments.release_settings): `invoke --list` and every task refuse it."""
+    with pytest.raises(ToolError) as refused:
+        environments.release_settings(tmp_path, "app", {"chart": "app", "set": {key: value}})
+    assert str(refused.value).startswith(message)
+
+
+@pytest.mark.parametrize("key, value, message", [
     (".note", "x", "release.releases.app.set..note: '.note' is not a values path; use dotted keys like image.tag"),
     ("podAnnotations.note", "${HOME}", "release.releases.app.set.podAnnotations.note: ${HOME} is not expanded"),
 ])
