@@ -18,7 +18,9 @@ MASK = "***"
 _USERINFO = re.compile(r"://((?:(?!://)\S)*)@")
 _ONE_SLASH = re.compile(r"(?i)\b(?:https?|s3|oci):/(?!/)((?:(?!://)\S)*)@")  # a typo, https:/user:pass@host: the same
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*")
-_URL = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):(?://|/(?!/))(\S*)")  # a scheme and what follows, one slash (a typo) too
+# A scheme (at a word's start, at most 32 characters: linear on a megabyte of one word) and what follows, one slash
+# (a typo) too
+_URL = re.compile(r"\b([A-Za-z][A-Za-z0-9+.-]{0,31}):(?://|/(?!/))(\S*)")
 _HOST = re.compile(r"(?:(?:[A-Za-z0-9-]+\.)+[A-Za-z][A-Za-z0-9-]*|(?:\d{1,3}\.){3}\d{1,3}|localhost|\[[0-9A-Fa-f:.]+\])"
                    r"(?=[/:?#]|$)")  # a host name with a top-level domain, an address, localhost: no path's @x
 
@@ -35,15 +37,14 @@ def credentials_in(value: str) -> list[str]:
     names none. A userinfo runs to the first @, or, when a / comes before it (a password typed with one), to the first
     @ followed by a host name (a dotted one with a top-level domain, an address, localhost): an @ in a path (npm's
     /@scope/pkg, /vue@3.4.0) is none."""
-    found = []
-    for match in _URL.finditer(value):
+    found: list[str] = []
+    for match in _URL.finditer(value) if ":/" in value else ():
         scheme, rest = match.group(1).lower(), match.group(2)
         at = rest.find("@")
-        while at != -1:
-            userinfo, host = rest[:at], rest[at + 1:]
-            if "/" not in userinfo or _HOST.match(host):
-                if userinfo and (":" in userinfo or scheme in ("http", "https", "oci")):
-                    found.append(userinfo)
+        while at != -1:  # nothing sliced but a userinfo found: linear in the text
+            if rest.find("/", 0, at) == -1 or _HOST.match(rest, at + 1):
+                if at and (rest.find(":", 0, at) != -1 or scheme in ("http", "https", "oci")):
+                    found.append(rest[:at])
                 break
             at = rest.find("@", at + 1)
     return found
