@@ -12,6 +12,7 @@ dependencies to fetch (the checkout is never written to); the others are package
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import stat
 import tempfile
@@ -227,10 +228,29 @@ def _each(
                 charts.check_files(chart, contents=read_text or bool(used) and chart.path.resolve() in used)
                 act(chart, _prepared(chart, stage, repositories, seconds, known))
             except ToolError as exc:
-                failures.append(Failure(chart.rel, chart.name, stage.shown(str(exc))))
+                failures.append(Failure(chart.rel, chart.name, stage.shown(_named(chart, str(exc)))))
                 broken.add(chart.path.resolve())
                 failed(failures[-1])
     return failures
+
+
+_CANNOT_LOAD = re.compile(r"helm [^:]*: (?:error unpacking subchart (?P<sub>\S+) in \S+: )?cannot load "
+                          r"(?P<file>[^:\s]+): (?:cannot unmarshal yaml document: )?(?:error converting YAML to JSON: )?"
+                          r"(?P<why>.*)", re.DOTALL)
+
+
+def _named(chart: ChartSource, message: str) -> str:
+    """A file Helm's loader cannot load, named where it is: Helm names it within the chart (or subchart) it was
+    loading, `cannot load values.yaml`, which for a vendored subchart points at the wrong file."""
+    found = _CANNOT_LOAD.fullmatch(message)
+    if found is None:
+        return message
+    sub, file, why = found.group("sub", "file", "why")
+    if sub is None:
+        return f"{chart.where}/{file}: Helm cannot load it ({why}); fix it"
+    if (chart.path / "charts" / sub).is_dir():
+        return f"{chart.where}/charts/{sub}/{file}: Helm cannot load it ({why}); fix it"
+    return f"{chart.where}/charts/{sub}: its {file} cannot be loaded ({why}); vendor a good archive of that chart"
 
 
 def build(

@@ -1,7 +1,9 @@
 """Packaging with Helm's SDK: reproducible bytes from any checkout, dependencies built, and Helm can load it."""
 
 import os
+import shutil
 import subprocess
+import tarfile
 import time
 from pathlib import Path
 
@@ -301,3 +303,22 @@ def test_a_vendored_dependency_is_not_blamed_for_one_missing_or_vendored_twice(t
     assert failures_of(root, tmp_path)["app"] == (
         "charts/app/Chart.yaml: dependency here: charts/ holds more than one archive of here (NAME-*.tgz), and Helm "
         "cannot tell which to package; keep the one 0.1.0 wants")
+
+
+def test_a_values_file_helm_cannot_load_is_named_where_it_is_in_a_subchart_folder_or_archive(tmp_path):
+    """Helm names it within the chart it was loading (`cannot load values.yaml`), which for a subchart is not the
+    chart's own values.yaml."""
+    root = tree_of(tmp_path / "charts", {"app": "", "own": ""})
+    (root / "own" / "values.yaml").write_text("a: [b\n")
+    sub = tree_of(root / "app" / "charts", {"sub": ""}) / "sub"
+    (sub / "values.yaml").write_text("a: [b\n")
+    found = failures_of(root, tmp_path)
+    assert found == {"own": "charts/own/values.yaml: Helm cannot load it (yaml: line 1: did not find expected ',' or "
+                            "']'); fix it",
+                     "app": "charts/app/charts/sub/values.yaml: Helm cannot load it (yaml: line 1: did not find "
+                            "expected ',' or ']'); fix it"}
+    with tarfile.open(root / "app" / "charts" / "sub-0.1.0.tgz", "w:gz") as archive:  # vendored as an archive instead
+        archive.add(sub, arcname="sub")
+    shutil.rmtree(sub)
+    assert failures_of(root, tmp_path, "app")["app"].startswith(
+        "charts/app/charts/sub-0.1.0.tgz: its values.yaml cannot be loaded (yaml: line 1:")
