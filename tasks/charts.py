@@ -395,20 +395,20 @@ def _dependencies(
 def check_files(chart: ChartSource, contents: bool = True) -> None:
     """What Helm's loader refuses, said before Helm reads anything (and when a chart is built, not at discovery:
     a push that builds nothing reads no chart file), among the files it reads: what files() refuses, templates over
-    its size limit; and templates must be UTF-8 (see _manifest). Without `contents` the text is not read here:
+    its size limit (any file, which Helm's own error left without the fix); and templates must be UTF-8 (see
+    _manifest). Without `contents` the text is not read here:
     check_text reads it in the package, which holds it anyway. A .helmignore that leaves out Chart.yaml is said so:
     Helm says its Chart.yaml is missing, which the author sees is there."""
     read = False
     for rel, path in files(chart.path, chart.checkout, chart.where):
         read = read or rel == "Chart.yaml"
-        if _manifest(rel):
-            shown = f"{chart.where}/{rel}"
-            if os.stat(path).st_size > archives.MAX_FILE:  # checked before reading, as Helm's loader does
-                raise ToolError(f'{shown}: chart file "{os.path.basename(rel)}" is larger than the maximum file '
-                                f"size {archives.MAX_FILE} (Helm's limit); keep it out of the chart")
-            if contents:
-                with open(path, "rb") as handle:
-                    _check_utf8(handle.read(), shown)
+        shown = f"{chart.where}/{rel}"
+        if os.stat(path).st_size > archives.MAX_FILE:  # checked before reading, as Helm's loader does
+            raise ToolError(f'{shown}: chart file "{os.path.basename(rel)}" is larger than the maximum file size '
+                            f"{archives.MAX_FILE} (Helm's limit); keep it out of the chart (.helmignore)")
+        if _manifest(rel) and contents:
+            with open(path, "rb") as handle:
+                _check_utf8(handle.read(), shown)
     if not read:
         raise ToolError(f"{chart.where}/.helmignore leaves out Chart.yaml, which Helm needs to read the chart; remove "
                         "that pattern (or add !Chart.yaml after it)")
