@@ -287,7 +287,11 @@ def _cause(chart: ChartSource, resolved: list[Repository | None], exc: ToolError
     """The dependency that failed, said as what to fix: a vendored archive Helm cannot use, a chart used through
     file:// that Helm cannot load (its own file named, not the Chart.yaml that uses it), or a remote repository:
     Helm's dependency manager hides why one failed ("no cached repository ... try 'helm repo update'"), so Helm's
-    repository client is asked, for each dependency not vendored, to find the real cause."""
+    repository client is asked, for each dependency not vendored, to find the real cause. A lock out of sync with the
+    dependencies is the lock's to fix, said as _build_through_urls says it."""
+    if "is out of sync with the dependencies file" in str(exc):
+        return ToolError(f"{chart.where}/{chart.lock} is out of sync with {chart.declared_in}; run helm dependency "
+                         "update in the chart and commit the lock")
     try:
         status = {str(d["name"]): str(d["status"]) for d in helm.dependency_list(chart.path)}
     except ToolError:
