@@ -26,6 +26,8 @@ from .publish import NEW, REPLACE, UNCHANGED, Step
 from .store import ecr_credentials
 
 USERNAME, PASSWORD = "HELM_REGISTRY_USERNAME", "HELM_REGISTRY_PASSWORD"
+HOST = "HELM_REGISTRY_HOST"  # the registry (HOST[:PORT]) the credentials are for; needed when a command uses two
+MAX_TAG = 128  # the OCI distribution spec's longest tag
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
@@ -57,6 +59,9 @@ def unlisted(name: str, version: str) -> str:
     if not _REPOSITORY.fullmatch(name):
         return (f"name {name!r} cannot be part of an OCI reference (lowercase letters and digits, with . _ or - "
                 "between them), so no registry takes it; rename the chart to push it")
+    if SEMVER.match(version) and len(tag(version)) > MAX_TAG:
+        return (f"version {version!r} is longer than an OCI tag can be ({MAX_TAG} characters), so no registry takes "
+                "it; shorten its pre-release or build part to push it")
     if SEMVER.match(version):  # semver.org's: what Helm's tags() keeps
         return ""
     return (f"version {version!r} is not strict SemVer 2 (MAJOR.MINOR.PATCH[-PRE][+BUILD]), the only versions an "
@@ -88,11 +93,25 @@ def session(url: str, env: Mapping[str, str]) -> Iterator[Registry]:
 
 
 def _credentials(host: str, env: Mapping[str, str]) -> tuple[str, str] | None:
+    """The user name and password for `host`: HELM_REGISTRY_USERNAME/_PASSWORD, for the registry HELM_REGISTRY_HOST
+    names (any, when it is not set: one_registry keeps that to one registry a command); else ECR's token, for ECR."""
     if env.get(USERNAME) or env.get(PASSWORD):
         if not (env.get(USERNAME) and env.get(PASSWORD)):
             raise ToolError(f"oci://{host}: set both {USERNAME} and {PASSWORD}, or neither")
-        return env[USERNAME], env[PASSWORD]
+        if not env.get(HOST, "").strip() or env[HOST].strip().lower() == host.lower():
+            return env[USERNAME], env[PASSWORD]
     return ecr_credentials(host)
+
+
+def one_registry(urls: list[str], env: Mapping[str, str]) -> list[str]:
+    """The registries of a command (`urls`, each once): credentials given without HELM_REGISTRY_HOST would be sent to
+    every one of them, a password for one registry to all; two are refused before any is asked."""
+    urls = list(dict.fromkeys(urls))
+    hosts = sorted({urlsplit(url).netloc for url in urls})
+    if len(hosts) > 1 and (env.get(USERNAME) or env.get(PASSWORD)) and not env.get(HOST, "").strip():
+        raise ToolError(f"{USERNAME} and {PASSWORD} would be sent to each of {', '.join(hosts)}; set {HOST} to the "
+                        "one they are for (the others are used without them, or with ECR's token)")
+    return urls
 
 
 def _cause(exc: ToolError) -> str:

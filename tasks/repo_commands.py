@@ -151,7 +151,7 @@ def publish(s: settings.RepoSettings, fmt: str, store: stores.Store | None, curr
         sign = stack.enter_context(signing.signer(os.environ)) if s.sign else None
         tree = _tree(s, chart)
         registries = [stack.enter_context(registry.session(u, os.environ))
-                      for u in ([] if store else [s.url]) + list(s.mirrors)]
+                      for u in registry.one_registry(([] if store else [s.url]) + list(s.mirrors), os.environ)]
         fresh = fingerprints.of(tree.charts, s.root, epoch)
         skipped = [ch for ch in pub.not_rebuilt(tree, current[0], fresh, force) if not (
             registries and registry.unlisted(ch.name, ch.version)) and all(

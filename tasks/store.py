@@ -70,6 +70,9 @@ def open_store(url: str) -> Store:
         return LocalStore(Path(url[len("file://"):]))
     if scheme == "s3":
         return S3Store(url)
+    if scheme == "oci":  # repo.index and repo.sync write index.yaml, which a registry has none of
+        raise ToolError(f"{url}: an OCI registry holds no index.yaml to index or sync; publish to it with "
+                        "invoke repo.publish (or name it as a mirror: repo.publish --mirror)")
     return HttpStore(url)
 
 
