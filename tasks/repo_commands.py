@@ -208,9 +208,14 @@ def publish(s: settings.RepoSettings, fmt: str, store: stores.Store | None, curr
                           for r, steps in pushes]
         elif store:
             ui.say(fingerprints.summary(fingerprints.verb(dry_run), s.url, 0, 0, len(skipped), len(skipped)))
+        caught_up = [f"{st.package.name} {st.package.version}" for st in (plan.steps if plan else [])
+                     if pub.SIGNED in st.detail]
         for r, steps in pushes:
             _push(r, steps, fmt, verbose=verbose, dry_run=dry_run, held=[*([s.url] if store else [])],
                   not_rebuilt=skipped)
+            if caught_up:  # signed in the repository now; a registry's tag cannot be changed to add its .prov
+                ui.warn(f"{r.url}: {', '.join(caught_up)} stay as pushed there before, unsigned if they were: a tag "
+                        "a registry holds is immutable, so its .prov was added to the repository only")
     document = _plan_document(plan)["steps"] if plan else _steps_document(pushes[0][1]) if pushes and not store else []
     published(s.url, fmt, dry_run, document, result.failures, [(ch.name, ch.version) for ch in skipped],
               [(r.url, st) for r, st in pushes if r.url != s.url])

@@ -90,3 +90,20 @@ def test_a_version_longer_than_an_oci_tag_fails_alone_in_a_mirrored_publish(proj
         client = helm_python.RegistryClient(plain_http=True)
         assert client.tags(f"oci://{host}/charts/hello-api") == ["0.1.0"]
     assert registries.unlisted("hello-world", "0.1.0-" + "x" * 122) == ""  # 128 exactly
+
+
+def test_a_signed_publish_says_a_registrys_versions_pushed_before_stay_as_they_were(project, tmp_path):
+    """The repository gets the .prov of a version published unsigned; a registry's tag cannot be changed to add it,
+    and the publish said nothing of it."""
+    from tests.support.gpg import exported, new_key, signing_env
+
+    home = tmp_path / "gnupg"
+    new_key(home, "Chart Signer <signer@example.com>")
+    with oci_registry(tmp_path / "registry") as host:
+        mirror, folder = f"oci://{host}/charts", str(tmp_path / "repo")
+        invoke(project, "repo.publish", "--url", folder, "--mirror", mirror)
+        signed = invoke(project, "repo.publish", "--url", folder, "--mirror", mirror, "--sign",
+                        env=signing_env(exported(home)))
+        assert "signed 3 version(s) published before without a signature" in signed.stdout
+        assert (f"warning: {mirror}: common 0.1.0, hello-api 0.1.0, hello-world 0.1.0 stay as pushed there before, "
+                "unsigned if they were: a tag a registry holds is immutable") in signed.stderr
