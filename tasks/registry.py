@@ -10,7 +10,6 @@ never in the user's Helm configuration. Plain HTTP is used for a loopback regist
 
 from __future__ import annotations
 
-import re
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -23,6 +22,7 @@ from . import archives, helm, publish, ui
 from .charts import SEMVER, Package
 from .errors import ToolError
 from .publish import NEW, REPLACE, UNCHANGED, Step
+from .settings import OCI_COMPONENT
 from .store import ecr_credentials
 
 USERNAME, PASSWORD = "HELM_REGISTRY_USERNAME", "HELM_REGISTRY_PASSWORD"
@@ -49,14 +49,11 @@ class Registry:
         return f"{self.url}/{chart}"
 
 
-_REPOSITORY = re.compile(r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*")  # a path component of an OCI reference
-
-
 def unlisted(name: str, version: str) -> str:
     """Why a registry could not take this chart, or keep this version immutable ("" when it can): a name is a part
     of an OCI reference (lowercase: Helm's push refuses `MyChart` too); Helm lists only strict SemVer 2 tags, so a
     push of `v1.2.3` or `1.2` could never be told from a new one, and would overwrite silently."""
-    if not _REPOSITORY.fullmatch(name):
+    if not OCI_COMPONENT.fullmatch(name):
         return (f"name {name!r} cannot be part of an OCI reference (lowercase letters and digits, with . _ or - "
                 "between them), so no registry takes it; rename the chart to push it")
     if SEMVER.match(version) and len(tag(version)) > MAX_TAG:

@@ -142,6 +142,9 @@ def resolve_repo(
     )
 
 
+OCI_COMPONENT = re.compile(r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*")  # a path component of an OCI reference
+
+
 def normalize_repo_url(url: str, root: Path, setting: str = "repo.url") -> str:
     """A folder path, file://PATH (relative to the project root), s3://BUCKET[/PREFIX] or http(s)://.
 
@@ -165,8 +168,9 @@ def normalize_repo_url(url: str, root: Path, setting: str = "repo.url") -> str:
         path = url[len("file://"):] if scheme else url
         return "file://" + str((root / path).resolve())
     _unblank(url, setting)
-    if scheme in ("s3", "http", "https", "oci") and urls.split(url)[1] is not None:
-        userinfo = url.partition("://")[2].rpartition("@")[0]
+    userinfo = url.partition("://")[2].rpartition("@")[0]
+    if scheme in ("s3", "http", "https", "oci") and urls.split(url)[1] is not None \
+            and not (scheme == "oci" and "/" in userinfo):  # oci://HOST/PATH@sha256:...: a digest, refused below
         if scheme == "s3":
             raise ToolError(f"{setting} {urls.redact(url)!r}: credentials do not belong in the URL; remove them and "
                             "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE) instead")
@@ -187,9 +191,14 @@ def normalize_repo_url(url: str, root: Path, setting: str = "repo.url") -> str:
         return f"s3://{parts.netloc}/{prefix}" if prefix else f"s3://{parts.netloc}"
     if scheme == "oci":
         parts = _parsed(url, setting)
-        if not parts.hostname or not parts.path.strip("/") or parts.query or parts.fragment:
-            raise ToolError(f"{setting} {url!r}: an OCI repository is oci://HOST[:PORT]/PATH (charts are pushed as "
-                            "HOST/PATH/NAME:VERSION)")
+        path = parts.path.strip("/")
+        if not parts.hostname or not path or parts.query or parts.fragment or "@" in path or ":" in path:
+            raise ToolError(f"{setting} {url!r}: an OCI repository is oci://HOST[:PORT]/PATH, with no tag or digest "
+                            "(charts are pushed as HOST/PATH/NAME:VERSION)")
+        wrong = next((part for part in path.split("/") if not OCI_COMPONENT.fullmatch(part)), None)
+        if wrong is not None:
+            raise ToolError(f"{setting} {url!r}: {wrong!r} cannot be part of an OCI reference (lowercase letters and "
+                            "digits, with . _ or - between them); no registry takes it")
         return f"oci://{parts.netloc.lower()}/{parts.path.strip('/')}"
     if scheme in ("http", "https"):
         if not _parsed(url, setting).hostname:

@@ -1,5 +1,6 @@
 """Settings: flag > Drone env > invoke config > default, and clear errors for bad repository URLs."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -124,3 +125,17 @@ def test_a_url_with_one_slash_is_refused_never_taken_as_a_folder_nor_shown(url, 
     assert "Typo-Pass-51" not in str(refused.value) and not list(tmp_path.iterdir())
     assert settings.normalize_repo_url(f"./{url}", tmp_path) == f"file://{tmp_path}/{url}"  # a folder, said so
     assert settings.normalize_repo_url(f"file:{tmp_path}/repo", tmp_path) == f"file://{tmp_path}/repo"  # RFC 8089
+
+
+@pytest.mark.parametrize("url, message", [
+    ("oci://registry.example.com/MyCharts", "'MyCharts' cannot be part of an OCI reference"),
+    ("oci://registry.example.com/a//b", "'' cannot be part of an OCI reference"),
+    ("oci://registry.example.com/-bad", "'-bad' cannot be part of an OCI reference"),
+    ("oci://registry.example.com/charts:1.0", "an OCI repository is oci://HOST[:PORT]/PATH, with no tag or digest"),
+    ("oci://registry.example.com/charts@sha256:abc", "an OCI repository is oci://HOST[:PORT]/PATH, with no tag"),
+])
+def test_an_oci_repository_no_registry_takes_is_refused_as_a_setting_not_blamed_on_credentials(url, message, tmp_path):
+    with pytest.raises(ToolError, match=re.escape(message)):
+        settings.normalize_repo_url(url, tmp_path)
+    assert settings.normalize_repo_url("oci://Registry.example.com:5000/team/charts/", tmp_path) == \
+        "oci://registry.example.com:5000/team/charts"
