@@ -113,7 +113,22 @@ class Registry:
                 raise ToolError(f"{self.url}: chart {chart!r} is not in this registry; publish it "
                                 "(invoke repo.publish) or fix repo.url")
             version = str(choose_version([{"version": v} for v in versions], constraint, chart, where)["version"])
-            return version, registry.fetch(target, chart, version)
+            archive = registry.fetch(target, chart, version)
+            check_tagged(chart, version, archive, f"{target.reference(chart)}:{registry.tag(version)}")
+            return version, archive
+
+
+def check_tagged(chart: str, version: str, archive: bytes, reference: str) -> None:
+    """Refuse an archive whose Chart.yaml is not the chart and version its registry tag stands for (`version`: the
+    tag as Helm reads it, '_' as '+'): any client can push anything under a tag, and its digest cannot tell."""
+    metadata = helm.archive_metadata(archive, reference)
+    try:
+        idx.check_package(chart, {"version": version}, metadata, reference)
+    except ToolError:  # its line is about an index entry; the comparison is the same
+        raise ToolError(f"{reference}: holds {idx.shown(metadata.get('name'))} {idx.shown(metadata.get('version'))}, "
+                        f"not the {chart} {version} its tag stands for (pushed there by another client); delete that "
+                        f"tag from the registry, or push {chart} {version} over it (invoke repo.publish --force)"
+                        ) from None
 
 
 def open_source(url: str, public_url: str | None, keyring: Path | None) -> Repository | Registry:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import archives, helm, registry, signing
+from . import archives, chart_source, helm, registry, signing
 from . import index as idx
 from .errors import ToolError
 from .serve import serving
@@ -110,14 +110,15 @@ def _entry(name: str, entry: dict[str, Any]) -> str:
 def verify_registry(target: registry.Registry, charts: list[str]) -> tuple[list[Finding], int]:
     """(findings, versions checked) for an OCI registry, which has no index to start from: every version of
     each chart of the checkout is pulled (the pull checks its digest: a registry is content-addressed) and
-    must load in Helm."""
+    must load in Helm as the chart and version its tag stands for (what a deploy checks)."""
     findings, checked = [], 0
     for name in charts:
         for version in registry.versions(target, name):
             checked += 1
             where = f"{name}:{registry.tag(version)}"
             try:
-                helm.archive_metadata(registry.fetch(target, name, version), where)
+                chart_source.check_tagged(name, version, registry.fetch(target, name, version),
+                                          f"{target.reference(name)}:{registry.tag(version)}")
             except ToolError as exc:
                 findings.append(Finding("package", where, str(exc)))
     return findings, checked
@@ -155,7 +156,8 @@ def _policy(policy: str | None) -> Check:
               and _reads(s.get("Action"))]
     open_ = [s for s in public if not s.get("Condition")]
     if open_:
-        return Check("bucket policy", FAIL, "s3:GetObject is allowed to anyone, with no condition: the charts are public",
+        return Check("bucket policy", FAIL,
+                     "s3:GetObject is allowed to anyone, with no condition: the charts are public",
                      "add a Condition, e.g. StringEquals aws:sourceVpce: vpce-..., to that statement")
     if public:
         keys = sorted({k for s in public for test in s["Condition"].values() for k in test})

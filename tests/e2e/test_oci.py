@@ -11,6 +11,7 @@ import pytest
 
 from tasks import store, ui
 from tests.conftest import invoke
+from tests.support.oci_push import push_chart
 from tests.support.registry import oci_registry
 
 USER, PASSWORD = "ci-bot", "Reg1stry-pa55word"
@@ -258,3 +259,53 @@ def test_a_registry_that_never_answers_is_left_at_ctrl_c_or_sigterm_and_given_up
             connection.close()
     with pytest.raises(ToolError, match=r"^the registry \(x\): no answer in 0 s; check that it is up and answers$"):
         helm._off_main(lambda: time.sleep(30), "the registry (x)", abandon=True, timeout=0.2)  # else it returns
+
+
+def forge(host, project):
+    """hello-world:0.1.5 holds the hello-api 0.1.0 archive and hello-world:0.1.9 hello-world 0.1.0's, as any client
+    can push them (Helm's own push names the tag after the archive's Chart.yaml; a raw push names what it likes)."""
+    packages = project / "dist" / "packages"
+    push_chart(host, "charts/hello-world", "0.1.5", (packages / "hello-api-0.1.0.tgz").read_bytes(),
+               {"apiVersion": "v2", "name": "hello-api", "version": "0.1.0"})
+    push_chart(host, "charts/hello-world", "0.1.9", (packages / "hello-world-0.1.0.tgz").read_bytes(),
+               {"apiVersion": "v2", "name": "hello-world", "version": "0.1.9"})
+
+
+def held(url, tag, name, version):
+    return (f"{url}/hello-world:{tag}: holds {name} {version}, not the hello-world {tag} its tag stands for (pushed "
+            f"there by another client); delete that tag from the registry, or push hello-world {tag} over it "
+            "(invoke repo.publish --force)")
+
+
+def test_a_deploy_refuses_a_registry_tag_that_holds_another_chart_or_version_before_the_cluster(cluster, tmp_path):
+    """A tag is a name anyone can push anything under: hello-world 0.1.5 deployed the hello-api chart, whose Chart.yaml
+    the deploy never compared with the tag (a classic repository's entry is compared)."""
+    with oci_registry(tmp_path / "registry") as host:
+        url = f"oci://{host}/charts"
+        invoke(cluster.project, "repo.publish", "--url", url)
+        forge(host, cluster.project)
+        for tag, name, version in (("0.1.5", "hello-api", "0.1.0"), ("0.1.9", "hello-world", "0.1.0")):
+            refused = invoke(cluster.project, "release.deploy", "--env", "staging", "--release", "hello-world", "--url",
+                             url, "--version", tag, "-o", "json", env=cluster.env, check=False)
+            assert refused.returncode == 1
+            assert refused.stderr.strip().splitlines() == [f"error: {held(url, tag, name, version)}"]
+        assert cluster.release_secrets() == []  # nothing reached the cluster
+        chart_yaml = cluster.project / "charts" / "hello-world" / "Chart.yaml"
+        chart_yaml.write_text(chart_yaml.read_text().replace("version: 0.1.0", "version: 0.2.0+build.1"))
+        invoke(cluster.project, "repo.publish", "--url", url, "-c", "hello-world")  # tag 0.2.0_build.1 is 0.2.0+build.1
+        deployed = invoke(cluster.project, "release.deploy", "--env", "staging", "--release", "hello-world", "--url",
+                          url, "--version", "0.2.0+build.1", "-o", "json", env=cluster.env)
+    assert json.loads(deployed.stdout)["chart"] == "hello-world-0.2.0+build.1"
+
+
+def test_repo_verify_finds_a_registry_tag_that_holds_another_chart_or_version(project, registry):
+    url = f"oci://{registry}/charts"
+    invoke(project, "repo.publish", "--url", url)
+    forge(registry, project)
+    verified = invoke(project, "repo.verify", "--url", url, "-o", "json", check=False)
+    assert verified.returncode == 1
+    assert json.loads(verified.stdout) == {"url": url, "ok": False, "checked": 5, "findings": [
+        {"kind": "package", "key": "hello-world:0.1.9", "detail": held(url, "0.1.9", "hello-world", "0.1.0")},
+        {"kind": "package", "key": "hello-world:0.1.5", "detail": held(url, "0.1.5", "hello-api", "0.1.0")}]}
+    listed = invoke(project, "repo.list", "--url", url, "--chart", "hello-world", "-o", "json")
+    assert [row["version"] for row in json.loads(listed.stdout)] == ["0.1.9", "0.1.5", "0.1.0"]  # tags, as Helm lists
