@@ -128,6 +128,13 @@ def secret_withheld(body: bytes) -> bool:
         and body[at + 4:at + 7] == b"GNU" and body[at + 7:at + 8] in (b"\x01", b"\x02")
 
 
+def secret_locked(body: bytes) -> bool:
+    """Whether a secret key packet's secret takes a passphrase to read: its S2K usage octet, after the public part
+    (section 5.5.3), is not 0. True when that cannot be told (another version, an algorithm not read here)."""
+    at = _public_length(body)
+    return at is None or body[at:at + 1] != b"\x00"
+
+
 def _public_length(body: bytes) -> int | None:
     """How long a v4 key packet's public part is; None for another version or an algorithm not read here."""
     if len(body) < 6 or body[0] != 4:

@@ -27,6 +27,8 @@ from .errors import ToolError
 KEY, PASSPHRASE = "HELM_SIGNING_KEY", "HELM_SIGNING_PASSPHRASE"
 _KEYS = (openpgp.SECRET_KEY, openpgp.PUBLIC_KEY)  # the packets a keyring starts with
 WARN_DAYS = 30  # a key that expires this soon is said so at every signing
+_OTHER = ("sign with another key (gpg --quick-gen-key 'NAME <EMAIL>' rsa3072 sign never) and give verifiers its "
+          "public key")
 
 
 def dearmor(text: str, where: str) -> bytes:
@@ -71,17 +73,15 @@ def check_key(key: bytes, identity: str, now: float) -> str:
     named = f"{named} (fingerprint {fpr})"
     extend = (f"extend it (gpg --quick-set-expire {fpr} 1y), export it again into {KEY} "
               f"(gpg --armor --export-secret-keys {fpr}) and give verifiers its new public key (gpg --export {fpr})")
-    other = ("sign with another key (gpg --quick-gen-key 'NAME <EMAIL>' rsa3072 sign never) and give verifiers its "
-             "public key")
     if found.secret_withheld:
         raise ToolError(f"{named} holds no secret for its primary key (exported with --export-secret-subkeys, or "
                         f"kept on a smartcard), and Helm signs with the primary key, never a subkey: nothing was "
-                        f"signed or published; export it with gpg --armor --export-secret-keys {fpr}, or {other}")
+                        f"signed or published; export it with gpg --armor --export-secret-keys {fpr}, or {_OTHER}")
     refused = openpgp.refusal(found, now)
     if refused is not None:
         why = ", and Helm signs with the primary key, never a subkey" if refused.kind == openpgp.CANNOT_SIGN else ""
-        fix = {openpgp.EXPIRED: f"{extend}, or {other}",
-               openpgp.NOT_YET_VALID: f"check this machine's clock, or {other}"}.get(refused.kind, other)
+        fix = {openpgp.EXPIRED: f"{extend}, or {_OTHER}",
+               openpgp.NOT_YET_VALID: f"check this machine's clock, or {_OTHER}"}.get(refused.kind, _OTHER)
         raise ToolError(f"{named} {refused.detail}{why}: helm verify would refuse its signatures, so nothing was "
                         f"signed or published; {fix}")
     if found.expires is not None and found.expires < now + WARN_DAYS * 86400:
@@ -126,8 +126,9 @@ def signer(env: Mapping[str, str]) -> Iterator[Callable[[Path], Path]]:
     """sign(archive) -> its .prov beside it, signed by the key in HELM_SIGNING_KEY.
 
     Entered before anything is built (a dry run too): a key that is not set, is damaged, makes signatures a verifier
-    refuses (check_key), or that Helm's signer cannot use (its passphrase wrong or missing: see _probe) is refused
-    then, in one line, so a dry run says what the publish would."""
+    refuses (check_key, then Helm's own verify of a throwaway chart it signed: see _probe), or that Helm's signer
+    cannot use (its passphrase wrong or missing, or the key itself) is refused then, in one line, so a dry run says
+    what the publish would."""
     armored, passphrase = env.get(KEY, ""), env.get(PASSPHRASE, "")
     if not armored.strip():
         raise ToolError(f"signing is on (--sign or repo.sign) but {KEY} is not set; set it to the ASCII-armored "
@@ -154,29 +155,83 @@ def signer(env: Mapping[str, str]) -> Iterator[Callable[[Path], Path]]:
             try:
                 return helm.sign(archive, key=identity, keyring=keyring, passphrase_file=secret)
             except ToolError as exc:
-                hint = f"; set {PASSPHRASE}" if not passphrase else f"; check {PASSPHRASE}"
+                hint = f"; {_passphrase_fix(passphrase)}" if _unlock_failed(key, str(exc)) else ""
                 raise ToolError(f"{archive.name}: cannot be signed with the key in {KEY} ({exc}){hint}") from None
 
+        probe = _probe(Path(tmp))
         try:
-            helm.sign(_probe(Path(tmp)), key=identity, keyring=keyring, passphrase_file=secret)
+            helm.sign(probe, key=identity, keyring=keyring, passphrase_file=secret)
         except ToolError as exc:  # Helm's words, after the command it ran
-            fix = f"check {PASSPHRASE}: it must be the key's passphrase" if passphrase else \
-                f"set {PASSPHRASE} to the key's passphrase"
-            raise ToolError(f"{named} cannot be used by Helm's signer ({str(exc).split(': ', 1)[-1]}), so nothing was "
-                            f"built, signed or published; {fix}") from None
+            reason = str(exc).split(": ", 1)[-1]
+            fix = _passphrase_fix(passphrase) if _unlock_failed(key, reason) else _key_fix(key, reason)
+            raise ToolError(f"{named} cannot be used by Helm's signer ({reason}), so nothing was built, signed or "
+                            f"published; {fix}") from None
+        try:  # as a verifier does: Helm's keyring reader takes the secret key, and checks with its public part
+            helm.verify(probe, keyring)
+        except ToolError as exc:
+            reason = str(exc).split(": ", 1)[-1]
+            why, fix = _verify_refusal(key, reason)
+            raise ToolError(f"{named} makes signatures helm verify refuses ({reason}){why}, so nothing was built, "
+                            f"signed or published; {fix}") from None
         yield sign
 
 
 def _probe(folder: Path) -> Path:
-    """A throwaway chart archive in `folder`, for the signer to sign first: Helm's signer unlocks the key with the
-    passphrase each time it signs, so one it refuses is found before any chart is built, at the cost of one more
-    unlock (the key's own S2K count: tens of milliseconds) and an archive of one small file."""
+    """A throwaway chart archive in `folder`, for the signer to sign first and Helm to verify: Helm's signer unlocks
+    the key with the passphrase each time it signs, and its verifier has rules check_key only partly copies (a
+    self-signature dated in the future, or without key flags in its hashed area), so a key either refuses is found
+    before any chart is built, at the cost of one more unlock (the key's own S2K count: tens of milliseconds), one
+    verify (about a millisecond) and an archive of one small file."""
     archive, chart_yaml = folder / "signing-probe-0.0.0.tgz", b"apiVersion: v2\nname: signing-probe\nversion: 0.0.0\n"
     with gzip.GzipFile(archive, "wb", mtime=0) as gz, tarfile.open(fileobj=gz, mode="w") as tar:
         info = tarfile.TarInfo("signing-probe/Chart.yaml")
         info.size = len(chart_yaml)
         tar.addfile(info, io.BytesIO(chart_yaml))
     return archive
+
+
+_UNLOCKING = ("private key checksum failure", "message authentication failed")  # go-crypto's PrivateKey.Decrypt
+
+
+def _unlock_failed(key: bytes, error: str) -> bool:
+    """Whether Helm's signer failed to unlock the key with the passphrase: the secret, read with it, does not hold
+    (its checksum, or an AEAD-protected one's tag), and the secret is one a passphrase protects (a damaged secret
+    in the clear gives the same words)."""
+    first = next(openpgp.packets(key), None)
+    return any(words in error for words in _UNLOCKING) and first is not None and openpgp.secret_locked(first[1])
+
+
+def _passphrase_fix(passphrase: str) -> str:
+    return f"check {PASSPHRASE}: it must be the key's passphrase" if passphrase else \
+        f"set {PASSPHRASE} to the key's passphrase"
+
+
+def _key_fix(key: bytes, reason: str) -> str:
+    """What to do about a key Helm's signer cannot use though the passphrase is not the cause."""
+    found = openpgp.primary_key(key)
+    fpr = found.hex_fingerprint if found else "KEY-ID"
+    if "without any identities" in reason:  # go-crypto drops a user ID whose self-signature's hash it rejects
+        expiry = "never" if found is None or found.expires is None else "1y"
+        return (f"Helm takes none of its user IDs: their self-signatures use a hash it rejects, such as RIPEMD160; "
+                f"renew them (gpg --cert-digest-algo SHA256 --quick-set-expire {fpr} {expiry}), export it again into "
+                f"{KEY} (gpg --armor --export-secret-keys {fpr}) and give verifiers its new public key, or {_OTHER}")
+    return f"export it again into {KEY} (gpg --armor --export-secret-keys {fpr}), or {_OTHER}"
+
+
+def _verify_refusal(key: bytes, reason: str) -> tuple[str, str]:
+    """Why Helm's verifier refused a signature of a key check_key let through (": WHY", or ""), and what to do. A
+    self-signature dated in the future expires nothing: it only waits for its date."""
+    found = openpgp.primary_key(key)
+    signed = found.primary_user_id if found else None
+    if "signature expired" in reason and signed and signed.self_signature.created > time.time():
+        dated = openpgp.day(signed.self_signature.created)
+        return f": its self-signature is dated {dated}, which has not come yet (made where the clock ran fast)", \
+            f"wait until then, or {_OTHER}"
+    if "signature expired" in reason:
+        return ": its self-signature has expired", _OTHER
+    if "unknown entity" in reason:
+        return ": its self-signature does not mark it for signing (no key flags in its hashed area)", _OTHER
+    return "", _OTHER
 
 
 def verify(archive: bytes, provenance: bytes | None, keyring: Path, where: str) -> list[str]:

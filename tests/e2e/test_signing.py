@@ -9,7 +9,7 @@ import helm_python
 import pytest
 
 from tests.conftest import invoke
-from tests.support.gpg import PASSPHRASE, exported, new_key, refused_keys, signing_env, usable_keys
+from tests.support.gpg import PASSPHRASE, exported, gpg, handmade, new_key, refused_keys, signing_env, usable_keys
 from tests.support.gpg import keys as gpg_keys
 from tests.support.leaks import found
 from tests.support.registry import oci_registry
@@ -321,3 +321,82 @@ def test_a_key_that_has_not_expired_signs_what_helm_verify_accepts_and_one_that_
     assert helm_python.verify(package, key.keyring)["signed_by"] == [key.user_id]
     assert invoke(project, "repo.verify", "--keyring", str(key.keyring)).returncode == 0
     assert found(result.stdout + result.stderr, {"key": key.armored, "passphrase": PASSPHRASE}) == []
+
+
+DAY = 86400
+OTHER_KEY = ("sign with another key (gpg --quick-gen-key 'NAME <EMAIL>' rsa3072 sign never) and give verifiers its "
+             "public key")
+
+
+@pytest.fixture(scope="module")
+def unverifiable(tmp_path_factory):
+    """Keys whose packets pass every check of the signer's own and whose signatures Helm's verifier refuses, by name:
+    one whose expiry was extended by a gpg whose clock ran 3 days fast (its newest self-signature is dated then), and
+    hand-made ones whose self-signature has no key flags, has them only where a verifier ignores them, or expired."""
+    folder = tmp_path_factory.mktemp("unverifiable-keys")
+    skewed = folder / "skewed-clock"
+    fpr = new_key(skewed, "Skewed Signer <skewed@example.com>", "ed25519", "sign", "1y")
+    gpg(skewed, "--quick-set-expire", fpr, "2y", at=time.strftime("%Y%m%dT%H%M%S", time.gmtime(time.time() + 3 * DAY)))
+    return {"skewed-clock": exported(skewed),
+            "no-key-flags": handmade(folder, "Flagless Signer <flagless@example.com>", key_flags=None),
+            "unhashed-key-flags": handmade(folder, "Unhashed Signer <unhashed@example.com>", key_flags="unhashed"),
+            "expired-self-signature": handmade(folder, "Lapsed Signer <lapsed@example.com>", lifetime=60, age=30 * DAY)}
+
+
+@pytest.mark.parametrize("kind", ["skewed-clock", "no-key-flags", "unhashed-key-flags", "expired-self-signature"])
+def test_a_key_whose_throwaway_signature_helm_verify_refuses_is_refused_before_anything_is_built_and_by_a_dry_run(
+        project, unverifiable, kind):
+    """What the signer's own reading of the key lets through, Helm's verify of the throwaway chart it signed catches:
+    those keys published charts whose every .prov `helm verify` refused."""
+    key = unverifiable[kind]
+    dry_run = invoke(project, "repo.publish", "--sign", "--dry-run", env=signing_env(key), check=False)
+    result = invoke(project, "repo.publish", "--sign", env=signing_env(key), check=False)
+    assert (dry_run.returncode, dry_run.stdout, dry_run.stderr) == (1, "", result.stderr)  # a dry run says the same
+    assert (result.returncode, result.stdout) == (1, "")
+    assert not (project / "dist").exists()  # no package built (dist/packages), none published (dist/repo)
+    refused = f"error: HELM_SIGNING_KEY: the key {key.user_id!r} (fingerprint {key.fingerprint}) makes signatures " \
+        "helm verify refuses (openpgp: "
+    nothing = "so nothing was built, signed or published"
+    if kind == "skewed-clock":
+        listing = gpg(key.keyring.parent, "--with-colons", "--list-sigs").decode().splitlines()
+        newest = max(int(record.split(":")[5]) for record in listing if record.startswith("sig:"))  # field 6: made
+        dated = time.strftime("%Y-%m-%d", time.gmtime(newest))
+        expected = (f"{refused}signature expired): its self-signature is dated {dated}, which has not come yet (made "
+                    f"where the clock ran fast), {nothing}; wait until then, or {OTHER_KEY}")
+    elif kind == "expired-self-signature":
+        expected = f"{refused}signature expired): its self-signature has expired, {nothing}; {OTHER_KEY}"
+    else:
+        expected = (f"{refused}signature made by unknown entity): its self-signature does not mark it for signing (no "
+                    f"key flags in its hashed area), {nothing}; {OTHER_KEY}")
+    assert result.stderr.strip().splitlines() == [expected]
+    assert found(result.stdout + result.stderr, {"key": key.armored, "passphrase": PASSPHRASE}) == []
+
+
+def test_a_key_helms_signer_cannot_read_is_not_blamed_on_the_passphrase_and_the_fix_given_makes_it_sign(project,
+                                                                                                     tmp_path):
+    """Self-signatures made with RIPEMD160 (an old gpg's --cert-digest-algo): Helm's OpenPGP library drops every user
+    ID they sign, and its signer says 'v4 entity without any identities', with or without the right passphrase."""
+    home = tmp_path / "ripemd160"
+    home.mkdir(mode=0o700)
+    (home / "gpg-agent.conf").write_text("s2k-count 65536\n")
+    gpg(home, "--cert-digest-algo", "RIPEMD160", "--quick-gen-key", "Old Hash <old-hash@example.com>", "rsa2048",
+        "sign", "never")
+    key = exported(home)
+    fpr = key.fingerprint
+    for env in (signing_env(key), {"HELM_SIGNING_KEY": key.armored}):
+        result = invoke(project, "repo.publish", "--sign", "-c", "hello-world", env=env, check=False)
+        assert (result.returncode, result.stdout) == (1, "")
+        assert result.stderr.strip().splitlines() == [
+            (f"error: HELM_SIGNING_KEY: the key {key.user_id!r} (fingerprint {fpr}) cannot be used by Helm's signer "
+             "(openpgp: invalid data: v4 entity without any identities), so nothing was built, signed or published; "
+             "Helm takes none of its user IDs: their self-signatures use a hash it rejects, such as RIPEMD160; renew "
+             f"them (gpg --cert-digest-algo SHA256 --quick-set-expire {fpr} never), export it again into "
+             f"HELM_SIGNING_KEY (gpg --armor --export-secret-keys {fpr}) and give verifiers its new public key, or "
+             f"{OTHER_KEY}")]
+        assert found(result.stderr, {"key": key.armored, "passphrase": PASSPHRASE}) == []
+    assert not (project / "dist").exists()
+    gpg(home, "--cert-digest-algo", "SHA256", "--quick-set-expire", fpr, "never")  # the fix, as the line gives it
+    renewed = exported(home)
+    invoke(project, "repo.publish", "--sign", "-c", "hello-world", env=signing_env(renewed))
+    package = project / "dist" / "repo" / "hello-world-0.1.0.tgz"
+    assert helm_python.verify(package, renewed.keyring)["signed_by"] == [key.user_id]

@@ -94,3 +94,53 @@ def usable_keys(folder: Path) -> dict[str, Exported]:
     gpg(subkey, "--quick-add-key", primary, "ed25519", "sign", "1d", at=PAST)
     gpg(subkey, "--quick-set-expire", primary, "1y")
     return {"expires-soon": exported(soon), "expired-subkey": exported(subkey)}
+
+
+def handmade(folder: Path, user_id: str, *, key_flags: str | None = "hashed", lifetime: int | None = None,
+             age: int = 3600) -> Exported:
+    """A v4 RSA key made here, not by gpg, for self-signatures gpg never makes: key flags (certify, sign) in the
+    hashed area, only in the unhashed one (which a verifier ignores) or none (key_flags "hashed", "unhashed", None);
+    key and self-signature made `age` seconds ago, the self-signature valid for `lifetime` seconds (None: for ever).
+    Its secret is in the clear: no passphrase is needed. Its public keyring is written into `folder`."""
+    import base64
+    import hashlib
+    import time
+
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+    def mpi(n: int) -> bytes:
+        return n.bit_length().to_bytes(2, "big") + n.to_bytes((n.bit_length() + 7) // 8, "big")
+
+    def packet(tag: int, body: bytes) -> bytes:  # new format, a 5-octet length
+        return bytes([0xC0 | tag, 0xFF]) + len(body).to_bytes(4, "big") + body
+
+    def subpacket(kind: int, body: bytes) -> bytes:
+        return bytes([len(body) + 1, kind]) + body
+
+    signature_tag, secret_key, public_key, user_id_tag = 2, 5, 6, 13  # packet tags (RFC 4880, section 4.3)
+    created = int(time.time()) - age
+    secret = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    numbers = secret.private_numbers()
+    p, q = sorted([numbers.p, numbers.q])
+    public = b"\x04" + created.to_bytes(4, "big") + b"\x01" + mpi(numbers.public_numbers.n) + mpi(65537)
+    fingerprint = hashlib.sha1(b"\x99" + len(public).to_bytes(2, "big") + public, usedforsecurity=False).digest()
+    hashed = subpacket(2, created.to_bytes(4, "big")) + subpacket(33, b"\x04" + fingerprint)
+    hashed += subpacket(3, lifetime.to_bytes(4, "big")) if lifetime is not None else b""
+    hashed += subpacket(27, b"\x03") if key_flags == "hashed" else b""
+    unhashed = subpacket(16, fingerprint[-8:]) + (subpacket(27, b"\x03") if key_flags == "unhashed" else b"")
+    uid = user_id.encode()
+    signed = b"\x04\x13\x01\x08" + len(hashed).to_bytes(2, "big") + hashed  # v4, positive certification, RSA, SHA256
+    data = (b"\x99" + len(public).to_bytes(2, "big") + public + b"\xb4" + len(uid).to_bytes(4, "big") + uid + signed
+            + b"\x04\xff" + len(signed).to_bytes(4, "big"))
+    signature = int.from_bytes(secret.sign(data, padding.PKCS1v15(), hashes.SHA256()), "big")
+    user = packet(user_id_tag, uid) + packet(signature_tag, signed + len(unhashed).to_bytes(2, "big") + unhashed
+                                             + hashlib.sha256(data).digest()[:2] + mpi(signature))
+    secrets = mpi(numbers.d) + mpi(p) + mpi(q) + mpi(pow(p, -1, q))
+    key = packet(secret_key, public + b"\x00" + secrets + (sum(secrets) % 65536).to_bytes(2, "big")) + user
+    keyring = folder / f"{fingerprint.hex()}.gpg"
+    keyring.write_bytes(packet(public_key, public) + user)
+    body = base64.b64encode(key).decode()  # armored without the optional checksum line (RFC 9580, section 6.2)
+    lines = [body[at:at + 64] for at in range(0, len(body), 64)]
+    armored = "\n".join(["-----BEGIN PGP PRIVATE KEY BLOCK-----", "", *lines, "-----END PGP PRIVATE KEY BLOCK-----"])
+    return Exported(armored, keyring, fingerprint.hex().upper(), user_id)

@@ -7,7 +7,7 @@ import pytest
 
 from tasks import openpgp, signing
 from tasks.errors import ToolError
-from tests.support.gpg import exported, keys, new_key, refused_keys, usable_keys
+from tests.support.gpg import PASSPHRASE, exported, handmade, keys, new_key, refused_keys, usable_keys
 
 DAY = 86400
 
@@ -147,3 +147,47 @@ def test_a_key_exported_without_its_primary_secret_is_refused_as_helm_cannot_sig
     assert "export it with gpg --armor --export-secret-keys" in str(refused.value)
     full = signing.dearmor(whole, signing.KEY)
     assert signing.check_key(full, signing.user_id(full, signing.KEY), time.time())  # the whole key is fine
+
+
+def test_a_secret_is_locked_when_a_passphrase_protects_it_and_not_when_it_is_in_the_clear(made, tmp_path):
+    def secret(key):
+        return next(body for _, body in openpgp.packets(signing.dearmor(key.armored, signing.KEY)))
+
+    assert openpgp.secret_locked(secret(made["rsa"])) is True  # gpg's export, PASSPHRASE protecting it
+    assert openpgp.secret_locked(secret(handmade(tmp_path, "Clear Signer <clear@example.com>"))) is False
+
+
+def test_a_damaged_secret_in_the_clear_is_not_blamed_on_the_passphrase(tmp_path):
+    """Helm's signer says 'private key checksum failure' of a wrong passphrase, and of a secret in the clear whose
+    bytes were changed: only the first is the passphrase's doing."""
+    import base64
+
+    key = handmade(tmp_path, "Clear Signer <clear@example.com>")
+    data = bytearray(signing.dearmor(key.armored, signing.KEY))
+    data[-700] ^= 0xFF  # in the secret's numbers, before the user ID and its signature (about 300 bytes)
+    damaged = "\n".join(["-----BEGIN PGP PRIVATE KEY BLOCK-----", "", base64.b64encode(bytes(data)).decode(),
+                         "-----END PGP PRIVATE KEY BLOCK-----"])
+    for env in ({signing.KEY: damaged}, {signing.KEY: damaged, signing.PASSPHRASE: PASSPHRASE}):
+        with pytest.raises(ToolError) as refused, signing.signer(env):
+            pass
+        fpr = key.fingerprint
+        assert str(refused.value) == (
+            f"HELM_SIGNING_KEY: the key {key.user_id!r} (fingerprint {fpr}) cannot be used by Helm's signer "
+            "(openpgp: invalid data: private key checksum failure), so nothing was built, signed or published; export "
+            f"it again into HELM_SIGNING_KEY (gpg --armor --export-secret-keys {fpr}), or sign with another "
+            "key (gpg --quick-gen-key 'NAME <EMAIL>' rsa3072 sign never) and give verifiers its public key")
+
+
+def test_a_chart_the_signer_fails_to_sign_after_its_throwaway_one_is_not_blamed_on_the_passphrase(made, tmp_path,
+                                                                                                  monkeypatch):
+    key = made["rsa"]
+    with signing.signer({signing.KEY: key.armored, signing.PASSPHRASE: PASSPHRASE}) as sign:
+        def full(archive, **_):
+            raise ToolError(f"helm sign {archive.name} --key <key> --keyring <private keyring>: open "
+                            f"{archive}.prov: no space left on device")
+
+        monkeypatch.setattr(signing.helm, "sign", full)
+        with pytest.raises(ToolError) as refused:
+            sign(tmp_path / "hello-world-0.1.0.tgz")
+    assert str(refused.value).endswith(": no space left on device)")
+    assert "PASSPHRASE" not in str(refused.value)
