@@ -56,13 +56,14 @@ def unlisted(name: str, version: str) -> str:
     if not OCI_COMPONENT.fullmatch(name):
         return (f"name {name!r} cannot be part of an OCI reference (lowercase letters and digits, with . _ or - "
                 "between them), so no registry takes it; rename the chart to push it")
-    if SEMVER.match(version) and len(tag(version)) > MAX_TAG:
+    if not SEMVER.match(version):  # semver.org's: what Helm's tags() keeps
+        return (f"version {version!r} is not strict SemVer 2 (MAJOR.MINOR.PATCH[-PRE][+BUILD]), the only versions an "
+                "OCI registry lists, so its immutability could not be checked; give the chart such a version to push "
+                "it")
+    if len(tag(version)) > MAX_TAG:
         return (f"version {version!r} is longer than an OCI tag can be ({MAX_TAG} characters), so no registry takes "
                 "it; shorten its pre-release or build part to push it")
-    if SEMVER.match(version):  # semver.org's: what Helm's tags() keeps
-        return ""
-    return (f"version {version!r} is not strict SemVer 2 (MAJOR.MINOR.PATCH[-PRE][+BUILD]), the only versions an "
-            "OCI registry lists, so its immutability could not be checked; give the chart such a version to push it")
+    return ""
 
 
 def tag(version: str) -> str:

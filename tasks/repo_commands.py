@@ -4,6 +4,7 @@ applied, the repository listed and checked; tables for people, one document for 
 from __future__ import annotations
 
 import os
+from collections import Counter
 from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
@@ -51,8 +52,8 @@ def lint(s: settings.RepoSettings, chart: list[str] | None) -> None:
     tree = _tree(s, chart)
     findings, failures = packaging.lint(tree, s.charts_dir, s.build_dir, os.environ, _repositories(s), _failed)
     levels = {1: "info", 2: "warning", 3: "error"}
-    twice = {c.name for c in tree.charts if [d.name for d in tree.charts].count(c.name) > 1}  # two maintained lines
-    label = {c.rel: f"{c.name} ({c.where})" if c.name in twice else c.name for c in tree.charts}
+    folders = Counter(c.name for c in tree.charts)  # a chart in two folders: two maintained lines
+    label = {c.rel: f"{c.name} ({c.where})" if folders[c.name] > 1 else c.name for c in tree.charts}
     shown = [(label[ch.rel], levels.get(m["severity"], "?"), m["path"], m["error"]) for ch, m in findings
              if m["severity"] > 1]
     if shown:
