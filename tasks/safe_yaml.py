@@ -93,6 +93,26 @@ def _merged(node: yaml.MappingNode) -> list[tuple[yaml.Node, yaml.Node]]:
             if not isinstance(key, yaml.ScalarNode) or last[(key.tag, key.value)] == i]
 
 
+def unique_keys(loader: type) -> type:
+    """`loader`, refusing a mapping that gives one key twice, which YAML forbids and PyYAML (like go-yaml v2,
+    so Helm's values files) resolves silently: the last wins. For this tool's own settings, where a block pasted
+    twice and not renamed would drop the first one unsaid. A key a `<<` merge brings in may still be overridden."""
+
+    class Unique(loader):  # type: ignore[valid-type, misc]
+        def flatten_mapping(self, node: yaml.MappingNode) -> None:
+            first: dict[tuple[str, str], yaml.Mark] = {}
+            for key, _ in node.value:
+                if isinstance(key, yaml.ScalarNode) and key.tag != _MERGE:
+                    mark = first.setdefault((key.tag, key.value), key.start_mark)
+                    if mark is not key.start_mark:
+                        raise yaml.constructor.ConstructorError(
+                            None, None, f"`{key.value}` is given twice in one mapping, first at line {mark.line + 1}: "
+                            "YAML keeps only the last", key.start_mark)
+            super().flatten_mapping(node)
+
+    return Unique
+
+
 class AliasError(yaml.YAMLError):
     """A document that expands beyond go-yaml's alias budget, or an anchor that contains itself."""
 

@@ -278,7 +278,8 @@ def check_project_file(root: Path, framework: Mapping[str, Any]) -> tuple[Path, 
 
     try:
         text = path.read_text(encoding="utf-8")
-        data = json.loads(text) if path.suffix == ".json" else safe_yaml.load(text, safe_yaml.SAFE_LOADER)
+        data = json.loads(text) if path.suffix == ".json" else safe_yaml.load(
+            text, safe_yaml.unique_keys(safe_yaml.SAFE_LOADER))
     except safe_yaml.AliasError as exc:
         raise ToolError(f"{path.name}: {exc}, which Helm refuses too; write the values out instead of aliasing them")
     except (UnicodeDecodeError, ValueError, yaml.YAMLError) as exc:

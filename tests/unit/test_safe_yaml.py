@@ -179,3 +179,17 @@ def test_merges_of_merges_are_refused_like_other_alias_bombs_and_stay_small_with
 def test_booleans_and_nulls_resolve_and_every_other_scalar_stays_text():
     assert safe_yaml.load("v: 1.10\nc: 2016-10-06T16:23:20Z\nd: true\nn: ~\n<: x\n", safe_yaml.TextLoader) == {
         "v": "1.10", "c": "2016-10-06T16:23:20Z", "d": True, "n": None, "<": "x"}
+
+
+@pytest.mark.parametrize("loader", [yaml.SafeLoader, safe_yaml.SAFE_LOADER])
+def test_a_key_given_twice_in_one_mapping_is_refused_where_the_second_is_but_merged_keys_may_be_overridden(loader):
+    unique = safe_yaml.unique_keys(loader)
+    pasted = "release:\n  environments:\n    staging: {namespace: a}\n    prod: {}\n    staging:\n      namespace: b\n"
+    with pytest.raises(yaml.constructor.ConstructorError) as refused:
+        safe_yaml.load(pasted, unique)
+    assert refused.value.problem_mark.line == 4 and "`staging` is given twice in one mapping, first at line 3" in str(
+        refused.value)
+    assert safe_yaml.load(pasted, loader)["release"]["environments"]["staging"] == {"namespace": "b"}  # unsaid
+    merged = "base: &b {namespace: a, wait: true}\nstaging:\n  <<: *b\n  namespace: b\n"
+    assert safe_yaml.load(merged, unique)["staging"] == {"namespace": "b", "wait": True}
+    assert safe_yaml.load("a: 1\n'1': x\n1: y\n", unique) == {"a": 1, "1": "x", 1: "y"}  # equal text, other keys
