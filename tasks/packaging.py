@@ -234,23 +234,35 @@ def _each(
     return failures
 
 
-_CANNOT_LOAD = re.compile(r"helm [^:]*: (?:error unpacking subchart (?P<sub>\S+) in \S+: )?cannot load "
-                          r"(?P<file>[^:\s]+): (?:cannot unmarshal yaml document: )?(?:error converting YAML to JSON: )?"
-                          r"(?P<why>.*)", re.DOTALL)
+_UNPACKING = re.compile(r"error unpacking subchart (\S+) in \S+: ")  # Helm's words for each level of subchart
+_CANNOT_LOAD = re.compile(r"cannot load (?P<file>[^:\s]+): (?:cannot unmarshal yaml document: )?"
+                          r"(?:error converting YAML to JSON: )?(?P<why>.*)", re.DOTALL)
 
 
 def _named(chart: ChartSource, message: str) -> str:
-    """A file Helm's loader cannot load, named where it is: Helm names it within the chart (or subchart) it was
-    loading, `cannot load values.yaml`, which for a vendored subchart points at the wrong file."""
-    found = _CANNOT_LOAD.fullmatch(message)
-    if found is None:
+    """What Helm's loader cannot load, named where it is. Helm names a file within the chart or subchart it was
+    loading (`cannot load values.yaml`, which for a subchart points at the chart's own), and a subchart only by its
+    name, however deep (`error unpacking subchart a in app: error unpacking subchart b in a: ...`)."""
+    helm, _, rest = message.partition(": ")
+    if not helm.startswith("helm "):
         return message
-    sub, file, why = found.group("sub", "file", "why")
-    if sub is None:
-        return f"{chart.where}/{file}: Helm cannot load it ({why}); fix it"
-    if (chart.path / "charts" / sub).is_dir():
-        return f"{chart.where}/charts/{sub}/{file}: Helm cannot load it ({why}); fix it"
-    return f"{chart.where}/charts/{sub}: its {file} cannot be loaded ({why}); vendor a good archive of that chart"
+    shown, folder, inside = chart.where, chart.path, ""  # inside: the path within a vendored archive
+    while found := _UNPACKING.match(rest):
+        if folder.is_dir():
+            shown, folder = f"{shown}/charts/{found.group(1)}", folder / "charts" / found.group(1)
+        else:
+            inside += f"charts/{found.group(1)}/"
+        rest = rest[found.end():]
+    archive = not folder.is_dir()
+    loading = _CANNOT_LOAD.fullmatch(rest)
+    if loading and not archive:
+        return f"{shown}/{loading['file']}: Helm cannot load it ({loading['why']}); fix it"
+    if loading:
+        return f"{shown}: its {inside}{loading['file']} cannot be loaded ({loading['why']}); vendor a good archive " \
+               "of that chart"
+    if archive:
+        return f"{shown}: Helm cannot read this chart archive ({rest}); vendor a good archive of that chart"
+    return message if shown == chart.where else f"{shown}: Helm cannot load this subchart ({rest}); fix it"
 
 
 def build(

@@ -322,3 +322,26 @@ def test_a_values_file_helm_cannot_load_is_named_where_it_is_in_a_subchart_folde
     shutil.rmtree(sub)
     assert failures_of(root, tmp_path, "app")["app"].startswith(
         "charts/app/charts/sub-0.1.0.tgz: its values.yaml cannot be loaded (yaml: line 1:")
+
+
+def test_a_subchart_helm_cannot_load_is_named_by_its_path_however_deep_and_an_unreadable_archive_as_the_archive(
+        tmp_path):
+    """Helm names a subchart by its name alone, one `error unpacking subchart` per level, and a truncated archive
+    only by what its reader said (`unexpected EOF`)."""
+    root = tree_of(tmp_path / "charts", {"app": "", "other": ""})
+    leaf = tree_of(tree_of(root / "app" / "charts", {"mid": ""}) / "mid" / "charts", {"leaf": ""}) / "leaf"
+    (leaf / "values.yaml").write_text("a: [b\n")
+    assert failures_of(root, tmp_path) == {"app": "charts/app/charts/mid/charts/leaf/values.yaml: Helm cannot load it "
+                                                  "(yaml: line 1: did not find expected ',' or ']'); fix it"}
+    (leaf / "values.yaml").unlink()
+    (leaf / "Chart.yaml").write_text("apiVersion: v2\nname: leaf\n")
+    assert failures_of(root, tmp_path)["app"] == (
+        "charts/app/charts/mid/charts/leaf: Helm cannot load this subchart (validation: chart.metadata.version is "
+        "required); fix it")
+    shutil.rmtree(root / "app" / "charts")
+    (root / "app" / "charts").mkdir()
+    helm_python.package(root / "other", destination=root / "app" / "charts")
+    archive = root / "app" / "charts" / "other-0.1.0.tgz"
+    archive.write_bytes(archive.read_bytes()[:60])
+    assert failures_of(root, tmp_path) == {"app": "charts/app/charts/other-0.1.0.tgz: Helm cannot read this chart "
+                                                  "archive (unexpected EOF); vendor a good archive of that chart"}
