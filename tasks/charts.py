@@ -119,8 +119,8 @@ def discover(charts_dir: Path, root: Path | None = None) -> Tree:
         raise ToolError(f"{charts_dir}: charts folder not found; set repo.charts_dir or create it")
     tree = Tree()
     checkout = (root or charts_dir).resolve()
-    misnamed: list[tuple[Path, str]] = []
-    for folder in _chart_folders(charts_dir, checkout, tree.warnings, misnamed):
+    refused: list[tuple[Path, str]] = []
+    for folder in _chart_folders(charts_dir, checkout, tree.warnings, refused):
         rel = folder.relative_to(charts_dir).as_posix()
         try:
             tree.charts.append(read(folder, charts_dir, checkout))
@@ -129,11 +129,9 @@ def discover(charts_dir: Path, root: Path | None = None) -> Tree:
         except OSError as exc:  # what read() does not name itself (a folder of the chart that cannot be searched)
             tree.failures.append(Failure(rel, _declared_name(folder) or rel,
                                          _unreadable(f"{charts_dir.name}/{rel}", exc)))
-    for folder, found in misnamed:  # a chart to its author, none to Helm: not skipped unsaid
+    for folder, why in refused:  # a chart to its author, none to Helm, or a folder not seen: not skipped unsaid
         rel = folder.relative_to(charts_dir).as_posix()
-        tree.failures.append(Failure(rel, rel, f"{charts_dir.name}/{rel}: no Chart.yaml, but {found}; Helm reads a "
-                                     "chart's Chart.yaml by that name alone: rename it (or move the folder out of "
-                                     f"{charts_dir.name}/)"))
+        tree.failures.append(Failure(rel, rel, why))
     by_file: dict[str, list[ChartSource]] = defaultdict(list)  # NAME-VERSION.tgz: foo 1.0.0-1 and foo-1.0.0 1
     for chart in tree.charts:
         by_file[f"{chart.name}-{chart.version}.tgz"].append(chart)
@@ -150,13 +148,13 @@ def discover(charts_dir: Path, root: Path | None = None) -> Tree:
     return tree
 
 
-def _chart_folders(charts_dir: Path, root: Path, warnings: list[str], misnamed: list[tuple[Path, str]]
+def _chart_folders(charts_dir: Path, root: Path, warnings: list[str], refused: list[tuple[Path, str]]
                    ) -> list[Path]:
-    """Every folder with a Chart.yaml; a folder outside any chart with a near miss (Chart.yml, chart.yaml, a Chart.yaml
-    that is a folder or a dangling link) is added to `misnamed`, with what it holds. A folder that cannot be listed is
-    skipped: inside a chart it is that chart's (its own file walk, charts.files, reports it, unless its .helmignore
-    leaves it out); elsewhere it is a warning, as nothing in it can be published; only charts_dir itself is an
-    error."""
+    """Every folder with a Chart.yaml. A folder outside any chart is added to `refused`, with why, when it has a near
+    miss (Chart.yml, chart.yaml, a Chart.yaml that is a folder or a dangling link) or cannot be listed: a chart in it
+    would go unpublished with the run green, and the tree recorded as published (so not looked at again once fixed).
+    A folder inside a chart that cannot be listed is that chart's (its own file walk, charts.files, reports it,
+    unless its .helmignore leaves it out); charts_dir itself that cannot be listed stops the run."""
     found: list[Path] = []
     seen: set[str] = set()
 
@@ -173,8 +171,7 @@ def _chart_folders(charts_dir: Path, root: Path, warnings: list[str], misnamed: 
             if folder == top:
                 raise ToolError(_unreadable(top.name, exc)) from None
             if not in_chart:
-                warnings.append(f"{_shown(folder, top)}: cannot be read ({exc.strerror}); skipped: no chart in it can "
-                                "be published until its permissions are fixed")
+                refused.append((folder, _unreadable(_shown(folder, top), exc, ", so no chart in it can be published")))
             return
         is_chart = any(e.name == "Chart.yaml" and _a_file(e) for e in entries)
         if is_chart:
@@ -182,8 +179,10 @@ def _chart_folders(charts_dir: Path, root: Path, warnings: list[str], misnamed: 
         elif not in_chart:
             near = [e.name for e in entries if e.name.lower() in ("chart.yaml", "chart.yml")]
             if near:
-                misnamed.append((folder, " and ".join(f"a {n} that is not a file" if n == "Chart.yaml" else n
-                                                      for n in near)))
+                held = " and ".join(f"a {n} that is not a file" if n == "Chart.yaml" else n for n in near)
+                why = (f"{_shown(folder, top)}: no Chart.yaml, but {held}; Helm reads a chart's Chart.yaml by that "
+                       f"name alone: rename it (or move the folder out of {top.name}/)")
+                refused.append((folder, why))
         for entry in entries:
             try:
                 if not entry.is_dir() or entry.name.startswith("."):
@@ -219,9 +218,9 @@ def _a_file(entry: os.DirEntry[str]) -> bool:
         return True
 
 
-def _unreadable(shown: str, exc: OSError) -> str:
+def _unreadable(shown: str, exc: OSError, so: str = "") -> str:
     fix = "fix its permissions" if exc.errno in (errno.EACCES, errno.EPERM) else "fix or remove it"
-    return f"{shown}: cannot be read ({exc.strerror or exc}); {fix}"
+    return f"{shown}: cannot be read ({exc.strerror or exc}){so}; {fix}"
 
 
 def _shown(path: Path, charts_dir: Path) -> str:
