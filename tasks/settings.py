@@ -128,18 +128,34 @@ def resolve_repo(
                         "is an OCI registry, oci://HOST/PATH")
     if not isinstance(values["dependency_repositories"], Mapping):
         raise ToolError("repo.dependency_repositories in invoke.yaml must map a repository name to its URL")
+    url = normalize_repo_url(_home(values["url"]), root)
+    build_dir = fields.path(root, values["build_dir"]).resolve()
+    _apart_from_builds(url, build_dir, "--url" if sources["url"] == "flag" else "repo.url")
     return RepoSettings(
         root=root,
-        url=normalize_repo_url(_home(values["url"]), root),
+        url=url,
         public_url=_public_url(values["public_url"]),
         charts_dir=fields.path(root, values["charts_dir"]).resolve(),
-        build_dir=fields.path(root, values["build_dir"]).resolve(),
+        build_dir=build_dir,
         atomic=values["atomic"],
         dependency_repositories=values["dependency_repositories"],
         mirrors=registries,
         sign=values["sign"],
         sources=sources,
     )
+
+
+def _apart_from_builds(url: str, build_dir: Path, named: str) -> None:
+    """A folder repository that is the build folder (where repo.index writes the merged index.yaml before any package
+    is uploaded) or is in its packages/ (replaced whole by every build) would lose what it holds to the next build."""
+    if not url.startswith("file://"):
+        return
+    folder = Path(url[len("file://"):]).resolve()
+    packages = build_dir / "packages"
+    if folder == build_dir or folder.is_relative_to(packages):
+        what = "repo.build_dir" if folder == build_dir else f"in {packages} (repo.build_dir/packages)"
+        raise ToolError(f"{named} {url} is {what}, which every build rewrites: the repository would lose its packages; "
+                        f"use a folder of its own (the default is {build_dir.name}/repo)")
 
 
 OCI_COMPONENT = re.compile(r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*")  # a path component of an OCI reference
