@@ -29,6 +29,9 @@ from . import safe_yaml
 from .errors import ToolError
 from .store import INDEX, Store
 
+RESTORE = ("restore it from a backup or an earlier version (publishing without it would leave out every chart this "
+           "checkout does not hold)")
+_LOADER = safe_yaml.go_tags(safe_yaml.unique_keys(safe_yaml.TextLoader))  # Helm refuses a key given twice
 _USERINFO = re.compile(r"//[^/@]*@")  # credentials in a URL: never shown
 _BELOW = ("http", "https", "s3")  # absolute urls followed below a base: repo.public_url, the repository's own URL
 _SEGMENT = re.compile(r"^[A-Za-z0-9_%+-][A-Za-z0-9._~%+-]*$")  # a file or folder name in a package url
@@ -48,9 +51,12 @@ class Entries(MutableMapping[str, list[dict[str, Any]]]):
             start, end = self._raw.pop(name)
             try:
                 versions = orjson.loads(self._data[start:end])
-            except orjson.JSONDecodeError as exc:
-                raise ToolError(f"{self._where}: entries.{shown(name)} is not valid JSON ({exc}); restore the "
-                                "index") from None
+            except orjson.JSONDecodeError:  # a line edited by hand: YAML still, as Helm reads it
+                try:
+                    versions = safe_yaml.load(bytes(self._data[start:end]), _LOADER)
+                except yaml.YAMLError as exc:
+                    raise ToolError(f"{self._where}: entries.{shown(name)} is not valid YAML "
+                                    f"({str(exc).splitlines()[0]}); {RESTORE}") from None
             self._parsed[name] = _checked(name, versions, self._where)
         return self._parsed[name]
 
@@ -240,12 +246,12 @@ def load(data: bytes | None, where: str) -> Index:
         with _gc_paused():
             doc = _parse(data)
     except safe_yaml.AliasError as exc:
-        raise ToolError(f"{where}: {exc}, which Helm refuses too; restore index.yaml or remove it to rebuild") from None
+        raise ToolError(f"{where}: {exc}, which Helm refuses too; {RESTORE}") from None
     except yaml.YAMLError as exc:
-        raise ToolError(f"{where}: not valid YAML ({str(exc).splitlines()[0]}); restore it or remove it to rebuild") from None
+        raise ToolError(f"{where}: not valid YAML ({str(exc).splitlines()[0]}); {RESTORE}") from None
     if not isinstance(doc, dict) or "apiVersion" not in doc or "entries" not in doc \
             or not isinstance(doc["entries"] or {}, dict):
-        raise ToolError(f"{where}: not a Helm repository index (needs apiVersion and entries); restore it or remove it")
+        raise ToolError(f"{where}: not a Helm repository index (needs apiVersion and entries); {RESTORE}")
     entries = doc.pop("entries", None) or {}
     for name, versions in entries.items():
         _checked(name, versions, where)
@@ -256,7 +262,7 @@ def load(data: bytes | None, where: str) -> Index:
 
 def _checked(name: str, versions: Any, where: str) -> list[dict[str, Any]]:
     if not isinstance(versions, list) or not all(isinstance(e, dict) and "version" in e for e in versions):
-        raise ToolError(f"{where}: entries.{shown(name)} is not a list of chart versions; restore the index")
+        raise ToolError(f"{where}: entries.{shown(name)} is not a list of chart versions; {RESTORE}")
     return versions
 
 
@@ -294,7 +300,10 @@ def _laid_out(data: bytes, where: str) -> Index | None:
         end = stop if following < 0 else stop - 1  # before the comma between charts
         if data[end - 1:end] != b"]" or data[end:stop] not in (b"", b","):
             return None
-        raw[orjson.loads(found.group(1))] = (found.end() - 1, end)
+        name = orjson.loads(found.group(1))
+        if name in raw:  # a chart's line pasted twice: Helm refuses the index (a key already set in its map)
+            raise ToolError(f"{where}: entries.{shown(name)} is given twice, which Helm refuses; keep one of them")
+        raw[name] = (found.end() - 1, end)
         at = stop
     doc = {**head, **last}
     for key in ("apiVersion", "generated"):
@@ -309,7 +318,7 @@ def _parse(data: bytes) -> Any:
             return orjson.loads(data)
         except orjson.JSONDecodeError:
             pass
-    return safe_yaml.load(data, safe_yaml.TextLoader)
+    return safe_yaml.load(data, _LOADER)
 
 
 def dump(index: Index, generated: str | None = None) -> bytes:

@@ -1,6 +1,7 @@
 """The index data model: exact strings, Helm's order, created kept, bad documents refused clearly."""
 
 import json
+import re
 
 import pytest
 import yaml
@@ -261,8 +262,49 @@ def test_a_broken_chart_in_the_layout_is_refused_when_used_naming_it():
     data = idx.dump(index, generated="T").replace(b'{"name":"bad"', b'{"name":"bad",,')
     lazy = idx.load(data, "s3://b/index.yaml")
     assert lazy.get("ok", "1.0.0")["digest"] == "d"
-    with pytest.raises(ToolError, match=r"^s3://b/index.yaml: entries.bad is not valid JSON"):
+    with pytest.raises(ToolError, match=r"^s3://b/index.yaml: entries.bad is not valid YAML .*; restore it from a "):
         lazy.get("bad", "1.0.0")
+
+
+@pytest.mark.parametrize("edit", [
+    lambda d: d.replace(b'"description":"x"}]', b'"description":"x",}]'),  # a trailing comma
+    lambda d: d.replace(b'"urls":["ok-1.0.0.tgz"]', b"'urls':['ok-1.0.0.tgz']"),  # single quotes
+    lambda d: d.replace(b'{"name":"ok","version":"1.0.0"', b'{"name": ok, "version": 1.0.0'),  # unquoted
+    lambda d: d.replace(b'"description":"x"', b'"description":"x\ty"'),  # a raw tab
+])
+def test_a_line_of_the_layout_edited_by_hand_is_read_as_the_yaml_helm_still_reads(edit):
+    """It blocked every publish and list (`entries.ok is not valid JSON (trailing comma is not allowed ...)`)."""
+    index = idx.Index()
+    index.add({**entry("ok", "1.0.0"), "description": "x"})
+    index.add(entry("other", "1.0.0"))
+    data = idx.dump(index, generated="T")
+    edited = edit(data)
+    assert edited != data
+    lazy = idx.load(edited, "index.yaml")
+    assert lazy.entries._raw  # still read lazily
+    assert lazy.get("ok", "1.0.0")["urls"] == ["ok-1.0.0.tgz"] and lazy.get("other", "1.0.0")["digest"] == "d"
+    assert lazy.get("ok", "1.0.0")["description"] in ("x", "x\ty")
+
+
+@pytest.mark.parametrize("data, why", [
+    ((b"apiVersion: v1\nentries:\n  a:\n  - {name: a, version: 1.9.0, urls: [a.tgz]}\n  b: []\n  a:\n"
+     b"  - {name: a, version: 1.0.0}\n"), "`a` is given twice in one mapping, first at line 3"),  # a block appended
+    (b"apiVersion: v1\nentries:\n  a:\n  - {name: a, version: 1.9.0, version: 2.0.0}\n", "`version` is given twice"),
+    ((b'{"apiVersion":"v1","entries":{\n "a":[\n  {"name":"a","version":"1.0.0"}],\n "a":[\n  {"name":"a",'
+     b'"version":"2.0.0"}]\n},"generated":"T"}\n'), "entries.a is given twice, which Helm refuses; keep one of them"),
+])
+def test_a_key_given_twice_is_refused_as_helm_refuses_it_where_the_last_one_silently_replaced_the_first(data, why):
+    with pytest.raises(ToolError, match=re.escape(why)):
+        idx.load(data, "index.yaml")
+
+
+def test_tags_helm_reads_in_an_index_are_read_as_helm_reads_them():
+    """`!!binary` crashed every publish (`unexpected TypeError: Type is not JSON serializable: bytes`, exit 2) and a
+    local tag was refused as not valid YAML."""
+    read = idx.load(b"apiVersion: v1\nentries:\n  a:\n  - {name: a, version: 1.0.0, appVersion: !!binary aGVsbG8=}\n"
+                    b"  - {name: a, version: 0.9.0, appVersion: !mine v1, keywords: !list [x]}\n", "index.yaml")
+    assert [(e["appVersion"], e.get("keywords")) for e in read.entries["a"]] == [("hello", None), ("v1", ["x"])]
+    assert json.loads(idx.dump(read))["entries"]["a"][0]["appVersion"] == "hello"
 
 
 @pytest.mark.parametrize("change", [
