@@ -221,7 +221,7 @@ class S3Store:
         self._call("DeleteObject", key)
 
     def keys(self) -> list[str]:
-        pages = self._call("ListObjectsV2", None, Prefix=self.prefix)
+        pages = self._call("ListObjectsV2", None, Prefix=self.prefix, Delimiter="/")  # not other repositories below
         return sorted(o["Key"][len(self.prefix):] for page in pages for o in page.get("Contents", []))
 
     def settings(self) -> dict[str, Any]:

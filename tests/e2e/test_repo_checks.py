@@ -24,6 +24,16 @@ def test_a_freshly_published_repository_verifies_clean(project, bucket):
     assert "index.yaml loads in Helm, every package present with its digest, no strays" in result.stdout
 
 
+def test_other_repositories_below_a_buckets_root_repository_are_not_its_strays(project, bucket):
+    """`s3://bucket` and `s3://bucket/team-a` are two repositories (README): verify of the first called the second's
+    packages orphans, `publish its chart again, or delete it`, for good."""
+    invoke(project, "repo.publish", "--url", f"{bucket.url}/team-a", env=bucket.env)
+    invoke(project, "repo.publish", "--url", bucket.url, env=bucket.env)
+    bucket.client().put_object(Bucket=bucket.name, Key="stray-9.9.9.tgz", Body=b"not indexed")
+    assert findings(project, bucket.url, env=bucket.env)[:2] == (1, {("orphan", "stray-9.9.9.tgz")})
+    assert findings(project, f"{bucket.url}/team-a", env=bucket.env)[:2] == (0, set())
+
+
 def test_verify_finds_missing_tampered_and_stray_packages(project):
     invoke(project, "repo.publish")
     repo = project / "dist" / "repo"
