@@ -9,7 +9,7 @@ import re
 
 _REFUSED = re.compile(r'\b(?P<kind>[A-Z][A-Za-z]+)(?:\.[a-z0-9.-]+)? "(?P<name>[^"]+)" is invalid: ')
 _IMMUTABLE = ("field is immutable", "updates to statefulset spec for fields other than",
-              "spec is immutable after creation")
+              "spec is immutable after creation", "may not change once set", "cannot change roleRef")
 _APPLIED = re.compile(r"failed for object (?P<namespace>[^/\s]*)/")  # Helm's server-side apply names it so
 
 

@@ -274,6 +274,13 @@ def test_services_get_a_unique_cluster_ip_kept_across_updates_and_headless_stays
     headless = api(k8s, "POST", base, service("peers", clusterIP="None"))[1]
     assert headless["spec"]["clusterIP"] == "None"
     assert api(k8s, "PATCH", f"{base}/peers", {"metadata": {"labels": {"a": "b"}}}, SMP)[1]["spec"]["clusterIP"] == "None"
+    code, refused = api(k8s, "POST", base, service("typo", clusterIP="not-an-ip"))  # was a 500: the emulator crashed
+    assert (code, refused["message"]) == (422, (
+        'Service "typo" is invalid: spec.clusterIPs[0]: Invalid value: "not-an-ip": must be a valid IP address, (e.g. '
+        "10.9.8.7 or 2001:db8::ffff)"))
+    nulls = service("nulls")  # `{"helm.sh/hook": pre-install,pre-upgrade}` in YAML: a key with a null value
+    nulls["metadata"].update(labels={"a": None}, annotations={"pre-upgrade": None})
+    assert api(k8s, "POST", base, nulls)[0] == 201  # decoded into map[string]string as "" (it was a 500)
 
 
 # --- 3. workloads: controllers and both of Helm's waits -------------------------------------------------
@@ -551,6 +558,25 @@ def test_what_an_update_may_not_change_is_refused_as_the_api_server_refuses_it(k
     assert (code, refused["message"]) == (422, ('PersistentVolumeClaim "data" is invalid: spec: Forbidden: spec is '
                                           "immutable after creation except resources.requests and "
                                           "volumeAttributesClassName for bound claims"))
+    code, refused = api(k8s, "PATCH", path, {"spec": {"resources": {"requests": {"storage": "1536Mi"}}}}, MERGE)
+    assert (code, refused["message"]) == (422, ('PersistentVolumeClaim "data" is invalid: '
+                                          "spec.resources.requests.storage: Forbidden: field can not be less than "
+                                          "previous value"))
+    binding = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": {"name": "read"},
+               "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "view"},
+               "subjects": [{"kind": "ServiceAccount", "name": "default", "namespace": ns}]}
+    bindings = f"/apis/rbac.authorization.k8s.io/v1/namespaces/{ns}/rolebindings"
+    assert api(k8s, "POST", bindings, binding)[0] == 201
+    code, refused = api(k8s, "PATCH", f"{bindings}/read", {"roleRef": {**binding["roleRef"], "name": "edit"}}, MERGE)
+    assert (code, refused["message"]) == (422, (
+        'RoleBinding.rbac.authorization.k8s.io "read" is invalid: roleRef: Invalid value: rbac.RoleRef{APIGroup:'
+        '"rbac.authorization.k8s.io", Kind:"ClusterRole", Name:"edit"}: cannot change roleRef'))
+    role = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": {"name": "r"},
+            "rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]}, {"apiGroups": [""]}]}
+    code, refused = api(k8s, "POST", f"/apis/rbac.authorization.k8s.io/v1/namespaces/{ns}/roles", role)
+    assert (code, refused["message"]) == (422, (
+        'Role.rbac.authorization.k8s.io "r" is invalid: [rules[1].verbs: Required value: verbs must contain at least '
+        "one value, rules[1].resources: Required value: resource rules must supply at least one resource]"))
     frozen = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "frozen"}, "data": {"a": "1"},
               "immutable": True}
     assert api(k8s, "POST", f"/api/v1/namespaces/{ns}/configmaps", frozen)[0] == 201

@@ -52,7 +52,8 @@ API_VERSIONS = {  # the built-in kinds validated here; a custom resource of the 
     "ResourceQuota": "v1", "LimitRange": "v1", "Deployment": "apps/v1", "ReplicaSet": "apps/v1",
     "StatefulSet": "apps/v1", "DaemonSet": "apps/v1", "Job": "batch/v1", "CronJob": "batch/v1",
     "Ingress": "networking.k8s.io/v1", "PodDisruptionBudget": "policy/v1",
-    "CustomResourceDefinition": "apiextensions.k8s.io/v1"}
+    "CustomResourceDefinition": "apiextensions.k8s.io/v1",
+    **dict.fromkeys(("Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"), "rbac.authorization.k8s.io/v1")}
 POD_SPECS = {"Pod": ("spec",), "PodTemplate": ("template", "spec"), **{kind: ("spec", "template", "spec") for kind in (
     *WORKLOADS, "Job")}, "CronJob": ("spec", "jobTemplate", "spec", "template", "spec")}
 
@@ -133,7 +134,12 @@ def allocate_cluster_ip(service: dict[str, Any], old: dict[str, Any] | None, tak
         wanted = next(str(ip) for ip in itertools.islice(SERVICE_CIDR.hosts(), 10, None) if str(ip) not in taken)
     elif wanted != "None" and not kept:
         error = None
-        if ipaddress.ip_address(wanted) not in SERVICE_CIDR:
+        try:
+            address = ipaddress.ip_address(wanted)
+        except ValueError:
+            raise invalid("Service", "", name, [invalid_value("spec.clusterIPs[0]", wanted, (
+                "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)"))]) from None
+        if address not in SERVICE_CIDR:
             error = f"provided IP is not in the valid range. The range of valid IPs is {SERVICE_CIDR}"
         elif wanted in taken:
             error = "provided IP is already allocated"
@@ -176,6 +182,8 @@ def validate(obj: dict[str, Any], old: dict[str, Any] | None, kind: str) -> list
         errors += _ingress(obj, old)
     elif kind == "PodDisruptionBudget":
         errors += _disruption_budget(spec)
+    elif kind in ("Role", "ClusterRole"):
+        errors += _policy_rules(obj.get("rules") or [])
     elif kind == "CustomResourceDefinition":
         errors += _crd(obj)
     changes = _update(obj, old, kind) if old is not None else []  # ValidateSecretUpdate (ConfigMap's) checks them first
@@ -189,7 +197,8 @@ IMMUTABLE_DATA = "field is immutable when `immutable` is set"
 
 def _update(obj: dict[str, Any], old: dict[str, Any], kind: str) -> list[FieldError]:
     """What an update may not change (ValidateStatefulSetUpdate, ValidateJobUpdate, ValidatePersistentVolumeClaimUpdate,
-    ValidateConfigMapUpdate, ValidateSecretUpdate): the errors that make Helm users delete and recreate objects."""
+    ValidateConfigMapUpdate, ValidateSecretUpdate, ValidateRoleBindingUpdate): the errors that make Helm users delete
+    and recreate objects."""
     spec, was = obj.get("spec") or {}, old.get("spec") or {}
     errors: list[FieldError] = []
     if kind == "StatefulSet" and _except(spec, STATEFULSET_MUTABLE) != _except(was, STATEFULSET_MUTABLE):
@@ -207,6 +216,15 @@ def _update(obj: dict[str, Any], old: dict[str, Any], kind: str) -> list[FieldEr
                 _except(was, ("resources", "volumeAttributesClassName")):
             errors.append(FieldError("Forbidden", "spec", detail="spec is immutable after creation except "
                                      "resources.requests and volumeAttributesClassName for bound claims"))
+        storage, before = (as_dict(as_dict(s.get("resources")).get("requests")).get("storage") for s in (spec, was))
+        if storage is not None and before is not None and quantity(storage).value < quantity(before).value:
+            errors.append(FieldError("Forbidden", "spec.resources.requests.storage",
+                                     detail="field can not be less than previous value"))
+    elif kind in ("RoleBinding", "ClusterRoleBinding") and obj.get("roleRef") != old.get("roleRef"):
+        ref = as_dict(obj.get("roleRef"))
+        shown = ", ".join(f'{k}:"{ref.get(f, "")}"' for k, f in (("APIGroup", "apiGroup"), ("Kind", "kind"),
+                                                                   ("Name", "name")))
+        errors.append(invalid_value("roleRef", GoSyntax(f"rbac.RoleRef{{{shown}}}"), "cannot change roleRef"))
     elif kind in ("ConfigMap", "Secret") and old.get("immutable") is True:
         if obj.get("immutable") is not True:
             errors.append(FieldError("Forbidden", "immutable", detail=IMMUTABLE_DATA))
@@ -228,6 +246,7 @@ def _metadata(meta: dict[str, Any], rule: str) -> list[FieldError]:
         [required("metadata.name", "name or generateName is required")]
     for key, value in (meta.get("labels") or {}).items():
         errors += qualified_key_errors("metadata.labels", key)
+        value = value or ""  # JSON's null decodes into a map[string]string as ""
         if len(value) > 63:
             errors.append(invalid_value("metadata.labels", value, "must be no more than 63 characters"))
         if value and not QUALIFIED.fullmatch(value):
@@ -235,7 +254,7 @@ def _metadata(meta: dict[str, Any], rule: str) -> list[FieldError]:
     annotations = meta.get("annotations") or {}
     for key in annotations:
         errors += qualified_key_errors("metadata.annotations", key)
-    if sum(len(k) + len(v) for k, v in annotations.items()) > MAX_ANNOTATIONS:
+    if sum(len(k) + len(v or "") for k, v in annotations.items()) > MAX_ANNOTATIONS:
         errors.append(FieldError("TooLong", "metadata.annotations", detail=f"must have at most {MAX_ANNOTATIONS} bytes"))
     return errors
 
@@ -527,6 +546,21 @@ def _ingress_backend(backend: dict[str, Any], at: str) -> list[FieldError]:
         errors += port_number_errors(f"{at}.service.port.number", number)
     else:
         errors.append(required(at, "port name or number is required"))
+    return errors
+
+
+def _policy_rules(rules: list[Any]) -> list[FieldError]:
+    """ValidatePolicyRule: a rule grants verbs, on resources of API groups or on non-resource URLs."""
+    errors = []
+    for i, rule in enumerate(as_dict(r) for r in rules):
+        if not rule.get("verbs"):
+            errors.append(required(f"rules[{i}].verbs", "verbs must contain at least one value"))
+        if rule.get("nonResourceURLs"):
+            continue
+        if not rule.get("apiGroups"):
+            errors.append(required(f"rules[{i}].apiGroups", "resource rules must supply at least one api group"))
+        if not rule.get("resources"):
+            errors.append(required(f"rules[{i}].resources", "resource rules must supply at least one resource"))
     return errors
 
 

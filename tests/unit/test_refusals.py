@@ -19,8 +19,11 @@ STS = ("Forbidden: updates to statefulset spec for fields other than 'replicas',
      "delete Deployment web (kubectl --namespace other delete deployment web) and deploy again"),
     (('server-side apply failed for object /reader rbac.authorization.k8s.io/v1, Kind=ClusterRoleBinding: '
      'ClusterRoleBinding.rbac.authorization.k8s.io "reader" is invalid: roleRef: Invalid value: '
-     'rbac.RoleRef{APIGroup:"rbac.authorization.k8s.io", Kind:"ClusterRole", Name:"view"}: cannot change roleRef; '
-     'field is immutable'), "(kubectl delete clusterrolebinding reader)"),
+     'rbac.RoleRef{APIGroup:"rbac.authorization.k8s.io", Kind:"ClusterRole", Name:"view"}: cannot change roleRef'),
+     "(kubectl delete clusterrolebinding reader)"),  # ValidateRoleBindingUpdate's words, nothing more
+    (('cannot patch "web" with kind Service: Service "web" is invalid: spec.clusterIPs[0]: Invalid value: '
+      '[]string{"10.96.100.100"}: may not change once set'),
+     "delete Service web (kubectl --namespace app delete service web) and deploy again"),
     (('cannot patch "cfg" with kind ConfigMap: ConfigMap "cfg" is invalid: data: Forbidden: field is immutable when '
      '`immutable` is set'), "delete ConfigMap cfg (kubectl --namespace app delete configmap cfg)"),
     (('cannot patch "data" with kind PersistentVolumeClaim: PersistentVolumeClaim "data" is invalid: spec: Forbidden: '
