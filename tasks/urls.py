@@ -1,4 +1,5 @@
-"""Credentials inside URLs (`https://user:pass@host`, `s3://KEY:SECRET@bucket`): found, masked, split off.
+"""Credentials inside URLs (`https://user:pass@host`, `s3://KEY:SECRET@bucket`, `?token=...`): found, masked, split
+off.
 
 The userinfo of a URL is a secret from the moment it is read (invariant 6): ui registers it, every
 output shows `***` in its place, and HTTP clients and Helm get the credentials separately, never
@@ -21,13 +22,19 @@ _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*")
 # A scheme (at a word's start, at most 32 characters: linear on a megabyte of one word) and what follows, one slash
 # (a typo) too
 _URL = re.compile(r"\b([A-Za-z][A-Za-z0-9+.-]{0,31}):(?://|/(?!/))(\S*)")
+# A query parameter named as a credential (?token=, &password=, X-Amz-Signature=, api_key=, sig=) and its value: a
+# presigned or tokened URL, a JDBC URL's password; anywhere in text, so a URL without a scheme (an index entry's) too
+_QUERY = re.compile(r"(?i)([?&;](?:[a-z0-9]+[-_.])*(?:token|password|passwd|pwd|secret|sig|signature|credential|"
+                    r"api[-_]?key|key|auth)=)([^&;#\s\"'<>]+)")
 _HOST = re.compile(r"(?:(?:[A-Za-z0-9-]+\.)+[A-Za-z][A-Za-z0-9-]*|(?:\d{1,3}\.){3}\d{1,3}|localhost|\[[0-9A-Fa-f:.]+\])"
                    r"(?=[/:?#]|$)")  # a host name with a top-level domain, an address, localhost: no path's @x
 
 
 def redact(text: str) -> str:
-    """`text` (a URL, or any text holding URLs) with each URL's userinfo replaced by ***."""
+    """`text` (a URL, or any text holding URLs) with each URL's userinfo, and each credential in a query, replaced by
+    ***."""
     text = _USERINFO.sub(f"://{MASK}@", text)
+    text = _QUERY.sub(lambda m: f"{m.group(1)}{MASK}", text) if "=" in text else text
     return _ONE_SLASH.sub(lambda m: f"{m.group()[:m.start(1) - m.start()]}{MASK}@", text) if ":/" in text else text
 
 
@@ -36,8 +43,8 @@ def credentials_in(value: str) -> list[str]:
     generously: a password (USER:PASSWORD), or over http(s) or oci a user name alone (a token); `ssh://git@host`
     names none. A userinfo runs to the first @, or, when a / comes before it (a password typed with one), to the first
     @ followed by a host name (a dotted one with a top-level domain, an address, localhost): an @ in a path (npm's
-    /@scope/pkg, /vue@3.4.0) is none."""
-    found: list[str] = []
+    /@scope/pkg, /vue@3.4.0) is none. And a credential in a query (`?token=`, `&password=`: _QUERY)."""
+    found: list[str] = [match.group(2) for match in _QUERY.finditer(value)] if "=" in value else []
     for match in _URL.finditer(value) if ":/" in value else ():
         scheme, rest = match.group(1).lower(), match.group(2)
         at = rest.find("@")
@@ -61,7 +68,7 @@ def redact_value(value: str) -> str:
 def credentials(value: str) -> list[str]:
     """Every userinfo in `value` (one value as read: an argument, a variable, a setting), and its password, as
     written and percent-decoded: what to register as secret."""
-    found = []
+    found = [text for match in _QUERY.finditer(value) for text in (match.group(2), unquote(match.group(2)))]
     for userinfo in _userinfos(value):
         password = userinfo.partition(":")[2]
         found += [userinfo, unquote(userinfo), password, unquote(password)]

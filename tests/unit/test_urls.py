@@ -61,6 +61,10 @@ def test_bad_or_credential_bearing_urls_are_one_line_that_never_shows_the_secret
     ("https://cdn.jsdelivr.net/npm/vue@3.4.0/x", []),  # a version after the @ is no host
     ("git+ssh://git@github.com:org/repo@v1", []),  # ssh's user name is no secret
     ("ssh://git@github.com/acme/charts", []),
+    ("https://api.example.com/x?token=Tok-3344&page=2", ["Tok-3344"]),  # a credential in a query
+    ("jdbc:postgresql://db:5432/x?user=app&password=Jdbc-Pass-1", ["Jdbc-Pass-1"]),
+    ("x.tgz?X-Amz-Credential=AKIA%2F1&X-Amz-Signature=f00d&X-Amz-Security-Token=FQo", ["AKIA%2F1", "f00d", "FQo"]),
+    ("https://maps.example.com/api?monkey=1&keyword=helm&tokens=2&passport=3&author=me", []),  # names, not credentials
 ])
 def test_credentials_in_reads_a_urls_userinfo_as_a_url_parser_does(value, credentials):
     assert urls.credentials_in(value) == credentials
@@ -69,3 +73,11 @@ def test_credentials_in_reads_a_urls_userinfo_as_a_url_parser_does(value, creden
 def test_redact_masks_the_userinfo_of_a_url_typed_with_one_slash():
     assert urls.redact("repo https:/reader:Pa55@charts.example.com/x") == "repo https:/***@charts.example.com/x"
     assert urls.credentials("https:/reader:Pa55@charts.example.com/x") == ["reader:Pa55", "Pa55"]
+
+
+def test_a_credential_in_a_query_is_masked_anywhere_in_text_and_registered_as_written_and_decoded():
+    """An index entry's `urls: [x.tgz?token=...]` was printed whole by repo.verify and release.deploy."""
+    assert urls.redact("url jiralert-1.9.0.tgz?token=S3cr3tT0ken points outside the repository") == (
+        "url jiralert-1.9.0.tgz?token=*** points outside the repository")
+    assert urls.redact("https://h/x?a=1&api_key=K-1;sig=S-2#top") == "https://h/x?a=1&api_key=***;sig=***#top"
+    assert urls.credentials("jdbc:mysql://db/x?password=pa%22ss") == ["pa%22ss", 'pa"ss']
