@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Protocol
+from typing import IO, Any, Protocol
 from urllib.parse import urlsplit
 
 from . import ui, urls
@@ -168,8 +168,14 @@ def _version(found: os.stat_result) -> str:
 
 @contextmanager
 def _exclusive(path: Path) -> Iterator[None]:
-    """An OS file lock: released by the OS when its process dies, so a killed publisher leaves none behind."""
-    with open(path, "a+b") as handle:
+    """An OS file lock: released by the OS when its process dies, so a killed publisher leaves none behind. Taken on
+    a read-only handle where the file is another's (a folder a team shares): a lock needs no write permission."""
+    handle: IO[bytes]
+    try:
+        handle = open(path, "a+b")  # noqa: SIM115 - closed below
+    except PermissionError:
+        handle = open(path, "rb")  # noqa: SIM115
+    with handle:
         if sys.platform == "win32":
             import msvcrt
 

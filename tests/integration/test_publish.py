@@ -1,5 +1,8 @@
 """Publishing through the plain modules against a real S3 endpoint (moto server) and a local folder."""
 
+import os
+import subprocess
+import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -10,6 +13,7 @@ from tasks import archives, charts, packaging, publish
 from tasks import index as idx
 from tasks.errors import ConflictError, ToolError
 from tasks.store import INDEX, LocalStore, S3Store
+from tests.conftest import ROOT
 
 
 def make_chart(root: Path, name: str, version: str = "1.0.0", data: str = "a") -> Path:
@@ -419,3 +423,20 @@ def test_an_entry_without_a_digest_gets_the_stored_archives_when_it_holds_the_sa
     assert store.read(helm_made.name)[0] == helm_made.read_bytes()
     assert [s.action for s in run(store, build(tmp_path)).steps] == [publish.UNCHANGED]
     assert done.steps[0].detail.startswith("digest recorded: index.yaml had none")
+
+
+def test_a_lock_file_another_member_of_a_shared_folder_made_is_taken_without_write_permission(tmp_path):
+    """A team's folder repository (setgid, group-writable): the first publisher's `.lock` is theirs, 0644, and every
+    other member's publish ended in `unexpected PermissionError ... .lock (a bug)`, its packages never indexed. Run
+    as a process file permissions apply to (as root: without the capabilities that override them)."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / ".lock").touch()
+    (repo / ".lock").chmod(0o444)
+    replace = ("import sys; from pathlib import Path; from tasks.store import LocalStore; "
+               "LocalStore(Path(sys.argv[1])).replace('index.yaml', b'merged', None)")
+    prefix = ["setpriv", "--inh-caps=-all", "--bounding-set=-dac_override,-dac_read_search"] if os.geteuid() == 0 else []
+    done = subprocess.run([*prefix, sys.executable, "-c", replace, str(repo)], cwd=ROOT, capture_output=True, text=True,
+                          check=False)
+    assert done.returncode == 0, done.stderr
+    assert (repo / INDEX).read_bytes() == b"merged"
