@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import functools
 import logging
 import os
@@ -97,15 +98,43 @@ def task(help: dict[str, str], **options: Any) -> Callable[[Callable[..., Any]],
             except KeyboardInterrupt as exc:
                 detail = str(exc) or f"{body.__name__.rstrip('_')} stopped before it finished; run it again"
                 raise invoke.Exit(ui.redact(f"interrupted: {detail}"), code=INTERRUPTED) from None
+            except OSError as exc:
+                _traceback_if_debugging()
+                fix = _MACHINE.get(exc.errno or 0)
+                if fix is None:
+                    raise invoke.Exit(_bug(exc), code=2) from None
+                raise invoke.Exit(ui.redact(f"error: {_refused_by_machine(exc, fix)}"), code=1) from None
             except Exception as exc:  # noqa: BLE001 - a bug: still one line, still redacted, the traceback with --debug
                 _traceback_if_debugging()
-                detail = " ".join(str(exc).split())
-                raise invoke.Exit(ui.redact(f"error: unexpected {type(exc).__name__}: {detail} (a bug; "
-                                            "invoke --debug shows the traceback)"), code=2) from None
+                raise invoke.Exit(_bug(exc), code=2) from None
 
         return invoke.task(help=help, klass=_Task, auto_shortflags=False, **options)(run)
 
     return decorate
+
+
+def _bug(exc: BaseException) -> str:
+    detail = " ".join(str(exc).split())
+    return ui.redact(f"error: unexpected {type(exc).__name__}: {detail} (a bug; invoke --debug shows the traceback)")
+
+
+_MACHINE = {  # what the machine refused, not a bug: what to do about it
+    errno.EACCES: "check its permissions and owner", errno.EPERM: "check its permissions and owner",
+    errno.EROFS: "it is on a read-only file system: point repo.build_dir (or repo.url) at a writable folder",
+    errno.ENOSPC: "free space on that disk, then run again", errno.EDQUOT: "free space in your quota, then run again",
+    errno.ENOTDIR: "a file stands where a folder should be: move it or fix the setting",
+    errno.EISDIR: "a folder stands where a file should be: move it or fix the setting",
+    errno.ENAMETOOLONG: "shorten the path", errno.ELOOP: "a symlink loop: fix the link",
+    errno.EFBIG: "a file size limit (ulimit -f) is below what is written: raise it",
+}
+
+
+def _refused_by_machine(exc: OSError, fix: str) -> str:
+    """A file system's refusal in one line: the file (the folder, for a temporary file of ours), why, what to do."""
+    path = str(exc.filename or "")
+    name = os.path.basename(path)
+    shown = f"{os.path.dirname(path)} (writing a file in it)" if name.startswith((".tmp-", "tmp")) else path
+    return f"{shown or 'a file'}: {exc.strerror}; {fix}"
 
 
 @contextmanager

@@ -217,7 +217,8 @@ def apply(
         return _apply(store, plan, packages, created, advance, sleep, uploaded, atomic)
     except KeyboardInterrupt:
         if INDEX in uploaded:
-            detail = "index.yaml was written: the publish is complete, only the page (index.html) may be stale"
+            detail = ("index.yaml was written: the publish is complete, only the page (index.html) may be stale "
+                      "until a publish changes the index again")
         else:
             pending = sorted({s.package.filename for s in plan.writes} - uploaded)
             detail = (f"uploaded {', '.join(sorted(uploaded)) or 'no package'}; not uploaded "
@@ -353,8 +354,9 @@ def _write_page(store: Store, plan: Plan) -> None:
     the packages and index.yaml, which Helm reads, are published."""
     try:
         store.overwrite(PAGE, page.render(plan.index, plan.public_url))
-    except ToolError as exc:
-        plan.warnings.append(f"{store.url}/{PAGE} not updated ({exc}); the next publish writes it")
+    except (ToolError, OSError) as exc:  # OSError: a folder repository's full disk
+        plan.warnings.append(f"{store.url}/{PAGE} not updated ({exc}); the next publish that changes the index "
+                             "writes it")
 
 
 class _Occupied(ToolError):

@@ -140,10 +140,10 @@ class LocalStore:
                 current = None
             if current != etag:
                 raise ConflictError(f"{self.url}/{key} changed since it was read")
-            os.replace(self._temp(data), self.path / key)
+            self._put(key, data)
 
     def overwrite(self, key: str, data: bytes) -> None:
-        os.replace(self._temp(data), self.path / key)
+        self._put(key, data)
 
     def delete(self, key: str) -> None:
         (self.path / key).unlink(missing_ok=True)
@@ -151,12 +151,26 @@ class LocalStore:
     def keys(self) -> list[str]:
         return sorted(p.name for p in self.path.iterdir() if not p.name.startswith(".")) if self.path.is_dir() else []
 
+    def _put(self, key: str, data: bytes) -> None:
+        tmp = self._temp(data)
+        try:
+            os.replace(tmp, self.path / key)
+        except BaseException:
+            os.unlink(tmp)
+            raise
+
     def _temp(self, data: bytes) -> str:
+        """A new file holding `data`, beside the keys it will replace; removed again when it cannot be written whole
+        (a full disk, Ctrl-C), so a failed write leaves nothing in the repository."""
         self.path.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=self.path, prefix=".tmp-")
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, 0o644)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            os.chmod(tmp, 0o644)
+        except BaseException:
+            os.unlink(tmp)
+            raise
         return tmp
 
 

@@ -440,3 +440,17 @@ def test_a_lock_file_another_member_of_a_shared_folder_made_is_taken_without_wri
                           check=False)
     assert done.returncode == 0, done.stderr
     assert (repo / INDEX).read_bytes() == b"merged"
+
+
+def test_a_write_the_file_system_refuses_halfway_leaves_nothing_in_the_repository_folder(tmp_path):
+    """A full disk (here: a file size limit, the same refusal mid-write) left a half-written `.tmp-*` in the folder,
+    which no later publish removed."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    write = ("import signal, resource, sys; from pathlib import Path; from tasks.store import LocalStore; "
+             "signal.signal(signal.SIGXFSZ, signal.SIG_IGN); resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096)); "
+             "LocalStore(Path(sys.argv[1])).replace('index.yaml', bytes(100_000), None)")
+    done = subprocess.run([sys.executable, "-c", write, str(repo)], cwd=ROOT, capture_output=True, text=True,
+                          check=False)
+    assert done.returncode == 1 and "File too large" in done.stderr
+    assert list(repo.iterdir()) == [repo / ".lock"]
