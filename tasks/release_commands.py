@@ -357,7 +357,10 @@ def test(c: Context, fmt: str, *, env: str | None, release: str | None, timeout:
     with ui.waiting(f"helm test {name} ({timeout} at most)"):
         result = dep.test(access, name, timeout=seconds,
                           source=_published(c, environment, rel, _repository(c, environment)))
-    ui.render(result, fmt, lambda: ui.say(f"tests of {name} (revision {result['revision']}) passed"))
+    ui.render(result, fmt, lambda: ui.say(
+        f"tests of {name} (revision {result['revision']}) passed" if result["tests"] == "passed" else
+        f"{name} (revision {result['revision']}) has no tests: its chart has no test hooks (helm.sh/hook: "
+        "test)"))
 
 
 def uninstall(c: Context, fmt: str, *, env: str | None, release: str | None, wait: bool, timeout: str,

@@ -665,6 +665,10 @@ def test_release_test_runs_the_charts_test_hooks(cluster):
     assert failed.returncode == 1 and failed.stdout == ""
     assert failed.stderr.startswith("error: tests of toolkit (revision 1) failed: helm test toolkit")
     assert "toolkit-check" in failed.stderr and len(failed.stderr.splitlines()) == 1
+    deploy(cluster, "--release", "hello-world")  # no test hooks: it said `tests of hello-world (revision 1) passed`
+    untested = invoke(cluster.project, "release.test", "--env", "staging", "--release", "hello-world", env=cluster.env)
+    assert untested.stdout == ("hello-world (revision 1) has no tests: its chart has no test hooks (helm.sh/hook: "
+                               "test)\n")
 
 
 def on_a_terminal(cluster, *args, answer, stdout_to_file=False):
