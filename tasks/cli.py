@@ -241,9 +241,14 @@ def _parse_without_copies() -> None:
 
 
 def check_project() -> None:
-    """invoke.yaml checked before Invoke merges it (Invoke's errors there are tracebacks): one line, exit 1."""
+    """invoke.yaml checked before Invoke merges it (Invoke's errors there are tracebacks): one line, exit 1. And
+    TMPDIR: Helm writes there, and one that cannot be written failed every chart with dependencies, each alone."""
     from . import settings
 
+    temporary = os.environ.get("TMPDIR")
+    if temporary and not (os.path.isdir(temporary) and os.access(temporary, os.W_OK | os.X_OK)):
+        sys.exit(ui.redact(f"error: TMPDIR={temporary} is not a folder this user can write, where Helm and this tool "
+                           "keep temporary files; create it, or unset TMPDIR"))
     try:
         checked = settings.check_project_file(ROOT, invoke.Config.global_defaults())
     except ToolError as exc:
