@@ -87,6 +87,21 @@ def project(tmp_path: Path) -> Path:
     return copy_project(tmp_path / "project")
 
 
+CORPUS = Path("shared", "corpus", "real-charts", "prometheus-community")  # beside the checkout
+
+
+def corpus() -> Path:
+    """The corpus beside this checkout or, for a clone of a local checkout (CI runs on a fresh clone in a
+    scratch folder), beside the checkout it was cloned from."""
+    origin = subprocess.run(["git", "-C", str(ROOT), "config", "--get", "remote.origin.url"], capture_output=True,
+                            text=True, check=False).stdout.strip()
+    bases = [ROOT.parent] + ([Path(origin).resolve().parent] if origin and Path(origin).is_dir() else [])
+    found = next((base / CORPUS for base in bases if (base / CORPUS).is_dir()), None)
+    if found is None:
+        pytest.fail(f"{CORPUS} not found beside {' or '.join(map(str, bases))}; clone the project next to it")
+    return found
+
+
 def copy_project(target: Path, names: Iterable[str] = PROJECT_FILES) -> Path:
     """`names` of this checkout copied into target, without bytecode (a clone has none)."""
     for name in names:

@@ -11,35 +11,20 @@ import hashlib
 import http.server
 import json
 import shutil
-import subprocess
 import threading
-from pathlib import Path
 
 import helm_python
 import pytest
 
 from tasks import charts
-from tests.conftest import ROOT, copy_project, invoke
+from tests.conftest import copy_project, corpus, invoke
 
-CORPUS = Path("shared", "corpus", "real-charts", "prometheus-community")  # beside the checkout
 OFFLINE = {"HTTPS_PROXY": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9", "NO_PROXY": "127.0.0.1"}
 NEED_THE_NETWORK = {  # chart -> the repository it cannot reach
     "kube-prometheus-stack": "https://prometheus-community.github.io/helm-charts",
     "prometheus": "https://prometheus-community.github.io/helm-charts",
     "prometheus-kafka-exporter": "https://charts.bitnami.com/bitnami",
 }
-
-
-def corpus() -> Path:
-    """The corpus beside this checkout or, for a clone of a local checkout (CI runs on a fresh clone in a
-    scratch folder), beside the checkout it was cloned from."""
-    origin = subprocess.run(["git", "-C", str(ROOT), "config", "--get", "remote.origin.url"], capture_output=True,
-                            text=True, check=False).stdout.strip()
-    bases = [ROOT.parent] + ([Path(origin).resolve().parent] if origin and Path(origin).is_dir() else [])
-    found = next((base / CORPUS for base in bases if (base / CORPUS).is_dir()), None)
-    if found is None:
-        pytest.fail(f"{CORPUS} not found beside {' or '.join(map(str, bases))}; clone the project next to it")
-    return found
 
 
 @pytest.fixture(scope="module")

@@ -21,6 +21,8 @@ import helm_python
 import pytest
 import yaml
 
+from tests.conftest import corpus
+
 SMP = "application/strategic-merge-patch+json"
 MERGE = "application/merge-patch+json"
 APPLY = "application/apply-patch+yaml"
@@ -415,6 +417,41 @@ def test_a_chart_with_crds_installs_and_its_custom_resources_are_served(k8s, ns,
     assert "example.com" not in [g["name"] for g in api(k8s, "GET", "/apis")[1]["groups"]]
     assert api(k8s, "GET", f"/apis/example.com/v1/namespaces/{ns}/widgets/gear")[0] == 404
 
+
+
+def test_a_custom_resource_is_checked_against_its_crds_schema_as_the_api_server_checks_it(k8s, ns):
+    """A ServiceMonitor whose interval a value made "30 seconds", or whose scheme is ftp, was stored (201); a real
+    API server refuses it (apiextensions-apiserver's validation). The CRD is prometheus-operator's own."""
+    source = corpus().joinpath("prometheus-operator-crds", "charts", "crds", "templates", "crd-servicemonitors.yaml")
+    crd = yaml.safe_load("\n".join(line for line in source.read_text().splitlines() if "{{" not in line))
+    crds = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
+    assert api(k8s, "POST", crds, crd)[0] == 201
+    try:
+        checked_against_its_schema(k8s, f"/apis/monitoring.coreos.com/v1/namespaces/{ns}/servicemonitors")
+    finally:  # cluster-wide: a chart that installs it, in a later test, would not own it
+        api(k8s, "DELETE", f"{crds}/{crd['metadata']['name']}")
+
+
+def checked_against_its_schema(k8s: Any, base: str) -> None:
+
+    def monitor(name: str, **endpoint: Any) -> dict[str, Any]:
+        return {"apiVersion": "monitoring.coreos.com/v1", "kind": "ServiceMonitor", "metadata": {"name": name},
+                "spec": {"selector": {"matchLabels": {"app": "x"}}, "endpoints": [{"port": "http", **endpoint}]}}
+
+    assert api(k8s, "POST", base, monitor("good", interval="30s", scheme="https"))[0] == 201
+    code, refused = api(k8s, "POST", base, monitor("slow", interval="30 seconds"))
+    assert code == 422 and refused["message"].startswith(
+        'ServiceMonitor.monitoring.coreos.com "slow" is invalid: spec.endpoints[0].interval: Invalid value: '
+        '"30 seconds": spec.endpoints[0].interval in body should match \'^(0|(([0-9]+)y)?')
+    code, refused = api(k8s, "POST", base, monitor("plain", scheme="ftp"))
+    assert code == 422 and 'spec.endpoints[0].scheme: Unsupported value: "ftp": supported values: ' in refused["message"]
+    unselected = monitor("none")
+    del unselected["spec"]["selector"]
+    code, refused = api(k8s, "POST", base, unselected)
+    assert (code, refused["details"]["causes"][0]["field"]) == (422, "spec.selector")
+    code, refused = api(k8s, "PATCH", f"{base}/good", {"spec": {"endpoints": [{"port": 8080}]}}, MERGE)
+    assert code == 422 and "spec.endpoints[0].port in body must be of type string" in refused["message"]
+    assert api(k8s, "GET", f"{base}/good")[1]["spec"]["endpoints"][0]["interval"] == "30s"  # nothing stored
 
 # --- 5. validation ----------------------------------------------------------------------------------------
 

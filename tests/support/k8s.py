@@ -11,7 +11,8 @@ this subclass serves the objects themselves, as an API server would:
   (400 on create/update, 422 on patch, 500 on apply, as each path does), a field its kind does not declare is
   refused under fieldValidation=Strict (what Helm sends) and dropped otherwise (k8s_fields), defaults, validation
   as 422 (k8s_validation, including the 1 MiB limit of Secret and ConfigMap data, and what an update may not
-  change: a StatefulSet's volume claims, a Job's pod template, a claim's spec), Service clusterIPs;
+  change: a StatefulSet's volume claims, a Job's pod template, a claim's spec), a custom resource's values
+  against its CRD's schema (k8s_crd_values), Service clusterIPs;
 - what controllers do, at once (k8s_controllers): ReplicaSets and Pods for Deployments, Pods for
   StatefulSets/DaemonSets/Jobs, their statuses, Established CRDs whose resources are then served and listed
   by discovery; a Pod whose image is in `broken` never gets ready (how waits that time out are tested);
@@ -55,7 +56,7 @@ from cryptography.x509.oid import NameOID
 from kmock import KubernetesEmulator, ResourceInfo, resource
 from kmock._internal.parsing import parse_path
 
-from tests.support import k8s_apply, k8s_controllers, k8s_fields, k8s_merge, k8s_validation
+from tests.support import k8s_apply, k8s_controllers, k8s_crd_values, k8s_fields, k8s_merge, k8s_validation
 from tests.support.k8s_controllers import Key, now
 from tests.support.k8s_protobuf import decode_protobuf
 from tests.support.k8s_schema import mismatches, schema
@@ -264,9 +265,7 @@ class HelmReadyEmulator(KubernetesEmulator):
         crd = self._crd(k8s.group, k8s.version, k8s.plural)
         if crd is not None and crd["spec"].get("preserveUnknownFields"):
             return []
-        served = [v for v in (crd or {}).get("spec", {}).get("versions", []) if v["name"] == k8s.version]
-        structural = ((served[0].get("schema") or {}).get("openAPIV3Schema") or {}) if served else {}
-        found = k8s_fields.unknown(obj, k8s.version, kind, structural if crd is not None else None)
+        found = k8s_fields.unknown(obj, k8s.version, kind, _structural(crd, k8s.version) if crd is not None else None)
         if not found:
             return []
         if validation == "Strict" and method == "apply":
@@ -339,6 +338,9 @@ class HelmReadyEmulator(KubernetesEmulator):
             taken = {s["spec"].get("clusterIP") for (_, p, _, _), s in self.store.items() if p == "services"}
             k8s_validation.allocate_cluster_ip(obj, old, taken)
         errors = k8s_validation.validate(obj, old, info.kind)
+        crd = self._crd(group, gv.split("/")[-1], plural)
+        if crd is not None and not crd["spec"].get("preserveUnknownFields"):
+            errors += k8s_crd_values.errors(obj, _structural(crd, gv.split("/")[-1]))
         if errors:
             raise invalid(info.kind, group, name, errors)
         changed = old is None or {k: v for k, v in old.items() if k not in ("metadata", "status")} != \
@@ -474,6 +476,12 @@ def _version_order(version: str) -> tuple[int, int, int]:
     if found is None:
         return (-1, 0, 0)
     return ({"alpha": 0, "beta": 1}.get(found[2] or "", 2), int(found[1]), int(found[3] or 0))
+
+
+def _structural(crd: dict[str, Any], version: str) -> dict[str, Any]:
+    """The structural schema a CRD gives one of its versions."""
+    served = [v for v in crd.get("spec", {}).get("versions", []) if v["name"] == version]
+    return ((served[0].get("schema") or {}).get("openAPIV3Schema") or {}) if served else {}
 
 
 def _omit_empty_lists(value: Any) -> Any:
