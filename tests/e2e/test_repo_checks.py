@@ -90,7 +90,9 @@ def test_verify_finds_an_entry_that_leads_to_another_versions_package_with_its_d
 
 @pytest.mark.parametrize("content, detail", [
     (b"entries: [", "index.yaml: not valid YAML"),
-    (b"apiVersion: v1\nentries: {}\napiVersion: v1\n", 'key \\"apiVersion\\" already set'),  # only Helm minds
+    (b"apiVersion: v1\nentries: {}\napiVersion: v1\n", "`apiVersion` is given twice in one mapping, first at line 1"),
+    (b"apiVersion: v1\nentries:\n  a:\n  - {name: a, version: 1.0.0, created: 2021-03-04, urls: [a-1.0.0.tgz]}\n",
+     'parsing time \\"2021-03-04\\"'),  # only Helm minds
 ])
 def test_verify_reports_an_index_that_we_or_helm_cannot_load(project, content, detail):
     invoke(project, "repo.publish")
