@@ -21,15 +21,23 @@ th{background:#fafafa}.deprecated{color:#a00;font-weight:bold}.muted{color:#777}
 """
 
 
+_HEAD = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">"""
+
+
+def ours(page: bytes) -> bool:
+    """Whether a page is one this tool wrote (every version has begun so): another is someone's own landing page."""
+    return page.startswith(_HEAD.encode())
+
+
 def render(index: idx.Index, public_url: str | None, name: str = "charts") -> bytes:
     """The page for `index`: each chart's newest version, and how to use this repository with Helm."""
     address = escape(public_url) if public_url else "URL"  # without repo.public_url the address is unknown here
     newest = [index.entries.newest(chart) for chart in sorted(index.entries)]
     rows = "".join(_row(entry, versions, name) for entry, versions in newest if entry)
     count, total = len(index.entries), sum(versions for _, versions in newest)
-    return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
+    return f"""{_HEAD}
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Helm chart repository</title><style>{_STYLE}</style></head>
 <body>

@@ -32,6 +32,8 @@ if TYPE_CHECKING:
 else:  # what builds and compares packages: not imported by a push that changes nothing
     archives, packaging, page = lazy("archives", "packaging", "page")
 
+PAGE_KEPT = "invoke-charts/page"  # index.yaml annotation: index.html is someone's own page, left as it is
+
 NEW, UNCHANGED, CONFLICT, REPLACE = "new", "unchanged", "conflict", "replace"
 ATTEMPTS = 12  # conditional index writes before giving up
 
@@ -103,14 +105,24 @@ def make_plan(
     fingerprints = fingerprints or {}
     annotations = index.extra.get("annotations")
     annotations = dict(annotations) if isinstance(annotations, dict) else {}
+    theirs = fp.ANNOTATION not in annotations and PAGE_KEPT not in annotations and _page_of_others(store)
+    if theirs:
+        annotations[PAGE_KEPT] = "theirs"  # said in the index: no later publish reads the page again
     annotated = fp.annotate(annotations, {k: v for k, v in fingerprints.items()
-                                         if k in {f"{s.package.name}-{s.package.version}" for s in steps}})
+                                         if k in {f"{s.package.name}-{s.package.version}" for s in steps}}) or theirs
     if tree and annotations.get(fp.TREE) != tree:
         annotations[fp.TREE] = tree
         annotated = True
     if annotated:
         index.extra["annotations"] = annotations
     return Plan(store.url, public_url, force, etag, steps, index, fingerprints, annotated, tree)
+
+
+def _page_of_others(store: Store) -> bool:
+    """Whether the index.html of a repository this tool has not published to (no fingerprints in its index) is
+    someone's own page (a GitHub Pages or S3 website landing page), which the publish is to leave as it is."""
+    found = store.read(PAGE)
+    return found is not None and not page.ours(found[0])
 
 
 def _classify(store: Store, index: idx.Index, package: Package, force: bool, public_url: str | None = None) -> Step:
@@ -351,7 +363,13 @@ def _strays(store: Store, plan: Plan) -> dict[tuple[str, str], str]:
 
 def _write_page(store: Store, plan: Plan) -> None:
     """index.html from the index just written; a page that cannot be written is a warning, not a failure:
-    the packages and index.yaml, which Helm reads, are published."""
+    the packages and index.yaml, which Helm reads, are published. A page this tool did not write (a GitHub Pages or
+    S3 website landing page) is left as it is, with a warning."""
+    if (plan.index.extra.get("annotations") or {}).get(PAGE_KEPT):
+        plan.warnings.append(f"{store.url}/{PAGE} was not written by this tool (a landing page of your own?): left as "
+                             f"it is; to have this tool's page there, delete it and the {PAGE_KEPT} annotation of "
+                             f"{INDEX}")
+        return
     try:
         store.overwrite(PAGE, page.render(plan.index, plan.public_url))
     except (ToolError, OSError) as exc:  # OSError: a folder repository's full disk

@@ -1,5 +1,6 @@
 """The repository's web page: written beside index.yaml, served at /, rendered by a real browser."""
 
+import json
 import re
 import subprocess
 import sys
@@ -33,6 +34,33 @@ def test_every_publish_writes_the_page_and_the_bucket_serves_it_as_html(project,
         assert f"<td>{chart}</td><td>0.1.0</td>" in page
     assert "helm repo add charts URL" in page  # no public_url: the page says which address to use
     assert "<td>a library chart: use it as a dependency</td>" in page  # common cannot be installed
+
+
+def test_a_landing_page_this_tool_did_not_write_is_left_as_it_is_and_its_own_is_rewritten(project, bucket):
+    """A GitHub Pages or S3 website repository's own index.html was overwritten unsaid."""
+    landing = b"<html><body><h1>ACME charts</h1><a href='index.yaml'>index</a></body></html>"
+    bucket.client().put_object(Bucket=bucket.name, Key="index.html", Body=landing)
+    chart_yaml = project / "charts" / "hello-world" / "Chart.yaml"
+
+    def publish(version: str) -> str:
+        chart_yaml.write_text(re.sub(r"(?m)^version: .*$", f"version: {version}", chart_yaml.read_text()))
+        return invoke(project, "repo.publish", "--url", bucket.url, env=bucket.env).stderr
+
+    kept = publish("0.1.0")
+    assert bucket.get("index.html") == landing
+    assert f"warning: {bucket.url}/index.html was not written by this tool (a landing page of your own?): left as " \
+           "it is; to have this tool's page there, delete it and the invoke-charts/page annotation of index.yaml" \
+           in kept
+    publish("0.1.1")
+    assert bucket.get("index.html") == landing  # not read again, still kept
+    index = json.loads(bucket.get("index.yaml"))
+    del index["annotations"]["invoke-charts/page"]
+    bucket.client().put_object(Bucket=bucket.name, Key="index.yaml", Body=json.dumps(index).encode())
+    bucket.client().delete_object(Bucket=bucket.name, Key="index.html")
+    assert "warning" not in publish("0.1.2")
+    assert "<td>hello-world</td><td>0.1.2</td>" in bucket.get("index.html").decode()
+    publish("0.1.3")
+    assert "<td>hello-world</td><td>0.1.3</td>" in bucket.get("index.html").decode()  # its own page: rewritten
 
 
 def test_repo_serve_serves_the_page_at_the_root_and_never_a_listing_or_a_dot_file(published):
