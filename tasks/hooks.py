@@ -23,6 +23,7 @@ ANNOTATION = "helm.sh/hook"
 DELETE_POLICY = "helm.sh/hook-delete-policy"
 EVENTS = {"pre-install", "post-install", "pre-delete", "post-delete", "pre-upgrade", "post-upgrade", "pre-rollback",
           "post-rollback", "test", "test-success"}  # Helm's; a hook naming another is skipped, as Helm skips it
+_TESTS = {"test", "test-success"}
 _LOWER = re.compile(r"[a-z0-9]")
 _NOT_TEXT = re.compile(r"[-+]?[0-9][0-9_.]*([eE][-+]?[0-9]+)?|~|(?i:null|true|false|yes|no|on|off|y|n)")  # go-yaml
 
@@ -50,6 +51,33 @@ def for_check(templates: Mapping[str, str], *, install: bool) -> tuple[str, dict
                     names[stand_in] = meta["name"]
             found.append(document)
     return "\n---\n".join(found), names
+
+
+def for_diff(templates: Mapping[str, str]) -> str:
+    """The hooks a release keeps (every one but its tests, which helm-diff leaves out too), as a manifest of
+    `# Source:` documents, in the form stored_for_diff gives a stored release's."""
+    found = []
+    for path, text in sorted(templates.items()):
+        if path.endswith("NOTES.txt") or path.rsplit("/", 1)[-1].startswith("_"):
+            continue
+        for document, obj in manifests.documents(text, safe_yaml.TextLoader):
+            meta = obj.get("metadata") if isinstance(obj, dict) else None
+            annotations = meta.get("annotations") if isinstance(meta, dict) else None
+            if isinstance(annotations, dict) and ANNOTATION in annotations:
+                events = {e.strip().lower() for e in str(annotations[ANNOTATION] or "").split(",")}
+                if events <= EVENTS and not events <= _TESTS:
+                    found.append((path, document))
+    return _sourced(found)
+
+
+def stored_for_diff(stored: list[dict[str, Any]]) -> str:
+    """A stored release's hooks (`helm get hooks`) but its tests, as for_diff gives a chart's."""
+    return _sourced([(str(h.get("path")), str(h.get("manifest") or "")) for h in sorted(
+        stored, key=lambda h: str(h.get("path"))) if not set(h.get("events") or ()) <= _TESTS])
+
+
+def _sourced(documents: list[tuple[str, str]]) -> str:
+    return "".join(f"---\n# Source: {path}\n{document.strip()}\n" for path, document in documents)
 
 
 def _renamed(document: str, name: Any) -> tuple[str, str]:

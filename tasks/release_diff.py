@@ -4,9 +4,10 @@ secret masked on both sides (release.diff, and the question a protected environm
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
-from . import helm
+from . import helm, hooks
 from .cluster import connect
 from .deploy import Plan, try_render
 from .errors import ToolError
@@ -22,7 +23,8 @@ class NotShown(ToolError):
 
 def render_diff(plan: Plan) -> dict[str, Any]:
     """What a deploy would change: the diff against the release's last revision (or nothing, when it is not
-    installed), crds/ included on a first install, which is the only time Helm creates them.
+    installed), crds/ included on a first install, which is the only time Helm creates them, and the hooks (not the
+    tests), as helm-diff shows them: a migration Job that only a value changes is a change.
 
     With secrets in the values, both sides are rendered from masked values, as helm-diff masks Secrets on both
     sides: this deploy from the plan's, the deployed revision from its own (_deployed_shown); a secret whose value
@@ -35,6 +37,7 @@ def render_diff(plan: Plan) -> dict[str, Any]:
         last = revisions[-1] if revisions else None
         info = helm.revision_info(config, plan.release, last["revision"]) if last else {}
         deployed, before = info.get("summary", {}).get("manifest", ""), info.get("config") or {}
+        deployed += hooks.stored_for_diff(info.get("hooks") or [])
         recorded = recorded_secret_paths(last, before) if last else set()
         if last and (() in (recorded or set()) or recorded is None and any_record(revisions)):
             raise NotShown(f"no diff: {unrecorded(last, recorded)}, so the diff could show them; deploy it with "
@@ -45,6 +48,7 @@ def render_diff(plan: Plan) -> dict[str, Any]:
             deployed = _deployed_shown(config, plan, last, deployed, before, paths) if last else ""
         try:
             proposed = helm.render(config, plan.archive, plan.release, values, install=not revisions)["manifest"]
+            proposed += _hooks(config, plan, last)(plan.archive, values)
         except ToolError as exc:
             if not paths:
                 raise
@@ -73,11 +77,28 @@ def _deployed_shown(config: Any, plan: Plan, last: dict[str, Any], manifest: str
             archive = plan.source.fetch(last["chart_name"], last["chart_version"], f"revision {last['revision']}")[1]
         except ToolError:
             pass  # gone from the repository: this deploy's chart renders what it still can
-    again, shown = (_documents((try_render(config, archive, plan.release, these) or {}).get("manifest", ""))
-                    for these in (values, masked(values, paths)))
+    hooked = _hooks(config, plan, last, revision=last["revision"])
+    again, shown = (_documents((try_render(config, archive, plan.release, these) or {}).get("manifest", "")
+                               + hooked(archive, these)) for these in (values, masked(values, paths)))
     return "".join(f"---\n{shown[key]}" if again.get(key) == text and key in shown else
                    f"---\n# Source: {key[0]}\n# (not shown: rendered again with its secrets masked, this document of "
                    f"revision {last['revision']} differs)\n" for key, text in _documents(manifest).items())
+
+
+def _hooks(config: Any, plan: Plan, last: dict[str, Any] | None, *, revision: int | None = None
+           ) -> Callable[[bytes, dict[str, Any]], str]:
+    """The hooks a chart renders with some values (hooks.for_diff), as the deploy of `revision` (default: the next)
+    renders them; none where it does not render (what the manifest's render says)."""
+    number = revision or (last["revision"] + 1 if last else 1)
+
+    def rendered(archive: bytes, these: dict[str, Any]) -> str:
+        try:
+            return hooks.for_diff(helm.templates(config, archive, plan.release, these, namespace=plan.access.namespace,
+                                                 revision=number, install=number == 1))
+        except ToolError:
+            return ""
+
+    return rendered
 
 
 def _documents(manifest: str) -> dict[tuple[str, int], str]:

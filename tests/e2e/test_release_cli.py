@@ -16,6 +16,7 @@ import helm_python
 import pytest
 
 from tests.conftest import ROOT, invoke
+from tests.support.leaks import found
 
 IMAGE = "quay.io/honestbee/hello-drone-helm"
 
@@ -653,6 +654,39 @@ def test_diff_shows_the_crds_a_first_install_creates_and_says_an_upgrade_leaves_
         ("note: toolkit-0.1.0 has crds/, which Helm creates on a first install only: an upgrade leaves the cluster's "
         "CRDs as they are")]
 
+
+def test_diff_shows_a_change_only_a_hook_runs_and_leaves_the_tests_out(cluster):
+    """A value only a pre-upgrade migration Job uses: `no changes`, exit 0 with --detailed-exitcode, and the deploy
+    then ran the new migration (helm-diff shows hooks; a pipeline that deploys on exit 2 skipped it)."""
+    cluster.folder_release("mig", {
+        "values.yaml": "migrate: v1\ntestImage: busybox:1.36\n",
+        "templates/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: mig\ndata:\n  a: b\n",
+        "templates/migrate.yaml": (
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: mig-migrate\n  annotations:\n"
+            "    helm.sh/hook: pre-install,pre-upgrade\ndata:\n  step: {{ .Values.migrate | quote }}\n"
+            "  token: {{ .Values.token | default \"none\" | b64enc | quote }}\n"),
+        "templates/tests/check.yaml": (
+            'apiVersion: v1\nkind: Pod\nmetadata:\n  name: mig-check\n  annotations:\n    "helm.sh/hook": test\n'
+            'spec:\n  restartPolicy: Never\n  containers:\n    - name: check\n      image: "{{ .Values.testImage }}"\n'),
+    })
+    deploy(cluster, "--release", "mig")
+
+    def diff(*args: str) -> subprocess.CompletedProcess[str]:
+        return invoke(cluster.project, "release.diff", "--env", "staging", "--release", "mig", "--detailed-exitcode",
+                      *args, env=cluster.env, check=False)
+
+    same = diff()
+    assert (same.returncode, same.stdout.splitlines()[0]) == (0, "no changes: mig already runs what mig-0.1.0 renders")
+    assert diff("--set", "testImage=busybox:1.37").returncode == 0  # a test is no change to the release
+    changed = diff("--set", "migrate=v2")
+    assert changed.returncode == 2, changed.stderr
+    assert '\n data:\n-  step: "v1"\n+  step: "v2"\n' in changed.stdout
+    secret = {**cluster.env, "MIG_TOKEN": "Mig-Hook-Token-8841"}  # a secret only the hook uses: masked both sides
+    deploy(cluster, "--release", "mig", "--set-secret", "token=MIG_TOKEN", env=secret)
+    rotated = invoke(cluster.project, "release.diff", "--env", "staging", "--release", "mig", "--detailed-exitcode",
+                     "--set-secret", "token=MIG_TOKEN", env={**secret, "MIG_TOKEN": "Mig-Hook-Token-9952"}, check=False)
+    assert rotated.returncode == 2 and "token: " in rotated.stdout
+    assert not found(rotated.stdout + rotated.stderr, {"old": "Mig-Hook-Token-8841", "new": "Mig-Hook-Token-9952"})
 
 def test_release_test_runs_the_charts_test_hooks(cluster):
     toolkit_chart(cluster, test_image="busybox:fails")
