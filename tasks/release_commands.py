@@ -101,11 +101,12 @@ def _target(c: Context, env: str | None, release: str | None
 
 
 def _each(plans: list[dep.Plan], releases: list[environments.Release], action: Callable[[dep.Plan], Any], *,
-          parallel: int, ordered: bool) -> tuple[list[rollout.Outcome], bool]:
-    """`action` over the plans with rollout.run: in needs order when `ordered` (stopping at a failure)."""
+          parallel: int, ordered: bool, stop: bool = True) -> tuple[list[rollout.Outcome], bool]:
+    """`action` over the plans with rollout.run: in needs order when `ordered` (stopping at a failure, when `stop`:
+    a dry run goes on, so one run shows every release that would fail)."""
     by_name = {plan.release: plan for plan in plans}
     needs = {rel.name: rel.needs if ordered else () for rel in releases}
-    return rollout.run(needs, lambda name: action(by_name[name]), parallel=parallel, stop_on_failure=ordered,
+    return rollout.run(needs, lambda name: action(by_name[name]), parallel=parallel, stop_on_failure=ordered and stop,
                        abandoned=lambda name: dep.abandoned(by_name[name]))
 
 
@@ -234,7 +235,7 @@ def deploy(c: Context, fmt: str, *, env: str | None, release: str | None, versio
             document = one(plans[0])
         ui.render(document, fmt, lambda: _deployed([document], dry_run))
         return document
-    outcomes, _ = _each(plans, releases, one, parallel=limit, ordered=True)
+    outcomes, _ = _each(plans, releases, one, parallel=limit, ordered=True, stop=not dry_run)
     rows = [_outcome_row(o, next(p for p in plans if p.release == o.release), dry_run) for o in outcomes]
     document = {"environment": environment.name, "dry_run": dry_run, "releases": rows}
     ui.render(document, fmt, lambda: _summary(environment.name, rows, dry_run))

@@ -195,6 +195,16 @@ def test_a_dry_run_of_an_environment_renders_every_release_and_changes_nothing(c
     assert "dry run: nothing changed in the cluster\ndry run of staging:\n" in result.stdout
 
 
+def test_a_dry_run_of_an_environment_goes_on_after_a_failure_but_not_to_what_needs_it(cluster):
+    """It stopped at the first failure, the other releases `not started`: one dry run did not show all that fails."""
+    three_releases(cluster, set={"config": "not a mapping"})  # b's template cannot render it
+    result = invoke(cluster.project, "release.deploy", "--env", "staging", "--dry-run", "--parallel", "1",
+                    env=cluster.env, check=False)
+    assert result.returncode == 1
+    assert re.search(r"^a\s+hello-world-0\.1\.0\s+\S+\s+skipped\s+b failed$", result.stdout, re.MULTILINE)
+    assert re.search(r"^b\s+hello-api-0\.1\.0\s+\S+\s+failed\s+", result.stdout, re.MULTILINE)
+    assert re.search(r"^c\s+hello-world-0\.1\.0\s+\S+\s+rendered\s+would be revision 1$", result.stdout, re.MULTILINE)
+
 def test_list_shows_an_environments_releases_though_invoke_yaml_deploys_none_there(cluster):
     """An environment no configured release is deployed to (a new one, a namespace others deploy into): its listing
     shows what is installed there, not an error."""
