@@ -276,6 +276,19 @@ def test_services_get_a_unique_cluster_ip_kept_across_updates_and_headless_stays
     headless = api(k8s, "POST", base, service("peers", clusterIP="None"))[1]
     assert headless["spec"]["clusterIP"] == "None"
     assert api(k8s, "PATCH", f"{base}/peers", {"metadata": {"labels": {"a": "b"}}}, SMP)[1]["spec"]["clusterIP"] == "None"
+    for name, spec, wanted in (
+            ("dup", {"ports": [{"name": "http", "port": 80}, {"name": "http", "port": 81}]},
+             'spec.ports[1].name: Duplicate value: "http"'),
+            ("low", {"type": "NodePort", "ports": [{"port": 80, "nodePort": 80}]},
+             ("spec.ports[0].nodePort: Invalid value: 80: provided port is not in the valid range. The range of valid "
+             "ports is 30000-32767")),
+            ("inner", {"ports": [{"port": 80, "nodePort": 30080}]},
+             "spec.ports[0].nodePort: Forbidden: may not be used when `type` is 'ClusterIP'"),
+            ("outer", {"type": "ExternalName", "ports": []}, "spec.externalName: Required value"),
+            ("sticky", {"sessionAffinity": "Sticky"},
+             'spec.sessionAffinity: Unsupported value: "Sticky": supported values: "ClientIP", "None"')):
+        code, refused = api(k8s, "POST", base, service(name, **spec))
+        assert (code, refused["message"]) == (422, f'Service "{name}" is invalid: {wanted}')
     code, refused = api(k8s, "POST", base, service("typo", clusterIP="not-an-ip"))  # was a 500: the emulator crashed
     assert (code, refused["message"]) == (422, (
         'Service "typo" is invalid: spec.clusterIPs[0]: Invalid value: "not-an-ip": must be a valid IP address, (e.g. '
@@ -703,14 +716,25 @@ def test_pod_templates_are_refused_for_what_only_a_pod_would_trip_over(k8s, ns):
           "([-a-z0-9]*[a-z0-9])?)*')")),
         ({"ports": [{"name": "http", "containerPort": 8080}, {"name": "http", "containerPort": 9090}]}, {},
          f'{at}.ports[1].name: Duplicate value: "http"'),
+        ({"image": " nginx:1.27 "}, {}, (f'{at}.image: Invalid value: " nginx:1.27 ": must not have leading or trailing '
+                                        "whitespace")),
+        ({"imagePullPolicy": "Sometimes"}, {}, (f'{at}.imagePullPolicy: Unsupported value: "Sometimes": supported '
+                                                'values: "Always", "IfNotPresent", "Never"')),
+        ({"env": [{"name": "A=B", "value": "x"}]}, {}, f'{at}.env[0].name: Invalid value: "A=B": a valid environment'),
+        ({}, {"dnsPolicy": "Weird"}, 'spec.template.spec.dnsPolicy: Unsupported value: "Weird": supported values: '),
+        ({}, {"serviceAccountName": "Bad_SA"}, 'spec.template.spec.serviceAccountName: Invalid value: "Bad_SA": a '),
+        ({}, {"nodeSelector": {"zone": "has space"}}, 'spec.template.spec.nodeSelector: Invalid value: "has space": '),
+        ({}, {"labels": {"tier": "has space"}}, 'spec.template.metadata.labels: Invalid value: "has space": a valid '),
     ]
     base = f"/apis/apps/v1/namespaces/{ns}/deployments"
     for container, spec, wanted in cases:
         body = deployment("web")
         pod_spec(body)["containers"][0].update(container)
+        template = body["spec"]["template"]["metadata"]
+        template["labels"] = {**template["labels"], **spec.pop("labels", {})}  # its own: deployment() shares one
         pod_spec(body).update(spec)
         code, refused = api(k8s, "POST", base, body)
-        assert (code, refused["message"]) == (422, f'Deployment.apps "web" is invalid: {wanted}')
+        assert code == 422 and refused["message"].startswith(f'Deployment.apps "web" is invalid: {wanted}'), refused
     mounted = deployment("web")
     pod_spec(mounted)["containers"][0]["volumeMounts"] = [{"name": "data", "mountPath": "/data"}]
     pod_spec(mounted)["volumes"] = [{"name": "data", "emptyDir": {"sizeLimit": "1Gi"}}]

@@ -5,10 +5,12 @@ does not: upstream leaves it out)."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from tests.support.k8s_quantity import quantity
 from tests.support.k8s_rules import (
+    LABEL_VALUE,
     NEGATIVE,
     QUALIFIED,
     QUALIFIED_NAME,
@@ -22,6 +24,11 @@ from tests.support.k8s_rules import (
     protocol_errors,
 )
 from tests.support.k8s_status import FieldError, invalid_value, required
+
+ENV_NAME = re.compile(r"[-._a-zA-Z][-._a-zA-Z0-9]*")  # IsEnvVarName (Kubernetes 1.26)
+ENV_NAME_RULE = ("a valid environment variable name must consist of alphabetic characters, digits, '_', '-', or '.', "
+                 "and must not start with a digit (e.g. 'my.env-name',  or 'MY_ENV.NAME',  or 'MyEnvName1', regex used "
+                 "for validation is '[-._a-zA-Z][-._a-zA-Z0-9]*')")
 
 
 def pod_spec_errors(spec: dict[str, Any], at: str) -> list[FieldError]:
@@ -49,7 +56,22 @@ def pod_spec_errors(spec: dict[str, Any], at: str) -> list[FieldError]:
     if policy not in ("Always", "OnFailure", "Never"):
         errors.append(FieldError("NotSupported", f"{at}.restartPolicy", policy,
                                  'supported values: "Always", "OnFailure", "Never"'))
+    errors += _one_of(spec, "dnsPolicy", at, ("ClusterFirstWithHostNet", "ClusterFirst", "Default", "None"))
+    if spec.get("serviceAccountName"):
+        errors += name_errors(f"{at}.serviceAccountName", str(spec["serviceAccountName"]), "subdomain")
+    for value in as_dict(spec.get("nodeSelector")).values():
+        if value and not (len(str(value)) <= 63 and QUALIFIED.fullmatch(str(value))):
+            errors.append(invalid_value(f"{at}.nodeSelector", value, LABEL_VALUE))
     return errors
+
+
+def _one_of(obj: dict[str, Any], field: str, at: str, supported: tuple[str, ...]) -> list[FieldError]:
+    """An enum field set to a value the API server does not know (NotSupported)."""
+    value = obj.get(field)
+    if value is None or value in supported:
+        return []
+    return [FieldError("NotSupported", f"{at}.{field}", value, "supported values: " +
+                       ", ".join(f'"{v}"' for v in supported))]
 
 
 def _init_container(container: dict[str, Any], at: str, volumes: set[str], names: set[str]) -> list[FieldError]:
@@ -78,12 +100,18 @@ def _container(container: dict[str, Any], at: str, volumes: set[str]) -> list[Fi
         errors.append(required(f"{at}.name"))
     else:
         errors += name_errors(f"{at}.name", name, "label")
-    if not container.get("image"):
+    image = container.get("image")
+    if not image:
         errors.append(required(f"{at}.image"))
+    elif isinstance(image, str) and image != image.strip():
+        errors.append(invalid_value(f"{at}.image", image, "must not have leading or trailing whitespace"))
+    errors += _one_of(container, "imagePullPolicy", at, ("Always", "IfNotPresent", "Never"))
     errors += _container_ports(as_list(container.get("ports")), f"{at}.ports")
     for j, env in enumerate(map(as_dict, as_list(container.get("env")))):
         if not env.get("name"):
             errors.append(required(f"{at}.env[{j}].name"))
+        elif not ENV_NAME.fullmatch(str(env["name"])):
+            errors.append(invalid_value(f"{at}.env[{j}].name", env["name"], ENV_NAME_RULE))
         errors += _env_source(env, f"{at}.env[{j}].valueFrom")
     errors += _volume_mounts(as_list(container.get("volumeMounts")), f"{at}.volumeMounts", volumes)
     return errors + _resources(as_dict(container.get("resources")), f"{at}.resources")

@@ -1,8 +1,9 @@
 """What the API server does to an object before storing it: defaults, clusterIPs, validation, size limits.
 
 Checks and wording follow k8s.io/kubernetes pkg/apis/{core,apps,batch,networking,policy}/validation and
-apimachinery's helpers (k8s_rules) for what charts get wrong: names (DNS-1123), labels, a workload's selector
-against its template; pod specs (k8s_pods); Service ports and types; a Job's restart policy, a CronJob's schedule
+apimachinery's helpers (k8s_rules) for what charts get wrong: names (DNS-1123), labels (a pod template's too), a
+workload's selector against its template; pod specs (k8s_pods); Service ports, names, node ports and types; RBAC
+rules; a Job's restart policy, a CronJob's schedule
 (robfig/cron) and name; Ingress hosts, paths and backends; PodDisruptionBudgets; typed Secrets' keys; a claim's
 access modes and storage; ConfigMap/Secret keys and the 1 MiB limit of their data (MaxSecretSize), CRD names; and
 what an update may not change (a workload's selector, a StatefulSet's spec but for its template and scaling, a Job's
@@ -244,18 +245,25 @@ def _metadata(meta: dict[str, Any], rule: str) -> list[FieldError]:
     name = meta.get("name")
     errors = name_errors("metadata.name", name, rule) if name else \
         [required("metadata.name", "name or generateName is required")]
-    for key, value in (meta.get("labels") or {}).items():
-        errors += qualified_key_errors("metadata.labels", key)
+    return errors + labels_and_annotations(meta, "metadata")
+
+
+def labels_and_annotations(meta: dict[str, Any], at: str) -> list[FieldError]:
+    """ValidateLabels and ValidateAnnotations, of an object's metadata or of a pod template's (ValidatePodTemplateSpec
+    checks those too)."""
+    errors: list[FieldError] = []
+    for key, value in as_dict(meta.get("labels")).items():
+        errors += qualified_key_errors(f"{at}.labels", key)
         value = value or ""  # JSON's null decodes into a map[string]string as ""
         if len(value) > 63:
-            errors.append(invalid_value("metadata.labels", value, "must be no more than 63 characters"))
+            errors.append(invalid_value(f"{at}.labels", value, "must be no more than 63 characters"))
         if value and not QUALIFIED.fullmatch(value):
-            errors.append(invalid_value("metadata.labels", value, LABEL_VALUE))
-    annotations = meta.get("annotations") or {}
+            errors.append(invalid_value(f"{at}.labels", value, LABEL_VALUE))
+    annotations = as_dict(meta.get("annotations"))
     for key in annotations:
-        errors += qualified_key_errors("metadata.annotations", key)
+        errors += qualified_key_errors(f"{at}.annotations", key)
     if sum(len(k) + len(v or "") for k, v in annotations.items()) > MAX_ANNOTATIONS:
-        errors.append(FieldError("TooLong", "metadata.annotations", detail=f"must have at most {MAX_ANNOTATIONS} bytes"))
+        errors.append(FieldError("TooLong", f"{at}.annotations", detail=f"must have at most {MAX_ANNOTATIONS} bytes"))
     return errors
 
 
@@ -279,6 +287,7 @@ def _workload(spec: dict[str, Any], old: dict[str, Any] | None, kind: str) -> li
         errors.append(FieldError("Forbidden", "spec.strategy.rollingUpdate",
                                  detail="may not be specified when strategy `type` is 'Recreate'"))
     pod = as_dict(template.get("spec"))
+    errors += labels_and_annotations(as_dict(template.get("metadata")), "spec.template.metadata")
     if kind != "StatefulSet":  # ValidatePodTemplateSpecForStatefulSet leaves it be: its mounts name claim templates
         errors += pod_spec_errors(pod, "spec.template.spec")
     if (pod.get("restartPolicy") or "Always") != "Always":
@@ -312,11 +321,15 @@ def _service(spec: dict[str, Any]) -> list[FieldError]:
     ports = spec.get("ports") or []
     if not ports and kind != "ExternalName" and spec.get("clusterIP") != "None":
         errors.append(required("spec.ports"))
-    seen = set()
+    seen, names = set(), set()
     for i, port in enumerate(ports):
         at = f"spec.ports[{i}]"
         if len(ports) > 1 and not port.get("name"):
             errors.append(required(f"{at}.name"))
+        if port.get("name") in names:
+            errors.append(FieldError("Duplicate", f"{at}.name", port["name"]))
+        names.add(port.get("name") or None)
+        errors += _node_port(port.get("nodePort"), kind, f"{at}.nodePort")
         errors += port_number_errors(f"{at}.port", port.get("port") or 0)
         target = port.get("targetPort")
         if isinstance(target, int):
@@ -327,7 +340,27 @@ def _service(spec: dict[str, Any]) -> list[FieldError]:
         if (port.get("port"), port.get("protocol", "TCP")) in seen:
             errors.append(FieldError("Duplicate", at, port))
         seen.add((port.get("port"), port.get("protocol", "TCP")))
+    if kind == "ExternalName" and not spec.get("externalName"):
+        errors.append(required("spec.externalName"))
+    if spec.get("sessionAffinity", "None") not in ("None", "ClientIP"):
+        errors.append(FieldError("NotSupported", "spec.sessionAffinity", spec["sessionAffinity"],
+                                 'supported values: "ClientIP", "None"'))
+    if spec.get("externalTrafficPolicy") and kind not in ("NodePort", "LoadBalancer"):
+        errors.append(invalid_value("spec.externalTrafficPolicy", spec["externalTrafficPolicy"],
+                                    "may only be set when `type` is 'NodePort' or 'LoadBalancer'"))
     return errors
+
+
+def _node_port(port: Any, kind: str, at: str) -> list[FieldError]:
+    """A nodePort: only where the type has node ports, and in the API server's default range (the allocator's words)."""
+    if not port:
+        return []
+    if kind not in ("NodePort", "LoadBalancer"):
+        return [FieldError("Forbidden", at, detail=f"may not be used when `type` is '{kind}'")]
+    if not isinstance(port, int) or not 30000 <= port <= 32767:
+        return [invalid_value(at, port, "provided port is not in the valid range. The range of valid ports is "
+                                        "30000-32767")]
+    return []
 
 
 def _data(obj: dict[str, Any], kind: str) -> list[FieldError]:
@@ -413,6 +446,7 @@ def _job_spec(spec: dict[str, Any], at: str) -> list[FieldError]:
         "parallelism", "completions", "activeDeadlineSeconds", "backoffLimit", "ttlSecondsAfterFinished")
         if isinstance(spec.get(name), int) and spec[name] < 0]
     pod = as_dict(as_dict(spec.get("template")).get("spec"))
+    errors += labels_and_annotations(as_dict(as_dict(spec.get("template")).get("metadata")), f"{at}.template.metadata")
     errors += pod_spec_errors(pod, f"{at}.template.spec")
     policy = pod.get("restartPolicy") or "Always"
     if policy == "Always":
