@@ -3,13 +3,13 @@
 Checks and wording follow k8s.io/kubernetes pkg/apis/{core,apps,batch,networking,policy}/validation and
 apimachinery's helpers (k8s_rules) for what charts get wrong: names (DNS-1123), labels (a pod template's too), a
 workload's selector against its template; pod specs (k8s_pods); Service ports, names, node ports and types; RBAC
-rules; a Job's restart policy, a CronJob's schedule
-(robfig/cron) and name; Ingress hosts, paths and backends; PodDisruptionBudgets; typed Secrets' keys; a claim's
-access modes and storage; ConfigMap/Secret keys and the 1 MiB limit of their data (MaxSecretSize), CRD names; and
-what an update may not change (a workload's selector, a StatefulSet's spec but for its template and scaling, a Job's
-pod template, quoted whole as Go prints it, a claim's spec, an immutable ConfigMap's or Secret's data, a Secret's
-type). Each failure is a FieldError; the emulator answers them with one 422. A resource quantity that does not parse
-(`memory: 1GB`) fails before that, as the decoder refuses it.
+rules; a Job's restart policy, a CronJob's schedule (robfig/cron) and name; Ingress hosts, paths and backends;
+PodDisruptionBudgets; typed Secrets' keys; a claim's access modes and storage; ConfigMap/Secret keys and the 1 MiB
+limit of their data (MaxSecretSize), CRD names; and what an update may not change (a workload's selector, a
+StatefulSet's spec but for its template and scaling, a Job's pod template, quoted whole as Go prints it, a claim's
+spec, an immutable ConfigMap's or Secret's data, a Secret's type). Each failure is a FieldError; the emulator
+answers them with one 422. A resource quantity that does not parse (`memory: 1GB`) fails before that, as the decoder
+refuses it.
 """
 
 from __future__ import annotations
