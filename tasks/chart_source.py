@@ -85,7 +85,9 @@ class Repository:
                             "if the stored package differs) to record its digest")
         package = store.read(key)
         if package is None:
-            raise ToolError(f"{store.url}/{key}: in the index but missing from the repository; run invoke repo.publish")
+            raise ToolError(f"{store.url}/{key}: in the index but missing from the repository; restore it, or publish "
+                            "that version again (invoke repo.publish, with --force where it was built from other "
+                            "content)")
         if archives.digest(package[0]) != entry["digest"]:
             raise ToolError(f"{store.url}/{key}: digest differs from index.yaml's; the repository is damaged, "
                             "republish the chart (invoke repo.publish --force)")

@@ -171,7 +171,8 @@ def compared(package: Package, held: bytes | None, where: str, force: bool, publ
     """A version the target holds with other bytes: unchanged when the files are the same (apart from
     timestamps, order, a lock's stamp); else a conflict, replaced with --force. An archive Helm would refuse
     to load (over its limits, not a chart archive) holds nothing the same, and the step says why."""
-    unreadable = ""
+    unreadable = " (the published archive: missing from the repository, so not compared; restore it)" \
+        if held is None and published else ""
     if held is not None:
         try:
             if packaging.comparable(held, where) == packaging.comparable(package.path.read_bytes(), str(package.path)):

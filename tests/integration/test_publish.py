@@ -93,6 +93,21 @@ def test_republish_same_version_with_new_content_is_refused_and_nothing_is_uploa
     assert store.read("beta-1.0.0.tgz") is None  # refused before anything was written
 
 
+def test_a_version_whose_package_is_gone_is_refused_saying_so_and_force_publishes_this_build(store, tmp_path):
+    """A deploy said `missing from the repository; run invoke repo.publish`, and the publish then said only `already
+    published with different content`: there was nothing to compare with."""
+    make_chart(tmp_path, "alpha")
+    run(store, build(tmp_path))
+    store.delete("alpha-1.0.0.tgz")
+    make_chart(tmp_path, "alpha", data="built elsewhere, from other content")
+    with pytest.raises(ToolError, match=r"alpha 1.0.0: already published with different content.* \(the published "
+                                        r"archive: missing from the repository, so not compared; restore it\)"):
+        run(store, build(tmp_path))
+    assert store.read("alpha-1.0.0.tgz") is None
+    run(store, build(tmp_path), force=True)
+    assert store.read("alpha-1.0.0.tgz") is not None
+
+
 def test_force_replaces_the_package_and_keeps_created(store, tmp_path):
     make_chart(tmp_path, "alpha")
     run(store, build(tmp_path), created="2020-01-01T00:00:00.000000Z")
