@@ -242,6 +242,9 @@ def load(data: bytes | None, where: str) -> Index:
     laid_out = _laid_out(data, where)
     if laid_out is not None:
         return laid_out
+    if data.startswith(b"\x1f\x8b"):
+        raise ToolError(f"{where}: gzip-compressed (stored with Content-Encoding: gzip, or compressed by hand), which "
+                        "Helm cannot read; store it uncompressed")
     try:
         with _gc_paused():
             doc = _parse(data)
@@ -249,9 +252,9 @@ def load(data: bytes | None, where: str) -> Index:
         raise ToolError(f"{where}: {exc}, which Helm refuses too; {RESTORE}") from None
     except yaml.YAMLError as exc:
         raise ToolError(f"{where}: not valid YAML ({str(exc).splitlines()[0]}); {RESTORE}") from None
-    if not isinstance(doc, dict) or "apiVersion" not in doc or "entries" not in doc \
-            or not isinstance(doc["entries"] or {}, dict):
-        raise ToolError(f"{where}: not a Helm repository index (needs apiVersion and entries); {RESTORE}")
+    if not isinstance(doc, dict) or "apiVersion" not in doc or not isinstance(doc.get("entries") or {}, dict):
+        raise ToolError(f"{where}: not a Helm repository index (needs apiVersion, and entries a mapping); "
+                        f"{RESTORE}")  # Helm's loadIndex: no apiVersion is an error, no entries an empty index
     entries = doc.pop("entries", None) or {}
     for name, versions in entries.items():
         _checked(name, versions, where)

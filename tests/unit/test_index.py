@@ -93,13 +93,19 @@ def test_missing_index_is_an_empty_repository():
     assert len(idx.load(None, "s3://b/index.yaml")) == 0
 
 
+def test_an_index_without_entries_is_empty_as_helm_reads_it():
+    """Helm's loadIndex refuses no apiVersion only; an index with no `entries:` was refused here."""
+    read = idx.load(b"apiVersion: v1\ngenerated: x\n", "index.yaml")
+    assert len(read) == 0 and read.extra == {}
+
+
 @pytest.mark.parametrize("data, why", [
     (b"entries: [unclosed", "not valid YAML"),
     (b"{not json", "not valid YAML"),
     (b"just a string", "not a Helm repository index"),
     (b"apiVersion: v1\nentries: [1, 2]\n", "not a Helm repository index"),
     (b"generated: x\n", "not a Helm repository index"),
-    (b"apiVersion: v1\ngenerated: x\n", "not a Helm repository index"),
+    (b"\x1f\x8b\x08\x00" + bytes(20), "gzip-compressed .stored with Content-Encoding: gzip, or compressed by hand."),
     (b"apiVersion: v1\nentries:\n  app: 3\n", "entries.app is not a list"),
 ])
 def test_bad_index_is_refused_with_its_location(data, why):
