@@ -347,8 +347,9 @@ def run(plan: Plan, *, wait: bool, timeout: int, dry_run: bool, history_max: int
             raise KeyboardInterrupt(f"{stopped}; {left_at(plan.environment.name, plan.release, revisions, after)}") \
                 from None
         except ToolError as exc:
-            after = helm.history(config, plan.release)
-            now = f"; the release is now at revision {after[-1]['revision']} ({after[-1]['status']})" if after else ""
+            after = [] if dry_run else helm.history(config, plan.release)
+            now = f"; the release is now at revision {after[-1]['revision']} ({after[-1]['status']})" if after else \
+                "; nothing changed in the cluster" if dry_run else ""  # it read as if the dry run had left it there
             now += refusals.advice(str(exc), plan.environment.name, plan.access.namespace)
             raise ToolError(f"{'dry run' if dry_run else 'deploy'} of {plan.chart} {plan.version} as {plan.release} "
                             f"failed: {exc}{now}") from exc

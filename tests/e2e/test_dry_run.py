@@ -20,6 +20,11 @@ def test_a_dry_run_is_refused_for_what_only_the_api_server_refuses_and_its_help_
     deployed = invoke(cluster.project, *wrong_type, env=cluster.env, check=False)
     assert deployed.returncode == 1 and ".spec.replicas: expected numeric (int or float), got string" in deployed.stderr
     assert invoke(cluster.project, "release.deploy", "--env", "staging", "--dry-run", env=cluster.env).returncode == 0
+    invoke(cluster.project, "release.deploy", "--env", "staging", env=cluster.env)
+    unrendered = invoke(cluster.project, "release.deploy", "--env", "staging", "--dry-run", "--set", "service=none",
+                        env=cluster.env, check=False)  # the chart's template fails: Helm's error, not the API server's
+    assert unrendered.returncode == 1 and unrendered.stderr.startswith("error: dry run of hello-world 0.1.0 as ")
+    assert unrendered.stderr.endswith("; nothing changed in the cluster\n")  # not `the release is now at revision 1`
 
 
 def test_what_the_cluster_cannot_check_yet_is_a_warning_and_a_missing_namespace_without_create_is_refused(cluster):
