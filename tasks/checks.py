@@ -50,6 +50,9 @@ def verify(store: Store, public_url: str | None = None, keyring: Path | None = N
     findings: list[Finding] = []
     for name, versions in index.entries.items():
         for entry in versions:
+            if not entry.get("urls"):  # a deploy here guesses NAME-VERSION.tgz; Helm's client has nothing to download
+                findings.append(Finding("url", _entry(name, entry), "no urls in index.yaml: Helm's clients cannot "
+                                        "download it (no downloadable URLs); publish the chart again to record its url"))
             try:
                 wanted.setdefault(idx.package_key(entry, listed, (store.url, public_url)), []).append((name, entry))
             except ToolError as exc:

@@ -142,6 +142,12 @@ def entry(metadata: dict[str, Any], digest: str, url: str, created: str) -> dict
     return {**fields, "urls": [url], "created": created, "digest": digest}
 
 
+def complete(entry: dict[str, Any] | None) -> bool:
+    """Whether an entry records what a client downloads and a deploy verifies (urls, digest): one that lacks either
+    is built again by a publish, which records it (publish._classify), even when its inputs did not change."""
+    return bool(entry and entry.get("digest") and entry.get("urls"))
+
+
 def package_key(entry: dict[str, Any], where: str, bases: tuple[str | None, ...] = ()) -> str:
     """Where an entry's package lives in its repository; refused when that is not inside it (invariant 9).
 

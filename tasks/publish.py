@@ -80,10 +80,10 @@ class Plan:
 
 def not_rebuilt(tree: charts.Tree, index: idx.Index, fresh: dict[str, str], force: bool) -> list[charts.ChartSource]:
     """Charts published from exactly these inputs (their fingerprints match the index's): nothing to build. An
-    entry without a digest is built, so the publish can record it (see _classify)."""
+    entry without a digest or urls is built, so the publish can record them (idx.complete)."""
     known = {} if force else fp.recorded(index.extra.get("annotations") or {})
     return [c for c in tree.charts if known.get(fp.key(c)) == fresh[fp.key(c)]
-            and (index.get(c.name, c.version) or {}).get("digest")]
+            and idx.complete(index.get(c.name, c.version))]
 
 
 def make_plan(
@@ -97,7 +97,7 @@ def make_plan(
     for package in packages:
         step = _classify(store, index, package, force, public_url)
         if step.indexed:
-            _record(index, step)
+            _record(index, step, public_url)
         elif step.action in (NEW, REPLACE):
             index.add(idx.entry(package.metadata, package.digest, idx.package_url(package.filename, public_url),
                                 created))
@@ -130,6 +130,8 @@ def _classify(store: Store, index: idx.Index, package: Package, force: bool, pub
     if existing is None:
         return Step(package, NEW)
     published = str(existing.get("digest") or "")
+    if published == package.digest and not existing.get("urls"):  # Helm's clients have nothing to download
+        return Step(package, REPLACE, "url recorded: index.yaml had none (nothing uploaded)", published, indexed=True)
     if published == package.digest:
         return Step(package, UNCHANGED, published=published)
     key = package.filename if published else _stored_key(store, existing, public_url)
@@ -160,11 +162,13 @@ def _recorded(package: Package, held: str, why: str) -> Step:
                 f"{why} (nothing uploaded)", indexed=True)
 
 
-def _record(index: idx.Index, step: Step) -> None:
-    """The step's digest into its entry, which otherwise stays as it was (urls, metadata, created)."""
+def _record(index: idx.Index, step: Step, public_url: str | None) -> None:
+    """The step's digest into its entry, and its url where it has none; the entry otherwise stays as it was (urls,
+    metadata, created)."""
     entry = index.get(step.package.name, step.package.version)
     if entry is not None:
         entry["digest"] = step.package.digest
+        entry["urls"] = entry.get("urls") or [idx.package_url(step.package.filename, public_url)]
 
 
 def compared(package: Package, held: bytes | None, where: str, force: bool, published: str) -> Step:
@@ -434,7 +438,7 @@ def _adopt(plan: Plan, held: dict[str, str]) -> None:
             plan.steps[i] = replace(step, package=replace(step.package, digest=found), indexed=True, detail=(
                 "the repository held this version's archive, not in the index, with the same files: indexed as it "
                 "is (nothing uploaded)"))
-            _record(plan.index, plan.steps[i])
+            _record(plan.index, plan.steps[i], plan.public_url)
 
 
 def _unsign(store: Store, package: Package) -> str:

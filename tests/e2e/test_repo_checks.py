@@ -34,6 +34,21 @@ def test_other_repositories_below_a_buckets_root_repository_are_not_its_strays(p
     assert findings(project, f"{bucket.url}/team-a", env=bucket.env)[:2] == (0, set())
 
 
+def test_an_entry_without_urls_is_a_finding_and_a_publish_records_its_url(project):
+    """Helm's clients cannot download it (`no downloadable URLs`); verify passed it, and a deploy guessed the file."""
+    invoke(project, "repo.publish")
+    repo = project / "dist" / "repo"
+    index = json.loads((repo / "index.yaml").read_text())
+    del index["entries"]["hello-api"][0]["urls"]
+    (repo / "index.yaml").write_text(json.dumps(index))
+    code, found, _ = findings(project, "dist/repo")
+    assert (code, found) == (1, {("url", "hello-api 0.1.0")})
+    repaired = invoke(project, "repo.publish")
+    assert "url recorded: index.yaml had none (nothing uploaded)" in repaired.stdout
+    assert json.loads((repo / "index.yaml").read_text())["entries"]["hello-api"][0]["urls"] == ["hello-api-0.1.0.tgz"]
+    assert findings(project, "dist/repo")[:2] == (0, set())
+
+
 def test_verify_finds_missing_tampered_and_stray_packages(project):
     invoke(project, "repo.publish")
     repo = project / "dist" / "repo"
