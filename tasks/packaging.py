@@ -63,7 +63,7 @@ class _Stage:
                       ignored=charts.helmignored(real, chart.checkout, chart.where))
                 self._copied.append(folder)
         except (OSError, shutil.Error) as exc:
-            raise ToolError(f"{real}: cannot be copied for the dependency build ({exc}); fix its permissions") from None
+            raise ToolError(_not_copied(real, self.work_dir, exc)) from None
         return folder
 
     def prepared(self, chart: ChartSource, repositories: dependencies.Repositories, generated: str) -> Path:
@@ -90,6 +90,18 @@ def _beneath(scratch: Path, real: str) -> Path:
     """The place of the absolute path `real` in the scratch copy (a Windows drive becomes a folder)."""
     path = Path(real)
     return scratch / path.drive.rstrip(":\\") / path.relative_to(path.anchor)
+
+
+def _not_copied(real: str, work_dir: Path, exc: OSError | shutil.Error) -> str:
+    """Why a chart was not copied for its dependency build, blaming the side at fault: the build folder (read-only,
+    full: said of repo.build_dir) or what the chart holds (its permissions). copytree's error lists every file; the
+    first says it."""
+    errors = exc.args[0] if isinstance(exc, shutil.Error) and exc.args and isinstance(exc.args[0], list) else []
+    why = str(errors[0][2]) if errors else str(exc)
+    if str(work_dir) in why:
+        return (f"{work_dir} (repo.build_dir): the dependency build of {real} cannot be written there ({why}); make it "
+                "writable, free space, or set repo.build_dir to another folder")
+    return f"{real}: cannot be copied for the dependency build ({why}); fix its permissions"
 
 
 def _copy(source: str, target: Path, checkout: str, copying: tuple[str, ...] = (),

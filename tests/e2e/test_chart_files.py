@@ -195,6 +195,14 @@ def test_a_folder_the_tool_cannot_write_is_one_line_naming_it_with_what_to_do_an
     assert list(repo.iterdir()) == []
     assert (packaged.returncode, packaged.stderr.splitlines()) == (1, [
         f"error: {project / 'dist'} (writing a file in it): Permission denied; check its permissions and owner"])
+    (project / "dist").chmod(0o555)
+    try:
+        linted = unprivileged(project, "repo.lint")  # only the chart with a file:// dependency needs dist/
+    finally:
+        (project / "dist").chmod(0o755)
+    assert linted.returncode == 1 and linted.stdout.splitlines()[-1] == "lint: ok 2, failed 1: hello-api"
+    assert linted.stderr.startswith(f"error: {project / 'dist'} (repo.build_dir): the dependency build of ")  # not
+    assert linted.stderr.rstrip().endswith("set repo.build_dir to another folder")  # the chart's permissions
 
 def test_a_chart_nobody_can_read_fails_alone_and_a_chart_built_with_file_dependencies_is_published(project):
     """parent's file:// dependency was built in a copy of the whole tree, which failed on noperm's file: parent
