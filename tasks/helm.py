@@ -516,13 +516,11 @@ def uninstall(config: Any, release: str, *, wait: bool, timeout: int) -> None:
                   "the uninstall", abandon=False)
 
 
-SET_PARSERS = {"set": "parse_set_string", "set-string": "parse_set_string_values", "set-json": "parse_set_json",
-               "set-literal": "parse_set_literal"}
+SET_PARSERS = {"set": "parse_set_string", "set-string": "parse_set_string_values", "set-json": "parse_set_json"}
 
 
 def parse_set(expression: str, flag: str = "set") -> dict[str, Any]:
-    """Helm's own parser (strvals) of --set, --set-string (values stay text), --set-json (each value JSON)
-    or --set-literal (the value verbatim)."""
+    """Helm's own parser (strvals) of --set, --set-string (values stay text) or --set-json (each value JSON)."""
     with _helm(f"--{flag} <value>") as helm:
         parsed: dict[str, Any] = getattr(helm, SET_PARSERS[flag])(expression)
         return parsed

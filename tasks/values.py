@@ -199,15 +199,16 @@ def _has(node: Any, key: str | int) -> bool:
     return isinstance(node, list) and isinstance(key, int) and 0 <= key < len(node)
 
 
-_STAND_IN = "value"  # what a --set-literal key is parsed with, in place of its real value
+_STAND_IN = "value"  # what a key set literally is parsed with, in place of its real value
 
 
-def _literal(key: str, value: Any, refused: str, flag: str = "set-literal") -> tuple[dict[str, Any], tuple[str | int, ...]]:
-    """({key: value} as --set-literal sets it, the value's path). The key is parsed on its own (as `flag` parses
-    keys), with a stand-in for the value, so no part of the value (a secret) ever reaches Helm's parser or the errors
-    it writes."""
+def _literal(key: str, value: Any, refused: str) -> tuple[dict[str, Any], tuple[str | int, ...]]:
+    """({key: value} with the value as it is, the value's path). The key is parsed on its own as --set parses keys
+    (`a\\.b` is the key `a.b`, as for --set-file: it was `a\\` then `b`, so a value moved from `set:` to `secrets:`
+    landed elsewhere), with a stand-in for the value, so no part of the value (a secret) ever reaches Helm's parser or
+    the errors it writes."""
     try:
-        parsed = helm.parse_set(f"{key}={_STAND_IN}", flag)
+        parsed = helm.parse_set(f"{key}={_STAND_IN}", "set")
     except ToolError:
         parsed = {}
     paths = list(leaves(parsed))
@@ -226,7 +227,7 @@ def _typed(key: str, value: Any, env: Mapping[str, str], where: str) -> tuple[Va
     if isinstance(value, str):
         value = expand(value, env, where, literal=True)
     return _literal(expand(key, env, where), value, f"{where}: {key!r} is not a values path; use dotted keys like "
-                                                    "image.tag (list items as hosts[0])", "set")[1], value
+                                                    "image.tag (list items as hosts[0])")[1], value
 
 
 def _set(expression: str, flag: str, where: str) -> list[tuple[ValuesPath, Any]]:

@@ -272,3 +272,18 @@ def test_a_value_holding_url_credentials_or_a_registered_secret_is_a_secrets_pat
     assert sorted(paths) == [("dsn",), ("header",), ("hook",)]
     assert ui.redact("token Q-Tok-5521") == "token ***"
     assert ui.redact("password Url-Pass-4471") == "password ***"  # registered as read
+
+
+def test_an_escaped_dot_in_a_key_is_part_of_the_key_for_set_file_set_secret_and_secrets_as_for_set(tmp_path):
+    """--set-file 'a.checksum\\.io/cfg=FILE' set {'checksum\\\\': {'io/cfg': ...}}, where Helm's --set-file (and this
+    tool's --set and `set:`) set {'checksum.io/cfg': ...}: a value moved from `set:` to `secrets:` landed elsewhere."""
+    given = tmp_path / "cfg.txt"
+    given.write_text("x\n")
+    values, paths = vals.layered_values(
+        environments.Release("app", "app", None, (), (), (("ann.vault\\.io/token", "VAULT_TOKEN"),)), STAGING,
+        vals.Overrides(set=("pod.sidecar\\.io/inject=true",), set_file=(f"pod.checksum\\.io/cfg={given}",),
+                       set_secret=("ann.vault\\.io/role=VAULT_ROLE",)),
+        {"VAULT_TOKEN": "token-6c1e8b2a", "VAULT_ROLE": "role-7d2f9c3b"}, {})
+    assert values == {"pod": {"sidecar.io/inject": True, "checksum.io/cfg": "x\n"},
+                      "ann": {"vault.io/token": "token-6c1e8b2a", "vault.io/role": "role-7d2f9c3b"}}
+    assert sorted(paths) == [("ann", "vault.io/role"), ("ann", "vault.io/token")]
