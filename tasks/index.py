@@ -310,8 +310,9 @@ def _laid_out(data: bytes, where: str) -> Index | None:
         if data[end - 1:end] != b"]" or data[end:stop] not in (b"", b","):
             return None
         name = orjson.loads(found.group(1))
-        if name in raw:  # a chart's line pasted twice: Helm refuses the index (a key already set in its map)
-            raise ToolError(f"{where}: entries.{shown(name)} is given twice, which Helm refuses; keep one of them")
+        if name in raw:  # a chart's line pasted twice: Helm's JSON reader would keep the last, dropping the first
+            raise ToolError(f"{where}: entries.{shown(name)} is given twice, and a reader keeps only the last, "
+                            "dropping the versions of the first; merge them into one")
         raw[name] = (found.end() - 1, end)
         at = stop
     doc = {**head, **last}

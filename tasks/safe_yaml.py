@@ -11,6 +11,7 @@ before anything is constructed, in time linear in the document's size however mu
 
 from __future__ import annotations
 
+import base64
 from typing import Any, ClassVar
 
 import yaml
@@ -94,12 +95,19 @@ def _merged(node: yaml.MappingNode) -> list[tuple[yaml.Node, yaml.Node]]:
 
 
 def unique_keys(loader: type) -> type:
-    """`loader`, refusing a mapping that gives one key twice, which YAML forbids and PyYAML (like go-yaml v2,
-    so Helm's values files) resolves silently: the last wins. For this tool's own settings, where a block pasted
-    twice and not renamed would drop the first one unsaid. A key a `<<` merge brings in may still be overridden."""
+    """`loader`, refusing a mapping that gives one key twice, which YAML forbids and PyYAML (like go-yaml v2, so
+    Helm's values files) resolves silently: the last wins. For this tool's settings, where a block pasted twice and
+    not renamed would drop the first one unsaid, and for index.yaml, which Helm reads strictly. A key a `<<` merge
+    brings in may still be overridden: each mapping is checked as written, once (PyYAML flattens a merged mapping
+    again where it is merged, with the keys it took in)."""
 
     class Unique(loader):  # type: ignore[valid-type, misc]
         def flatten_mapping(self, node: yaml.MappingNode) -> None:
+            checked = self.__dict__.setdefault("_unique_checked", set())
+            if id(node) in checked:
+                super().flatten_mapping(node)
+                return
+            checked.add(id(node))
             first: dict[tuple[str, str], yaml.Mark] = {}
             for key, _ in node.value:
                 if isinstance(key, yaml.ScalarNode) and key.tag != _MERGE:
@@ -122,8 +130,6 @@ def go_tags(loader: type) -> type:
         pass
 
     def binary(self: Any, node: yaml.ScalarNode) -> str:
-        import base64
-
         try:
             return base64.b64decode(self.construct_scalar(node)).decode("utf-8", "replace")
         except ValueError as exc:

@@ -193,3 +193,5 @@ def test_a_key_given_twice_in_one_mapping_is_refused_where_the_second_is_but_mer
     merged = "base: &b {namespace: a, wait: true}\nstaging:\n  <<: *b\n  namespace: b\n"
     assert safe_yaml.load(merged, unique)["staging"] == {"namespace": "b", "wait": True}
     assert safe_yaml.load("a: 1\n'1': x\n1: y\n", unique) == {"a": 1, "1": "x", 1: "y"}  # equal text, other keys
+    chained = "base: &b {namespace: a}\nstaging: &s {<<: *b, namespace: x}\neu: {<<: *s, wait: true}\n"  # merged twice
+    assert safe_yaml.load(chained, unique)["eu"] == {"namespace": "x", "wait": True}
