@@ -55,29 +55,31 @@ def for_check(templates: Mapping[str, str], *, install: bool) -> tuple[str, dict
 
 def for_diff(templates: Mapping[str, str]) -> str:
     """The hooks a release keeps (every one but its tests, which helm-diff leaves out too), as a manifest of
-    `# Source:` documents, in the form stored_for_diff gives a stored release's."""
+    `# Source:` documents, in the form and order stored_for_diff gives a stored release's."""
     found = []
-    for path, text in sorted(templates.items()):
+    for path, text in templates.items():
         if path.endswith("NOTES.txt") or path.rsplit("/", 1)[-1].startswith("_"):
             continue
         for document, obj in manifests.documents(text, safe_yaml.TextLoader):
             meta = obj.get("metadata") if isinstance(obj, dict) else None
             annotations = meta.get("annotations") if isinstance(meta, dict) else None
-            if isinstance(annotations, dict) and ANNOTATION in annotations:
+            if isinstance(meta, dict) and isinstance(annotations, dict) and ANNOTATION in annotations:
                 events = {e.strip().lower() for e in str(annotations[ANNOTATION] or "").split(",")}
                 if events <= EVENTS and not events <= _TESTS:
-                    found.append((path, document))
+                    found.append((path, str(obj.get("kind")), str(meta.get("name")), document))
     return _sourced(found)
 
 
 def stored_for_diff(stored: list[dict[str, Any]]) -> str:
     """A stored release's hooks (`helm get hooks`) but its tests, as for_diff gives a chart's."""
-    return _sourced([(str(h.get("path")), str(h.get("manifest") or "")) for h in sorted(
-        stored, key=lambda h: str(h.get("path"))) if not set(h.get("events") or ()) <= _TESTS])
+    return _sourced([(str(h.get("path")), str(h.get("kind")), str(h.get("name")), str(h.get("manifest") or ""))
+                     for h in stored if not set(h.get("events") or ()) <= _TESTS])
 
 
-def _sourced(documents: list[tuple[str, str]]) -> str:
-    return "".join(f"---\n# Source: {path}\n{document.strip()}\n" for path, document in documents)
+def _sourced(documents: list[tuple[str, str, str, str]]) -> str:
+    """(path, kind, name, document) as `# Source:` documents, by path, kind and name: Helm stores a release's hooks
+    sorted by kind, a template lists them in its own order."""
+    return "".join(f"---\n# Source: {path}\n{document.strip()}\n" for path, _, _, document in sorted(documents))
 
 
 def _renamed(document: str, name: Any) -> tuple[str, str]:

@@ -664,7 +664,9 @@ def test_diff_shows_a_change_only_a_hook_runs_and_leaves_the_tests_out(cluster):
         "templates/migrate.yaml": (
             "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: mig-migrate\n  annotations:\n"
             "    helm.sh/hook: pre-install,pre-upgrade\ndata:\n  step: {{ .Values.migrate | quote }}\n"
-            "  token: {{ .Values.token | default \"none\" | b64enc | quote }}\n"),
+            "  token: {{ .Values.token | default \"none\" | b64enc | quote }}\n---\n"  # Helm stores a Secret first
+            "apiVersion: v1\nkind: Secret\nmetadata:\n  name: mig-seed\n  annotations:\n"
+            "    helm.sh/hook: pre-install,pre-upgrade\nstringData:\n  seed: fixed\n"),
         "templates/tests/check.yaml": (
             'apiVersion: v1\nkind: Pod\nmetadata:\n  name: mig-check\n  annotations:\n    "helm.sh/hook": test\n'
             'spec:\n  restartPolicy: Never\n  containers:\n    - name: check\n      image: "{{ .Values.testImage }}"\n'),
