@@ -22,10 +22,13 @@ _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*")
 # A scheme (at a word's start, at most 32 characters: linear on a megabyte of one word) and what follows, one slash
 # (a typo) too
 _URL = re.compile(r"\b([A-Za-z][A-Za-z0-9+.-]{0,31}):(?://|/(?!/))(\S*)")
-# A query parameter named as a credential (?token=, &password=, X-Amz-Signature=, api_key=, sig=) and its value: a
-# presigned or tokened URL, a JDBC URL's password; anywhere in text, so a URL without a scheme (an index entry's) too
-_QUERY = re.compile(r"(?i)([?&;](?:[a-z0-9]+[-_.])*(?:token|password|passwd|pwd|secret|sig|signature|credential|"
+# A query parameter (or a fragment's: #access_token=) named as a credential and its value: a presigned or tokened URL,
+# a JDBC URL's password; anywhere in text, so a URL without a scheme (an index entry's) too. Masked generously where
+# printed (?sort_key=name too); registered as a secret (so masked everywhere) only under a name that is nothing else,
+# and only from 8 characters: `?auth=true` registering "true" would mask every true.
+_QUERY = re.compile(r"(?i)([?&;#][a-z0-9_.-]*?(?:token|password|passwd|pwd|secret|sig|signature|credential|"
                     r"api[-_]?key|key|auth)=)([^&;#\s\"'<>]+)")
+_SECRET_PARAMETER = re.compile(r"(?i)[a-z0-9_.-]*(?:token|password|passwd|secret|signature|credential|api[-_]?key)=")
 _HOST = re.compile(r"(?:(?:[A-Za-z0-9-]+\.)+[A-Za-z][A-Za-z0-9-]*|(?:\d{1,3}\.){3}\d{1,3}|localhost|\[[0-9A-Fa-f:.]+\])"
                    r"(?=[/:?#]|$)")  # a host name with a top-level domain, an address, localhost: no path's @x
 
@@ -44,7 +47,7 @@ def credentials_in(value: str) -> list[str]:
     names none. A userinfo runs to the first @, or, when a / comes before it (a password typed with one), to the first
     @ followed by a host name (a dotted one with a top-level domain, an address, localhost): an @ in a path (npm's
     /@scope/pkg, /vue@3.4.0) is none. And a credential in a query (`?token=`, `&password=`: _QUERY)."""
-    found: list[str] = [match.group(2) for match in _QUERY.finditer(value)] if "=" in value else []
+    found = _query_secrets(value)
     for match in _URL.finditer(value) if ":/" in value else ():
         scheme, rest = match.group(1).lower(), match.group(2)
         at = rest.find("@")
@@ -55,6 +58,12 @@ def credentials_in(value: str) -> list[str]:
                 break
             at = rest.find("@", at + 1)
     return found
+
+
+def _query_secrets(value: str) -> list[str]:
+    """The values of query parameters that are credentials by their name alone, 8 characters or more."""
+    return [match.group(2) for match in _QUERY.finditer(value) if len(match.group(2)) >= 8
+            and _SECRET_PARAMETER.fullmatch(match.group(1)[1:])] if "=" in value else []
 
 
 def redact_value(value: str) -> str:
@@ -68,7 +77,7 @@ def redact_value(value: str) -> str:
 def credentials(value: str) -> list[str]:
     """Every userinfo in `value` (one value as read: an argument, a variable, a setting), and its password, as
     written and percent-decoded: what to register as secret."""
-    found = [text for match in _QUERY.finditer(value) for text in (match.group(2), unquote(match.group(2)))]
+    found = [text for secret in _query_secrets(value) for text in (secret, unquote(secret))]
     for userinfo in _userinfos(value):
         password = userinfo.partition(":")[2]
         found += [userinfo, unquote(userinfo), password, unquote(password)]

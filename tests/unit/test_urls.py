@@ -63,8 +63,11 @@ def test_bad_or_credential_bearing_urls_are_one_line_that_never_shows_the_secret
     ("ssh://git@github.com/acme/charts", []),
     ("https://api.example.com/x?token=Tok-3344&page=2", ["Tok-3344"]),  # a credential in a query
     ("jdbc:postgresql://db:5432/x?user=app&password=Jdbc-Pass-1", ["Jdbc-Pass-1"]),
-    ("x.tgz?X-Amz-Credential=AKIA%2F1&X-Amz-Signature=f00d&X-Amz-Security-Token=FQo", ["AKIA%2F1", "f00d", "FQo"]),
+    ("x.tgz?X-Amz-Credential=AKIAUNIT%2F1&X-Amz-Signature=f00dcafe99&X-Amz-Security-Token=FQoGZXIvYXdz",
+     ["AKIAUNIT%2F1", "f00dcafe99", "FQoGZXIvYXdz"]),
+    ("https://a.example/cb#access_token=Frag-Tok-77&accessToken=Camel-Tok-88", ["Frag-Tok-77", "Camel-Tok-88"]),
     ("https://maps.example.com/api?monkey=1&keyword=helm&tokens=2&passport=3&author=me", []),  # names, not credentials
+    ("https://x.example/list?sort_key=name&auth=true&key=shortish&sig=abc", []),  # masked where printed, no more
 ])
 def test_credentials_in_reads_a_urls_userinfo_as_a_url_parser_does(value, credentials):
     assert urls.credentials_in(value) == credentials
@@ -80,4 +83,6 @@ def test_a_credential_in_a_query_is_masked_anywhere_in_text_and_registered_as_wr
     assert urls.redact("url jiralert-1.9.0.tgz?token=S3cr3tT0ken points outside the repository") == (
         "url jiralert-1.9.0.tgz?token=*** points outside the repository")
     assert urls.redact("https://h/x?a=1&api_key=K-1;sig=S-2#top") == "https://h/x?a=1&api_key=***;sig=***#top"
-    assert urls.credentials("jdbc:mysql://db/x?password=pa%22ss") == ["pa%22ss", 'pa"ss']
+    assert urls.redact("https://a/?clientSecret=C-9&x=1#access_token=F-1") == (
+        "https://a/?clientSecret=***&x=1#access_token=***")
+    assert urls.credentials("jdbc:mysql://db/x?password=pa%22ss-long") == ["pa%22ss-long", 'pa"ss-long']
