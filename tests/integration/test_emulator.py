@@ -22,6 +22,12 @@ import pytest
 import yaml
 
 from tests.conftest import corpus
+from tests.support.k8s_pods import ENV_NAME_RULE
+from tests.support.k8s_rules import LABEL_VALUE
+
+DNS = ("a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start "
+       "and end with an alphanumeric character (e.g. 'example.com', regex used for validation is "
+       "'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')")
 
 SMP = "application/strategic-merge-patch+json"
 MERGE = "application/merge-patch+json"
@@ -286,9 +292,12 @@ def test_services_get_a_unique_cluster_ip_kept_across_updates_and_headless_stays
              "spec.ports[0].nodePort: Forbidden: may not be used when `type` is 'ClusterIP'"),
             ("outer", {"type": "ExternalName", "ports": []}, "spec.externalName: Required value"),
             ("sticky", {"sessionAffinity": "Sticky"},
-             'spec.sessionAffinity: Unsupported value: "Sticky": supported values: "ClientIP", "None"')):
+             'spec.sessionAffinity: Unsupported value: "Sticky": supported values: "ClientIP", "None"'),
+            ("unnamed", {"ports": [{"port": 80}, {"port": 81}]},  # was a 500: the emulator crashed
+             "[spec.ports[0].name: Required value, spec.ports[1].name: Required value]")):
         code, refused = api(k8s, "POST", base, service(name, **spec))
         assert (code, refused["message"]) == (422, f'Service "{name}" is invalid: {wanted}')
+    assert api(k8s, "POST", base, service("defaulted", sessionAffinity=""))[0] == 201
     code, refused = api(k8s, "POST", base, service("typo", clusterIP="not-an-ip"))  # was a 500: the emulator crashed
     assert (code, refused["message"]) == (422, (
         'Service "typo" is invalid: spec.clusterIPs[0]: Invalid value: "not-an-ip": must be a valid IP address, (e.g. '
@@ -452,12 +461,14 @@ def checked_against_its_schema(k8s: Any, base: str) -> None:
                 "spec": {"selector": {"matchLabels": {"app": "x"}}, "endpoints": [{"port": "http", **endpoint}]}}
 
     assert api(k8s, "POST", base, monitor("good", interval="30s", scheme="https"))[0] == 201
+    assert api(k8s, "POST", base, monitor("unset", interval=None))[0] == 201  # a null is dropped, not refused
     code, refused = api(k8s, "POST", base, monitor("slow", interval="30 seconds"))
     assert code == 422 and refused["message"].startswith(
         'ServiceMonitor.monitoring.coreos.com "slow" is invalid: spec.endpoints[0].interval: Invalid value: '
         '"30 seconds": spec.endpoints[0].interval in body should match \'^(0|(([0-9]+)y)?')
     code, refused = api(k8s, "POST", base, monitor("plain", scheme="ftp"))
-    assert code == 422 and 'spec.endpoints[0].scheme: Unsupported value: "ftp": supported values: ' in refused["message"]
+    assert code == 422 and 'spec.endpoints[0].scheme: Unsupported value: "ftp": supported values: ' \
+        in refused["message"]
     unselected = monitor("none")
     del unselected["spec"]["selector"]
     code, refused = api(k8s, "POST", base, unselected)
@@ -716,15 +727,16 @@ def test_pod_templates_are_refused_for_what_only_a_pod_would_trip_over(k8s, ns):
           "([-a-z0-9]*[a-z0-9])?)*')")),
         ({"ports": [{"name": "http", "containerPort": 8080}, {"name": "http", "containerPort": 9090}]}, {},
          f'{at}.ports[1].name: Duplicate value: "http"'),
-        ({"image": " nginx:1.27 "}, {}, (f'{at}.image: Invalid value: " nginx:1.27 ": must not have leading or trailing '
-                                        "whitespace")),
         ({"imagePullPolicy": "Sometimes"}, {}, (f'{at}.imagePullPolicy: Unsupported value: "Sometimes": supported '
                                                 'values: "Always", "IfNotPresent", "Never"')),
-        ({"env": [{"name": "A=B", "value": "x"}]}, {}, f'{at}.env[0].name: Invalid value: "A=B": a valid environment'),
-        ({}, {"dnsPolicy": "Weird"}, 'spec.template.spec.dnsPolicy: Unsupported value: "Weird": supported values: '),
-        ({}, {"serviceAccountName": "Bad_SA"}, 'spec.template.spec.serviceAccountName: Invalid value: "Bad_SA": a '),
-        ({}, {"nodeSelector": {"zone": "has space"}}, 'spec.template.spec.nodeSelector: Invalid value: "has space": '),
-        ({}, {"labels": {"tier": "has space"}}, 'spec.template.metadata.labels: Invalid value: "has space": a valid '),
+        ({"env": [{"name": "A=B", "value": "x"}]}, {}, f'{at}.env[0].name: Invalid value: "A=B": {ENV_NAME_RULE}'),
+        ({}, {"dnsPolicy": "Weird"}, ('spec.template.spec.dnsPolicy: Unsupported value: "Weird": supported values: '
+                                      '"ClusterFirstWithHostNet", "ClusterFirst", "Default", "None"')),
+        ({}, {"serviceAccountName": "Bad_SA"},
+         f'spec.template.spec.serviceAccountName: Invalid value: "Bad_SA": {DNS}'),
+        ({}, {"nodeSelector": {"zone": "has space"}}, (f'spec.template.spec.nodeSelector: Invalid value: "has space": '
+                                                      f"{LABEL_VALUE}")),
+        ({}, {"labels": {"tier": "has space"}}, f'spec.template.labels: Invalid value: "has space": {LABEL_VALUE}'),
     ]
     base = f"/apis/apps/v1/namespaces/{ns}/deployments"
     for container, spec, wanted in cases:
@@ -734,7 +746,15 @@ def test_pod_templates_are_refused_for_what_only_a_pod_would_trip_over(k8s, ns):
         template["labels"] = {**template["labels"], **spec.pop("labels", {})}  # its own: deployment() shares one
         pod_spec(body).update(spec)
         code, refused = api(k8s, "POST", base, body)
-        assert code == 422 and refused["message"].startswith(f'Deployment.apps "web" is invalid: {wanted}'), refused
+        assert (code, refused["message"]) == (422, f'Deployment.apps "web" is invalid: {wanted}')
+    defaulted = deployment("defaulted")  # "" is defaulted before validation; blanks around an image fail its pods
+    pod_spec(defaulted)["containers"][0].update(image=" nginx:1.27 ", imagePullPolicy="")
+    pod_spec(defaulted)["dnsPolicy"] = ""
+    assert api(k8s, "POST", base, defaulted)[0] == 201
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "blank"}, "spec": pod_spec(defaulted)}
+    code, refused = api(k8s, "POST", f"/api/v1/namespaces/{ns}/pods", pod)  # a Pod itself is refused for it
+    assert (code, refused["message"]) == (422, ('Pod "blank" is invalid: spec.containers[0].image: Invalid value: '
+                                               '" nginx:1.27 ": must not have leading or trailing whitespace'))
     mounted = deployment("web")
     pod_spec(mounted)["containers"][0]["volumeMounts"] = [{"name": "data", "mountPath": "/data"}]
     pod_spec(mounted)["volumes"] = [{"name": "data", "emptyDir": {"sizeLimit": "1Gi"}}]
@@ -765,7 +785,8 @@ def test_pod_templates_are_refused_for_what_only_a_pod_would_trip_over(k8s, ns):
         code, refused = api(k8s, "POST", f"{batch}/cronjobs", cron_job(name, schedule))
         assert (code, refused["message"]) == (422, f'CronJob.batch "{name}" is invalid: {wanted}')
     assert api(k8s, "POST", f"{batch}/cronjobs", cron_job("nightly", "30 2 * * mon-fri"))[0] == 201
-    assert not [k for k in k8s.store if k[2] == ns and k[1] in ("deployments", "jobs") and k[3] != "web"]
+    assert not [k for k in k8s.store if k[2] == ns and k[1] in ("deployments", "jobs")
+                and k[3] not in ("web", "defaulted")]
 
 
 def test_ingresses_disruption_budgets_and_typed_secrets_are_refused_as_the_api_server_refuses_them(k8s, ns):

@@ -23,7 +23,7 @@ def errors(value: Any, schema: dict[str, Any], path: str = "") -> list[FieldErro
 
 
 def _walk(value: Any, schema: dict[str, Any], path: str, found: list[FieldError], top: bool = False) -> None:
-    if value is None and schema.get("nullable") is True:
+    if value is None:  # allowed where nullable, else dropped before validation (as the API server prunes it)
         return
     if not _typed(value, schema):
         shown = _type_name(value)
@@ -40,10 +40,10 @@ def _walk(value: Any, schema: dict[str, Any], path: str, found: list[FieldError]
     elif isinstance(value, list):
         _items(value, schema, path, found)
     elif isinstance(value, dict):
-        for name in schema.get("required") or ():
-            if name not in value:
-                found.append(required(f"{path}.{name}".lstrip(".")))
         properties, additional = schema.get("properties") or {}, schema.get("additionalProperties")
+        for name in schema.get("required") or ():
+            if value.get(name) is None and not (name in value and (properties.get(name) or {}).get("nullable")):
+                found.append(required(f"{path}.{name}".lstrip(".")))
         for key, item in value.items():
             if top and key in ("apiVersion", "kind", "metadata"):
                 continue

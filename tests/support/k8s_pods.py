@@ -10,7 +10,6 @@ from typing import Any
 
 from tests.support.k8s_quantity import quantity
 from tests.support.k8s_rules import (
-    LABEL_VALUE,
     NEGATIVE,
     QUALIFIED,
     QUALIFIED_NAME,
@@ -18,6 +17,7 @@ from tests.support.k8s_rules import (
     as_list,
     as_str,
     config_key_errors,
+    label_errors,
     name_errors,
     port_name_errors,
     port_number_errors,
@@ -59,16 +59,21 @@ def pod_spec_errors(spec: dict[str, Any], at: str) -> list[FieldError]:
     errors += _one_of(spec, "dnsPolicy", at, ("ClusterFirstWithHostNet", "ClusterFirst", "Default", "None"))
     if spec.get("serviceAccountName"):
         errors += name_errors(f"{at}.serviceAccountName", str(spec["serviceAccountName"]), "subdomain")
-    for value in as_dict(spec.get("nodeSelector")).values():
-        if value and not (len(str(value)) <= 63 and QUALIFIED.fullmatch(str(value))):
-            errors.append(invalid_value(f"{at}.nodeSelector", value, LABEL_VALUE))
-    return errors
+    return errors + label_errors(as_dict(spec.get("nodeSelector")), f"{at}.nodeSelector")
+
+
+def pod_only_errors(spec: dict[str, Any]) -> list[FieldError]:
+    """validateContainersOnlyForPod: what a Pod is refused for and a pod template is not (an image with blanks around
+    it: a template's pods fail to be created instead)."""
+    return [invalid_value(f"spec.containers[{i}].image", image, "must not have leading or trailing whitespace")
+            for i, image in enumerate(as_dict(c).get("image") for c in as_list(spec.get("containers")))
+            if isinstance(image, str) and image and image != image.strip()]
 
 
 def _one_of(obj: dict[str, Any], field: str, at: str, supported: tuple[str, ...]) -> list[FieldError]:
-    """An enum field set to a value the API server does not know (NotSupported)."""
+    """An enum field set to a value the API server does not know (NotSupported); "" is defaulted first."""
     value = obj.get(field)
-    if value is None or value in supported:
+    if not value or value in supported:
         return []
     return [FieldError("NotSupported", f"{at}.{field}", value, "supported values: " +
                        ", ".join(f'"{v}"' for v in supported))]
@@ -100,11 +105,8 @@ def _container(container: dict[str, Any], at: str, volumes: set[str]) -> list[Fi
         errors.append(required(f"{at}.name"))
     else:
         errors += name_errors(f"{at}.name", name, "label")
-    image = container.get("image")
-    if not image:
+    if not container.get("image"):
         errors.append(required(f"{at}.image"))
-    elif isinstance(image, str) and image != image.strip():
-        errors.append(invalid_value(f"{at}.image", image, "must not have leading or trailing whitespace"))
     errors += _one_of(container, "imagePullPolicy", at, ("Always", "IfNotPresent", "Never"))
     errors += _container_ports(as_list(container.get("ports")), f"{at}.ports")
     for j, env in enumerate(map(as_dict, as_list(container.get("env")))):

@@ -105,6 +105,20 @@ def as_str(value: Any) -> str:
     return value if isinstance(value, str) else ""
 
 
+def label_errors(labels: dict[str, Any], field: str) -> list[FieldError]:
+    """ValidateLabels: each key a qualified name, each value a label value of at most 63 characters (JSON's null
+    decodes into a map[string]string as "")."""
+    errors: list[FieldError] = []
+    for key, value in labels.items():
+        errors += qualified_key_errors(field, key)
+        value = str(value or "")
+        if len(value) > 63:
+            errors.append(invalid_value(field, value, "must be no more than 63 characters"))
+        if value and not QUALIFIED.fullmatch(value):
+            errors.append(invalid_value(field, value, LABEL_VALUE))
+    return errors
+
+
 def qualified_key_errors(field: str, key: str) -> list[FieldError]:
     prefix, _, name = key.rpartition("/")
     errors = name_errors(field, prefix, "subdomain") if prefix else []

@@ -23,16 +23,15 @@ from typing import Any
 
 from tests.support import k8s_fields
 from tests.support.k8s_cron import cron_error
-from tests.support.k8s_pods import pod_spec_errors
+from tests.support.k8s_pods import pod_only_errors, pod_spec_errors
 from tests.support.k8s_quantity import quantity
 from tests.support.k8s_rules import (
-    LABEL_VALUE,
     NEGATIVE,
-    QUALIFIED,
     as_dict,
     as_list,
     as_str,
     config_key_errors,
+    label_errors,
     name_errors,
     port_name_errors,
     port_number_errors,
@@ -168,7 +167,7 @@ def validate(obj: dict[str, Any], old: dict[str, Any] | None, kind: str) -> list
     if kind in WORKLOADS:
         errors += _workload(spec, old_spec if old else None, kind)
     elif kind == "Pod":
-        errors += pod_spec_errors(spec, "spec")
+        errors += pod_spec_errors(spec, "spec") + pod_only_errors(spec)
     elif kind == "Job":
         errors += _job_spec(spec, "spec")
     elif kind == "CronJob":
@@ -251,14 +250,7 @@ def _metadata(meta: dict[str, Any], rule: str) -> list[FieldError]:
 def labels_and_annotations(meta: dict[str, Any], at: str) -> list[FieldError]:
     """ValidateLabels and ValidateAnnotations, of an object's metadata or of a pod template's (ValidatePodTemplateSpec
     checks those too)."""
-    errors: list[FieldError] = []
-    for key, value in as_dict(meta.get("labels")).items():
-        errors += qualified_key_errors(f"{at}.labels", key)
-        value = value or ""  # JSON's null decodes into a map[string]string as ""
-        if len(value) > 63:
-            errors.append(invalid_value(f"{at}.labels", value, "must be no more than 63 characters"))
-        if value and not QUALIFIED.fullmatch(value):
-            errors.append(invalid_value(f"{at}.labels", value, LABEL_VALUE))
+    errors = label_errors(as_dict(meta.get("labels")), f"{at}.labels")
     annotations = as_dict(meta.get("annotations"))
     for key in annotations:
         errors += qualified_key_errors(f"{at}.annotations", key)
@@ -287,7 +279,7 @@ def _workload(spec: dict[str, Any], old: dict[str, Any] | None, kind: str) -> li
         errors.append(FieldError("Forbidden", "spec.strategy.rollingUpdate",
                                  detail="may not be specified when strategy `type` is 'Recreate'"))
     pod = as_dict(template.get("spec"))
-    errors += labels_and_annotations(as_dict(template.get("metadata")), "spec.template.metadata")
+    errors += labels_and_annotations(as_dict(template.get("metadata")), "spec.template")  # ValidatePodTemplateSpec
     if kind != "StatefulSet":  # ValidatePodTemplateSpecForStatefulSet leaves it be: its mounts name claim templates
         errors += pod_spec_errors(pod, "spec.template.spec")
     if (pod.get("restartPolicy") or "Always") != "Always":
@@ -326,9 +318,9 @@ def _service(spec: dict[str, Any]) -> list[FieldError]:
         at = f"spec.ports[{i}]"
         if len(ports) > 1 and not port.get("name"):
             errors.append(required(f"{at}.name"))
-        if port.get("name") in names:
+        if port.get("name") and port["name"] in names:
             errors.append(FieldError("Duplicate", f"{at}.name", port["name"]))
-        names.add(port.get("name") or None)
+        names.add(port.get("name"))
         errors += _node_port(port.get("nodePort"), kind, f"{at}.nodePort")
         errors += port_number_errors(f"{at}.port", port.get("port") or 0)
         target = port.get("targetPort")
@@ -342,12 +334,12 @@ def _service(spec: dict[str, Any]) -> list[FieldError]:
         seen.add((port.get("port"), port.get("protocol", "TCP")))
     if kind == "ExternalName" and not spec.get("externalName"):
         errors.append(required("spec.externalName"))
-    if spec.get("sessionAffinity", "None") not in ("None", "ClientIP"):
+    if (spec.get("sessionAffinity") or "None") not in ("None", "ClientIP"):  # "" is defaulted first
         errors.append(FieldError("NotSupported", "spec.sessionAffinity", spec["sessionAffinity"],
                                  'supported values: "ClientIP", "None"'))
-    if spec.get("externalTrafficPolicy") and kind not in ("NodePort", "LoadBalancer"):
+    if spec.get("externalTrafficPolicy") and kind not in ("NodePort", "LoadBalancer") and not spec.get("externalIPs"):
         errors.append(invalid_value("spec.externalTrafficPolicy", spec["externalTrafficPolicy"],
-                                    "may only be set when `type` is 'NodePort' or 'LoadBalancer'"))
+                                    "may only be set for externally-accessible services"))
     return errors
 
 
@@ -355,8 +347,8 @@ def _node_port(port: Any, kind: str, at: str) -> list[FieldError]:
     """A nodePort: only where the type has node ports, and in the API server's default range (the allocator's words)."""
     if not port:
         return []
-    if kind not in ("NodePort", "LoadBalancer"):
-        return [FieldError("Forbidden", at, detail=f"may not be used when `type` is '{kind}'")]
+    if kind == "ClusterIP":
+        return [FieldError("Forbidden", at, detail="may not be used when `type` is 'ClusterIP'")]
     if not isinstance(port, int) or not 30000 <= port <= 32767:
         return [invalid_value(at, port, "provided port is not in the valid range. The range of valid ports is "
                                         "30000-32767")]
@@ -446,7 +438,7 @@ def _job_spec(spec: dict[str, Any], at: str) -> list[FieldError]:
         "parallelism", "completions", "activeDeadlineSeconds", "backoffLimit", "ttlSecondsAfterFinished")
         if isinstance(spec.get(name), int) and spec[name] < 0]
     pod = as_dict(as_dict(spec.get("template")).get("spec"))
-    errors += labels_and_annotations(as_dict(as_dict(spec.get("template")).get("metadata")), f"{at}.template.metadata")
+    errors += labels_and_annotations(as_dict(as_dict(spec.get("template")).get("metadata")), f"{at}.template")
     errors += pod_spec_errors(pod, f"{at}.template.spec")
     policy = pod.get("restartPolicy") or "Always"
     if policy == "Always":
