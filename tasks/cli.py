@@ -6,6 +6,7 @@ import errno
 import functools
 import logging
 import os
+import re
 import signal
 import sys
 import threading
@@ -100,7 +101,7 @@ def task(help: dict[str, str], **options: Any) -> Callable[[Callable[..., Any]],
                 raise invoke.Exit(ui.redact(f"interrupted: {detail}"), code=INTERRUPTED) from None
             except OSError as exc:
                 _traceback_if_debugging()
-                fix = _MACHINE.get(exc.errno or 0)
+                fix = _MACHINE.get(exc.errno or 0) if exc.filename else None  # no file named: nothing to say of it
                 if fix is None:
                     raise invoke.Exit(_bug(exc), code=2) from None
                 raise invoke.Exit(ui.redact(f"error: {_refused_by_machine(exc, fix)}"), code=1) from None
@@ -129,12 +130,14 @@ _MACHINE = {  # what the machine refused, not a bug: what to do about it
 }
 
 
+_TEMPORARY = re.compile(r"(?:\.tmp-|tmp)[a-z0-9_]{8}")  # tempfile's names: a store's .tmp-*, a build's tmp*
+
+
 def _refused_by_machine(exc: OSError, fix: str) -> str:
     """A file system's refusal in one line: the file (the folder, for a temporary file of ours), why, what to do."""
-    path = str(exc.filename or "")
-    name = os.path.basename(path)
-    shown = f"{os.path.dirname(path)} (writing a file in it)" if name.startswith((".tmp-", "tmp")) else path
-    return f"{shown or 'a file'}: {exc.strerror}; {fix}"
+    path = str(exc.filename)
+    shown = f"{os.path.dirname(path)} (writing a file in it)" if _TEMPORARY.fullmatch(os.path.basename(path)) else path
+    return f"{shown}: {exc.strerror}; {fix}"
 
 
 @contextmanager

@@ -187,8 +187,11 @@ def _exclusive(path: Path) -> Iterator[None]:
     handle: IO[bytes]
     try:
         handle = open(path, "a+b")  # noqa: SIM115 - closed below
-    except PermissionError:
-        handle = open(path, "rb")  # noqa: SIM115
+    except PermissionError as refused:
+        try:
+            handle = open(path, "rb")  # noqa: SIM115
+        except FileNotFoundError:  # no lock yet, in a folder this user cannot write: that is what to say
+            raise refused from None
     with handle:
         if sys.platform == "win32":
             import msvcrt

@@ -455,6 +455,14 @@ def test_a_lock_file_another_member_of_a_shared_folder_made_is_taken_without_wri
                           check=False)
     assert done.returncode == 0, done.stderr
     assert (repo / INDEX).read_bytes() == b"merged"
+    (repo / ".lock").unlink()
+    repo.chmod(0o555)  # no lock yet, and none can be made: the refusal is the folder's, said as such (exit 1)
+    try:
+        refused = subprocess.run([*prefix, sys.executable, "-c", replace, str(repo)], cwd=ROOT, capture_output=True,
+                                 text=True, check=False)
+    finally:
+        repo.chmod(0o755)
+    assert refused.stderr.rstrip().splitlines()[-1] == f"PermissionError: [Errno 13] Permission denied: '{repo}/.lock'"
 
 
 def test_a_write_the_file_system_refuses_halfway_leaves_nothing_in_the_repository_folder(tmp_path):
