@@ -260,7 +260,14 @@ def _set(expression: str, flag: str, where: str) -> list[tuple[ValuesPath, Any]]
     if any(ui.redact(item) != item and not _kept_whole(value, item[len(key or "") + 1:])
            for (item, key, _), (_, value) in zip(items, assignments)):
         raise ToolError(whole)
+    for path, value in assignments:
+        scalars = [_slot(value, at)[at[-1]] for at in leaves(value)] if isinstance(value, dict | list) else [value]
+        if any(isinstance(leaf, int) and not isinstance(leaf, bool) and abs(leaf) >= 10**6 for leaf in scalars):
+            ui.warn(f"{where}: {'.'.join(map(str, path))} is a whole number of 7 digits or more, which the templates "
+                    "get as a decimal printed in exponent form (20240101 as 2.0240101e+07): Helm's SDK takes values as "
+                    "JSON, where helm --set keeps whole numbers; if it is text (an image tag, an id), use --set-string")
     return assignments
+
 
 
 def _kept_whole(value: Any, text: str) -> bool:

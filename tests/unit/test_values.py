@@ -288,3 +288,15 @@ def test_an_escaped_dot_in_a_key_is_part_of_the_key_for_set_file_set_secret_and_
     assert values == {"pod": {"sidecar.io/inject": True, "checksum.io/cfg": "x\n"},
                       "ann": {"vault.io/token": "token-6c1e8b2a", "vault.io/role": "role-7d2f9c3b"}}
     assert sorted(paths) == [("ann", "vault.io/role"), ("ann", "vault.io/token")]
+
+
+def test_a_set_whole_number_the_templates_would_print_in_exponent_form_is_warned_about(capsys):
+    """`--set image.tag=20240101` deployed `prom/statsd-exporter:2.0240101e+07`: Helm's SDK takes values as JSON,
+    whose numbers Go reads as decimals, where helm --set keeps a whole number (int64)."""
+    assert layered("main", set=("image.tag=20240101", "ports={80,1000000}", "replicas=3", "big=1e6"),
+                   set_string=("build=20240101",))["image"] == {"tag": 20240101}
+    warned = [line for line in capsys.readouterr().err.splitlines() if line.startswith("warning: ")]
+    said = ("is a whole number of 7 digits or more, which the templates get as a decimal printed in exponent form "
+            "(20240101 as 2.0240101e+07)")
+    assert [line.split(": ")[1:3] for line in warned] == [["--set 'image.tag=20240101'", f"image.tag {said}"],
+                                                          ["--set 'ports={80,1000000}'", f"ports {said}"]]
