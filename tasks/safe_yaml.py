@@ -11,7 +11,7 @@ before anything is constructed, in time linear in the document's size however mu
 
 from __future__ import annotations
 
-import base64
+import re
 from typing import Any, ClassVar
 
 import yaml
@@ -102,10 +102,17 @@ def unique_keys(loader: type) -> type:
     again where it is merged, with the keys it took in)."""
 
     class Unique(loader):  # type: ignore[valid-type, misc]
-        def flatten_mapping(self, node: yaml.MappingNode) -> None:
+        def flatten_mapping(self, node: yaml.MappingNode) -> None:  # PyYAML's loaders merge here
+            self.check_unique(node)
+            super().flatten_mapping(node)
+
+        def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> Any:  # Helm's (values_files) here
+            self.check_unique(node)
+            return super().construct_mapping(node, deep=deep)
+
+        def check_unique(self, node: yaml.MappingNode) -> None:
             checked = self.__dict__.setdefault("_unique_checked", set())
             if id(node) in checked:
-                super().flatten_mapping(node)
                 return
             checked.add(id(node))
             first: dict[tuple[str, str], yaml.Mark] = {}
@@ -116,36 +123,32 @@ def unique_keys(loader: type) -> type:
                         raise yaml.constructor.ConstructorError(
                             None, None, f"`{key.value}` is given twice in one mapping, first at line {mark.line + 1}",
                             key.start_mark)
-            super().flatten_mapping(node)
 
     return Unique
 
 
-def go_tags(loader: type) -> type:
-    """`loader`, reading tags as go-yaml decodes them into the text fields of a Helm index entry: `!!binary` as the
-    text it encodes, a local tag (`!mine v1`) as the value it tags. (PyYAML made bytes of the one, which crashed the
-    index's JSON, and refused the other.)"""
+def go_tags(loader: Any) -> Any:
+    """`loader`, changed in place and returned, reading tags as go-yaml decodes them into interface{} or a text field:
+    `!!binary` as the text it encodes (a byte that is not UTF-8 as U+FFFD, as the JSON step then writes it), a tag
+    it does not know (`!mine v1`, !!set, !!omap, !!pairs) as the plain value it tags. (PyYAML made bytes of the one,
+    which no JSON takes, and refused the other.)"""
+    loader.add_constructor("tag:yaml.org,2002:binary", _binary_text)
+    for tag in (None, "tag:yaml.org,2002:set", "tag:yaml.org,2002:omap", "tag:yaml.org,2002:pairs"):
+        loader.add_constructor(tag, _untagged)
+    return loader
 
-    class GoTags(loader):  # type: ignore[valid-type, misc]
-        pass
 
-    def binary(self: Any, node: yaml.ScalarNode) -> str:
-        try:
-            return base64.b64decode(self.construct_scalar(node)).decode("utf-8", "replace")
-        except ValueError as exc:
-            raise yaml.constructor.ConstructorError(None, None, f"!!binary that is not base64 ({exc})",
-                                                    node.start_mark) from None
+def _binary_text(loader: Any, node: yaml.ScalarNode) -> str:
+    text = loader.construct_yaml_binary(node).decode("utf-8", "surrogateescape")
+    return re.sub("[\udc80-\udcff]", "\ufffd", text)
 
-    def local(self: Any, suffix: str, node: yaml.Node) -> Any:
-        if isinstance(node, yaml.MappingNode):
-            return self.construct_mapping(node, deep=True)
-        if isinstance(node, yaml.SequenceNode):
-            return self.construct_sequence(node, deep=True)
-        return self.construct_scalar(node)
 
-    GoTags.add_constructor("tag:yaml.org,2002:binary", binary)
-    GoTags.add_multi_constructor("!", local)
-    return GoTags
+def _untagged(loader: Any, node: yaml.Node) -> Any:
+    if isinstance(node, yaml.MappingNode):
+        return loader.construct_mapping(node, deep=True)
+    if isinstance(node, yaml.SequenceNode):
+        return loader.construct_sequence(node, deep=True)
+    return loader.construct_scalar(node)
 
 
 class AliasError(yaml.YAMLError):

@@ -290,12 +290,12 @@ def check_project_file(root: Path, framework: Mapping[str, Any]) -> tuple[Path, 
 
     import yaml
 
-    from . import safe_yaml
+    from . import safe_yaml, values_files
 
     try:
         text = path.read_text(encoding="utf-8")
-        data = json.loads(text) if path.suffix == ".json" else safe_yaml.load(
-            text, safe_yaml.unique_keys(safe_yaml.SAFE_LOADER))
+        data = json.loads(text) if path.suffix == ".json" else safe_yaml.load(  # `set:` typed as Helm types YAML
+            text, safe_yaml.unique_keys(values_files.HelmYAML))
     except safe_yaml.AliasError as exc:
         raise ToolError(f"{path.name}: {exc}, which Helm refuses too; write the values out instead of aliasing them")
     except (UnicodeDecodeError, ValueError, yaml.YAMLError) as exc:

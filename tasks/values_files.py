@@ -35,11 +35,11 @@ def read_bytes(path: Path, where: str, *, missing: str, folder: str, limit: int 
 
 def read_values(path: Path, where: str) -> dict[str, Any]:
     """A values file as Helm reads one (-f): a YAML mapping, its aliases within Helm's limit, its scalars and keys
-    as Helm's decoder makes them (_HelmYAML), and no infinity or NaN, which Helm's JSON step refuses."""
+    as Helm's decoder makes them (HelmYAML), and no infinity or NaN, which Helm's JSON step refuses."""
     data = read_bytes(path, where, missing="; create it or remove it from the list",
                  folder=", not a values file; name a YAML file")
     try:
-        loaded = safe_yaml.load(data.decode("utf-8"), _HelmYAML)
+        loaded = safe_yaml.load(data.decode("utf-8"), HelmYAML)
     except UnicodeDecodeError:
         raise ToolError(f"{where}: {path} is not UTF-8 text") from None
     except safe_yaml.AliasError as exc:
@@ -115,7 +115,7 @@ def _go_float32(number: float) -> str:
     return text if point < -4 or point >= 6 else f"{single:.{max(digits - point - 1, 0)}f}"
 
 
-class _HelmYAML(safe_yaml.SAFE_LOADER):  # type: ignore[misc, valid-type]
+class HelmYAML(safe_yaml.SAFE_LOADER):  # type: ignore[misc, valid-type]
     """YAML read into the values Helm reads from it: chartutil.ReadValues decodes with go-yaml v2 into interface{},
     then sigs.k8s.io/yaml turns that into JSON. So scalars resolve as go-yaml does (_go_scalar), keys become
     strings (_go_key), !!binary is its decoded text, and a tag go-yaml does not know keeps its node's plain value."""
@@ -131,24 +131,10 @@ class _HelmYAML(safe_yaml.SAFE_LOADER):  # type: ignore[misc, valid-type]
         return {_go_key(self.construct_object(key, deep=deep), key): self.construct_object(value, deep=deep)
                 for key, value in node.value}
 
-    def construct_binary_text(self, node: yaml.ScalarNode) -> str:
-        """The decoded bytes as a Go string; JSON then writes each byte that is not UTF-8 as U+FFFD."""
-        text = self.construct_yaml_binary(node).decode("utf-8", "surrogateescape")
-        return re.sub("[\udc80-\udcff]", "\ufffd", text)
 
-    def construct_untagged(self, node: yaml.Node) -> Any:
-        if isinstance(node, yaml.MappingNode):
-            return self.construct_mapping(node, deep=True)
-        if isinstance(node, yaml.SequenceNode):
-            return self.construct_sequence(node, deep=True)
-        return self.construct_scalar(node)
-
-
-_HelmYAML.add_constructor(_PLAIN, lambda loader, node: _go_scalar(loader.construct_scalar(node)))
-_HelmYAML.add_constructor("tag:yaml.org,2002:timestamp", _HelmYAML.construct_scalar)
-_HelmYAML.add_constructor("tag:yaml.org,2002:binary", _HelmYAML.construct_binary_text)
-for _tag in (None, "tag:yaml.org,2002:set", "tag:yaml.org,2002:omap", "tag:yaml.org,2002:pairs"):
-    _HelmYAML.add_constructor(_tag, _HelmYAML.construct_untagged)
+HelmYAML.add_constructor(_PLAIN, lambda loader, node: _go_scalar(loader.construct_scalar(node)))
+HelmYAML.add_constructor("tag:yaml.org,2002:timestamp", HelmYAML.construct_scalar)
+safe_yaml.go_tags(HelmYAML)
 
 
 def _non_finite(tree: Any, path: tuple[str | int, ...] = ()) -> Iterator[tuple[tuple[str | int, ...], float]]:

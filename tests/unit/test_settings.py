@@ -139,3 +139,14 @@ def test_an_oci_repository_no_registry_takes_is_refused_as_a_setting_not_blamed_
         settings.normalize_repo_url(url, tmp_path)
     assert settings.normalize_repo_url("oci://Registry.example.com:5000/team/charts/", tmp_path) == \
         "oci://registry.example.com:5000/team/charts"
+
+
+def test_set_values_in_invoke_yaml_are_typed_as_helm_types_a_values_file(tmp_path):
+    """PyYAML made `12:30` the number 750 (base 60) and left `1e3`, `0o17` and `y` as text; Helm's YAML reads them as
+    text, 1000, 15 and true, and a release deployed 750 where a values file with the same line gives '12:30'."""
+    (tmp_path / "invoke.yaml").write_text(
+        "release:\n  releases:\n    app:\n      set: {at: 12:30, num: 1e3, mode: 0o17, flag: y, day: 2024-01-01}\n")
+    checked = settings.check_project_file(tmp_path, INVOKE_DEFAULTS)
+    assert checked is not None
+    assert checked[1]["release"]["releases"]["app"]["set"] == {"at": "12:30", "num": 1000.0, "mode": 15, "flag": True,
+                                                                "day": "2024-01-01"}
