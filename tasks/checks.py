@@ -52,7 +52,8 @@ def verify(store: Store, public_url: str | None = None, keyring: Path | None = N
         for entry in versions:
             if not entry.get("urls"):  # a deploy here guesses NAME-VERSION.tgz; Helm's client has nothing to download
                 findings.append(Finding("url", _entry(name, entry), "no urls in index.yaml: Helm's clients cannot "
-                                        "download it (no downloadable URLs); publish the chart again to record its url"))
+                                        "download it (no downloadable URLs); publish the chart again to record its "
+                                        "url"))
             try:
                 wanted.setdefault(idx.package_key(entry, listed, (store.url, public_url)), []).append((name, entry))
             except ToolError as exc:

@@ -176,6 +176,7 @@ def test_a_chart_in_a_folder_that_could_not_be_listed_is_published_once_it_can_b
     assert "published to" in again.stdout and "1 new, 3 unchanged" in again.stdout
     assert (project / "dist" / "repo" / "later-0.1.0.tgz").is_file()
 
+
 def test_a_folder_the_tool_cannot_write_is_one_line_naming_it_with_what_to_do_and_exit_1(project, tmp_path):
     """A repository folder or a build folder that cannot be written was `unexpected PermissionError: ... .tmp-q74szckl
     (a bug ...)`, exit 2, naming a temporary file."""
@@ -191,7 +192,8 @@ def test_a_folder_the_tool_cannot_write_is_one_line_naming_it_with_what_to_do_an
         for folder in (repo, project / "dist"):
             folder.chmod(0o755)
     assert published.returncode == 1
-    assert published.stderr == f"error: {repo} (writing a file in it): Permission denied; check its permissions and owner\n"
+    assert published.stderr == (f"error: {repo} (writing a file in it): Permission denied; check its permissions and "
+                                "owner\n")
     assert list(repo.iterdir()) == []
     assert (packaged.returncode, packaged.stderr.splitlines()) == (1, [
         f"error: {project / 'dist'} (writing a file in it): Permission denied; check its permissions and owner"])
@@ -203,6 +205,7 @@ def test_a_folder_the_tool_cannot_write_is_one_line_naming_it_with_what_to_do_an
     assert linted.returncode == 1 and linted.stdout.splitlines()[-1] == "lint: ok 2, failed 1: hello-api"
     assert linted.stderr.startswith(f"error: {project / 'dist'} (repo.build_dir): the dependency build of ")  # not
     assert linted.stderr.rstrip().endswith("set repo.build_dir to another folder")  # the chart's permissions
+
 
 def test_a_chart_nobody_can_read_fails_alone_and_a_chart_built_with_file_dependencies_is_published(project):
     """parent's file:// dependency was built in a copy of the whole tree, which failed on noperm's file: parent

@@ -205,6 +205,7 @@ def test_a_dry_run_of_an_environment_goes_on_after_a_failure_but_not_to_what_nee
     assert re.search(r"^b\s+hello-api-0\.1\.0\s+\S+\s+failed\s+", result.stdout, re.MULTILINE)
     assert re.search(r"^c\s+hello-world-0\.1\.0\s+\S+\s+rendered\s+would be revision 1$", result.stdout, re.MULTILINE)
 
+
 def test_list_shows_an_environments_releases_though_invoke_yaml_deploys_none_there(cluster):
     """An environment no configured release is deployed to (a new one, a namespace others deploy into): its listing
     shows what is installed there, not an error."""

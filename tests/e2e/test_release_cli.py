@@ -669,7 +669,8 @@ def test_diff_shows_a_change_only_a_hook_runs_and_leaves_the_tests_out(cluster):
             "    helm.sh/hook: pre-install,pre-upgrade\nstringData:\n  seed: fixed\n"),
         "templates/tests/check.yaml": (
             'apiVersion: v1\nkind: Pod\nmetadata:\n  name: mig-check\n  annotations:\n    "helm.sh/hook": test\n'
-            'spec:\n  restartPolicy: Never\n  containers:\n    - name: check\n      image: "{{ .Values.testImage }}"\n'),
+            'spec:\n  restartPolicy: Never\n  containers:\n    - name: check\n'
+            '      image: "{{ .Values.testImage }}"\n'),
     })
     deploy(cluster, "--release", "mig")
 
@@ -689,6 +690,7 @@ def test_diff_shows_a_change_only_a_hook_runs_and_leaves_the_tests_out(cluster):
                      "--set-secret", "token=MIG_TOKEN", env={**secret, "MIG_TOKEN": "Mig-Hook-Token-9952"}, check=False)
     assert rotated.returncode == 2 and "token: " in rotated.stdout
     assert not found(rotated.stdout + rotated.stderr, {"old": "Mig-Hook-Token-8841", "new": "Mig-Hook-Token-9952"})
+
 
 def test_release_test_runs_the_charts_test_hooks(cluster):
     toolkit_chart(cluster, test_image="busybox:fails")

@@ -440,7 +440,6 @@ def test_a_chart_with_crds_installs_and_its_custom_resources_are_served(k8s, ns,
     assert api(k8s, "GET", f"/apis/example.com/v1/namespaces/{ns}/widgets/gear")[0] == 404
 
 
-
 def test_a_custom_resource_is_checked_against_its_crds_schema_as_the_api_server_checks_it(k8s, ns):
     """A ServiceMonitor whose interval a value made "30 seconds", or whose scheme is ftp, was stored (201); a real
     API server refuses it (apiextensions-apiserver's validation). The CRD is prometheus-operator's own."""

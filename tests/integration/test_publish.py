@@ -450,7 +450,8 @@ def test_a_lock_file_another_member_of_a_shared_folder_made_is_taken_without_wri
     (repo / ".lock").chmod(0o444)
     replace = ("import sys; from pathlib import Path; from tasks.store import LocalStore; "
                "LocalStore(Path(sys.argv[1])).replace('index.yaml', b'merged', None)")
-    prefix = ["setpriv", "--inh-caps=-all", "--bounding-set=-dac_override,-dac_read_search"] if os.geteuid() == 0 else []
+    capabilities = "--bounding-set=-dac_override,-dac_read_search"
+    prefix = ["setpriv", "--inh-caps=-all", capabilities] if os.geteuid() == 0 else []
     done = subprocess.run([*prefix, sys.executable, "-c", replace, str(repo)], cwd=ROOT, capture_output=True, text=True,
                           check=False)
     assert done.returncode == 0, done.stderr

@@ -265,8 +265,9 @@ def test_a_value_holding_url_credentials_or_a_registered_secret_is_a_secrets_pat
     given = tmp_path / "values.yaml"
     given.write_text("dsn: postgres://app:Url-Pass-4471@db:5432/x\ncdn: https://cdn.jsdelivr.net/npm/vue@3.4.0/x\n"
                      "npm: https://www.npmjs.com/package/@acme/ui\nflag: true\nport: 8080\n"
-                     "header: Bearer Hunter2-Token-9d\nplain: hello\nhook: https://hooks.example.com/x?token=Q-Tok-5521\n"
-                     "search: https://example.com/?q=helm&page=2\nlisted: https://example.com/?sort_key=name&auth=yes\n")
+                     "header: Bearer Hunter2-Token-9d\nplain: hello\n"
+                     "hook: https://hooks.example.com/x?token=Q-Tok-5521\nsearch: https://example.com/?q=helm&page=2\n"
+                     "listed: https://example.com/?sort_key=name&auth=yes\n")
     _, paths = vals.layered_values(environments.Release("app", "app", None, (), (), ()), STAGING,
                                    vals.Overrides(values=(str(given),)), {}, {})
     assert sorted(paths) == [("dsn",), ("header",), ("hook",)]
