@@ -114,7 +114,7 @@ def test_drones_substitution_forms_expand_in_set_flags_and_invoke_yaml_as_in_a_p
                               "Drone's substitution fail; use ${DRONE_TAG%GLOB} to cut the end\n")
 
 
-def test_set_in_invoke_yaml_keeps_yaml_types_so_a_quoted_number_stays_text(cluster):
+def test_set_in_invoke_yaml_keeps_the_types_helms_yaml_gives_so_a_quoted_number_stays_text(cluster):
     import yaml
 
     path = cluster.project / "invoke.yaml"
@@ -127,11 +127,14 @@ def test_set_in_invoke_yaml_keeps_yaml_types_so_a_quoted_number_stays_text(clust
     values = json.loads(deploy(cluster, "-n", "-o", "json", env={"DRONE_TAG": "v1.2.3"}).stdout)["values"]
     assert values["image"]["tag"] == "2024"
     assert values["podAnnotations"] == {"count": 2, "note": "a,b", "list": "{x,y}", "flag": "true", "build": "1.2.3"}
-    path.write_text(path.read_text().replace("image.tag: '2024'", "image.tag: 2024-01-01"))
-    refused = deploy(cluster, "-n", check=False)
+    path.write_text(path.read_text().replace("image.tag: '2024'", "image.tag: 2024-01-01"))  # text, as in Helm's YAML
+    dated = json.loads(deploy(cluster, "-n", "-o", "json", env={"DRONE_TAG": "v1.2.3"}).stdout)["values"]
+    assert dated["image"]["tag"] == "2024-01-01"  # PyYAML had made it a date, which was refused
+    path.write_text(path.read_text().replace("image.tag: 2024-01-01", "image.tag: .inf"))
+    refused = deploy(cluster, "-n", check=False, env={"DRONE_TAG": "v1.2.3"})
     assert (refused.returncode, refused.stdout, cluster.release_secrets()) == (1, "", [])
-    assert refused.stderr == ("error: release.releases.hello-world.set.image.tag is 2024-01-01, which Helm cannot "
-                              "take (YAML read it as a date); quote it in invoke.yaml to make it text\n")
+    assert refused.stderr == ("error: release.releases.hello-world.set.image.tag is inf, which Helm cannot take (YAML "
+                              "read it as a float); quote it in invoke.yaml to make it text\n")
 
 
 def test_a_failed_upgrade_is_rolled_back_automatically(cluster):
@@ -619,7 +622,8 @@ def test_a_first_installs_dry_run_renders_what_needs_the_charts_own_crds_without
     (chart / "templates" / "gadget.yaml").write_text(gadget.replace("kind: Gadget", "kind: Gizmo"))
     unknown = deploy(cluster, "--release", "gadgets", "--dry-run", check=False)  # not a kind of its crds/: refused
     assert unknown.returncode == 1 and unknown.stderr.strip().endswith(
-        f'no matches for kind "Gizmo" in version "{group}/v1" ensure CRDs are installed first')
+        f'no matches for kind "Gizmo" in version "{group}/v1" ensure CRDs are installed first; nothing changed in the '
+        "cluster")
     (chart / "templates" / "gadget.yaml").write_text(gadget)
     dry = deploy(cluster, "--release", "gadgets", "--dry-run")
     assert dry.stderr == (
