@@ -88,7 +88,7 @@ def task(help: dict[str, str], **options: Any) -> Callable[[Callable[..., Any]],
                 raise invoke.Exit(code=1) from None
             except ToolError as exc:
                 _traceback_if_debugging()
-                raise invoke.Exit(ui.redact(f"error: {exc}"), code=1) from None
+                raise invoke.Exit(ui.printable(f"error: {exc}"), code=1) from None
             except invoke.Exit:
                 raise
             except BrokenPipeError:  # no bug: ended as Invoke's own output ends (exit 141), said where it may be read
@@ -98,13 +98,13 @@ def task(help: dict[str, str], **options: Any) -> Callable[[Callable[..., Any]],
                 raise
             except KeyboardInterrupt as exc:
                 detail = str(exc) or f"{body.__name__.rstrip('_')} stopped before it finished; run it again"
-                raise invoke.Exit(ui.redact(f"interrupted: {detail}"), code=INTERRUPTED) from None
+                raise invoke.Exit(ui.printable(f"interrupted: {detail}"), code=INTERRUPTED) from None
             except OSError as exc:
                 _traceback_if_debugging()
                 fix = _MACHINE.get(exc.errno or 0) if exc.filename else None  # no file named: nothing to say of it
                 if fix is None:
                     raise invoke.Exit(_bug(exc), code=2) from None
-                raise invoke.Exit(ui.redact(f"error: {_refused_by_machine(exc, fix)}"), code=1) from None
+                raise invoke.Exit(ui.printable(f"error: {_refused_by_machine(exc, fix)}"), code=1) from None
             except Exception as exc:  # noqa: BLE001 - a bug: still one line, still redacted, the traceback with --debug
                 _traceback_if_debugging()
                 raise invoke.Exit(_bug(exc), code=2) from None
@@ -116,7 +116,7 @@ def task(help: dict[str, str], **options: Any) -> Callable[[Callable[..., Any]],
 
 def _bug(exc: BaseException) -> str:
     detail = " ".join(str(exc).split())
-    return ui.redact(f"error: unexpected {type(exc).__name__}: {detail} (a bug; invoke --debug shows the traceback)")
+    return ui.printable(f"error: unexpected {type(exc).__name__}: {detail} (a bug; invoke --debug shows the traceback)")
 
 
 _MACHINE = {  # what the machine refused, not a bug: what to do about it
@@ -255,7 +255,7 @@ def check_project() -> None:
     try:
         checked = settings.check_project_file(ROOT, invoke.Config.global_defaults())
     except ToolError as exc:
-        sys.exit(ui.redact(f"error: {exc}"))
+        sys.exit(ui.printable(f"error: {exc}"))
     if checked and checked[0].suffix != ".json":
         _parsed_once(*checked)
 

@@ -165,6 +165,21 @@ class _RedactingFilter(logging.Filter):
         return True
 
 
+# What would act on a terminal or a log instead of showing: C0 and C1 controls (ESC clears the screen or retitles the
+# window, CR overwrites a line) and the bidi overrides, in untrusted text (another tool's index, Helm's errors)
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_CONTROL_OR_LINE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str, *, lines: bool = True) -> str:
+    """`text` redacted, then its control characters shown as escapes (\\x1b); line breaks too unless `lines` (a table
+    cell is one line). Redacted first: a secret holding one is found as it is."""
+    pattern = _CONTROL if lines else _CONTROL_OR_LINE
+    text = redact(text)
+    return pattern.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100 else f"\\u{ord(m.group()):04x}",
+                       text) if pattern.search(text) else text
+
+
 def redact(text: str) -> str:
     """`text` with every registered secret, in any of its shapes, and then every URL's userinfo replaced by ***
     (in that order: a password typed with a blank or an @ in it is registered whole, and the userinfo a URL
@@ -267,21 +282,21 @@ def _console(stream: TextIO) -> Any:
 
 
 def _line(stream: TextIO, text: str) -> None:
-    stream.write(redact(text) + "\n")
+    stream.write(printable(text) + "\n")
     stream.flush()
 
 
 def say(message: str) -> None:
     stream = sys.stderr if _documents_only else sys.stdout
     if interactive():
-        _console(stream).print(redact(message), markup=False)  # redacted before rich wraps it over lines
+        _console(stream).print(printable(message), markup=False)  # redacted before rich wraps it over lines
     else:
         _line(stream, message)
 
 
 def warn(message: str) -> None:
     if interactive():
-        _console(sys.stderr).print(redact(f"warning: {message}"), markup=False, style="yellow")
+        _console(sys.stderr).print(printable(f"warning: {message}"), markup=False, style="yellow")
     else:
         _line(sys.stderr, f"warning: {message}")
 
@@ -289,14 +304,14 @@ def warn(message: str) -> None:
 def error(message: str) -> None:
     """One failure among others that go on (a chart of the tree): the run still ends non-zero."""
     if interactive():
-        _console(sys.stderr).print(redact(f"error: {message}"), markup=False, style="red")
+        _console(sys.stderr).print(printable(f"error: {message}"), markup=False, style="red")
     else:
         _line(sys.stderr, f"error: {message}")
 
 
 def table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
     """A boxed table on a terminal; elsewhere the title and aligned plain columns, one line per row."""
-    rows = [[redact(str(cell)) for cell in row] for row in rows]
+    rows = [[printable(str(cell), lines=False) for cell in row] for row in rows]
     if not interactive():
         say(f"{title}:" if rows else f"{title}: none")
         if rows:
@@ -308,7 +323,7 @@ def table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> 
     from rich.table import Table
     from rich.text import Text
 
-    grid = Table(title=redact(title), box=box.ROUNDED)
+    grid = Table(title=printable(title), box=box.ROUNDED)
     for column in columns:  # a narrow terminal folds a long cell onto more lines: an ellipsis would hide a version
         grid.add_column(column, overflow="fold")
     for row in rows:

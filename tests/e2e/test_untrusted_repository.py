@@ -234,3 +234,18 @@ def test_an_entry_leading_to_another_charts_or_versions_package_is_not_deployed(
         "changed to lead elsewhere; restore index.yaml from a copy you trust, or delete that entry and publish the "
         "chart again"), deployed.stderr
     assert [n for (_, plural, ns, n) in k8s.store if plural == "secrets" and ns in published[1]] == []
+
+
+def test_control_characters_in_another_tools_index_are_shown_as_escapes_never_sent_to_the_terminal(project):
+    """repo.list wrote a foreign entry's name and appVersion raw: ESC[2J cleared the screen, OSC 0 retitled the
+    window, a CR overwrote the line with other text (`1 FAKE`). Also in an error line, and nothing in JSON breaks."""
+    repo = project / "dist" / "repo"
+    repo.mkdir(parents=True)
+    evil = {"name": "evil", "version": "1.0.0", "appVersion": "1\x1b[1mX\rFAKE", "urls": ["evil-1.0.0.tgz"],
+            "digest": "ab", "created": "2024-01-01T00:00:00Z"}
+    (repo / "index.yaml").write_text(json.dumps({"apiVersion": "v1", "generated": "2024-01-01T00:00:00Z",
+                                                 "entries": {"evil\x1b[2J\x1b]0;pwn\x07": [evil]}}))
+    listed = invoke(project, "repo.list")
+    assert "\x1b" not in listed.stdout and "\r" not in listed.stdout and "\x07" not in listed.stdout
+    assert "evil\\x1b[2J\\x1b]0;pwn\\x07  1.0.0    1\\x1b[1mX\\x0dFAKE" in listed.stdout
+    assert json.loads(invoke(project, "repo.list", "--json").stdout)[0]["app_version"] == "1\x1b[1mX\rFAKE"

@@ -166,3 +166,9 @@ def test_a_secret_that_is_not_utf8_is_masked_as_its_bytes_are_written():
     for text in (value, raw.decode(errors="replace"), "caf\\xe9-latin1-pass", base64.b64encode(raw).decode(),
                  quote(raw, safe="")):
         assert ui.redact(f"x {text} y") == "x *** y", text
+
+
+def test_printable_shows_control_characters_as_escapes_after_masking_secrets():
+    ui.add_secret("pa\x1bss-Word-77")  # a secret holding one is masked whole, not escaped into a form left unmasked
+    assert ui.printable("a\x1b[2Jb\rc\x07d\u202ee\tf\ng pa\x1bss-Word-77") == "a\\x1b[2Jb\\x0dc\\x07d\\u202ee\tf\ng ***"
+    assert ui.printable("one\ntwo", lines=False) == "one\\x0atwo"  # a table cell is one line
