@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 import secrets
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import yaml
@@ -33,6 +33,30 @@ def for_check(templates: Mapping[str, str], *, install: bool) -> tuple[str, dict
     manifest, and the real name of each stand-in given to those Helm creates anew."""
     runs = {"pre-install", "post-install"} if install else {"pre-upgrade", "post-upgrade"}
     found, names = [], {}
+    for _, document, obj, events in _hooks(templates):
+        if not events & runs:
+            continue
+        meta = obj["metadata"]
+        written = str(meta["annotations"].get(DELETE_POLICY) or "")
+        policies = {p.strip().lower() for p in written.split(",") if p.strip()}
+        if obj.get("kind") != "CustomResourceDefinition" and (not policies or "before-hook-creation" in policies):
+            document, stand_in = _renamed(document, meta.get("name"))
+            if stand_in:
+                names[stand_in] = meta["name"]
+        found.append(document)
+    return "\n---\n".join(found), names
+
+
+def for_diff(templates: Mapping[str, str]) -> str:
+    """The hooks a release keeps (every one but its tests, which helm-diff leaves out too), as a manifest of
+    `# Source:` documents, in the form and order stored_for_diff gives a stored release's."""
+    return _sourced([(path, str(obj.get("kind")), str(obj["metadata"].get("name")), document)
+                     for path, document, obj, events in _hooks(templates) if not events <= _TESTS])
+
+
+def _hooks(templates: Mapping[str, str]) -> Iterator[tuple[str, str, dict[str, Any], set[str]]]:
+    """(template path, document, object, events) of every hook the templates render, by path, as Helm's releaseutil
+    sorts them out: NOTES.txt and partials left out, a hook naming an event Helm does not know skipped."""
     for path, text in sorted(templates.items()):
         if path.endswith("NOTES.txt") or path.rsplit("/", 1)[-1].startswith("_"):  # as Helm leaves them out
             continue
@@ -42,32 +66,8 @@ def for_check(templates: Mapping[str, str], *, install: bool) -> tuple[str, dict
             if not isinstance(meta, dict) or not isinstance(annotations, dict) or ANNOTATION not in annotations:
                 continue
             events = {e.strip().lower() for e in str(annotations[ANNOTATION] or "").split(",")}
-            if not events <= EVENTS or not events & runs:
-                continue
-            policies = {p.strip().lower() for p in str(annotations.get(DELETE_POLICY) or "").split(",") if p.strip()}
-            if obj.get("kind") != "CustomResourceDefinition" and (not policies or "before-hook-creation" in policies):
-                document, stand_in = _renamed(document, meta.get("name"))
-                if stand_in:
-                    names[stand_in] = meta["name"]
-            found.append(document)
-    return "\n---\n".join(found), names
-
-
-def for_diff(templates: Mapping[str, str]) -> str:
-    """The hooks a release keeps (every one but its tests, which helm-diff leaves out too), as a manifest of
-    `# Source:` documents, in the form and order stored_for_diff gives a stored release's."""
-    found = []
-    for path, text in templates.items():
-        if path.endswith("NOTES.txt") or path.rsplit("/", 1)[-1].startswith("_"):
-            continue
-        for document, obj in manifests.documents(text, safe_yaml.TextLoader):
-            meta = obj.get("metadata") if isinstance(obj, dict) else None
-            annotations = meta.get("annotations") if isinstance(meta, dict) else None
-            if isinstance(meta, dict) and isinstance(annotations, dict) and ANNOTATION in annotations:
-                events = {e.strip().lower() for e in str(annotations[ANNOTATION] or "").split(",")}
-                if events <= EVENTS and not events <= _TESTS:
-                    found.append((path, str(obj.get("kind")), str(meta.get("name")), document))
-    return _sourced(found)
+            if events <= EVENTS:
+                yield path, document, obj, events
 
 
 def stored_for_diff(stored: list[dict[str, Any]]) -> str:
