@@ -167,8 +167,8 @@ class _RedactingFilter(logging.Filter):
 
 # What would act on a terminal or a log instead of showing: C0 and C1 controls (ESC clears the screen or retitles the
 # window, CR overwrites a line) and the bidi overrides, in untrusted text (another tool's index, Helm's errors)
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 _CONTROL_OR_LINE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_CONTROL = re.compile(f"(?![\t\n]){_CONTROL_OR_LINE.pattern}")  # a tab and a line break kept
 
 
 def printable(text: str, *, lines: bool = True) -> str:
