@@ -1,9 +1,10 @@
 """Helm's own lines on the process's stderr, redacted. Helm's Go code logs some warnings with Go's default logger
 straight to file descriptor 2 (its kube client: "WARN resource exists on cluster but not in original release ...
 name=web-<a secret>"), past sys.stderr and every logging filter. In the invoke process (tasks.py guards it before
-anything is printed), fd 2 is a pipe whose lines reach the real stderr through ui.redact: Go's, and those of the
-commands a task runs. Go's log lines read as the tool's own: `warning: helm: ...`, as the records helm.py bridges.
-Python's own output goes to the real stderr directly, as before (TTY, colours, progress).
+anything is printed), fd 2 is a pipe whose lines reach the real stderr through ui.printable (redacted, control
+characters escaped): Go's, and those of the commands a task runs. Go's log lines read as the tool's own: `warning:
+helm: ...`, as the records helm.py bridges. Python's own output goes to the real stderr directly, as before (TTY,
+colours, progress).
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ def _redacted(read: int, real: int) -> None:
                     continue
                 said.add(text)
             with contextlib.suppress(OSError):  # whoever read stderr is gone: still read on, so no writer blocks
-                out.write(ui.redact(text).encode("utf-8", "replace"))
+                out.write(ui.printable(text).encode("utf-8", "replace"))
                 out.flush()
 
 

@@ -16,6 +16,7 @@ for i in range(3000):  # more than a pipe holds: the pump reads while this write
     os.write(2, b"WARN go log %d: name=db-hunter2-Secret\\n" % i)
 for _ in range(3):  # Helm's loader says this on each load of a chart: once is enough
     os.write(2, b"2026/11/29 04:55:02 Warning: Dependencies are handled in Chart.yaml since apiVersion v2\\n")
+os.write(2, b"a chart's \\x1b[2Jcontrol line\\n")
 os.write(2, b"a last line without its newline: hunter2-Secret")
 """
 
@@ -27,6 +28,7 @@ def test_lines_written_to_fd_2_itself_are_redacted_and_all_out_before_the_proces
     assert [line for line in lines if line.startswith("WARN")] == \
         [f"WARN go log {i}: name=db-***" for i in range(3000)]
     assert "python's own line" in lines and lines[-1] == "a last line without its newline: ***"
+    assert "\x1b" not in done.stderr and "a chart's \\x1b[2Jcontrol line" in lines  # shown, not sent to the terminal
     assert lines.count("warning: helm: Dependencies are handled in Chart.yaml since apiVersion v2") == 1
 
 
