@@ -179,9 +179,9 @@ def _files(folder: str, checkout: str, blobs: Mapping[str, str], digest: Any) ->
             if blob is None:
                 with open(path, "rb") as handle:
                     blob = "git:" + _blob_id(handle)
-            digest.update(f"\0{rel}\0{blob}".encode())
+            digest.update(os.fsencode(f"\0{rel}\0{blob}"))  # a name not in UTF-8: the bytes it has
     except (ToolError, OSError) as exc:
-        digest.update(f"\0refused\0{exc}\0".encode() + os.urandom(16))
+        digest.update(os.fsencode(f"\0refused\0{exc}\0") + os.urandom(16))
 
 
 def _blob_id(handle: Any) -> str:

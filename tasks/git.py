@@ -9,7 +9,8 @@ from pathlib import Path
 def git(cwd: Path, *args: str, strip: bool = True, failed: str = "") -> str:
     """git's output; `failed` when git is missing or fails (an empty answer unless the caller needs to tell)."""
     try:
-        result = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=30, check=False)
+        result = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, errors="surrogateescape",
+                                timeout=30, check=False)  # a file name not in UTF-8 is bytes git gave, kept
     except (OSError, subprocess.SubprocessError):
         return failed
     if result.returncode != 0:

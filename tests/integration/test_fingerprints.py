@@ -127,6 +127,15 @@ def test_a_tree_key_stands_for_a_committed_tree_with_nothing_else_below_it(check
     assert fingerprints.tree_key(checkout / "charts", 0) == ""
 
 
+def test_a_file_name_not_in_utf8_is_published_then_not_rebuilt(checkout, tmp_path):
+    """Such a name (written on another system) stopped every publish: "unexpected UnicodeDecodeError", exit 2."""
+    (checkout / "charts" / "hello-world" / os.fsdecode(b"notes-\xe9.txt")).write_text("a Latin-1 name")
+    commit(checkout)
+    store = LocalStore(tmp_path / "repo")
+    assert "3 new" in invoke(checkout, "repo.publish", "--url", store.url).stdout
+    again = invoke(clone_of(checkout, tmp_path / "clone"), "repo.publish", "--url", store.url)
+    assert "0 new, 3 unchanged (3 not rebuilt: inputs unchanged)" in again.stdout
+
 def test_a_tree_with_a_symlink_or_a_dependency_outside_it_is_never_recorded(checkout, tmp_path):
     tree = charts.discover(checkout / "charts")
     fresh = fingerprints.of(tree.charts, checkout, 0)
