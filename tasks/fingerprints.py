@@ -2,22 +2,23 @@
 
 A fingerprint is a sha256 over what decides a package's bytes: every file in the chart's folder (by
 its git blob id, read from git's index when the file is committed unchanged), the fingerprints of the charts
-it uses through file://, the package epoch, and the packaging code's and Helm's versions. Two git calls
+it uses through file://, the package epoch, and the packaging code's and Helm's versions. Three git calls
 cover the whole tree, so a clean CI clone reads no chart file to know nothing changed.
 
 They are kept in the repository's own index.yaml, as a top-level annotation (Helm's IndexFile has
 `annotations` "uninterpreted by Helm ... for other applications"), so a clean clone finds them with
 the one read it makes anyway, and Helm's clients ignore them.
 
-A whole tree has one fingerprint too, when git holds every input: the id of the charts folder's tree at
-HEAD with nothing below it modified, untracked or ignored. A publish of every chart records it with the
-charts it published (TREE), so the next clean checkout of the same tree knows, from three git calls and
-without reading a chart, that there is nothing to do.
+A whole tree has one fingerprint too, when git holds every input: a digest of git's listing of the charts
+folder (each file's mode, blob id and path), with nothing below it modified, untracked or ignored. A publish
+of every chart records it with the charts it published (TREE), so the next clean checkout of the same tree
+knows, from one git call and without reading a chart, that there is nothing to do.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import importlib.util
 import json
 import os
@@ -69,22 +70,25 @@ def annotate(annotations: dict[str, str], fingerprints: Mapping[str, str]) -> bo
 
 
 def tree_key(charts_dir: Path, epoch: int) -> str:
-    """The fingerprint of the whole tree when git holds every input, else "": the id of charts_dir's tree at
-    HEAD, nothing below it modified, untracked or ignored, and what else decides the bytes (as in `of`)."""
-    tree = git(charts_dir, "rev-parse", "--verify", "-q", "HEAD:./")
-    status = git(charts_dir, "status", "--porcelain", "-z", "--untracked-files=all", "--ignored=matching", "--",
-                 ".", strip=False, failed="failed") if tree else "not committed"
-    if status or not all(_trusted(entry) for entry in git(charts_dir, "ls-files", "-v", "-z", "--", ".", strip=False,
-                                                          failed="failed").split("\0") if entry):
+    """The fingerprint of the whole tree when git holds every input, else "": a digest of git's listing of charts_dir
+    (each file's mode, blob id and path) when every file below it is in git's index (committed or staged) and
+    unmodified, and nothing else is, not even an ignored file; and what else decides the bytes (as in `of`).
+
+    One git call lists it all: every file in the index (-c) with its tag (-v) and blob id (--stage), again each one
+    modified or deleted (-m, -d: tagged C, R), and every other file (-o with no exclude rules: ignored ones too,
+    tagged ?)."""
+    listing = git(charts_dir, "ls-files", "-c", "-m", "-d", "-o", "-v", "--stage", "-z", "--", ".", strip=False)
+    if not listing or not all(_trusted(entry) for entry in listing.split("\0") if entry):
         return ""
+    tree = hashlib.sha256(listing.encode("utf-8", "surrogateescape")).hexdigest()
     return f"{tree} packaging-{PACKAGING} helm-{_helm_version()} epoch-{epoch}"
 
 
 def _trusted(entry: str) -> bool:
-    """Whether git's status vouches for a file, from its `ls-files -v` tag: not for one marked skip-worktree (S: a
-    sparse checkout leaves it out) or assume-unchanged (lower case: git stops looking at it), which status never
-    reports, however they differ from HEAD."""
-    return entry.startswith("H ")
+    """Whether git vouches for a file, from its `ls-files -v --stage` line: a committed file as it is in git's index
+    (H), not one marked skip-worktree (S: a sparse checkout leaves it out) or assume-unchanged (lower case: git stops
+    looking at it), however they differ from HEAD, nor a submodule (160000), whose files git does not list."""
+    return entry.startswith("H ") and not entry.startswith("H 160000 ")
 
 
 def tree_record(tree: str, charts: list[ChartSource], fingerprints: Mapping[str, str], charts_dir: Path) -> str:
@@ -127,8 +131,6 @@ def key(chart: ChartSource) -> str:
 
 def of(charts: list[ChartSource], root: Path, epoch: int) -> dict[str, str]:
     """Each chart's fingerprint, by key(chart)."""
-    import hashlib  # here, as in _blob_id: its OpenSSL start-up is not paid by a push that changes nothing
-
     folders = {c.path: os.path.realpath(c.path) for c in charts}
     checkout = os.path.realpath(root)
     blobs = _committed_blobs(root, sorted(set(folders.values())))
@@ -186,8 +188,6 @@ def _files(folder: str, checkout: str, blobs: Mapping[str, str], digest: Any) ->
 
 def _blob_id(handle: Any) -> str:
     """git's blob id of an open file (sha1 of "blob SIZE\0" and the content), streamed."""
-    import hashlib
-
     sha1 = hashlib.sha1(b"blob %d\0" % os.fstat(handle.fileno()).st_size, usedforsecurity=False)
     return hashlib.file_digest(handle, lambda: sha1).hexdigest()
 

@@ -125,6 +125,25 @@ def test_a_tree_key_stands_for_a_committed_tree_with_nothing_else_below_it(check
     assert fingerprints.tree_key(checkout / "charts", 0) not in ("", key)
     (chart / "values.local").write_text("ignored by git, packaged by Helm")
     assert fingerprints.tree_key(checkout / "charts", 0) == ""
+    (chart / "values.local").unlink()
+    committed = fingerprints.tree_key(checkout / "charts", 0)
+    (chart / "values.yaml").write_text("staged: true\n")
+    subprocess.run(["git", "add", "."], cwd=checkout, check=True)  # the work tree is git's index, not HEAD
+    staged = fingerprints.tree_key(checkout / "charts", 0)
+    assert staged not in ("", committed)
+    commit(checkout)
+    assert fingerprints.tree_key(checkout / "charts", 0) == staged  # the same files: the same key
+    (chart / "values.yaml").unlink()
+    assert fingerprints.tree_key(checkout / "charts", 0) == ""  # deleted
+    subprocess.run(["git", "checkout", "-q", "."], cwd=checkout, check=True)
+    (chart / "values.yaml").chmod(0o755)
+    assert fingerprints.tree_key(checkout / "charts", 0) == ""  # its mode: Helm packages it too
+    commit(checkout)
+    executable = fingerprints.tree_key(checkout / "charts", 0)
+    assert executable not in ("", staged)
+    (chart / os.fsdecode(b"latin-\xe9.txt")).write_text("a name git gives as bytes, not UTF-8")
+    commit(checkout)
+    assert fingerprints.tree_key(checkout / "charts", 0) not in ("", executable)
 
 
 def test_a_file_name_not_in_utf8_is_published_then_not_rebuilt(checkout, tmp_path):
@@ -135,6 +154,20 @@ def test_a_file_name_not_in_utf8_is_published_then_not_rebuilt(checkout, tmp_pat
     assert "3 new" in invoke(checkout, "repo.publish", "--url", store.url).stdout
     again = invoke(clone_of(checkout, tmp_path / "clone"), "repo.publish", "--url", store.url)
     assert "0 new, 3 unchanged (3 not rebuilt: inputs unchanged)" in again.stdout
+
+
+def test_a_tree_with_a_submodule_has_no_tree_key(checkout):
+    """git lists a submodule as one entry: nothing tells whether its files changed."""
+    inner = checkout / "charts" / "hello-world" / "vendored"
+    inner.mkdir()
+    subprocess.run([*GIT, "init", "-q"], cwd=inner, check=True)
+    (inner / "a.txt").write_text("a")
+    commit(inner)
+    commit(checkout)
+    assert "160000" in subprocess.run(["git", "ls-files", "--stage", "charts"], cwd=checkout, capture_output=True,
+                                      text=True, check=True).stdout
+    assert fingerprints.tree_key(checkout / "charts", 0) == ""
+
 
 def test_a_tree_with_a_symlink_or_a_dependency_outside_it_is_never_recorded(checkout, tmp_path):
     tree = charts.discover(checkout / "charts")
@@ -159,7 +192,7 @@ def test_a_clean_checkout_of_the_published_tree_reads_no_chart(checkout, tmp_pat
     imported = {line.split("'")[1] for line in quiet.stderr.splitlines() if line.startswith("import '")}
     assert "tasks.index" in imported  # what building, comparing or hashing packages needs is not even imported:
     assert not imported & {"tasks.repo_commands", "tasks.release_commands", "tasks.publish", "tasks.charts",
-                            "tasks.packaging", "tasks.archives", "hashlib", "semver", "tarfile", "helm_python", "boto3"}
+                            "tasks.packaging", "tasks.archives", "semver", "tarfile", "helm_python", "boto3"}
     result = invoke(clone, "repo.publish", "--url", store.url, "--output", "json")
     assert "0 new, 3 unchanged (3 not rebuilt: inputs unchanged)" in result.stderr
     assert [(r["chart"], r["action"]) for r in json.loads(result.stdout)["steps"]] == \
