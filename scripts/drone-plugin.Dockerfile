@@ -7,5 +7,7 @@ COPY requirements.txt ./
 RUN pip install --no-cache-dir -r requirements.txt
 COPY tasks.py ./
 COPY tasks/ ./tasks/
+# The tasks' bytecode, compiled once in the image rather than in every step it runs
+RUN python -m compileall -q tasks
 COPY scripts/drone_plugin.py ./scripts/
 ENTRYPOINT ["python", "/opt/helm-tasks/scripts/drone_plugin.py"]

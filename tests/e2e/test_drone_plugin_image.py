@@ -38,6 +38,9 @@ def image_filesystem(root: Path) -> tuple[Path, list[str]]:
                 copied.add(source.rstrip("/"))
         elif instruction == "RUN" and " -r " in argument:
             assert argument.split(" -r ")[1].split()[0] in copied, f"{argument}: copy the requirements first"
+        elif instruction == "RUN" and argument.startswith("python -m compileall "):
+            subprocess.run([sys.executable, *shlex.split(argument)[1:]], cwd=root / workdir.relative_to("/"),
+                           check=True)
         elif instruction == "ENTRYPOINT":
             entrypoint = json.loads(argument)
     assert entrypoint, f"{DOCKERFILE.name} has no ENTRYPOINT"
@@ -54,3 +57,11 @@ def test_every_path_the_dockerfile_copies_exists_and_its_entrypoint_runs_with_he
     assert result.returncode == 0, result.stderr
     assert "supported: add_repos (helm_repos)" in result.stdout
     assert "refused (the step fails): " in result.stdout and "skip_tls_verify" in result.stdout
+
+
+def test_the_image_holds_the_tasks_bytecode(tmp_path):
+    """Compiled when the image is built: a step that runs it compiles nothing."""
+    root, _ = image_filesystem(tmp_path / "image")
+    tasks = next(root.rglob("tasks/cli.py")).parent
+    compiled = {path.name.split(".")[0] for path in (tasks / "__pycache__").glob("*.pyc")}
+    assert compiled == {path.stem for path in tasks.glob("*.py")}
