@@ -26,8 +26,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from . import git, ui
 from .errors import ToolError
-from .git import git
 
 if TYPE_CHECKING:  # charts is imported only when charts are read: not by a push whose tree is unchanged
     from .charts import ChartSource
@@ -71,17 +71,23 @@ def annotate(annotations: dict[str, str], fingerprints: Mapping[str, str]) -> bo
 
 def tree_key(charts_dir: Path, epoch: int) -> str:
     """The fingerprint of the whole tree when git holds every input, else "": a digest of git's listing of charts_dir
-    (each file's mode, blob id and path) when every file below it is in git's index (committed or staged) and
-    unmodified, and nothing else is, not even an ignored file; and what else decides the bytes (as in `of`).
-
-    One git call lists it all: every file in the index (-c) with its tag (-v) and blob id (--stage), again each one
-    modified or deleted (-m, -d: tagged C, R), and every other file (-o with no exclude rules: ignored ones too,
-    tagged ?)."""
-    listing = git(charts_dir, "ls-files", "-c", "-m", "-d", "-o", "-v", "--stage", "-z", "--", ".", strip=False)
-    if not listing or not all(_trusted(entry) for entry in listing.split("\0") if entry):
+    (each file's mode, blob id and path) when every file below it is in git's index (committed or staged),
+    unmodified and checked out as its blob is (git.converted), and nothing else is, not even an ignored file; and
+    what else decides the bytes (as in `of`)."""
+    entries = _listing(charts_dir, ".")
+    if not entries or not all(_trusted(entry) for entry in entries) or git.converted(
+            charts_dir, [entry.partition("\t")[2] for entry in entries], ["."]):
         return ""
-    tree = hashlib.sha256(listing.encode("utf-8", "surrogateescape")).hexdigest()
+    tree = hashlib.sha256("\0".join(entries).encode("utf-8", "surrogateescape")).hexdigest()
     return f"{tree} packaging-{PACKAGING} helm-{_helm_version()} epoch-{epoch}"
+
+
+def _listing(cwd: Path, *pathspecs: str) -> list[str]:
+    """git's lines for the files below the pathspecs, in one call: every file in its index (-c) with its tag (-v) and
+    blob id (--stage), again each one modified or deleted (-m, -d: tagged C, R), and every other file (-o with no
+    exclude rules: ignored ones too, tagged ?)."""
+    listing = git.git(cwd, "ls-files", "-c", "-m", "-d", "-o", "-v", "--stage", "-z", "--", *pathspecs, strip=False)
+    return [entry for entry in listing.split("\0") if entry]
 
 
 def _trusted(entry: str) -> bool:
@@ -102,7 +108,7 @@ def tree_record(tree: str, charts: list[ChartSource], fingerprints: Mapping[str,
             target = os.path.realpath(os.path.join(chart.path, dependency.repository.removeprefix("file://")))
             if dependency.repository.startswith("file://") and not target.startswith(top + os.sep):
                 return ""
-    if "\n120000 " in "\n" + git(charts_dir, "ls-files", "--stage", "-z", "--", ".", strip=False).replace(
+    if "\n120000 " in "\n" + git.git(charts_dir, "ls-files", "--stage", "-z", "--", ".", strip=False).replace(
             "\0", "\n"):
         return ""
     published = sorted([c.name, c.version, fingerprints[key(c)]] for c in charts)
@@ -193,22 +199,21 @@ def _blob_id(handle: Any) -> str:
 
 
 def _committed_blobs(root: Path, folders: list[str]) -> dict[str, str]:
-    """git's blob id of every committed file under the folders that is unchanged in the work tree (and that git
-    looks at: _trusted)."""
-    top = git(root, "rev-parse", "--show-toplevel") if folders else ""
+    """git's blob id of every file under the folders that is in its index, unchanged in the work tree and checked out
+    as its blob is (that git looks at: _trusted; not converted: git.converted)."""
+    top = git.git(root, "rev-parse", "--show-toplevel") if folders else ""
     if not top:
         return {}
-    paths = [os.path.relpath(f, top) for f in folders]
-    listed = git(Path(top), "ls-files", "--stage", "-v", "-z", "--", *paths, strip=False)
-    changed = git(Path(top), "status", "--porcelain", "-z", "--untracked-files=all", "--", *paths, strip=False)
-    dirty = {os.path.join(top, entry[3:]) for entry in changed.split("\0") if len(entry) > 3}
-    blobs = {}
-    for entry in listed.split("\0"):
-        meta, _, name = entry.partition("\t")
-        fields = meta.split()
-        if name and len(fields) == 4 and _trusted(meta) and os.path.join(top, name) not in dirty:
-            blobs[os.path.join(top, name)] = "git:" + fields[2]
-    return blobs
+    roots = [os.path.relpath(f, top) for f in folders]
+    entries = [entry.partition("\t") for entry in _listing(Path(top), *roots)]
+    changed = {name for meta, _, name in entries if not _trusted(meta)}
+    kept = {name: meta.split()[2] for meta, _, name in entries if name not in changed}
+    converted = git.converted(Path(top), list(kept), roots)
+    if converted:
+        ui.warn(f"git's checkout here converts {len(converted)} chart file(s), e.g. {min(converted)} (line endings: "
+                "core.autocrlf or .gitattributes text/eol; or a filter, ident or working-tree-encoding): Helm packages "
+                "them as they are in the work tree, so their packages differ from a checkout that does not")
+    return {os.path.join(top, name): "git:" + blob for name, blob in kept.items() if name not in converted}
 
 
 @functools.cache  # a full publish asks twice (tree_key, of): one listing of site-packages

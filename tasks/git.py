@@ -2,17 +2,84 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
+from collections.abc import Mapping
 from pathlib import Path
 
+# The attributes by which git's checkout may write a file's bytes other than its blob's (gitattributes(5))
+CONVERTING = ("text", "crlf", "eol", "filter", "ident", "working-tree-encoding")
+_TRUE = ("true", "yes", "on", "1")
 
-def git(cwd: Path, *args: str, strip: bool = True, failed: str = "") -> str:
+
+def git(cwd: Path, *args: str, strip: bool = True, failed: str = "", stdin: str | None = None) -> str:
     """git's output; `failed` when git is missing or fails (an empty answer unless the caller needs to tell)."""
     try:
         result = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, errors="surrogateescape",
-                                timeout=30, check=False)  # a file name not in UTF-8 is bytes git gave, kept
+                                input=stdin, timeout=30, check=False)  # a file name not in UTF-8: bytes git gave
     except (OSError, subprocess.SubprocessError):
         return failed
     if result.returncode != 0:
         return failed
     return result.stdout.strip() if strip else result.stdout
+
+
+def converted(cwd: Path, paths: list[str], roots: list[str]) -> set[str]:
+    """The paths (relative to cwd, in git's work tree) whose bytes git's checkout may have made other than their
+    blob's: line endings (core.autocrlf, text and eol), a filter (Git LFS), $Id$ (ident), an encoding. Helm packages
+    the work tree's bytes, so a blob id does not stand for them. `paths` are every file below the folders `roots`.
+
+    Asks git for the files' attributes only when an attributes file may apply: without one, core.autocrlf=true alone
+    converts (every text file)."""
+    found = git(cwd, "config", "-z", "--get-regexp", r"^core\.(autocrlf|eol|attributesfile)$", strip=False)
+    config = dict(item.split("\n", 1) for item in found.split("\0") if "\n" in item)
+    autocrlf = config.get("core.autocrlf", "").lower()
+    eol = config.get("core.eol", "native").lower()
+    crlf = autocrlf in _TRUE or (autocrlf != "input" and (eol == "crlf" or (eol == "native" and os.name == "nt")))
+    if not _attributes_may_apply(cwd, paths, roots, config.get("core.attributesfile")):
+        return set(paths) if autocrlf in _TRUE else set()
+    listed = git(cwd, "check-attr", "-z", "--stdin", *CONVERTING, stdin="\0".join(paths), strip=False,
+                 failed="failed").split("\0")
+    if listed == ["failed"]:
+        return set(paths)
+    attributes: dict[str, dict[str, str]] = {}
+    for path, name, value in zip(listed[0::3], listed[1::3], listed[2::3], strict=False):
+        attributes.setdefault(path, {})[name] = value
+    return {path for path in paths if _converts(attributes.get(path, {}), autocrlf in _TRUE, crlf)}
+
+
+def _converts(attributes: Mapping[str, str], autocrlf: bool, crlf: bool) -> bool:
+    """Whether git's checkout converts a file with these attributes (gitattributes(5); the legacy crlf attribute
+    as text, -text or eol=lf). `crlf`: text files get CRLF line endings (core.autocrlf=true, or core.eol=crlf)."""
+    if attributes.get("filter", "unspecified") not in ("unspecified", "unset") or attributes.get("ident") == "set" \
+            or attributes.get("working-tree-encoding", "unspecified") not in ("unspecified", "unset"):
+        return True
+    text, legacy = attributes.get("text", "unspecified"), attributes.get("crlf", "unspecified")
+    if text == "unset" or (text == "unspecified" and legacy == "unset"):
+        return False  # binary: never converted
+    if attributes.get("eol") in ("lf", "crlf"):
+        return attributes.get("eol") == "crlf"
+    if text == "unspecified" and legacy == "input":
+        return False  # eol=lf
+    return crlf if text != "unspecified" or legacy != "unspecified" else autocrlf
+
+
+def _attributes_may_apply(cwd: Path, paths: list[str], roots: list[str], global_file: str | None) -> bool:
+    """Whether an attributes file may apply to the paths: a .gitattributes among them (every file below `roots`), in
+    a folder above a root up to the work tree's top, the repository's info/attributes, the user's or the system's;
+    yes when the repository's layout is not the usual one (GIT_DIR, a .git file)."""
+    if os.environ.get("GIT_DIR") or any(p == ".gitattributes" or p.endswith("/.gitattributes") for p in paths):
+        return True
+    above = {folder for root in roots for folder in Path(os.path.normpath(root)).parents}  # up to cwd
+    if any((cwd / folder / ".gitattributes").exists() for folder in above if folder != Path(".")):
+        return True
+    folder = Path(os.path.abspath(cwd))
+    while not (folder / ".git").exists():
+        if (folder / ".gitattributes").exists() or folder == folder.parent:
+            return True  # above cwd, or no .git found: let git tell
+        folder = folder.parent
+    home = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
+    candidates = [folder / ".gitattributes", folder / ".git" / "info" / "attributes",
+                  Path(os.path.expanduser(global_file)) if global_file else home / "git" / "attributes"]
+    system = [] if os.environ.get("GIT_ATTR_NOSYSTEM") else [Path("/etc/gitattributes")]
+    return not (folder / ".git").is_dir() or any(candidate.exists() for candidate in [*candidates, *system])

@@ -8,7 +8,7 @@ from pathlib import Path
 import helm_python
 import pytest
 
-from tasks import charts, fingerprints
+from tasks import charts, fingerprints, git
 from tasks import index as idx
 from tasks.store import LocalStore
 from tests.conftest import copy_project, invoke
@@ -155,6 +155,54 @@ def test_a_file_name_not_in_utf8_is_published_then_not_rebuilt(checkout, tmp_pat
     again = invoke(clone_of(checkout, tmp_path / "clone"), "repo.publish", "--url", store.url)
     assert "0 new, 3 unchanged (3 not rebuilt: inputs unchanged)" in again.stdout
 
+
+@pytest.mark.parametrize("how", ["gitattributes", "autocrlf"])
+def test_a_checkout_whose_git_converts_line_endings_is_not_taken_as_published(checkout, tmp_path, how):
+    """Helm packages the work tree's bytes: where git's checkout wrote CRLF, they are not the blobs' (helper-48)."""
+    store = LocalStore(tmp_path / "repo")
+    if how == "gitattributes":
+        (checkout / ".gitattributes").write_text("*.yaml text eol=crlf\n")  # the checkout's own files stay LF
+        commit(checkout)
+    invoke(checkout, "repo.publish", "--url", store.url)
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", *(["--config", "core.autocrlf=true"] if how == "autocrlf" else []),
+                    f"file://{checkout}", str(clone)], check=True)  # kept in the clone's config, as on Windows
+    assert b"\r\n" in (clone / "charts" / "hello-world" / "values.yaml").read_bytes()
+    assert fingerprints.tree_key(clone / "charts", 0) == ""
+    result = invoke(clone, "repo.publish", "--url", store.url, check=False)
+    assert result.returncode == 1 and "not rebuilt" not in result.stdout
+    assert "hello-world 0.1.0: already published with different content" in result.stderr
+    assert "warning: git's checkout here converts " in result.stderr
+
+
+def test_attributes_that_convert_nothing_keep_a_tree_key(checkout, tmp_path):
+    (checkout / ".gitattributes").write_text("* text=auto eol=lf\n*.png binary\n*.tgz -text\n")
+    (checkout / "charts" / "hello-world" / ".gitattributes").write_text("*.txt -diff\n")
+    commit(checkout)
+    clone = clone_of(checkout, tmp_path / "clone")
+    assert fingerprints.tree_key(clone / "charts", 0) != ""
+    (clone / ".git" / "info" / "attributes").write_text("*.yaml filter=lfs\n")  # a filter: Git LFS's smudge
+    assert fingerprints.tree_key(clone / "charts", 0) == ""
+
+
+@pytest.mark.parametrize(("attributes", "config", "converts"), [
+    ({}, {}, False),
+    ({}, {"autocrlf": True}, True),
+    ({"text": "unset"}, {"autocrlf": True}, False),  # -text, binary
+    ({"crlf": "unset"}, {"autocrlf": True}, False),  # the legacy -crlf
+    ({"text": "auto"}, {}, False),  # native line endings: LF here
+    ({"text": "auto"}, {"crlf": True}, True),  # core.eol=crlf
+    ({"text": "set", "eol": "lf"}, {"autocrlf": True}, False),
+    ({"eol": "crlf"}, {}, True),
+    ({"crlf": "input"}, {"crlf": True}, False),  # the legacy crlf=input: eol=lf
+    ({"filter": "lfs"}, {}, True),
+    ({"filter": "unset"}, {}, False),
+    ({"ident": "set"}, {}, True),
+    ({"working-tree-encoding": "UTF-16"}, {}, True),
+])
+def test_which_attributes_make_git_convert_a_file_on_checkout(attributes, config, converts):
+    assert git._converts(attributes, config.get("autocrlf", False), config.get("crlf", False) or
+                         config.get("autocrlf", False)) is converts
 
 def test_a_tree_with_a_submodule_has_no_tree_key(checkout):
     """git lists a submodule as one entry: nothing tells whether its files changed."""
