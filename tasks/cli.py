@@ -88,7 +88,7 @@ def task(help: dict[str, str], **options: Any) -> Callable[[Callable[..., Any]],
                 raise invoke.Exit(code=1) from None
             except ToolError as exc:
                 _traceback_if_debugging()
-                raise invoke.Exit(ui.printable(f"error: {exc}"), code=1) from None
+                raise invoke.Exit(ui.printable(f"error: {exc}", lines=False), code=1) from None
             except invoke.Exit:
                 raise
             except BrokenPipeError:  # no bug: ended as Invoke's own output ends (exit 141), said where it may be read
@@ -104,7 +104,8 @@ def task(help: dict[str, str], **options: Any) -> Callable[[Callable[..., Any]],
                 fix = _MACHINE.get(exc.errno or 0) if exc.filename else None  # no file named: nothing to say of it
                 if fix is None:
                     raise invoke.Exit(_bug(exc), code=2) from None
-                raise invoke.Exit(ui.printable(f"error: {_refused_by_machine(exc, fix)}"), code=1) from None
+                message = f"error: {_refused_by_machine(exc, fix)}"
+                raise invoke.Exit(ui.printable(message, lines=False), code=1) from None
             except Exception as exc:  # noqa: BLE001 - a bug: still one line, still redacted, the traceback with --debug
                 _traceback_if_debugging()
                 raise invoke.Exit(_bug(exc), code=2) from None
@@ -116,7 +117,8 @@ def task(help: dict[str, str], **options: Any) -> Callable[[Callable[..., Any]],
 
 def _bug(exc: BaseException) -> str:
     detail = " ".join(str(exc).split())
-    return ui.printable(f"error: unexpected {type(exc).__name__}: {detail} (a bug; invoke --debug shows the traceback)")
+    return ui.printable(f"error: unexpected {type(exc).__name__}: {detail} (a bug; invoke --debug shows the traceback)",
+                        lines=False)
 
 
 _MACHINE = {  # what the machine refused, not a bug: what to do about it
@@ -245,9 +247,16 @@ def _parse_without_copies() -> None:
 
 def check_project() -> None:
     """invoke.yaml checked before Invoke merges it (Invoke's errors there are tracebacks): one line, exit 1. And
-    TMPDIR: Helm writes there, and one that cannot be written failed every chart with dependencies, each alone."""
+    TMPDIR: Helm writes there, and one that cannot be written failed every chart with dependencies, each alone; and
+    the checkout's path, which Helm's SDK takes in UTF-8 only (another encoding failed every chart)."""
     from . import settings
 
+    if not str(ROOT).isascii():
+        try:
+            str(ROOT).encode()
+        except UnicodeEncodeError:
+            sys.exit(ui.printable(f"error: {ROOT}: the checkout's path is not UTF-8, which Helm's SDK cannot take; "
+                                  "rename or move it", lines=False))
     temporary = os.environ.get("TMPDIR")
     if temporary and not (os.path.isdir(temporary) and os.access(temporary, os.W_OK | os.X_OK)):
         sys.exit(ui.redact(f"error: TMPDIR={temporary} is not a folder this user can write, where Helm and this tool "
@@ -255,7 +264,7 @@ def check_project() -> None:
     try:
         checked = settings.check_project_file(ROOT, invoke.Config.global_defaults())
     except ToolError as exc:
-        sys.exit(ui.printable(f"error: {exc}"))
+        sys.exit(ui.printable(f"error: {exc}", lines=False))
     if checked and checked[0].suffix != ".json":
         _parsed_once(*checked)
 

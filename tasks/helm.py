@@ -86,6 +86,9 @@ def _helm(command: str) -> Iterator[Any]:
         detail = " ".join(str(exc).split())
         detail += _logged_cause(heard, detail)
         raise ToolError(f"helm {command}: {detail}") from exc
+    except UnicodeEncodeError as exc:  # the SDK hands Go every path as UTF-8: a name in another encoding cannot be
+        raise ToolError(f"helm {command}: {'the path' if exc.object in command else exc.object} is not UTF-8, "
+                        "which Helm's SDK cannot take; rename it in UTF-8") from None
     except KeyboardInterrupt:  # Helm's context cancelled (_interruptible): the caller says where the release is
         detail = "context canceled"
         raise

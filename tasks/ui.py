@@ -167,17 +167,22 @@ class _RedactingFilter(logging.Filter):
 
 # What would act on a terminal or a log instead of showing: C0 and C1 controls (ESC clears the screen or retitles the
 # window, CR overwrites a line) and the bidi overrides, in untrusted text (another tool's index, Helm's errors)
-_CONTROL_OR_LINE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+# with the bytes of a name that is not UTF-8 (surrogate escapes, as Python reads it): shown as the bytes they are
+_CONTROL_OR_LINE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\udc80-\udcff]")
 _CONTROL = re.compile(f"(?![\t\n]){_CONTROL_OR_LINE.pattern}")  # a tab and a line break kept
 
 
 def printable(text: str, *, lines: bool = True) -> str:
     """`text` redacted, then its control characters shown as escapes (\\x1b); line breaks too unless `lines` (a table
-    cell is one line). Redacted first: a secret holding one is found as it is."""
+    cell, an error or a warning is one line). Redacted first: a secret holding one is found as it is."""
     pattern = _CONTROL if lines else _CONTROL_OR_LINE
     text = redact(text)
-    return pattern.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100 else f"\\u{ord(m.group()):04x}",
-                       text) if pattern.search(text) else text
+    return pattern.sub(_escape, text) if pattern.search(text) else text
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code % 0x100:02x}" if code < 0x100 or code >= 0xdc80 else f"\\u{code:04x}"
 
 
 def redact(text: str) -> str:
@@ -281,8 +286,8 @@ def _console(stream: TextIO) -> Any:
     return Console(file=cast(IO[str], _Redacting(stream)), highlight=False)
 
 
-def _line(stream: TextIO, text: str) -> None:
-    stream.write(printable(text) + "\n")
+def _line(stream: TextIO, text: str, *, lines: bool = True) -> None:
+    stream.write(printable(text, lines=lines) + "\n")
     stream.flush()
 
 
@@ -296,17 +301,17 @@ def say(message: str) -> None:
 
 def warn(message: str) -> None:
     if interactive():
-        _console(sys.stderr).print(printable(f"warning: {message}"), markup=False, style="yellow")
+        _console(sys.stderr).print(printable(f"warning: {message}", lines=False), markup=False, style="yellow")
     else:
-        _line(sys.stderr, f"warning: {message}")
+        _line(sys.stderr, f"warning: {message}", lines=False)
 
 
 def error(message: str) -> None:
     """One failure among others that go on (a chart of the tree): the run still ends non-zero."""
     if interactive():
-        _console(sys.stderr).print(printable(f"error: {message}"), markup=False, style="red")
+        _console(sys.stderr).print(printable(f"error: {message}", lines=False), markup=False, style="red")
     else:
-        _line(sys.stderr, f"error: {message}")
+        _line(sys.stderr, f"error: {message}", lines=False)
 
 
 def table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:

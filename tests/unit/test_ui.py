@@ -3,6 +3,7 @@
 import base64
 import json
 import logging
+import os
 from urllib.parse import quote, quote_plus
 
 import pytest
@@ -172,3 +173,4 @@ def test_printable_shows_control_characters_as_escapes_after_masking_secrets():
     ui.add_secret("pa\x1bss-Word-77")  # a secret holding one is masked whole, not escaped into a form left unmasked
     assert ui.printable("a\x1b[2Jb\rc\x07d\u202ee\tf\ng pa\x1bss-Word-77") == "a\\x1b[2Jb\\x0dc\\x07d\\u202ee\tf\ng ***"
     assert ui.printable("one\ntwo", lines=False) == "one\\x0atwo"  # a table cell is one line
+    assert ui.printable(os.fsdecode(b"caf\xe9")) == "caf\\xe9"  # a name not in UTF-8: its byte, not \udce9
