@@ -1,9 +1,9 @@
 """Fingerprints of a chart's inputs, so a push that changes nothing rebuilds nothing.
 
 A fingerprint is a sha256 over what decides a package's bytes: every file in the chart's folder (by
-its git blob id, read from git's index when the file is committed unchanged), the fingerprints of the charts
-it uses through file://, the package epoch, and the packaging code's and Helm's versions. Three git calls
-cover the whole tree, so a clean CI clone reads no chart file to know nothing changed.
+its git blob id, read from git's index when the file is committed unchanged and checked out as committed), the
+fingerprints of the charts it uses through file://, the package epoch, and the packaging code's and Helm's
+versions. A few git calls cover the whole tree, so a clean CI clone reads no chart file to know nothing changed.
 
 They are kept in the repository's own index.yaml, as a top-level annotation (Helm's IndexFile has
 `annotations` "uninterpreted by Helm ... for other applications"), so a clean clone finds them with
@@ -26,8 +26,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import git, ui
+from . import ui
 from .errors import ToolError
+from .git import converted, git
 
 if TYPE_CHECKING:  # charts is imported only when charts are read: not by a push whose tree is unchanged
     from .charts import ChartSource
@@ -75,7 +76,7 @@ def tree_key(charts_dir: Path, epoch: int) -> str:
     unmodified and checked out as its blob is (git.converted), and nothing else is, not even an ignored file; and
     what else decides the bytes (as in `of`)."""
     entries = _listing(charts_dir, ".")
-    if not entries or not all(_trusted(entry) for entry in entries) or git.converted(
+    if not entries or not all(_trusted(entry) for entry in entries) or converted(
             charts_dir, [entry.partition("\t")[2] for entry in entries], ["."]):
         return ""
     tree = hashlib.sha256("\0".join(entries).encode("utf-8", "surrogateescape")).hexdigest()
@@ -86,7 +87,7 @@ def _listing(cwd: Path, *pathspecs: str) -> list[str]:
     """git's lines for the files below the pathspecs, in one call: every file in its index (-c) with its tag (-v) and
     blob id (--stage), again each one modified or deleted (-m, -d: tagged C, R), and every other file (-o with no
     exclude rules: ignored ones too, tagged ?)."""
-    listing = git.git(cwd, "ls-files", "-c", "-m", "-d", "-o", "-v", "--stage", "-z", "--", *pathspecs, strip=False)
+    listing = git(cwd, "ls-files", "-c", "-m", "-d", "-o", "-v", "--stage", "-z", "--", *pathspecs, strip=False)
     return [entry for entry in listing.split("\0") if entry]
 
 
@@ -108,7 +109,7 @@ def tree_record(tree: str, charts: list[ChartSource], fingerprints: Mapping[str,
             target = os.path.realpath(os.path.join(chart.path, dependency.repository.removeprefix("file://")))
             if dependency.repository.startswith("file://") and not target.startswith(top + os.sep):
                 return ""
-    if "\n120000 " in "\n" + git.git(charts_dir, "ls-files", "--stage", "-z", "--", ".", strip=False).replace(
+    if "\n120000 " in "\n" + git(charts_dir, "ls-files", "--stage", "-z", "--", ".", strip=False).replace(
             "\0", "\n"):
         return ""
     published = sorted([c.name, c.version, fingerprints[key(c)]] for c in charts)
@@ -201,19 +202,19 @@ def _blob_id(handle: Any) -> str:
 def _committed_blobs(root: Path, folders: list[str]) -> dict[str, str]:
     """git's blob id of every file under the folders that is in its index, unchanged in the work tree and checked out
     as its blob is (that git looks at: _trusted; not converted: git.converted)."""
-    top = git.git(root, "rev-parse", "--show-toplevel") if folders else ""
+    top = git(root, "rev-parse", "--show-toplevel") if folders else ""
     if not top:
         return {}
     roots = [os.path.relpath(f, top) for f in folders]
     entries = [entry.partition("\t") for entry in _listing(Path(top), *roots)]
     changed = {name for meta, _, name in entries if not _trusted(meta)}
     kept = {name: meta.split()[2] for meta, _, name in entries if name not in changed}
-    converted = git.converted(Path(top), list(kept), roots)
-    if converted:
-        ui.warn(f"git's checkout here converts {len(converted)} chart file(s), e.g. {min(converted)} (line endings: "
+    changes = converted(Path(top), list(kept), roots)
+    if changes:
+        ui.warn(f"git's checkout here converts {len(changes)} chart file(s), e.g. {min(changes)} (line endings: "
                 "core.autocrlf or .gitattributes text/eol; or a filter, ident or working-tree-encoding): Helm packages "
                 "them as they are in the work tree, so their packages differ from a checkout that does not")
-    return {os.path.join(top, name): "git:" + blob for name, blob in kept.items() if name not in converted}
+    return {os.path.join(top, name): "git:" + blob for name, blob in kept.items() if name not in changes}
 
 
 @functools.cache  # a full publish asks twice (tree_key, of): one listing of site-packages
