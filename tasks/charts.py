@@ -8,6 +8,7 @@ Helm itself refuses is refused; what Helm's lint merely warns about is a warning
 from __future__ import annotations
 
 import codecs
+import contextlib
 import errno
 import os
 import re
@@ -230,7 +231,7 @@ def _shown(path: Path, charts_dir: Path) -> str:
 def _declared_name(folder: Path) -> str | None:
     """The name a broken Chart.yaml still declares, so a failure reads as the chart people know."""
     try:
-        text = _yaml_text(folder / "Chart.yaml", "Chart.yaml", errors="replace")
+        text = _yaml_text(_chart_file(folder / "Chart.yaml", "Chart.yaml"), errors="replace")
     except (OSError, ToolError):
         return None
     match = re.search(r"^name:\s*['\"]?([A-Za-z0-9][\w.-]*)['\"]?\s*(#.*)?$", text, re.MULTILINE)
@@ -310,11 +311,11 @@ def lint_warnings(chart: ChartSource) -> list[str]:
     return warnings
 
 
-def _load_yaml(path: Path, where: str) -> Any:
-    """The file's first YAML document, as Helm's YAML reader takes it: what follows a `---` after it is never read
-    (Helm packages a Chart.yaml ending in `---`, or holding a second document, as the first says)."""
+def _load_yaml(source: Path | bytes, where: str) -> Any:
+    """The file's (or the bytes') first YAML document, as Helm's YAML reader takes it: what follows a `---` after it
+    is never read (Helm packages a Chart.yaml ending in `---`, or holding a second document, as the first says)."""
     try:
-        text = _yaml_text(path, where)
+        text = _yaml_text(source if isinstance(source, bytes) else _chart_file(source, where))
         loader = _ChartYAML(text)
         try:
             if not loader.check_node():
@@ -333,10 +334,9 @@ def _load_yaml(path: Path, where: str) -> Any:
         raise ToolError(f"{where}: not valid YAML{line} ({getattr(exc, 'problem', exc)}); fix the syntax") from None
 
 
-def _yaml_text(path: Path, where: str, errors: str = "strict") -> str:
+def _yaml_text(raw: bytes, errors: str = "strict") -> str:
     """A YAML file Helm parses, decoded as its YAML reader does: UTF-8 (a byte order mark dropped), or UTF-16
-    after a byte order mark (Windows PowerShell 5 writes that); read within Helm's file size."""
-    raw = _chart_file(path, where)
+    after a byte order mark (Windows PowerShell 5 writes that)."""
     if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return raw.decode("utf-16", errors)
     return raw.decode("utf-8-sig", errors)
@@ -397,10 +397,14 @@ def check_files(chart: ChartSource, contents: bool = True) -> None:
     its size limit (any file, which Helm's own error left without the fix); and templates must be UTF-8 (see
     _manifest). Without `contents` the text is not read here:
     check_text reads it in the package, which holds it anyway. A .helmignore that leaves out Chart.yaml is said so:
-    Helm says its Chart.yaml is missing, which the author sees is there."""
+    Helm says its Chart.yaml is missing, which the author sees is there. Two subcharts of one name in a charts/
+    folder are refused (see _refuse_twins)."""
     read = False
+    subcharts: dict[str, list[tuple[str, str]]] = defaultdict(list)  # a charts/ folder: its (subchart, real path)s
     for rel, path in files(chart.path, chart.checkout, chart.where):
         read = read or rel == "Chart.yaml"
+        if "charts/" in rel and (found := _SUBCHART.fullmatch(rel)):
+            subcharts[found[1].rpartition("/")[0]].append((found[1], path))
         shown = f"{chart.where}/{rel}"
         if os.stat(path).st_size > archives.MAX_FILE:  # checked before reading, as Helm's loader does
             raise ToolError(f'{shown}: chart file "{os.path.basename(rel)}" is larger than the maximum file size '
@@ -411,6 +415,41 @@ def check_files(chart: ChartSource, contents: bool = True) -> None:
     if not read:
         raise ToolError(f"{chart.where}/.helmignore leaves out Chart.yaml, which Helm needs to read the chart; remove "
                         "that pattern (or add !Chart.yaml after it)")
+    for level, held in subcharts.items():
+        if len(held) > 1:
+            _refuse_twins(chart.where, level, held)
+
+
+# A subchart as Helm's loader finds one: a folder (its Chart.yaml) or a .tgz in charts/, at any depth of folders;
+# a name starting with '.' or '_' is not loaded.
+_SUBCHART = re.compile(r"((?:charts/[^/._][^/]*/)*charts/[^/._][^/]*)(?:/Chart\.yaml|(?<=\.tgz))")
+
+
+def _refuse_twins(where: str, level: str, held: list[tuple[str, str]]) -> None:
+    """Refuse two subcharts of one charts/ folder (`held`: the path in the chart, the real path of its Chart.yaml or
+    archive) with one name: Helm packages each under charts/NAME, so the package holds both, and which one installs
+    is left to the order of its entries (nor can Helm's dependency resolution tell them apart). One whose name
+    cannot be read is Helm's to report."""
+    named: dict[str, list[str]] = defaultdict(list)
+    for rel, path in held:
+        try:
+            if rel.endswith(".tgz"):
+                with open(path, "rb") as handle:
+                    found = [content for member, content in archives.read(handle.read(), f"{where}/{rel}")
+                             if member.name.partition("/")[2] == "Chart.yaml"]  # Helm drops the top folder's name
+                meta = _load_yaml(found[-1], f"{where}/{rel}") if found else None
+            else:
+                meta = _load_yaml(Path(path), f"{where}/{rel}/Chart.yaml")
+        except (OSError, ToolError):
+            continue
+        if isinstance(meta, dict) and isinstance(meta.get("name"), str):
+            named[meta["name"]].append(rel)
+    for name, same in named.items():
+        if len(same) > 1:
+            folders = " and ".join(f"{where}/{rel}" for rel in same)
+            raise ToolError(f"{folders} are both the subchart {name}, which Helm packages as {level}/{name} twice "
+                            "(which one installs is left to chance); remove one (or, if they are two charts, rename "
+                            "one in its Chart.yaml)")
 
 
 def files(folder: Path | str, checkout: str, where: str) -> Iterator[tuple[str, str]]:
@@ -418,12 +457,14 @@ def files(folder: Path | str, checkout: str, where: str) -> Iterator[tuple[str, 
     before folders, each in name order. As Helm: the folder's .helmignore applies (an ignored folder is not
     entered), symlinks are followed, and a dangling or looping one is refused even when .helmignore names it
     (Helm resolves before it asks); a FIFO, socket or device is refused, never opened (reading one blocks or never
-    ends). Unlike Helm, a symlink is followed only inside `checkout` (a real path): see _readable. `where` names the
-    folder in messages."""
+    ends). Unlike Helm, a symlink is followed only inside `checkout` (a real path), and never into git's own files:
+    see _readable. `where` names the folder in messages."""
     ignored = helmignored(str(folder), checkout, where)
 
-    def walk(path: str, rel: str, real: str, above: tuple[str, ...]) -> Iterator[tuple[str, str]]:
-        """`real`: the folder's real path, carried down; `above`: the real paths of the folders that hold it."""
+    def walk(path: str, rel: str, real: str, above: tuple[str, ...], through: str | None
+             ) -> Iterator[tuple[str, str]]:
+        """`real`: the folder's real path, carried down; `above`: the real paths of the folders that hold it;
+        `through`: the symlink it was reached through, if any (what it holds is checked like a link's target)."""
         folders = []
         try:
             with os.scandir(path) as scan:
@@ -449,25 +490,27 @@ def files(folder: Path | str, checkout: str, where: str) -> Iterator[tuple[str, 
                 mode = entry.stat(follow_symlinks=False).st_mode
             if ignored(f"{rel}{entry.name}", stat.S_ISDIR(mode)):
                 continue
-            if link is not None or mode not in (stat.S_IFREG, stat.S_IFDIR):
-                _readable(shown, mode, target, link, checkout)
+            if link is not None or through is not None or mode not in (stat.S_IFREG, stat.S_IFDIR):
+                _readable(shown, mode, target, link, checkout, through)
             if not stat.S_ISDIR(mode):
                 yield f"{rel}{entry.name}", target
             elif target in above:
                 raise ToolError(f"{shown}: symlink loop: it leads to {target}, a folder that holds it, which Helm "
                                 "would walk without end; remove it")
             else:
-                folders.append((entry.path, f"{rel}{entry.name}/", target))
-        for inner, inner_rel, inner_real in folders:
-            yield from walk(inner, inner_rel, inner_real, (*above, inner_real))
+                folders.append((entry.path, f"{rel}{entry.name}/", target, shown if link is not None else through))
+        for inner, inner_rel, inner_real, inner_through in folders:
+            yield from walk(inner, inner_rel, inner_real, (*above, inner_real), inner_through)
 
     real = os.path.realpath(folder)
-    return walk(str(folder), "", real, (real,))
+    return walk(str(folder), "", real, (real,), None)
 
 
-def _readable(shown: str, mode: int, target: str, link: str | None, checkout: str) -> None:
-    """Refuse a file Helm cannot load (a FIFO, socket or device), and a symlink leading out of the checkout. Helm
-    would follow that one and package whatever it finds (/etc/passwd too); this tool draws the line at the checkout,
+def _readable(shown: str, mode: int, target: str, link: str | None, checkout: str, through: str | None = None
+              ) -> None:
+    """Refuse a file Helm cannot load (a FIFO, socket or device), and a symlink leading out of the checkout or into
+    git's own files (a folder reached `through` a symlink included). Helm would follow it and package whatever it
+    finds (/etc/passwd, a CI's .git/config with its credentials); this tool draws the line at the checkout's content,
     so a package holds nothing a reviewer of the repository cannot see."""
     if not stat.S_ISDIR(mode) and not stat.S_ISREG(mode):
         kind = {stat.S_IFIFO: "a named pipe (FIFO)", stat.S_IFSOCK: "a socket", stat.S_IFCHR: "a character device",
@@ -477,6 +520,25 @@ def _readable(shown: str, mode: int, target: str, link: str | None, checkout: st
     if link is not None and target != checkout and not target.startswith(checkout + os.sep):
         raise ToolError(f"{shown}: symlink points outside the checkout ({link} -> {target}); Helm would package that "
                         "file, this tool packages nothing from outside the checkout: copy it into the checkout")
+    if (link is not None or through is not None) and _git_owned(target, checkout):
+        how = f"symlink into git's own files ({link} -> {target})" if link is not None else \
+            f"git's own files ({target}), reached through the symlink {through}"
+        raise ToolError(f"{shown}: {how}; Helm would package them, but they are not chart content and may hold "
+                        "credentials (a CI's .git/config does): remove the link, or copy into the chart what it needs")
+
+
+def _git_owned(target: str, checkout: str) -> bool:
+    """Whether a real path in the checkout is git's: in a `.git` folder (the checkout's, a nested repository's), or
+    in what the checkout's .git leads to (a symlink, or the `gitdir:` file a worktree or submodule has)."""
+    if f"{os.sep}.git{os.sep}" in target[len(checkout):] + os.sep:
+        return True
+    dot, line = os.path.join(checkout, ".git"), ""
+    if os.path.isfile(dot):  # never open a FIFO
+        with contextlib.suppress(OSError), open(dot, encoding="utf-8", errors="replace") as handle:
+            line = handle.readline()
+    led = line.removeprefix("gitdir:").strip() if line.startswith("gitdir:") else ""
+    git_dir = os.path.realpath(os.path.join(checkout, led) if led else dot)
+    return target == git_dir or target.startswith(git_dir + os.sep)
 
 
 def helmignored(folder: str, checkout: str, where: str) -> Callable[[str, bool], bool]:
@@ -493,8 +555,8 @@ def helmignored(folder: str, checkout: str, where: str) -> Callable[[str, bool],
     if stat.S_ISDIR(mode):
         raise ToolError(f"{shown}: a folder, where Helm reads its rules from a file; rename it")
     _readable(shown, mode, real, link, checkout)
-    lines = _chart_file(path, shown).decode("utf-8", "surrogateescape").split("\n")  # as file names are decoded
-    return helmignore.rules(lines, shown)
+    raw = _chart_file(path, shown).removeprefix(codecs.BOM_UTF8)  # Windows editors write one; Helm drops it
+    return helmignore.rules(raw.decode("utf-8", "surrogateescape").split("\n"), shown)  # as file names are decoded
 
 
 def check_text(chart: ChartSource, files: Mapping[str, bytes]) -> None:

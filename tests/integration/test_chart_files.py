@@ -21,6 +21,8 @@ CASES = {
                                                               "templates/sub/.kept.yaml", ".top"]),
     "classes, escapes and a malformed rule Go never reports on 'abc'": (
         "[ab]?.txt\n[^c]x.log\n\\*star\n/*[/^\n", ["a1.txt", "c1.txt", "ax.log", "cx.log", "*star", "zz"]),
+    "the byte order mark a Windows editor writes first is dropped, once": (
+        "\ufeffa.txt\n\ufeffb.txt\n", ["a.txt", "b.txt", "c.txt"]),
 }
 
 
@@ -29,7 +31,7 @@ def chart_at(folder, helmignore, paths):
     (folder / "Chart.yaml").write_text("apiVersion: v2\nname: c\nversion: 0.1.0\n")
     (folder / "templates" / "cm.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n")
     if helmignore:
-        (folder / ".helmignore").write_text(helmignore)
+        (folder / ".helmignore").write_text(helmignore, encoding="utf-8")
     for path in paths:
         (folder / path).parent.mkdir(parents=True, exist_ok=True)
         (folder / path).write_text(path)

@@ -301,8 +301,9 @@ def test_a_vendored_dependency_is_not_blamed_for_one_missing_or_vendored_twice(t
     (sources / "here" / "Chart.yaml").write_text("apiVersion: v2\nname: here\nversion: 0.2.0\n")
     helm_python.package(sources / "here", destination=root / "app" / "charts")  # here-0.1.0.tgz and here-0.2.0.tgz
     assert failures_of(root, tmp_path)["app"] == (
-        "charts/app/Chart.yaml: dependency here: charts/ holds more than one archive of here (NAME-*.tgz), and Helm "
-        "cannot tell which to package; keep the one 0.1.0 wants")
+        "charts/app/charts/here-0.1.0.tgz and charts/app/charts/here-0.2.0.tgz are both the subchart here, which Helm "
+        "packages as charts/here twice (which one installs is left to chance); remove one (or, if they are two charts, "
+        "rename one in its Chart.yaml)")
 
 
 def test_a_values_file_helm_cannot_load_is_named_where_it_is_in_a_subchart_folder_or_archive(tmp_path):

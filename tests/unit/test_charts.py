@@ -229,6 +229,71 @@ def test_a_symlink_is_followed_inside_the_checkout_and_refused_beyond_it_or_loop
         charts.check_files(chart)
 
 
+@pytest.mark.parametrize("dot_git, target, refused", [
+    ("folder", ".git/config", "linked: symlink into git's own files (../../.git/config -> {checkout}/.git/config);"),
+    ("folder", ".git", "linked: symlink into git's own files (../../.git -> {checkout}/.git);"),
+    ("folder", "vendor/lib/.git/config", "linked: symlink into git's own files (../../vendor/lib/.git/config -> "),
+    ("folder", "vendor/lib", "linked/.git: git's own files ({checkout}/vendor/lib/.git), reached through the symlink"),
+    ("gitdir file", "gitdata/config", "linked: symlink into git's own files (../../gitdata/config -> "),
+    ("symlink", "gitdata", "linked: symlink into git's own files (../../gitdata -> {checkout}/gitdata);"),
+], ids=["its config", "its folder", "a nested repository's", "a folder holding one", "a gitdir file's", "a link's"])
+def test_a_symlink_into_gits_own_files_is_refused_naming_it(tmp_path, dot_git, target, refused):
+    """Helm would package git's files through a link, and a CI's .git/config holds credentials (http.extraheader):
+    a link into the checkout's git folder (wherever its .git leads) or a nested repository's is refused."""
+    checkout = tmp_path / "checkout"
+    folder = write_chart(checkout, "charts/a", "apiVersion: v2\nname: a\nversion: 1.0.0\n")
+    for git_dir in (checkout / "gitdata", checkout / "vendor" / "lib" / ".git"):
+        git_dir.mkdir(parents=True)
+        (git_dir / "config").write_text("[http]\n\textraheader = AUTHORIZATION: basic c2VjcmV0\n")
+    if dot_git == "folder":
+        (checkout / "gitdata").rename(checkout / ".git")
+    elif dot_git == "gitdir file":
+        (checkout / ".git").write_text("gitdir: gitdata\n")
+    else:
+        os.symlink("gitdata", checkout / ".git")
+    [chart] = charts.discover(checkout / "charts", checkout).charts
+    (checkout / ".github").mkdir()
+    (checkout / ".github" / "ok.yaml").write_text("ok: true\n")
+    os.symlink("../../.github/ok.yaml", folder / "ok.yaml")
+    charts.check_files(chart)  # a file of the checkout's, whatever its name
+    os.symlink(f"../../{target}", folder / "linked")
+    with pytest.raises(ToolError) as refusal:
+        charts.check_files(chart)
+    assert str(refusal.value).startswith("charts/a/" + refused.format(checkout=os.path.realpath(checkout)))
+    assert str(refusal.value).endswith("may hold credentials (a CI's .git/config does): remove the link, or copy into "
+                                       "the chart what it needs")
+    (folder / ".helmignore").write_text("linked\n")  # what Helm does not read is not refused
+    charts.check_files(chart)
+
+
+def test_two_subcharts_of_one_name_in_a_charts_folder_are_refused_naming_both(tmp_path):
+    """Helm packages each as charts/NAME: its package holds both, and which one installs is left to chance."""
+    folder = write_chart(tmp_path, "charts/app", "apiVersion: v2\nname: app\nversion: 1.0.0\n")
+    write_chart(folder, "charts/a", "apiVersion: v2\nname: sub\nversion: 0.1.9\n")
+    write_chart(folder, "charts/b", "apiVersion: v2\nname: other\nversion: 0.1.1\n")
+    write_chart(folder, "charts/_old", "apiVersion: v2\nname: sub\nversion: 0.1.0\n")  # Helm's loader skips it
+    [chart] = charts.discover(tmp_path / "charts").charts
+    charts.check_files(chart)
+
+    def refused(first: str, second: str, name: str, level: str = "charts") -> str:
+        return (f"^charts/app/{first} and charts/app/{second} are both the subchart {name}, which Helm packages as "
+                rf"{level}/{name} twice \(which one installs is left to chance\); remove one")
+
+    write_chart(folder, "charts/b", "apiVersion: v2\nname: sub\nversion: 0.1.1\n")
+    with pytest.raises(ToolError, match=refused("charts/a", "charts/b", "sub")):
+        charts.check_files(chart)
+    (folder / ".helmignore").write_text("charts/b/\n")  # what Helm does not read is not refused
+    charts.check_files(chart)
+    (folder / "charts" / "sub-0.1.0.tgz").write_bytes(archive([("sub/Chart.yaml", b"name: sub\nversion: 0.1.0", 0)]))
+    with pytest.raises(ToolError, match=refused("charts/sub-0.1.0.tgz", "charts/a", "sub")):
+        charts.check_files(chart)
+    (folder / "charts" / "sub-0.1.0.tgz").unlink()
+    write_chart(folder, "charts/a/charts/x", "apiVersion: v2\nname: deep\nversion: 1.0.0\n")
+    write_chart(folder, "charts/a/charts/y", "apiVersion: v2\nname: deep\nversion: 2.0.0\n")
+    with pytest.raises(ToolError, match=refused("charts/a/charts/x", "charts/a/charts/y", "deep", "charts/a/charts")):
+        charts.check_files(chart)
+
+
 def test_templates_must_be_utf8_and_within_helms_file_size(tmp_path):
     folder = write_chart(tmp_path, "charts/a", "apiVersion: v2\nname: a\nversion: 1.0.0\n")
     (folder / "templates").mkdir()
