@@ -12,6 +12,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+import itertools
 import json
 import tarfile
 import zlib
@@ -22,6 +23,10 @@ MAX_CHART = 100 * 1024 * 1024  # Helm's MaxDecompressedChartSize: every file of 
 MAX_FILE = 5 * 1024 * 1024  # Helm's MaxDecompressedFileSize: one file
 COMPRESSION = 6  # gzip level: Go's default, as Helm's own packages (9 costs 3x the CPU for 1-2% smaller)
 _HEADERS = 16 * 1024 * 1024  # tar headers and padding allowed on top of MAX_CHART in the stream
+
+
+class TooBig(ToolError):
+    """An archive over Helm's size limits: a chart's own package says so with the fix for its author."""
 
 
 def read(data: bytes, where: str) -> list[tuple[tarfile.TarInfo, bytes]]:
@@ -40,10 +45,10 @@ def read(data: bytes, where: str) -> list[tuple[tarfile.TarInfo, bytes]]:
                     members.append((member, b""))
                     continue
                 if member.size > remaining:
-                    raise ToolError(_too_big(where))
+                    raise TooBig(_too_big(where))
                 if member.size > MAX_FILE:
-                    raise ToolError(f"{where}: decompressed chart file {json.dumps(member.name)} is larger than "
-                                    f"the maximum file size {MAX_FILE} (Helm's limit)")
+                    raise TooBig(f"{where}: decompressed chart file {json.dumps(member.name)} is larger than "
+                                 f"the maximum file size {MAX_FILE} (Helm's limit)")
                 content = tar.extractfile(member).read()  # type: ignore[union-attr]
                 remaining -= len(content)
                 members.append((member, content))
@@ -67,17 +72,24 @@ class _Capped:
         chunk = self.raw.read(wanted)
         self.left -= len(chunk)
         if self.left < 0:
-            raise ToolError(_too_big(self.where))
+            raise TooBig(_too_big(self.where))
         return chunk
 
 
 def normalized(data: bytes, mtime: int, where: str = "Helm's package") -> tuple[bytes, dict[str, bytes]]:
     """A chart archive rewritten so its bytes depend only on its content and `mtime` (read within Helm's
-    limits), and its files by name (read once for both)."""
+    limits), and its files by name (read once for both). One that holds a name twice is refused (`where`: the
+    chart): Helm packages two subcharts of one name both under charts/NAME (one vendored in charts/, one its
+    dependency build fetched), and which one a reader installs is left to the order of the entries."""
     fast = _normalize_ustar(data, mtime)
     if fast is not None:
         return fast
     members = sorted(read(data, where), key=lambda m: m[0].name)
+    twice = next((a.name for (a, _), (b, _) in itertools.pairwise(members) if a.name == b.name), None)
+    if twice is not None:
+        raise ToolError(f"{where}: its package would hold {twice} twice (two subcharts of one name: one vendored in "
+                        "charts/, one fetched by the dependency build?), and which one installs would be left to "
+                        "chance; keep one (remove the vendored copy, or that dependency)")
     out = io.BytesIO()
     with (
         gzip.GzipFile(filename="", mode="wb", fileobj=out, mtime=0, compresslevel=COMPRESSION) as gz,
@@ -97,8 +109,8 @@ _USTAR_SUM = 8 * ord(" ") + sum(_USTAR_TAIL)
 
 
 def _normalize_ustar(data: bytes, mtime: int) -> tuple[bytes, dict[str, bytes]] | None:
-    """normalized() for the archives Helm writes (plain ustar files, short ASCII names, within its limits),
-    byte for byte what tarfile's PAX writer and GzipFile give, at a fraction of their cost; None for
+    """normalized() for the archives Helm writes (plain ustar files, short ASCII names once each, within its
+    limits), byte for byte what tarfile's PAX writer and GzipFile give, at a fraction of their cost; None for
     anything else, which takes the general path (and its errors)."""
     inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
     try:
@@ -122,8 +134,11 @@ def _normalize_ustar(data: bytes, mtime: int) -> tuple[bytes, dict[str, bytes]] 
             return None
         files.append((name, mode & 0o777, tar[at + 512:at + 512 + size]))
         at += 512 + -(-size // 512) * 512
+    files.sort()
+    if any(a[0] == b[0] for a, b in itertools.pairwise(files)):
+        return None
     out = bytearray()
-    for name, mode, content in sorted(files):
+    for name, mode, content in files:
         fields = b"%07o\0%07o\0%07o\0%011o\0%011o\0" % (mode, 0, 0, len(content), mtime)
         checksum = sum(name) + sum(fields) + _USTAR_SUM  # the header's bytes with 8 spaces for the checksum itself
         out += name.ljust(100, b"\0") + fields + b"%06o\0 " % checksum + _USTAR_TAIL + content

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import codecs
 import contextlib
-import errno
 import os
 import re
 import stat
@@ -21,8 +20,8 @@ from typing import Any
 
 import yaml
 
-from . import archives, helmignore, safe_yaml, ui, urls
-from .errors import ToolError
+from . import archives, git, helmignore, safe_yaml, ui, urls
+from .errors import REMEDIES, ToolError
 
 _NAME = re.compile(r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?\Z")  # what Helm's lint and Kubernetes names expect
 # SemVer 2.0.0, the grammar from semver.org.
@@ -112,7 +111,8 @@ class Package:
 def discover(charts_dir: Path, root: Path | None = None) -> Tree:
     """Every folder with a Chart.yaml, nested too, except subcharts vendored inside a chart's charts/.
 
-    Symlinked folders are followed when they resolve inside `root` (the checkout), else warned about.
+    Symlinked folders are followed when they resolve inside `root` (the checkout), else warned about (one in a
+    chart is that chart's file, which building it refuses).
     Two folders may hold the same chart at different versions (two maintained lines); the same name
     and version twice is refused for both, as are two charts whose packages would have one file name.
     """
@@ -177,6 +177,12 @@ def _chart_folders(charts_dir: Path, root: Path, warnings: list[str], refused: l
         is_chart = any(e.name == "Chart.yaml" and _a_file(e) for e in entries)
         if is_chart:
             found.append(folder)
+        elif not in_chart and _submodule_not_checked_out(folder, entries):
+            why = (f"{_shown(folder, top) if folder != top else top.name}: a git submodule that is not checked out "
+                   "(empty); run git submodule update --init --recursive (in Drone: clone with recursive submodules)")
+            if folder == top:
+                raise ToolError(why)
+            refused.append((folder, why))
         elif not in_chart:
             near = [e.name for e in entries if e.name.lower() in ("chart.yaml", "chart.yml")]
             if near:
@@ -194,20 +200,35 @@ def _chart_folders(charts_dir: Path, root: Path, warnings: list[str], refused: l
             if entry.name == "charts" and is_chart:
                 continue  # subcharts vendored in a chart are part of it
             target = os.path.join(real, entry.name)
-            if entry.is_symlink():
+            if entry.is_symlink():  # in a chart, its own file walk (files) refuses a bad one: not said twice
                 try:
                     resolved = path.resolve(strict=True)
                 except (OSError, RuntimeError):
-                    warnings.append(f"{_shown(path, top)}: symlink that does not resolve; skipped")
+                    if not (in_chart or is_chart):
+                        warnings.append(f"{_shown(path, top)}: symlink that does not resolve; skipped")
                     continue
                 if not resolved.is_relative_to(root):
-                    warnings.append(f"{_shown(path, top)}: symlink to {resolved}, outside the checkout; skipped")
+                    if not (in_chart or is_chart):
+                        warnings.append(f"{_shown(path, top)}: symlink to {resolved}, outside the checkout; skipped")
                     continue
                 target = str(resolved)
             walk(path, target, top, in_chart or is_chart)
 
     walk(charts_dir, str(charts_dir.resolve()), charts_dir, False)
     return found
+
+
+def _submodule_not_checked_out(folder: Path, entries: list[os.DirEntry[str]]) -> bool:
+    """A submodule's folder with nothing checked out: empty, where git records a submodule (a gitlink, mode 160000),
+    as a clone without --recurse-submodules (Drone's default) leaves it, or holding only a submodule's `.git` file
+    (cloned, not checked out). A chart there would go unpublished unsaid. Only an empty folder asks git: the common
+    case costs nothing."""
+    if len(entries) == 1 and entries[0].name == ".git":
+        return _a_file(entries[0])
+    if entries:
+        return False
+    listed = git.git(folder.parent, "--literal-pathspecs", "ls-files", "--stage", "--", folder.name)  # foo[1]: a name
+    return listed.startswith("160000 ")
 
 
 def _a_file(entry: os.DirEntry[str]) -> bool:
@@ -220,8 +241,12 @@ def _a_file(entry: os.DirEntry[str]) -> bool:
 
 
 def _unreadable(shown: str, exc: OSError, so: str = "") -> str:
-    fix = "fix its permissions" if exc.errno in (errno.EACCES, errno.EPERM) else "fix or remove it"
-    return f"{shown}: cannot be read ({exc.strerror or exc}){so}; {fix}"
+    return f"{shown}: cannot be read ({exc.strerror or exc}){so}; {remedy(exc.errno)}"
+
+
+def remedy(number: int | None) -> str:
+    """What to do about a chart's file or folder the system would not read, for its errno: the fix for that cause."""
+    return REMEDIES.get(number or 0, "fix or remove it")
 
 
 def _shown(path: Path, charts_dir: Path) -> str:
@@ -397,27 +422,50 @@ def check_files(chart: ChartSource, contents: bool = True) -> None:
     its size limit (any file, which Helm's own error left without the fix); and templates must be UTF-8 (see
     _manifest). Without `contents` the text is not read here:
     check_text reads it in the package, which holds it anyway. A .helmignore that leaves out Chart.yaml is said so:
-    Helm says its Chart.yaml is missing, which the author sees is there. Two subcharts of one name in a charts/
-    folder are refused (see _refuse_twins)."""
+    Helm says its Chart.yaml is missing, which the author sees is there. What Helm would load as a subchart but is
+    none (a README.md in charts/) is refused, and so are two subcharts of one name in a charts/ folder (see
+    _refuse_twins)."""
     read = False
     subcharts: dict[str, list[tuple[str, str]]] = defaultdict(list)  # a charts/ folder: its (subchart, real path)s
+    loaded: dict[str, bool] = {}  # what Helm's loader takes for a subchart (_loaded_as_subcharts): whether a file
     for rel, path in files(chart.path, chart.checkout, chart.where):
         read = read or rel == "Chart.yaml"
         if "charts/" in rel and (found := _SUBCHART.fullmatch(rel)):
             subcharts[found[1].rpartition("/")[0]].append((found[1], path))
+        if rel.startswith("charts/") and not rel.endswith(".prov"):  # Helm keeps a .prov as a file of the chart
+            loaded.update((entry, entry == rel) for entry in _loaded_as_subcharts(rel))
         shown = f"{chart.where}/{rel}"
-        if os.stat(path).st_size > archives.MAX_FILE:  # checked before reading, as Helm's loader does
-            raise ToolError(f'{shown}: chart file "{os.path.basename(rel)}" is larger than the maximum file size '
-                            f"{archives.MAX_FILE} (Helm's limit); keep it out of the chart (.helmignore)")
-        if _manifest(rel) and contents:
-            with open(path, "rb") as handle:
-                _check_utf8(handle.read(), shown)
+        try:
+            if os.stat(path).st_size > archives.MAX_FILE:  # checked before reading, as Helm's loader does
+                raise ToolError(f'{shown}: chart file "{os.path.basename(rel)}" is larger than the maximum file size '
+                                f"{archives.MAX_FILE} (Helm's limit); keep it out of the chart (.helmignore)")
+            if _manifest(rel) and contents:
+                with open(path, "rb") as handle:
+                    _check_utf8(handle.read(), shown)
+        except OSError as exc:  # a failure of this chart alone (a path over the system's limit, a file nobody can read)
+            raise ToolError(_unreadable(shown, exc)) from None
     if not read:
         raise ToolError(f"{chart.where}/.helmignore leaves out Chart.yaml, which Helm needs to read the chart; remove "
                         "that pattern (or add !Chart.yaml after it)")
+    stray = sorted(set(loaded) - {sub for held in subcharts.values() for sub, _ in held})
+    if stray:
+        entry = stray[0]
+        what = "a file, not a chart archive (.tgz)," if loaded[entry] else "a folder with no Chart.yaml"
+        raise ToolError(f"{chart.where}/{entry}: {what} in {entry.rpartition('/')[0]}/, where Helm loads each entry "
+                        "as a subchart and refuses this one (Chart.yaml file is missing); remove it, or list it in "
+                        "the chart's .helmignore")
     for level, held in subcharts.items():
         if len(held) > 1:
             _refuse_twins(chart.where, level, held)
+
+
+def _loaded_as_subcharts(rel: str) -> Iterator[str]:
+    """What Helm's loader takes for a subchart on the way to the chart's file `rel`: charts/NAME (a file or a folder),
+    and in that folder its charts/NAME, and so on; a NAME starting with '.' or '_' is skipped, as Helm skips it."""
+    parts, at = rel.split("/"), 0
+    while at + 1 < len(parts) and parts[at] == "charts" and parts[at + 1][:1] not in ("", ".", "_"):
+        yield "/".join(parts[:at + 2])
+        at += 2
 
 
 # A subchart as Helm's loader finds one: a folder (its Chart.yaml) or a .tgz in charts/, at any depth of folders;
@@ -470,7 +518,7 @@ def files(folder: Path | str, checkout: str, where: str) -> Iterator[tuple[str, 
             with os.scandir(path) as scan:
                 entries = sorted(scan, key=lambda e: e.name)
         except OSError as exc:
-            raise ToolError(f"{where}/{rel}: cannot list the folder ({exc.strerror}); fix its permissions") from None
+            raise ToolError(f"{where}/{rel}: cannot list the folder ({exc.strerror}); {remedy(exc.errno)}") from None
         inside = real if real.endswith(os.sep) else real + os.sep
         for entry in entries:
             shown, target, link = f"{where}/{rel}{entry.name}", inside + entry.name, None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import errno
 import functools
 import logging
 import os
@@ -19,7 +18,7 @@ from typing import Any
 import invoke
 
 from . import ui
-from .errors import Reported, ToolError
+from .errors import REMEDIES, Reported, ToolError
 
 ROOT = Path(__file__).resolve().parent.parent  # where tasks.py lives: relative settings start here
 INTERRUPTED = 130  # the shell's code for a process ended by SIGINT
@@ -101,7 +100,7 @@ def task(help: dict[str, str], **options: Any) -> Callable[[Callable[..., Any]],
                 raise invoke.Exit(ui.printable(f"interrupted: {detail}"), code=INTERRUPTED) from None
             except OSError as exc:
                 _traceback_if_debugging()
-                fix = _MACHINE.get(exc.errno or 0) if exc.filename else None  # no file named: nothing to say of it
+                fix = REMEDIES.get(exc.errno or 0) if exc.filename else None  # no file named: nothing to say of it
                 if fix is None:
                     raise invoke.Exit(_bug(exc), code=2) from None
                 message = f"error: {_refused_by_machine(exc, fix)}"
@@ -119,17 +118,6 @@ def _bug(exc: BaseException) -> str:
     detail = " ".join(str(exc).split())
     return ui.printable(f"error: unexpected {type(exc).__name__}: {detail} (a bug; invoke --debug shows the traceback)",
                         lines=False)
-
-
-_MACHINE = {  # what the machine refused, not a bug: what to do about it
-    errno.EACCES: "check its permissions and owner", errno.EPERM: "check its permissions and owner",
-    errno.EROFS: "it is on a read-only file system: point repo.build_dir (or repo.url) at a writable folder",
-    errno.ENOSPC: "free space on that disk, then run again", errno.EDQUOT: "free space in your quota, then run again",
-    errno.ENOTDIR: "a file stands where a folder should be: move it or fix the setting",
-    errno.EISDIR: "a folder stands where a file should be: move it or fix the setting",
-    errno.ENAMETOOLONG: "shorten the path", errno.ELOOP: "a symlink loop: fix the link",
-    errno.EFBIG: "a file size limit (ulimit -f) is below what is written: raise it",
-}
 
 
 _TEMPORARY = re.compile(r"(?:\.tmp-|tmp)[a-z0-9_]{8}")  # tempfile's names: a store's .tmp-*, a build's tmp*

@@ -11,7 +11,9 @@ import re
 def go_pattern(pattern: str, separator: str = "") -> re.Pattern[str] | None:
     """`pattern` as Go matches it: '*' any run and '?' any one character, neither matching `separator` (filepath's
     '/'; Drone's copy has none), [a-z] and [^a-z] classes, '\\' escaping the next character. None for a pattern Go
-    finds malformed (an unclosed class, a class without a character, a '\\' at the end)."""
+    finds malformed (an unclosed class, a class without a character, a '\\' at the end, a byte that is not UTF-8 in
+    a class: Go's getEsc decodes each member and refuses an invalid one; a pattern read with surrogateescape holds
+    such a byte as a lone surrogate)."""
     one = f"[^{re.escape(separator)}]" if separator else "."
     out, at = [], 0
 
@@ -19,7 +21,7 @@ def go_pattern(pattern: str, separator: str = "") -> re.Pattern[str] | None:
         if at >= len(pattern) or pattern[at] in "-]":
             raise ValueError(pattern)
         at += pattern[at] == "\\"
-        if at + 1 >= len(pattern):  # nothing left to close the class
+        if at + 1 >= len(pattern) or "\ud800" <= pattern[at] <= "\udfff":  # nothing to close the class; not UTF-8
             raise ValueError(pattern)
         return pattern[at], at + 1
 

@@ -3,8 +3,9 @@
 Helm's rules are not git's: the first rule that matches decides, a pattern without '/' matches the name alone,
 a trailing '/' only folders, a leading '/' the whole path, and a `!rule` leaves out everything it does not
 match; patterns are Go's filepath.Match, not shell globs, and '**' is refused. Helm adds templates/.?* last.
-Helm refuses a malformed pattern ('[a-') when Go's Match of "abc" reaches the malformed part (so do we, in
-one line naming the file and the rule, where Helm names neither); one it lets through matches nothing.
+Helm refuses a malformed pattern ('[a-', or a byte that is not UTF-8 in a class) when Go's Match of "abc"
+reaches the malformed part (so do we, in one line naming the file and the rule, where Helm names neither); one
+it lets through matches nothing.
 """
 
 from __future__ import annotations
@@ -28,8 +29,11 @@ def rules(lines: list[str], shown: str) -> Callable[[str, bool], bool]:
             raise ToolError(f"{shown}: line {number}: {rule!r}: Helm does not support '**' (double-star); name the "
                             "folder ('tmp/') or each level ('*/*.bak')")
         if go_match_refuses(rule, "abc"):
-            raise ToolError(f"{shown}: line {number}: {rule!r}: Helm refuses this pattern (an unclosed or empty "
-                            "'[...]', or a '\\' at the end); close the class, or write '\\[' for a '[' in a name")
+            stray = any("\udc80" <= char <= "\udcff" for char in rule)  # a byte that is not UTF-8, surrogateescaped
+            quoted = repr(rule.encode("utf-8", "surrogateescape"))[1:] if stray else repr(rule)  # shown as \xNN
+            raise ToolError(f"{shown}: line {number}: {quoted}: Helm refuses this pattern (an unclosed or empty "
+                            "'[...]', a byte that is not UTF-8 inside one, or a '\\' at the end); close the class, "
+                            "write '\\[' for a '[' in a name, or save the file as UTF-8")
         negate, rule = rule.startswith("!"), rule.removeprefix("!")
         folder_only, rule = rule.endswith("/"), rule.removesuffix("/")
         whole, rule = rule.startswith("/") or "/" in rule, rule.removeprefix("/")

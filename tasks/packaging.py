@@ -59,8 +59,8 @@ class _Stage:
             if chart.path.is_relative_to(self.charts_dir):  # where the tree has it, even through a symlink
                 folder = _beneath(self._scratch, os.path.realpath(self.charts_dir)) / chart.rel
             if not folder.exists() or not any(folder.is_relative_to(done) for done in self._copied):
-                _copy(real, folder, chart.checkout, keep=tuple(d for d in self._copied if d.is_relative_to(folder)),
-                      ignored=charts.helmignored(real, chart.checkout, chart.where))
+                _copy(real, folder, chart.checkout, charts.helmignored(real, chart.checkout, chart.where),
+                      keep=tuple(d for d in self._copied if d.is_relative_to(folder)))
                 self._copied.append(folder)
         except (OSError, shutil.Error) as exc:
             raise ToolError(_not_copied(real, self.work_dir, exc)) from None
@@ -94,31 +94,33 @@ def _beneath(scratch: Path, real: str) -> Path:
 
 def _not_copied(real: str, work_dir: Path, exc: OSError | shutil.Error) -> str:
     """Why a chart was not copied for its dependency build, blaming the side at fault: the build folder (read-only,
-    full: said of repo.build_dir) or what the chart holds (its permissions). copytree's error lists every file; the
-    first says it."""
+    full: said of repo.build_dir) or what the chart holds (the fix for its errno). copytree's error lists every file,
+    each as text ("[Errno 13] ..."); the first says it."""
     errors = exc.args[0] if isinstance(exc, shutil.Error) and exc.args and isinstance(exc.args[0], list) else []
     why = str(errors[0][2]) if errors else str(exc)
     if str(work_dir) in why:
         return (f"{work_dir} (repo.build_dir): the dependency build of {real} cannot be written there ({why}); make it "
                 "writable, free space, or set repo.build_dir to another folder")
-    return f"{real}: cannot be copied for the dependency build ({why}); fix its permissions"
+    number = int(found[1]) if errors and (found := re.match(r"\[Errno (\d+)\]", why)) else exc.errno
+    return f"{real}: cannot be copied for the dependency build ({why}); {charts.remedy(number)}"
 
 
-def _copy(source: str, target: Path, checkout: str, copying: tuple[str, ...] = (),
-          keep: tuple[Path, ...] = (), ignored: Callable[[str, bool], bool] | None = None) -> None:
-    """A folder copied as Helm reads it: a symlink within the folder stays one, one leading out of it becomes
-    what it leads to (Helm follows it; in the copy its path would lead nowhere) unless that is a folder being
-    copied (a loop, which check_files refuses), and one leading out of the checkout is left out (nothing from
-    beyond the checkout is packaged; check_files refuses it in a chart being built or used); a FIFO, socket
-    or device is left out, never opened. The folders in `keep` (charts nested in it, copied and maybe built
-    before) are left as they are; what the chart's .helmignore leaves out (`ignored`: Helm never reads it,
-    and it may be anything, a folder nobody can read too) is not copied, bar .helmignore itself."""
+def _copy(source: str, target: Path, checkout: str, ignored: Callable[[str, bool], bool], at: str = "",
+          copying: tuple[str, ...] = (), keep: tuple[Path, ...] = ()) -> None:
+    """A folder copied as Helm reads it: what the chart's .helmignore leaves out (`ignored`, asked of each path as
+    the chart has it: `at` is the copy's; Helm never reads it, and it may be anything, a folder nobody can read too)
+    is not copied, bar .helmignore itself; every symlink becomes what it leads to, under the link's path as Helm
+    reads it (Helm packages a link to what .helmignore leaves out, and judges a folder's files by the link's path: the
+    target's own copy cannot stand in for it), unless that is a folder being copied
+    (a loop, which check_files refuses), and one leading out of the checkout is left out (nothing from beyond the
+    checkout is packaged; check_files refuses it in a chart being built or used); a FIFO, socket or device is left
+    out, never opened. The folders in `keep` (charts nested in it, copied and maybe built before) are left as
+    they are."""
     def special(folder: str, names: list[str]) -> list[str]:
-        there, inside = target / os.path.relpath(folder, source), os.path.relpath(folder, source)
-        prefix = "" if inside == "." else f"{inside}/"
+        inside = os.path.relpath(folder, source)
+        there, prefix = target / inside, at if inside == "." else f"{at}{inside}/"
         return [n for n in names if there / n in keep
-                or ignored is not None and f"{prefix}{n}" != ".helmignore"
-                and ignored(f"{prefix}{n}", os.path.isdir(os.path.join(folder, n)))
+                or f"{prefix}{n}" != ".helmignore" and ignored(f"{prefix}{n}", os.path.isdir(os.path.join(folder, n)))
                 or not stat.S_ISREG(mode := os.lstat(os.path.join(folder, n)).st_mode)
                 and not stat.S_ISDIR(mode) and not stat.S_ISLNK(mode)]
 
@@ -128,16 +130,15 @@ def _copy(source: str, target: Path, checkout: str, copying: tuple[str, ...] = (
             copied = os.path.join(parent, name)
             if not os.path.islink(copied):
                 continue
-            led = os.path.realpath(os.path.join(source, os.path.relpath(copied, target)))
-            if os.path.commonpath([led, source]) == source:
-                continue
+            rel = os.path.relpath(copied, target)
+            led = os.path.realpath(os.path.join(source, rel))
             os.unlink(copied)
             if os.path.commonpath([led, checkout]) != checkout:
                 continue
             if os.path.isfile(led) and stat.S_ISREG(os.stat(led).st_mode):
                 shutil.copy2(led, copied)
             elif os.path.isdir(led) and not any(os.path.commonpath([led, c]) == led for c in (*copying, source)):
-                _copy(led, Path(copied), checkout, (*copying, source))
+                _copy(led, Path(copied), checkout, ignored, f"{at}{Path(rel).as_posix()}/", (*copying, source))
 
 
 @contextmanager
@@ -302,7 +303,7 @@ def build(
                 try:
                     try:  # Helm's loader checks each file against its limit; the sum is refused here, naming the chart
                         data, files = archives.normalized(handle.read(), mtime, chart.where)
-                    except ToolError as exc:
+                    except archives.TooBig as exc:
                         raise ToolError(f"{exc}; keep big files out of the chart (list them in its .helmignore)") \
                             from None
                     charts.check_text(chart, files)

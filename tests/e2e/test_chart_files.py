@@ -147,11 +147,11 @@ def test_an_unreadable_folder_chart_yaml_or_helmignore_fails_only_its_chart_or_f
             path.chmod(0o755)
     assert result.returncode == 1, result.stderr
     assert result.stderr.splitlines() == [
-        "error: charts/locked/Chart.yaml: cannot be read (Permission denied); fix its permissions",
+        "error: charts/locked/Chart.yaml: cannot be read (Permission denied); check its permissions and owner",
         ("error: charts/nopermdir/secret: cannot be read (Permission denied), so no chart in it can be published; "
-         "fix its permissions"),
-        "error: charts/hidden/.helmignore: cannot be read (Permission denied); fix its permissions",
-        "error: charts/listing/cache/: cannot list the folder (Permission denied); fix its permissions"]
+         "check its permissions and owner"),
+        "error: charts/hidden/.helmignore: cannot be read (Permission denied); check its permissions and owner",
+        "error: charts/listing/cache/: cannot list the folder (Permission denied); check its permissions and owner"]
     assert result.stdout.splitlines()[-1] == "published 4, failed 4: locked, nopermdir/secret, hidden, listing"
     assert sorted(p.name for p in (project / "dist" / "repo").glob("*.tgz")) == [
         "common-0.1.0.tgz", "hello-api-0.1.0.tgz", "hello-world-0.1.0.tgz", "ignoring-0.1.0.tgz"]

@@ -52,22 +52,29 @@ def test_the_files_checked_are_the_files_helm_loads(tmp_path, case):
 MALFORMED = {  # rule: whether Helm refuses it (Go's Match of "abc" reaches the malformed part)
     "*.sw[a-": True, "templates/[abc": True, "notes\\": True, "x[]y": True, "!logs/[": True, "a*[": True,
     "b*a[-": False, "zz*[": False, "a-?*b\\": False,
+    # bytes as written in the file: one that is not UTF-8 is malformed inside a class (Go's getEsc), fine outside
+    b"notes-[\xe9].txt": True, b"a*[\xe9]": True, b"[a-\xe9]": True, b"[^\xed\xa0\x80]": True, b"zz*[\xe9]": False,
+    b"\xe9*.txt": False, b"[\xc3\xa9]x": False,
 }
 
 
 @pytest.mark.parametrize("rule", MALFORMED)
 def test_a_malformed_rule_is_refused_with_its_line_exactly_when_helm_refuses_it(tmp_path, rule):
-    folder = chart_at(tmp_path / "c", f"# editor files\n{rule}\n", ["a.txt", "b.swp"])
+    folder = chart_at(tmp_path / "c", "", ["a.txt", "b.swp"])
+    raw = rule if isinstance(rule, bytes) else rule.encode()
+    (folder / ".helmignore").write_bytes(b"# editor files\n" + raw + b"\n")
     try:
         helm_refuses = not helm_reads(folder)
     except helm_python.HelmError as exc:
         helm_refuses = "syntax error in pattern" in str(exc)
     assert helm_refuses is MALFORMED[rule]
     if MALFORMED[rule]:
-        with pytest.raises(ToolError, match=rf"^c/.helmignore: line 2: {re.escape(repr(rule))}: Helm refuses this "):
+        quoted = repr(rule)[1:] if isinstance(rule, bytes) else repr(rule)  # a stray byte named as \xNN
+        with pytest.raises(ToolError, match=rf"^c/.helmignore: line 2: {re.escape(quoted)}: Helm refuses this "):
             list(charts.files(folder, str(tmp_path), "c"))
     else:  # it matches nothing, in Helm and here
         assert {rel for rel, _ in charts.files(folder, str(tmp_path), "c")} == helm_reads(folder)
+
 
 def test_symlinks_are_followed_and_folder_rules_see_what_they_lead_to(tmp_path):
     folder = chart_at(tmp_path / "c", "linked-dir/\n", ["real/a.txt"])
@@ -77,3 +84,34 @@ def test_symlinks_are_followed_and_folder_rules_see_what_they_lead_to(tmp_path):
     found = dict(charts.files(folder, str(tmp_path), "c"))
     assert set(found) == helm_reads(folder)
     assert found["walked/a.txt"] == found["linked-file"] == str(folder / "real" / "a.txt")
+
+
+IN_CHARTS = {  # what is in a chart's charts/: whether Helm's loader refuses it (it loads each entry as a subchart)
+    "charts/README.md": True, "charts/docs/a.md": True, "charts/sub/charts/notes.txt": True, "charts/old.tar.gz": True,
+    "charts/.gitkeep": False, "charts/_notes.txt": False, "charts/sub-0.1.0.tgz.prov": False, "charts/sub/x.md": False,
+}
+
+
+@pytest.mark.parametrize("path", IN_CHARTS)
+def test_what_helm_would_take_for_a_subchart_but_is_none_is_refused_naming_it_with_the_fix(tmp_path, path):
+    """Helm says only "error unpacking subchart README.md in c: Chart.yaml file is missing", which read as a broken
+    vendored archive; the fix is to remove it or leave it out (.helmignore)."""
+    folder = chart_at(tmp_path / "charts" / "c", "", [path, "charts/sub/Chart.yaml"])
+    (folder / "charts" / "sub" / "Chart.yaml").write_text("apiVersion: v2\nname: sub\nversion: 0.1.0\n")
+    try:
+        helm_refuses = not helm_reads(folder)
+    except helm_python.HelmError as exc:
+        helm_refuses = "Chart.yaml file is missing" in str(exc)
+    assert helm_refuses is IN_CHARTS[path]
+    chart = charts.read(folder, tmp_path / "charts")
+    if not IN_CHARTS[path]:
+        charts.check_files(chart)
+        return
+    entry = "/".join(path.split("/")[:4 if path.startswith("charts/sub/") else 2])
+    what = "a folder with no Chart.yaml" if path.endswith("/a.md") else "a file, not a chart archive (.tgz),"
+    fix = "; remove it, or list it in the chart's .helmignore"
+    with pytest.raises(ToolError, match=rf"^charts/c/{re.escape(entry)}: {re.escape(what)} in .*{re.escape(fix)}$"):
+        charts.check_files(chart)
+    (folder / ".helmignore").write_text(entry + "\n")
+    assert helm_reads(folder)
+    charts.check_files(chart)

@@ -2,6 +2,7 @@
 
 import hashlib
 import io
+import os
 import shutil
 import tarfile
 from pathlib import Path
@@ -329,3 +330,55 @@ def test_an_alias_in_a_chart_yaml_that_ends_in_a_document_separator_resolves(tmp
                                            password=PASSWORD))
     assert result.failures == []
     assert "consumer/charts/hello-world/templates/deployment.yaml" in files_of(result, "consumer")
+
+
+def test_a_chart_with_dependencies_keeps_symlinks_to_what_its_helmignore_leaves_out_as_helm_does(tmp_path):
+    """Helm reads a symlink by its own path: a link to an ignored file or folder is packaged, and a file its
+    .helmignore names by path under a folder is packaged when reached through a link to that folder. The scratch
+    copy of the dependency build left ignored files out, so such a link led nowhere there."""
+    root = tmp_path / "project"
+    app = simple_chart(root / "charts" / "app", "app", "../lib")
+    simple_chart(root / "charts" / "lib", "lib")
+    (app / ".helmignore").write_text("*.bak\nignored/\nshared/secret.txt\n")
+    for path, text in {"real.bak": "data\n", "ignored/f.txt": "in an ignored folder\n", "shared/secret.txt": "s\n"
+                       }.items():
+        (app / path).parent.mkdir(parents=True, exist_ok=True)
+        (app / path).write_text(text)
+    os.symlink("real.bak", app / "link.txt")
+    os.symlink("ignored", app / "to-ignored")
+    os.symlink("shared", app / "view")
+    result = build(root, {})
+    assert result.failures == []
+    ours = files_of(result, "app")
+    assert ours["app/link.txt"] == b"data\n" and ours["app/view/secret.txt"] == b"s\n"
+    assert "app/to-ignored/f.txt" in ours and "app/shared/secret.txt" not in ours
+    helm_side = tmp_path / "helm-side"
+    shutil.copytree(root, helm_side, symlinks=True)
+    helm_python.dependency_update(helm_side / "charts" / "app")
+    made = Path(helm_python.package(helm_side / "charts" / "app", destination=tmp_path / "helm-out"))
+    [package] = [p for p in result.packages if p.name == "app"]
+    assert packaging.comparable(package.path.read_bytes(), "ours") == packaging.comparable(made.read_bytes(), "helm's")
+    assert build(root, {}).packages == result.packages  # byte for byte again
+
+
+def test_a_subchart_the_dependency_build_fetches_beside_a_vendored_one_of_its_name_fails_that_chart_alone(tmp_path):
+    """A vendored folder charts/mysub (name: sub) and `sub` fetched by `helm dependency update` (another dependency
+    is not vendored, so the build runs): Helm packages both under charts/sub, each entry twice."""
+    root = tmp_path / "project"
+    app = simple_chart(root / "charts" / "app", "app", "../sub")
+    (app / "Chart.yaml").write_text((app / "Chart.yaml").read_text() + "- {name: other, version: 1.0.0, "
+                                                                         "repository: 'file://../other'}\n")
+    simple_chart(app / "charts" / "mysub", "sub")
+    simple_chart(root / "charts" / "sub", "sub")
+    simple_chart(root / "charts" / "other", "other")
+    helm_side = tmp_path / "helm-side"
+    shutil.copytree(root, helm_side)
+    helm_python.dependency_update(helm_side / "charts" / "app")
+    with tarfile.open(helm_python.package(helm_side / "charts" / "app", destination=tmp_path / "helm-out")) as made:
+        assert made.getnames().count("app/charts/sub/Chart.yaml") == 2  # Helm's own package
+    result = build(root, {})
+    assert [(f.rel, f.message) for f in result.failures] == [("app", (
+        "charts/app: its package would hold app/charts/sub/Chart.yaml twice (two subcharts of one name: one vendored "
+        "in charts/, one fetched by the dependency build?), and which one installs would be left to chance; keep one "
+        "(remove the vendored copy, or that dependency)"))]
+    assert sorted(p.name for p in result.packages) == ["other", "sub"]

@@ -1,5 +1,6 @@
 """Packaging with Helm's SDK: reproducible bytes from any checkout, dependencies built, and Helm can load it."""
 
+import errno
 import os
 import shutil
 import subprocess
@@ -346,3 +347,15 @@ def test_a_subchart_helm_cannot_load_is_named_by_its_path_however_deep_and_an_un
     archive.write_bytes(archive.read_bytes()[:60])
     assert failures_of(root, tmp_path) == {"app": "charts/app/charts/other-0.1.0.tgz: Helm cannot read this chart "
                                                   "archive (unexpected EOF); vendor a good archive of that chart"}
+
+
+def test_a_file_that_cannot_be_copied_for_the_dependency_build_gets_the_fix_for_its_errno(tmp_path):
+    """copytree's error holds each file's as text: its errno is read back, so a path too long is not a permission
+    problem (it was "fix its permissions" for any)."""
+    def why(errno_text: str) -> str:
+        failed = shutil.Error([("/c/a", str(tmp_path / "w" / "a"), f"{errno_text}: '/c/a'")])
+        return packaging._not_copied("/c", tmp_path / "build", failed)
+
+    too_long = "; shorten the path (rename or flatten its folders): it is longer than the system takes"
+    assert why(f"[Errno {errno.ENAMETOOLONG}] File name too long").endswith(too_long)
+    assert why(f"[Errno {errno.EACCES}] Permission denied").endswith("; check its permissions and owner")

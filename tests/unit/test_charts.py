@@ -4,6 +4,7 @@ import gzip
 import io
 import os
 import re
+import subprocess
 import tarfile
 from pathlib import Path
 
@@ -199,6 +200,36 @@ def test_a_folder_whose_chart_yaml_is_misnamed_is_a_failure_not_skipped_unsaid(t
         "yml": "no Chart.yaml, but Chart.yml"}
 
 
+def gitlinks(checkout: Path, *paths: str) -> None:
+    """A repository at `checkout` recording each path as a submodule (mode 160000), as a clone has it."""
+    subprocess.run(["git", "init", "-q"], cwd=checkout, check=True)
+    for path in paths:
+        subprocess.run(["git", "update-index", "--add", "--cacheinfo", f"160000,{'1' * 40},{path}"], cwd=checkout,
+                       check=True)
+
+
+def test_a_git_submodule_not_checked_out_is_a_failure_of_its_folder_not_skipped_unsaid(tmp_path):
+    """A clone without --recurse-submodules (Drone's default) leaves each submodule an empty folder (one cloned but
+    not checked out holds only its .git file): a chart there would go unpublished, the run green. An empty folder git
+    does not record is nothing."""
+    checkout = tmp_path / "checkout"
+    write_chart(checkout / "charts", "ok", "apiVersion: v2\nname: ok\nversion: 1.0.0\n")
+    for rel in ("sub", "team/sub", "gitdir", "empty"):
+        (checkout / "charts" / rel).mkdir(parents=True)
+    (checkout / "charts" / "gitdir" / ".git").write_text("gitdir: ../../.git/modules/gitdir\n")
+    gitlinks(checkout, "charts/sub", "charts/team/sub")
+    tree = charts.discover(checkout / "charts", checkout)
+    assert [c.rel for c in tree.charts] == ["ok"]
+    assert {f.rel: f.message for f in tree.failures} == {rel: (
+        f"charts/{rel}: a git submodule that is not checked out (empty); run git submodule update --init --recursive "
+        "(in Drone: clone with recursive submodules)") for rel in ("gitdir", "sub", "team/sub")}
+    other = tmp_path / "other"
+    (other / "charts").mkdir(parents=True)
+    gitlinks(other, "charts")  # the charts folder itself a submodule: nothing to publish is not a success
+    with pytest.raises(ToolError, match=r"^charts: a git submodule that is not checked out \(empty\); run git "):
+        charts.discover(other / "charts", other)
+
+
 def test_symlinked_chart_folders_are_followed_inside_the_checkout_and_warned_about_outside(tmp_path):
     checkout = tmp_path / "checkout"
     write_chart(checkout, "shared/lib", "apiVersion: v2\nname: lib\nversion: 1.0.0\n")
@@ -210,6 +241,21 @@ def test_symlinked_chart_folders_are_followed_inside_the_checkout_and_warned_abo
     tree = charts.discover(checkout / "charts", checkout)
     assert [(c.name, c.rel) for c in tree.charts] == [("lib", "lib")]
     assert tree.warnings == [f"charts/ext: symlink to {tmp_path / 'elsewhere' / 'ext'}, outside the checkout; skipped"]
+
+
+def test_a_folder_symlink_out_of_the_checkout_in_a_chart_is_said_once_by_its_chart_and_not_warned_about(tmp_path):
+    """Discovery walks a chart's folders too (for charts nested in it): a bad link there is the chart's file, which
+    building it refuses, so a warning that it was skipped said it twice (and wrongly: the chart fails on it)."""
+    checkout = tmp_path / "checkout"
+    folder = write_chart(checkout / "charts", "a", "apiVersion: v2\nname: a\nversion: 1.0.0\n")
+    (tmp_path / "outside").mkdir()
+    os.symlink(tmp_path / "outside", folder / "etc")
+    (checkout / "charts" / "docs").mkdir()
+    os.symlink(tmp_path / "outside", checkout / "charts" / "docs" / "etc")
+    tree = charts.discover(checkout / "charts", checkout)
+    assert tree.warnings == [f"charts/docs/etc: symlink to {tmp_path / 'outside'}, outside the checkout; skipped"]
+    with pytest.raises(ToolError, match=r"^charts/a/etc: symlink points outside the checkout "):
+        charts.check_files(tree.charts[0])
 
 
 def test_a_symlink_is_followed_inside_the_checkout_and_refused_beyond_it_or_looping(tmp_path):
@@ -306,6 +352,25 @@ def test_templates_must_be_utf8_and_within_helms_file_size(tmp_path):
         charts.check_files(chart)
 
 
+def test_a_path_over_the_systems_limit_fails_its_chart_alone_saying_to_shorten_it(tmp_path, monkeypatch):
+    """ENAMETOOLONG is no permission problem: the advice is the one for that errno. A file whose own path is over
+    the limit (its folder's is not) failed the whole run with an OSError, where it is its chart's failure."""
+    folder = write_chart(tmp_path, "charts/a", "apiVersion: v2\nname: a\nversion: 1.0.0\n")
+    monkeypatch.chdir(folder)
+    while len(os.getcwd()) < 4000:  # made a level at a time: the system refuses the longer path whole
+        level = "d" * min(200, 3999 - len(os.getcwd()))
+        os.mkdir(level)
+        os.chdir(level)
+    Path("f" * 120).write_text("its path is over 4096 bytes, its folder's under\n")
+    [chart] = charts.discover(tmp_path / "charts").charts
+    with pytest.raises(ToolError, match=r"/f+: cannot be read \(File name too long\); shorten the path \(rename "):
+        charts.check_files(chart)
+    os.unlink("f" * 120)
+    os.mkdir("e" * 120)
+    with pytest.raises(ToolError, match=r"/e+/: cannot list the folder \(File name too long\); shorten the path "):
+        charts.check_files(chart)
+
+
 def test_a_file_helm_reads_whole_is_read_past_the_size_it_reports_and_never_past_helms_limit(tmp_path):
     """Chart.yaml and .helmignore are read to the size the file reports, then on: a file whose size the kernel
     cannot tell (/proc reports 0) is still read whole, and one over Helm's limit is refused at the limit."""
@@ -351,6 +416,16 @@ def test_normalize_gives_identical_bytes_whatever_the_mtimes_order_and_owner():
     assert [m.name for m in members] == ["c/Chart.yaml", "c/values.yaml"]
     assert {(m.mtime, m.uid, m.gid, m.uname) for m in members} == {(315532800, 0, 0, "")}
     assert archives.archive_files(archives.normalized(one, 1)[0]) == {"c/Chart.yaml": b"name: c", "c/values.yaml": b"a: 1"}
+
+
+@pytest.mark.parametrize("folder", ["c", "c" * 100], ids=["helm's ustar", "a pax header"])
+def test_normalize_refuses_an_archive_holding_a_name_twice_naming_it(folder):
+    """The fast path and the general one alike: sorted, one name twice would still leave to the order of the entries
+    which one a reader keeps."""
+    twice = f"{folder}/charts/sub/Chart.yaml"
+    raw = archive([(twice, b"name: sub", 1), (f"{folder}/Chart.yaml", b"name: c", 1), (twice, b"name: sub\n", 1)])
+    with pytest.raises(ToolError, match=rf"^charts/c: its package would hold {twice} twice \(two subcharts of one "):
+        archives.normalized(raw, 1, "charts/c")
 
 
 def test_the_package_epoch_is_source_date_epoch_else_a_fixed_date_never_a_commit_time(tmp_path):
