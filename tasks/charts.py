@@ -538,6 +538,11 @@ def files(folder: Path | str, checkout: str, where: str) -> Iterator[tuple[str, 
                 mode = entry.stat(follow_symlinks=False).st_mode
             if ignored(f"{rel}{entry.name}", stat.S_ISDIR(mode)):
                 continue
+            if entry.name == ".git" and link is None and through is None and stat.S_ISDIR(mode):
+                # a nested repository: git's listing of the checkout shows none of it, so no fingerprint sees it change
+                raise ToolError(f"{shown}: a git repository's own folder, in the chart; Helm would package it, and its "
+                                "config may hold credentials: list .git/ in the chart's .helmignore (helm create's "
+                                "does), or make the folder a submodule")
             if link is not None or through is not None or mode not in (stat.S_IFREG, stat.S_IFDIR):
                 _readable(shown, mode, target, link, checkout, through)
             if not stat.S_ISDIR(mode):

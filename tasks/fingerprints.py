@@ -76,8 +76,10 @@ def tree_key(charts_dir: Path, epoch: int) -> str:
     unmodified and checked out as its blob is (git.converted), and nothing else is, not even an ignored file; and
     what else decides the bytes (as in `of`)."""
     entries = _listing(charts_dir, ".")
-    if not entries or not all(_trusted(entry) for entry in entries) or converted(
-            charts_dir, [entry.partition("\t")[2] for entry in entries], ["."]):
+    if not entries or not all(_trusted(entry) for entry in entries):
+        return ""
+    names = [_name(entry) for entry in entries]
+    if converted(charts_dir, names, ["."], names):
         return ""
     tree = hashlib.sha256("\0".join(entries).encode("utf-8", "surrogateescape")).hexdigest()
     return f"{tree} packaging-{PACKAGING} helm-{_helm_version()} epoch-{epoch}"
@@ -89,6 +91,12 @@ def _listing(cwd: Path, *pathspecs: str) -> list[str]:
     exclude rules: ignored ones too, tagged ?)."""
     listing = git(cwd, "ls-files", "-c", "-m", "-d", "-o", "-v", "--stage", "-z", "--", *pathspecs, strip=False)
     return [entry for entry in listing.split("\0") if entry]
+
+
+def _name(entry: str) -> str:
+    """The path of a _listing line: after the tag ("? PATH": a file git does not hold has no blob), or after the first
+    tab ("H MODE OID STAGE\tPATH"; a path may hold a tab too)."""
+    return entry[2:] if entry.startswith("? ") else entry.partition("\t")[2]
 
 
 def _trusted(entry: str) -> bool:
@@ -206,14 +214,14 @@ def _committed_blobs(root: Path, folders: list[str]) -> dict[str, str]:
     if not top:
         return {}
     roots = [os.path.relpath(f, top) for f in folders]
-    entries = [entry.partition("\t") for entry in _listing(Path(top), *roots)]
-    changed = {name for meta, _, name in entries if not _trusted(meta)}
-    kept = {name: meta.split()[2] for meta, _, name in entries if name not in changed}
-    changes = converted(Path(top), list(kept), roots)
+    entries = [(entry, _name(entry)) for entry in _listing(Path(top), *roots)]
+    changed = {name for entry, name in entries if not _trusted(entry)}
+    kept = {name: entry.split()[2] for entry, name in entries if name not in changed}
+    changes = converted(Path(top), list(kept), roots, [name for _, name in entries])
     if changes:
-        ui.warn(f"git's checkout here converts {len(changes)} chart file(s), e.g. {min(changes)} (line endings: "
+        ui.warn(f"git's checkout here may convert {len(changes)} chart file(s), e.g. {min(changes)} (line endings: "
                 "core.autocrlf or .gitattributes text/eol; or a filter, ident or working-tree-encoding): Helm packages "
-                "them as they are in the work tree, so their packages differ from a checkout that does not")
+                "them as they are in the work tree, so their packages may differ from another checkout's")
     return {os.path.join(top, name): "git:" + blob for name, blob in kept.items() if name not in changes}
 
 

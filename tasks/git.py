@@ -10,6 +10,7 @@ from pathlib import Path
 # The attributes by which git's checkout may write a file's bytes other than its blob's (gitattributes(5))
 CONVERTING = ("text", "crlf", "eol", "filter", "ident", "working-tree-encoding")
 _TRUE = ("true", "yes", "on", "1")
+_SYSTEM = ("/etc/gitattributes", "/usr/local/etc/gitattributes", "/opt/homebrew/etc/gitattributes")  # git's builds
 
 
 def git(cwd: Path, *args: str, strip: bool = True, failed: str = "", stdin: str | None = None) -> str:
@@ -24,19 +25,23 @@ def git(cwd: Path, *args: str, strip: bool = True, failed: str = "", stdin: str 
     return result.stdout.strip() if strip else result.stdout
 
 
-def converted(cwd: Path, paths: list[str], roots: list[str]) -> set[str]:
-    """The paths (relative to cwd, in git's work tree) whose bytes git's checkout may have made other than their
-    blob's: line endings (core.autocrlf, text and eol), a filter (Git LFS), $Id$ (ident), an encoding. Helm packages
-    the work tree's bytes, so a blob id does not stand for them. `paths` are every file below the folders `roots`.
+def converted(cwd: Path, paths: list[str], roots: list[str], listed: list[str]) -> set[str]:
+    """Those of `paths` (relative to cwd, in git's work tree) whose bytes git's checkout may have made other than
+    their blob's: line endings (core.autocrlf, text and eol), a filter (Git LFS), $Id$ (ident), an encoding. Helm
+    packages the work tree's bytes, so a blob id does not stand for them. `listed`: every file git lists below the
+    folders `roots`, modified and untracked ones too (a .gitattributes among them applies).
 
     Asks git for the files' attributes only when an attributes file may apply: without one, core.autocrlf=true alone
-    converts (every text file)."""
+    converts (every text file). When git cannot say, every path may be converted."""
     found = git(cwd, "config", "-z", "--get-regexp", r"^core\.(autocrlf|eol|attributesfile)$", strip=False)
-    config = dict(item.split("\n", 1) for item in found.split("\0") if "\n" in item)
+    config = {}
+    for item in filter(None, found.split("\0")):
+        key, given, value = item.partition("\n")
+        config[key] = value if given else "true"  # a bare `autocrlf` line is true
     autocrlf = config.get("core.autocrlf", "").lower()
     eol = config.get("core.eol", "native").lower()
     crlf = autocrlf in _TRUE or (autocrlf != "input" and (eol == "crlf" or (eol == "native" and os.name == "nt")))
-    if not _attributes_may_apply(cwd, paths, roots, config.get("core.attributesfile")):
+    if not _attributes_may_apply(cwd, listed, roots, config.get("core.attributesfile")):
         return set(paths) if autocrlf in _TRUE else set()
     listed = git(cwd, "check-attr", "-z", "--stdin", *CONVERTING, stdin="\0".join(paths), strip=False,
                  failed="failed").split("\0")
@@ -64,22 +69,23 @@ def _converts(attributes: Mapping[str, str], autocrlf: bool, crlf: bool) -> bool
     return crlf if text != "unspecified" or legacy != "unspecified" else autocrlf
 
 
-def _attributes_may_apply(cwd: Path, paths: list[str], roots: list[str], global_file: str | None) -> bool:
-    """Whether an attributes file may apply to the paths: a .gitattributes among them (every file below `roots`), in
+def _attributes_may_apply(cwd: Path, listed: list[str], roots: list[str], global_file: str | None) -> bool:
+    """Whether an attributes file may apply to the files: a .gitattributes among them (every file below `roots`), in
     a folder above a root up to the work tree's top, the repository's info/attributes, the user's or the system's;
-    yes when the repository's layout is not the usual one (GIT_DIR, a .git file)."""
-    if os.environ.get("GIT_DIR") or any(p == ".gitattributes" or p.endswith("/.gitattributes") for p in paths):
+    yes when that cannot be told (GIT_DIR, a .git file, no home folder, a system file elsewhere than /etc)."""
+    if os.environ.get("GIT_DIR") or any(p == ".gitattributes" or p.endswith("/.gitattributes") for p in listed):
         return True
-    above = {folder for root in roots for folder in Path(os.path.normpath(root)).parents}  # up to cwd
-    if any((cwd / folder / ".gitattributes").exists() for folder in above if folder != Path(".")):
+    folder = Path(os.path.realpath(cwd))  # as git sees it: a symlinked charts folder's real parents
+    above = {parent for root in roots for parent in Path(os.path.normpath(root)).parents}  # up to cwd
+    if any((folder / parent / ".gitattributes").exists() for parent in above if parent != Path(".")):
         return True
-    folder = Path(os.path.abspath(cwd))
     while not (folder / ".git").exists():
         if (folder / ".gitattributes").exists() or folder == folder.parent:
             return True  # above cwd, or no .git found: let git tell
         folder = folder.parent
-    home = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
-    candidates = [folder / ".gitattributes", folder / ".git" / "info" / "attributes",
-                  Path(os.path.expanduser(global_file)) if global_file else home / "git" / "attributes"]
-    system = [] if os.environ.get("GIT_ATTR_NOSYSTEM") else [Path("/etc/gitattributes")]
-    return not (folder / ".git").is_dir() or any(candidate.exists() for candidate in [*candidates, *system])
+    home = os.environ.get("XDG_CONFIG_HOME") or os.path.expanduser("~/.config")
+    user = os.path.expanduser(global_file) if global_file else os.path.join(home, "git", "attributes")
+    system = () if os.environ.get("GIT_ATTR_NOSYSTEM", "").lower() in _TRUE else _SYSTEM
+    candidates = (folder / ".gitattributes", folder / ".git" / "info" / "attributes", user, *system)
+    return (not (folder / ".git").is_dir() or user.startswith("~") or (bool(system) and os.name == "nt")
+            or any(Path(candidate).exists() for candidate in candidates))

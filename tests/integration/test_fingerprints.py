@@ -172,7 +172,7 @@ def test_a_checkout_whose_git_converts_line_endings_is_not_taken_as_published(ch
     result = invoke(clone, "repo.publish", "--url", store.url, check=False)
     assert result.returncode == 1 and "not rebuilt" not in result.stdout
     assert "hello-world 0.1.0: already published with different content" in result.stderr
-    assert "warning: git's checkout here converts " in result.stderr
+    assert "warning: git's checkout here may convert " in result.stderr
 
 
 def test_attributes_that_convert_nothing_keep_a_tree_key(checkout, tmp_path):
@@ -183,6 +183,49 @@ def test_attributes_that_convert_nothing_keep_a_tree_key(checkout, tmp_path):
     assert fingerprints.tree_key(clone / "charts", 0) != ""
     (clone / ".git" / "info" / "attributes").write_text("*.yaml filter=lfs\n")  # a filter: Git LFS's smudge
     assert fingerprints.tree_key(clone / "charts", 0) == ""
+
+
+
+def checked_out_again(checkout: Path, *paths: str) -> None:
+    """The files written again by git's checkout, as a fresh clone writes them (what its attributes say applies)."""
+    for path in paths:
+        (checkout / path).unlink()
+    subprocess.run(["git", "checkout", "-q", "--", *paths], cwd=checkout, check=True)
+
+
+def test_a_bare_autocrlf_line_in_gits_config_is_true(checkout):
+    """`[core] autocrlf` with no value is true to git: `git config --get-regexp` prints it without one."""
+    with (checkout / ".git" / "config").open("a") as config:
+        config.write("[core]\n\tautocrlf\n")
+    checked_out_again(checkout, "charts/hello-world/values.yaml")
+    assert b"\r\n" in (checkout / "charts" / "hello-world" / "values.yaml").read_bytes()
+    assert fingerprints.tree_key(checkout / "charts", 0) == ""
+
+
+def test_attributes_above_a_symlinked_charts_folder_are_found_where_git_finds_them(checkout):
+    (checkout / "vendor").mkdir()
+    (checkout / "charts").rename(checkout / "vendor" / "charts")
+    (checkout / "charts").symlink_to("vendor/charts")
+    (checkout / "vendor" / ".gitattributes").write_text("*.yaml eol=crlf\n")
+    commit(checkout)
+    checked_out_again(checkout, "vendor/charts/hello-world/values.yaml")
+    assert fingerprints.tree_key(checkout / "charts", 0) == ""
+
+
+def test_an_untracked_gitattributes_in_a_chart_still_counts_for_its_files(checkout):
+    chart = checkout / "charts" / "hello-world"
+    (chart / ".gitattributes").write_text("*.yaml eol=crlf\n")  # not committed: git's checkout still reads it
+    checked_out_again(checkout, "charts/hello-world/values.yaml")
+    blobs = fingerprints._committed_blobs(checkout, [str(chart)])
+    assert str(chart / "values.yaml") not in blobs and str(chart / "templates" / "_helpers.tpl") in blobs
+
+
+def test_no_home_folder_is_no_error_git_is_asked_instead(checkout, monkeypatch):
+    """A service's uid with no passwd entry and no HOME: Path.home() raised, an "unexpected RuntimeError"."""
+    monkeypatch.delenv("HOME", raising=False)
+    monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
+    monkeypatch.setattr(os.path, "expanduser", lambda path: path)  # what it gives when no home is known
+    assert fingerprints.tree_key(checkout / "charts", 0) != ""  # check-attr said: nothing converted
 
 
 @pytest.mark.parametrize(("attributes", "config", "converts"), [

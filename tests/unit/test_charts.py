@@ -312,6 +312,26 @@ def test_a_symlink_into_gits_own_files_is_refused_naming_it(tmp_path, dot_git, t
     charts.check_files(chart)
 
 
+
+def test_a_repositorys_own_git_folder_in_a_chart_is_refused_unless_helmignore_leaves_it_out(tmp_path):
+    """A chart cloned into place: Helm packages its .git (credentials in its config too), and git's listing of the
+    checkout never shows it, so no fingerprint would see it change."""
+    folder = write_chart(tmp_path, "charts/a", "apiVersion: v2\nname: a\nversion: 1.0.0\n")
+    (folder / ".git").mkdir()
+    (folder / ".git" / "config").write_text("[http]\n\textraheader = AUTHORIZATION: basic c2VjcmV0\n")
+    [chart] = charts.discover(tmp_path / "charts", tmp_path).charts
+    with pytest.raises(ToolError, match=r"^charts/a/\.git: a git repository's own folder, in the chart; Helm would "
+                       r"package it, and its config may hold credentials: list \.git/ in the chart's \.helmignore"):
+        charts.check_files(chart)
+    (folder / ".helmignore").write_text(".git/\n")
+    charts.check_files(chart)
+    (folder / ".helmignore").unlink()
+    (folder / ".git" / "config").unlink()
+    (folder / ".git").rmdir()
+    (folder / ".git").write_text("gitdir: ../../.git/modules/a\n")  # a submodule's pointer, packaged as Helm does
+    charts.check_files(chart)
+
+
 def test_two_subcharts_of_one_name_in_a_charts_folder_are_refused_naming_both(tmp_path):
     """Helm packages each as charts/NAME: its package holds both, and which one installs is left to chance."""
     folder = write_chart(tmp_path, "charts/app", "apiVersion: v2\nname: app\nversion: 1.0.0\n")
