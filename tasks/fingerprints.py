@@ -12,7 +12,7 @@ the one read it makes anyway, and Helm's clients ignore them.
 A whole tree has one fingerprint too, when git holds every input: a digest of git's listing of the charts
 folder (each file's mode, blob id and path), with nothing below it modified, untracked or ignored. A publish
 of every chart records it with the charts it published (TREE), so the next clean checkout of the same tree
-knows, from one git call and without reading a chart, that there is nothing to do.
+knows, from one listing by git and without reading a chart, that there is nothing to do.
 """
 
 from __future__ import annotations
