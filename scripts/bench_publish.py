@@ -143,7 +143,8 @@ def main() -> int:
                 clean, again_in_clone = (instructions(publish, laptop)[0] for _ in range(2))
                 lines.append(f"  in instructions: {ours_count / base_count:.2f}x CI's publish step "
                              f"({ours_count / 1e6:.0f}M, of which git {by_git / 1e6:.0f}M: its listing "
-                             f"reads again the files a fresh clone leaves racily clean), {clean / base_count:.2f}x with no bytecode "
+                             f"reads again the files a fresh clone leaves racily clean), "
+                             f"{clean / base_count:.2f}x with no bytecode "
                              f"({clean / 1e6:.0f}M), {again_in_clone / base_count:.2f}x again "
                              f"({again_in_clone / 1e6:.0f}M); empty task {base_count / 1e6:.0f}M")
                 shutil.rmtree(ci)
