@@ -19,6 +19,7 @@ __path__ = [str(Path(__file__).with_suffix(""))]
 
 from tasks import cli, config, native_stderr, release, repo, settings
 
+cli.standard_streams()  # a closed one is /dev/null, before anything opens a file; stdout's failures said
 native_stderr.guard()  # what Helm's Go code and commands write to stderr themselves is redacted too
 cli.check_project()  # before Invoke merges invoke.yaml, whose errors there would be tracebacks
 ns = Collection(repo.ns, release.ns, config.config)

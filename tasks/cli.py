@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import atexit
 import functools
+import io
 import logging
 import os
 import re
@@ -82,7 +84,9 @@ def task(help: dict[str, str], **options: Any) -> Callable[[Callable[..., Any]],
             ui.guard(os.environ)
             try:
                 with _terminate_interrupts():
-                    return body(c, *args, **kwargs)
+                    result = body(c, *args, **kwargs)
+                sys.stdout.flush()  # a document that cannot be written fails here, said so, not at exit
+                return result
             except Reported:
                 raise invoke.Exit(code=1) from None
             except ToolError as exc:
@@ -100,6 +104,8 @@ def task(help: dict[str, str], **options: Any) -> Callable[[Callable[..., Any]],
                 raise invoke.Exit(ui.printable(f"interrupted: {detail}"), code=INTERRUPTED) from None
             except OSError as exc:
                 _traceback_if_debugging()
+                if isinstance(exc, OutputLost):
+                    raise invoke.Exit(_lost_output(exc), code=1) from None
                 fix = REMEDIES.get(exc.errno or 0) if exc.filename else None  # no file named: nothing to say of it
                 if fix is None:
                     raise invoke.Exit(_bug(exc), code=2) from None
@@ -112,6 +118,63 @@ def task(help: dict[str, str], **options: Any) -> Callable[[Callable[..., Any]],
         return invoke.task(help=help, klass=_Task, auto_shortflags=False, **options)(run)
 
     return decorate
+
+
+class OutputLost(OSError):
+    """stdout refused a write (a full disk, a device that refuses; a closed pipe stays BrokenPipeError)."""
+
+
+class _Stdout(io.FileIO):
+    """File descriptor 1, whose failed writes say they are stdout's: then it is /dev/null from there on, so what is
+    still buffered does not fail again (nor Python's own flush when it exits). `lost`: the failure, until said."""
+
+    lost: OutputLost | None = None
+
+    def write(self, data: Any) -> int:
+        try:
+            return super().write(data)
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), self.fileno())
+            _Stdout.lost = OutputLost(exc.errno, exc.strerror)
+            raise _Stdout.lost from None
+
+
+def _lost_output(exc: OSError) -> str:
+    _Stdout.lost = None  # said
+    return ui.printable(f"error: stdout cannot be written ({exc.strerror or exc}): what the command did is done, what "
+                        "it printed is lost; send it where it can be written", lines=False)
+
+
+def standard_streams() -> None:
+    """A closed stdin, stdout or stderr (`>&-`) is /dev/null: else the next file opened takes its number, and what
+    Helm's Go code writes to 1 or 2 lands in that file. And stdout's failed writes are OutputLost."""
+    for number, name in enumerate(("stdin", "stdout", "stderr")):
+        try:
+            os.fstat(number)
+        except OSError:
+            os.open(os.devnull, os.O_RDWR)  # the lowest free number: this one
+            setattr(sys, name, open(number, "r" if number == 0 else "w", closefd=False))  # noqa: SIM115 - for good
+    old = sys.stdout
+    sys.stdout = io.TextIOWrapper(io.BufferedWriter(_Stdout(1, "w", closefd=False)), encoding=old.encoding,
+                                  errors=old.errors, line_buffering=bool(old.line_buffering))
+    atexit.register(_flushed)  # first registered, so run last: after native_stderr's
+
+
+def _flushed() -> None:
+    """At exit, what is still buffered for stdout (Invoke's --list, --help) written, or one line and exit 1 when it
+    could not be, here or before (where Invoke or Python swallowed the error and would exit 0)."""
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:  # the reader went away (| head): as output_failed ends it
+        os._exit(CLOSED_PIPE)
+    except OutputLost:
+        pass
+    if _Stdout.lost is not None:
+        sys.stderr.write(_lost_output(_Stdout.lost) + "\n")
+        sys.stderr.flush()
+        os._exit(1)
 
 
 def _bug(exc: BaseException) -> str:
@@ -208,14 +271,18 @@ def customize(collection: invoke.Collection) -> None:
     _parse_without_copies()
     hook = sys.excepthook
 
-    def closed_pipe(kind: type[BaseException], value: BaseException, trace: Any) -> None:
+    def output_failed(kind: type[BaseException], value: BaseException, trace: Any) -> None:
         """`invoke --list | head`, `invoke repo.list | head`: once the reader has gone, end as `yes | head`
-        does, with no traceback (Invoke's own listing and help raise BrokenPipeError up to here)."""
+        does, with no traceback (Invoke's own listing and help raise BrokenPipeError up to here). A stdout that
+        refuses writes (OutputLost): one line, not a traceback."""
         if issubclass(kind, BrokenPipeError):
             os._exit(CLOSED_PIPE)  # not sys.exit: flushing the rest of stdout at exit would fail again
+        if isinstance(value, OutputLost):
+            sys.stderr.write(_lost_output(value) + "\n")
+            return
         hook(kind, value, trace)
 
-    sys.excepthook = closed_pipe
+    sys.excepthook = output_failed
 
 
 def _parse_without_copies() -> None:

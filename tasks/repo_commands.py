@@ -4,6 +4,7 @@ applied, the repository listed and checked; tables for people, one document for 
 from __future__ import annotations
 
 import os
+import sys
 from collections import Counter
 from collections.abc import Callable
 from contextlib import ExitStack
@@ -115,7 +116,7 @@ def _apply(store: stores.Store, plan: pub.Plan, packages: list[charts.Package], 
         pub.refuse_conflicts(plan)
         ui.say(f"dry run: nothing written to {store.url}")
         return plan, []
-    advance = ui.progress(plan.writes, "upload", lambda step: step.package.filename) if ui.interactive() \
+    advance = ui.progress(plan.writes, "upload", lambda step: step.package.filename) if ui.interactive(sys.stderr) \
         else (lambda step: None)
     try:
         done = pub.apply(store, plan, packages, created=created, advance=advance, atomic=atomic)
@@ -382,7 +383,7 @@ def _plan_document(plan: pub.Plan) -> dict[str, Any]:
 
 
 def _advance(tree: charts.Tree) -> Any:
-    """A progress bar on a terminal; in CI nothing per chart (the summary says what happened)."""
-    if not ui.interactive():
+    """A progress bar on a terminal (stderr's); in CI nothing per chart (the summary says what happened)."""
+    if not ui.interactive(sys.stderr):
         return lambda chart: None
     return ui.progress(tree.charts, "package", lambda ch: f"{ch.name} {ch.version}")

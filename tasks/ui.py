@@ -250,10 +250,11 @@ def _flag(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() not in ("", "0", "false", "no", "off")
 
 
-def interactive() -> bool:
-    """A person at a terminal: rich tables and progress. CI (CI=true), pipes, files and NO_COLOR (any value,
-    as no-color.org says) get plain lines with no escape code at all."""
-    return sys.stdout.isatty() and not _flag("CI") and not os.environ.get("NO_COLOR")
+def interactive(stream: TextIO | None = None) -> bool:
+    """A person at the terminal `stream` (stdout unless said) writes to: rich tables and progress. CI (CI=true), pipes,
+    files and NO_COLOR (any value, as no-color.org says) get plain lines with no escape code at all."""
+    stream = stream or sys.stdout
+    return stream.isatty() and not _flag("CI") and not os.environ.get("NO_COLOR")
 
 
 def output_format(output: str | None, as_json: bool = False) -> str:
@@ -261,6 +262,8 @@ def output_format(output: str | None, as_json: bool = False) -> str:
     global _documents_only
     from .errors import ToolError
 
+    if output is not None and not output.strip():  # `-o "$UNSET"`: a script that wants a document gets an error
+        raise ToolError("--output '': use table, json or yaml")
     chosen = (output or ("json" if as_json else "table")).strip().lower()
     if chosen not in OUTPUTS:
         raise ToolError(f"--output {output!r}: use table, json or yaml")
@@ -286,6 +289,15 @@ def _console(stream: TextIO) -> Any:
     return Console(file=cast(IO[str], _Redacting(stream)), highlight=False)
 
 
+def _width(text: str) -> int:
+    """The columns a terminal gives `text`: two for a wide character (CJK, most emoji), none for a combining one."""
+    if text.isascii():
+        return len(text)
+    import unicodedata
+
+    return sum(0 if unicodedata.combining(ch) else 2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
 def _line(stream: TextIO, text: str, *, lines: bool = True) -> None:
     stream.write(printable(text, lines=lines) + "\n")
     stream.flush()
@@ -293,14 +305,14 @@ def _line(stream: TextIO, text: str, *, lines: bool = True) -> None:
 
 def say(message: str) -> None:
     stream = sys.stderr if _documents_only else sys.stdout
-    if interactive():
+    if interactive(stream):
         _console(stream).print(printable(message), markup=False)  # redacted before rich wraps it over lines
     else:
         _line(stream, message)
 
 
 def warn(message: str) -> None:
-    if interactive():
+    if interactive(sys.stderr):  # a terminal's stdout, stderr to a file: a line there, unwrapped
         _console(sys.stderr).print(printable(f"warning: {message}", lines=False), markup=False, style="yellow")
     else:
         _line(sys.stderr, f"warning: {message}", lines=False)
@@ -308,7 +320,7 @@ def warn(message: str) -> None:
 
 def error(message: str) -> None:
     """One failure among others that go on (a chart of the tree): the run still ends non-zero."""
-    if interactive():
+    if interactive(sys.stderr):
         _console(sys.stderr).print(printable(f"error: {message}", lines=False), markup=False, style="red")
     else:
         _line(sys.stderr, f"error: {message}", lines=False)
@@ -317,12 +329,12 @@ def error(message: str) -> None:
 def table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
     """A boxed table on a terminal; elsewhere the title and aligned plain columns, one line per row."""
     rows = [[printable(str(cell), lines=False) for cell in row] for row in rows]
-    if not interactive():
+    if not interactive(sys.stderr if _documents_only else sys.stdout):
         say(f"{title}:" if rows else f"{title}: none")
         if rows:
-            widths = [max(len(str(c)) for c in column) for column in zip(columns, *rows)]
+            widths = [max(_width(c) for c in column) for column in zip(columns, *rows)]
             for row in [list(columns), *rows]:
-                say("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+                say("  ".join(cell + " " * (width - _width(cell)) for cell, width in zip(row, widths)).rstrip())
         return
     from rich import box
     from rich.table import Table
@@ -355,8 +367,8 @@ def emit_yaml(document: Any) -> None:
 
 
 def progress(items: Sequence[Any], label: str, describe: Callable[[Any], str]) -> Callable[[Any], None]:
-    """Returns advance(item): a progress bar on a terminal, one plain line per item elsewhere."""
-    if not interactive() or not items:
+    """Returns advance(item): a progress bar on a terminal (stderr's), one plain line per item elsewhere."""
+    if not interactive(sys.stderr) or not items:
         return lambda item: say(f"{label}: {describe(item)}")
     from rich.progress import Progress
 
@@ -374,8 +386,8 @@ def progress(items: Sequence[Any], label: str, describe: Callable[[Any], str]) -
 
 @contextmanager
 def waiting(message: str) -> Iterator[None]:
-    """A spinner on a terminal while something slow runs (Helm waiting for pods); one line elsewhere."""
-    if not interactive():
+    """A spinner on a terminal (stderr's) while something slow runs (Helm waiting for pods); nothing elsewhere."""
+    if not interactive(sys.stderr):
         yield
         return
     with _console(sys.stderr).status(redact(message)):

@@ -110,3 +110,52 @@ def test_a_narrow_terminal_folds_long_cells_and_hides_nothing_behind_an_ellipsis
     rows = [line.split("│")[1:-1] for line in person.splitlines() if line.startswith("│")]
     first_column = "".join(cells[0].strip() for cells in rows)  # a cell folded over lines, read back in order
     assert "hello-world" in first_column and "hello-api" in first_column, person
+
+
+@pytest.mark.parametrize("args", [["repo.list"], ["repo.list", "-o", "json"], ["--list"], ["--help", "repo.list"]])
+def test_a_stdout_that_cannot_be_written_is_one_line_and_exit_1_not_a_bug(project, args):
+    """A full disk (/dev/full refuses every write): what the command did stands, what it printed is lost."""
+    invoke(project, "repo.publish")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("INVOKE_", "PLUGIN_", "DRONE"))}
+    with open("/dev/full", "w") as full:
+        result = subprocess.run([sys.executable, "-m", "invoke", *args], cwd=project, stdout=full,
+                                stderr=subprocess.PIPE, text=True, env={**env, "CI": "true"}, timeout=120, check=False)
+    assert result.returncode == 1
+    assert result.stderr == ("error: stdout cannot be written (No space left on device): what the command did is done, "
+                             "what it printed is lost; send it where it can be written\n")
+
+
+def test_a_closed_stdout_is_dev_null_and_the_publish_goes_on(project):
+    """`invoke repo.publish >&-`: Python has no sys.stdout then (it was an "unexpected AttributeError"), and the next
+    file opened would have taken descriptor 1, where Helm's Go code writes."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("INVOKE_", "PLUGIN_", "DRONE"))}
+    result = subprocess.run(f"{sys.executable} -m invoke repo.publish >&-", shell=True, cwd=project,
+                            stderr=subprocess.PIPE, text=True, env={**env, "CI": "true"}, timeout=120, check=False)
+    assert (result.returncode, result.stderr) == (0, "")
+    assert sorted(p.name for p in (project / "dist" / "repo").glob("*.tgz")) == [
+        "common-0.1.0.tgz", "hello-api-0.1.0.tgz", "hello-world-0.1.0.tgz"]
+
+
+def test_with_stdout_on_a_terminal_errors_sent_to_a_file_are_plain_whole_lines(project, tmp_path):
+    """stderr decides for itself: rich wrapped an error at 80 columns into a file (and colored it with FORCE_COLOR)."""
+    chart = project / "charts" / "hello-world" / "Chart.yaml"
+    chart.write_text(chart.read_text().replace("version: 0.1.0", "version: latest"))
+    errors = tmp_path / "errors.txt"
+    leader, follower = pty.openpty()
+    with errors.open("w") as sink:
+        base = {k: v for k, v in os.environ.items() if k not in ("CI", "NO_COLOR")}
+        process = subprocess.run([sys.executable, "-m", "invoke", "repo.publish", "--dry-run"], cwd=project,
+                                 stdout=follower, stderr=sink, stdin=subprocess.DEVNULL, timeout=120, check=False,
+                                 env={**base, "COLUMNS": "120", "FORCE_COLOR": "1"})
+    os.close(follower)
+    os.close(leader)
+    assert process.returncode == 1
+    expected = ("error: charts/hello-world/Chart.yaml: version 'latest' is not a version Helm accepts; use SemVer 2 "
+                "(MAJOR.MINOR.PATCH[-PRE][+BUILD])")
+    assert errors.read_text().splitlines() == [expected]
+
+
+def test_an_empty_output_is_refused_as_any_unknown_one(project):
+    """`-o "$UNSET"` in a script: a table where it parses a document."""
+    bad = invoke(project, "repo.list", "--output=", check=False)
+    assert (bad.returncode, bad.stdout, bad.stderr) == (1, "", "error: --output '': use table, json or yaml\n")

@@ -174,3 +174,10 @@ def test_printable_shows_control_characters_as_escapes_after_masking_secrets():
     assert ui.printable("a\x1b[2Jb\rc\x07d\u202ee\tf\ng pa\x1bss-Word-77") == "a\\x1b[2Jb\\x0dc\\x07d\\u202ee\tf\ng ***"
     assert ui.printable("one\ntwo", lines=False) == "one\\x0atwo"  # a table cell is one line
     assert ui.printable(os.fsdecode(b"caf\xe9")) == "caf\\xe9"  # a name not in UTF-8: its byte, not \udce9
+
+
+def test_plain_tables_align_wide_characters_by_the_columns_a_terminal_gives_them(capsys, monkeypatch):
+    monkeypatch.setenv("CI", "true")
+    ui.table("charts", ["name", "app", "next"], [["a", "版本一 🚀", "x"], ["b", "1.0", "y"], ["c", "e\u0301", "z"]])
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1:] == ["name  app        next", "a     版本一 🚀  x", "b     1.0        y", "c     e\u0301          z"]
