@@ -97,8 +97,8 @@ def sync(s: settings.RepoSettings, *, force: bool, dry_run: bool) -> pub.Plan:
     with ExitStack() as stack:  # signing (--sign, repo.sign) as a publish signs: the key checked first
         sign = stack.enter_context(signing.signer(os.environ)) if s.sign else None
         plan = pub.load(s.build_dir, packages, url=s.url, public_url=s.public_url, force=force)
-        if plan is None:  # no `repo.index` before this: plan now, and show it
-            plan = pub.make_plan(store, packages, public_url=s.public_url, force=force, created=created)
+        if plan is None or dry_run:  # no `repo.index` before this, or a dry run, which prints the plan
+            plan = plan or pub.make_plan(store, packages, public_url=s.public_url, force=force, created=created)
             _show(plan, "table")
         if sign and not dry_run:
             _sign(sign, plan.steps, stores.provenances(store), [])

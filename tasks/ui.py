@@ -289,6 +289,9 @@ def _console(stream: TextIO) -> Any:
     return Console(file=cast(IO[str], _Redacting(stream)), highlight=False)
 
 
+_warned: set[str] = set()
+
+
 def _width(text: str) -> int:
     """The columns a terminal gives `text`: two for a wide character (CJK, most emoji), none for a combining one."""
     if text.isascii():
@@ -312,6 +315,10 @@ def say(message: str) -> None:
 
 
 def warn(message: str) -> None:
+    """A warning, said once a run: the same words again (a --set read for each release of an environment) add none."""
+    if message in _warned:
+        return
+    _warned.add(message)
     if interactive(sys.stderr):  # a terminal's stdout, stderr to a file: a line there, unwrapped
         _console(sys.stderr).print(printable(f"warning: {message}", lines=False), markup=False, style="yellow")
     else:

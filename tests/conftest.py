@@ -22,6 +22,15 @@ PROJECT_FILES = (*TOOL_FILES, "charts", "requirements.txt")
 FAKE_AWS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
 
 
+@pytest.fixture(autouse=True)
+def _warnings_said_stay_in_their_test() -> Iterator[None]:
+    """ui says a warning once a run (a process): each test, in-process, is a run of its own."""
+    yield
+    from tasks import ui
+
+    ui._warned.clear()
+
+
 @pytest.fixture(scope="session")
 def moto_endpoint() -> Iterator[str]:
     """A real HTTP S3 endpoint on loopback; boto3 reaches it through AWS_ENDPOINT_URL_S3."""

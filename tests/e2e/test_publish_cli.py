@@ -66,6 +66,15 @@ def test_dry_run_prints_the_plan_and_writes_nothing(project, bucket):
     assert again.stdout.strip().splitlines()[-1].startswith(f"would publish to {bucket.url}: 0 new, 3 unchanged")
 
 
+def test_a_dry_run_sync_after_repo_index_prints_the_plan_too(project):
+    """repo.index printed it and wrote it for repo.sync, whose --dry-run said only "nothing written"."""
+    invoke(project, "repo.package")
+    invoke(project, "repo.index")
+    result = invoke(project, "repo.sync", "--dry-run")
+    assert "hello-world  0.1.0    new" in result.stdout and "dry run: nothing written" in result.stdout
+    assert not (project / "dist" / "repo" / "index.yaml").exists()
+
+
 def test_changed_chart_without_a_version_bump_is_refused_in_one_line(project, bucket):
     invoke(project, "repo.publish", "--url", bucket.url, env=bucket.env)
     before = bucket.objects()

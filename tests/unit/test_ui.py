@@ -181,3 +181,12 @@ def test_plain_tables_align_wide_characters_by_the_columns_a_terminal_gives_them
     ui.table("charts", ["name", "app", "next"], [["a", "版本一 🚀", "x"], ["b", "1.0", "y"], ["c", "e\u0301", "z"]])
     lines = capsys.readouterr().out.splitlines()
     assert lines[1:] == ["name  app        next", "a     版本一 🚀  x", "b     1.0        y", "c     e\u0301          z"]
+
+
+def test_a_warning_is_said_once_a_run(capsys):
+    """An environment's releases each read the same --set: its warning was printed once per release."""
+    for _ in range(3):
+        ui.warn("--set image.tag: a whole number of 7 digits or more")
+    ui.warn("another")
+    assert capsys.readouterr().err.splitlines() == ["warning: --set image.tag: a whole number of 7 digits or more",
+                                                    "warning: another"]
