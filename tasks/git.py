@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 # The attributes by which git's checkout may write a file's bytes other than its blob's (gitattributes(5))
-CONVERTING = ("text", "crlf", "eol", "filter", "ident", "working-tree-encoding")
+_CONVERTING = ("text", "crlf", "eol", "filter", "ident", "working-tree-encoding")
 _TRUE = ("true", "yes", "on", "1")
 _SYSTEM = ("/etc/gitattributes", "/usr/local/etc/gitattributes", "/opt/homebrew/etc/gitattributes")  # git's builds
 
@@ -43,12 +43,12 @@ def converted(cwd: Path, paths: list[str], roots: list[str], listed: list[str]) 
     crlf = autocrlf in _TRUE or (autocrlf != "input" and (eol == "crlf" or (eol == "native" and os.name == "nt")))
     if not _attributes_may_apply(cwd, listed, roots, config.get("core.attributesfile")):
         return set(paths) if autocrlf in _TRUE else set()
-    listed = git(cwd, "check-attr", "-z", "--stdin", *CONVERTING, stdin="\0".join(paths), strip=False,
-                 failed="failed").split("\0")
-    if listed == ["failed"]:
+    said = git(cwd, "check-attr", "-z", "--stdin", *_CONVERTING, stdin="\0".join(paths), strip=False,
+               failed="failed").split("\0")
+    if said == ["failed"]:
         return set(paths)
     attributes: dict[str, dict[str, str]] = {}
-    for path, name, value in zip(listed[0::3], listed[1::3], listed[2::3], strict=False):
+    for path, name, value in zip(said[0::3], said[1::3], said[2::3], strict=False):
         attributes.setdefault(path, {})[name] = value
     return {path for path in paths if _converts(attributes.get(path, {}), autocrlf in _TRUE, crlf)}
 
