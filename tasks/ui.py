@@ -306,8 +306,13 @@ def _line(stream: TextIO, text: str, *, lines: bool = True) -> None:
     stream.flush()
 
 
+def _out() -> TextIO:
+    """Where a message goes: stdout, or stderr when stdout is kept for a document (--output json or yaml)."""
+    return sys.stderr if _documents_only else sys.stdout
+
+
 def say(message: str) -> None:
-    stream = sys.stderr if _documents_only else sys.stdout
+    stream = _out()
     if interactive(stream):
         _console(stream).print(printable(message), markup=False)  # redacted before rich wraps it over lines
     else:
@@ -336,7 +341,7 @@ def error(message: str) -> None:
 def table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
     """A boxed table on a terminal; elsewhere the title and aligned plain columns, one line per row."""
     rows = [[printable(str(cell), lines=False) for cell in row] for row in rows]
-    if not interactive(sys.stderr if _documents_only else sys.stdout):
+    if not interactive(_out()):
         say(f"{title}:" if rows else f"{title}: none")
         if rows:
             widths = [max(_width(c) for c in column) for column in zip(columns, *rows)]
@@ -353,7 +358,7 @@ def table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> 
     for row in rows:
         grid.add_row(*(Text(cell) for cell in row))  # Text: a "[x]" in a value is not markup
     if rows:
-        _console(sys.stderr if _documents_only else sys.stdout).print(grid)
+        _console(_out()).print(grid)
 
 
 def _masked(document: Any) -> Any:
