@@ -430,10 +430,11 @@ def check_files(chart: ChartSource, contents: bool = True) -> None:
     loaded: dict[str, bool] = {}  # what Helm's loader takes for a subchart (_loaded_as_subcharts): whether a file
     for rel, path in files(chart.path, chart.checkout, chart.where):
         read = read or rel == "Chart.yaml"
-        if "charts/" in rel and (found := _SUBCHART.fullmatch(rel)):
-            subcharts[found[1].rpartition("/")[0]].append((found[1], path))
         if rel.startswith("charts/") and not rel.endswith(".prov"):  # Helm keeps a .prov as a file of the chart
-            loaded.update((entry, entry == rel) for entry in _loaded_as_subcharts(rel))
+            for entry in _loaded_as_subcharts(rel):
+                loaded[entry] = entry == rel
+                if rel == f"{entry}/Chart.yaml" or rel == entry and rel.endswith(".tgz"):  # a subchart it is
+                    subcharts[entry.rpartition("/")[0]].append((entry, path))
         shown = f"{chart.where}/{rel}"
         try:
             if os.stat(path).st_size > archives.MAX_FILE:  # checked before reading, as Helm's loader does
@@ -466,11 +467,6 @@ def _loaded_as_subcharts(rel: str) -> Iterator[str]:
     while at + 1 < len(parts) and parts[at] == "charts" and parts[at + 1][:1] not in ("", ".", "_"):
         yield "/".join(parts[:at + 2])
         at += 2
-
-
-# A subchart as Helm's loader finds one: a folder (its Chart.yaml) or a .tgz in charts/, at any depth of folders;
-# a name starting with '.' or '_' is not loaded.
-_SUBCHART = re.compile(r"((?:charts/[^/._][^/]*/)*charts/[^/._][^/]*)(?:/Chart\.yaml|(?<=\.tgz))")
 
 
 def _refuse_twins(where: str, level: str, held: list[tuple[str, str]]) -> None:
