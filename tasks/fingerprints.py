@@ -73,15 +73,15 @@ def annotate(annotations: dict[str, str], fingerprints: Mapping[str, str]) -> bo
 def tree_key(charts_dir: Path, epoch: int) -> str:
     """The fingerprint of the whole tree when git holds every input, else "": a digest of git's listing of charts_dir
     (each file's mode, blob id and path) when every file below it is in git's index (committed or staged),
-    unmodified and checked out as its blob is (git.converted), and nothing else is, not even an ignored file; and
-    what else decides the bytes (as in `of`)."""
+    unmodified and checked out as its blob is (git.converted), and nothing else is, not even an ignored file, nor a
+    symlink (its target may live outside the folder); and what else decides the bytes (as in `of`)."""
     entries = _listing(charts_dir, ".")
     if not entries or not all(_trusted(entry) for entry in entries):
         return ""
-    names = [_name(entry) for entry in entries]
-    if converted(charts_dir, names, ["."], names):
+    listing, names = "\0".join(entries), [_name(entry) for entry in entries]
+    if "\0H 120000 " in f"\0{listing}" or converted(charts_dir, names, ["."], names):
         return ""
-    tree = hashlib.sha256("\0".join(entries).encode("utf-8", "surrogateescape")).hexdigest()
+    tree = hashlib.sha256(listing.encode("utf-8", "surrogateescape")).hexdigest()
     return f"{tree} packaging-{PACKAGING} helm-{_helm_version()} epoch-{epoch}"
 
 
@@ -107,8 +107,8 @@ def _trusted(entry: str) -> bool:
 
 
 def tree_record(tree: str, charts: list[ChartSource], fingerprints: Mapping[str, str], charts_dir: Path) -> str:
-    """The TREE annotation for a publish of every chart in charts_dir; "" when the tree's id does not stand for all
-    their inputs: a symlink (its target may live elsewhere) or a file:// dependency outside charts_dir."""
+    """The TREE annotation for a publish of every chart in charts_dir; "" when the tree's key does not stand for all
+    their inputs: a file:// dependency outside charts_dir (a tree with a symlink has no key: tree_key)."""
     if not tree:
         return ""
     top = os.path.realpath(charts_dir)
@@ -117,9 +117,6 @@ def tree_record(tree: str, charts: list[ChartSource], fingerprints: Mapping[str,
             target = os.path.realpath(os.path.join(chart.path, dependency.repository.removeprefix("file://")))
             if dependency.repository.startswith("file://") and not target.startswith(top + os.sep):
                 return ""
-    if "\n120000 " in "\n" + git(charts_dir, "ls-files", "--stage", "-z", "--", ".", strip=False).replace(
-            "\0", "\n"):
-        return ""
     published = sorted([c.name, c.version, fingerprints[key(c)]] for c in charts)
     return json.dumps({"key": tree, "charts": published}, separators=(",", ":"))
 
