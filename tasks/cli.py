@@ -314,8 +314,8 @@ def check_project() -> None:
                                   "rename or move it", lines=False))
     temporary = os.environ.get("TMPDIR")
     if temporary and not (os.path.isdir(temporary) and os.access(temporary, os.W_OK | os.X_OK)):
-        sys.exit(ui.redact(f"error: TMPDIR={temporary} is not a folder this user can write, where Helm and this tool "
-                           "keep temporary files; create it, or unset TMPDIR"))
+        sys.exit(ui.printable(f"error: TMPDIR={temporary} is not a folder this user can write, where Helm and this "
+                              "tool keep temporary files; create it, or unset TMPDIR", lines=False))
     try:
         checked = settings.check_project_file(ROOT, invoke.Config.global_defaults())
     except ToolError as exc:

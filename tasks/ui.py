@@ -289,9 +289,6 @@ def _console(stream: TextIO) -> Any:
     return Console(file=cast(IO[str], _Redacting(stream)), highlight=False)
 
 
-_warned: set[str] = set()
-
-
 def _width(text: str) -> int:
     """The columns a terminal gives `text`: two for a wide character (CJK, most emoji), none for a combining one."""
     if text.isascii():
@@ -319,23 +316,27 @@ def say(message: str) -> None:
         _line(stream, message)
 
 
+_warned: set[str] = set()
+
+
 def warn(message: str) -> None:
     """A warning, said once a run: the same words again (a --set read for each release of an environment) add none."""
-    if message in _warned:
-        return
-    _warned.add(message)
-    if interactive(sys.stderr):  # a terminal's stdout, stderr to a file: a line there, unwrapped
-        _console(sys.stderr).print(printable(f"warning: {message}", lines=False), markup=False, style="yellow")
-    else:
-        _line(sys.stderr, f"warning: {message}", lines=False)
+    if message not in _warned:
+        _warned.add(message)
+        _on_stderr(f"warning: {message}", "yellow")
 
 
 def error(message: str) -> None:
     """One failure among others that go on (a chart of the tree): the run still ends non-zero."""
+    _on_stderr(f"error: {message}", "red")
+
+
+def _on_stderr(line: str, style: str) -> None:
+    """A warning or an error: one line, coloured only where stderr is a terminal (stdout may be one, stderr not)."""
     if interactive(sys.stderr):
-        _console(sys.stderr).print(printable(f"error: {message}", lines=False), markup=False, style="red")
+        _console(sys.stderr).print(printable(line, lines=False), markup=False, style=style)
     else:
-        _line(sys.stderr, f"error: {message}", lines=False)
+        _line(sys.stderr, line, lines=False)
 
 
 def table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:

@@ -269,7 +269,6 @@ def _set(expression: str, flag: str, where: str) -> list[tuple[ValuesPath, Any]]
     return assignments
 
 
-
 def _kept_whole(value: Any, text: str) -> bool:
     """Whether Helm's parser kept a secret in an item whole: the value it set holds the secret, or is one Helm typed
     (true, 8080) from an item's text that is the secret itself (a drone-helm3 `values: replicas=$REPLICAS`)."""
