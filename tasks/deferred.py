@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+from types import ModuleType
 from typing import Any
 
 
@@ -12,9 +13,12 @@ class _Deferred:
 
     def __init__(self, name: str) -> None:
         self._name = name
+        self._module: ModuleType | None = None
 
     def __getattr__(self, attribute: str) -> Any:
-        return getattr(importlib.import_module(self._name), attribute)
+        if self._module is None:  # then kept: a lookup in a loop over 300 charts pays no import machinery
+            self._module = importlib.import_module(self._name)
+        return getattr(self._module, attribute)
 
 
 def lazy(*names: str) -> list[Any]:
