@@ -73,7 +73,8 @@ def _attributes_may_apply(cwd: Path, listed: list[str], roots: list[str], global
     """Whether an attributes file may apply to the files: a .gitattributes among them (every file below `roots`), in
     a folder above a root up to the work tree's top, the repository's info/attributes, the user's or the system's;
     yes when that cannot be told (GIT_DIR, a .git file, no home folder, a system file elsewhere than /etc)."""
-    if os.environ.get("GIT_DIR") or any(p == ".gitattributes" or p.endswith("/.gitattributes") for p in listed):
+    every = "\0" + "\0".join(listed) + "\0"  # searched in C: thousands of paths
+    if os.environ.get("GIT_DIR") or "\0.gitattributes\0" in every or "/.gitattributes\0" in every:
         return True
     folder = Path(os.path.realpath(cwd))  # as git sees it: a symlinked charts folder's real parents
     above = {parent for root in roots for parent in Path(os.path.normpath(root)).parents}  # up to cwd

@@ -185,6 +185,15 @@ def test_attributes_that_convert_nothing_keep_a_tree_key(checkout, tmp_path):
     assert fingerprints.tree_key(clone / "charts", 0) == ""
 
 
+def test_a_file_whose_name_holds_a_tab_is_looked_at_by_its_whole_name(checkout):
+    """tree_key reads the paths from git's listing by splitting it at tabs; a name holding one is read line by line."""
+    (checkout / "charts" / "hello-world" / "notes\tcrlf.txt").write_text("a tab in a name\n")
+    commit(checkout)
+    assert fingerprints.tree_key(checkout / "charts", 0) != ""
+    (checkout / ".git" / "info" / "attributes").write_text("*crlf.txt text eol=crlf\n")  # that file alone converts
+    assert fingerprints.tree_key(checkout / "charts", 0) == ""
+
+
 
 def checked_out_again(checkout: Path, *paths: str) -> None:
     """The files written again by git's checkout, as a fresh clone writes them (what its attributes say applies)."""
