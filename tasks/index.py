@@ -86,12 +86,31 @@ class Entries(MutableMapping[str, list[dict[str, Any]]]):
         count = self._data.count(b"\n", start, end)  # a version per line
         if not count:
             return None, 0
-        line_end = self._data.find(b"\n", start + 2, end)
-        try:
-            first = orjson.loads(self._data[start + 1:line_end if line_end >= 0 else end].rstrip(b",]"))
-        except orjson.JSONDecodeError:
-            first = None
+        first = self._line(start + 2, start, end)
         return (first if isinstance(first, dict) and "version" in first else self[name][0]), count
+
+    def version(self, name: str, version: str) -> dict[str, Any] | None:
+        """A version's entry, to look at: while its chart is bytes, parsed from its line alone, found by the
+        "version" dump writes, so a push that changes nothing parses one version of each chart, not its history."""
+        if name in self._raw:
+            start, end = self._raw[name]
+            wanted = b'"version":' + _json(version)
+            at = self._data.find(wanted, start, end)
+            while at >= 0:
+                entry = self._line(at, start, end)
+                if isinstance(entry, dict) and entry.get("version") == version:
+                    return entry
+                at = self._data.find(wanted, at + 1, end)  # it was a dependency's version, say
+        return next((e for e in self.get(name, ()) if e.get("version") == version), None)
+
+    def _line(self, at: int, start: int, end: int) -> Any:
+        """The JSON of the line holding byte `at` in the chart's bytes from start to end (a version per line);
+        None when it is not JSON (edited by hand: YAML, read with the whole chart)."""
+        before, after = self._data.rfind(b"\n", start, at), self._data.find(b"\n", at, end)
+        try:
+            return orjson.loads(self._data[max(before, start) + 1:after if after >= 0 else end].rstrip(b",]"))
+        except orjson.JSONDecodeError:
+            return None
 
     def blocks(self) -> Iterator[tuple[str, bytes | memoryview]]:
         """Each chart's versions as the bytes of their JSON list, by name: unused ones as they were read."""

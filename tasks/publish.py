@@ -83,7 +83,7 @@ def not_rebuilt(tree: charts.Tree, index: idx.Index, fresh: dict[str, str], forc
     entry without a digest or urls is built, so the publish can record them (idx.complete)."""
     known = {} if force else fp.recorded(index.extra.get("annotations") or {})
     return [c for c in tree.charts if known.get(fp.key(c)) == fresh[fp.key(c)]
-            and idx.complete(index.get(c.name, c.version))]
+            and idx.complete(index.entries.version(c.name, c.version))]
 
 
 def make_plan(

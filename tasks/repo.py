@@ -104,7 +104,7 @@ def publish(c, url=None, public_url=None, chart=None, force=False, dry_run=False
     signed = stores.provenances(store) if s.sign and store else None  # one listing, for the publish below too
     if same and signed is not None and not all(stores.provenance(name, version) in signed for name, version in same):
         same = None  # a signed publish of versions published before without a .prov signs them
-    if current and same is not None and all(idx.complete(current[0].get(name, version))
+    if current and same is not None and all(idx.complete(current[0].entries.version(name, version))
                                             for name, version in same):  # an entry lost its digest or urls: record
         ui.say(fingerprints.summary(fingerprints.verb(dry_run), s.url, 0, 0, len(same), len(same)))
         if fmt != "table":

@@ -244,7 +244,20 @@ def test_an_index_this_tool_wrote_reads_back_lazily_as_the_same_index(charts, an
     assert idx.dump(lazy, generated="T") == data
     assert [lazy.entries.newest(n) for n in sorted(charts)] == \
         [(v[0] if v else None, len(v)) for v in (index.entries[n] for n in sorted(charts))]
+    looked_at = idx.load(data, "index.yaml")
+    assert all(looked_at.entries.version(n, e["version"]) == index.get(n, e["version"]) for n in charts
+               for e in index.entries[n]) and looked_at.entries._raw.keys() == charts.keys()  # each from its line
     assert lazy.entries == index.entries and lazy.extra == index.extra and len(lazy) == len(index)
+
+
+def test_a_version_is_read_from_its_line_alone_past_a_dependency_of_that_version():
+    """A push that changes nothing looks at one version of each chart: not its whole history parsed."""
+    index = idx.Index()
+    index.add({**entry("app", "2.0.0"), "dependencies": [{"name": "lib", "version": "1.0.0"}]})
+    index.add(entry("app", "1.0.0"))
+    lazy = idx.load(idx.dump(index, generated="T"), "index.yaml")
+    assert lazy.entries.version("app", "1.0.0") == index.get("app", "1.0.0") and "app" in lazy.entries._raw
+    assert lazy.entries.version("app", "3.0.0") is None
 
 
 def test_a_merge_parses_only_the_chart_it_touches_and_writes_the_others_back_byte_for_byte():
@@ -288,6 +301,7 @@ def test_a_line_of_the_layout_edited_by_hand_is_read_as_the_yaml_helm_still_read
     assert edited != data
     lazy = idx.load(edited, "index.yaml")
     assert lazy.entries._raw  # still read lazily
+    assert idx.load(edited, "index.yaml").entries.version("ok", "1.0.0")["urls"] == ["ok-1.0.0.tgz"]
     assert lazy.get("ok", "1.0.0")["urls"] == ["ok-1.0.0.tgz"] and lazy.get("other", "1.0.0")["digest"] == "d"
     assert lazy.get("ok", "1.0.0")["description"] in ("x", "x\ty")
 
