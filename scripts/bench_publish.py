@@ -11,7 +11,8 @@
 Runs are interleaved; each ratio is printed with its min and median, the last line is the summary.
 With --instructions (needs valgrind), goal 1 is also counted in machine instructions (cachegrind, children
 included): the same on every run and every machine load, where CPU time on a shared machine drifts by up
-to 1.7x within an hour. (Not for goal 2: under valgrind, Go's idle threads spin and count.)
+to 1.7x within an hour; and once more against a repository whose index holds 30 older versions of each chart, as
+one with a history does. (Not for goal 2: under valgrind, Go's idle threads spin and count.)
 
     .venv/bin/python scripts/bench_publish.py [--runs 5] [--charts 100,300] [--slope 100,400] [--instructions]
 """
@@ -80,6 +81,22 @@ def project(where: Path, charts: int) -> Path:
     return where
 
 
+def with_history(repo: Path, target: Path, versions: int) -> Path:
+    """A copy of a folder repository whose index holds `versions` older versions of each chart besides the one
+    published (their packages are not there: a no-op publish reads none), as a repository with a history does."""
+    from tasks import index as idx
+    from tasks.store import LocalStore
+
+    shutil.copytree(repo, target)
+    index, _ = idx.read(LocalStore(target))
+    for name in list(index.entries):
+        published = index.entries[name][0]
+        index.entries[name] += [{**published, "version": f"0.0.{k}", "urls": [f"{name}-0.0.{k}.tgz"],
+                                 "digest": f"{k:064x}"} for k in range(versions)]
+    (target / "index.yaml").write_bytes(idx.dump(index))
+    return target
+
+
 def clone(source: Path, target: Path) -> Path:
     """A fresh shallow clone, as CI checks out."""
     subprocess.run(["git", "clone", "-q", "--depth", "1", f"file://{source}", str(target)], check=True)
@@ -141,14 +158,18 @@ def main() -> int:
                 subprocess.run(COMPILE, cwd=ci, check=True, env=ENV)
                 ours_count, by_git = instructions(publish, ci)
                 clean, again_in_clone = (instructions(publish, laptop)[0] for _ in range(2))
+                history = with_history(repo, work / f"history-{size}", 30)
+                with_old = instructions(invoke("repo.publish", "--url", f"file://{history}"), ci)[0]
                 lines.append(f"  in instructions: {ours_count / base_count:.2f}x CI's publish step "
                              f"({ours_count / 1e6:.0f}M, of which git {by_git / 1e6:.0f}M: its listing "
                              f"reads again the files a fresh clone leaves racily clean), "
                              f"{clean / base_count:.2f}x with no bytecode "
                              f"({clean / 1e6:.0f}M), {again_in_clone / base_count:.2f}x again "
-                             f"({again_in_clone / 1e6:.0f}M); empty task {base_count / 1e6:.0f}M")
-                shutil.rmtree(ci)
-                shutil.rmtree(laptop)
+                             f"({again_in_clone / 1e6:.0f}M); empty task {base_count / 1e6:.0f}M; "
+                             f"{with_old / base_count:.2f}x with 30 older versions of each chart in the index "
+                             f"({with_old / 1e6:.0f}M)")
+                for scratch in (ci, laptop, history):
+                    shutil.rmtree(scratch)
             print("\n".join(lines[-5 if args.instructions else -4:]), flush=True)
         small, large = (int(n) for n in args.slope.split(","))
         trees = {n: project(work / f"slope-{n}", n) for n in (small, large)}
