@@ -294,12 +294,12 @@ def status(c: Context, fmt: str, *, env: str | None, release: str | None) -> Non
                                             bool(rel.secrets), _published(c, environment, rel, repository),
                                             notes=fmt != "table"))
         except dep.NotInstalled:
-            rows.append({"release": rel.name, "namespace": rel.namespace_in(environment), "status": "not installed"})
+            rows.append(release_info.not_installed(rel.name, rel.namespace_in(environment)))
     ui.render(rows, fmt, lambda: ui.table(
         f"status of {environment.name}", ["release", "namespace", "status", "revision", "chart", "last deployed",
                                           "workloads ready"],
-        [(r["release"], r["namespace"], r["status"], r.get("revision", ""), r.get("chart", ""),
-          r.get("last_deployed", ""), _ready(r.get("workloads") or [])) for r in rows]))
+        [(r["release"], r["namespace"], r["status"], r["revision"] or "", r["chart"], r["last_deployed"],
+          _ready(r["workloads"])) for r in rows]))
 
 
 def _ready(workloads: list[dict[str, Any]]) -> str:

@@ -68,6 +68,13 @@ def status(access: Access, release: str, has_configured_secrets: bool, source: C
     }
 
 
+def not_installed(release: str, namespace: str) -> dict[str, Any]:
+    """status's row for a release the environment names and the cluster does not hold: the same keys, as
+    listing's rows have, so a reader of `--output json` finds each key on every row."""
+    return {"release": release, "namespace": namespace, "status": "not installed", "revision": None, "chart": "",
+            "app_version": "", "last_deployed": "", "description": "", "workloads": [], "notes": ""}
+
+
 def _notes_shown(config: Any, release: str, revision: dict[str, Any], notes: str, values: dict[str, Any],
                  paths: set[tuple[str | int, ...]] | None, source: Callable[[], Source]) -> str:
     """A revision's notes rendered again from its values with its secrets masked, by its chart from the repository,

@@ -91,6 +91,9 @@ def test_list_status_and_diff_cover_the_environment(cluster):
     listed = json.loads(run(cluster, "release.list", "--output", "json").stdout)
     assert [(r["release"], r["namespace"], r["status"]) for r in listed] == [
         ("a", ns_a, "not installed"), ("b", ns_b, "not installed"), ("c", ns_c, "not installed")]
+    absent = json.loads(run(cluster, "release.status", "--output", "json").stdout)
+    assert [(s["release"], s["status"], s["revision"], s["workloads"]) for s in absent] == [
+        ("a", "not installed", None, []), ("b", "not installed", None, []), ("c", "not installed", None, [])]
     fresh = run(cluster, "release.diff", "--detailed-exitcode", check=False)
     assert fresh.returncode == 2
     assert [line for line in fresh.stdout.splitlines() if line.startswith("--- ")] == [
@@ -103,6 +106,7 @@ def test_list_status_and_diff_cover_the_environment(cluster):
     assert [(s["release"], s["namespace"], s["status"], s["revision"]) for s in status] == [
         ("a", ns_a, "deployed", 1), ("b", ns_b, "deployed", 1), ("c", ns_c, "deployed", 1)]
     assert [[w["state"] for w in s["workloads"]] for s in status] == [["ready"], ["ready"], ["ready"]]
+    assert {tuple(s) for s in status} == {tuple(s) for s in absent}  # each key on every row, in one order
     same = run(cluster, "release.diff", "--set", "image.tag=v1", "--detailed-exitcode")
     assert same.stdout == "no changes: all 3 releases already run what their charts render\n"
     one = run(cluster, "release.diff", "--set", "image.tag=v2", "--release", "b", "--detailed-exitcode", check=False)
