@@ -4,7 +4,9 @@
    publish step runs it (a fresh checkout, empty dist/, after the `deps` step installed the libraries and
    compiled the tasks' bytecode): CPU against an empty `invoke` task (a one-task collection). Goal: <= 1.3x.
    Also reported: a clean clone with no bytecode at all (a laptop's first run: Python compiles every module
-   the command loads), the same publish again in that clone, and what `deps`' compiling costs once a build.
+   the command loads), the same publish again in that clone, what `deps`' compiling costs once a build, and the
+   publish step to an S3 bucket (a moto server on 127.0.0.1), against the empty task and against one that imports
+   boto3 and makes an S3 client (the goal's "plus boto3's own import").
 2. Packaging changed charts: the cost of each additional chart, the slope between `invoke repo.package`
    of SMALL and LARGE charts, against Helm packaging the same charts in one process. Goal: <= 1.5x.
 
@@ -20,6 +22,7 @@ one with a history does. (Not for goal 2: under valgrind, Go's idle threads spin
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import resource
 import shutil
@@ -27,6 +30,8 @@ import statistics
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,6 +41,20 @@ from tests.conftest import TOOL_FILES, copy_project
 
 ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}  # bytecode cached, as for users
 COMPILE = [sys.executable, "-m", "compileall", "-q", "tasks"]  # what .drone.yml's deps step runs
+EMPTY_TASKS = """from invoke import task
+
+
+@task
+def noop(c):
+    pass
+
+
+@task
+def boto3_client(c):  # what any S3 request needs first
+    import boto3
+
+    boto3.session.Session().client("s3")
+"""
 HELM_PACKAGES = """
 import sys, pathlib, helm_python
 out = pathlib.Path(sys.argv[2])
@@ -97,6 +116,24 @@ def with_history(repo: Path, target: Path, versions: int) -> Path:
     return target
 
 
+@contextmanager
+def s3_server() -> Iterator[dict[str, str]]:
+    """A moto S3 server on 127.0.0.1 (in this process: its CPU is not the measured children's), and the environment
+    that sends a child's boto3 there."""
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    env = {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": "us-east-1",
+           "AWS_ENDPOINT_URL_S3": f"http://{host}:{port}"}
+    try:
+        yield env
+    finally:
+        server.stop()
+
+
 def clone(source: Path, target: Path) -> Path:
     """A fresh shallow clone, as CI checks out."""
     subprocess.run(["git", "clone", "-q", "--depth", "1", f"file://{source}", str(target)], check=True)
@@ -119,11 +156,11 @@ def main() -> int:
     parser.add_argument("--instructions", action="store_true", help="goal 1 in instructions too (valgrind)")
     args = parser.parse_args()
     lines = []
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, s3_server() as s3:
         work = Path(tmp)
         empty = work / "empty"
         empty.mkdir()
-        (empty / "tasks.py").write_text("from invoke import task\n\n@task\ndef noop(c):\n    pass\n")
+        (empty / "tasks.py").write_text(EMPTY_TASKS)
         for size in (int(n) for n in args.charts.split(",")):
             repo = work / f"repo-{size}"
             first = project(work / f"first-{size}", size)
@@ -131,27 +168,42 @@ def main() -> int:
             for step in (["init", "-q"], ["add", "."], ["commit", "-qm", "charts"]):
                 subprocess.run([*git, *step], cwd=first, check=True)
             cpu(invoke("repo.publish", "--url", f"file://{repo}"), first)
-            ratios, bare, again, compiling = [], [], [], []
+            bucket = f"s3://bench-{size}"
+            create = f"import boto3; boto3.client('s3').create_bucket(Bucket='bench-{size}')"
+            subprocess.run([sys.executable, "-c", create], check=True, env={**ENV, **s3})
+            cpu(invoke("repo.publish", "--url", bucket), first, env=s3)
+            ratios, bare, again, compiling, on_s3, plus_boto3, boto3_costs = [], [], [], [], [], [], []
             publish = invoke("repo.publish", "--url", f"file://{repo}")
             for run in range(args.runs):
-                ci, laptop = (clone(first, work / f"{kind}-{size}-{run}") for kind in ("ci", "laptop"))
+                ci, laptop, s3_ci = (clone(first, work / f"{kind}-{size}-{run}") for kind in ("ci", "laptop", "s3"))
                 base = cpu(invoke("noop"), empty)
                 compiling.append(cpu(COMPILE, ci))
                 ours = cpu(publish, ci)
                 first_run = cpu(publish, laptop)
                 second = cpu(publish, laptop)  # its bytecode now cached
+                cpu(COMPILE, s3_ci)
+                s3_publish = cpu(invoke("repo.publish", "--url", bucket), s3_ci, env=s3)
+                with_boto3 = cpu(invoke("boto3-client"), empty)
+                boto3_costs.append(with_boto3 - base)
                 ratios.append(ours / base)
                 bare.append(first_run / base)
                 again.append(second / base)
-                shutil.rmtree(ci)
-                shutil.rmtree(laptop)
+                on_s3.append(s3_publish / base)
+                plus_boto3.append(s3_publish / with_boto3)
+                for scratch in (ci, laptop, s3_ci):
+                    shutil.rmtree(scratch)
                 print(f"  {size} charts: no-op publish {ours * 1000:.0f} ms (no bytecode {first_run * 1000:.0f} ms, "
-                      f"again {second * 1000:.0f} ms), empty task {base * 1000:.0f} ms", flush=True)
+                      f"again {second * 1000:.0f} ms, on S3 {s3_publish * 1000:.0f} ms), empty task "
+                      f"{base * 1000:.0f} ms", flush=True)
             lines.append(summary(f"no-op publish of {size} charts, CI's publish step (clean clone after deps) vs an "
                                  "empty invoke task", ratios, 1.3))
             lines.append(summary("  a clean clone with no bytecode (a laptop's first run)", bare, 1.3))
             lines.append(summary("  again in that clone (its bytecode cached)", again, 1.3))
             lines.append(f"  deps compiling the tasks, once a build: {statistics.median(compiling) * 1000:.0f} ms")
+            lines.append(summary("  on S3 (moto on 127.0.0.1), as CI's publish step", on_s3, 1.3)
+                         + "; against an empty task that imports boto3 and makes its client (+"
+                         + f"{statistics.median(boto3_costs) * 1000:.0f} ms): min {min(plus_boto3):.2f}x, median "
+                         + f"{statistics.median(plus_boto3):.2f}x")
             if args.instructions:
                 ci, laptop = (clone(first, work / f"{kind}-{size}-counted") for kind in ("ci", "laptop"))
                 base_count = instructions(invoke("noop"), empty)[0]
@@ -170,7 +222,7 @@ def main() -> int:
                              f"({with_old / 1e6:.0f}M)")
                 for scratch in (ci, laptop, history):
                     shutil.rmtree(scratch)
-            print("\n".join(lines[-5 if args.instructions else -4:]), flush=True)
+            print("\n".join(lines[-6 if args.instructions else -5:]), flush=True)
         small, large = (int(n) for n in args.slope.split(","))
         trees = {n: project(work / f"slope-{n}", n) for n in (small, large)}
         ratios, user_ratios = [], []
