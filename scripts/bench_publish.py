@@ -183,7 +183,7 @@ def main() -> int:
                 second = cpu(publish, laptop)  # its bytecode now cached
                 cpu(COMPILE, s3_ci)
                 s3_publish = cpu(invoke("repo.publish", "--url", bucket), s3_ci, env=s3)
-                with_boto3 = cpu(invoke("boto3-client"), empty)
+                with_boto3 = cpu(invoke("boto3-client"), empty, env=s3)  # its credentials: never the metadata service
                 boto3_costs.append(with_boto3 - base)
                 ratios.append(ours / base)
                 bare.append(first_run / base)
