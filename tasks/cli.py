@@ -95,9 +95,10 @@ def task(help: dict[str, str], **options: Any) -> Callable[[Callable[..., Any]],
             except invoke.Exit:
                 raise
             except BrokenPipeError:  # no bug: ended as Invoke's own output ends (exit 141), said where it may be read
+                name = body.__name__.rstrip("_")  # a write fails anywhere: at the start, or after the work was done
                 with suppress(OSError):
-                    sys.stderr.write(f"interrupted: what read the output closed it before {body.__name__.rstrip('_')} "
-                                     "finished; run it again to finish\n")
+                    sys.stderr.write(f"interrupted: what read the output closed it while {name} was writing, and "
+                                     f"{name} stopped there, its work done or not; run it again to make sure\n")
                 raise
             except KeyboardInterrupt as exc:
                 detail = str(exc) or f"{body.__name__.rstrip('_')} stopped before it finished; run it again"
