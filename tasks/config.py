@@ -17,8 +17,7 @@ from .errors import ToolError
 
 def _rows(c: Context) -> list[dict[str, str]]:
     repo = settings.resolve_repo(ROOT, c.config.get("repo", {}))
-    source = {name: "invoke.yaml" if found == "default" and _in_a_file(c, "repo", name) else found
-              for name, found in repo.sources.items()}
+    source = {name: _source(c, "repo", name, found) for name, found in repo.sources.items()}
     rows = [{"setting": f"repo.{name}", "value": urls.redact(str(getattr(repo, name) or "")),
              "source": source[name]} for name in ("url", "public_url", "charts_dir", "build_dir")]
     rows += [{"setting": "repo.atomic", "value": str(repo.atomic).lower(), "source": source["atomic"]},
@@ -45,8 +44,9 @@ def _rows(c: Context) -> list[dict[str, str]]:
              "value": _relative(environment.verify_keyring) if environment.verify_keyring else "",
              "source": "invoke.yaml"},
         ]
+    found = settings.pick("parallel", None, None, os.environ, release, environments.DEFAULTS, "release")[1]
     rows.append({"setting": "release.parallel", "value": str(environments.resolve_parallel(release, None)),
-                 "source": "invoke.yaml / INVOKE_RELEASE_PARALLEL"})
+                 "source": _source(c, "release", "parallel", found)})
     for name, raw in (release.get("releases") or {}).items():
         rel = environments.release_settings(ROOT, name, raw)
         where = f"release.releases.{name}"
@@ -65,6 +65,11 @@ def _rows(c: Context) -> list[dict[str, str]]:
               "value": _presence(name) if ui.is_credential(name) else urls.redact_value(os.environ[name]),
               "source": "env"} for name in sorted(os.environ) if name.startswith(("DRONE_", "PLUGIN_"))]
     return rows
+
+
+def _source(c: Context, section: str, name: str, found: str) -> str:
+    """Where settings.pick found section.name; a file that gives it the default's own value is still its source."""
+    return "invoke.yaml" if found == "default" and _in_a_file(c, section, name) else found
 
 
 def _in_a_file(c: Context, section: str, name: str) -> bool:

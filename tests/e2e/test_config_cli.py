@@ -48,3 +48,18 @@ def test_the_table_shows_every_row_as_setting_value_source(project):
     lines = invoke(project, "config").stdout.splitlines()
     assert next(line for line in lines if line.startswith("repo.dependency_repositories.")).split() == [
         "repo.dependency_repositories.stable", "https://charts.example.com", "invoke.yaml"]
+
+
+def test_release_parallel_says_where_its_value_came_from(project):
+    """It said "invoke.yaml / INVOKE_RELEASE_PARALLEL" whatever set it, the built-in default too."""
+    def parallel(env=None):
+        rows = {r["setting"]: (r["value"], r["source"]) for r in json.loads(invoke(project, "config", "--json",
+                                                                                   env=env).stdout)}
+        return rows["release.parallel"]
+
+    assert parallel() == ("4", "default")
+    assert parallel({"INVOKE_RELEASE_PARALLEL": "2"}) == ("2", "env INVOKE_RELEASE_PARALLEL")
+    config = yaml.safe_load((project / "invoke.yaml").read_text())
+    config["release"]["parallel"] = 4  # the default's own value, written in the file
+    (project / "invoke.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    assert parallel() == ("4", "invoke.yaml")
