@@ -86,31 +86,37 @@ class Entries(MutableMapping[str, list[dict[str, Any]]]):
         count = self._data.count(b"\n", start, end)  # a version per line
         if not count:
             return None, 0
-        first = self._line(start + 2, start, end)
+        line_end = self._data.find(b"\n", start + 2, end)
+        try:
+            first = orjson.loads(self._data[start + 1:line_end if line_end >= 0 else end].rstrip(b",]"))
+        except orjson.JSONDecodeError:
+            first = None
         return (first if isinstance(first, dict) and "version" in first else self[name][0]), count
 
     def version(self, name: str, version: str) -> dict[str, Any] | None:
-        """A version's entry, to look at: while its chart is bytes, parsed from its line alone, found by the
-        "version" dump writes, so a push that changes nothing parses one version of each chart, not its history."""
+        """A version's entry, to look at: while its chart is bytes, parsed line by line until that version's (newest
+        first: mostly the first line), so a push that changes nothing parses one version of each chart, not its
+        history. Each line read must be what dump writes, "  {...}," (the last "  {...}]"), one entry that parses
+        alone, or the chart is read whole. The lines after it are not read: one broken by hand is reported when the
+        chart is next published, and by repo.verify, which reads every entry."""
         if name in self._raw:
             start, end = self._raw[name]
-            wanted = b'"version":' + _json(version)
-            at = self._data.find(wanted, start, end)
+            at = self._data.find(b"\n", start, end)
             while at >= 0:
-                entry = self._line(at, start, end)
-                if isinstance(entry, dict) and entry.get("version") == version:
+                after = self._data.find(b"\n", at + 1, end)
+                line = self._data[at + 1:end if after < 0 else after]
+                if not line.startswith(b"  {") or not line.endswith(b"}]" if after < 0 else b"},"):
+                    break  # not dump's layout (edited by hand): a line may be part of an entry
+                try:
+                    entry = orjson.loads(line[:-1])
+                except orjson.JSONDecodeError:
+                    break
+                if not isinstance(entry, dict) or "version" not in entry:
+                    break  # what the whole chart's reading refuses
+                if entry["version"] == version:
                     return entry
-                at = self._data.find(wanted, at + 1, end)  # it was a dependency's version, say
+                at = after
         return next((e for e in self.get(name, ()) if e.get("version") == version), None)
-
-    def _line(self, at: int, start: int, end: int) -> Any:
-        """The JSON of the line holding byte `at` in the chart's bytes from start to end (a version per line);
-        None when it is not JSON (edited by hand: YAML, read with the whole chart)."""
-        before, after = self._data.rfind(b"\n", start, at), self._data.find(b"\n", at, end)
-        try:
-            return orjson.loads(self._data[max(before, start) + 1:after if after >= 0 else end].rstrip(b",]"))
-        except orjson.JSONDecodeError:
-            return None
 
     def blocks(self) -> Iterator[tuple[str, bytes | memoryview]]:
         """Each chart's versions as the bytes of their JSON list, by name: unused ones as they were read."""

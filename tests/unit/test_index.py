@@ -257,7 +257,36 @@ def test_a_version_is_read_from_its_line_alone_past_a_dependency_of_that_version
     index.add(entry("app", "1.0.0"))
     lazy = idx.load(idx.dump(index, generated="T"), "index.yaml")
     assert lazy.entries.version("app", "1.0.0") == index.get("app", "1.0.0") and "app" in lazy.entries._raw
+    assert lazy.entries.version("app", "\ud800") is None  # from a tree record edited by hand: no line holds it
     assert lazy.entries.version("app", "3.0.0") is None
+
+
+@pytest.mark.parametrize("block", [
+    # valid JSON, but a dependency on a line of its own: that line is no entry of the chart's
+    b'''  {"name":"a","version":"2.0.0","urls":["a-2.0.0.tgz"],"digest":"d2","dependencies":[
+    {"name":"lib","version":"1.0.0","urls":["lib-1.0.0.tgz"],"digest":"dl"},
+    {"name":"x","version":"3"}]}]''',
+    # a YAML string over several lines, one of them looking like an entry
+    b'''  {"name":"a","version":"0.9","urls":["a-0.9.tgz"],"digest":"d0","description":'notes:
+  {"name":"a","version":"1.0.0","urls":["a-1.0.0.tgz"],"digest":"d1"},
+  end'}]''',
+    # the same, each line shaped as dump writes one
+    b'''  {"name":"a","version":"0.9","urls":["a-0.9.tgz"],"digest":"d0","description":'x},
+  {"name":"a","version":"1.0.0","urls":["a-1.0.0.tgz"],"digest":"d1"},
+  {"q":1}'}]''',
+])
+def test_a_version_is_read_from_its_line_only_where_each_line_is_an_entry(block):
+    """In any other layout (edited by hand) a line may be part of an entry: the chart is read whole (helper-53)."""
+    data = b'{"apiVersion":"v1","entries":{\n "a":[\n' + block + b'\n},"generated":"T"}\n'
+    assert idx.load(data, "index.yaml").entries.version("a", "1.0.0") is None
+    assert idx.load(data, "index.yaml").get("a", "1.0.0") is None  # what a full read says
+
+
+def test_of_two_entries_of_one_version_the_first_is_read_however_it_is_written():
+    data = (b'{"apiVersion":"v1","entries":{\n "a":[\n  {"name":"a","version": "1.0.0","urls":["first.tgz"]},\n'
+            b'  {"name":"a","version":"1.0.0","urls":["second.tgz"]}]\n},"generated":"T"}\n')
+    assert idx.load(data, "index.yaml").entries.version("a", "1.0.0")["urls"] == ["first.tgz"]
+    assert idx.load(data, "index.yaml").get("a", "1.0.0")["urls"] == ["first.tgz"]
 
 
 def test_a_merge_parses_only_the_chart_it_touches_and_writes_the_others_back_byte_for_byte():
