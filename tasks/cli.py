@@ -79,6 +79,8 @@ def task(help: dict[str, str], **options: Any) -> Callable[[Callable[..., Any]],
     """
 
     def decorate(body: Callable[..., Any]) -> invoke.Task:
+        name = body.__name__.rstrip("_")  # list_ is `list`
+
         @functools.wraps(body)
         def run(c: invoke.Context, *args: Any, **kwargs: Any) -> Any:
             ui.guard(os.environ)
@@ -95,13 +97,12 @@ def task(help: dict[str, str], **options: Any) -> Callable[[Callable[..., Any]],
             except invoke.Exit:
                 raise
             except BrokenPipeError:  # no bug: ended as Invoke's own output ends (exit 141), said where it may be read
-                name = body.__name__.rstrip("_")  # a write fails anywhere: at the start, or after the work was done
-                with suppress(OSError):
+                with suppress(OSError):  # a write fails anywhere: at the start, or after the work was done
                     sys.stderr.write(f"interrupted: what read the output closed it while {name} was writing, and "
                                      f"{name} stopped there, its work done or not; run it again to make sure\n")
                 raise
             except KeyboardInterrupt as exc:
-                detail = str(exc) or f"{body.__name__.rstrip('_')} stopped before it finished; run it again"
+                detail = str(exc) or f"{name} stopped before it finished; run it again"
                 raise invoke.Exit(ui.printable(f"interrupted: {detail}"), code=INTERRUPTED) from None
             except OSError as exc:
                 _traceback_if_debugging()
