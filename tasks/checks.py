@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 import re
 import tempfile
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import archives, chart_source, helm, registry, signing
+from . import archives, chart_source, helm, registry, signing, waits
 from . import index as idx
 from .errors import ToolError
 from .serve import serving
@@ -98,8 +97,7 @@ def verify(store: Store, public_url: str | None = None, keyring: Path | None = N
                 found.append(Finding("signature", key, str(exc)))
         return found
 
-    with ThreadPoolExecutor(8) as pool:
-        findings += [f for found in pool.map(check, sorted(wanted)) for f in found]
+    findings += [f for found in waits.mapped(check, sorted(wanted), 8) for f in found]
     stored = store.keys()
     orphans = [k for k in stored if k.endswith(".tgz") and k not in wanted]
     return findings + [Finding("orphan", k, "package not in index.yaml: publish its chart again, or delete it")

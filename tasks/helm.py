@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import logging
-import signal
+import queue
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from . import ui, urls
+from . import ui, urls, waits
 from .errors import ToolError
 
 log = logging.getLogger("tasks.helm")
@@ -392,29 +392,25 @@ def _on_a_thread(call: Callable[[], Any], signalled: Callable[[bool], None], *, 
     """call() in a thread while the main thread waits for it, taking Ctrl-C and SIGTERM: `signalled(again)` on
     each (it may raise, to stop waiting); once the call ends after one, KeyboardInterrupt(`interrupted`). Past
     `timeout` seconds the call is given up, one line naming `what`."""
-    outcome: dict[str, Any] = {}
+    finished: queue.Queue[dict[str, Any]] = queue.Queue()
     signals: list[int] = []
 
     def work() -> None:
         try:
-            outcome["result"] = call()
+            finished.put({"result": call()})
         except BaseException as exc:  # noqa: BLE001 - handed over to the main thread, raised there
-            outcome["error"] = exc
+            finished.put({"error": exc})
 
     def handler(signum: int, frame: Any) -> None:
         signalled(bool(signals))
         signals.append(signum)
 
-    worker = threading.Thread(target=work, name="helm", daemon=True)
-    previous = {number: signal.signal(number, handler) for number in (signal.SIGINT, signal.SIGTERM)}
     try:
-        worker.start()
-        worker.join(timeout)  # interruptible: the handler runs in this thread while Helm works in the other
-    finally:
-        for number, handler_before in previous.items():
-            signal.signal(number, handler_before)
-    if worker.is_alive():
-        raise ToolError(f"{what}: no answer in {timeout:.0f} s; check that it is up and answers")
+        with waits.signals_to(handler):
+            threading.Thread(target=work, name="helm", daemon=True).start()
+            outcome = waits.take(finished, timeout)  # the handler runs in this thread while Helm works in the other
+    except queue.Empty:
+        raise ToolError(f"{what}: no answer in {timeout:.0f} s; check that it is up and answers") from None
     if signals:
         raise KeyboardInterrupt(interrupted)
     if "error" in outcome:

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from . import helm
+from . import helm, waits
 from .errors import ToolError
 
 DONE, FAILED, SKIPPED, NOT_STARTED, INTERRUPTED = "done", "failed", "skipped", "not started", "interrupted"
@@ -46,7 +46,8 @@ def run(
     waiting = list(needs)
     finished: queue.Queue[Outcome] = queue.Queue()
     running = 0
-    stopping = interrupted = False
+    stopping = False
+    signals: list[int] = []  # taken here and not raised, so a Ctrl-C never lands between a start and its count
 
     def work(name: str) -> None:
         try:
@@ -58,37 +59,39 @@ def run(
         except BaseException as exc:  # noqa: BLE001 - a bug in one release's action: reported with it, not lost
             finished.put(Outcome(name, FAILED, f"unexpected {type(exc).__name__}: {exc} (a bug)"))
 
-    while True:
-        if not stopping:
-            for name in [n for n in waiting if all(outcomes.get(d, _PENDING).state == DONE for d in needs[n])]:
-                if running == parallel:
-                    break
-                waiting.remove(name)
-                running += 1
-                threading.Thread(target=work, args=(name,), name=f"release {name}", daemon=True).start()
-        if not running:
-            break
-        try:
-            outcome = finished.get()  # a signal interrupts the wait, here in the main thread
-        except KeyboardInterrupt:
-            if interrupted:  # the second Ctrl-C: stop waiting for the releases being rolled back
+    def handler(signum: int, frame: Any) -> None:
+        signals.append(signum)
+        if len(signals) == 1:
+            helm.cancel_running()
+
+    with waits.signals_to(handler):
+        while True:
+            if not (stopping or signals):
+                for name in [n for n in waiting if all(outcomes.get(d, _PENDING).state == DONE for d in needs[n])]:
+                    if running == parallel:
+                        break
+                    waiting.remove(name)
+                    running += 1
+                    threading.Thread(target=work, args=(name,), name=f"release {name}", daemon=True).start()
+            if not running:
+                break
+            try:
+                outcome = waits.take(finished, stop=lambda: len(signals) > 1)
+            except queue.Empty:  # the second Ctrl-C: stop waiting for the releases being rolled back
                 while not finished.empty():
                     done = finished.get()
                     outcomes[done.release] = done
                 for name in [n for n in needs if n not in outcomes and n not in waiting]:
                     outcomes[name] = Outcome(name, INTERRUPTED, abandoned(name))
                 break
-            interrupted = stopping = True
-            helm.cancel_running()
-            continue
-        running -= 1
-        outcomes[outcome.release] = outcome
-        stopping = stopping or (outcome.state != DONE and stop_on_failure)
+            running -= 1
+            outcomes[outcome.release] = outcome
+            stopping = stopping or (outcome.state != DONE and stop_on_failure)
     for name in waiting:
         blocker = _failed_need(name, needs, outcomes)
         outcomes[name] = Outcome(name, SKIPPED, f"{blocker.release} {'failed' if blocker.state == FAILED else 'was stopped'}") \
             if blocker else Outcome(name, NOT_STARTED)
-    return [outcomes[name] for name in needs], interrupted
+    return [outcomes[name] for name in needs], bool(signals)
 
 
 _PENDING = Outcome("", NOT_STARTED)

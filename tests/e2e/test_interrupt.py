@@ -1,12 +1,16 @@
 """Ctrl-C and SIGTERM during `invoke release.deploy`: Helm stops waiting, one line says where the release
 was left and which command recovers it, exit 130. Signals are sent on progress the emulator OBSERVED."""
 
+import ctypes
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
+
+import pytest
 
 from tests.conftest import invoke
 
@@ -40,18 +44,38 @@ def history(cluster):
     return [(r["revision"], r["status"]) for r in json.loads(out)]
 
 
-def stop(process, signum):
+def to_the_process(process, signum):
     process.send_signal(signum)
+
+
+def to_another_thread(process, signum):
+    """What the kernel may do with a signal sent to the process: hand it to any thread that does not block it,
+    here one of the Go runtime's or a worker, not the main thread."""
+    tgkill = ctypes.CDLL(None, use_errno=True).tgkill
+    for tid in sorted(int(t) for t in os.listdir(f"/proc/{process.pid}/task") if int(t) != process.pid):
+        status = (Path(f"/proc/{process.pid}/task/{tid}/status")).read_text()
+        blocked = int(status.split("SigBlk:")[1].split()[0], 16)
+        if not blocked & (1 << (signum - 1)) and tgkill(process.pid, tid, signum) == 0:
+            return
+    raise AssertionError(f"no thread of {process.pid} but the main one takes signal {signum}")
+
+
+SENT = pytest.mark.parametrize("send", [to_the_process, to_another_thread])
+
+
+def stop(process, signum, send=to_the_process):
+    send(process, signum)
     out, err = process.communicate(timeout=120)
     return process.returncode, out, err
 
 
-def test_ctrl_c_during_the_wait_stops_it_and_helm_rolls_the_upgrade_back(cluster):
+@SENT
+def test_ctrl_c_during_the_wait_stops_it_and_helm_rolls_the_upgrade_back(cluster, send):
     invoke(cluster.project, "release.deploy", "--env", "staging", "--set", "image.tag=v1", env=cluster.env)
     cluster.emulator.break_image(f"{IMAGE}:hangs")
     process = start_deploy(cluster, "--set", "image.tag=hangs")  # waits 5 minutes unless interrupted
     wait_for_write(cluster, process, "hangs", revision=2)
-    code, _, err = stop(process, signal.SIGINT)
+    code, _, err = stop(process, signal.SIGINT, send)
     assert code == 130
     assert err == ("interrupted: deploy of hello-world 0.1.0 as hello-world stopped; Helm rolled it back: the release "
                    "is at revision 3 (deployed, hello-world-0.1.0); nothing to recover\n")
@@ -102,7 +126,8 @@ def start(cluster, *args):
                             text=True)
 
 
-def test_a_second_ctrl_c_during_an_environment_deploy_ends_with_the_table_and_each_releases_recovery(cluster):
+@SENT
+def test_a_second_ctrl_c_during_an_environment_deploy_ends_with_the_table_and_each_releases_recovery(cluster, send):
     """It raised a bare interrupt: no table, no recovery command, a release left pending-rollback unsaid."""
     import yaml
 
@@ -115,9 +140,9 @@ def test_a_second_ctrl_c_during_an_environment_deploy_ends_with_the_table_and_ea
     cluster.emulator.break_image(f"{IMAGE}:hangs")
     process = start(cluster, "release.deploy", "--env", "staging", "--set", "image.tag=hangs")
     wait_for_write(cluster, process, "hangs", revision=2)
-    process.send_signal(signal.SIGINT)  # Helm stops waiting and rolls back to `slow`, then waits for that
+    send(process, signal.SIGINT)  # Helm stops waiting and rolls back to `slow`, then waits for that
     wait_for_write(cluster, process, "slow", revision=3)
-    code, out, err = stop(process, signal.SIGINT)
+    code, out, err = stop(process, signal.SIGINT, send)
     assert code == 130, err
     assert "interrupted" in out and "hello-world" in out  # the table ends the run
     assert err.startswith("interrupted: deploy of staging stopped; ")
