@@ -341,14 +341,32 @@ def _upgrade(config: Any, chart: Any, release: str, values: dict[str, Any], *, c
 
 _running: dict[Any, bool] = {}  # the context of every cancellable Helm call in progress -> cancelled
 _lock = threading.Lock()
+_together = _stopped = False  # within together(); and cancel_running() was called there
 
 
 def cancel_running() -> None:
-    """Cancel every Helm call in progress (Ctrl-C while an environment deploys): each raises KeyboardInterrupt."""
+    """Cancel every Helm call in progress (Ctrl-C while an environment deploys): each raises KeyboardInterrupt.
+    Within together(), one that would start later raises it instead of starting."""
+    global _stopped
     with _lock:
+        _stopped = _together
         for context in _running:
             _running[context] = True
             context.cancel()
+
+
+@contextmanager
+def together() -> Iterator[None]:
+    """The Helm calls of an environment's releases, made on their threads: once cancel_running() was called, a
+    release that was still getting ready (fetching its chart, reading its secrets) does not start Helm."""
+    global _together, _stopped
+    with _lock:
+        _together, _stopped = True, False
+    try:
+        yield
+    finally:
+        with _lock:
+            _together = _stopped = False
 
 
 def _interruptible(call: Callable[[Any], Any]) -> Any:
@@ -363,6 +381,8 @@ def _interruptible(call: Callable[[Any], Any]) -> Any:
 
     context = helm_python.HelmContext()
     with _lock:
+        if _stopped:
+            raise KeyboardInterrupt  # Ctrl-C came while the release got ready: nothing started
         _running[context] = False
     try:
         if threading.current_thread() is threading.main_thread():  # only the main thread may handle signals

@@ -148,6 +148,24 @@ def test_a_signal_taken_by_a_releases_thread_still_stops_an_environment_run(monk
     assert [(o.release, o.state) for o in outcomes] == [("a", "interrupted"), ("b", "interrupted")]
 
 
+def test_a_release_still_getting_ready_when_ctrl_c_comes_does_not_start_helm(monkeypatch):
+    """Ctrl-C while the releases fetched their charts cancelled no Helm call (none had begun): each began after
+    it, and waited its whole timeout."""
+    monkeypatch.setattr(helm_python, "HelmContext", Context)
+    cancel, cancelled, started = helm.cancel_running, threading.Event(), []
+    monkeypatch.setattr(helm, "cancel_running", lambda: (cancel(), cancelled.set()))
+
+    def action(name):  # getting ready when Ctrl-C comes; then Helm's call
+        os.kill(os.getpid(), signal.SIGINT)
+        assert cancelled.wait(60)
+        return helm._interruptible(lambda context: started.append(name))
+
+    outcomes, interrupted = rollout.run({"a": []}, action, parallel=1)
+    assert (interrupted, started) == (True, [])
+    assert [(o.release, o.state) for o in outcomes] == [("a", "interrupted")]
+    assert helm._interruptible(lambda context: "after the run") == "after the run"
+
+
 def test_a_ctrl_c_while_a_releases_thread_starts_is_taken_like_any_other(monkeypatch):
     """It raised wherever the main thread was: out of the run, with Helm's calls going on, not cancelled."""
     cancelled, gate, main = threading.Event(), threading.Event(), threading.main_thread().ident
