@@ -64,7 +64,7 @@ def run(
         if len(signals) == 1:
             helm.cancel_running()
 
-    with waits.signals_to(handler), helm.together():
+    with helm.together(), waits.signals_to(handler):  # the handler takes together()'s lock: never inside it
         while True:
             if not (stopping or signals):
                 for name in [n for n in waiting if all(outcomes.get(d, _PENDING).state == DONE for d in needs[n])]:
