@@ -10,7 +10,6 @@ import os
 import re
 import signal
 import sys
-import threading
 import traceback
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
@@ -19,7 +18,7 @@ from typing import Any
 
 import invoke
 
-from . import ui
+from . import interrupts, ui
 from .errors import REMEDIES, Reported, ToolError
 
 ROOT = Path(__file__).resolve().parent.parent  # where tasks.py lives: relative settings start here
@@ -198,18 +197,11 @@ def _refused_by_machine(exc: OSError, fix: str) -> str:
 @contextmanager
 def _terminate_interrupts() -> Iterator[None]:
     """SIGTERM (a cancelled Drone build, `docker stop`) stops a task the way Ctrl-C does."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
     def interrupt(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt
 
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
+    with interrupts.taken_by(interrupt, signal.SIGTERM):
         yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def _traceback_if_debugging() -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import logging
 import queue
+import signal
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -17,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from . import ui, urls, waits
+from . import interrupts, ui, urls, waits
 from .errors import ToolError
 
 log = logging.getLogger("tasks.helm")
@@ -426,7 +427,7 @@ def _on_a_thread(call: Callable[[], Any], signalled: Callable[[bool], None], *, 
         signals.append(signum)
 
     try:
-        with waits.signals_to(handler):
+        with interrupts.taken_by(handler, signal.SIGINT, signal.SIGTERM):
             threading.Thread(target=work, name="helm", daemon=True).start()
             outcome = waits.take(finished, timeout)  # the handler runs in this thread while Helm works in the other
     except queue.Empty:

@@ -10,12 +10,13 @@ waiting for them.
 from __future__ import annotations
 
 import queue
+import signal
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from . import helm, waits
+from . import helm, interrupts, waits
 from .errors import ToolError
 
 DONE, FAILED, SKIPPED, NOT_STARTED, INTERRUPTED = "done", "failed", "skipped", "not started", "interrupted"
@@ -64,7 +65,8 @@ def run(
         if len(signals) == 1:
             helm.cancel_running()
 
-    with helm.together(), waits.signals_to(handler):  # the handler takes together()'s lock: never inside it
+    # the handler takes together()'s lock, so it is set within together(), never while together() holds it
+    with helm.together(), interrupts.taken_by(handler, signal.SIGINT, signal.SIGTERM):
         while True:
             if not (stopping or signals):
                 for name in [n for n in waiting if all(outcomes.get(d, _PENDING).state == DONE for d in needs[n])]:

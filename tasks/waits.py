@@ -10,13 +10,10 @@ WAKE seconds.
 from __future__ import annotations
 
 import queue
-import signal
-import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from concurrent import futures
-from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import TypeVar
 
 WAKE = 0.1  # seconds at most between two looks at a signal taken by another thread
 
@@ -53,16 +50,3 @@ def mapped(work: Callable[[A], T], items: Iterable[A], workers: int) -> list[T]:
             pool.shutdown(cancel_futures=True)
             raise
 
-
-@contextmanager
-def signals_to(handler: Callable[[int, Any], None]) -> Iterator[None]:
-    """Ctrl-C and SIGTERM to `handler` within the block, when in the main thread (the only one that may)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = {number: signal.signal(number, handler) for number in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for number, before in previous.items():
-            signal.signal(number, before)
