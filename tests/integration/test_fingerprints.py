@@ -194,7 +194,6 @@ def test_a_file_whose_name_holds_a_tab_is_looked_at_by_its_whole_name(checkout):
     assert fingerprints.tree_key(checkout / "charts", 0) == ""
 
 
-
 def checked_out_again(checkout: Path, *paths: str) -> None:
     """The files written again by git's checkout, as a fresh clone writes them (what its attributes say applies)."""
     for path in paths:
