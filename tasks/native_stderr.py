@@ -50,17 +50,24 @@ def guard() -> None:
 
 # Go's log package ("2026/11/29 04:55:02 message") and its default slog handler ("... WARN message key=value")
 _GO_LOG = re.compile(r"\d{4}/\d\d/\d\d \d\d:\d\d:\d\d (?:(INFO) |(?:WARN|ERROR) )?")
+# client-go's klog ("I1130 03:01:06.925426   17759 reflector.go:664] message"): I, W, E or F, then when and where
+_KLOG = re.compile(r"([IWEF])\d{4} \d\d:\d\d:\d\d\.\d+ +\d+ [^\s\]]+:\d+\] ")
 
 
 def _redacted(read: int, real: int) -> None:
     """Each line written to fd 2, redacted, to the real stderr, until every writer has closed the pipe. A line of
     Go's log that says what one already said is left out: Helm's loader warns on each load of a chart, and a
-    publish loads one several times."""
+    publish loads one several times. client-go's INFO lines are its own workings (a watch that ended when Helm's
+    wait did: "Warning: watch ended with error ... context canceled"), shown with `invoke --debug` only, as Helm's
+    debug records are."""
     said: set[str] = set()
     with open(read, "rb") as pipe, open(real, "wb", closefd=False) as out:
         for line in pipe:
             text = line.decode("utf-8", "replace")
-            if _GO_LOG.match(text):
+            klog = _KLOG.match(text)
+            if klog and klog.group(1) == "I" and not logging.getLogger().isEnabledFor(logging.DEBUG):
+                continue
+            if klog or _GO_LOG.match(text):
                 text = shown(text)
                 if text in said:
                     continue
@@ -71,7 +78,10 @@ def _redacted(read: int, real: int) -> None:
 
 
 def shown(line: str) -> str:
-    """A line of Go's log as the tool's (Helm's, so `helm: `; a warning but at INFO); any other line as it is."""
+    """A line of Go's log or client-go's as the tool's (Helm's, so `helm: `; a warning but at INFO); any other line
+    as it is."""
+    if klog := _KLOG.match(line):
+        return f"{'' if klog.group(1) == 'I' else 'warning: '}helm: {line[klog.end():]}"
     go = _GO_LOG.match(line)
     if go is None:
         return line
